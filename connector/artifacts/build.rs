@@ -1,0 +1,109 @@
+//! Compiles the guest crates to WebAssembly components with a nested cargo.
+//!
+//! The nested build uses its own target directory (`target/components`), so
+//! it never waits on the outer build's lock, and the `component` profile
+//! (small, optimised). The `wasm32-wasip2` standard library is added with
+//! rustup when it is missing, so a fresh clone needs no set-up step.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+const PROFILE: &str = "component";
+
+/// Guest packages, and the environment variable that carries each one's path.
+const COMPONENTS: &[(&str, &str)] = &[
+    ("x-connector", "X_CONNECTOR_WASM"),
+    ("probe-component", "PROBE_COMPONENT_WASM"),
+];
+
+/// Inputs of the guest builds, relative to the workspace root.
+const INPUTS: &[&str] = &[
+    "Cargo.toml",
+    "Cargo.lock",
+    "wit",
+    "manifests",
+    "connector/Cargo.toml",
+    "connector/src",
+    "tests/fixtures/probe-component/Cargo.toml",
+    "tests/fixtures/probe-component/src",
+    "tests/fixtures/probe-component/manifest.json",
+];
+
+fn main() {
+    let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = crate_dir
+        .join("../..")
+        .canonicalize()
+        .expect("the workspace root exists");
+    for input in INPUTS {
+        println!("cargo:rerun-if-changed={}", workspace.join(input).display());
+    }
+
+    ensure_target_installed();
+
+    let target_dir = workspace.join("target").join("components");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&workspace)
+        .args(["build", "--target", TARGET, "--profile", PROFILE])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (package, _) in COMPONENTS {
+        command.args(["--package", package]);
+    }
+    // Settings meant for the outer (host) build must not leak into the guest build.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_LLVM_COV",
+        "LLVM_PROFILE_FILE",
+    ] {
+        command.env_remove(var);
+    }
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the components: {e}"));
+    if !status.success() {
+        panic!("building the WebAssembly components failed ({status}); see the cargo output above");
+    }
+
+    let out = target_dir.join(TARGET).join(PROFILE);
+    for (package, var) in COMPONENTS {
+        let wasm = out.join(format!("{}.wasm", package.replace('-', "_")));
+        assert!(wasm.exists(), "the build produced no {}", wasm.display());
+        println!("cargo:rustc-env={var}={}", wasm.display());
+    }
+}
+
+/// Adds the wasm32-wasip2 standard library with rustup when it is missing.
+fn ensure_target_installed() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let libdir = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if libdir.as_deref().is_some_and(|dir| Path::new(dir).exists()) {
+        return;
+    }
+    println!("cargo:warning=adding the {TARGET} target with rustup (first build only)");
+    let mut command = Command::new("rustup");
+    command.args(["target", "add", TARGET]);
+    if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {
+        command.args(["--toolchain", &toolchain]);
+    }
+    let status = command.status().unwrap_or_else(|e| {
+        panic!("the {TARGET} target is missing and rustup could not be run to add it: {e}; run `rustup target add {TARGET}`")
+    });
+    if !status.success() {
+        panic!("`rustup target add {TARGET}` failed ({status})");
+    }
+}

@@ -1,0 +1,247 @@
+//! The catalogue of actions and how one is run.
+//!
+//! Each action is a type implementing [`Action`]: an input type that parses
+//! and validates the JSON input, an output type, and a `run` function. The
+//! same input and output types produce the JSON Schemas that `describe`
+//! publishes. Title, description, scopes and contexts come from the manifest.
+
+mod model;
+mod posts;
+mod search;
+mod timelines;
+mod users;
+
+use crate::api::XApi;
+use crate::bindings::integration::connector::host;
+use crate::bindings::integration::connector::types::{
+    ActionDescriptor, AuthKind, ConnectionFacts, ConnectorError, Descriptor,
+};
+use crate::error::{forbidden, internal, invalid_input};
+use crate::input::{self, Validate};
+use crate::manifest::{manifest, ActionMeta, MANIFEST_JSON};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::cell::OnceCell;
+
+/// One action of the catalogue.
+pub trait Action {
+    /// The action's id, as in the manifest.
+    const ID: &'static str;
+    /// The JSON input, parsed and validated before `run`.
+    type Input: DeserializeOwned + JsonSchema + Validate;
+    /// The JSON output.
+    type Output: Serialize + JsonSchema;
+    /// Runs the action.
+    fn run(ctx: &Context, input: Self::Input) -> Result<Self::Output, ConnectorError>;
+}
+
+/// An action with its types erased, for the catalogue table.
+pub struct Entry {
+    pub id: &'static str,
+    input_schema: fn() -> serde_json::Value,
+    output_schema: fn() -> serde_json::Value,
+    run: fn(&Context, &str) -> Result<String, ConnectorError>,
+}
+
+impl Entry {
+    /// JSON Schema of the input.
+    pub fn input_schema(&self) -> serde_json::Value {
+        (self.input_schema)()
+    }
+
+    /// JSON Schema of the output.
+    pub fn output_schema(&self) -> serde_json::Value {
+        (self.output_schema)()
+    }
+}
+
+fn entry<A: Action>() -> Entry {
+    Entry {
+        id: A::ID,
+        input_schema: || schemars::schema_for!(A::Input).to_value(),
+        output_schema: || schemars::schema_for!(A::Output).to_value(),
+        run: |ctx, text| {
+            let input = input::parse::<A::Input>(text)?;
+            let output = A::run(ctx, input)?;
+            serde_json::to_string(&output).map_err(|e| internal(format!("cannot encode the output: {e}")))
+        },
+    }
+}
+
+/// Every action, in display order.
+pub fn catalogue() -> Vec<Entry> {
+    vec![
+        entry::<users::Me>(),
+        entry::<posts::Create>(),
+        entry::<posts::Delete>(),
+        entry::<timelines::User>(),
+        entry::<timelines::Home>(),
+        entry::<search::Recent>(),
+    ]
+}
+
+/// The descriptor `describe` returns: the manifest and every action.
+pub fn describe() -> Descriptor {
+    let m = manifest();
+    let actions = catalogue()
+        .into_iter()
+        .map(|entry| {
+            let meta = m
+                .action(entry.id)
+                .expect("every catalogued action is in the manifest (checked by tests)");
+            ActionDescriptor {
+                id: entry.id.to_string(),
+                title: meta.title.clone(),
+                description: meta.description.clone(),
+                input_schema: entry.input_schema().to_string(),
+                output_schema: entry.output_schema().to_string(),
+                required_scopes: meta.scopes.clone(),
+            }
+        })
+        .collect();
+    Descriptor {
+        manifest: MANIFEST_JSON.to_string(),
+        actions,
+    }
+}
+
+/// Runs `action_id` on `input` for the host's current connection.
+pub fn invoke(action_id: &str, input: &str) -> Result<String, ConnectorError> {
+    let catalogue = catalogue();
+    let Some(entry) = catalogue.iter().find(|e| e.id == action_id) else {
+        let known: Vec<&str> = catalogue.iter().map(|e| e.id).collect();
+        return Err(invalid_input(
+            "action",
+            format!("unknown action `{action_id}`; this connector offers {}", known.join(", ")),
+        ));
+    };
+    let meta = manifest()
+        .action(action_id)
+        .ok_or_else(|| internal(format!("action {action_id} is missing from the manifest")))?;
+    let facts = host::connection();
+    check_access(meta, &facts)?;
+    let ctx = Context {
+        api: XApi::from_manifest()?,
+        facts,
+        account_id: OnceCell::new(),
+    };
+    (entry.run)(&ctx, input)
+}
+
+/// Refuses, before any request, an action the connection cannot run.
+fn check_access(meta: &ActionMeta, facts: &ConnectionFacts) -> Result<(), ConnectorError> {
+    let app_only = facts.auth_kind == AuthKind::Oauth2ClientCredentials;
+    if app_only && !meta.contexts.iter().any(|c| c == "app") {
+        return Err(forbidden(
+            Vec::new(),
+            format!(
+                "`{}` acts for a user, and this connection is app-only; connect with OAuth 2.0 or OAuth 1.0a",
+                meta.id
+            ),
+        ));
+    }
+    if let Some(granted) = &facts.granted_scopes {
+        let missing: Vec<String> = meta
+            .scopes
+            .iter()
+            .filter(|s| !granted.contains(s))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(forbidden(
+                missing.clone(),
+                format!(
+                    "`{}` needs the scopes {}, which the connection was not granted; reconnect and grant them",
+                    meta.id,
+                    missing.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a running action can reach: the API and the connection's facts.
+pub struct Context {
+    pub api: XApi,
+    pub facts: ConnectionFacts,
+    account_id: OnceCell<String>,
+}
+
+impl Context {
+    /// The connected account's user id: from the host's facts, or asked of X
+    /// once per action when the host does not know it (a pasted token).
+    pub fn account_id(&self) -> Result<&str, ConnectorError> {
+        if let Some(id) = self.account_id.get() {
+            return Ok(id);
+        }
+        let id = match &self.facts.account_id {
+            Some(id) => id.clone(),
+            None => users::me(self)?.user.id,
+        };
+        Ok(self.account_id.get_or_init(|| id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_and_manifest_list_the_same_actions_in_the_same_order() {
+        let ours: Vec<&str> = catalogue().iter().map(|e| e.id).collect();
+        let manifest: Vec<&str> = manifest().actions.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ours, manifest);
+    }
+
+    #[test]
+    fn every_schema_is_an_object_schema_that_refuses_unknown_input_fields() {
+        for entry in catalogue() {
+            let input = entry.input_schema();
+            assert_eq!(input["type"], "object", "{} input", entry.id);
+            assert_eq!(input["additionalProperties"], false, "{} input", entry.id);
+            assert_eq!(entry.output_schema()["type"], "object", "{} output", entry.id);
+        }
+    }
+
+    #[test]
+    fn describe_returns_the_manifest_verbatim() {
+        let d = describe();
+        assert_eq!(d.manifest, MANIFEST_JSON);
+        assert_eq!(d.actions.len(), catalogue().len());
+        for a in &d.actions {
+            assert!(!a.required_scopes.is_empty(), "{}", a.id);
+            serde_json::from_str::<serde_json::Value>(&a.input_schema).unwrap();
+        }
+    }
+
+    fn facts(kind: AuthKind, scopes: Option<&[&str]>) -> ConnectionFacts {
+        ConnectionFacts {
+            id: "c1".into(),
+            auth_kind: kind,
+            granted_scopes: scopes.map(|s| s.iter().map(|x| x.to_string()).collect()),
+            account_id: None,
+        }
+    }
+
+    #[test]
+    fn missing_scopes_are_named_before_any_request() {
+        let meta = manifest().action("post.create").unwrap();
+        let err = check_access(meta, &facts(AuthKind::Oauth2AuthorizationCode, Some(&["tweet.read", "users.read"])))
+            .unwrap_err();
+        match err {
+            ConnectorError::Forbidden(f) => assert_eq!(f.missing_scopes, vec!["tweet.write".to_string()]),
+            other => panic!("expected forbidden, got {other:?}"),
+        }
+        assert!(check_access(meta, &facts(AuthKind::BearerToken, None)).is_ok());
+    }
+
+    #[test]
+    fn app_only_connections_cannot_run_user_actions() {
+        let meta = manifest().action("post.create").unwrap();
+        assert!(check_access(meta, &facts(AuthKind::Oauth2ClientCredentials, None)).is_err());
+        let search = manifest().action("search.recent").unwrap();
+        assert!(check_access(search, &facts(AuthKind::Oauth2ClientCredentials, None)).is_ok());
+    }
+}

@@ -1,0 +1,150 @@
+//! `post.create` and `post.delete`.
+
+use super::model::{data, single_post, Post};
+use super::{Action, Context};
+use crate::api::RateLimit;
+use crate::error::{invalid_input, ConnectorError};
+use crate::input::{Id, Validate};
+use crate::text::{weighted_length, MAX_WEIGHTED_LENGTH};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// What to publish.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInput {
+    /// The text of the post: at most 280 weighted characters, where a URL
+    /// counts 23 and most CJK characters and emoji count 2.
+    #[schemars(length(min = 1))]
+    pub text: String,
+    /// Publish the post as a reply to this post.
+    #[serde(default)]
+    pub reply_to_post_id: Option<Id>,
+    /// Quote this post.
+    #[serde(default)]
+    pub quote_post_id: Option<Id>,
+}
+
+impl Validate for CreateInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        if self.text.trim().is_empty() {
+            return Err(invalid_input("text", "must not be empty"));
+        }
+        let length = weighted_length(&self.text);
+        if length > MAX_WEIGHTED_LENGTH {
+            return Err(invalid_input(
+                "text",
+                format!("is {length} weighted characters long; X allows at most {MAX_WEIGHTED_LENGTH}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The published post.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CreateOutput {
+    /// The new post.
+    pub post: Post,
+    /// The endpoint's rate limit after this call.
+    pub rate_limit: RateLimit,
+}
+
+/// `POST /2/tweets`.
+pub struct Create;
+
+impl Action for Create {
+    const ID: &'static str = "post.create";
+    type Input = CreateInput;
+    type Output = CreateOutput;
+
+    fn run(ctx: &Context, input: CreateInput) -> Result<CreateOutput, ConnectorError> {
+        let mut body = json!({ "text": input.text });
+        if let Some(id) = &input.reply_to_post_id {
+            body["reply"] = json!({ "in_reply_to_tweet_id": id });
+        }
+        if let Some(id) = &input.quote_post_id {
+            body["quote_tweet_id"] = json!(id);
+        }
+        let answer = ctx.api.post_json("/2/tweets", &body)?;
+        Ok(CreateOutput {
+            post: single_post(&answer)?,
+            rate_limit: answer.rate_limit,
+        })
+    }
+}
+
+/// Which post to delete.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteInput {
+    /// The id of a post the connected account wrote.
+    pub id: Id,
+}
+
+impl Validate for DeleteInput {}
+
+/// The outcome of a deletion.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeleteOutput {
+    /// The post's id.
+    pub id: String,
+    /// Whether X deleted the post.
+    pub deleted: bool,
+    /// The endpoint's rate limit after this call.
+    pub rate_limit: RateLimit,
+}
+
+#[derive(Deserialize)]
+struct Deleted {
+    deleted: bool,
+}
+
+/// `DELETE /2/tweets/:id`.
+pub struct Delete;
+
+impl Action for Delete {
+    const ID: &'static str = "post.delete";
+    type Input = DeleteInput;
+    type Output = DeleteOutput;
+
+    fn run(ctx: &Context, input: DeleteInput) -> Result<DeleteOutput, ConnectorError> {
+        let answer = ctx.api.delete(&format!("/2/tweets/{}", input.id.as_str()))?;
+        let outcome: Deleted = data(&answer)?;
+        Ok(DeleteOutput {
+            id: input.id.as_str().to_string(),
+            deleted: outcome.deleted,
+            rate_limit: answer.rate_limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::parse;
+
+    fn refused_field(input: &str) -> String {
+        match parse::<CreateInput>(input) {
+            Err(ConnectorError::InvalidInput(i)) => i.field,
+            other => panic!("expected invalid-input for {input}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_and_over_long_text_are_refused() {
+        assert_eq!(refused_field(r#"{"text": ""}"#), "text");
+        assert_eq!(refused_field(r#"{"text": "   "}"#), "text");
+        let long = format!(r#"{{"text": "{}"}}"#, "a".repeat(281));
+        assert_eq!(refused_field(&long), "text");
+        let fits = format!(r#"{{"text": "{}"}}"#, "a".repeat(280));
+        assert!(parse::<CreateInput>(&fits).is_ok());
+    }
+
+    #[test]
+    fn reply_and_quote_ids_must_be_numeric() {
+        assert_eq!(refused_field(r#"{"text": "hi", "reply_to_post_id": "abc"}"#), "reply_to_post_id");
+        assert_eq!(refused_field(r#"{"text": "hi", "quote_post_id": 12}"#), "quote_post_id");
+    }
+}

@@ -1,0 +1,89 @@
+//! `search.recent`.
+
+use super::model::{post_page, PostPage, POST_EXPANSIONS, POST_FIELDS, USER_FIELDS};
+use super::{Action, Context};
+use crate::error::ConnectorError;
+use crate::input::{check_length, check_range, Id, Validate};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Bounds of `max_results`, as X sets them for recent search.
+const MIN_RESULTS: u32 = 10;
+const MAX_RESULTS: u32 = 100;
+/// The longest query X accepts on any access level (self-serve levels accept 512).
+const QUERY_MAX: usize = 4096;
+/// Pagination tokens are short opaque strings; anything longer is a mistake.
+const TOKEN_MAX: usize = 256;
+
+/// What to search for.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecentInput {
+    /// An X search query: keywords, "quoted phrases" and operators such as
+    /// `from:username`, `-is:retweet` or `lang:en`.
+    #[schemars(length(min = 1, max = 4096))]
+    pub query: String,
+    /// Posts per page, 10 to 100; X's default is 10.
+    #[serde(default)]
+    #[schemars(range(min = 10, max = 100))]
+    pub max_results: Option<u32>,
+    /// The `next_token` of a previous page, to get the page after it.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub next_token: Option<String>,
+    /// Only posts newer than this post id.
+    #[serde(default)]
+    pub since_id: Option<Id>,
+}
+
+impl Validate for RecentInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_length("query", Some(&self.query), QUERY_MAX)?;
+        check_range("max_results", self.max_results, MIN_RESULTS, MAX_RESULTS)?;
+        check_length("next_token", self.next_token.as_deref(), TOKEN_MAX)
+    }
+}
+
+/// `GET /2/tweets/search/recent`.
+pub struct Recent;
+
+impl Action for Recent {
+    const ID: &'static str = "search.recent";
+    type Input = RecentInput;
+    type Output = PostPage;
+
+    fn run(ctx: &Context, input: RecentInput) -> Result<PostPage, ConnectorError> {
+        let mut query = vec![
+            ("query", input.query),
+            ("tweet.fields", POST_FIELDS.to_string()),
+            ("expansions", POST_EXPANSIONS.to_string()),
+            ("user.fields", USER_FIELDS.to_string()),
+        ];
+        if let Some(n) = input.max_results {
+            query.push(("max_results", n.to_string()));
+        }
+        if let Some(token) = input.next_token {
+            query.push(("next_token", token));
+        }
+        if let Some(id) = input.since_id {
+            query.push(("since_id", id.as_str().to_string()));
+        }
+        post_page(ctx.api.get("/2/tweets/search/recent", &query)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::parse;
+
+    #[test]
+    fn query_is_required_and_bounded() {
+        assert!(parse::<RecentInput>(r#"{}"#).is_err());
+        assert!(parse::<RecentInput>(r#"{"query": ""}"#).is_err());
+        let long = format!(r#"{{"query": "{}"}}"#, "a".repeat(4097));
+        assert!(parse::<RecentInput>(&long).is_err());
+        assert!(parse::<RecentInput>(r#"{"query": "from:alice -is:retweet", "max_results": 10}"#).is_ok());
+        assert!(parse::<RecentInput>(r#"{"query": "a", "max_results": 9}"#).is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! `timeline.user` and `timeline.home`.
+
+use super::model::{post_page, PostPage, POST_EXPANSIONS, POST_FIELDS, USER_FIELDS};
+use super::{Action, Context};
+use crate::error::ConnectorError;
+use crate::input::{check_length, check_range, Id, Validate};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Bounds of `max_results` for a user's posts, as X sets them.
+const USER_MIN: u32 = 5;
+const USER_MAX: u32 = 100;
+/// Bounds of `max_results` for the home timeline, as X sets them.
+const HOME_MIN: u32 = 1;
+const HOME_MAX: u32 = 100;
+/// Pagination tokens are short opaque strings; anything longer is a mistake.
+const TOKEN_MAX: usize = 256;
+
+/// Whose posts, and which page.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserInput {
+    /// The user whose posts to list; by default the connected account.
+    #[serde(default)]
+    pub user_id: Option<Id>,
+    /// Posts per page, 5 to 100; X's default is 10.
+    #[serde(default)]
+    #[schemars(range(min = 5, max = 100))]
+    pub max_results: Option<u32>,
+    /// The `next_token` of a previous page, to get the page after it.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub pagination_token: Option<String>,
+}
+
+impl Validate for UserInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_range("max_results", self.max_results, USER_MIN, USER_MAX)?;
+        check_length("pagination_token", self.pagination_token.as_deref(), TOKEN_MAX)
+    }
+}
+
+/// `GET /2/users/:id/tweets`.
+pub struct User;
+
+impl Action for User {
+    const ID: &'static str = "timeline.user";
+    type Input = UserInput;
+    type Output = PostPage;
+
+    fn run(ctx: &Context, input: UserInput) -> Result<PostPage, ConnectorError> {
+        let user_id = match &input.user_id {
+            Some(id) => id.as_str().to_string(),
+            None => ctx.account_id()?.to_string(),
+        };
+        let query = page_query(input.max_results, input.pagination_token);
+        post_page(ctx.api.get(&format!("/2/users/{user_id}/tweets"), &query)?)
+    }
+}
+
+/// Which page of the home timeline.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HomeInput {
+    /// Posts per page, 1 to 100; X's default is 100.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_results: Option<u32>,
+    /// The `next_token` of a previous page, to get the page after it.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub pagination_token: Option<String>,
+}
+
+impl Validate for HomeInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_range("max_results", self.max_results, HOME_MIN, HOME_MAX)?;
+        check_length("pagination_token", self.pagination_token.as_deref(), TOKEN_MAX)
+    }
+}
+
+/// `GET /2/users/:id/timelines/reverse_chronological`.
+pub struct Home;
+
+impl Action for Home {
+    const ID: &'static str = "timeline.home";
+    type Input = HomeInput;
+    type Output = PostPage;
+
+    fn run(ctx: &Context, input: HomeInput) -> Result<PostPage, ConnectorError> {
+        let user_id = ctx.account_id()?.to_string();
+        let query = page_query(input.max_results, input.pagination_token);
+        post_page(ctx.api.get(
+            &format!("/2/users/{user_id}/timelines/reverse_chronological"),
+            &query,
+        )?)
+    }
+}
+
+fn page_query(max_results: Option<u32>, pagination_token: Option<String>) -> Vec<(&'static str, String)> {
+    let mut query = vec![
+        ("tweet.fields", POST_FIELDS.to_string()),
+        ("expansions", POST_EXPANSIONS.to_string()),
+        ("user.fields", USER_FIELDS.to_string()),
+    ];
+    if let Some(n) = max_results {
+        query.push(("max_results", n.to_string()));
+    }
+    if let Some(token) = pagination_token {
+        query.push(("pagination_token", token));
+    }
+    query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::parse;
+
+    #[test]
+    fn max_results_follows_each_endpoints_bounds() {
+        assert!(parse::<UserInput>(r#"{"max_results": 4}"#).is_err());
+        assert!(parse::<UserInput>(r#"{"max_results": 5}"#).is_ok());
+        assert!(parse::<HomeInput>(r#"{"max_results": 1}"#).is_ok());
+        assert!(parse::<HomeInput>(r#"{"max_results": 101}"#).is_err());
+    }
+}

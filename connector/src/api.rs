@@ -1,0 +1,376 @@
+//! The X API v2 as the connector speaks it: requests to the manifest's base
+//! URL, and answers turned into data or into a typed error.
+//!
+//! X answers in one of three shapes: `{data, includes, meta}` on success,
+//! the same with a partial `errors` array, or an RFC 7807 problem document
+//! with a non-2xx status. Every answer carries the endpoint's rate limit in
+//! `x-rate-limit-*` headers, which each action output passes on.
+
+use crate::error::{forbidden, internal, invalid_input, ConnectorError, RateLimited, UpstreamError};
+use crate::http::{self, Request, Response, Verb};
+use crate::manifest::manifest;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The endpoint's rate limit as of the last answer.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Requests left in the current window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u32>,
+    /// When the window resets, in seconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_at: Option<u64>,
+}
+
+/// A successful answer: its JSON body and the rate limit it reported.
+#[derive(Debug)]
+pub struct Answer {
+    pub body: Value,
+    pub rate_limit: RateLimit,
+}
+
+/// A client for the API origin named in the manifest.
+pub struct XApi {
+    https: bool,
+    authority: String,
+}
+
+impl XApi {
+    /// The client for the manifest's `api.base_url`.
+    pub fn from_manifest() -> Result<Self, ConnectorError> {
+        let base = &manifest().api.base_url;
+        let (https, authority) = if let Some(rest) = base.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(internal(format!("manifest api.base_url {base} is not an http(s) origin")));
+        };
+        Ok(Self {
+            https,
+            authority: authority.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// `GET path?query`.
+    pub fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Answer, ConnectorError> {
+        let mut path_and_query = path.to_string();
+        if !query.is_empty() {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            for (name, value) in query {
+                form.append_pair(name, value);
+            }
+            path_and_query.push('?');
+            path_and_query.push_str(&form.finish());
+        }
+        self.send(Verb::Get, path_and_query, None)
+    }
+
+    /// `POST path` with a JSON body.
+    pub fn post_json(&self, path: &str, body: &Value) -> Result<Answer, ConnectorError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| internal(e.to_string()))?;
+        self.send(Verb::Post, path.to_string(), Some(bytes))
+    }
+
+    /// `DELETE path`.
+    pub fn delete(&self, path: &str) -> Result<Answer, ConnectorError> {
+        self.send(Verb::Delete, path.to_string(), None)
+    }
+
+    fn send(&self, verb: Verb, path_and_query: String, body: Option<Vec<u8>>) -> Result<Answer, ConnectorError> {
+        let mut headers = vec![
+            ("accept", "application/json".to_string()),
+            ("user-agent", concat!("x-connector/", env!("CARGO_PKG_VERSION")).to_string()),
+        ];
+        if body.is_some() {
+            headers.push(("content-type", "application/json".to_string()));
+        }
+        let response = http::send(Request {
+            verb,
+            https: self.https,
+            authority: &self.authority,
+            path_and_query,
+            headers,
+            body,
+        })?;
+        classify(&response)
+    }
+}
+
+/// Reads the `x-rate-limit-*` headers.
+fn rate_limit(response: &Response) -> RateLimit {
+    let number = |name| response.header(name).and_then(|v| v.trim().parse().ok());
+    RateLimit {
+        limit: number("x-rate-limit-limit"),
+        remaining: number("x-rate-limit-remaining"),
+        reset_at: response
+            .header("x-rate-limit-reset")
+            .and_then(|v| v.trim().parse().ok()),
+    }
+}
+
+/// Turns an answer into data or a typed error.
+pub fn classify(response: &Response) -> Result<Answer, ConnectorError> {
+    let rate_limit = rate_limit(response);
+    let body: Value = if response.body.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&response.body) {
+            Ok(v) => v,
+            Err(_) if response.status >= 400 => Value::Null,
+            Err(e) => {
+                return Err(ConnectorError::Upstream(UpstreamError {
+                    status: response.status,
+                    title: "Unreadable answer".into(),
+                    detail: format!("X answered {} with a body that is not JSON: {e}", response.status),
+                    problem_type: None,
+                }))
+            }
+        }
+    };
+    if (200..300).contains(&response.status) {
+        return Ok(Answer { body, rate_limit });
+    }
+    Err(problem_error(response.status, &body, &rate_limit))
+}
+
+/// The problem's `title`, `detail` and `type`, with fallbacks for answers
+/// that are not problem documents.
+struct Problem<'a> {
+    title: String,
+    detail: String,
+    kind: Option<&'a str>,
+}
+
+fn problem(status: u16, body: &Value) -> Problem<'_> {
+    let text = |key: &str| body.get(key).and_then(Value::as_str);
+    // Older endpoints answer `{"errors":[{"message": ..., "code": ...}]}`.
+    let first_error_message = body
+        .get("errors")
+        .and_then(|e| e.get(0))
+        .and_then(|e| e.get("message").or_else(|| e.get("detail")))
+        .and_then(Value::as_str);
+    let title = text("title").unwrap_or(reason_phrase(status)).to_string();
+    let detail = text("detail")
+        .or(first_error_message)
+        .unwrap_or(&title)
+        .to_string();
+    Problem {
+        title,
+        detail,
+        kind: text("type"),
+    }
+}
+
+/// Maps a non-2xx answer to the variant a workflow can act on.
+fn problem_error(status: u16, body: &Value, rate_limit: &RateLimit) -> ConnectorError {
+    let p = problem(status, body);
+    let detail = p.detail.clone();
+    match status {
+        400 => {
+            // `errors[0].parameters` names the parameter X refused.
+            let field = body
+                .get("errors")
+                .and_then(|e| e.get(0))
+                .and_then(|e| e.get("parameters"))
+                .and_then(Value::as_object)
+                .and_then(|params| params.keys().next().cloned())
+                .unwrap_or_default();
+            let reason = body
+                .get("errors")
+                .and_then(|e| e.get(0))
+                .and_then(|e| e.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or(&detail)
+                .to_string();
+            invalid_input(field, format!("X refused the request: {reason}"))
+        }
+        401 => ConnectorError::Unauthorized(format!(
+            "X refused the connection's credentials ({detail}); reconnect the account"
+        )),
+        403 if is_duplicate(&detail) => ConnectorError::Conflict(detail),
+        403 => forbidden(Vec::new(), detail),
+        404 => ConnectorError::NotFound(detail),
+        409 => ConnectorError::Conflict(detail),
+        429 => ConnectorError::RateLimited(RateLimited {
+            reset_at: rate_limit.reset_at,
+            limit: rate_limit.limit,
+            remaining: rate_limit.remaining.or(Some(0)),
+            detail,
+        }),
+        504 => ConnectorError::Timeout(format!("X did not answer in time: {detail}")),
+        _ => ConnectorError::Upstream(UpstreamError {
+            status,
+            title: p.title,
+            detail,
+            problem_type: p.kind.map(str::to_string),
+        }),
+    }
+}
+
+/// X refuses a post whose text repeats a recent one with a 403 and this wording.
+fn is_duplicate(detail: &str) -> bool {
+    detail.to_ascii_lowercase().contains("duplicate content")
+}
+
+/// Maps the partial `errors` of a 2xx answer without `data`, such as a lookup
+/// of a post that does not exist, to a typed error.
+pub fn partial_error(body: &Value) -> Option<ConnectorError> {
+    if body.get("data").is_some() {
+        return None;
+    }
+    let first = body.get("errors")?.get(0)?;
+    let detail = first
+        .get("detail")
+        .or_else(|| first.get("message"))
+        .and_then(Value::as_str)
+        .unwrap_or("X answered with an error and no data")
+        .to_string();
+    let kind = first.get("type").and_then(Value::as_str).unwrap_or("");
+    Some(match kind.rsplit('/').next().unwrap_or("") {
+        "resource-not-found" => ConnectorError::NotFound(detail),
+        "not-authorized-for-resource" | "not-authorized-for-field" | "client-forbidden" => {
+            forbidden(Vec::new(), detail)
+        }
+        _ => ConnectorError::Upstream(UpstreamError {
+            status: 200,
+            title: first
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or("Partial error")
+                .to_string(),
+            detail,
+            problem_type: Some(kind.to_string()).filter(|k| !k.is_empty()),
+        }),
+    })
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "HTTP error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::kind;
+    use serde_json::json;
+
+    fn response(status: u16, headers: &[(&str, &str)], body: Value) -> Response {
+        Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+                .collect(),
+            body: serde_json::to_vec(&body).unwrap(),
+        }
+    }
+
+    #[test]
+    fn success_keeps_body_and_rate_limit() {
+        let r = response(
+            200,
+            &[("x-rate-limit-limit", "75"), ("x-rate-limit-remaining", "74"), ("x-rate-limit-reset", "1700000000")],
+            json!({"data": {"id": "1"}}),
+        );
+        let answer = classify(&r).unwrap();
+        assert_eq!(answer.body["data"]["id"], "1");
+        assert_eq!(
+            answer.rate_limit,
+            RateLimit { limit: Some(75), remaining: Some(74), reset_at: Some(1_700_000_000) }
+        );
+    }
+
+    #[test]
+    fn duplicate_post_is_a_conflict() {
+        let r = response(403, &[], json!({
+            "detail": "You are not allowed to create a Tweet with duplicate content.",
+            "type": "about:blank", "title": "Forbidden", "status": 403
+        }));
+        let e = classify(&r).unwrap_err();
+        assert_eq!(kind(&e), "conflict");
+    }
+
+    #[test]
+    fn rate_limit_answer_carries_reset_time() {
+        let r = response(
+            429,
+            &[("x-rate-limit-limit", "1"), ("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "1700000900")],
+            json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}),
+        );
+        match classify(&r).unwrap_err() {
+            ConnectorError::RateLimited(r) => {
+                assert_eq!(r.reset_at, Some(1_700_000_900));
+                assert_eq!(r.limit, Some(1));
+                assert_eq!(r.remaining, Some(0));
+            }
+            other => panic!("expected rate-limited, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_request_names_the_parameter() {
+        let r = response(400, &[], json!({
+            "errors": [{"parameters": {"max_results": ["1"]}, "message": "The `max_results` query parameter value [1] is not between 10 and 100"}],
+            "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request"
+        }));
+        match classify(&r).unwrap_err() {
+            ConnectorError::InvalidInput(i) => {
+                assert_eq!(i.field, "max_results");
+                assert!(i.reason.contains("not between 10 and 100"), "{}", i.reason);
+            }
+            other => panic!("expected invalid-input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_variants() {
+        let cases = [(401, "unauthorized"), (403, "forbidden"), (404, "not-found"), (409, "conflict"), (500, "upstream"), (503, "upstream"), (504, "timeout")];
+        for (status, expected) in cases {
+            let r = response(status, &[], json!({"title": "T", "detail": "D", "type": "about:blank", "status": status}));
+            assert_eq!(kind(&classify(&r).unwrap_err()), expected, "status {status}");
+        }
+    }
+
+    #[test]
+    fn upstream_keeps_problem_type_and_detail() {
+        let r = response(503, &[], json!({"title": "Service Unavailable", "detail": "Over capacity", "type": "https://api.twitter.com/2/problems/operational-disconnect", "status": 503}));
+        match classify(&r).unwrap_err() {
+            ConnectorError::Upstream(u) => {
+                assert_eq!(u.status, 503);
+                assert_eq!(u.detail, "Over capacity");
+                assert_eq!(u.problem_type.as_deref(), Some("https://api.twitter.com/2/problems/operational-disconnect"));
+            }
+            other => panic!("expected upstream, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn partial_not_found_without_data_is_not_found() {
+        let body = json!({"errors": [{
+            "value": "123", "detail": "Could not find tweet with id: [123].", "title": "Not Found Error",
+            "resource_type": "tweet", "parameter": "id", "resource_id": "123",
+            "type": "https://api.twitter.com/2/problems/resource-not-found"
+        }]});
+        assert_eq!(kind(&partial_error(&body).unwrap()), "not-found");
+        assert!(partial_error(&json!({"data": [], "errors": [{"title": "x"}]})).is_none());
+    }
+}

@@ -1,0 +1,48 @@
+//! The X (formerly Twitter) connector.
+//!
+//! A WebAssembly component of the `integration:connector/plugin` world
+//! (`wit/connector.wit`). It knows the X API v2: its paths, parameters, bodies,
+//! answers and errors. It knows nothing of credentials: the host attaches them
+//! to every request bound for `api.x.com` and refuses every other destination.
+//!
+//! The crate also builds natively, so that its pure parts (input checks,
+//! schemas, error mapping, text counting) are unit tested without a runtime.
+
+pub mod actions;
+mod api;
+mod error;
+mod http;
+mod input;
+pub mod manifest;
+pub mod text;
+
+#[allow(missing_docs, clippy::all)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "integration:connector/plugin",
+        generate_all,
+    });
+}
+
+use bindings::exports::integration::connector::connector::Guest;
+use bindings::integration::connector::types::{ConnectorError, Descriptor};
+
+/// The exported component.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+struct XConnector;
+
+impl Guest for XConnector {
+    fn describe() -> Descriptor {
+        actions::describe()
+    }
+
+    fn invoke(action_id: String, input: String) -> Result<String, ConnectorError> {
+        actions::invoke(&action_id, &input)
+    }
+}
+
+// Exported symbols carry WIT names (`integration:connector/...#invoke`) that
+// only a wasm linker accepts; native builds are for unit tests.
+#[cfg(target_arch = "wasm32")]
+bindings::export!(XConnector with_types_in bindings);

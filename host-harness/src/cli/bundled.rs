@@ -1,0 +1,48 @@
+//! The connector this binary ships with: the X connector component, its
+//! manifest and demo workflow from `manifests/`, and the local X API
+//! emulator it runs against when no real credentials are given.
+//!
+//! This is the only place the command line names a particular connector; the
+//! host library behind it knows none.
+
+use host_harness::ConnectionFacts;
+use host_harness::manifest::AuthKind;
+use secrecy::SecretString;
+
+/// The X connector's manifest.
+pub const MANIFEST: &str = include_str!("../../../manifests/x.json");
+
+/// The demo workflow.
+pub const DEMO: &str = include_str!("../../../manifests/x.demo.json");
+
+/// The X connector component.
+pub fn component() -> &'static [u8] {
+    component_artifacts::x_connector()
+}
+
+/// The emulator account the demo connects as.
+const DEMO_ACCOUNT: &str = "ada";
+
+/// Scopes the demo connection is granted: those of the manifest's OAuth 2.0
+/// defaults that the demo's actions need.
+const DEMO_SCOPES: &[&str] = &["tweet.read", "tweet.write", "users.read", "offline.access"];
+
+/// A running emulator and a connection to its demo account.
+pub struct LocalX {
+    pub emulator: x_emulator::Emulator,
+    pub facts: ConnectionFacts,
+    pub token: SecretString,
+}
+
+/// Starts the emulator and connects its demo account as an OAuth 2.0 user.
+pub async fn start_emulator() -> std::io::Result<LocalX> {
+    let emulator = x_emulator::Emulator::start().await?;
+    let token = SecretString::from(emulator.issue_user_token(DEMO_ACCOUNT, DEMO_SCOPES));
+    let facts = ConnectionFacts {
+        id: "local-x-demo".into(),
+        auth_kind: AuthKind::Oauth2AuthorizationCode,
+        granted_scopes: Some(DEMO_SCOPES.iter().map(|s| s.to_string()).collect()),
+        account_id: emulator.user_id(DEMO_ACCOUNT),
+    };
+    Ok(LocalX { emulator, facts, token })
+}

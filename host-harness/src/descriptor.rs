@@ -1,0 +1,198 @@
+//! What a connector says about itself, and the input checks the host derives
+//! from it.
+//!
+//! The host validates every input against the action's published schema
+//! before it starts the component, so a malformed input costs no instance and
+//! every connector reports schema violations the same way: `invalid-input`
+//! with the path of the offending field.
+
+use crate::error::{ActionError, HostError};
+use jsonschema::error::ValidationErrorKind;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// A connector's description of itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectorDescriptor {
+    /// The manifest the component embeds.
+    pub manifest: Value,
+    /// Its actions, in display order.
+    pub actions: Vec<ActionDescriptor>,
+}
+
+/// One action.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionDescriptor {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub input_schema: Value,
+    pub output_schema: Value,
+    pub required_scopes: Vec<String>,
+}
+
+impl ConnectorDescriptor {
+    /// The action `id`, if the connector offers it.
+    pub fn action(&self, id: &str) -> Option<&ActionDescriptor> {
+        self.actions.iter().find(|a| a.id == id)
+    }
+}
+
+/// Compiled input schemas, one per action.
+pub struct InputValidators {
+    validators: HashMap<String, jsonschema::Validator>,
+    ids: Vec<String>,
+}
+
+impl InputValidators {
+    /// Compiles every action's input schema.
+    pub fn compile(descriptor: &ConnectorDescriptor) -> Result<InputValidators, HostError> {
+        let mut validators = HashMap::new();
+        for action in &descriptor.actions {
+            let validator = jsonschema::validator_for(&action.input_schema).map_err(|e| HostError::Schema {
+                action: action.id.clone(),
+                which: "input",
+                reason: e.to_string(),
+            })?;
+            jsonschema::validator_for(&action.output_schema).map_err(|e| HostError::Schema {
+                action: action.id.clone(),
+                which: "output",
+                reason: e.to_string(),
+            })?;
+            validators.insert(action.id.clone(), validator);
+        }
+        Ok(InputValidators {
+            validators,
+            ids: descriptor.actions.iter().map(|a| a.id.clone()).collect(),
+        })
+    }
+
+    /// Parses `input` (empty text stands for `{}`) and checks it against the
+    /// schema of `action`.
+    pub fn check(&self, action: &str, input: &str) -> Result<Value, ActionError> {
+        let Some(validator) = self.validators.get(action) else {
+            return Err(ActionError::invalid(
+                "action",
+                format!("unknown action `{action}`; this connector offers {}", self.ids.join(", ")),
+            ));
+        };
+        let value: Value = if input.trim().is_empty() {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_str(input)
+                .map_err(|e| ActionError::invalid("", format!("input is not valid JSON: {e}")))?
+        };
+        let violation = validator.iter_errors(&value).next().map(|e| describe_violation(&e));
+        match violation {
+            None => Ok(value),
+            Some(error) => Err(error),
+        }
+    }
+}
+
+/// Turns a schema violation into `invalid-input`, naming the field as the
+/// connector would: `reply.in_reply_to`, `media_ids[2]`.
+fn describe_violation(error: &jsonschema::ValidationError<'_>) -> ActionError {
+    let mut field = field_path(&error.instance_path().to_string());
+    let reason = match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            if let Some(name) = unexpected.first() {
+                field = join(&field, name);
+            }
+            "unknown field".to_string()
+        }
+        ValidationErrorKind::Required { property } => {
+            if let Some(name) = property.as_str() {
+                field = join(&field, name);
+            }
+            "is required".to_string()
+        }
+        _ => error.to_string(),
+    };
+    if field.is_empty() && matches!(error.kind(), ValidationErrorKind::Type { .. }) {
+        return ActionError::invalid("", "the input must be a JSON object");
+    }
+    ActionError::invalid(field, reason)
+}
+
+/// `/reply/in_reply_to` → `reply.in_reply_to`; `/media_ids/2` → `media_ids[2]`.
+fn field_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            out = join(&out, &segment);
+        }
+    }
+    out
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn validators() -> InputValidators {
+        let descriptor = ConnectorDescriptor {
+            manifest: json!({}),
+            actions: vec![ActionDescriptor {
+                id: "post.create".into(),
+                title: "t".into(),
+                description: "d".into(),
+                input_schema: json!({
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["text"],
+                    "properties": {
+                        "text": {"type": "string", "minLength": 1},
+                        "reply": {"type": "object", "additionalProperties": false, "properties": {"id": {"type": "string"}}},
+                        "ids": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]+$"}}
+                    }
+                }),
+                output_schema: json!({"type": "object"}),
+                required_scopes: vec![],
+            }],
+        };
+        InputValidators::compile(&descriptor).unwrap()
+    }
+
+    fn field_of(input: &str) -> String {
+        match validators().check("post.create", input).unwrap_err() {
+            ActionError::InvalidInput { field, .. } => field,
+            other => panic!("expected invalid-input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn violations_name_the_field() {
+        assert_eq!(field_of("{}"), "text");
+        assert_eq!(field_of(r#"{"text": 1}"#), "text");
+        assert_eq!(field_of(r#"{"text": "a", "colour": 1}"#), "colour");
+        assert_eq!(field_of(r#"{"text": "a", "reply": {"x": 1}}"#), "reply.x");
+        assert_eq!(field_of(r#"{"text": "a", "ids": ["1", "b"]}"#), "ids[1]");
+        assert_eq!(field_of(r#"{"text": "#), "");
+        assert_eq!(field_of(r#"[1]"#), "");
+    }
+
+    #[test]
+    fn unknown_actions_are_named() {
+        match validators().check("post.teleport", "{}").unwrap_err() {
+            ActionError::InvalidInput { field, reason } => {
+                assert_eq!(field, "action");
+                assert!(reason.contains("post.teleport") && reason.contains("post.create"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

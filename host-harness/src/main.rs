@@ -1,0 +1,23 @@
+//! `host-harness`: run connector actions from the command line.
+//!
+//! The binary bundles the X connector, its manifest, its demo workflow and
+//! its local emulator (see `cli::bundled`); everything else is the
+//! connector-neutral host library.
+
+mod cli;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_tracing(&args);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(cli::EXIT_HOST_ERROR);
+        }
+    };
+    runtime.block_on(cli::run(args))
+}

@@ -1,0 +1,264 @@
+//! Connector manifests: the declarative description of a connector that the
+//! host trusts for egress, auth and the connection form.
+//!
+//! A manifest is checked against `manifests/manifest.schema.json` before it
+//! is parsed, so a mistake in one is reported with its location, and the host
+//! never runs a connector whose manifest is malformed.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The JSON Schema of the manifest format.
+pub const MANIFEST_SCHEMA: &str = include_str!("../../manifests/manifest.schema.json");
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read the manifest {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the manifest is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the manifest does not fit the manifest schema: {0}")]
+    Schema(String),
+    #[error("the manifest is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// A connector manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub id: String,
+    pub display_name: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub docs_url: Option<String>,
+    pub api: Api,
+    pub connection_fields: Vec<Field>,
+    pub auth_methods: Vec<AuthMethod>,
+    pub actions: Vec<ActionMeta>,
+}
+
+/// Where the connector's API lives and what it may reach.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Api {
+    pub base_url: String,
+    pub egress: Vec<EgressHost>,
+}
+
+/// A host the component may reach.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EgressHost {
+    /// Host name, with a port when not the scheme's default.
+    pub host: String,
+    /// Whether the connection's credentials go to this host.
+    pub credentials: bool,
+    #[serde(default)]
+    pub purpose: Option<String>,
+}
+
+/// The kinds of authentication a manifest can declare. The names match the
+/// `auth-kind` enum of the WIT contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthKind {
+    Oauth2AuthorizationCode,
+    Oauth2ClientCredentials,
+    BearerToken,
+    Oauth1,
+}
+
+/// One way to connect.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthMethod {
+    pub id: String,
+    pub kind: AuthKind,
+    pub label: String,
+    #[serde(default)]
+    pub help: Option<String>,
+    #[serde(default)]
+    pub pkce: Option<String>,
+    #[serde(default)]
+    pub client_authentication: Option<String>,
+    pub fields: Vec<Field>,
+}
+
+/// A field of the connection form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub fixed: Option<String>,
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    #[serde(default)]
+    pub options: Vec<FieldOption>,
+    #[serde(default)]
+    pub help: Option<String>,
+}
+
+/// How a field is entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldKind {
+    Text,
+    Password,
+    Url,
+    Select,
+    Scopes,
+}
+
+/// A choice of a `select` or `scopes` field.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FieldOption {
+    pub value: String,
+    pub label: String,
+    #[serde(default)]
+    pub help: Option<String>,
+}
+
+/// An action's metadata.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionMeta {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub contexts: Vec<String>,
+}
+
+impl Manifest {
+    /// Reads and checks a manifest file.
+    pub fn from_file(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Manifest::from_json(&text)
+    }
+
+    /// Parses and checks a manifest.
+    pub fn from_json(text: &str) -> Result<Manifest, ManifestError> {
+        let value: serde_json::Value = serde_json::from_str(text)?;
+        validate_against_schema(&value)?;
+        let manifest: Manifest = serde_json::from_value(value)?;
+        manifest.check_consistency()?;
+        Ok(manifest)
+    }
+
+    /// The action `id`, if declared.
+    pub fn action(&self, id: &str) -> Option<&ActionMeta> {
+        self.actions.iter().find(|a| a.id == id)
+    }
+
+    /// The auth method `id`, if declared.
+    pub fn auth_method(&self, id: &str) -> Option<&AuthMethod> {
+        self.auth_methods.iter().find(|m| m.id == id)
+    }
+
+    /// Rules the schema cannot state: unique ids, and a base URL whose host
+    /// is one the component may reach with credentials.
+    fn check_consistency(&self) -> Result<(), ManifestError> {
+        let mut seen = std::collections::HashSet::new();
+        for action in &self.actions {
+            if !seen.insert(action.id.as_str()) {
+                return Err(ManifestError::Inconsistent(format!("action `{}` is declared twice", action.id)));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for method in &self.auth_methods {
+            if !seen.insert(method.id.as_str()) {
+                return Err(ManifestError::Inconsistent(format!("auth method `{}` is declared twice", method.id)));
+            }
+        }
+        let base_host = self
+            .api
+            .base_url
+            .split_once("://")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        if !self
+            .api
+            .egress
+            .iter()
+            .any(|e| e.credentials && e.host.eq_ignore_ascii_case(base_host))
+        {
+            return Err(ManifestError::Inconsistent(format!(
+                "api.base_url host `{base_host}` is not an egress host with credentials"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn validate_against_schema(value: &serde_json::Value) -> Result<(), ManifestError> {
+    let schema: serde_json::Value =
+        serde_json::from_str(MANIFEST_SCHEMA).expect("the bundled manifest schema is valid JSON");
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| ManifestError::Schema(format!("the manifest schema itself is invalid: {e}")))?;
+    let problems: Vec<String> = validator
+        .iter_errors(value)
+        .take(5)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            format!("{} at {}", e, if at.is_empty() { "/" } else { &at })
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ManifestError::Schema(problems.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X_MANIFEST: &str = include_str!("../../manifests/x.json");
+
+    #[test]
+    fn the_x_manifest_is_valid() {
+        let m = Manifest::from_json(X_MANIFEST).unwrap();
+        assert_eq!(m.id, "x");
+        assert!(m.auth_methods.iter().any(|a| a.kind == AuthKind::Oauth2AuthorizationCode));
+    }
+
+    #[test]
+    fn a_manifest_missing_a_required_member_is_refused_with_its_location() {
+        let mut v: serde_json::Value = serde_json::from_str(X_MANIFEST).unwrap();
+        v["auth_methods"][0]["fields"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("label");
+        let err = Manifest::from_json(&v.to_string()).unwrap_err().to_string();
+        assert!(err.contains("/auth_methods/0/fields/0"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_field_must_be_masked() {
+        let mut v: serde_json::Value = serde_json::from_str(X_MANIFEST).unwrap();
+        v["auth_methods"][0]["fields"][1]["type"] = "text".into();
+        assert!(Manifest::from_json(&v.to_string()).is_err());
+    }
+
+    #[test]
+    fn base_url_must_be_a_credentialed_egress_host() {
+        let mut v: serde_json::Value = serde_json::from_str(X_MANIFEST).unwrap();
+        v["api"]["base_url"] = "https://elsewhere.example".into();
+        let err = Manifest::from_json(&v.to_string()).unwrap_err().to_string();
+        assert!(err.contains("elsewhere.example"), "{err}");
+    }
+}

@@ -1,0 +1,447 @@
+//! Loading connector components and running their actions on wasmtime.
+//!
+//! One [`Runtime`] per process holds the engine and the linker. Loading a
+//! component compiles it once, pre-instantiates it, asks it to describe
+//! itself and checks that description against the installed manifest. Each
+//! action then runs in a fresh instance with its own store, so nothing leaks
+//! from one connection to another, under a deadline and a memory cap.
+
+use crate::credentials::{Connection, ConnectionFacts};
+use crate::descriptor::{ActionDescriptor, ConnectorDescriptor, InputValidators};
+use crate::egress::{EgressPolicy, Origin};
+use crate::error::{ActionError, HostError};
+use crate::manifest::{AuthKind, Manifest};
+use crate::outgoing::{EgressJournal, HttpTimeouts, OutgoingHooks};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "integration:connector/plugin",
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
+        require_store_data_send: true,
+    });
+}
+
+use bindings::integration::connector::types as wit;
+
+/// How often the engine's epoch advances: the granularity of deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Bytes of a component's stderr kept for error reports.
+const STDERR_CAPACITY: usize = 64 * 1024;
+
+/// Limits and timeouts applied to every action.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// HTTP timeouts, the most a component may use.
+    pub http: HttpTimeouts,
+    /// Wall-clock time an action may take, all requests included.
+    pub action_deadline: Duration,
+    /// Linear memory an instance may grow to.
+    pub max_memory_bytes: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            http: HttpTimeouts::default(),
+            action_deadline: Duration::from_secs(120),
+            max_memory_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// The engine and linker, shared by every connector a process loads.
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<ActionState>>,
+    config: HostConfig,
+}
+
+impl Runtime {
+    /// Sets up the engine (async, component model, epoch deadlines) and the
+    /// linker with WASI, `wasi:http` through the host's hooks, and the host
+    /// interface.
+    pub fn new(config: HostConfig) -> Result<Runtime, HostError> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true).epoch_interruption(true);
+        let engine = Engine::new(&wasm).map_err(|e| HostError::Engine(e.to_string()))?;
+        start_epoch_ticker(&engine);
+
+        let mut linker = Linker::<ActionState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| HostError::Engine(e.to_string()))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| HostError::Engine(e.to_string()))?;
+        bindings::integration::connector::host::add_to_linker::<_, HasSelf<ActionState>>(&mut linker, |s| s)
+            .map_err(|e| HostError::Engine(e.to_string()))?;
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            config,
+        })
+    }
+
+    /// Compiles `component`, checks it against `manifest`, and prepares it
+    /// to run actions.
+    pub async fn load(&self, component: &[u8], manifest: Manifest) -> Result<LoadedConnector, HostError> {
+        let engine = self.engine.clone();
+        let bytes = component.to_vec();
+        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+            .await
+            .map_err(|e| HostError::Compile(e.to_string()))?
+            .map_err(|e| HostError::Compile(format!("{e:#}")))?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| HostError::Link(format!("{e:#}")))?;
+        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| HostError::Link(format!("{e:#}")))?;
+        let mut connector = LoadedConnector {
+            egress: Arc::new(EgressPolicy::from_manifest(&manifest)),
+            manifest: Arc::new(manifest),
+            pre,
+            engine: self.engine.clone(),
+            config: self.config.clone(),
+            descriptor: ConnectorDescriptor {
+                manifest: serde_json::Value::Null,
+                actions: Vec::new(),
+            },
+            validators: None,
+        };
+        let descriptor = connector.describe_uncached().await?;
+        check_against_manifest(&connector.manifest, &descriptor)?;
+        connector.validators = Some(Arc::new(InputValidators::compile(&descriptor)?));
+        connector.descriptor = descriptor;
+        Ok(connector)
+    }
+}
+
+/// Advances the engine's epoch every tick, for as long as the engine lives.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("can start the epoch thread");
+}
+
+/// The component's description must match the installed manifest: the same
+/// document, and the same actions in the same order.
+fn check_against_manifest(manifest: &Manifest, descriptor: &ConnectorDescriptor) -> Result<(), HostError> {
+    let installed = serde_json::to_value(manifest).expect("a manifest serializes");
+    let mismatch = |difference: String| HostError::ManifestMismatch {
+        installed: manifest.id.clone(),
+        difference,
+    };
+    let embedded: Manifest = serde_json::from_value(descriptor.manifest.clone())
+        .map_err(|e| mismatch(format!("the embedded manifest is not a manifest: {e}")))?;
+    let embedded = serde_json::to_value(&embedded).expect("a manifest serializes");
+    if embedded != installed {
+        return Err(mismatch("their contents differ".into()));
+    }
+    let described: Vec<&str> = descriptor.actions.iter().map(|a| a.id.as_str()).collect();
+    let declared: Vec<&str> = manifest.actions.iter().map(|a| a.id.as_str()).collect();
+    if described != declared {
+        return Err(mismatch(format!(
+            "the component offers {described:?} and the manifest declares {declared:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// A connector ready to run actions. Cloning is cheap and shares the
+/// compiled component; each clone has its own routes.
+#[derive(Clone)]
+pub struct LoadedConnector {
+    manifest: Arc<Manifest>,
+    egress: Arc<EgressPolicy>,
+    pre: bindings::PluginPre<ActionState>,
+    engine: Engine,
+    config: HostConfig,
+    descriptor: ConnectorDescriptor,
+    validators: Option<Arc<InputValidators>>,
+}
+
+impl LoadedConnector {
+    /// The installed manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The connector's description of itself, read once at load.
+    pub fn descriptor(&self) -> &ConnectorDescriptor {
+        &self.descriptor
+    }
+
+    /// Sends the traffic of every API host (those that get credentials) to
+    /// `origin`, such as a local emulator.
+    pub fn route_api_hosts(&mut self, origin: &Origin) {
+        Arc::make_mut(&mut self.egress).route_api_hosts(origin);
+    }
+
+    /// Sends the traffic of the manifest's `host` to `origin`.
+    pub fn route(&mut self, host: &str, origin: Origin) -> Result<(), String> {
+        Arc::make_mut(&mut self.egress).route(host, origin)
+    }
+
+    /// Runs `action` with `input` (JSON text) on `connection`, and returns
+    /// the action's output.
+    pub async fn invoke(
+        &self,
+        connection: &Connection,
+        action: &str,
+        input: &str,
+    ) -> Result<serde_json::Value, ActionError> {
+        let span = tracing::info_span!(
+            "action",
+            connector = %self.manifest.id,
+            action,
+            connection = %connection.facts.id,
+            outcome = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self.invoke_checked(connection, action, input).instrument(span.clone()).await;
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        span.record("outcome", result.as_ref().map_or_else(|e| e.kind(), |_| "ok"));
+        let _entered = span.enter();
+        match &result {
+            Ok(_) => tracing::info!("action succeeded"),
+            Err(e) => tracing::info!(error = %e, "action failed"),
+        }
+        result
+    }
+
+    async fn invoke_checked(
+        &self,
+        connection: &Connection,
+        action: &str,
+        input: &str,
+    ) -> Result<serde_json::Value, ActionError> {
+        let validators = self
+            .validators
+            .as_ref()
+            .expect("validators are compiled at load");
+        let input = validators.check(action, input)?;
+        let journal = EgressJournal::default();
+        let mut store = self.new_store(connection, journal.clone());
+        let result = tokio::time::timeout(self.config.action_deadline, async {
+            let plugin = self.pre.instantiate_async(&mut store).await?;
+            plugin
+                .integration_connector_connector()
+                .call_invoke(&mut store, action, &input.to_string())
+                .await
+        })
+        .await;
+        let stderr = store.data().stderr.contents();
+        let outcome = match result {
+            Err(_) => Err(ActionError::Timeout {
+                detail: format!(
+                    "the action did not finish within {} seconds",
+                    self.config.action_deadline.as_secs()
+                ),
+            }),
+            Ok(Err(trap)) => Err(trap_error(&trap, &stderr)),
+            Ok(Ok(Err(e))) => Err(from_wit(e)),
+            Ok(Ok(Ok(output))) => serde_json::from_str(&output)
+                .map_err(|e| ActionError::internal(format!("the connector returned output that is not JSON: {e}"))),
+        };
+        // The host's knowledge outranks the component's account of it.
+        if let (Err(_), Some(failure)) = (&outcome, journal.credential_failure()) {
+            return Err(ActionError::Unauthorized {
+                reason: failure.to_string(),
+            });
+        }
+        outcome
+    }
+
+    fn new_store(&self, connection: &Connection, journal: EgressJournal) -> Store<ActionState> {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let hooks = OutgoingHooks::new(self.egress.clone(), connection.authorizer(), self.config.http, journal);
+        let state = ActionState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks,
+            facts: connection.facts.clone(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.config.max_memory_bytes)
+                .instances(16)
+                .build(),
+            stderr,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        // Yield to the executor every tick, so a busy component cannot hold a
+        // thread past the action's deadline.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        store
+    }
+
+    async fn describe_uncached(&self) -> Result<ConnectorDescriptor, HostError> {
+        let facts = ConnectionFacts {
+            id: "describe".into(),
+            auth_kind: AuthKind::BearerToken,
+            granted_scopes: Some(Vec::new()),
+            account_id: None,
+        };
+        let nobody = Connection::bearer(facts, secrecy::SecretString::from(String::new()));
+        let mut store = self.new_store(&nobody, EgressJournal::default());
+        let described = tokio::time::timeout(self.config.action_deadline, async {
+            let plugin = self.pre.instantiate_async(&mut store).await?;
+            plugin.integration_connector_connector().call_describe(&mut store).await
+        })
+        .await
+        .map_err(|_| HostError::Describe("describe did not return in time".into()))?
+        .map_err(|e| HostError::Describe(format!("{e:#}")))?;
+        let manifest = serde_json::from_str(&described.manifest)
+            .map_err(|e| HostError::Describe(format!("the embedded manifest is not JSON: {e}")))?;
+        let mut actions = Vec::new();
+        for a in described.actions {
+            let schema = |text: &str, which: &'static str| {
+                serde_json::from_str(text).map_err(|e| HostError::Schema {
+                    action: a.id.clone(),
+                    which,
+                    reason: e.to_string(),
+                })
+            };
+            actions.push(ActionDescriptor {
+                input_schema: schema(&a.input_schema, "input")?,
+                output_schema: schema(&a.output_schema, "output")?,
+                id: a.id,
+                title: a.title,
+                description: a.description,
+                required_scopes: a.required_scopes,
+            });
+        }
+        Ok(ConnectorDescriptor { manifest, actions })
+    }
+}
+
+fn trap_error(trap: &wasmtime::Error, stderr: &[u8]) -> ActionError {
+    let mut detail = format!("the connector stopped abnormally: {}", trap.root_cause());
+    let said = String::from_utf8_lossy(stderr);
+    let said = said.trim();
+    if !said.is_empty() {
+        let said: String = said.chars().take(2000).collect();
+        detail.push_str(&format!("; it wrote: {said}"));
+    }
+    ActionError::internal(detail)
+}
+
+fn from_wit(e: wit::ConnectorError) -> ActionError {
+    use wit::ConnectorError as W;
+    match e {
+        W::InvalidInput(i) => ActionError::InvalidInput {
+            field: i.field,
+            reason: i.reason,
+        },
+        W::Unauthorized(reason) => ActionError::Unauthorized { reason },
+        W::Forbidden(f) => ActionError::Forbidden {
+            missing_scopes: f.missing_scopes,
+            detail: f.detail,
+        },
+        W::NotFound(detail) => ActionError::NotFound { detail },
+        W::RateLimited(r) => ActionError::RateLimited {
+            reset_at: r.reset_at,
+            limit: r.limit,
+            remaining: r.remaining,
+            detail: r.detail,
+        },
+        W::Conflict(detail) => ActionError::Conflict { detail },
+        W::Upstream(u) => ActionError::Upstream {
+            status: u.status,
+            title: u.title,
+            detail: u.detail,
+            problem_type: u.problem_type,
+        },
+        W::Timeout(detail) => ActionError::Timeout { detail },
+        W::Internal(detail) => ActionError::Internal { detail },
+    }
+}
+
+/// The state of one action's store.
+struct ActionState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: OutgoingHooks,
+    facts: ConnectionFacts,
+    limits: StoreLimits,
+    stderr: MemoryOutputPipe,
+}
+
+impl WasiView for ActionState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for ActionState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl wit::Host for ActionState {}
+
+impl bindings::integration::connector::host::Host for ActionState {
+    fn connection(&mut self) -> wit::ConnectionFacts {
+        wit::ConnectionFacts {
+            id: self.facts.id.clone(),
+            auth_kind: match self.facts.auth_kind {
+                AuthKind::Oauth2AuthorizationCode => wit::AuthKind::Oauth2AuthorizationCode,
+                AuthKind::Oauth2ClientCredentials => wit::AuthKind::Oauth2ClientCredentials,
+                AuthKind::BearerToken => wit::AuthKind::BearerToken,
+                AuthKind::Oauth1 => wit::AuthKind::Oauth1,
+            },
+            granted_scopes: self.facts.granted_scopes.clone(),
+            account_id: self.facts.account_id.clone(),
+        }
+    }
+
+    fn log(&mut self, level: bindings::integration::connector::host::LogLevel, message: String) {
+        use bindings::integration::connector::host::LogLevel;
+        const MAX: usize = 4096;
+        let message: String = message.chars().take(MAX).collect();
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "connector", "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "connector", "{message}"),
+            LogLevel::Info => tracing::info!(target: "connector", "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "connector", "{message}"),
+            LogLevel::Error => tracing::error!(target: "connector", "{message}"),
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Checks exchanges against X's OpenAPI specification (`tests/x-api/openapi.json`):
+//! the operation exists for the method and path; every query parameter is
+//! declared and its value fits its schema; required parameters are present;
+//! the request body fits the operation's body schema; the status is one the
+//! operation declares (or its `default`); and the answer fits the schema of
+//! that status and content type.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use x_emulator::Exchange;
+
+const SPEC: &str = include_str!("../x-api/openapi.json");
+
+/// Newer SDKs send `post.fields` where the specification says `tweet.fields`;
+/// X accepts both.
+const PARAMETER_ALIASES: &[(&str, &str)] = &[("post.fields", "tweet.fields")];
+
+pub struct OpenApi {
+    spec: Value,
+    validators: Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>,
+}
+
+/// The specification, parsed once per test process.
+pub fn spec() -> &'static OpenApi {
+    static SPEC_CELL: OnceLock<OpenApi> = OnceLock::new();
+    SPEC_CELL.get_or_init(|| OpenApi {
+        spec: serde_json::from_str(SPEC).expect("the vendored OpenAPI specification is JSON"),
+        validators: Mutex::new(HashMap::new()),
+    })
+}
+
+impl OpenApi {
+    /// Every way `exchange` departs from the specification; empty when it fits.
+    pub fn check(&self, exchange: &Exchange) -> Vec<String> {
+        let mut problems = Vec::new();
+        let label = format!("{} {}", exchange.method, exchange.path);
+        let Some((template, operation)) = self.operation(&exchange.method, &exchange.path) else {
+            return vec![format!("{label}: no such operation in the specification")];
+        };
+        let parameters = self.parameters(template, operation);
+
+        // Path parameters.
+        for (name, value) in path_values(template, &exchange.path) {
+            match parameters.iter().find(|p| p["in"] == "path" && p["name"] == name) {
+                Some(p) => self.check_value(&mut problems, &label, &format!("path parameter `{name}`"), &p["schema"], json!(value)),
+                None => problems.push(format!("{label}: path parameter `{name}` is not declared")),
+            }
+        }
+
+        // Query parameters.
+        let query: Vec<(String, String)> = exchange
+            .query
+            .as_deref()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        for (name, value) in &query {
+            let declared_name = PARAMETER_ALIASES
+                .iter()
+                .find(|(alias, _)| alias == name)
+                .map(|(_, canonical)| *canonical)
+                .unwrap_or(name);
+            let Some(p) = parameters.iter().find(|p| p["in"] == "query" && p["name"] == declared_name) else {
+                problems.push(format!("{label}: query parameter `{name}` is not declared"));
+                continue;
+            };
+            let schema = &p["schema"];
+            let instance = match schema["type"].as_str() {
+                Some("array") => Value::Array(value.split(',').map(|v| typed(&schema["items"], v)).collect()),
+                _ => typed(schema, value),
+            };
+            self.check_value(&mut problems, &label, &format!("query parameter `{name}`"), schema, instance);
+        }
+        for p in &parameters {
+            if p["required"] == true && p["in"] == "query" && !query.iter().any(|(n, _)| p["name"] == n.as_str()) {
+                problems.push(format!("{label}: required query parameter {} is missing", p["name"]));
+            }
+        }
+
+        // Request body.
+        match operation.get("requestBody") {
+            Some(body) => {
+                if exchange.request_body.is_empty() {
+                    if body["required"] == true {
+                        problems.push(format!("{label}: the request body is required"));
+                    }
+                } else {
+                    match serde_json::from_slice::<Value>(&exchange.request_body) {
+                        Ok(value) => self.check_value(
+                            &mut problems,
+                            &label,
+                            "request body",
+                            &body["content"]["application/json"]["schema"],
+                            value,
+                        ),
+                        Err(e) => problems.push(format!("{label}: the request body is not JSON: {e}")),
+                    }
+                }
+            }
+            None if !exchange.request_body.is_empty() => {
+                problems.push(format!("{label}: the operation takes no body, and one was sent"))
+            }
+            None => {}
+        }
+
+        // Answer.
+        let status = exchange.status.to_string();
+        let responses = &operation["responses"];
+        let Some(response) = responses.get(&status).or_else(|| responses.get("default")) else {
+            problems.push(format!("{label}: status {status} is not declared"));
+            return problems;
+        };
+        let content_type = exchange
+            .response_content_type
+            .as_deref()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
+        match response.get("content") {
+            None if exchange.response_body.is_empty() => {}
+            None => problems.push(format!("{label}: status {status} declares no body, and one came")),
+            Some(content) => match content.get(content_type) {
+                None => problems.push(format!(
+                    "{label}: status {status} does not declare content type `{content_type}`"
+                )),
+                Some(media) => match serde_json::from_slice::<Value>(&exchange.response_body) {
+                    Ok(value) => self.check_value(&mut problems, &label, &format!("{status} answer"), &media["schema"], value),
+                    Err(e) => problems.push(format!("{label}: the {status} answer is not JSON: {e}")),
+                },
+            },
+        }
+        problems
+    }
+
+    /// The path template and operation for `method path`, preferring the
+    /// template with the most literal segments (`/2/users/me` over `/2/users/{id}`).
+    fn operation(&self, method: &str, path: &str) -> Option<(&str, &Value)> {
+        let paths = self.spec["paths"].as_object()?;
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        let mut best: Option<(&str, &Value, usize)> = None;
+        for (template, item) in paths {
+            let pattern: Vec<&str> = template.split('/').collect();
+            if pattern.len() != segments.len() {
+                continue;
+            }
+            let mut literal = 0;
+            let fits = pattern.iter().zip(&segments).all(|(p, s)| {
+                if p.starts_with('{') {
+                    !s.is_empty()
+                } else {
+                    literal += 1;
+                    p == s
+                }
+            });
+            if !fits {
+                continue;
+            }
+            if let Some(op) = item.get(method.to_ascii_lowercase()) {
+                if best.is_none_or(|(_, _, l)| literal > l) {
+                    best = Some((template, op, literal));
+                }
+            }
+        }
+        best.map(|(t, op, _)| (t, op))
+    }
+
+    /// The operation's parameters, with `$ref`s resolved, and the path item's.
+    fn parameters(&self, template: &str, operation: &Value) -> Vec<Value> {
+        let mut out = Vec::new();
+        let shared = &self.spec["paths"][template]["parameters"];
+        for list in [shared, &operation["parameters"]] {
+            for p in list.as_array().into_iter().flatten() {
+                out.push(self.resolve(p).clone());
+            }
+        }
+        out
+    }
+
+    fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
+        match value.get("$ref").and_then(Value::as_str) {
+            Some(pointer) => self.spec.pointer(pointer.trim_start_matches('#')).unwrap_or(&Value::Null),
+            None => value,
+        }
+    }
+
+    fn check_value(&self, problems: &mut Vec<String>, label: &str, what: &str, schema: &Value, instance: Value) {
+        let validator = self.validator(schema);
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .take(3)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            problems.push(format!("{label}: {what} does not fit the specification: {}", errors.join("; ")));
+        }
+    }
+
+    /// A validator for `schema`, whose `$ref`s point into the specification's
+    /// components. OpenAPI 3.0 schemas are JSON Schema draft 4 with extras.
+    fn validator(&self, schema: &Value) -> std::sync::Arc<jsonschema::Validator> {
+        let key = schema.to_string();
+        if let Some(v) = self.validators.lock().unwrap().get(&key) {
+            return v.clone();
+        }
+        let root = json!({ "allOf": [schema], "components": self.spec["components"] });
+        let validator = std::sync::Arc::new(
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft4)
+                .build(&root)
+                .unwrap_or_else(|e| panic!("cannot compile a schema of the specification: {e}")),
+        );
+        self.validators.lock().unwrap().insert(key, validator.clone());
+        validator
+    }
+}
+
+/// A query value typed as its schema says, for validation.
+fn typed(schema: &Value, value: &str) -> Value {
+    match schema["type"].as_str() {
+        Some("integer") => value.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(value)),
+        Some("number") => value.parse::<f64>().map(Value::from).unwrap_or_else(|_| json!(value)),
+        Some("boolean") => value.parse::<bool>().map(Value::from).unwrap_or_else(|_| json!(value)),
+        _ => json!(value),
+    }
+}
+
+fn path_values<'a>(template: &'a str, path: &'a str) -> Vec<(&'a str, &'a str)> {
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(t, v)| t.strip_prefix('{').and_then(|n| n.strip_suffix('}')).map(|n| (n, v)))
+        .collect()
+}
+
+/// Panics with every departure from the specification in `traffic`.
+pub fn assert_conforms(traffic: &[Exchange]) {
+    assert!(!traffic.is_empty(), "no traffic was recorded");
+    let spec = spec();
+    let problems: Vec<String> = traffic.iter().flat_map(|e| spec.check(e)).collect();
+    assert!(
+        problems.is_empty(),
+        "{} of {} exchanges depart from X's OpenAPI specification:\n{}",
+        problems.len(),
+        traffic.len(),
+        problems.join("\n")
+    );
+}

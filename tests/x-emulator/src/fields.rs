@@ -1,0 +1,211 @@
+//! `tweet.fields`, `user.fields` and `expansions`: which fields of each
+//! object an answer carries, and which related objects go in `includes`.
+//!
+//! Names are checked against the values X's OpenAPI specification allows;
+//! a valid field the emulator does not model is left out, as X leaves out a
+//! field that does not apply.
+
+use crate::params::Params;
+use crate::problem::invalid_parameter;
+use crate::world::{Post, User, World};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+
+const TWEET_FIELDS: &[&str] = &[
+    "article", "attachments", "author_id", "card_uri", "community_id", "context_annotations",
+    "conversation_id", "created_at", "display_text_range", "edit_controls", "edit_history_tweet_ids",
+    "entities", "geo", "id", "in_reply_to_user_id", "lang", "media_metadata", "non_public_metrics",
+    "note_tweet", "organic_metrics", "possibly_sensitive", "promoted_metrics", "public_metrics",
+    "referenced_tweets", "reply_settings", "scopes", "source", "suggested_source_links",
+    "suggested_source_links_with_counts", "text", "withheld",
+];
+
+const USER_FIELDS: &[&str] = &[
+    "affiliation", "confirmed_email", "connection_status", "created_at", "description", "entities",
+    "id", "is_identity_verified", "location", "most_recent_tweet_id", "name", "parody",
+    "pinned_tweet_id", "profile_banner_url", "profile_image_url", "protected", "public_metrics",
+    "receives_your_dm", "subscription", "subscription_type", "url", "username", "verified",
+    "verified_followers_count", "verified_type", "withheld",
+];
+
+const TWEET_EXPANSIONS: &[&str] = &[
+    "article.cover_media", "article.media_entities", "attachments.media_keys",
+    "attachments.media_source_tweet", "attachments.poll_ids", "author_id", "edit_history_tweet_ids",
+    "entities.mentions.username", "geo.place_id", "in_reply_to_user_id",
+    "entities.note.mentions.username", "referenced_tweets.id",
+    "referenced_tweets.id.attachments.media_keys", "referenced_tweets.id.author_id",
+];
+
+const USER_EXPANSIONS: &[&str] = &["affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id"];
+
+/// Field and expansion parameters every post-returning endpoint accepts.
+/// `post.fields` is the name newer SDKs send for `tweet.fields`.
+pub const POST_QUERY_PARAMS: &[&str] = &[
+    "tweet.fields", "post.fields", "expansions", "media.fields", "poll.fields", "user.fields", "place.fields",
+];
+
+/// Field and expansion parameters of user-returning endpoints.
+pub const USER_QUERY_PARAMS: &[&str] = &["user.fields", "expansions", "tweet.fields", "post.fields"];
+
+/// What an answer should carry.
+#[derive(Debug, Default)]
+pub struct Selection {
+    tweet: BTreeSet<String>,
+    user: BTreeSet<String>,
+    expansions: BTreeSet<String>,
+}
+
+impl Selection {
+    /// Reads the selection of a post-returning endpoint.
+    pub fn for_posts(params: &Params) -> Result<Selection, Response> {
+        Self::read(params, TWEET_EXPANSIONS)
+    }
+
+    /// Reads the selection of a user-returning endpoint.
+    pub fn for_users(params: &Params) -> Result<Selection, Response> {
+        Self::read(params, USER_EXPANSIONS)
+    }
+
+    fn read(params: &Params, expansions: &[&str]) -> Result<Selection, Response> {
+        let tweet_param = if params.get("post.fields").is_some() { "post.fields" } else { "tweet.fields" };
+        Ok(Selection {
+            tweet: list(params, tweet_param, TWEET_FIELDS)?,
+            user: list(params, "user.fields", USER_FIELDS)?,
+            expansions: list(params, "expansions", expansions)?,
+        })
+    }
+
+    fn expands(&self, name: &str) -> bool {
+        self.expansions.contains(name)
+    }
+
+    /// A post with the selected fields.
+    pub fn post(&self, post: &Post) -> Value {
+        let mut o = Map::new();
+        o.insert("id".into(), json!(post.id.to_string()));
+        o.insert("text".into(), json!(post.text));
+        o.insert("edit_history_tweet_ids".into(), json!([post.id.to_string()]));
+        for field in &self.tweet {
+            let value = match field.as_str() {
+                "author_id" => json!(post.author_id.to_string()),
+                "created_at" => json!(timestamp(post.created_at)),
+                "conversation_id" => json!(post.conversation_id.to_string()),
+                "in_reply_to_user_id" => match post.in_reply_to_user_id {
+                    Some(id) => json!(id.to_string()),
+                    None => continue,
+                },
+                "lang" => json!(post.lang),
+                "possibly_sensitive" => json!(false),
+                "reply_settings" => json!("everyone"),
+                "public_metrics" => json!({
+                    "retweet_count": post.retweet_count,
+                    "reply_count": post.reply_count,
+                    "like_count": post.like_count,
+                    "quote_count": post.quote_count,
+                    "bookmark_count": 0,
+                    "impression_count": 0,
+                }),
+                "referenced_tweets" if !post.references.is_empty() => json!(post
+                    .references
+                    .iter()
+                    .map(|(kind, id)| json!({ "type": kind.as_str(), "id": id.to_string() }))
+                    .collect::<Vec<_>>()),
+                _ => continue,
+            };
+            o.insert(field.clone(), value);
+        }
+        Value::Object(o)
+    }
+
+    /// A user with the selected fields.
+    pub fn user(&self, world: &World, user: &User) -> Value {
+        let mut o = Map::new();
+        o.insert("id".into(), json!(user.id.to_string()));
+        o.insert("name".into(), json!(user.name));
+        o.insert("username".into(), json!(user.username));
+        for field in &self.user {
+            let value = match field.as_str() {
+                "created_at" => json!(timestamp(user.created_at)),
+                "description" => json!(user.description),
+                "protected" => json!(user.protected),
+                "verified" => json!(user.verified),
+                "profile_image_url" => json!(format!("https://pbs.twimg.com/profile_images/{}/avatar_normal.jpg", user.id)),
+                "public_metrics" => json!({
+                    "followers_count": world.followers_count(user.id),
+                    "following_count": world.following_count(user.id),
+                    "tweet_count": world.post_count(user.id),
+                    "listed_count": 0,
+                    "like_count": 0,
+                    "media_count": 0,
+                }),
+                _ => continue,
+            };
+            o.insert(field.clone(), value);
+        }
+        Value::Object(o)
+    }
+
+    /// `includes` for a list of posts: authors, replied-to users and
+    /// referenced posts, each once. `None` when nothing is expanded.
+    pub fn includes(&self, world: &World, posts: &[&Post]) -> Option<Value> {
+        let mut user_ids = Vec::new();
+        let mut post_ids = Vec::new();
+        for post in posts {
+            if self.expands("author_id") {
+                user_ids.push(post.author_id);
+            }
+            if self.expands("in_reply_to_user_id") {
+                user_ids.extend(post.in_reply_to_user_id);
+            }
+            if self.expands("referenced_tweets.id") {
+                post_ids.extend(post.references.iter().map(|(_, id)| *id));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        user_ids.retain(|id| seen.insert(*id));
+        let mut seen = BTreeSet::new();
+        post_ids.retain(|id| seen.insert(*id));
+        let mut includes = Map::new();
+        let users: Vec<Value> = user_ids
+            .iter()
+            .filter_map(|id| world.user(*id))
+            .map(|u| self.user(world, u))
+            .collect();
+        if !users.is_empty() {
+            includes.insert("users".into(), Value::Array(users));
+        }
+        let referenced: Vec<Value> = post_ids
+            .iter()
+            .filter_map(|id| world.post(*id))
+            .map(|p| self.post(p))
+            .collect();
+        if !referenced.is_empty() {
+            includes.insert("tweets".into(), Value::Array(referenced));
+        }
+        (!includes.is_empty()).then_some(Value::Object(includes))
+    }
+}
+
+/// X's timestamp format: RFC 3339 in UTC with milliseconds.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn list(params: &Params, name: &str, allowed: &[&str]) -> Result<BTreeSet<String>, Response> {
+    let Some(value) = params.get(name) else {
+        return Ok(BTreeSet::new());
+    };
+    let mut out = BTreeSet::new();
+    for item in value.split(',') {
+        if !allowed.contains(&item) {
+            return Err(invalid_parameter(
+                name,
+                item,
+                &format!("The `{name}` query parameter value [{item}] is not one of [{}]", allowed.join(",")),
+            ));
+        }
+        out.insert(item.to_string());
+    }
+    Ok(out)
+}

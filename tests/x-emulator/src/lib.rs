@@ -1,0 +1,176 @@
+//! A local X API v2 emulator: a real HTTP server on 127.0.0.1 that behaves like
+//! `api.x.com` for the endpoints the X connector uses.
+//!
+//! It checks bearer tokens and their scopes, keeps users and posts in memory,
+//! answers in X's v2 shapes (`data` / `includes` / `meta` / `errors`) and
+//! problem documents, sends `x-rate-limit-*` headers and answers 429 when a
+//! window is spent, refuses duplicate posts as X does, and searches with X's
+//! basic operators. X's official SDK (the `xdk` Python package) works against
+//! it unchanged; the conformance tests drive it with that SDK.
+//!
+//! Every exchange is recorded, so tests can check each request and answer
+//! against X's OpenAPI specification.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let x = x_emulator::Emulator::start().await?;
+//! let token = x.issue_user_token("ada", &["tweet.read", "users.read"]);
+//! println!("GET {}/2/users/me with Bearer {token}", x.base_url());
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod clock;
+mod faults;
+mod fields;
+mod ids;
+mod params;
+mod problem;
+mod rate_limit;
+mod routes;
+mod search_query;
+mod traffic;
+mod world;
+
+pub use clock::Clock;
+pub use faults::Fault;
+pub use rate_limit::Endpoint;
+pub use traffic::Exchange;
+pub use world::PostSnapshot;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// State shared by every request handler.
+pub(crate) struct Shared {
+    pub world: Mutex<world::World>,
+    pub clock: Clock,
+    pub traffic: Mutex<Vec<Exchange>>,
+    pub limits: rate_limit::Limits,
+    pub faults: faults::Faults,
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Starts an emulator seeded with the demo accounts (`ada`, `grace`,
+    /// `alan`) and their recent posts, on an ephemeral loopback port.
+    pub async fn start() -> std::io::Result<Emulator> {
+        let clock = Clock::system();
+        let world = world::World::seeded(&clock);
+        let shared = Arc::new(Shared {
+            world: Mutex::new(world),
+            clock,
+            traffic: Mutex::new(Vec::new()),
+            limits: rate_limit::Limits::default(),
+            faults: faults::Faults::default(),
+        });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let app = routes::router(shared.clone());
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stop.await;
+            });
+            if let Err(e) = server.await {
+                tracing::error!("x-emulator stopped: {e}");
+            }
+        });
+        Ok(Emulator {
+            addr,
+            shared,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, the emulator's origin.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn authority(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Issues a two-hour user-context access token for `username` with `scopes`.
+    ///
+    /// # Panics
+    /// If no such user exists: tests name users of the seed.
+    pub fn issue_user_token(&self, username: &str, scopes: &[&str]) -> String {
+        let now = self.shared.clock.now();
+        let mut world = self.shared.world.lock().unwrap();
+        let user = world
+            .user_by_username(username)
+            .unwrap_or_else(|| panic!("no user @{username} in the emulator"))
+            .id;
+        world.issue_user_token(user, scopes, now)
+    }
+
+    /// Issues an app-only bearer token (no user context).
+    pub fn issue_app_token(&self) -> String {
+        self.shared.world.lock().unwrap().issue_app_token()
+    }
+
+    /// Makes `token` invalid, as when a user revokes the app.
+    pub fn revoke_token(&self, token: &str) {
+        self.shared.world.lock().unwrap().revoke_token(token);
+    }
+
+    /// The id of `username`, if the user exists.
+    pub fn user_id(&self, username: &str) -> Option<String> {
+        let world = self.shared.world.lock().unwrap();
+        world.user_by_username(username).map(|u| u.id.to_string())
+    }
+
+    /// The posts `username` has published and not deleted, newest first.
+    pub fn posts_of(&self, username: &str) -> Vec<PostSnapshot> {
+        let world = self.shared.world.lock().unwrap();
+        match world.user_by_username(username) {
+            Some(u) => world.posts_of(u.id),
+            None => Vec::new(),
+        }
+    }
+
+    /// Sets the requests allowed per 15-minute window for `endpoint`, for
+    /// every caller, so a test can spend a window quickly.
+    pub fn set_rate_limit(&self, endpoint: Endpoint, limit: u32) {
+        self.shared.limits.set(endpoint, limit);
+    }
+
+    /// Makes the next authorized request to `endpoint` fail with `fault`.
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
+        self.shared.faults.push(endpoint, fault);
+    }
+
+    /// The emulator's clock, which tests can move forward.
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// Every exchange so far, in arrival order.
+    pub fn traffic(&self) -> Vec<Exchange> {
+        self.shared.traffic.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

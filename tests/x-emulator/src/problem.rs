@@ -1,0 +1,101 @@
+//! X's error answers: RFC 7807 problem documents, as `application/problem+json`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// A problem answer with `status`, `title` and `detail`, of type `about:blank`.
+pub fn generic(status: StatusCode, title: &str, detail: &str) -> Response {
+    with_body(
+        status,
+        json!({ "title": title, "detail": detail, "type": "about:blank", "status": status.as_u16() }),
+    )
+}
+
+/// 401, as X answers a missing, unknown or expired token.
+pub fn unauthorized() -> Response {
+    generic(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized")
+}
+
+/// 403 for an app-only token on an endpoint that needs a user.
+pub fn unsupported_authentication() -> Response {
+    with_body(
+        StatusCode::FORBIDDEN,
+        json!({
+            "title": "Unsupported Authentication",
+            "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+            "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+            "status": 403
+        }),
+    )
+}
+
+/// 403 for a user token that lacks a scope the endpoint needs.
+pub fn missing_scope() -> Response {
+    generic(StatusCode::FORBIDDEN, "Forbidden", "You are not permitted to perform this action.")
+}
+
+/// 429 when the endpoint's window is spent.
+pub fn too_many_requests() -> Response {
+    generic(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "Too Many Requests")
+}
+
+/// 400 for a parameter X refuses, naming it and its value.
+pub fn invalid_parameter(name: &str, value: &str, message: &str) -> Response {
+    with_body(
+        StatusCode::BAD_REQUEST,
+        json!({
+            "errors": [{ "parameters": { name: [value] }, "message": message }],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request"
+        }),
+    )
+}
+
+/// 400 for a request body X refuses.
+pub fn invalid_body(message: &str) -> Response {
+    with_body(
+        StatusCode::BAD_REQUEST,
+        json!({
+            "errors": [{ "message": message }],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request"
+        }),
+    )
+}
+
+/// The `errors` entry X gives for an id that names nothing.
+pub fn not_found_error(resource_type: &str, parameter: &str, value: &str) -> Value {
+    json!({
+        "value": value,
+        "detail": format!("Could not find {resource_type} with {parameter}: [{value}]."),
+        "title": "Not Found Error",
+        "resource_type": resource_type,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": "https://api.twitter.com/2/problems/resource-not-found"
+    })
+}
+
+/// 404 with a resource-not-found problem, as for deleting a missing post.
+pub fn not_found(resource_type: &str, parameter: &str, value: &str) -> Response {
+    let mut body = not_found_error(resource_type, parameter, value);
+    body["status"] = json!(404);
+    with_body(StatusCode::NOT_FOUND, body)
+}
+
+/// 404 for a path the API does not have.
+pub fn no_such_route() -> Response {
+    generic(StatusCode::NOT_FOUND, "Not Found Error", "The requested resource could not be found.")
+}
+
+fn with_body(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}

@@ -1,0 +1,113 @@
+//! Per-endpoint rate limits in 15-minute windows, as X counts them: per user
+//! for user-context tokens, per app for app-only tokens.
+
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// X's rate-limit window.
+const WINDOW: Duration = Duration::minutes(15);
+
+/// The endpoints the emulator serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `GET /2/users/me`
+    UsersMe,
+    /// `POST /2/tweets`
+    CreatePost,
+    /// `DELETE /2/tweets/:id`
+    DeletePost,
+    /// `GET /2/tweets/:id`
+    GetPost,
+    /// `GET /2/users/:id/tweets`
+    UserPosts,
+    /// `GET /2/users/:id/timelines/reverse_chronological`
+    HomeTimeline,
+    /// `GET /2/tweets/search/recent`
+    SearchRecent,
+}
+
+impl Endpoint {
+    /// Requests per window X allows, for a user token and an app token.
+    fn default_limits(self) -> (u32, u32) {
+        match self {
+            Endpoint::UsersMe => (75, 0),
+            Endpoint::CreatePost => (100, 0),
+            Endpoint::DeletePost => (50, 0),
+            Endpoint::GetPost => (900, 450),
+            Endpoint::UserPosts => (900, 1500),
+            Endpoint::HomeTimeline => (180, 0),
+            Endpoint::SearchRecent => (300, 450),
+        }
+    }
+
+    /// Scopes a user token needs, as X's OpenAPI specification lists them.
+    pub fn scopes(self) -> &'static [&'static str] {
+        match self {
+            Endpoint::CreatePost | Endpoint::DeletePost => &["tweet.read", "tweet.write", "users.read"],
+            _ => &["tweet.read", "users.read"],
+        }
+    }
+
+    /// Whether X refuses app-only tokens here.
+    pub fn needs_user(self) -> bool {
+        self.default_limits().1 == 0
+    }
+}
+
+/// What the `x-rate-limit-*` headers say.
+#[derive(Clone, Copy, Debug)]
+pub struct RateStatus {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Unix seconds.
+    pub reset: i64,
+}
+
+struct Window {
+    started: DateTime<Utc>,
+    used: u32,
+}
+
+/// Windows per caller and endpoint, and limits a test has overridden.
+#[derive(Default)]
+pub struct Limits {
+    overrides: Mutex<HashMap<Endpoint, u32>>,
+    windows: Mutex<HashMap<(String, Endpoint), Window>>,
+}
+
+impl Limits {
+    pub fn set(&self, endpoint: Endpoint, limit: u32) {
+        self.overrides.lock().unwrap().insert(endpoint, limit);
+    }
+
+    /// Counts one request of `caller` to `endpoint`: `Ok` while the window
+    /// has room, `Err` (for a 429) when it is spent.
+    pub fn take(&self, caller: &str, endpoint: Endpoint, app: bool, now: DateTime<Utc>) -> Result<RateStatus, RateStatus> {
+        let (user_limit, app_limit) = endpoint.default_limits();
+        let limit = self
+            .overrides
+            .lock()
+            .unwrap()
+            .get(&endpoint)
+            .copied()
+            .unwrap_or(if app { app_limit } else { user_limit });
+        let mut windows = self.windows.lock().unwrap();
+        let window = windows
+            .entry((caller.to_string(), endpoint))
+            .or_insert(Window { started: now, used: 0 });
+        if now >= window.started + WINDOW {
+            *window = Window { started: now, used: 0 };
+        }
+        let reset = (window.started + WINDOW).timestamp();
+        if window.used >= limit {
+            return Err(RateStatus { limit, remaining: 0, reset });
+        }
+        window.used += 1;
+        Ok(RateStatus {
+            limit,
+            remaining: limit - window.used,
+            reset,
+        })
+    }
+}

@@ -1,0 +1,73 @@
+//! The HTTP routes of the emulated API.
+
+mod posts;
+mod search;
+mod timelines;
+mod users;
+
+use crate::auth::{Caller, add_rate_headers};
+use crate::fields::Selection;
+use crate::ids::base36;
+use crate::world::{Post, World};
+use crate::{Shared, problem, traffic};
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/2/users/me", get(users::me))
+        .route("/2/tweets", post(posts::create))
+        .route("/2/tweets/{id}", delete(posts::delete).get(posts::lookup))
+        .route("/2/tweets/search/recent", get(search::recent))
+        .route("/2/users/{id}/tweets", get(timelines::user_posts))
+        .route("/2/users/{id}/timelines/reverse_chronological", get(timelines::home))
+        .fallback(|| async { problem::no_such_route() })
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), traffic::record))
+        .with_state(shared)
+}
+
+/// A JSON answer with the caller's rate-limit headers.
+fn answer(caller: &Caller, status: StatusCode, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    add_rate_headers(&mut response, caller.rate);
+    response
+}
+
+/// One page of `posts` (newest first), starting at the post whose id the
+/// pagination `token` encodes, in X's list shape.
+fn page(world: &World, selection: &Selection, posts: &[&Post], max_results: usize, token: Option<u64>) -> Value {
+    let start = match token {
+        Some(t) => posts.iter().position(|p| p.id <= t).unwrap_or(posts.len()),
+        None => 0,
+    };
+    let rest = &posts[start..];
+    let on_page = &rest[..rest.len().min(max_results)];
+    let mut meta = Map::new();
+    meta.insert("result_count".into(), json!(on_page.len()));
+    if let (Some(first), Some(last)) = (on_page.first(), on_page.last()) {
+        meta.insert("newest_id".into(), json!(first.id.to_string()));
+        meta.insert("oldest_id".into(), json!(last.id.to_string()));
+    }
+    if let Some(next) = rest.get(max_results) {
+        meta.insert("next_token".into(), json!(base36(next.id)));
+    }
+    let mut body = Map::new();
+    if !on_page.is_empty() {
+        body.insert(
+            "data".into(),
+            Value::Array(on_page.iter().map(|p| selection.post(p)).collect()),
+        );
+        if let Some(includes) = selection.includes(world, on_page) {
+            body.insert("includes".into(), includes);
+        }
+    }
+    body.insert("meta".into(), Value::Object(meta));
+    Value::Object(body)
+}

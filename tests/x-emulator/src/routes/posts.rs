@@ -1,0 +1,158 @@
+//! `POST /2/tweets`, `DELETE /2/tweets/:id` and `GET /2/tweets/:id`.
+
+use super::answer;
+use crate::Shared;
+use crate::auth::authorize;
+use crate::fields::{POST_QUERY_PARAMS, Selection};
+use crate::params::{Params, parse_id};
+use crate::problem;
+use crate::rate_limit::Endpoint;
+use crate::world::{CreateRefusal, DeleteRefusal};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Members of X's `TweetCreateRequest`.
+const CREATE_FIELDS: &[&str] = &[
+    "card_uri", "community_id", "direct_message_deep_link", "edit_options", "for_super_followers_only",
+    "geo", "made_with_ai", "media", "nullcast", "paid_partnership", "poll", "quote_tweet_id", "reply",
+    "reply_settings", "share_with_followers", "text",
+];
+
+/// Code points that weigh 1 in X's counting (configuration v3); others weigh 2.
+const LIGHT_RANGES: [(u32, u32); 4] = [(0, 4351), (8192, 8205), (8208, 8223), (8242, 8247)];
+
+pub async fn create(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::CreatePost).await?;
+    let author = caller.user_id.ok_or_else(problem::unsupported_authentication)?;
+    let request: Value = serde_json::from_slice(&body)
+        .map_err(|e| problem::invalid_body(&format!("Request body is not valid JSON: {e}")))?;
+    let Some(fields) = request.as_object() else {
+        return Err(problem::invalid_body("$: must be an object"));
+    };
+    if let Some(unknown) = fields.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
+        return Err(problem::invalid_body(&format!(
+            "$.{unknown}: is not defined in the schema and the schema does not allow additional properties"
+        )));
+    }
+    let text = match fields.get("text") {
+        Some(Value::String(t)) => t.clone(),
+        Some(_) => return Err(problem::invalid_body("$.text: string found, but expected string")),
+        None => return Err(problem::invalid_body("$.text: is missing but it is required")),
+    };
+    if text.trim().is_empty() {
+        return Err(problem::invalid_body("$.text: Post text must not be empty"));
+    }
+    if weighted_length(&text) > 280 {
+        return Err(problem::invalid_body("$.text: Your Post text is too long."));
+    }
+    let reply_to = match request.pointer("/reply/in_reply_to_tweet_id") {
+        None => None,
+        Some(v) => Some(id_member("reply.in_reply_to_tweet_id", v)?),
+    };
+    let quote = match fields.get("quote_tweet_id") {
+        None => None,
+        Some(v) => Some(id_member("quote_tweet_id", v)?),
+    };
+    let now = shared.clock.now();
+    let mut world = shared.world.lock().unwrap();
+    match world.create_post(author, &text, reply_to, quote, now) {
+        Ok(id) => Ok(answer(
+            &caller,
+            StatusCode::CREATED,
+            json!({ "data": { "id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()] } }),
+        )),
+        Err(CreateRefusal::Duplicate) => Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You are not allowed to create a Tweet with duplicate content.",
+        )),
+        Err(CreateRefusal::ReplyTargetMissing) => Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You attempted to reply to a Tweet that is deleted or not visible to you.",
+        )),
+        Err(CreateRefusal::QuoteTargetMissing) => Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You attempted to quote a Tweet that is deleted or not visible to you.",
+        )),
+    }
+}
+
+fn id_member(name: &str, value: &Value) -> Result<u64, Response> {
+    value
+        .as_str()
+        .and_then(|s| parse_id(name, s).ok())
+        .ok_or_else(|| problem::invalid_body(&format!("$.{name}: does not match the regex pattern ^[0-9]{{1,19}}$")))
+}
+
+fn weighted_length(text: &str) -> usize {
+    text.split_whitespace()
+        .map(|word| {
+            if word.starts_with("https://") || word.starts_with("http://") {
+                23
+            } else {
+                word.chars()
+                    .map(|c| {
+                        let cp = c as u32;
+                        if LIGHT_RANGES.iter().any(|&(a, b)| (a..=b).contains(&cp)) { 1 } else { 2 }
+                    })
+                    .sum()
+            }
+        })
+        .sum::<usize>()
+        + text.chars().filter(|c| c.is_whitespace()).count()
+}
+
+pub async fn delete(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::DeletePost).await?;
+    let user = caller.user_id.ok_or_else(problem::unsupported_authentication)?;
+    let post = parse_id("id", &id)?;
+    let mut world = shared.world.lock().unwrap();
+    match world.delete_post(user, post) {
+        Ok(()) => Ok(answer(&caller, StatusCode::OK, json!({ "data": { "deleted": true } }))),
+        Err(DeleteRefusal::NotFound) => Err(problem::not_found("tweet", "id", &id)),
+        Err(DeleteRefusal::NotAuthor) => Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You are not allowed to delete a Tweet you did not create.",
+        )),
+    }
+}
+
+pub async fn lookup(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::GetPost).await?;
+    let post_id = parse_id("id", &id)?;
+    let params = Params::parse(query.as_deref(), POST_QUERY_PARAMS)?;
+    let selection = Selection::for_posts(&params)?;
+    let world = shared.world.lock().unwrap();
+    let Some(post) = world.post(post_id) else {
+        return Ok(answer(
+            &caller,
+            StatusCode::OK,
+            json!({ "errors": [problem::not_found_error("tweet", "id", &id)] }),
+        ));
+    };
+    let mut body = json!({ "data": selection.post(post) });
+    if let Some(includes) = selection.includes(&world, &[post]) {
+        body["includes"] = includes;
+    }
+    Ok(answer(&caller, StatusCode::OK, body))
+}

@@ -1,0 +1,129 @@
+//! `GET /2/users/:id/tweets` and `GET /2/users/:id/timelines/reverse_chronological`.
+
+use super::{answer, page};
+use crate::Shared;
+use crate::auth::authorize;
+use crate::fields::{POST_QUERY_PARAMS, Selection};
+use crate::params::{Params, parse_id};
+use crate::problem::{self, invalid_parameter};
+use crate::rate_limit::Endpoint;
+use crate::world::{Post, Reference};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+use std::sync::Arc;
+
+const TIMELINE_PARAMS: &[&str] = &[
+    "since_id", "until_id", "max_results", "pagination_token", "exclude", "start_time", "end_time",
+];
+
+/// The filters both timelines share.
+struct Window {
+    since_id: Option<u64>,
+    until_id: Option<u64>,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    end: Option<chrono::DateTime<chrono::Utc>>,
+    exclude_replies: bool,
+    exclude_retweets: bool,
+}
+
+impl Window {
+    fn read(params: &Params) -> Result<Window, Response> {
+        let mut window = Window {
+            since_id: params.id("since_id")?,
+            until_id: params.id("until_id")?,
+            start: params.time("start_time")?,
+            end: params.time("end_time")?,
+            exclude_replies: false,
+            exclude_retweets: false,
+        };
+        if let Some(exclude) = params.get("exclude") {
+            for item in exclude.split(',') {
+                match item {
+                    "replies" => window.exclude_replies = true,
+                    "retweets" => window.exclude_retweets = true,
+                    other => {
+                        return Err(invalid_parameter(
+                            "exclude",
+                            other,
+                            &format!("The `exclude` query parameter value [{other}] is not one of [replies,retweets]"),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(window)
+    }
+
+    fn admits(&self, post: &Post) -> bool {
+        let is = |kind| post.references.iter().any(|(k, _)| *k == kind);
+        self.since_id.is_none_or(|id| post.id > id)
+            && self.until_id.is_none_or(|id| post.id < id)
+            && self.start.is_none_or(|t| post.created_at >= t)
+            && self.end.is_none_or(|t| post.created_at <= t)
+            && !(self.exclude_replies && is(Reference::RepliedTo))
+            && !(self.exclude_retweets && is(Reference::Retweeted))
+    }
+}
+
+fn params(query: Option<&str>) -> Result<Params, Response> {
+    let allowed: Vec<&str> = TIMELINE_PARAMS.iter().chain(POST_QUERY_PARAMS).copied().collect();
+    Params::parse(query, &allowed)
+}
+
+pub async fn user_posts(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::UserPosts).await?;
+    let user_id = parse_id("id", &id)?;
+    let params = params(query.as_deref())?;
+    let selection = Selection::for_posts(&params)?;
+    let max_results = params.int("max_results", 5, 100, 10)? as usize;
+    let token = params.token("pagination_token")?;
+    let window = Window::read(&params)?;
+    let world = shared.world.lock().unwrap();
+    if world.user(user_id).is_none() {
+        return Ok(answer(
+            &caller,
+            StatusCode::OK,
+            json!({ "errors": [problem::not_found_error("user", "id", &id)] }),
+        ));
+    }
+    let posts: Vec<&Post> = world
+        .posts_newest_first()
+        .filter(|p| p.author_id == user_id && window.admits(p))
+        .collect();
+    Ok(answer(&caller, StatusCode::OK, page(&world, &selection, &posts, max_results, token)))
+}
+
+pub async fn home(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::HomeTimeline).await?;
+    let user_id = parse_id("id", &id)?;
+    if caller.user_id != Some(user_id) {
+        return Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You can only request the reverse chronological timeline of the authenticated user.",
+        ));
+    }
+    let params = params(query.as_deref())?;
+    let selection = Selection::for_posts(&params)?;
+    let max_results = params.int("max_results", 1, 100, 100)? as usize;
+    let token = params.token("pagination_token")?;
+    let window = Window::read(&params)?;
+    let world = shared.world.lock().unwrap();
+    let posts: Vec<&Post> = world
+        .posts_newest_first()
+        .filter(|p| (p.author_id == user_id || world.follows(user_id, p.author_id)) && window.admits(p))
+        .collect();
+    Ok(answer(&caller, StatusCode::OK, page(&world, &selection, &posts, max_results, token)))
+}

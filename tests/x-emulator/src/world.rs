@@ -1,0 +1,314 @@
+//! The emulator's X: users, posts, follows and tokens, in memory.
+
+use crate::clock::Clock;
+use crate::ids::snowflake;
+use chrono::{DateTime, Duration, Utc};
+use rand::distr::{Alphanumeric, SampleString};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// How long an OAuth 2.0 user access token lives at X.
+pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::hours(2);
+
+/// An account.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: u64,
+    pub username: String,
+    pub name: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub protected: bool,
+    pub verified: bool,
+}
+
+/// How a post refers to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    RepliedTo,
+    Quoted,
+    Retweeted,
+}
+
+impl Reference {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reference::RepliedTo => "replied_to",
+            Reference::Quoted => "quoted",
+            Reference::Retweeted => "retweeted",
+        }
+    }
+}
+
+/// A post.
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub id: u64,
+    pub author_id: u64,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    pub conversation_id: u64,
+    pub in_reply_to_user_id: Option<u64>,
+    pub references: Vec<(Reference, u64)>,
+    pub lang: &'static str,
+    pub like_count: u64,
+    pub retweet_count: u64,
+    pub reply_count: u64,
+    pub quote_count: u64,
+}
+
+/// A post as a test sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostSnapshot {
+    pub id: String,
+    pub text: String,
+}
+
+/// What a bearer token stands for.
+#[derive(Debug, Clone)]
+pub enum Grant {
+    /// OAuth 2.0 user context: acts for `user_id` within `scopes`.
+    User { user_id: u64, scopes: BTreeSet<String> },
+    /// App-only: no user.
+    App,
+}
+
+/// An issued bearer token.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub grant: Grant,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Why a post cannot be created.
+#[derive(Debug)]
+pub enum CreateRefusal {
+    Duplicate,
+    ReplyTargetMissing,
+    QuoteTargetMissing,
+}
+
+/// Why a post cannot be deleted.
+#[derive(Debug)]
+pub enum DeleteRefusal {
+    NotFound,
+    NotAuthor,
+}
+
+/// Everything the emulator knows.
+#[derive(Debug, Default)]
+pub struct World {
+    users: Vec<User>,
+    posts: BTreeMap<u64, Post>,
+    follows: BTreeSet<(u64, u64)>,
+    tokens: HashMap<String, Token>,
+    sequence: u64,
+}
+
+impl World {
+    /// The demo world: `ada` follows `grace` and `alan`; each has posted in
+    /// the last days, `grace` has reposted `ada`, `alan` has replied to `grace`,
+    /// and one post of `ada`'s is older than recent search's seven days.
+    pub fn seeded(clock: &Clock) -> World {
+        let now = clock.now();
+        let mut world = World::default();
+        let ada = world.add_user("ada", "Ada Lovelace", "Poetical science.", now - Duration::days(2900));
+        let grace = world.add_user("grace", "Grace Hopper", "Compilers, nanoseconds, and ships in port.", now - Duration::days(2500));
+        let alan = world.add_user("alan", "Alan Turing", "Can machines think?", now - Duration::days(2100));
+        world.follows.insert((ada, grace));
+        world.follows.insert((ada, alan));
+
+        let old = world.add_post(ada, "Notes on the Analytical Engine, part one.", now - Duration::days(10), None, None);
+        let _ = old;
+        let engine = world.add_post(ada, "The Analytical Engine weaves algebraic patterns just as the Jacquard loom weaves flowers and leaves.", now - Duration::days(3), None, None);
+        let ship = world.add_post(grace, "A ship in port is safe, but that is not what ships are built for.", now - Duration::days(2), None, None);
+        world.add_post(grace, "It is often easier to ask for forgiveness than to ask for permission.", now - Duration::hours(30), None, None);
+        let rt_text = format!("RT @ada: {}", world.posts[&engine].text);
+        let rt = world.add_post(grace, &rt_text, now - Duration::hours(20), None, None);
+        world.posts.get_mut(&rt).unwrap().references = vec![(Reference::Retweeted, engine)];
+        world.add_post(alan, "We can only see a short distance ahead, but we can see plenty there that needs to be done.", now - Duration::hours(12), None, None);
+        world.add_post(alan, "@grace Ships and machines alike: built to leave port.", now - Duration::hours(6), Some(ship), None);
+        world.add_post(ada, "That brain of mine is something more than merely mortal; as time will show.", now - Duration::hours(2), None, None);
+        world
+    }
+
+    fn add_user(&mut self, username: &str, name: &str, description: &str, created_at: DateTime<Utc>) -> u64 {
+        let id = self.next_id(created_at);
+        self.users.push(User {
+            id,
+            username: username.into(),
+            name: name.into(),
+            description: description.into(),
+            created_at,
+            protected: false,
+            verified: false,
+        });
+        id
+    }
+
+    fn next_id(&mut self, at: DateTime<Utc>) -> u64 {
+        self.sequence += 1;
+        snowflake(at, self.sequence)
+    }
+
+    fn add_post(&mut self, author: u64, text: &str, at: DateTime<Utc>, reply_to: Option<u64>, quote: Option<u64>) -> u64 {
+        let id = self.next_id(at);
+        let mut references = Vec::new();
+        let mut conversation_id = id;
+        let mut in_reply_to_user_id = None;
+        if let Some(parent) = reply_to.and_then(|p| self.posts.get(&p)) {
+            references.push((Reference::RepliedTo, parent.id));
+            conversation_id = parent.conversation_id;
+            in_reply_to_user_id = Some(parent.author_id);
+        }
+        if let Some(q) = quote {
+            references.push((Reference::Quoted, q));
+        }
+        if let Some(parent) = reply_to.and_then(|p| self.posts.get_mut(&p)) {
+            parent.reply_count += 1;
+        }
+        if let Some(quoted) = quote.and_then(|q| self.posts.get_mut(&q)) {
+            quoted.quote_count += 1;
+        }
+        self.posts.insert(
+            id,
+            Post {
+                id,
+                author_id: author,
+                text: text.into(),
+                created_at: at,
+                conversation_id,
+                in_reply_to_user_id,
+                references,
+                lang: "en",
+                like_count: 0,
+                retweet_count: 0,
+                reply_count: 0,
+                quote_count: 0,
+            },
+        );
+        id
+    }
+
+    pub fn user(&self, id: u64) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    /// Usernames match without regard to case, as at X.
+    pub fn user_by_username(&self, username: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
+    }
+
+    pub fn post(&self, id: u64) -> Option<&Post> {
+        self.posts.get(&id)
+    }
+
+    /// Every post, newest first.
+    pub fn posts_newest_first(&self) -> impl Iterator<Item = &Post> {
+        self.posts.values().rev()
+    }
+
+    pub fn follows(&self, follower: u64, followed: u64) -> bool {
+        self.follows.contains(&(follower, followed))
+    }
+
+    pub fn following_count(&self, user: u64) -> usize {
+        self.follows.iter().filter(|(a, _)| *a == user).count()
+    }
+
+    pub fn followers_count(&self, user: u64) -> usize {
+        self.follows.iter().filter(|(_, b)| *b == user).count()
+    }
+
+    pub fn post_count(&self, user: u64) -> usize {
+        self.posts.values().filter(|p| p.author_id == user).count()
+    }
+
+    pub fn posts_of(&self, user: u64) -> Vec<PostSnapshot> {
+        self.posts_newest_first()
+            .filter(|p| p.author_id == user)
+            .map(|p| PostSnapshot {
+                id: p.id.to_string(),
+                text: p.text.clone(),
+            })
+            .collect()
+    }
+
+    pub fn issue_user_token(&mut self, user_id: u64, scopes: &[&str], now: DateTime<Utc>) -> String {
+        let token = random_token();
+        self.tokens.insert(
+            token.clone(),
+            Token {
+                grant: Grant::User {
+                    user_id,
+                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                },
+                expires_at: Some(now + ACCESS_TOKEN_LIFETIME),
+            },
+        );
+        token
+    }
+
+    pub fn issue_app_token(&mut self) -> String {
+        // App tokens at X start with a run of `A`s; the emulator's do too.
+        let token = format!("AAAAAAAAAAAAAAAAAAAAA{}", random_token());
+        self.tokens.insert(
+            token.clone(),
+            Token {
+                grant: Grant::App,
+                expires_at: None,
+            },
+        );
+        token
+    }
+
+    pub fn revoke_token(&mut self, token: &str) {
+        self.tokens.remove(token);
+    }
+
+    pub fn token(&self, token: &str) -> Option<&Token> {
+        self.tokens.get(token)
+    }
+
+    /// Publishes a post, or refuses it as X would.
+    pub fn create_post(
+        &mut self,
+        author: u64,
+        text: &str,
+        reply_to: Option<u64>,
+        quote: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, CreateRefusal> {
+        if self
+            .posts
+            .values()
+            .any(|p| p.author_id == author && p.text == text)
+        {
+            return Err(CreateRefusal::Duplicate);
+        }
+        if reply_to.is_some_and(|id| !self.posts.contains_key(&id)) {
+            return Err(CreateRefusal::ReplyTargetMissing);
+        }
+        if quote.is_some_and(|id| !self.posts.contains_key(&id)) {
+            return Err(CreateRefusal::QuoteTargetMissing);
+        }
+        Ok(self.add_post(author, text, now, reply_to, quote))
+    }
+
+    /// Deletes a post of `caller`'s.
+    pub fn delete_post(&mut self, caller: u64, id: u64) -> Result<(), DeleteRefusal> {
+        match self.posts.get(&id) {
+            None => Err(DeleteRefusal::NotFound),
+            Some(p) if p.author_id != caller => Err(DeleteRefusal::NotAuthor),
+            Some(_) => {
+                self.posts.remove(&id);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn random_token() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 40)
+}
