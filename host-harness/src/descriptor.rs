@@ -83,7 +83,7 @@ impl InputValidators {
             serde_json::from_str(input)
                 .map_err(|e| ActionError::invalid("", format!("input is not valid JSON: {e}")))?
         };
-        let violation = validator.iter_errors(&value).next().map(|e| describe_violation(&e));
+        let violation = validator.iter_errors(&value).next().map(|e| describe_violation(&e, &value));
         match violation {
             None => Ok(value),
             Some(error) => Err(error),
@@ -93,11 +93,24 @@ impl InputValidators {
 
 /// Turns a schema violation into `invalid-input`, naming the field as the
 /// connector would: `reply.in_reply_to`, `media_ids[2]`.
-fn describe_violation(error: &jsonschema::ValidationError<'_>) -> ActionError {
-    let mut field = field_path(&error.instance_path().to_string());
+fn describe_violation(error: &jsonschema::ValidationError<'_>, input: &Value) -> ActionError {
+    let pointer = error.instance_path().to_string();
+    let mut field = field_path(&pointer);
     let reason = match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             if let Some(name) = unexpected.first() {
+                field = join(&field, name);
+            }
+            "unknown field".to_string()
+        }
+        // `additionalProperties: false` without `properties` reports the
+        // first member of the object, without naming it.
+        ValidationErrorKind::FalseSchema if error.schema_path().to_string().ends_with("/additionalProperties") => {
+            let first = input
+                .pointer(&pointer)
+                .and_then(Value::as_object)
+                .and_then(|members| members.keys().next());
+            if let Some(name) = first {
                 field = join(&field, name);
             }
             "unknown field".to_string()
@@ -183,6 +196,29 @@ mod tests {
         assert_eq!(field_of(r#"{"text": "a", "ids": ["1", "b"]}"#), "ids[1]");
         assert_eq!(field_of(r#"{"text": "#), "");
         assert_eq!(field_of(r#"[1]"#), "");
+    }
+
+    #[test]
+    fn an_unknown_field_of_an_input_without_fields_is_named() {
+        let descriptor = ConnectorDescriptor {
+            manifest: json!({}),
+            actions: vec![ActionDescriptor {
+                id: "users.me".into(),
+                title: "t".into(),
+                description: "d".into(),
+                input_schema: json!({"type": "object", "additionalProperties": false}),
+                output_schema: json!({"type": "object"}),
+                required_scopes: vec![],
+            }],
+        };
+        let validators = InputValidators::compile(&descriptor).unwrap();
+        match validators.check("users.me", r#"{"verbose": true}"#).unwrap_err() {
+            ActionError::InvalidInput { field, reason } => {
+                assert_eq!(field, "verbose");
+                assert_eq!(reason, "unknown field");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

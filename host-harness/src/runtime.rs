@@ -191,6 +191,12 @@ impl LoadedConnector {
         &self.descriptor
     }
 
+    /// This connector with other limits and timeouts.
+    pub fn with_config(mut self, config: HostConfig) -> LoadedConnector {
+        self.config = config;
+        self
+    }
+
     /// Sends the traffic of every API host (those that get credentials) to
     /// `origin`, such as a local emulator.
     pub fn route_api_hosts(&mut self, origin: &Origin) {
@@ -264,11 +270,20 @@ impl LoadedConnector {
             Ok(Ok(Ok(output))) => serde_json::from_str(&output)
                 .map_err(|e| ActionError::internal(format!("the connector returned output that is not JSON: {e}"))),
         };
-        // The host's knowledge outranks the component's account of it.
-        if let (Err(_), Some(failure)) = (&outcome, journal.credential_failure()) {
-            return Err(ActionError::Unauthorized {
-                reason: failure.to_string(),
-            });
+        // When the host stopped a request, its reason outranks the
+        // component's account of the failure.
+        if outcome.is_err() {
+            if let Some(failure) = journal.credential_failure() {
+                return Err(ActionError::Unauthorized {
+                    reason: failure.to_string(),
+                });
+            }
+            if let Some(refusal) = journal.refused().into_iter().next() {
+                return Err(ActionError::Forbidden {
+                    missing_scopes: Vec::new(),
+                    detail: format!("the host refused a request: {refusal}"),
+                });
+            }
         }
         outcome
     }

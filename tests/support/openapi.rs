@@ -134,6 +134,21 @@ impl OpenApi {
         problems
     }
 
+    /// The OAuth 2.0 scopes X's specification lists for the operation of
+    /// `method path`, and whether the operation accepts an app-only token.
+    pub fn security(&self, method: &str, path: &str) -> Option<(Vec<String>, bool)> {
+        let (_, operation) = self.operation(method, path)?;
+        let mut scopes = Vec::new();
+        let mut app_only = false;
+        for requirement in operation["security"].as_array().into_iter().flatten() {
+            if let Some(list) = requirement.get("OAuth2UserToken").and_then(Value::as_array) {
+                scopes.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+            }
+            app_only |= requirement.get("BearerToken").is_some();
+        }
+        Some((scopes, app_only))
+    }
+
     /// The path template and operation for `method path`, preferring the
     /// template with the most literal segments (`/2/users/me` over `/2/users/{id}`).
     fn operation(&self, method: &str, path: &str) -> Option<(&str, &Value)> {

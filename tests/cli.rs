@@ -1,0 +1,108 @@
+//! A newcomer uses the `host-harness` command: the demo, the action list, and
+//! single actions, with typed errors on stderr and exit codes a script can test.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn host_harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host-harness"))
+        .args(args)
+        .env_remove("HOST_HARNESS_LOG")
+        .output()
+        .expect("host-harness runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The JSON document at the end of stderr (after any notice lines).
+fn error_json(o: &Output) -> Value {
+    let text = stderr(o);
+    let start = text.find('{').unwrap_or_else(|| panic!("no JSON on stderr: {text}"));
+    serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("stderr is not JSON ({e}): {text}"))
+}
+
+#[test]
+fn the_demo_runs_every_step_with_no_credentials() {
+    let out = host_harness(&["demo"]);
+
+    assert!(out.status.success(), "demo failed\nstdout:\n{}\nstderr:\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    for step in ["[1/5] Who am I", "[2/5] Post", "[3/5] Read my timeline", "[4/5] Search recent posts", "[5/5] Delete the post"] {
+        assert!(text.contains(step), "missing {step} in:\n{text}");
+    }
+    assert!(text.contains("connected as @ada"));
+    assert!(text.contains("All 5 steps succeeded."));
+}
+
+#[test]
+fn run_prints_the_output_as_json() {
+    let out = host_harness(&["run", "users.me"]);
+
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).expect("stdout is JSON");
+    assert_eq!(json["user"]["username"], "ada");
+}
+
+#[test]
+fn run_reads_input_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("host-harness-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("input.json");
+    std::fs::write(&file, r#"{"query": "from:grace -is:retweet"}"#).unwrap();
+
+    let out = host_harness(&["run", "search.recent", "--input", &format!("@{}", file.display())]);
+
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["result_count"], 2);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_failed_action_exits_1_with_the_typed_error_on_stderr() {
+    let empty = host_harness(&["run", "post.create", "--input", r#"{"text": ""}"#]);
+    let unknown = host_harness(&["run", "post.teleport"]);
+    let malformed = host_harness(&["run", "post.create", "--input", "{not json"]);
+
+    assert_eq!(empty.status.code(), Some(1));
+    assert_eq!(error_json(&empty)["error"], "invalid-input");
+    assert_eq!(error_json(&empty)["field"], "text");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(error_json(&unknown)["field"], "action");
+    assert_eq!(malformed.status.code(), Some(1));
+    assert_eq!(error_json(&malformed)["error"], "invalid-input");
+    assert!(stdout(&empty).is_empty());
+}
+
+#[test]
+fn actions_lists_ids_titles_and_schemas() {
+    let text = host_harness(&["actions"]);
+    let json = host_harness(&["actions", "--json"]);
+
+    assert!(text.status.success());
+    for id in ["users.me", "post.create", "post.delete", "timeline.user", "timeline.home", "search.recent"] {
+        assert!(stdout(&text).contains(id), "{id} missing");
+    }
+    assert!(stdout(&text).contains("text: string (required)"));
+    let actions: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(actions.as_array().unwrap().len(), 6);
+    assert_eq!(actions[1]["input_schema"]["required"][0], "text");
+}
+
+#[test]
+fn a_missing_token_variable_is_named() {
+    let out = Command::new(env!("CARGO_BIN_EXE_host-harness"))
+        .args(["run", "users.me", "--bearer-token-env", "HOST_HARNESS_TEST_NO_SUCH_VAR"])
+        .env_remove("HOST_HARNESS_TEST_NO_SUCH_VAR")
+        .output()
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("HOST_HARNESS_TEST_NO_SUCH_VAR"), "{}", stderr(&out));
+}

@@ -1,0 +1,261 @@
+//! Every way an action can fail reaches the workflow as the typed error it can
+//! act on, and bad input is refused before any request, naming the field.
+
+mod support;
+
+use host_harness::manifest::AuthKind;
+use host_harness::{ActionError, Connection, ConnectionFacts, HostConfig};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::{XBed, oauth_connection, pasted_token_connection};
+use x_emulator::{Endpoint, Fault};
+
+fn field(e: &ActionError) -> &str {
+    match e {
+        ActionError::InvalidInput { field, .. } => field,
+        other => panic!("expected invalid-input, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_naming_the_field_before_any_request() {
+    let bed = XBed::start().await;
+    let cases: &[(&str, &str, &str)] = &[
+        ("post.create", r#"{"text": "#, ""),
+        ("post.create", r#"["text"]"#, ""),
+        ("post.create", r#"{}"#, "text"),
+        ("post.create", r#"{"text": 5}"#, "text"),
+        ("post.create", r#"{"text": ""}"#, "text"),
+        ("post.create", r#"{"text": "   "}"#, "text"),
+        ("post.create", r#"{"text": "hi", "colour": "red"}"#, "colour"),
+        ("post.create", r#"{"text": "hi", "reply_to_post_id": "12ab"}"#, "reply_to_post_id"),
+        ("post.delete", r#"{"id": "not-a-number"}"#, "id"),
+        ("post.delete", r#"{"id": 123}"#, "id"),
+        ("timeline.user", r#"{"max_results": 4}"#, "max_results"),
+        ("timeline.user", r#"{"max_results": "ten"}"#, "max_results"),
+        ("timeline.home", r#"{"max_results": 101}"#, "max_results"),
+        ("search.recent", r#"{"query": ""}"#, "query"),
+        ("search.recent", r#"{"query": "a", "max_results": 9}"#, "max_results"),
+        ("search.recent", r#"{"query": "a", "since_id": "yesterday"}"#, "since_id"),
+        ("users.me", r#"{"verbose": true}"#, "verbose"),
+        ("post.teleport", r#"{}"#, "action"),
+    ];
+    for (action, input, expected) in cases {
+        let error = bed
+            .connector
+            .invoke(&bed.ada, action, input)
+            .await
+            .expect_err(&format!("{action} {input} should fail"));
+        assert_eq!(field(&error), *expected, "{action} {input}: {error:?}");
+    }
+    let over_long = "a".repeat(281);
+    let error = bed.err("post.create", json!({"text": over_long})).await;
+    assert_eq!(field(&error), "text");
+    assert!(error.to_string().contains("281"), "{error}");
+
+    assert!(bed.x.traffic().is_empty(), "bad input reached X: {:?}", bed.x.traffic());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_x_refuses_in_an_input_comes_back_as_invalid_input() {
+    let bed = XBed::start().await;
+
+    let bad_operator = bed.err("search.recent", json!({"query": "bogus:1"})).await;
+    let too_long = bed.err("search.recent", json!({"query": "a ".repeat(300)})).await;
+
+    assert_eq!(field(&bad_operator), "query");
+    assert!(bad_operator.to_string().contains("bogus"), "{bad_operator}");
+    assert_eq!(field(&too_long), "query");
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_or_expired_token_means_reconnect() {
+    let bed = XBed::start().await;
+    let token = bed.x.issue_user_token("ada", support::DEFAULT_SCOPES);
+    bed.x.revoke_token(&token);
+    let revoked = bed.run_as(&pasted_token_connection(token), "users.me", json!({})).await.unwrap_err();
+    assert!(matches!(revoked, ActionError::Unauthorized { .. }), "{revoked:?}");
+
+    bed.ok("users.me", json!({})).await;
+    bed.x.clock().advance(Duration::from_secs(2 * 3600 + 60));
+    let expired = bed.err("users.me", json!({})).await;
+    assert!(matches!(expired, ActionError::Unauthorized { ref reason } if reason.contains("reconnect")), "{expired:?}");
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_scopes_are_named_and_x_refusals_are_forbidden() {
+    let bed = XBed::start().await;
+
+    // Known grants: refused before any request, naming the missing scope.
+    let read_only = oauth_connection(&bed.x, "ada", &["tweet.read", "users.read"]);
+    let known = bed.run_as(&read_only, "post.create", json!({"text": "hi"})).await.unwrap_err();
+    match &known {
+        ActionError::Forbidden { missing_scopes, .. } => assert_eq!(missing_scopes, &vec!["tweet.write".to_string()]),
+        other => panic!("{other:?}"),
+    }
+    assert!(bed.x.traffic().is_empty());
+
+    // Unknown grants: X refuses.
+    let pasted = pasted_token_connection(bed.x.issue_user_token("ada", &["tweet.read", "users.read"]));
+    let refused = bed.run_as(&pasted, "post.create", json!({"text": "hi"})).await.unwrap_err();
+    assert!(matches!(refused, ActionError::Forbidden { .. }), "{refused:?}");
+
+    // An app-only token cannot act for a user.
+    let app = pasted_token_connection(bed.x.issue_app_token());
+    let app_me = bed.run_as(&app, "users.me", json!({})).await.unwrap_err();
+    assert!(matches!(app_me, ActionError::Forbidden { ref detail, .. } if detail.contains("Application-Only")), "{app_me:?}");
+    let app_search = bed.run_as(&app, "search.recent", json!({"query": "engine"})).await.unwrap();
+    assert!(app_search["result_count"].as_u64().unwrap() > 0);
+
+    // A connection the host knows is app-only is refused before any request.
+    let before = bed.x.traffic().len();
+    let client_credentials = Connection::bearer(
+        ConnectionFacts {
+            id: "app".into(),
+            auth_kind: AuthKind::Oauth2ClientCredentials,
+            granted_scopes: None,
+            account_id: None,
+        },
+        SecretString::from(bed.x.issue_app_token()),
+    );
+    let app_post = bed.run_as(&client_credentials, "post.create", json!({"text": "hi"})).await.unwrap_err();
+    assert!(matches!(app_post, ActionError::Forbidden { ref detail, .. } if detail.contains("app-only")), "{app_post:?}");
+    assert_eq!(bed.x.traffic().len(), before);
+
+    // Another account's post cannot be deleted.
+    let grace_post = bed.x.posts_of("grace")[0].id.clone();
+    let theirs = bed.err("post.delete", json!({"id": grace_post})).await;
+    assert!(matches!(theirs, ActionError::Forbidden { .. }), "{theirs:?}");
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_does_not_exist_is_not_found() {
+    let bed = XBed::start().await;
+
+    let no_post = bed.err("post.delete", json!({"id": "1234567890123"})).await;
+    let no_user = bed.err("timeline.user", json!({"user_id": "987654321"})).await;
+
+    assert!(matches!(no_post, ActionError::NotFound { .. }), "{no_post:?}");
+    assert!(matches!(no_user, ActionError::NotFound { ref detail } if detail.contains("987654321")), "{no_user:?}");
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_window_is_rate_limited_with_its_reset_time() {
+    let bed = XBed::start().await;
+    bed.x.set_rate_limit(Endpoint::UsersMe, 1);
+
+    let first = bed.ok("users.me", json!({})).await;
+    let second = bed.err("users.me", json!({})).await;
+
+    assert_eq!(first["rate_limit"]["remaining"], 0);
+    match second {
+        ActionError::RateLimited { reset_at, limit, remaining, .. } => {
+            assert_eq!(limit, Some(1));
+            assert_eq!(remaining, Some(0));
+            assert_eq!(reset_at, first["rate_limit"]["reset_at"].as_u64());
+        }
+        other => panic!("{other:?}"),
+    }
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_post_is_a_conflict() {
+    let bed = XBed::start().await;
+    bed.ok("post.create", json!({"text": "Once only."})).await;
+
+    let again = bed.err("post.create", json!({"text": "Once only."})).await;
+
+    assert!(matches!(again, ActionError::Conflict { ref detail } if detail.contains("duplicate")), "{again:?}");
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_error_is_upstream_with_the_status_and_detail() {
+    let bed = XBed::start().await;
+    bed.x.inject(Endpoint::CreatePost, Fault::Status(503));
+
+    let error = bed.err("post.create", json!({"text": "During an outage."})).await;
+
+    match error {
+        ActionError::Upstream { status, title, detail, problem_type } => {
+            assert_eq!(status, 503);
+            assert_eq!(title, "Service Unavailable");
+            assert_eq!(detail, "Injected failure");
+            assert_eq!(problem_type.as_deref(), Some("about:blank"));
+        }
+        other => panic!("{other:?}"),
+    }
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_or_unreachable_api_is_a_timeout() {
+    let bed = XBed::start().await;
+    let config = HostConfig {
+        http: host_harness::outgoing::HttpTimeouts {
+            first_byte: Duration::from_millis(300),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut impatient = XBed::start().await;
+    impatient.connector = impatient.connector.with_config(config);
+    impatient.x.inject(Endpoint::UsersMe, Fault::Delay(Duration::from_secs(3)));
+    let slow = impatient.err("users.me", json!({})).await;
+    assert!(matches!(slow, ActionError::Timeout { .. }), "{slow:?}");
+
+    // Nothing listens on the route's port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut unreachable = bed.connector.clone();
+    unreachable.route_api_hosts(&host_harness::Origin::parse(&format!("http://127.0.0.1:{port}")).unwrap());
+    let error = unreachable.invoke(&bed.ada, "users.me", "{}").await.unwrap_err();
+    assert!(matches!(error, ActionError::Timeout { ref detail } if detail.contains("could not reach")), "{error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_without_data_is_an_internal_error() {
+    let bed = XBed::start().await;
+    bed.x.inject(Endpoint::UsersMe, Fault::Raw { status: 200, body: "{}".into() });
+    bed.x.inject(Endpoint::UsersMe, Fault::Raw { status: 200, body: "<html>".into() });
+
+    let empty = bed.err("users.me", json!({})).await;
+    let garbled = bed.err("users.me", json!({})).await;
+
+    assert!(matches!(empty, ActionError::Internal { ref detail } if detail.contains("without `data`")), "{empty:?}");
+    assert!(matches!(garbled, ActionError::Upstream { status: 200, .. }), "{garbled:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn strange_inputs_never_crash_the_host() {
+    let bed = XBed::start().await;
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let inputs: Vec<String> = vec![
+        String::new(),
+        "null".into(),
+        "\u{0}".into(),
+        deep,
+        format!(r#"{{"text": "{}"}}"#, "é".repeat(100_000)),
+        r#"{"text": "\ud800"}"#.into(),
+        r#"{"text": "🙂🙂🙂", "reply_to_post_id": null}"#.into(),
+        r#"{"query": "((((((((((a))))))))))"}"#.into(),
+        r#"{"text": "x", "text": "y"}"#.into(),
+    ];
+    for action in ["post.create", "search.recent", "users.me", "post.delete", "timeline.user"] {
+        for input in &inputs {
+            let result: Result<Value, ActionError> = bed.connector.invoke(&bed.ada, action, input).await;
+            if let Err(e) = result {
+                assert!(!matches!(e, ActionError::Internal { .. }), "{action} {:.40}: {e:?}", input);
+            }
+        }
+    }
+    // The host still serves.
+    bed.ok("users.me", json!({})).await;
+}
