@@ -98,8 +98,12 @@ impl Selection {
                 "lang" => json!(post.lang),
                 "possibly_sensitive" => json!(false),
                 "reply_settings" => json!("everyone"),
+                // X renamed these metrics (`repost_count`, `post_count`); its
+                // specification still requires the old names and its current
+                // SDK the new ones, so both are given, as X does meanwhile.
                 "public_metrics" => json!({
                     "retweet_count": post.retweet_count,
+                    "repost_count": post.retweet_count,
                     "reply_count": post.reply_count,
                     "like_count": post.like_count,
                     "quote_count": post.quote_count,
@@ -135,6 +139,7 @@ impl Selection {
                     "followers_count": world.followers_count(user.id),
                     "following_count": world.following_count(user.id),
                     "tweet_count": world.post_count(user.id),
+                    "post_count": world.post_count(user.id),
                     "listed_count": 0,
                     "like_count": 0,
                     "media_count": 0,
