@@ -28,31 +28,57 @@ async fn users_me_names_the_connected_account() {
 async fn post_create_publishes_text_a_reply_and_a_quote() {
     let bed = XBed::start().await;
 
-    let first = bed.ok("post.create", json!({"text": "The engine is ready."})).await;
+    let first = bed
+        .ok("post.create", json!({"text": "The engine is ready."}))
+        .await;
     let first_id = first["post"]["id"].as_str().unwrap().to_string();
     let reply = bed
-        .ok("post.create", json!({"text": "And it weaves.", "reply_to_post_id": first_id}))
+        .ok(
+            "post.create",
+            json!({"text": "And it weaves.", "reply_to_post_id": first_id}),
+        )
         .await;
     let quote = bed
-        .ok("post.create", json!({"text": "Worth reading.", "quote_post_id": first_id}))
+        .ok(
+            "post.create",
+            json!({"text": "Worth reading.", "quote_post_id": first_id}),
+        )
         .await;
 
     assert_eq!(first["post"]["text"], "The engine is ready.");
-    assert_eq!(first["post"]["url"], format!("https://x.com/i/web/status/{first_id}"));
+    assert_eq!(
+        first["post"]["url"],
+        format!("https://x.com/i/web/status/{first_id}")
+    );
     assert_eq!(first["rate_limit"]["limit"], 100);
     let texts: Vec<String> = bed.x.posts_of("ada").into_iter().map(|p| p.text).collect();
-    assert!(texts.contains(&"And it weaves.".to_string()) && texts.contains(&"Worth reading.".to_string()));
+    assert!(
+        texts.contains(&"And it weaves.".to_string())
+            && texts.contains(&"Worth reading.".to_string())
+    );
 
     // X records the reply and the quote as references to the first post.
     let timeline = bed.ok("timeline.user", json!({"max_results": 5})).await;
     let find = |id: &serde_json::Value| {
-        timeline["posts"].as_array().unwrap().iter().find(|p| p["id"] == *id).cloned().unwrap()
+        timeline["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == *id)
+            .cloned()
+            .unwrap()
     };
     let reply_post = find(&reply["post"]["id"]);
-    assert_eq!(reply_post["referenced_tweets"][0], json!({"type": "replied_to", "id": first_id}));
+    assert_eq!(
+        reply_post["referenced_tweets"][0],
+        json!({"type": "replied_to", "id": first_id})
+    );
     assert_eq!(reply_post["conversation_id"], first_id.as_str());
     let quote_post = find(&quote["post"]["id"]);
-    assert_eq!(quote_post["referenced_tweets"][0], json!({"type": "quoted", "id": first_id}));
+    assert_eq!(
+        quote_post["referenced_tweets"][0],
+        json!({"type": "quoted", "id": first_id})
+    );
     bed.assert_traffic_conforms();
 }
 
@@ -76,26 +102,70 @@ async fn timeline_user_defaults_to_the_connected_account_and_pages() {
 
     let mine = bed.ok("timeline.user", json!({})).await;
     let grace_id = bed.x.user_id("grace").unwrap();
-    let first = bed.ok("timeline.user", json!({"user_id": grace_id, "max_results": 5})).await;
+    let first = bed
+        .ok(
+            "timeline.user",
+            json!({"user_id": grace_id, "max_results": 5}),
+        )
+        .await;
 
-    let authors: Vec<&str> = mine["posts"].as_array().unwrap().iter().map(|p| p["author"]["username"].as_str().unwrap()).collect();
-    assert!(!authors.is_empty() && authors.iter().all(|a| *a == "ada"), "{authors:?}");
-    assert_eq!(mine["posts"][0]["url"], format!("https://x.com/ada/status/{}", mine["posts"][0]["id"].as_str().unwrap()));
+    let authors: Vec<&str> = mine["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["author"]["username"].as_str().unwrap())
+        .collect();
+    assert!(
+        !authors.is_empty() && authors.iter().all(|a| *a == "ada"),
+        "{authors:?}"
+    );
+    assert_eq!(
+        mine["posts"][0]["url"],
+        format!(
+            "https://x.com/ada/status/{}",
+            mine["posts"][0]["id"].as_str().unwrap()
+        )
+    );
     assert_eq!(first["result_count"], 3);
     assert!(first.get("next_token").is_none());
 
     // Pagination: with more posts than a page holds, next_token leads to the rest.
     for n in 0..7 {
-        bed.ok("post.create", json!({"text": format!("Note {n} on the engine.")})).await;
+        bed.ok(
+            "post.create",
+            json!({"text": format!("Note {n} on the engine.")}),
+        )
+        .await;
     }
     let page1 = bed.ok("timeline.user", json!({"max_results": 5})).await;
-    let token = page1["next_token"].as_str().expect("a next page").to_string();
-    let page2 = bed.ok("timeline.user", json!({"max_results": 5, "pagination_token": token})).await;
+    let token = page1["next_token"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let page2 = bed
+        .ok(
+            "timeline.user",
+            json!({"max_results": 5, "pagination_token": token}),
+        )
+        .await;
     assert_eq!(page1["result_count"], 5);
-    let ids1: Vec<&str> = page1["posts"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
-    let ids2: Vec<&str> = page2["posts"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let ids1: Vec<&str> = page1["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    let ids2: Vec<&str> = page2["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
     assert!(ids2.iter().all(|id| !ids1.contains(id)), "pages overlap");
-    assert!(ids1.last().unwrap() > ids2.first().unwrap(), "pages are newest first");
+    assert!(
+        ids1.last().unwrap() > ids2.first().unwrap(),
+        "pages are newest first"
+    );
     assert_eq!(ids1.len() + ids2.len(), 7 + 3);
     bed.assert_traffic_conforms();
 }
@@ -107,15 +177,30 @@ async fn timeline_home_shows_the_account_and_those_it_follows_newest_first() {
     let out = bed.ok("timeline.home", json!({"max_results": 20})).await;
 
     let posts = out["posts"].as_array().unwrap();
-    let authors: std::collections::BTreeSet<&str> = posts.iter().map(|p| p["author"]["username"].as_str().unwrap()).collect();
+    let authors: std::collections::BTreeSet<&str> = posts
+        .iter()
+        .map(|p| p["author"]["username"].as_str().unwrap())
+        .collect();
     assert_eq!(authors, ["ada", "alan", "grace"].into_iter().collect());
-    let ids: Vec<u64> = posts.iter().map(|p| p["id"].as_str().unwrap().parse().unwrap()).collect();
+    let ids: Vec<u64> = posts
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().parse().unwrap())
+        .collect();
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
 
     // Grace follows nobody: her home timeline is her own posts.
     let grace = oauth_connection(&bed.x, "grace", support::DEFAULT_SCOPES);
-    let hers = bed.run_as(&grace, "timeline.home", json!({})).await.unwrap();
-    assert!(hers["posts"].as_array().unwrap().iter().all(|p| p["author"]["username"] == "grace"));
+    let hers = bed
+        .run_as(&grace, "timeline.home", json!({}))
+        .await
+        .unwrap();
+    assert!(
+        hers["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["author"]["username"] == "grace")
+    );
     bed.assert_traffic_conforms();
 }
 
@@ -124,20 +209,38 @@ async fn search_recent_understands_keywords_from_and_retweet_filters() {
     let bed = XBed::start().await;
 
     let engine = bed.ok("search.recent", json!({"query": "engine"})).await;
-    let by_grace = bed.ok("search.recent", json!({"query": "from:grace"})).await;
-    let no_retweets = bed.ok("search.recent", json!({"query": "from:grace -is:retweet"})).await;
-    let phrase = bed.ok("search.recent", json!({"query": "\"ship in port\""})).await;
+    let by_grace = bed
+        .ok("search.recent", json!({"query": "from:grace"}))
+        .await;
+    let no_retweets = bed
+        .ok("search.recent", json!({"query": "from:grace -is:retweet"}))
+        .await;
+    let phrase = bed
+        .ok("search.recent", json!({"query": "\"ship in port\""}))
+        .await;
 
     let texts = |out: &serde_json::Value| -> Vec<String> {
-        out["posts"].as_array().unwrap().iter().map(|p| p["text"].as_str().unwrap().to_string()).collect()
+        out["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["text"].as_str().unwrap().to_string())
+            .collect()
     };
     // Ada's 10-day-old post is outside recent search's seven days.
     assert!(texts(&engine).iter().all(|t| !t.contains("part one")));
-    assert!(texts(&engine).iter().any(|t| t.starts_with("The Analytical Engine")));
+    assert!(
+        texts(&engine)
+            .iter()
+            .any(|t| t.starts_with("The Analytical Engine"))
+    );
     assert_eq!(by_grace["result_count"], 3);
     assert_eq!(no_retweets["result_count"], 2);
     assert!(texts(&no_retweets).iter().all(|t| !t.starts_with("RT @")));
-    assert_eq!(texts(&phrase), vec!["A ship in port is safe, but that is not what ships are built for."]);
+    assert_eq!(
+        texts(&phrase),
+        vec!["A ship in port is safe, but that is not what ships are built for."]
+    );
     bed.assert_traffic_conforms();
 }
 
@@ -146,19 +249,44 @@ async fn search_recent_pages_with_next_token_and_narrows_with_since_id() {
     let bed = XBed::start().await;
     let mut ids = Vec::new();
     for n in 0..12 {
-        let out = bed.ok("post.create", json!({"text": format!("Loom pattern {n}")})).await;
+        let out = bed
+            .ok("post.create", json!({"text": format!("Loom pattern {n}")}))
+            .await;
         ids.push(out["post"]["id"].as_str().unwrap().to_string());
     }
 
-    let page1 = bed.ok("search.recent", json!({"query": "loom pattern", "max_results": 10})).await;
-    let token = page1["next_token"].as_str().expect("a second page").to_string();
-    let page2 = bed.ok("search.recent", json!({"query": "loom pattern", "max_results": 10, "next_token": token})).await;
-    let newer = bed.ok("search.recent", json!({"query": "loom", "since_id": ids[9]})).await;
+    let page1 = bed
+        .ok(
+            "search.recent",
+            json!({"query": "loom pattern", "max_results": 10}),
+        )
+        .await;
+    let token = page1["next_token"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
+    let page2 = bed
+        .ok(
+            "search.recent",
+            json!({"query": "loom pattern", "max_results": 10, "next_token": token}),
+        )
+        .await;
+    let newer = bed
+        .ok(
+            "search.recent",
+            json!({"query": "loom", "since_id": ids[9]}),
+        )
+        .await;
 
     assert_eq!(page1["result_count"], 10);
     assert_eq!(page2["result_count"], 2);
     assert!(page2.get("next_token").is_none());
-    let newer_ids: Vec<&str> = newer["posts"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let newer_ids: Vec<&str> = newer["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
     assert_eq!(newer_ids, vec![ids[11].as_str(), ids[10].as_str()]);
     bed.assert_traffic_conforms();
 }

@@ -23,17 +23,31 @@ fn stderr(o: &Output) -> String {
 /// The JSON document at the end of stderr (after any notice lines).
 fn error_json(o: &Output) -> Value {
     let text = stderr(o);
-    let start = text.find('{').unwrap_or_else(|| panic!("no JSON on stderr: {text}"));
-    serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("stderr is not JSON ({e}): {text}"))
+    let start = text
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON on stderr: {text}"));
+    serde_json::from_str(&text[start..])
+        .unwrap_or_else(|e| panic!("stderr is not JSON ({e}): {text}"))
 }
 
 #[test]
 fn the_demo_runs_every_step_with_no_credentials() {
     let out = host_harness(&["demo"]);
 
-    assert!(out.status.success(), "demo failed\nstdout:\n{}\nstderr:\n{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "demo failed\nstdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
-    for step in ["[1/5] Who am I", "[2/5] Post", "[3/5] Read my timeline", "[4/5] Search recent posts", "[5/5] Delete the post"] {
+    for step in [
+        "[1/5] Who am I",
+        "[2/5] Post",
+        "[3/5] Read my timeline",
+        "[4/5] Search recent posts",
+        "[5/5] Delete the post",
+    ] {
         assert!(text.contains(step), "missing {step} in:\n{text}");
     }
     assert!(text.contains("connected as @ada"));
@@ -56,7 +70,12 @@ fn run_reads_input_from_a_file() {
     let file = dir.join("input.json");
     std::fs::write(&file, r#"{"query": "from:grace -is:retweet"}"#).unwrap();
 
-    let out = host_harness(&["run", "search.recent", "--input", &format!("@{}", file.display())]);
+    let out = host_harness(&[
+        "run",
+        "search.recent",
+        "--input",
+        &format!("@{}", file.display()),
+    ]);
 
     assert!(out.status.success(), "{}", stderr(&out));
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -86,7 +105,14 @@ fn actions_lists_ids_titles_and_schemas() {
     let json = host_harness(&["actions", "--json"]);
 
     assert!(text.status.success());
-    for id in ["users.me", "post.create", "post.delete", "timeline.user", "timeline.home", "search.recent"] {
+    for id in [
+        "users.me",
+        "post.create",
+        "post.delete",
+        "timeline.user",
+        "timeline.home",
+        "search.recent",
+    ] {
         assert!(stdout(&text).contains(id), "{id} missing");
     }
     assert!(stdout(&text).contains("text: string (required)"));
@@ -98,11 +124,20 @@ fn actions_lists_ids_titles_and_schemas() {
 #[test]
 fn a_missing_token_variable_is_named() {
     let out = Command::new(env!("CARGO_BIN_EXE_host-harness"))
-        .args(["run", "users.me", "--bearer-token-env", "HOST_HARNESS_TEST_NO_SUCH_VAR"])
+        .args([
+            "run",
+            "users.me",
+            "--bearer-token-env",
+            "HOST_HARNESS_TEST_NO_SUCH_VAR",
+        ])
         .env_remove("HOST_HARNESS_TEST_NO_SUCH_VAR")
         .output()
         .unwrap();
 
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("HOST_HARNESS_TEST_NO_SUCH_VAR"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("HOST_HARNESS_TEST_NO_SUCH_VAR"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -20,7 +20,10 @@ async fn probe() -> LoadedConnector {
         .get_or_init(|| async {
             let runtime = Runtime::new(HostConfig::default()).unwrap();
             let component = std::fs::read(component_artifacts::PROBE_COMPONENT_PATH).unwrap();
-            runtime.load(&component, Manifest::from_json(PROBE_MANIFEST).unwrap()).await.unwrap()
+            runtime
+                .load(&component, Manifest::from_json(PROBE_MANIFEST).unwrap())
+                .await
+                .unwrap()
         })
         .await
         .clone()
@@ -46,7 +49,11 @@ async fn a_host_outside_the_manifest_is_refused_and_named() {
     let ada = oauth_connection(&x, "ada", support::DEFAULT_SCOPES);
 
     let error = probe
-        .invoke(&ada, "http.fetch", &json!({"authority": "evil.example", "path": "/steal"}).to_string())
+        .invoke(
+            &ada,
+            "http.fetch",
+            &json!({"authority": "evil.example", "path": "/steal"}).to_string(),
+        )
         .await
         .unwrap_err();
 
@@ -57,7 +64,10 @@ async fn a_host_outside_the_manifest_is_refused_and_named() {
         }
         other => panic!("expected forbidden, got {other:?}"),
     }
-    assert!(x.traffic().is_empty(), "the refused request reached a server");
+    assert!(
+        x.traffic().is_empty(),
+        "the refused request reached a server"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -67,19 +77,35 @@ async fn only_api_hosts_get_credentials() {
     let ada = oauth_connection(&x, "ada", support::DEFAULT_SCOPES);
 
     let api = probe
-        .invoke(&ada, "http.fetch", &json!({"authority": "api.x.com", "path": "/2/users/me"}).to_string())
+        .invoke(
+            &ada,
+            "http.fetch",
+            &json!({"authority": "api.x.com", "path": "/2/users/me"}).to_string(),
+        )
         .await
         .unwrap();
     let public = probe
-        .invoke(&ada, "http.fetch", &json!({"authority": "assets.example", "path": "/2/users/me"}).to_string())
+        .invoke(
+            &ada,
+            "http.fetch",
+            &json!({"authority": "assets.example", "path": "/2/users/me"}).to_string(),
+        )
         .await
         .unwrap();
 
     assert_eq!(api["status"], 200);
     assert_eq!(body(&api)["data"]["username"], "ada");
-    assert_eq!(public["status"], 401, "credentials went to a host that should not get them");
+    assert_eq!(
+        public["status"], 401,
+        "credentials went to a host that should not get them"
+    );
     let traffic = x.traffic();
-    let authorization = |i: usize| traffic[i].request_headers.iter().any(|(n, _)| n == "authorization");
+    let authorization = |i: usize| {
+        traffic[i]
+            .request_headers
+            .iter()
+            .any(|(n, _)| n == "authorization")
+    };
     assert!(authorization(0));
     assert!(!authorization(1));
 }
@@ -106,7 +132,11 @@ async fn a_header_the_component_sets_cannot_replace_the_hosts_credentials() {
         .unwrap();
 
     assert_eq!(out["status"], 200);
-    assert_eq!(body(&out)["data"]["username"], "ada", "the component's header replaced the connection's credentials");
+    assert_eq!(
+        body(&out)["data"]["username"],
+        "ada",
+        "the component's header replaced the connection's credentials"
+    );
     let sent = &x.traffic()[0].request_headers;
     assert_eq!(sent.iter().filter(|(n, _)| n == "authorization").count(), 1);
 }
@@ -119,9 +149,16 @@ async fn credentials_never_travel_in_clear_text() {
     let ada = oauth_connection(&x, "ada", support::DEFAULT_SCOPES);
 
     let error = probe
-        .invoke(&ada, "http.fetch", &json!({"scheme": "http", "authority": "api.x.com", "path": "/2/users/me"}).to_string())
+        .invoke(
+            &ada,
+            "http.fetch",
+            &json!({"scheme": "http", "authority": "api.x.com", "path": "/2/users/me"}).to_string(),
+        )
         .await
         .unwrap_err();
 
-    assert!(matches!(error, ActionError::Forbidden { ref detail, .. } if detail.contains("https")), "{error:?}");
+    assert!(
+        matches!(error, ActionError::Forbidden { ref detail, .. } if detail.contains("https")),
+        "{error:?}"
+    );
 }

@@ -28,16 +28,32 @@ async fn bad_input_is_refused_naming_the_field_before_any_request() {
         ("post.create", r#"{"text": 5}"#, "text"),
         ("post.create", r#"{"text": ""}"#, "text"),
         ("post.create", r#"{"text": "   "}"#, "text"),
-        ("post.create", r#"{"text": "hi", "colour": "red"}"#, "colour"),
-        ("post.create", r#"{"text": "hi", "reply_to_post_id": "12ab"}"#, "reply_to_post_id"),
+        (
+            "post.create",
+            r#"{"text": "hi", "colour": "red"}"#,
+            "colour",
+        ),
+        (
+            "post.create",
+            r#"{"text": "hi", "reply_to_post_id": "12ab"}"#,
+            "reply_to_post_id",
+        ),
         ("post.delete", r#"{"id": "not-a-number"}"#, "id"),
         ("post.delete", r#"{"id": 123}"#, "id"),
         ("timeline.user", r#"{"max_results": 4}"#, "max_results"),
         ("timeline.user", r#"{"max_results": "ten"}"#, "max_results"),
         ("timeline.home", r#"{"max_results": 101}"#, "max_results"),
         ("search.recent", r#"{"query": ""}"#, "query"),
-        ("search.recent", r#"{"query": "a", "max_results": 9}"#, "max_results"),
-        ("search.recent", r#"{"query": "a", "since_id": "yesterday"}"#, "since_id"),
+        (
+            "search.recent",
+            r#"{"query": "a", "max_results": 9}"#,
+            "max_results",
+        ),
+        (
+            "search.recent",
+            r#"{"query": "a", "since_id": "yesterday"}"#,
+            "since_id",
+        ),
         ("users.me", r#"{"verbose": true}"#, "verbose"),
         ("post.teleport", r#"{}"#, "action"),
     ];
@@ -54,7 +70,11 @@ async fn bad_input_is_refused_naming_the_field_before_any_request() {
     assert_eq!(field(&error), "text");
     assert!(error.to_string().contains("281"), "{error}");
 
-    assert!(bed.x.traffic().is_empty(), "bad input reached X: {:?}", bed.x.traffic());
+    assert!(
+        bed.x.traffic().is_empty(),
+        "bad input reached X: {:?}",
+        bed.x.traffic()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -62,7 +82,9 @@ async fn what_x_refuses_in_an_input_comes_back_as_invalid_input() {
     let bed = XBed::start().await;
 
     let bad_operator = bed.err("search.recent", json!({"query": "bogus:1"})).await;
-    let too_long = bed.err("search.recent", json!({"query": "a ".repeat(300)})).await;
+    let too_long = bed
+        .err("search.recent", json!({"query": "a ".repeat(300)}))
+        .await;
 
     assert_eq!(field(&bad_operator), "query");
     assert!(bad_operator.to_string().contains("bogus"), "{bad_operator}");
@@ -75,13 +97,22 @@ async fn a_revoked_or_expired_token_means_reconnect() {
     let bed = XBed::start().await;
     let token = bed.x.issue_user_token("ada", support::DEFAULT_SCOPES);
     bed.x.revoke_token(&token);
-    let revoked = bed.run_as(&pasted_token_connection(token), "users.me", json!({})).await.unwrap_err();
-    assert!(matches!(revoked, ActionError::Unauthorized { .. }), "{revoked:?}");
+    let revoked = bed
+        .run_as(&pasted_token_connection(token), "users.me", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(revoked, ActionError::Unauthorized { .. }),
+        "{revoked:?}"
+    );
 
     bed.ok("users.me", json!({})).await;
     bed.x.clock().advance(Duration::from_secs(2 * 3600 + 60));
     let expired = bed.err("users.me", json!({})).await;
-    assert!(matches!(expired, ActionError::Unauthorized { ref reason } if reason.contains("reconnect")), "{expired:?}");
+    assert!(
+        matches!(expired, ActionError::Unauthorized { ref reason } if reason.contains("reconnect")),
+        "{expired:?}"
+    );
     bed.assert_traffic_conforms();
 }
 
@@ -91,23 +122,41 @@ async fn missing_scopes_are_named_and_x_refusals_are_forbidden() {
 
     // Known grants: refused before any request, naming the missing scope.
     let read_only = oauth_connection(&bed.x, "ada", &["tweet.read", "users.read"]);
-    let known = bed.run_as(&read_only, "post.create", json!({"text": "hi"})).await.unwrap_err();
+    let known = bed
+        .run_as(&read_only, "post.create", json!({"text": "hi"}))
+        .await
+        .unwrap_err();
     match &known {
-        ActionError::Forbidden { missing_scopes, .. } => assert_eq!(missing_scopes, &vec!["tweet.write".to_string()]),
+        ActionError::Forbidden { missing_scopes, .. } => {
+            assert_eq!(missing_scopes, &vec!["tweet.write".to_string()])
+        }
         other => panic!("{other:?}"),
     }
     assert!(bed.x.traffic().is_empty());
 
     // Unknown grants: X refuses.
-    let pasted = pasted_token_connection(bed.x.issue_user_token("ada", &["tweet.read", "users.read"]));
-    let refused = bed.run_as(&pasted, "post.create", json!({"text": "hi"})).await.unwrap_err();
-    assert!(matches!(refused, ActionError::Forbidden { .. }), "{refused:?}");
+    let pasted =
+        pasted_token_connection(bed.x.issue_user_token("ada", &["tweet.read", "users.read"]));
+    let refused = bed
+        .run_as(&pasted, "post.create", json!({"text": "hi"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ActionError::Forbidden { .. }),
+        "{refused:?}"
+    );
 
     // An app-only token cannot act for a user.
     let app = pasted_token_connection(bed.x.issue_app_token());
     let app_me = bed.run_as(&app, "users.me", json!({})).await.unwrap_err();
-    assert!(matches!(app_me, ActionError::Forbidden { ref detail, .. } if detail.contains("Application-Only")), "{app_me:?}");
-    let app_search = bed.run_as(&app, "search.recent", json!({"query": "engine"})).await.unwrap();
+    assert!(
+        matches!(app_me, ActionError::Forbidden { ref detail, .. } if detail.contains("Application-Only")),
+        "{app_me:?}"
+    );
+    let app_search = bed
+        .run_as(&app, "search.recent", json!({"query": "engine"}))
+        .await
+        .unwrap();
     assert!(app_search["result_count"].as_u64().unwrap() > 0);
 
     // A connection the host knows is app-only is refused before any request.
@@ -121,14 +170,23 @@ async fn missing_scopes_are_named_and_x_refusals_are_forbidden() {
         },
         SecretString::from(bed.x.issue_app_token()),
     );
-    let app_post = bed.run_as(&client_credentials, "post.create", json!({"text": "hi"})).await.unwrap_err();
-    assert!(matches!(app_post, ActionError::Forbidden { ref detail, .. } if detail.contains("app-only")), "{app_post:?}");
+    let app_post = bed
+        .run_as(&client_credentials, "post.create", json!({"text": "hi"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(app_post, ActionError::Forbidden { ref detail, .. } if detail.contains("app-only")),
+        "{app_post:?}"
+    );
     assert_eq!(bed.x.traffic().len(), before);
 
     // Another account's post cannot be deleted.
     let grace_post = bed.x.posts_of("grace")[0].id.clone();
     let theirs = bed.err("post.delete", json!({"id": grace_post})).await;
-    assert!(matches!(theirs, ActionError::Forbidden { .. }), "{theirs:?}");
+    assert!(
+        matches!(theirs, ActionError::Forbidden { .. }),
+        "{theirs:?}"
+    );
     bed.assert_traffic_conforms();
 }
 
@@ -137,10 +195,18 @@ async fn what_does_not_exist_is_not_found() {
     let bed = XBed::start().await;
 
     let no_post = bed.err("post.delete", json!({"id": "1234567890123"})).await;
-    let no_user = bed.err("timeline.user", json!({"user_id": "987654321"})).await;
+    let no_user = bed
+        .err("timeline.user", json!({"user_id": "987654321"}))
+        .await;
 
-    assert!(matches!(no_post, ActionError::NotFound { .. }), "{no_post:?}");
-    assert!(matches!(no_user, ActionError::NotFound { ref detail } if detail.contains("987654321")), "{no_user:?}");
+    assert!(
+        matches!(no_post, ActionError::NotFound { .. }),
+        "{no_post:?}"
+    );
+    assert!(
+        matches!(no_user, ActionError::NotFound { ref detail } if detail.contains("987654321")),
+        "{no_user:?}"
+    );
     bed.assert_traffic_conforms();
 }
 
@@ -154,7 +220,12 @@ async fn a_spent_window_is_rate_limited_with_its_reset_time() {
 
     assert_eq!(first["rate_limit"]["remaining"], 0);
     match second {
-        ActionError::RateLimited { reset_at, limit, remaining, .. } => {
+        ActionError::RateLimited {
+            reset_at,
+            limit,
+            remaining,
+            ..
+        } => {
             assert_eq!(limit, Some(1));
             assert_eq!(remaining, Some(0));
             assert_eq!(reset_at, first["rate_limit"]["reset_at"].as_u64());
@@ -171,7 +242,10 @@ async fn a_duplicate_post_is_a_conflict() {
 
     let again = bed.err("post.create", json!({"text": "Once only."})).await;
 
-    assert!(matches!(again, ActionError::Conflict { ref detail } if detail.contains("duplicate")), "{again:?}");
+    assert!(
+        matches!(again, ActionError::Conflict { ref detail } if detail.contains("duplicate")),
+        "{again:?}"
+    );
     bed.assert_traffic_conforms();
 }
 
@@ -180,10 +254,17 @@ async fn a_server_error_is_upstream_with_the_status_and_detail() {
     let bed = XBed::start().await;
     bed.x.inject(Endpoint::CreatePost, Fault::Status(503));
 
-    let error = bed.err("post.create", json!({"text": "During an outage."})).await;
+    let error = bed
+        .err("post.create", json!({"text": "During an outage."}))
+        .await;
 
     match error {
-        ActionError::Upstream { status, title, detail, problem_type } => {
+        ActionError::Upstream {
+            status,
+            title,
+            detail,
+            problem_type,
+        } => {
             assert_eq!(status, 503);
             assert_eq!(title, "Service Unavailable");
             assert_eq!(detail, "Injected failure");
@@ -206,7 +287,9 @@ async fn a_slow_or_unreachable_api_is_a_timeout() {
     };
     let mut impatient = XBed::start().await;
     impatient.connector = impatient.connector.with_config(config);
-    impatient.x.inject(Endpoint::UsersMe, Fault::Delay(Duration::from_secs(3)));
+    impatient
+        .x
+        .inject(Endpoint::UsersMe, Fault::Delay(Duration::from_secs(3)));
     let slow = impatient.err("users.me", json!({})).await;
     assert!(matches!(slow, ActionError::Timeout { .. }), "{slow:?}");
 
@@ -215,22 +298,48 @@ async fn a_slow_or_unreachable_api_is_a_timeout() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let mut unreachable = bed.connector.clone();
-    unreachable.route_api_hosts(&host_harness::Origin::parse(&format!("http://127.0.0.1:{port}")).unwrap());
-    let error = unreachable.invoke(&bed.ada, "users.me", "{}").await.unwrap_err();
-    assert!(matches!(error, ActionError::Timeout { ref detail } if detail.contains("could not reach")), "{error:?}");
+    unreachable.route_api_hosts(
+        &host_harness::Origin::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+    );
+    let error = unreachable
+        .invoke(&bed.ada, "users.me", "{}")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ActionError::Timeout { ref detail } if detail.contains("could not reach")),
+        "{error:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_answer_without_data_is_an_internal_error() {
     let bed = XBed::start().await;
-    bed.x.inject(Endpoint::UsersMe, Fault::Raw { status: 200, body: "{}".into() });
-    bed.x.inject(Endpoint::UsersMe, Fault::Raw { status: 200, body: "<html>".into() });
+    bed.x.inject(
+        Endpoint::UsersMe,
+        Fault::Raw {
+            status: 200,
+            body: "{}".into(),
+        },
+    );
+    bed.x.inject(
+        Endpoint::UsersMe,
+        Fault::Raw {
+            status: 200,
+            body: "<html>".into(),
+        },
+    );
 
     let empty = bed.err("users.me", json!({})).await;
     let garbled = bed.err("users.me", json!({})).await;
 
-    assert!(matches!(empty, ActionError::Internal { ref detail } if detail.contains("without `data`")), "{empty:?}");
-    assert!(matches!(garbled, ActionError::Upstream { status: 200, .. }), "{garbled:?}");
+    assert!(
+        matches!(empty, ActionError::Internal { ref detail } if detail.contains("without `data`")),
+        "{empty:?}"
+    );
+    assert!(
+        matches!(garbled, ActionError::Upstream { status: 200, .. }),
+        "{garbled:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -248,11 +357,22 @@ async fn strange_inputs_never_crash_the_host() {
         r#"{"query": "((((((((((a))))))))))"}"#.into(),
         r#"{"text": "x", "text": "y"}"#.into(),
     ];
-    for action in ["post.create", "search.recent", "users.me", "post.delete", "timeline.user"] {
+    for action in [
+        "post.create",
+        "search.recent",
+        "users.me",
+        "post.delete",
+        "timeline.user",
+    ] {
         for input in &inputs {
-            let result: Result<Value, ActionError> = bed.connector.invoke(&bed.ada, action, input).await;
+            let result: Result<Value, ActionError> =
+                bed.connector.invoke(&bed.ada, action, input).await;
             if let Err(e) = result {
-                assert!(!matches!(e, ActionError::Internal { .. }), "{action} {:.40}: {e:?}", input);
+                assert!(
+                    !matches!(e, ActionError::Internal { .. }),
+                    "{action} {:.40}: {e:?}",
+                    input
+                );
             }
         }
     }

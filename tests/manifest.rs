@@ -17,28 +17,50 @@ async fn the_component_embeds_the_installed_manifest() {
 
     let installed: Value = serde_json::from_str(X_MANIFEST).unwrap();
     assert_eq!(embedded, &installed);
-    let described: Vec<&str> = connector.descriptor().actions.iter().map(|a| a.id.as_str()).collect();
-    let declared: Vec<&str> = installed["actions"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let described: Vec<&str> = connector
+        .descriptor()
+        .actions
+        .iter()
+        .map(|a| a.id.as_str())
+        .collect();
+    let declared: Vec<&str> = installed["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
     assert_eq!(described, declared);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_manifest_that_differs_from_the_components_is_refused() {
     let mut altered: Value = serde_json::from_str(X_MANIFEST).unwrap();
-    altered["api"]["egress"].as_array_mut().unwrap().push(json!({"host": "evil.example", "credentials": true}));
+    altered["api"]["egress"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"host": "evil.example", "credentials": true}));
     let runtime = Runtime::new(HostConfig::default()).unwrap();
 
     let result = runtime
-        .load(component_artifacts::x_connector(), Manifest::from_json(&altered.to_string()).unwrap())
+        .load(
+            component_artifacts::x_connector(),
+            Manifest::from_json(&altered.to_string()).unwrap(),
+        )
         .await;
 
-    assert!(matches!(result, Err(HostError::ManifestMismatch { .. })), "{:?}", result.err());
+    assert!(
+        matches!(result, Err(HostError::ManifestMismatch { .. })),
+        "{:?}",
+        result.err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_actions_scopes_and_contexts_match_xs_specification() {
     let bed = XBed::start().await;
-    let created = bed.ok("post.create", json!({"text": "For the scope check."})).await;
+    let created = bed
+        .ok("post.create", json!({"text": "For the scope check."}))
+        .await;
     let inputs = [
         ("users.me", json!({})),
         ("timeline.user", json!({})),
@@ -57,17 +79,41 @@ async fn each_actions_scopes_and_contexts_match_xs_specification() {
     }
 
     for (action, exchanges) in seen {
-        let meta = manifest["actions"].as_array().unwrap().iter().find(|a| a["id"] == action).unwrap();
-        let declared: BTreeSet<&str> = meta["scopes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        let contexts: Vec<&str> = meta["contexts"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let meta = manifest["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == action)
+            .unwrap();
+        let declared: BTreeSet<&str> = meta["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let contexts: Vec<&str> = meta["contexts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         assert!(!exchanges.is_empty(), "{action} made no request");
         for exchange in exchanges {
             let (needed, app_allowed) = spec.security(&exchange.method, &exchange.path).unwrap();
             for scope in &needed {
-                assert!(declared.contains(scope.as_str()), "{action} calls {} {} which needs {scope}", exchange.method, exchange.path);
+                assert!(
+                    declared.contains(scope.as_str()),
+                    "{action} calls {} {} which needs {scope}",
+                    exchange.method,
+                    exchange.path
+                );
             }
             if contexts.contains(&"app") {
-                assert!(app_allowed, "{action} claims app-only support but {} {} refuses app tokens", exchange.method, exchange.path);
+                assert!(
+                    app_allowed,
+                    "{action} claims app-only support but {} {} refuses app tokens",
+                    exchange.method, exchange.path
+                );
             }
         }
     }

@@ -26,9 +26,17 @@ fn venv() -> PathBuf {
             .status()
             .expect("python3 runs (the xdk conformance test needs Python 3)");
         assert!(status.success(), "python3 -m venv failed");
-        let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/xdk/requirements.txt");
+        let requirements =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/xdk/requirements.txt");
         let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(&requirements)
             .status()
             .expect("pip runs");
@@ -46,15 +54,27 @@ async fn the_official_x_sdk_works_against_the_emulator() {
     command
         .arg(script)
         .env("X_API_BASE_URL", x.base_url())
-        .env("X_USER_TOKEN", x.issue_user_token("ada", support::DEFAULT_SCOPES))
+        .env(
+            "X_USER_TOKEN",
+            x.issue_user_token("ada", support::DEFAULT_SCOPES),
+        )
         .env("X_APP_TOKEN", x.issue_app_token())
-        .env("X_READ_ONLY_TOKEN", x.issue_user_token("ada", &["tweet.read", "users.read"]));
+        .env(
+            "X_READ_ONLY_TOKEN",
+            x.issue_user_token("ada", &["tweet.read", "users.read"]),
+        );
 
-    let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the xdk checks failed\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "the xdk checks failed\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("all xdk checks passed"), "{stdout}");
     // Some requests are invalid on purpose (max_results out of bounds).
     support::openapi::assert_conforms_but_refused_requests(&x.traffic());

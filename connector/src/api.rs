@@ -6,7 +6,9 @@
 //! with a non-2xx status. Every answer carries the endpoint's rate limit in
 //! `x-rate-limit-*` headers, which each action output passes on.
 
-use crate::error::{forbidden, internal, invalid_input, ConnectorError, RateLimited, UpstreamError};
+use crate::error::{
+    ConnectorError, RateLimited, UpstreamError, forbidden, internal, invalid_input,
+};
 use crate::http::{self, Request, Response, Verb};
 use crate::manifest::manifest;
 use schemars::JsonSchema;
@@ -49,7 +51,9 @@ impl XApi {
         } else if let Some(rest) = base.strip_prefix("http://") {
             (false, rest)
         } else {
-            return Err(internal(format!("manifest api.base_url {base} is not an http(s) origin")));
+            return Err(internal(format!(
+                "manifest api.base_url {base} is not an http(s) origin"
+            )));
         };
         Ok(Self {
             https,
@@ -82,10 +86,18 @@ impl XApi {
         self.send(Verb::Delete, path.to_string(), None)
     }
 
-    fn send(&self, verb: Verb, path_and_query: String, body: Option<Vec<u8>>) -> Result<Answer, ConnectorError> {
+    fn send(
+        &self,
+        verb: Verb,
+        path_and_query: String,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, ConnectorError> {
         let mut headers = vec![
             ("accept", "application/json".to_string()),
-            ("user-agent", concat!("x-connector/", env!("CARGO_PKG_VERSION")).to_string()),
+            (
+                "user-agent",
+                concat!("x-connector/", env!("CARGO_PKG_VERSION")).to_string(),
+            ),
         ];
         if body.is_some() {
             headers.push(("content-type", "application/json".to_string()));
@@ -127,9 +139,12 @@ pub fn classify(response: &Response) -> Result<Answer, ConnectorError> {
                 return Err(ConnectorError::Upstream(UpstreamError {
                     status: response.status,
                     title: "Unreadable answer".into(),
-                    detail: format!("X answered {} with a body that is not JSON: {e}", response.status),
+                    detail: format!(
+                        "X answered {} with a body that is not JSON: {e}",
+                        response.status
+                    ),
                     problem_type: None,
-                }))
+                }));
             }
         }
     };
@@ -287,23 +302,35 @@ mod tests {
     fn success_keeps_body_and_rate_limit() {
         let r = response(
             200,
-            &[("x-rate-limit-limit", "75"), ("x-rate-limit-remaining", "74"), ("x-rate-limit-reset", "1700000000")],
+            &[
+                ("x-rate-limit-limit", "75"),
+                ("x-rate-limit-remaining", "74"),
+                ("x-rate-limit-reset", "1700000000"),
+            ],
             json!({"data": {"id": "1"}}),
         );
         let answer = classify(&r).unwrap();
         assert_eq!(answer.body["data"]["id"], "1");
         assert_eq!(
             answer.rate_limit,
-            RateLimit { limit: Some(75), remaining: Some(74), reset_at: Some(1_700_000_000) }
+            RateLimit {
+                limit: Some(75),
+                remaining: Some(74),
+                reset_at: Some(1_700_000_000)
+            }
         );
     }
 
     #[test]
     fn duplicate_post_is_a_conflict() {
-        let r = response(403, &[], json!({
-            "detail": "You are not allowed to create a Tweet with duplicate content.",
-            "type": "about:blank", "title": "Forbidden", "status": 403
-        }));
+        let r = response(
+            403,
+            &[],
+            json!({
+                "detail": "You are not allowed to create a Tweet with duplicate content.",
+                "type": "about:blank", "title": "Forbidden", "status": 403
+            }),
+        );
         let e = classify(&r).unwrap_err();
         assert_eq!(kind(&e), "conflict");
     }
@@ -312,7 +339,11 @@ mod tests {
     fn rate_limit_answer_carries_reset_time() {
         let r = response(
             429,
-            &[("x-rate-limit-limit", "1"), ("x-rate-limit-remaining", "0"), ("x-rate-limit-reset", "1700000900")],
+            &[
+                ("x-rate-limit-limit", "1"),
+                ("x-rate-limit-remaining", "0"),
+                ("x-rate-limit-reset", "1700000900"),
+            ],
             json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}),
         );
         match classify(&r).unwrap_err() {
@@ -327,11 +358,15 @@ mod tests {
 
     #[test]
     fn invalid_request_names_the_parameter() {
-        let r = response(400, &[], json!({
-            "errors": [{"parameters": {"max_results": ["1"]}, "message": "The `max_results` query parameter value [1] is not between 10 and 100"}],
-            "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-            "type": "https://api.twitter.com/2/problems/invalid-request"
-        }));
+        let r = response(
+            400,
+            &[],
+            json!({
+                "errors": [{"parameters": {"max_results": ["1"]}, "message": "The `max_results` query parameter value [1] is not between 10 and 100"}],
+                "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                "type": "https://api.twitter.com/2/problems/invalid-request"
+            }),
+        );
         match classify(&r).unwrap_err() {
             ConnectorError::InvalidInput(i) => {
                 assert_eq!(i.field, "max_results");
@@ -343,21 +378,44 @@ mod tests {
 
     #[test]
     fn statuses_map_to_variants() {
-        let cases = [(401, "unauthorized"), (403, "forbidden"), (404, "not-found"), (409, "conflict"), (500, "upstream"), (503, "upstream"), (504, "timeout")];
+        let cases = [
+            (401, "unauthorized"),
+            (403, "forbidden"),
+            (404, "not-found"),
+            (409, "conflict"),
+            (500, "upstream"),
+            (503, "upstream"),
+            (504, "timeout"),
+        ];
         for (status, expected) in cases {
-            let r = response(status, &[], json!({"title": "T", "detail": "D", "type": "about:blank", "status": status}));
-            assert_eq!(kind(&classify(&r).unwrap_err()), expected, "status {status}");
+            let r = response(
+                status,
+                &[],
+                json!({"title": "T", "detail": "D", "type": "about:blank", "status": status}),
+            );
+            assert_eq!(
+                kind(&classify(&r).unwrap_err()),
+                expected,
+                "status {status}"
+            );
         }
     }
 
     #[test]
     fn upstream_keeps_problem_type_and_detail() {
-        let r = response(503, &[], json!({"title": "Service Unavailable", "detail": "Over capacity", "type": "https://api.twitter.com/2/problems/operational-disconnect", "status": 503}));
+        let r = response(
+            503,
+            &[],
+            json!({"title": "Service Unavailable", "detail": "Over capacity", "type": "https://api.twitter.com/2/problems/operational-disconnect", "status": 503}),
+        );
         match classify(&r).unwrap_err() {
             ConnectorError::Upstream(u) => {
                 assert_eq!(u.status, 503);
                 assert_eq!(u.detail, "Over capacity");
-                assert_eq!(u.problem_type.as_deref(), Some("https://api.twitter.com/2/problems/operational-disconnect"));
+                assert_eq!(
+                    u.problem_type.as_deref(),
+                    Some("https://api.twitter.com/2/problems/operational-disconnect")
+                );
             }
             other => panic!("expected upstream, got {other:?}"),
         }

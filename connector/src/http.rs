@@ -9,7 +9,7 @@ use crate::bindings::wasi::http::types::{
     ErrorCode, Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, Scheme,
 };
 use crate::bindings::wasi::io::streams::{InputStream, OutputStream, StreamError};
-use crate::error::{forbidden, internal, ConnectorError};
+use crate::error::{ConnectorError, forbidden, internal};
 
 /// Largest response body the connector reads into memory. X's largest JSON
 /// answers (100 posts with every field and expansion) are far below this.
@@ -78,13 +78,22 @@ pub fn send(request: Request<'_>) -> Result<Response, ConnectorError> {
         Verb::Post => Method::Post,
         Verb::Delete => Method::Delete,
     };
-    let scheme = if request.https { Scheme::Https } else { Scheme::Http };
+    let scheme = if request.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
     outgoing
         .set_method(&method)
         .and_then(|()| outgoing.set_scheme(Some(&scheme)))
         .and_then(|()| outgoing.set_authority(Some(authority)))
         .and_then(|()| outgoing.set_path_with_query(Some(&request.path_and_query)))
-        .map_err(|()| internal(format!("invalid request target {authority}{}", request.path_and_query)))?;
+        .map_err(|()| {
+            internal(format!(
+                "invalid request target {authority}{}",
+                request.path_and_query
+            ))
+        })?;
 
     let body = outgoing
         .body()
@@ -146,7 +155,11 @@ fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError>
     Ok(())
 }
 
-fn read_all(stream: &InputStream, into: &mut Vec<u8>, authority: &str) -> Result<(), ConnectorError> {
+fn read_all(
+    stream: &InputStream,
+    into: &mut Vec<u8>,
+    authority: &str,
+) -> Result<(), ConnectorError> {
     loop {
         match stream.blocking_read(READ_CHUNK) {
             Ok(chunk) => {
@@ -165,10 +178,13 @@ fn read_all(stream: &InputStream, into: &mut Vec<u8>, authority: &str) -> Result
 
 fn stream_failure(authority: &str, error: StreamError) -> ConnectorError {
     match error {
-        StreamError::Closed => ConnectorError::Timeout(format!("{authority} closed the connection")),
-        StreamError::LastOperationFailed(e) => {
-            ConnectorError::Timeout(format!("the connection to {authority} failed: {}", e.to_debug_string()))
+        StreamError::Closed => {
+            ConnectorError::Timeout(format!("{authority} closed the connection"))
         }
+        StreamError::LastOperationFailed(e) => ConnectorError::Timeout(format!(
+            "the connection to {authority} failed: {}",
+            e.to_debug_string()
+        )),
     }
 }
 
@@ -177,7 +193,9 @@ fn transport_error(authority: &str, code: &ErrorCode) -> ConnectorError {
     match code {
         ErrorCode::HttpRequestDenied => forbidden(
             Vec::new(),
-            format!("the host refused a request to {authority}: it is not in the connector's egress list"),
+            format!(
+                "the host refused a request to {authority}: it is not in the connector's egress list"
+            ),
         ),
         ErrorCode::ConnectionTimeout
         | ErrorCode::ConnectionReadTimeout

@@ -6,7 +6,7 @@
 //! `invalid-input` whose `field` is a path such as `reply.in_reply_to` or
 //! `media_ids[2]`.
 
-use crate::error::{invalid_input, ConnectorError};
+use crate::error::{ConnectorError, invalid_input};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -28,7 +28,13 @@ pub fn parse<T: DeserializeOwned + Validate>(text: &str) -> Result<T, ConnectorE
     if !text.trim_start().starts_with('{') {
         return Err(match serde_json::from_str::<serde_json::Value>(text) {
             Ok(_) => invalid_input("", "the input must be a JSON object"),
-            Err(e) => invalid_input("", format!("input is not valid JSON: {}", strip_position(&e.to_string()))),
+            Err(e) => invalid_input(
+                "",
+                format!(
+                    "input is not valid JSON: {}",
+                    strip_position(&e.to_string())
+                ),
+            ),
         });
     }
     let mut de = serde_json::Deserializer::from_str(text);
@@ -36,8 +42,15 @@ pub fn parse<T: DeserializeOwned + Validate>(text: &str) -> Result<T, ConnectorE
         let path = e.path().to_string();
         describe(&path, e.inner())
     })?;
-    de.end()
-        .map_err(|e| invalid_input("", format!("input is not valid JSON: {}", strip_position(&e.to_string()))))?;
+    de.end().map_err(|e| {
+        invalid_input(
+            "",
+            format!(
+                "input is not valid JSON: {}",
+                strip_position(&e.to_string())
+            ),
+        )
+    })?;
     value.validate()?;
     Ok(value)
 }
@@ -127,9 +140,17 @@ impl JsonSchema for Id {
 }
 
 /// Checks that an optional number lies in `min..=max`.
-pub fn check_range(field: &str, value: Option<u32>, min: u32, max: u32) -> Result<(), ConnectorError> {
+pub fn check_range(
+    field: &str,
+    value: Option<u32>,
+    min: u32,
+    max: u32,
+) -> Result<(), ConnectorError> {
     match value {
-        Some(v) if v < min || v > max => Err(invalid_input(field, format!("must be between {min} and {max}, got {v}"))),
+        Some(v) if v < min || v > max => Err(invalid_input(
+            field,
+            format!("must be between {min} and {max}, got {v}"),
+        )),
         _ => Ok(()),
     }
 }
@@ -140,7 +161,10 @@ pub fn check_length(field: &str, value: Option<&str>, max: usize) -> Result<(), 
         Some(v) if v.trim().is_empty() => Err(invalid_input(field, "must not be empty")),
         Some(v) if v.chars().count() > max => Err(invalid_input(
             field,
-            format!("must be at most {max} characters, got {}", v.chars().count()),
+            format!(
+                "must be at most {max} characters, got {}",
+                v.chars().count()
+            ),
         )),
         _ => Ok(()),
     }
@@ -188,9 +212,18 @@ mod tests {
         assert_eq!(refused(r#"{}"#).field, "text");
         assert_eq!(refused(r#"{"text": 5}"#).field, "text");
         assert_eq!(refused(r#"{"text": "a", "colour": 1}"#).field, "colour");
-        assert_eq!(refused(r#"{"text": "a", "reply": {"id": "x1"}}"#).field, "reply.id");
-        assert_eq!(refused(r#"{"text": "a", "reply": {"id": "1", "extra": true}}"#).field, "reply.extra");
-        assert_eq!(refused(r#"{"text": "a", "ids": ["1", "2", "three"]}"#).field, "ids[2]");
+        assert_eq!(
+            refused(r#"{"text": "a", "reply": {"id": "x1"}}"#).field,
+            "reply.id"
+        );
+        assert_eq!(
+            refused(r#"{"text": "a", "reply": {"id": "1", "extra": true}}"#).field,
+            "reply.extra"
+        );
+        assert_eq!(
+            refused(r#"{"text": "a", "ids": ["1", "2", "three"]}"#).field,
+            "ids[2]"
+        );
         assert_eq!(refused(r#"{"text": "a", "count": 1}"#).field, "count");
         assert_eq!(refused(r#"{"text": "a", "count": -1}"#).field, "count");
     }

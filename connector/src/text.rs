@@ -38,7 +38,10 @@ pub fn weighted_length(text: &str) -> usize {
 
 fn char_weight(c: char) -> usize {
     let cp = c as u32;
-    if LIGHT_RANGES.iter().any(|&(start, end)| (start..=end).contains(&cp)) {
+    if LIGHT_RANGES
+        .iter()
+        .any(|&(start, end)| (start..=end).contains(&cp))
+    {
         1
     } else {
         2
@@ -47,7 +50,10 @@ fn char_weight(c: char) -> usize {
 
 /// Byte length of an `http://` or `https://` URL at the start of `text`.
 fn url_at(text: &str) -> Option<usize> {
-    let lower = text.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
+    let lower = text
+        .get(..8)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
     let scheme = if lower.starts_with("https://") {
         8
     } else if lower.starts_with("http://") {
@@ -59,7 +65,8 @@ fn url_at(text: &str) -> Option<usize> {
         .find(|c: char| c.is_whitespace())
         .unwrap_or(text.len() - scheme);
     // A URL ends before trailing punctuation, as in "see https://x.com.".
-    let trimmed = text[scheme..scheme + host_and_path].trim_end_matches(['.', ',', '!', '?', ':', ';', ')', '"', '\'']);
+    let trimmed = text[scheme..scheme + host_and_path]
+        .trim_end_matches(['.', ',', '!', '?', ':', ';', ')', '"', '\'']);
     (trimmed.contains('.') && trimmed.len() > 2).then_some(scheme + trimmed.len())
 }
 

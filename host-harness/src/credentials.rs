@@ -44,7 +44,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Asynchronous because producing it may need a token refresh, and it sees
 /// the request because OAuth 1.0a signs the method and URL.
 pub trait Authorizer: Send + Sync + 'static {
-    fn authorize<'a>(&'a self, request: &'a http::request::Parts) -> BoxFuture<'a, Result<HeaderValue, CredentialError>>;
+    fn authorize<'a>(
+        &'a self,
+        request: &'a http::request::Parts,
+    ) -> BoxFuture<'a, Result<HeaderValue, CredentialError>>;
 }
 
 /// A static bearer token: pasted by the user, or issued by an emulator.
@@ -57,10 +60,17 @@ impl BearerToken {
 }
 
 impl Authorizer for BearerToken {
-    fn authorize<'a>(&'a self, _request: &'a http::request::Parts) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
+    fn authorize<'a>(
+        &'a self,
+        _request: &'a http::request::Parts,
+    ) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
         Box::pin(async move {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", self.0.expose_secret()))
-                .map_err(|_| CredentialError::Malformed("the bearer token holds characters a header cannot carry".into()))?;
+                .map_err(|_| {
+                    CredentialError::Malformed(
+                        "the bearer token holds characters a header cannot carry".into(),
+                    )
+                })?;
             value.set_sensitive(true);
             Ok(value)
         })

@@ -50,11 +50,12 @@ impl InputValidators {
     pub fn compile(descriptor: &ConnectorDescriptor) -> Result<InputValidators, HostError> {
         let mut validators = HashMap::new();
         for action in &descriptor.actions {
-            let validator = jsonschema::validator_for(&action.input_schema).map_err(|e| HostError::Schema {
-                action: action.id.clone(),
-                which: "input",
-                reason: e.to_string(),
-            })?;
+            let validator =
+                jsonschema::validator_for(&action.input_schema).map_err(|e| HostError::Schema {
+                    action: action.id.clone(),
+                    which: "input",
+                    reason: e.to_string(),
+                })?;
             jsonschema::validator_for(&action.output_schema).map_err(|e| HostError::Schema {
                 action: action.id.clone(),
                 which: "output",
@@ -74,7 +75,10 @@ impl InputValidators {
         let Some(validator) = self.validators.get(action) else {
             return Err(ActionError::invalid(
                 "action",
-                format!("unknown action `{action}`; this connector offers {}", self.ids.join(", ")),
+                format!(
+                    "unknown action `{action}`; this connector offers {}",
+                    self.ids.join(", ")
+                ),
             ));
         };
         let value: Value = if input.trim().is_empty() {
@@ -83,7 +87,10 @@ impl InputValidators {
             serde_json::from_str(input)
                 .map_err(|e| ActionError::invalid("", format!("input is not valid JSON: {e}")))?
         };
-        let violation = validator.iter_errors(&value).next().map(|e| describe_violation(&e, &value));
+        let violation = validator
+            .iter_errors(&value)
+            .next()
+            .map(|e| describe_violation(&e, &value));
         match violation {
             None => Ok(value),
             Some(error) => Err(error),
@@ -105,7 +112,12 @@ fn describe_violation(error: &jsonschema::ValidationError<'_>, input: &Value) ->
         }
         // `additionalProperties: false` without `properties` reports the
         // first member of the object, without naming it.
-        ValidationErrorKind::FalseSchema if error.schema_path().to_string().ends_with("/additionalProperties") => {
+        ValidationErrorKind::FalseSchema
+            if error
+                .schema_path()
+                .to_string()
+                .ends_with("/additionalProperties") =>
+        {
             let first = input
                 .pointer(&pointer)
                 .and_then(Value::as_object)
@@ -212,7 +224,10 @@ mod tests {
             }],
         };
         let validators = InputValidators::compile(&descriptor).unwrap();
-        match validators.check("users.me", r#"{"verbose": true}"#).unwrap_err() {
+        match validators
+            .check("users.me", r#"{"verbose": true}"#)
+            .unwrap_err()
+        {
             ActionError::InvalidInput { field, reason } => {
                 assert_eq!(field, "verbose");
                 assert_eq!(reason, "unknown field");
@@ -226,7 +241,10 @@ mod tests {
         match validators().check("post.teleport", "{}").unwrap_err() {
             ActionError::InvalidInput { field, reason } => {
                 assert_eq!(field, "action");
-                assert!(reason.contains("post.teleport") && reason.contains("post.create"), "{reason}");
+                assert!(
+                    reason.contains("post.teleport") && reason.contains("post.create"),
+                    "{reason}"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -20,12 +20,20 @@ pub struct Origin {
 impl Origin {
     /// Parses `http://host:port` or `https://host`.
     pub fn parse(text: &str) -> Result<Origin, String> {
-        let uri: http::Uri = text.parse().map_err(|e| format!("`{text}` is not a URL: {e}"))?;
-        let scheme = uri.scheme().cloned().ok_or_else(|| format!("`{text}` has no scheme"))?;
+        let uri: http::Uri = text
+            .parse()
+            .map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| format!("`{text}` has no scheme"))?;
         if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
             return Err(format!("`{text}` is not an http(s) URL"));
         }
-        let authority = uri.authority().cloned().ok_or_else(|| format!("`{text}` has no host"))?;
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| format!("`{text}` has no host"))?;
         if uri.path() != "/" && !uri.path().is_empty() {
             return Err(format!("`{text}` must be an origin, without a path"));
         }
@@ -43,7 +51,10 @@ impl std::fmt::Display for Origin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// The request goes out, with credentials or without, to `route` when set.
-    Allow { credentials: bool, route: Option<Origin> },
+    Allow {
+        credentials: bool,
+        route: Option<Origin>,
+    },
     /// The request is refused, for the reason given.
     Refuse(String),
 }
@@ -88,7 +99,9 @@ impl EgressPolicy {
     pub fn route(&mut self, host: &str, origin: Origin) -> Result<(), String> {
         let (name, _) = split_host_port(host);
         if !self.rules.iter().any(|r| r.host == name) {
-            return Err(format!("`{host}` is not an egress host of the manifest; only those can be routed"));
+            return Err(format!(
+                "`{host}` is not an egress host of the manifest; only those can be routed"
+            ));
         }
         self.routes.insert(name, origin);
         Ok(())
@@ -133,7 +146,9 @@ impl EgressPolicy {
 
 fn split_host_port(text: &str) -> (String, Option<u16>) {
     match text.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() => (host.to_ascii_lowercase(), port.parse().ok()),
+        Some((host, port)) if port.parse::<u16>().is_ok() => {
+            (host.to_ascii_lowercase(), port.parse().ok())
+        }
         _ => (text.to_ascii_lowercase(), None),
     }
 }
@@ -154,19 +169,40 @@ mod tests {
     #[test]
     fn manifest_hosts_get_credentials_and_others_are_refused() {
         let p = policy();
-        assert_eq!(decide(&p, Scheme::HTTPS, "api.x.com"), Decision::Allow { credentials: true, route: None });
-        assert_eq!(decide(&p, Scheme::HTTPS, "API.X.COM:443"), Decision::Allow { credentials: true, route: None });
+        assert_eq!(
+            decide(&p, Scheme::HTTPS, "api.x.com"),
+            Decision::Allow {
+                credentials: true,
+                route: None
+            }
+        );
+        assert_eq!(
+            decide(&p, Scheme::HTTPS, "API.X.COM:443"),
+            Decision::Allow {
+                credentials: true,
+                route: None
+            }
+        );
         match decide(&p, Scheme::HTTPS, "evil.example") {
             Decision::Refuse(reason) => assert!(reason.contains("evil.example"), "{reason}"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(decide(&p, Scheme::HTTPS, "api.x.com:8443"), Decision::Refuse(_)));
-        assert!(matches!(decide(&p, Scheme::HTTPS, "api.x.com.evil.example"), Decision::Refuse(_)));
+        assert!(matches!(
+            decide(&p, Scheme::HTTPS, "api.x.com:8443"),
+            Decision::Refuse(_)
+        ));
+        assert!(matches!(
+            decide(&p, Scheme::HTTPS, "api.x.com.evil.example"),
+            Decision::Refuse(_)
+        ));
     }
 
     #[test]
     fn credentials_never_travel_in_clear_text() {
-        assert!(matches!(decide(&policy(), Scheme::HTTP, "api.x.com"), Decision::Refuse(_)));
+        assert!(matches!(
+            decide(&policy(), Scheme::HTTP, "api.x.com"),
+            Decision::Refuse(_)
+        ));
     }
 
     #[test]
@@ -176,9 +212,18 @@ mod tests {
         p.route_api_hosts(&origin);
         assert_eq!(
             decide(&p, Scheme::HTTPS, "api.x.com"),
-            Decision::Allow { credentials: true, route: Some(origin) }
+            Decision::Allow {
+                credentials: true,
+                route: Some(origin)
+            }
         );
-        assert!(matches!(decide(&p, Scheme::HTTPS, "127.0.0.1:9999"), Decision::Refuse(_)));
-        assert!(p.route("evil.example", Origin::parse("http://127.0.0.1:1").unwrap()).is_err());
+        assert!(matches!(
+            decide(&p, Scheme::HTTPS, "127.0.0.1:9999"),
+            Decision::Refuse(_)
+        ));
+        assert!(
+            p.route("evil.example", Origin::parse("http://127.0.0.1:1").unwrap())
+                .is_err()
+        );
     }
 }

@@ -19,7 +19,10 @@ pub enum ActionError {
     Unauthorized { reason: String },
     /// The connection lacks permission, possibly the named scopes.
     #[error("forbidden: {detail}")]
-    Forbidden { missing_scopes: Vec<String>, detail: String },
+    Forbidden {
+        missing_scopes: Vec<String>,
+        detail: String,
+    },
     /// The target does not exist or is not visible.
     #[error("not found: {detail}")]
     NotFound { detail: String },
@@ -74,7 +77,9 @@ impl ActionError {
     }
 
     pub(crate) fn internal(detail: impl Into<String>) -> ActionError {
-        ActionError::Internal { detail: detail.into() }
+        ActionError::Internal {
+            detail: detail.into(),
+        }
     }
 }
 
@@ -89,8 +94,13 @@ pub enum HostError {
     Link(String),
     #[error("the component failed while describing itself: {0}")]
     Describe(String),
-    #[error("the component's embedded manifest differs from the installed manifest `{installed}`: {difference}")]
-    ManifestMismatch { installed: String, difference: String },
+    #[error(
+        "the component's embedded manifest differs from the installed manifest `{installed}`: {difference}"
+    )]
+    ManifestMismatch {
+        installed: String,
+        difference: String,
+    },
     #[error("action `{action}` publishes an invalid {which} schema: {reason}")]
     Schema {
         action: String,

@@ -174,13 +174,19 @@ impl Manifest {
         let mut seen = std::collections::HashSet::new();
         for action in &self.actions {
             if !seen.insert(action.id.as_str()) {
-                return Err(ManifestError::Inconsistent(format!("action `{}` is declared twice", action.id)));
+                return Err(ManifestError::Inconsistent(format!(
+                    "action `{}` is declared twice",
+                    action.id
+                )));
             }
         }
         let mut seen = std::collections::HashSet::new();
         for method in &self.auth_methods {
             if !seen.insert(method.id.as_str()) {
-                return Err(ManifestError::Inconsistent(format!("auth method `{}` is declared twice", method.id)));
+                return Err(ManifestError::Inconsistent(format!(
+                    "auth method `{}` is declared twice",
+                    method.id
+                )));
             }
         }
         let base_host = self
@@ -206,8 +212,9 @@ impl Manifest {
 fn validate_against_schema(value: &serde_json::Value) -> Result<(), ManifestError> {
     let schema: serde_json::Value =
         serde_json::from_str(MANIFEST_SCHEMA).expect("the bundled manifest schema is valid JSON");
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|e| ManifestError::Schema(format!("the manifest schema itself is invalid: {e}")))?;
+    let validator = jsonschema::validator_for(&schema).map_err(|e| {
+        ManifestError::Schema(format!("the manifest schema itself is invalid: {e}"))
+    })?;
     let problems: Vec<String> = validator
         .iter_errors(value)
         .take(5)
@@ -233,7 +240,11 @@ mod tests {
     fn the_x_manifest_is_valid() {
         let m = Manifest::from_json(X_MANIFEST).unwrap();
         assert_eq!(m.id, "x");
-        assert!(m.auth_methods.iter().any(|a| a.kind == AuthKind::Oauth2AuthorizationCode));
+        assert!(
+            m.auth_methods
+                .iter()
+                .any(|a| a.kind == AuthKind::Oauth2AuthorizationCode)
+        );
     }
 
     #[test]

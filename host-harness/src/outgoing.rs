@@ -131,7 +131,11 @@ async fn send(
     request: Request<WasiBody>,
 ) -> SendResult {
     let (mut parts, body) = request.into_parts();
-    let scheme = parts.uri.scheme().cloned().unwrap_or(http::uri::Scheme::HTTPS);
+    let scheme = parts
+        .uri
+        .scheme()
+        .cloned()
+        .unwrap_or(http::uri::Scheme::HTTPS);
     let authority = parts
         .uri
         .authority()

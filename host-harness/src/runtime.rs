@@ -6,7 +6,7 @@
 //! action then runs in a fresh instance with its own store, so nothing leaks
 //! from one connection to another, under a deadline and a memory cap.
 
-use crate::credentials::{Connection, ConnectionFacts};
+use crate::credentials::{Authorizer, BoxFuture, Connection, ConnectionFacts, CredentialError};
 use crate::descriptor::{ActionDescriptor, ConnectorDescriptor, InputValidators};
 use crate::egress::{EgressPolicy, Origin};
 use crate::error::{ActionError, HostError};
@@ -82,11 +82,15 @@ impl Runtime {
         start_epoch_ticker(&engine);
 
         let mut linker = Linker::<ActionState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| HostError::Engine(e.to_string()))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| HostError::Engine(e.to_string()))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| HostError::Engine(e.to_string()))?;
-        bindings::integration::connector::host::add_to_linker::<_, HasSelf<ActionState>>(&mut linker, |s| s)
-            .map_err(|e| HostError::Engine(e.to_string()))?;
+        bindings::integration::connector::host::add_to_linker::<_, HasSelf<ActionState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| HostError::Engine(e.to_string()))?;
         Ok(Runtime {
             engine,
             linker: Arc::new(linker),
@@ -96,7 +100,11 @@ impl Runtime {
 
     /// Compiles `component`, checks it against `manifest`, and prepares it
     /// to run actions.
-    pub async fn load(&self, component: &[u8], manifest: Manifest) -> Result<LoadedConnector, HostError> {
+    pub async fn load(
+        &self,
+        component: &[u8],
+        manifest: Manifest,
+    ) -> Result<LoadedConnector, HostError> {
         let engine = self.engine.clone();
         let bytes = component.to_vec();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
@@ -107,7 +115,8 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| HostError::Link(format!("{e:#}")))?;
-        let pre = bindings::PluginPre::new(instance_pre).map_err(|e| HostError::Link(format!("{e:#}")))?;
+        let pre = bindings::PluginPre::new(instance_pre)
+            .map_err(|e| HostError::Link(format!("{e:#}")))?;
         let mut connector = LoadedConnector {
             egress: Arc::new(EgressPolicy::from_manifest(&manifest)),
             manifest: Arc::new(manifest),
@@ -145,7 +154,10 @@ fn start_epoch_ticker(engine: &Engine) {
 
 /// The component's description must match the installed manifest: the same
 /// document, and the same actions in the same order.
-fn check_against_manifest(manifest: &Manifest, descriptor: &ConnectorDescriptor) -> Result<(), HostError> {
+fn check_against_manifest(
+    manifest: &Manifest,
+    descriptor: &ConnectorDescriptor,
+) -> Result<(), HostError> {
     let installed = serde_json::to_value(manifest).expect("a manifest serializes");
     let mismatch = |difference: String| HostError::ManifestMismatch {
         installed: manifest.id.clone(),
@@ -225,9 +237,15 @@ impl LoadedConnector {
             latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let result = self.invoke_checked(connection, action, input).instrument(span.clone()).await;
+        let result = self
+            .invoke_checked(connection, action, input)
+            .instrument(span.clone())
+            .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
-        span.record("outcome", result.as_ref().map_or_else(|e| e.kind(), |_| "ok"));
+        span.record(
+            "outcome",
+            result.as_ref().map_or_else(|e| e.kind(), |_| "ok"),
+        );
         let _entered = span.enter();
         match &result {
             Ok(_) => tracing::info!("action succeeded"),
@@ -267,8 +285,11 @@ impl LoadedConnector {
             }),
             Ok(Err(trap)) => Err(trap_error(&trap, &stderr)),
             Ok(Ok(Err(e))) => Err(from_wit(e)),
-            Ok(Ok(Ok(output))) => serde_json::from_str(&output)
-                .map_err(|e| ActionError::internal(format!("the connector returned output that is not JSON: {e}"))),
+            Ok(Ok(Ok(output))) => serde_json::from_str(&output).map_err(|e| {
+                ActionError::internal(format!(
+                    "the connector returned output that is not JSON: {e}"
+                ))
+            }),
         };
         // When the host stopped a request, its reason outranks the
         // component's account of the failure.
@@ -296,7 +317,12 @@ impl LoadedConnector {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let hooks = OutgoingHooks::new(self.egress.clone(), connection.authorizer(), self.config.http, journal);
+        let hooks = OutgoingHooks::new(
+            self.egress.clone(),
+            connection.authorizer(),
+            self.config.http,
+            journal,
+        );
         let state = ActionState {
             wasi,
             http: WasiHttpCtx::new(),
@@ -325,11 +351,14 @@ impl LoadedConnector {
             granted_scopes: Some(Vec::new()),
             account_id: None,
         };
-        let nobody = Connection::bearer(facts, secrecy::SecretString::from(String::new()));
+        let nobody = Connection::new(facts, Arc::new(NoCredentials));
         let mut store = self.new_store(&nobody, EgressJournal::default());
         let described = tokio::time::timeout(self.config.action_deadline, async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
-            plugin.integration_connector_connector().call_describe(&mut store).await
+            plugin
+                .integration_connector_connector()
+                .call_describe(&mut store)
+                .await
         })
         .await
         .map_err(|_| HostError::Describe("describe did not return in time".into()))?
@@ -355,6 +384,23 @@ impl LoadedConnector {
             });
         }
         Ok(ConnectorDescriptor { manifest, actions })
+    }
+}
+
+/// The connection `describe` runs on: describing needs no request, and any
+/// request it makes gets no credentials.
+struct NoCredentials;
+
+impl Authorizer for NoCredentials {
+    fn authorize<'a>(
+        &'a self,
+        _request: &'a http::request::Parts,
+    ) -> BoxFuture<'a, Result<http::HeaderValue, CredentialError>> {
+        Box::pin(async {
+            Err(CredentialError::NeedsReconnect(
+                "describe runs without a connection".into(),
+            ))
+        })
     }
 }
 

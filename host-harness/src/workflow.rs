@@ -49,7 +49,12 @@ impl Outputs {
     pub fn resolve(&self, input: &Value) -> Result<Value, String> {
         Ok(match input {
             Value::String(s) => self.resolve_string(s)?,
-            Value::Array(items) => Value::Array(items.iter().map(|i| self.resolve(i)).collect::<Result<_, _>>()?),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.resolve(i))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(members) => Value::Object(
                 members
                     .iter()
@@ -83,10 +88,12 @@ impl Outputs {
 
     fn resolve_string(&self, s: &str) -> Result<Value, String> {
         let trimmed = s.trim();
-        if let Some(inner) = trimmed.strip_prefix("{{").and_then(|t| t.strip_suffix("}}")) {
-            if !inner.contains("{{") {
-                return self.lookup(inner.trim()).cloned();
-            }
+        if let Some(inner) = trimmed
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+            && !inner.contains("{{")
+        {
+            return self.lookup(inner.trim()).cloned();
         }
         self.render(s).map(Value::String)
     }
@@ -94,17 +101,18 @@ impl Outputs {
     fn lookup(&self, path: &str) -> Result<&Value, String> {
         let mut parts = path.split('.');
         let step = parts.next().unwrap_or_default();
-        let mut value = self
-            .by_step
-            .get(step)
-            .ok_or_else(|| format!("`{{{{{path}}}}}` refers to step `{step}`, which has not run"))?;
+        let mut value = self.by_step.get(step).ok_or_else(|| {
+            format!("`{{{{{path}}}}}` refers to step `{step}`, which has not run")
+        })?;
         for part in parts {
             value = match value {
                 Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
                 Value::Object(members) => members.get(part),
                 _ => None,
             }
-            .ok_or_else(|| format!("`{{{{{path}}}}}`: the output of `{step}` has nothing at `{part}`"))?;
+            .ok_or_else(|| {
+                format!("`{{{{{path}}}}}`: the output of `{step}` has nothing at `{part}`")
+            })?;
         }
         Ok(value)
     }
@@ -117,29 +125,48 @@ mod tests {
 
     fn outputs() -> Outputs {
         let mut o = Outputs::default();
-        o.record("post", json!({"post": {"id": "123", "text": "hi"}, "n": 3, "posts": [{"text": "first"}]}));
+        o.record(
+            "post",
+            json!({"post": {"id": "123", "text": "hi"}, "n": 3, "posts": [{"text": "first"}]}),
+        );
         o
     }
 
     #[test]
     fn references_keep_their_type_alone_and_become_text_inside_strings() {
         let o = outputs();
-        assert_eq!(o.resolve(&json!({"id": "{{post.post.id}}", "n": "{{ post.n }}"})).unwrap(), json!({"id": "123", "n": 3}));
-        assert_eq!(o.resolve(&json!("from:{{post.post.text}} x")).unwrap(), json!("from:hi x"));
-        assert_eq!(o.render("{{post.n}} posts; newest {{post.posts.0.text}}").unwrap(), "3 posts; newest first");
+        assert_eq!(
+            o.resolve(&json!({"id": "{{post.post.id}}", "n": "{{ post.n }}"}))
+                .unwrap(),
+            json!({"id": "123", "n": 3})
+        );
+        assert_eq!(
+            o.resolve(&json!("from:{{post.post.text}} x")).unwrap(),
+            json!("from:hi x")
+        );
+        assert_eq!(
+            o.render("{{post.n}} posts; newest {{post.posts.0.text}}")
+                .unwrap(),
+            "3 posts; newest first"
+        );
     }
 
     #[test]
     fn a_missing_step_or_path_is_named() {
         let o = outputs();
-        assert!(o.resolve(&json!("{{search.x}}")).unwrap_err().contains("`search`"));
+        assert!(
+            o.resolve(&json!("{{search.x}}"))
+                .unwrap_err()
+                .contains("`search`")
+        );
         assert!(o.render("{{post.post.nope}}").unwrap_err().contains("nope"));
         assert!(o.render("{{post.post.id").is_err());
     }
 
     #[test]
     fn the_bundled_demo_parses() {
-        let w: Workflow = serde_json::from_str(include_str!("../../manifests/x.demo.json")).unwrap();
+        let w: Workflow =
+            serde_json::from_str(include_str!("../../manifests/x.demo.json")).unwrap();
         assert_eq!(w.steps.first().unwrap().action, "users.me");
     }
 }

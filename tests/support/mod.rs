@@ -7,7 +7,10 @@
 pub mod openapi;
 
 use host_harness::manifest::AuthKind;
-use host_harness::{ActionError, Connection, ConnectionFacts, HostConfig, LoadedConnector, Manifest, Origin, Runtime};
+use host_harness::{
+    ActionError, Connection, ConnectionFacts, HostConfig, LoadedConnector, Manifest, Origin,
+    Runtime,
+};
 use secrecy::SecretString;
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -17,7 +20,13 @@ use x_emulator::Emulator;
 pub const X_MANIFEST: &str = include_str!("../../manifests/x.json");
 
 /// Scopes the manifest's OAuth 2.0 method asks for by default.
-pub const DEFAULT_SCOPES: &[&str] = &["tweet.read", "tweet.write", "users.read", "offline.access", "media.write"];
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "tweet.read",
+    "tweet.write",
+    "users.read",
+    "offline.access",
+    "media.write",
+];
 
 /// The X connector, compiled and described once per test process.
 pub async fn x_connector() -> LoadedConnector {
@@ -60,8 +69,16 @@ impl XBed {
 
     /// Runs `action` on `connection`; a successful output must fit the
     /// action's output schema.
-    pub async fn run_as(&self, connection: &Connection, action: &str, input: Value) -> Result<Value, ActionError> {
-        let result = self.connector.invoke(connection, action, &input.to_string()).await;
+    pub async fn run_as(
+        &self,
+        connection: &Connection,
+        action: &str,
+        input: Value,
+    ) -> Result<Value, ActionError> {
+        let result = self
+            .connector
+            .invoke(connection, action, &input.to_string())
+            .await;
         if let Ok(output) = &result {
             assert_fits_output_schema(&self.connector, action, output);
         }
@@ -124,6 +141,12 @@ pub fn assert_fits_output_schema(connector: &LoadedConnector, action: &str, outp
         .unwrap_or_else(|| panic!("no action {action}"))
         .output_schema;
     let validator = jsonschema::validator_for(schema).expect("the output schema compiles");
-    let errors: Vec<String> = validator.iter_errors(output).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "{action} output does not fit its schema: {errors:?}\n{output:#}");
+    let errors: Vec<String> = validator
+        .iter_errors(output)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{action} output does not fit its schema: {errors:?}\n{output:#}"
+    );
 }

@@ -50,13 +50,29 @@ impl OpenApi {
         problems
     }
 
-    fn check_request(&self, problems: &mut Vec<String>, label: &str, template: &str, operation: &Value, exchange: &Exchange) {
+    fn check_request(
+        &self,
+        problems: &mut Vec<String>,
+        label: &str,
+        template: &str,
+        operation: &Value,
+        exchange: &Exchange,
+    ) {
         let parameters = self.parameters(template, operation);
 
         // Path parameters.
         for (name, value) in path_values(template, &exchange.path) {
-            match parameters.iter().find(|p| p["in"] == "path" && p["name"] == name) {
-                Some(p) => self.check_value(problems, label, &format!("path parameter `{name}`"), &p["schema"], json!(value)),
+            match parameters
+                .iter()
+                .find(|p| p["in"] == "path" && p["name"] == name)
+            {
+                Some(p) => self.check_value(
+                    problems,
+                    label,
+                    &format!("path parameter `{name}`"),
+                    &p["schema"],
+                    json!(value),
+                ),
                 None => problems.push(format!("{label}: path parameter `{name}` is not declared")),
             }
         }
@@ -73,20 +89,40 @@ impl OpenApi {
                 .find(|(alias, _)| alias == name)
                 .map(|(_, canonical)| *canonical)
                 .unwrap_or(name);
-            let Some(p) = parameters.iter().find(|p| p["in"] == "query" && p["name"] == declared_name) else {
+            let Some(p) = parameters
+                .iter()
+                .find(|p| p["in"] == "query" && p["name"] == declared_name)
+            else {
                 problems.push(format!("{label}: query parameter `{name}` is not declared"));
                 continue;
             };
             let schema = &p["schema"];
             let instance = match schema["type"].as_str() {
-                Some("array") => Value::Array(value.split(',').map(|v| typed(&schema["items"], v)).collect()),
+                Some("array") => Value::Array(
+                    value
+                        .split(',')
+                        .map(|v| typed(&schema["items"], v))
+                        .collect(),
+                ),
                 _ => typed(schema, value),
             };
-            self.check_value(problems, label, &format!("query parameter `{name}`"), schema, instance);
+            self.check_value(
+                problems,
+                label,
+                &format!("query parameter `{name}`"),
+                schema,
+                instance,
+            );
         }
         for p in &parameters {
-            if p["required"] == true && p["in"] == "query" && !query.iter().any(|(n, _)| p["name"] == n.as_str()) {
-                problems.push(format!("{label}: required query parameter {} is missing", p["name"]));
+            if p["required"] == true
+                && p["in"] == "query"
+                && !query.iter().any(|(n, _)| p["name"] == n.as_str())
+            {
+                problems.push(format!(
+                    "{label}: required query parameter {} is missing",
+                    p["name"]
+                ));
             }
         }
 
@@ -106,18 +142,26 @@ impl OpenApi {
                             &body["content"]["application/json"]["schema"],
                             value,
                         ),
-                        Err(e) => problems.push(format!("{label}: the request body is not JSON: {e}")),
+                        Err(e) => {
+                            problems.push(format!("{label}: the request body is not JSON: {e}"))
+                        }
                     }
                 }
             }
-            None if !exchange.request_body.is_empty() => {
-                problems.push(format!("{label}: the operation takes no body, and one was sent"))
-            }
+            None if !exchange.request_body.is_empty() => problems.push(format!(
+                "{label}: the operation takes no body, and one was sent"
+            )),
             None => {}
         }
     }
 
-    fn check_answer(&self, problems: &mut Vec<String>, label: &str, operation: &Value, exchange: &Exchange) {
+    fn check_answer(
+        &self,
+        problems: &mut Vec<String>,
+        label: &str,
+        operation: &Value,
+        exchange: &Exchange,
+    ) {
         let status = exchange.status.to_string();
         let responses = &operation["responses"];
         let Some(response) = responses.get(&status).or_else(|| responses.get("default")) else {
@@ -134,14 +178,24 @@ impl OpenApi {
             .trim();
         match response.get("content") {
             None if exchange.response_body.is_empty() => {}
-            None => problems.push(format!("{label}: status {status} declares no body, and one came")),
+            None => problems.push(format!(
+                "{label}: status {status} declares no body, and one came"
+            )),
             Some(content) => match content.get(content_type) {
                 None => problems.push(format!(
                     "{label}: status {status} does not declare content type `{content_type}`"
                 )),
                 Some(media) => match serde_json::from_slice::<Value>(&exchange.response_body) {
-                    Ok(value) => self.check_value(problems, label, &format!("{status} answer"), &media["schema"], value),
-                    Err(e) => problems.push(format!("{label}: the {status} answer is not JSON: {e}")),
+                    Ok(value) => self.check_value(
+                        problems,
+                        label,
+                        &format!("{status} answer"),
+                        &media["schema"],
+                        value,
+                    ),
+                    Err(e) => {
+                        problems.push(format!("{label}: the {status} answer is not JSON: {e}"))
+                    }
                 },
             },
         }
@@ -185,10 +239,10 @@ impl OpenApi {
             if !fits {
                 continue;
             }
-            if let Some(op) = item.get(method.to_ascii_lowercase()) {
-                if best.is_none_or(|(_, _, l)| literal > l) {
-                    best = Some((template, op, literal));
-                }
+            if let Some(op) = item.get(method.to_ascii_lowercase())
+                && best.is_none_or(|(_, _, l)| literal > l)
+            {
+                best = Some((template, op, literal));
             }
         }
         best.map(|(t, op, _)| (t, op))
@@ -208,12 +262,22 @@ impl OpenApi {
 
     fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
         match value.get("$ref").and_then(Value::as_str) {
-            Some(pointer) => self.spec.pointer(pointer.trim_start_matches('#')).unwrap_or(&Value::Null),
+            Some(pointer) => self
+                .spec
+                .pointer(pointer.trim_start_matches('#'))
+                .unwrap_or(&Value::Null),
             None => value,
         }
     }
 
-    fn check_value(&self, problems: &mut Vec<String>, label: &str, what: &str, schema: &Value, instance: Value) {
+    fn check_value(
+        &self,
+        problems: &mut Vec<String>,
+        label: &str,
+        what: &str,
+        schema: &Value,
+        instance: Value,
+    ) {
         let validator = self.validator(schema);
         let errors: Vec<String> = validator
             .iter_errors(&instance)
@@ -221,7 +285,10 @@ impl OpenApi {
             .map(|e| format!("{e} at {}", e.instance_path()))
             .collect();
         if !errors.is_empty() {
-            problems.push(format!("{label}: {what} does not fit the specification: {}", errors.join("; ")));
+            problems.push(format!(
+                "{label}: {what} does not fit the specification: {}",
+                errors.join("; ")
+            ));
         }
     }
 
@@ -239,7 +306,10 @@ impl OpenApi {
                 .build(&root)
                 .unwrap_or_else(|e| panic!("cannot compile a schema of the specification: {e}")),
         );
-        self.validators.lock().unwrap().insert(key, validator.clone());
+        self.validators
+            .lock()
+            .unwrap()
+            .insert(key, validator.clone());
         validator
     }
 }
@@ -247,9 +317,18 @@ impl OpenApi {
 /// A query value typed as its schema says, for validation.
 fn typed(schema: &Value, value: &str) -> Value {
     match schema["type"].as_str() {
-        Some("integer") => value.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(value)),
-        Some("number") => value.parse::<f64>().map(Value::from).unwrap_or_else(|_| json!(value)),
-        Some("boolean") => value.parse::<bool>().map(Value::from).unwrap_or_else(|_| json!(value)),
+        Some("integer") => value
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| json!(value)),
+        Some("number") => value
+            .parse::<f64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| json!(value)),
+        Some("boolean") => value
+            .parse::<bool>()
+            .map(Value::from)
+            .unwrap_or_else(|_| json!(value)),
         _ => json!(value),
     }
 }
@@ -258,7 +337,11 @@ fn path_values<'a>(template: &'a str, path: &'a str) -> Vec<(&'a str, &'a str)> 
     template
         .split('/')
         .zip(path.split('/'))
-        .filter_map(|(t, v)| t.strip_prefix('{').and_then(|n| n.strip_suffix('}')).map(|n| (n, v)))
+        .filter_map(|(t, v)| {
+            t.strip_prefix('{')
+                .and_then(|n| n.strip_suffix('}'))
+                .map(|n| (n, v))
+        })
         .collect()
 }
 
@@ -276,7 +359,10 @@ pub fn assert_conforms_but_refused_requests(traffic: &[Exchange]) {
 fn assert_conforming(traffic: &[Exchange], check_request: impl Fn(&Exchange) -> bool) {
     assert!(!traffic.is_empty(), "no traffic was recorded");
     let spec = spec();
-    let problems: Vec<String> = traffic.iter().flat_map(|e| spec.check_parts(e, check_request(e))).collect();
+    let problems: Vec<String> = traffic
+        .iter()
+        .flat_map(|e| spec.check_parts(e, check_request(e)))
+        .collect();
     assert!(
         problems.is_empty(),
         "{} of {} exchanges depart from X's OpenAPI specification:\n{}",

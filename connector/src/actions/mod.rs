@@ -18,10 +18,10 @@ use crate::bindings::integration::connector::types::{
 };
 use crate::error::{forbidden, internal, invalid_input};
 use crate::input::{self, Validate};
-use crate::manifest::{manifest, ActionMeta, MANIFEST_JSON};
+use crate::manifest::{ActionMeta, MANIFEST_JSON, manifest};
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::cell::OnceCell;
 
 /// One action of the catalogue.
@@ -64,7 +64,8 @@ fn entry<A: Action>() -> Entry {
         run: |ctx, text| {
             let input = input::parse::<A::Input>(text)?;
             let output = A::run(ctx, input)?;
-            serde_json::to_string(&output).map_err(|e| internal(format!("cannot encode the output: {e}")))
+            serde_json::to_string(&output)
+                .map_err(|e| internal(format!("cannot encode the output: {e}")))
         },
     }
 }
@@ -113,7 +114,10 @@ pub fn invoke(action_id: &str, input: &str) -> Result<String, ConnectorError> {
         let known: Vec<&str> = catalogue.iter().map(|e| e.id).collect();
         return Err(invalid_input(
             "action",
-            format!("unknown action `{action_id}`; this connector offers {}", known.join(", ")),
+            format!(
+                "unknown action `{action_id}`; this connector offers {}",
+                known.join(", ")
+            ),
         ));
     };
     let meta = manifest()
@@ -201,7 +205,12 @@ mod tests {
             let input = entry.input_schema();
             assert_eq!(input["type"], "object", "{} input", entry.id);
             assert_eq!(input["additionalProperties"], false, "{} input", entry.id);
-            assert_eq!(entry.output_schema()["type"], "object", "{} output", entry.id);
+            assert_eq!(
+                entry.output_schema()["type"],
+                "object",
+                "{} output",
+                entry.id
+            );
         }
     }
 
@@ -228,10 +237,18 @@ mod tests {
     #[test]
     fn missing_scopes_are_named_before_any_request() {
         let meta = manifest().action("post.create").unwrap();
-        let err = check_access(meta, &facts(AuthKind::Oauth2AuthorizationCode, Some(&["tweet.read", "users.read"])))
-            .unwrap_err();
+        let err = check_access(
+            meta,
+            &facts(
+                AuthKind::Oauth2AuthorizationCode,
+                Some(&["tweet.read", "users.read"]),
+            ),
+        )
+        .unwrap_err();
         match err {
-            ConnectorError::Forbidden(f) => assert_eq!(f.missing_scopes, vec!["tweet.write".to_string()]),
+            ConnectorError::Forbidden(f) => {
+                assert_eq!(f.missing_scopes, vec!["tweet.write".to_string()])
+            }
             other => panic!("expected forbidden, got {other:?}"),
         }
         assert!(check_access(meta, &facts(AuthKind::BearerToken, None)).is_ok());

@@ -5,17 +5,17 @@
 //! directly. Every field X returned is kept.
 
 use crate::api::{Answer, RateLimit};
-use crate::error::{internal, ConnectorError};
+use crate::error::{ConnectorError, internal};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Post fields the list actions ask for, besides the default id and text.
-pub const POST_FIELDS: &str =
-    "author_id,conversation_id,created_at,in_reply_to_user_id,lang,public_metrics,referenced_tweets,reply_settings";
+pub const POST_FIELDS: &str = "author_id,conversation_id,created_at,in_reply_to_user_id,lang,public_metrics,referenced_tweets,reply_settings";
 
 /// User fields asked for wherever a user is returned.
-pub const USER_FIELDS: &str = "created_at,description,profile_image_url,protected,public_metrics,verified";
+pub const USER_FIELDS: &str =
+    "created_at,description,profile_image_url,protected,public_metrics,verified";
 
 /// Expansions the list actions ask for: the authors of the posts.
 pub const POST_EXPANSIONS: &str = "author_id";
@@ -133,7 +133,9 @@ pub fn post_page(answer: Answer) -> Result<PostPage, ConnectorError> {
     }
     let users = included_users(&body);
     let raw: Vec<RawPost> = match body.get("data") {
-        Some(d) => Vec::deserialize(d).map_err(|e| internal(format!("unexpected `data` from X: {e}")))?,
+        Some(d) => {
+            Vec::deserialize(d).map_err(|e| internal(format!("unexpected `data` from X: {e}")))?
+        }
         None => Vec::new(),
     };
     let posts: Vec<Post> = raw.into_iter().map(|r| Post::from_raw(r, &users)).collect();

@@ -1,11 +1,11 @@
 //! `post.create` and `post.delete`.
 
-use super::model::{data, single_post, Post};
+use super::model::{Post, data, single_post};
 use super::{Action, Context};
 use crate::api::RateLimit;
-use crate::error::{invalid_input, ConnectorError};
+use crate::error::{ConnectorError, invalid_input};
 use crate::input::{Id, Validate};
-use crate::text::{weighted_length, MAX_WEIGHTED_LENGTH};
+use crate::text::{MAX_WEIGHTED_LENGTH, weighted_length};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -35,7 +35,9 @@ impl Validate for CreateInput {
         if length > MAX_WEIGHTED_LENGTH {
             return Err(invalid_input(
                 "text",
-                format!("is {length} weighted characters long; X allows at most {MAX_WEIGHTED_LENGTH}"),
+                format!(
+                    "is {length} weighted characters long; X allows at most {MAX_WEIGHTED_LENGTH}"
+                ),
             ));
         }
         Ok(())
@@ -110,7 +112,9 @@ impl Action for Delete {
     type Output = DeleteOutput;
 
     fn run(ctx: &Context, input: DeleteInput) -> Result<DeleteOutput, ConnectorError> {
-        let answer = ctx.api.delete(&format!("/2/tweets/{}", input.id.as_str()))?;
+        let answer = ctx
+            .api
+            .delete(&format!("/2/tweets/{}", input.id.as_str()))?;
         let outcome: Deleted = data(&answer)?;
         Ok(DeleteOutput {
             id: input.id.as_str().to_string(),
@@ -144,7 +148,13 @@ mod tests {
 
     #[test]
     fn reply_and_quote_ids_must_be_numeric() {
-        assert_eq!(refused_field(r#"{"text": "hi", "reply_to_post_id": "abc"}"#), "reply_to_post_id");
-        assert_eq!(refused_field(r#"{"text": "hi", "quote_post_id": 12}"#), "quote_post_id");
+        assert_eq!(
+            refused_field(r#"{"text": "hi", "reply_to_post_id": "abc"}"#),
+            "reply_to_post_id"
+        );
+        assert_eq!(
+            refused_field(r#"{"text": "hi", "quote_post_id": 12}"#),
+            "quote_post_id"
+        );
     }
 }

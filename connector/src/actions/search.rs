@@ -1,9 +1,9 @@
 //! `search.recent`.
 
-use super::model::{post_page, PostPage, POST_EXPANSIONS, POST_FIELDS, USER_FIELDS};
+use super::model::{POST_EXPANSIONS, POST_FIELDS, PostPage, USER_FIELDS, post_page};
 use super::{Action, Context};
 use crate::error::ConnectorError;
-use crate::input::{check_length, check_range, Id, Validate};
+use crate::input::{Id, Validate, check_length, check_range};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -83,7 +83,10 @@ mod tests {
         assert!(parse::<RecentInput>(r#"{"query": ""}"#).is_err());
         let long = format!(r#"{{"query": "{}"}}"#, "a".repeat(4097));
         assert!(parse::<RecentInput>(&long).is_err());
-        assert!(parse::<RecentInput>(r#"{"query": "from:alice -is:retweet", "max_results": 10}"#).is_ok());
+        assert!(
+            parse::<RecentInput>(r#"{"query": "from:alice -is:retweet", "max_results": 10}"#)
+                .is_ok()
+        );
         assert!(parse::<RecentInput>(r#"{"query": "a", "max_results": 9}"#).is_err());
     }
 }

@@ -1,9 +1,9 @@
 //! `timeline.user` and `timeline.home`.
 
-use super::model::{post_page, PostPage, POST_EXPANSIONS, POST_FIELDS, USER_FIELDS};
+use super::model::{POST_EXPANSIONS, POST_FIELDS, PostPage, USER_FIELDS, post_page};
 use super::{Action, Context};
 use crate::error::ConnectorError;
-use crate::input::{check_length, check_range, Id, Validate};
+use crate::input::{Id, Validate, check_length, check_range};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -36,7 +36,11 @@ pub struct UserInput {
 impl Validate for UserInput {
     fn validate(&self) -> Result<(), ConnectorError> {
         check_range("max_results", self.max_results, USER_MIN, USER_MAX)?;
-        check_length("pagination_token", self.pagination_token.as_deref(), TOKEN_MAX)
+        check_length(
+            "pagination_token",
+            self.pagination_token.as_deref(),
+            TOKEN_MAX,
+        )
     }
 }
 
@@ -75,7 +79,11 @@ pub struct HomeInput {
 impl Validate for HomeInput {
     fn validate(&self) -> Result<(), ConnectorError> {
         check_range("max_results", self.max_results, HOME_MIN, HOME_MAX)?;
-        check_length("pagination_token", self.pagination_token.as_deref(), TOKEN_MAX)
+        check_length(
+            "pagination_token",
+            self.pagination_token.as_deref(),
+            TOKEN_MAX,
+        )
     }
 }
 
@@ -97,7 +105,10 @@ impl Action for Home {
     }
 }
 
-fn page_query(max_results: Option<u32>, pagination_token: Option<String>) -> Vec<(&'static str, String)> {
+fn page_query(
+    max_results: Option<u32>,
+    pagination_token: Option<String>,
+) -> Vec<(&'static str, String)> {
     let mut query = vec![
         ("tweet.fields", POST_FIELDS.to_string()),
         ("expansions", POST_EXPANSIONS.to_string()),

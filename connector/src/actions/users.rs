@@ -1,6 +1,6 @@
 //! `users.me`: who the connection acts for.
 
-use super::model::{data, User, USER_FIELDS};
+use super::model::{USER_FIELDS, User, data};
 use super::{Action, Context};
 use crate::api::RateLimit;
 use crate::error::ConnectorError;
@@ -40,7 +40,9 @@ impl Action for Me {
 /// The connected account, also used to learn the account id when the host
 /// does not know it.
 pub fn me(ctx: &Context) -> Result<MeOutput, ConnectorError> {
-    let answer = ctx.api.get("/2/users/me", &[("user.fields", USER_FIELDS.to_string())])?;
+    let answer = ctx
+        .api
+        .get("/2/users/me", &[("user.fields", USER_FIELDS.to_string())])?;
     Ok(MeOutput {
         user: data(&answer)?,
         rate_limit: answer.rate_limit,

@@ -21,7 +21,11 @@ pub async fn run(connector_args: &ConnectorArgs, args: ActionsArgs) -> Result<Ex
         println!("{}", serde_json::to_string_pretty(&descriptor.actions)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} — {} actions\n", connector.manifest().display_name, descriptor.actions.len());
+    println!(
+        "{} — {} actions\n",
+        connector.manifest().display_name,
+        descriptor.actions.len()
+    );
     for action in &descriptor.actions {
         println!("{}  {}", action.id, action.title);
         println!("    {}", action.description);

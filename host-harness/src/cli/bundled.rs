@@ -44,5 +44,9 @@ pub async fn start_emulator() -> std::io::Result<LocalX> {
         granted_scopes: Some(DEMO_SCOPES.iter().map(|s| s.to_string()).collect()),
         account_id: emulator.user_id(DEMO_ACCOUNT),
     };
-    Ok(LocalX { emulator, facts, token })
+    Ok(LocalX {
+        emulator,
+        facts,
+        token,
+    })
 }

@@ -13,7 +13,8 @@ use std::time::Instant;
 const MAX_OUTPUT_LINES: usize = 24;
 
 pub async fn run(connector_args: &ConnectorArgs) -> Result<ExitCode> {
-    let workflow: Workflow = serde_json::from_str(bundled::DEMO).context("the bundled demo workflow is invalid")?;
+    let workflow: Workflow =
+        serde_json::from_str(bundled::DEMO).context("the bundled demo workflow is invalid")?;
     let mut connector = load(connector_args).await?;
     let local = bundled::start_emulator()
         .await
@@ -27,7 +28,11 @@ pub async fn run(connector_args: &ConnectorArgs) -> Result<ExitCode> {
     println!(
         "Against the local X API emulator at {origin}: no credentials, no network.\n\
          The component calls https://{}; the host routes those requests to the emulator.\n",
-        connector.manifest().api.base_url.trim_start_matches("https://")
+        connector
+            .manifest()
+            .api
+            .base_url
+            .trim_start_matches("https://")
     );
 
     let mut outputs = Outputs::default();
@@ -37,7 +42,10 @@ pub async fn run(connector_args: &ConnectorArgs) -> Result<ExitCode> {
         println!("[{}/{total}] {} — {}", n + 1, step.title, step.action);
         println!("  input:  {input}");
         let started = Instant::now();
-        match connector.invoke(&connection, &step.action, &input.to_string()).await {
+        match connector
+            .invoke(&connection, &step.action, &input.to_string())
+            .await
+        {
             Ok(output) => {
                 let elapsed = started.elapsed();
                 outputs.record(&step.id, output.clone());

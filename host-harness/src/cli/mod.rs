@@ -73,7 +73,8 @@ pub fn init_tracing(cli: &Cli) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("HOST_HARNESS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("HOST_HARNESS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -100,7 +101,8 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 /// Loads the connector the arguments name, or the bundled one.
 async fn load(args: &ConnectorArgs) -> Result<LoadedConnector> {
-    let runtime = Runtime::new(HostConfig::default()).context("cannot start the WebAssembly runtime")?;
+    let runtime =
+        Runtime::new(HostConfig::default()).context("cannot start the WebAssembly runtime")?;
     let (component, manifest) = match (&args.component, &args.manifest) {
         (Some(component), Some(manifest)) => {
             let bytes = std::fs::read(component)

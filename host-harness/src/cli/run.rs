@@ -42,8 +42,9 @@ pub async fn run(connector_args: &ConnectorArgs, args: RunArgs) -> Result<ExitCo
     let mut _local = None;
     let connection = match &args.bearer_token_env {
         Some(var) => {
-            let token = std::env::var(var)
-                .with_context(|| format!("the environment variable {var} (--bearer-token-env) is not set"))?;
+            let token = std::env::var(var).with_context(|| {
+                format!("the environment variable {var} (--bearer-token-env) is not set")
+            })?;
             if token.trim().is_empty() {
                 bail!("the environment variable {var} (--bearer-token-env) is empty");
             }
@@ -59,9 +60,13 @@ pub async fn run(connector_args: &ConnectorArgs, args: RunArgs) -> Result<ExitCo
             let local = bundled::start_emulator()
                 .await
                 .context("cannot start the local X API emulator")?;
-            eprintln!("(running against the local X API emulator at {}; pass --bearer-token-env to use the real API)", local.emulator.base_url());
+            eprintln!(
+                "(running against the local X API emulator at {}; pass --bearer-token-env to use the real API)",
+                local.emulator.base_url()
+            );
             if args.routes.is_empty() {
-                let origin = Origin::parse(&local.emulator.base_url()).map_err(anyhow::Error::msg)?;
+                let origin =
+                    Origin::parse(&local.emulator.base_url()).map_err(anyhow::Error::msg)?;
                 connector.route_api_hosts(&origin);
             }
             let connection = Connection::bearer(local.facts.clone(), local.token.clone());

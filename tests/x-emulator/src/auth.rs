@@ -19,7 +19,11 @@ pub struct Caller {
 /// (401), a user token where the endpoint needs one (403), the scopes the
 /// endpoint needs (403), and the rate limit (429); then applies a fault a
 /// test injected, if any.
-pub async fn authorize(shared: &Shared, headers: &HeaderMap, endpoint: Endpoint) -> Result<Caller, Response> {
+pub async fn authorize(
+    shared: &Shared,
+    headers: &HeaderMap,
+    endpoint: Endpoint,
+) -> Result<Caller, Response> {
     let caller = check(shared, headers, endpoint)?;
     match shared.faults.take(endpoint) {
         None => Ok(caller),
@@ -29,13 +33,18 @@ pub async fn authorize(shared: &Shared, headers: &HeaderMap, endpoint: Endpoint)
         }
         Some(Fault::Status(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = problem::generic(status, status.canonical_reason().unwrap_or("Error"), "Injected failure");
+            let mut response = problem::generic(
+                status,
+                status.canonical_reason().unwrap_or("Error"),
+                "Injected failure",
+            );
             add_rate_headers(&mut response, caller.rate);
             Err(response)
         }
         Some(Fault::Raw { status, body }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+            let mut response =
+                (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
             add_rate_headers(&mut response, caller.rate);
             Err(response)
         }
@@ -51,7 +60,9 @@ fn check(shared: &Shared, headers: &HeaderMap, endpoint: Endpoint) -> Result<Cal
         .ok_or_else(problem::unauthorized)?;
     let grant = {
         let world = shared.world.lock().unwrap();
-        let token = world.token(token.trim()).ok_or_else(problem::unauthorized)?;
+        let token = world
+            .token(token.trim())
+            .ok_or_else(problem::unauthorized)?;
         if token.expires_at.is_some_and(|at| at <= now) {
             return Err(problem::unauthorized());
         }

@@ -25,7 +25,12 @@ pub struct Faults {
 
 impl Faults {
     pub fn push(&self, endpoint: Endpoint, fault: Fault) {
-        self.queued.lock().unwrap().entry(endpoint).or_default().push_back(fault);
+        self.queued
+            .lock()
+            .unwrap()
+            .entry(endpoint)
+            .or_default()
+            .push_back(fault);
     }
 
     pub fn take(&self, endpoint: Endpoint) -> Option<Fault> {

@@ -13,40 +13,106 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
 const TWEET_FIELDS: &[&str] = &[
-    "article", "attachments", "author_id", "card_uri", "community_id", "context_annotations",
-    "conversation_id", "created_at", "display_text_range", "edit_controls", "edit_history_tweet_ids",
-    "entities", "geo", "id", "in_reply_to_user_id", "lang", "media_metadata", "non_public_metrics",
-    "note_tweet", "organic_metrics", "possibly_sensitive", "promoted_metrics", "public_metrics",
-    "referenced_tweets", "reply_settings", "scopes", "source", "suggested_source_links",
-    "suggested_source_links_with_counts", "text", "withheld",
+    "article",
+    "attachments",
+    "author_id",
+    "card_uri",
+    "community_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "display_text_range",
+    "edit_controls",
+    "edit_history_tweet_ids",
+    "entities",
+    "geo",
+    "id",
+    "in_reply_to_user_id",
+    "lang",
+    "media_metadata",
+    "non_public_metrics",
+    "note_tweet",
+    "organic_metrics",
+    "possibly_sensitive",
+    "promoted_metrics",
+    "public_metrics",
+    "referenced_tweets",
+    "reply_settings",
+    "scopes",
+    "source",
+    "suggested_source_links",
+    "suggested_source_links_with_counts",
+    "text",
+    "withheld",
 ];
 
 const USER_FIELDS: &[&str] = &[
-    "affiliation", "confirmed_email", "connection_status", "created_at", "description", "entities",
-    "id", "is_identity_verified", "location", "most_recent_tweet_id", "name", "parody",
-    "pinned_tweet_id", "profile_banner_url", "profile_image_url", "protected", "public_metrics",
-    "receives_your_dm", "subscription", "subscription_type", "url", "username", "verified",
-    "verified_followers_count", "verified_type", "withheld",
+    "affiliation",
+    "confirmed_email",
+    "connection_status",
+    "created_at",
+    "description",
+    "entities",
+    "id",
+    "is_identity_verified",
+    "location",
+    "most_recent_tweet_id",
+    "name",
+    "parody",
+    "pinned_tweet_id",
+    "profile_banner_url",
+    "profile_image_url",
+    "protected",
+    "public_metrics",
+    "receives_your_dm",
+    "subscription",
+    "subscription_type",
+    "url",
+    "username",
+    "verified",
+    "verified_followers_count",
+    "verified_type",
+    "withheld",
 ];
 
 const TWEET_EXPANSIONS: &[&str] = &[
-    "article.cover_media", "article.media_entities", "attachments.media_keys",
-    "attachments.media_source_tweet", "attachments.poll_ids", "author_id", "edit_history_tweet_ids",
-    "entities.mentions.username", "geo.place_id", "in_reply_to_user_id",
-    "entities.note.mentions.username", "referenced_tweets.id",
-    "referenced_tweets.id.attachments.media_keys", "referenced_tweets.id.author_id",
+    "article.cover_media",
+    "article.media_entities",
+    "attachments.media_keys",
+    "attachments.media_source_tweet",
+    "attachments.poll_ids",
+    "author_id",
+    "edit_history_tweet_ids",
+    "entities.mentions.username",
+    "geo.place_id",
+    "in_reply_to_user_id",
+    "entities.note.mentions.username",
+    "referenced_tweets.id",
+    "referenced_tweets.id.attachments.media_keys",
+    "referenced_tweets.id.author_id",
 ];
 
-const USER_EXPANSIONS: &[&str] = &["affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id"];
+const USER_EXPANSIONS: &[&str] = &[
+    "affiliation.user_id",
+    "most_recent_tweet_id",
+    "pinned_tweet_id",
+];
 
 /// Field and expansion parameters every post-returning endpoint accepts.
 /// `post.fields` is the name newer SDKs send for `tweet.fields`.
 pub const POST_QUERY_PARAMS: &[&str] = &[
-    "tweet.fields", "post.fields", "expansions", "media.fields", "poll.fields", "user.fields", "place.fields",
+    "tweet.fields",
+    "post.fields",
+    "expansions",
+    "media.fields",
+    "poll.fields",
+    "user.fields",
+    "place.fields",
 ];
 
 /// Field and expansion parameters of user-returning endpoints.
-pub const USER_QUERY_PARAMS: &[&str] = &["user.fields", "expansions", "tweet.fields", "post.fields"];
+pub const USER_QUERY_PARAMS: &[&str] =
+    &["user.fields", "expansions", "tweet.fields", "post.fields"];
 
 /// What an answer should carry.
 #[derive(Debug, Default)]
@@ -68,7 +134,11 @@ impl Selection {
     }
 
     fn read(params: &Params, expansions: &[&str]) -> Result<Selection, Response> {
-        let tweet_param = if params.get("post.fields").is_some() { "post.fields" } else { "tweet.fields" };
+        let tweet_param = if params.get("post.fields").is_some() {
+            "post.fields"
+        } else {
+            "tweet.fields"
+        };
         Ok(Selection {
             tweet: list(params, tweet_param, TWEET_FIELDS)?,
             user: list(params, "user.fields", USER_FIELDS)?,
@@ -85,7 +155,10 @@ impl Selection {
         let mut o = Map::new();
         o.insert("id".into(), json!(post.id.to_string()));
         o.insert("text".into(), json!(post.text));
-        o.insert("edit_history_tweet_ids".into(), json!([post.id.to_string()]));
+        o.insert(
+            "edit_history_tweet_ids".into(),
+            json!([post.id.to_string()]),
+        );
         for field in &self.tweet {
             let value = match field.as_str() {
                 "author_id" => json!(post.author_id.to_string()),
@@ -110,11 +183,12 @@ impl Selection {
                     "bookmark_count": 0,
                     "impression_count": 0,
                 }),
-                "referenced_tweets" if !post.references.is_empty() => json!(post
-                    .references
-                    .iter()
-                    .map(|(kind, id)| json!({ "type": kind.as_str(), "id": id.to_string() }))
-                    .collect::<Vec<_>>()),
+                "referenced_tweets" if !post.references.is_empty() => json!(
+                    post.references
+                        .iter()
+                        .map(|(kind, id)| json!({ "type": kind.as_str(), "id": id.to_string() }))
+                        .collect::<Vec<_>>()
+                ),
                 _ => continue,
             };
             o.insert(field.clone(), value);
@@ -134,7 +208,10 @@ impl Selection {
                 "description" => json!(user.description),
                 "protected" => json!(user.protected),
                 "verified" => json!(user.verified),
-                "profile_image_url" => json!(format!("https://pbs.twimg.com/profile_images/{}/avatar_normal.jpg", user.id)),
+                "profile_image_url" => json!(format!(
+                    "https://pbs.twimg.com/profile_images/{}/avatar_normal.jpg",
+                    user.id
+                )),
                 "public_metrics" => json!({
                     "followers_count": world.followers_count(user.id),
                     "following_count": world.following_count(user.id),
@@ -207,7 +284,10 @@ fn list(params: &Params, name: &str, allowed: &[&str]) -> Result<BTreeSet<String
             return Err(invalid_parameter(
                 name,
                 item,
-                &format!("The `{name}` query parameter value [{item}] is not one of [{}]", allowed.join(",")),
+                &format!(
+                    "The `{name}` query parameter value [{item}] is not one of [{}]",
+                    allowed.join(",")
+                ),
             ));
         }
         out.insert(item.to_string());

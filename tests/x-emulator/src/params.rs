@@ -23,7 +23,10 @@ impl Params {
                 return Err(invalid_parameter(
                     name,
                     value,
-                    &format!("The query parameter [{name}] is not one of [{}]", allowed.join(",")),
+                    &format!(
+                        "The query parameter [{name}] is not one of [{}]",
+                        allowed.join(",")
+                    ),
                 ));
             }
             if pairs[..i].iter().any(|(n, _)| n == name) {
@@ -54,7 +57,9 @@ impl Params {
             _ => Err(invalid_parameter(
                 name,
                 value,
-                &format!("The `{name}` query parameter value [{value}] is not between {min} and {max}"),
+                &format!(
+                    "The `{name}` query parameter value [{value}] is not between {min} and {max}"
+                ),
             )),
         }
     }
@@ -99,10 +104,11 @@ impl Params {
 
 /// Parses an id path or query value: 1 to 19 digits.
 pub fn parse_id(name: &str, value: &str) -> Result<u64, Response> {
-    if (1..=19).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(id) = value.parse() {
-            return Ok(id);
-        }
+    if (1..=19).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(id) = value.parse()
+    {
+        return Ok(id);
     }
     Err(invalid_parameter(
         name,

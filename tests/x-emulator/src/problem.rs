@@ -32,12 +32,20 @@ pub fn unsupported_authentication() -> Response {
 
 /// 403 for a user token that lacks a scope the endpoint needs.
 pub fn missing_scope() -> Response {
-    generic(StatusCode::FORBIDDEN, "Forbidden", "You are not permitted to perform this action.")
+    generic(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        "You are not permitted to perform this action.",
+    )
 }
 
 /// 429 when the endpoint's window is spent.
 pub fn too_many_requests() -> Response {
-    generic(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests", "Too Many Requests")
+    generic(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too Many Requests",
+        "Too Many Requests",
+    )
 }
 
 /// 400 for a parameter X refuses, naming it and its value.
@@ -88,7 +96,11 @@ pub fn not_found(resource_type: &str, parameter: &str, value: &str) -> Response 
 
 /// 404 for a path the API does not have.
 pub fn no_such_route() -> Response {
-    generic(StatusCode::NOT_FOUND, "Not Found Error", "The requested resource could not be found.")
+    generic(
+        StatusCode::NOT_FOUND,
+        "Not Found Error",
+        "The requested resource could not be found.",
+    )
 }
 
 fn with_body(status: StatusCode, body: Value) -> Response {

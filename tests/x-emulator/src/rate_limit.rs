@@ -44,7 +44,9 @@ impl Endpoint {
     /// Scopes a user token needs, as X's OpenAPI specification lists them.
     pub fn scopes(self) -> &'static [&'static str] {
         match self {
-            Endpoint::CreatePost | Endpoint::DeletePost => &["tweet.read", "tweet.write", "users.read"],
+            Endpoint::CreatePost | Endpoint::DeletePost => {
+                &["tweet.read", "tweet.write", "users.read"]
+            }
             _ => &["tweet.read", "users.read"],
         }
     }
@@ -83,7 +85,13 @@ impl Limits {
 
     /// Counts one request of `caller` to `endpoint`: `Ok` while the window
     /// has room, `Err` (for a 429) when it is spent.
-    pub fn take(&self, caller: &str, endpoint: Endpoint, app: bool, now: DateTime<Utc>) -> Result<RateStatus, RateStatus> {
+    pub fn take(
+        &self,
+        caller: &str,
+        endpoint: Endpoint,
+        app: bool,
+        now: DateTime<Utc>,
+    ) -> Result<RateStatus, RateStatus> {
         let (user_limit, app_limit) = endpoint.default_limits();
         let limit = self
             .overrides
@@ -95,13 +103,23 @@ impl Limits {
         let mut windows = self.windows.lock().unwrap();
         let window = windows
             .entry((caller.to_string(), endpoint))
-            .or_insert(Window { started: now, used: 0 });
+            .or_insert(Window {
+                started: now,
+                used: 0,
+            });
         if now >= window.started + WINDOW {
-            *window = Window { started: now, used: 0 };
+            *window = Window {
+                started: now,
+                used: 0,
+            };
         }
         let reset = (window.started + WINDOW).timestamp();
         if window.used >= limit {
-            return Err(RateStatus { limit, remaining: 0, reset });
+            return Err(RateStatus {
+                limit,
+                remaining: 0,
+                reset,
+            });
         }
         window.used += 1;
         Ok(RateStatus {

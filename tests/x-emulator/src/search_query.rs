@@ -24,7 +24,10 @@ pub fn parse(text: &str) -> Result<Query, String> {
     let mut parser = Parser { tokens, pos: 0 };
     let query = parser.any()?;
     if parser.pos < parser.tokens.len() {
-        return Err(format!("Unexpected `{}` in query", parser.tokens[parser.pos].text()));
+        return Err(format!(
+            "Unexpected `{}` in query",
+            parser.tokens[parser.pos].text()
+        ));
     }
     if !query.has_positive_term() {
         return Err("A query must contain at least one term that is not negated".into());
@@ -38,13 +41,15 @@ impl Query {
         match self {
             Query::Keyword(k) => words(&post.text).any(|w| w.eq_ignore_ascii_case(k)),
             Query::Phrase(p) => post.text.to_lowercase().contains(&p.to_lowercase()),
-            Query::From(name) => world
-                .user(post.author_id)
-                .is_some_and(|u| u.username.eq_ignore_ascii_case(name) || u.id.to_string() == *name),
+            Query::From(name) => world.user(post.author_id).is_some_and(|u| {
+                u.username.eq_ignore_ascii_case(name) || u.id.to_string() == *name
+            }),
             Query::To(name) => post
                 .in_reply_to_user_id
                 .and_then(|id| world.user(id))
-                .is_some_and(|u| u.username.eq_ignore_ascii_case(name) || u.id.to_string() == *name),
+                .is_some_and(|u| {
+                    u.username.eq_ignore_ascii_case(name) || u.id.to_string() == *name
+                }),
             Query::Is(kind) => post.references.iter().any(|(k, _)| k == kind),
             Query::Lang(lang) => post.lang.eq_ignore_ascii_case(lang),
             Query::Not(q) => !q.matches(world, post),
@@ -97,7 +102,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
             c if c.is_whitespace() => {}
             '(' => tokens.push(Token::Open),
             ')' => tokens.push(Token::Close),
-            '-' if chars.peek().is_some_and(|(_, n)| !n.is_whitespace()) => tokens.push(Token::Minus),
+            '-' if chars.peek().is_some_and(|(_, n)| !n.is_whitespace()) => {
+                tokens.push(Token::Minus)
+            }
             '"' => {
                 let mut phrase = String::new();
                 let mut closed = false;
@@ -109,7 +116,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                     phrase.push(c);
                 }
                 if !closed {
-                    return Err(format!("Unterminated quoted phrase (at position {})", i + 1));
+                    return Err(format!(
+                        "Unterminated quoted phrase (at position {})",
+                        i + 1
+                    ));
                 }
                 tokens.push(Token::Phrase(phrase));
             }
@@ -146,7 +156,11 @@ impl Parser {
             self.pos += 1;
             groups.push(self.all()?);
         }
-        Ok(if groups.len() == 1 { groups.pop().unwrap() } else { Query::Any(groups) })
+        Ok(if groups.len() == 1 {
+            groups.pop().unwrap()
+        } else {
+            Query::Any(groups)
+        })
     }
 
     /// `term+`
@@ -193,7 +207,9 @@ fn operator(word: &str) -> Result<Query, String> {
         return Ok(Query::Keyword(word.to_string()));
     };
     if value.is_empty() {
-        return Err(format!("Reference to invalid operator '{name}' with no value"));
+        return Err(format!(
+            "Reference to invalid operator '{name}' with no value"
+        ));
     }
     match name {
         "from" => Ok(Query::From(value.trim_start_matches('@').to_string())),
@@ -219,7 +235,10 @@ mod tests {
     fn parses_operators_negation_and_or() {
         assert_eq!(
             parse("from:ada -is:retweet").unwrap(),
-            Query::All(vec![Query::From("ada".into()), Query::Not(Box::new(Query::Is(Reference::Retweeted)))])
+            Query::All(vec![
+                Query::From("ada".into()),
+                Query::Not(Box::new(Query::Is(Reference::Retweeted)))
+            ])
         );
         assert!(matches!(parse("ship OR engine").unwrap(), Query::Any(_)));
         assert!(matches!(parse("(a OR b) \"c d\"").unwrap(), Query::All(_)));
@@ -227,7 +246,11 @@ mod tests {
 
     #[test]
     fn refuses_what_x_refuses() {
-        assert!(parse("bogus:1").unwrap_err().contains("invalid operator 'bogus'"));
+        assert!(
+            parse("bogus:1")
+                .unwrap_err()
+                .contains("invalid operator 'bogus'")
+        );
         assert!(parse("is:bogus").is_err());
         assert!(parse("-is:retweet").is_err());
         assert!(parse("\"open").is_err());

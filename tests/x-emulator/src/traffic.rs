@@ -31,7 +31,11 @@ pub struct Exchange {
 pub async fn record(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(request_body) = to_bytes(body, MAX_BODY).await else {
-        return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+        return (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+        )
+            .into_response();
     };
     let method = parts.method.to_string();
     let path = parts.uri.path().to_string();

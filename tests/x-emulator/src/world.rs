@@ -67,7 +67,10 @@ pub struct PostSnapshot {
 #[derive(Debug, Clone)]
 pub enum Grant {
     /// OAuth 2.0 user context: acts for `user_id` within `scopes`.
-    User { user_id: u64, scopes: BTreeSet<String> },
+    User {
+        user_id: u64,
+        scopes: BTreeSet<String>,
+    },
     /// App-only: no user.
     App,
 }
@@ -111,27 +114,78 @@ impl World {
     pub fn seeded(clock: &Clock) -> World {
         let now = clock.now();
         let mut world = World::default();
-        let ada = world.add_user("ada", "Ada Lovelace", "Poetical science.", now - Duration::days(2900));
-        let grace = world.add_user("grace", "Grace Hopper", "Compilers, nanoseconds, and ships in port.", now - Duration::days(2500));
-        let alan = world.add_user("alan", "Alan Turing", "Can machines think?", now - Duration::days(2100));
+        let ada = world.add_user(
+            "ada",
+            "Ada Lovelace",
+            "Poetical science.",
+            now - Duration::days(2900),
+        );
+        let grace = world.add_user(
+            "grace",
+            "Grace Hopper",
+            "Compilers, nanoseconds, and ships in port.",
+            now - Duration::days(2500),
+        );
+        let alan = world.add_user(
+            "alan",
+            "Alan Turing",
+            "Can machines think?",
+            now - Duration::days(2100),
+        );
         world.follows.insert((ada, grace));
         world.follows.insert((ada, alan));
 
-        let old = world.add_post(ada, "Notes on the Analytical Engine, part one.", now - Duration::days(10), None, None);
+        let old = world.add_post(
+            ada,
+            "Notes on the Analytical Engine, part one.",
+            now - Duration::days(10),
+            None,
+            None,
+        );
         let _ = old;
         let engine = world.add_post(ada, "The Analytical Engine weaves algebraic patterns just as the Jacquard loom weaves flowers and leaves.", now - Duration::days(3), None, None);
-        let ship = world.add_post(grace, "A ship in port is safe, but that is not what ships are built for.", now - Duration::days(2), None, None);
-        world.add_post(grace, "It is often easier to ask for forgiveness than to ask for permission.", now - Duration::hours(30), None, None);
+        let ship = world.add_post(
+            grace,
+            "A ship in port is safe, but that is not what ships are built for.",
+            now - Duration::days(2),
+            None,
+            None,
+        );
+        world.add_post(
+            grace,
+            "It is often easier to ask for forgiveness than to ask for permission.",
+            now - Duration::hours(30),
+            None,
+            None,
+        );
         let rt_text = format!("RT @ada: {}", world.posts[&engine].text);
         let rt = world.add_post(grace, &rt_text, now - Duration::hours(20), None, None);
         world.posts.get_mut(&rt).unwrap().references = vec![(Reference::Retweeted, engine)];
         world.add_post(alan, "We can only see a short distance ahead, but we can see plenty there that needs to be done.", now - Duration::hours(12), None, None);
-        world.add_post(alan, "@grace Ships and machines alike: built to leave port.", now - Duration::hours(6), Some(ship), None);
-        world.add_post(ada, "That brain of mine is something more than merely mortal; as time will show.", now - Duration::hours(2), None, None);
+        world.add_post(
+            alan,
+            "@grace Ships and machines alike: built to leave port.",
+            now - Duration::hours(6),
+            Some(ship),
+            None,
+        );
+        world.add_post(
+            ada,
+            "That brain of mine is something more than merely mortal; as time will show.",
+            now - Duration::hours(2),
+            None,
+            None,
+        );
         world
     }
 
-    fn add_user(&mut self, username: &str, name: &str, description: &str, created_at: DateTime<Utc>) -> u64 {
+    fn add_user(
+        &mut self,
+        username: &str,
+        name: &str,
+        description: &str,
+        created_at: DateTime<Utc>,
+    ) -> u64 {
         let id = self.next_id(created_at);
         self.users.push(User {
             id,
@@ -150,7 +204,14 @@ impl World {
         snowflake(at, self.sequence)
     }
 
-    fn add_post(&mut self, author: u64, text: &str, at: DateTime<Utc>, reply_to: Option<u64>, quote: Option<u64>) -> u64 {
+    fn add_post(
+        &mut self,
+        author: u64,
+        text: &str,
+        at: DateTime<Utc>,
+        reply_to: Option<u64>,
+        quote: Option<u64>,
+    ) -> u64 {
         let id = self.next_id(at);
         let mut references = Vec::new();
         let mut conversation_id = id;
@@ -235,7 +296,12 @@ impl World {
             .collect()
     }
 
-    pub fn issue_user_token(&mut self, user_id: u64, scopes: &[&str], now: DateTime<Utc>) -> String {
+    pub fn issue_user_token(
+        &mut self,
+        user_id: u64,
+        scopes: &[&str],
+        now: DateTime<Utc>,
+    ) -> String {
         let token = random_token();
         self.tokens.insert(
             token.clone(),

@@ -24,25 +24,38 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/2/tweets/{id}", delete(posts::delete).get(posts::lookup))
         .route("/2/tweets/search/recent", get(search::recent))
         .route("/2/users/{id}/tweets", get(timelines::user_posts))
-        .route("/2/users/{id}/timelines/reverse_chronological", get(timelines::home))
+        .route(
+            "/2/users/{id}/timelines/reverse_chronological",
+            get(timelines::home),
+        )
         .fallback(|| async { problem::no_such_route() })
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), traffic::record))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            traffic::record,
+        ))
         .with_state(shared)
 }
 
 /// A JSON answer with the caller's rate-limit headers.
 fn answer(caller: &Caller, status: StatusCode, body: Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     add_rate_headers(&mut response, caller.rate);
     response
 }
 
 /// One page of `posts` (newest first), starting at the post whose id the
 /// pagination `token` encodes, in X's list shape.
-fn page(world: &World, selection: &Selection, posts: &[&Post], max_results: usize, token: Option<u64>) -> Value {
+fn page(
+    world: &World,
+    selection: &Selection,
+    posts: &[&Post],
+    max_results: usize,
+    token: Option<u64>,
+) -> Value {
     let start = match token {
         Some(t) => posts.iter().position(|p| p.id <= t).unwrap_or(posts.len()),
         None => 0,

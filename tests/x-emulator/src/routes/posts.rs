@@ -17,9 +17,22 @@ use std::sync::Arc;
 
 /// Members of X's `TweetCreateRequest`.
 const CREATE_FIELDS: &[&str] = &[
-    "card_uri", "community_id", "direct_message_deep_link", "edit_options", "for_super_followers_only",
-    "geo", "made_with_ai", "media", "nullcast", "paid_partnership", "poll", "quote_tweet_id", "reply",
-    "reply_settings", "share_with_followers", "text",
+    "card_uri",
+    "community_id",
+    "direct_message_deep_link",
+    "edit_options",
+    "for_super_followers_only",
+    "geo",
+    "made_with_ai",
+    "media",
+    "nullcast",
+    "paid_partnership",
+    "poll",
+    "quote_tweet_id",
+    "reply",
+    "reply_settings",
+    "share_with_followers",
+    "text",
 ];
 
 /// Code points that weigh 1 in X's counting (configuration v3); others weigh 2.
@@ -31,7 +44,9 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::CreatePost).await?;
-    let author = caller.user_id.ok_or_else(problem::unsupported_authentication)?;
+    let author = caller
+        .user_id
+        .ok_or_else(problem::unsupported_authentication)?;
     let request: Value = serde_json::from_slice(&body)
         .map_err(|e| problem::invalid_body(&format!("Request body is not valid JSON: {e}")))?;
     let Some(fields) = request.as_object() else {
@@ -44,8 +59,16 @@ pub async fn create(
     }
     let text = match fields.get("text") {
         Some(Value::String(t)) => t.clone(),
-        Some(_) => return Err(problem::invalid_body("$.text: string found, but expected string")),
-        None => return Err(problem::invalid_body("$.text: is missing but it is required")),
+        Some(_) => {
+            return Err(problem::invalid_body(
+                "$.text: string found, but expected string",
+            ));
+        }
+        None => {
+            return Err(problem::invalid_body(
+                "$.text: is missing but it is required",
+            ));
+        }
     };
     if text.trim().is_empty() {
         return Err(problem::invalid_body("$.text: Post text must not be empty"));
@@ -91,7 +114,11 @@ fn id_member(name: &str, value: &Value) -> Result<u64, Response> {
     value
         .as_str()
         .and_then(|s| parse_id(name, s).ok())
-        .ok_or_else(|| problem::invalid_body(&format!("$.{name}: does not match the regex pattern ^[0-9]{{1,19}}$")))
+        .ok_or_else(|| {
+            problem::invalid_body(&format!(
+                "$.{name}: does not match the regex pattern ^[0-9]{{1,19}}$"
+            ))
+        })
 }
 
 fn weighted_length(text: &str) -> usize {
@@ -103,7 +130,11 @@ fn weighted_length(text: &str) -> usize {
                 word.chars()
                     .map(|c| {
                         let cp = c as u32;
-                        if LIGHT_RANGES.iter().any(|&(a, b)| (a..=b).contains(&cp)) { 1 } else { 2 }
+                        if LIGHT_RANGES.iter().any(|&(a, b)| (a..=b).contains(&cp)) {
+                            1
+                        } else {
+                            2
+                        }
                     })
                     .sum()
             }
@@ -118,11 +149,17 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::DeletePost).await?;
-    let user = caller.user_id.ok_or_else(problem::unsupported_authentication)?;
+    let user = caller
+        .user_id
+        .ok_or_else(problem::unsupported_authentication)?;
     let post = parse_id("id", &id)?;
     let mut world = shared.world.lock().unwrap();
     match world.delete_post(user, post) {
-        Ok(()) => Ok(answer(&caller, StatusCode::OK, json!({ "data": { "deleted": true } }))),
+        Ok(()) => Ok(answer(
+            &caller,
+            StatusCode::OK,
+            json!({ "data": { "deleted": true } }),
+        )),
         Err(DeleteRefusal::NotFound) => Err(problem::not_found("tweet", "id", &id)),
         Err(DeleteRefusal::NotAuthor) => Err(problem::generic(
             StatusCode::FORBIDDEN,

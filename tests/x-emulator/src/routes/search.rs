@@ -16,8 +16,15 @@ use chrono::Duration;
 use std::sync::Arc;
 
 const SEARCH_PARAMS: &[&str] = &[
-    "query", "start_time", "end_time", "since_id", "until_id", "max_results", "next_token",
-    "pagination_token", "sort_order",
+    "query",
+    "start_time",
+    "end_time",
+    "since_id",
+    "until_id",
+    "max_results",
+    "next_token",
+    "pagination_token",
+    "sort_order",
 ];
 
 /// Query length X allows on self-serve access levels.
@@ -29,22 +36,36 @@ pub async fn recent(
     RawQuery(query): RawQuery,
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::SearchRecent).await?;
-    let allowed: Vec<&str> = SEARCH_PARAMS.iter().chain(POST_QUERY_PARAMS).copied().collect();
+    let allowed: Vec<&str> = SEARCH_PARAMS
+        .iter()
+        .chain(POST_QUERY_PARAMS)
+        .copied()
+        .collect();
     let params = Params::parse(query.as_deref(), &allowed)?;
     let selection = Selection::for_posts(&params)?;
     let text = params.get("query").unwrap_or("");
     if text.trim().is_empty() {
-        return Err(invalid_parameter("query", text, "The `query` query parameter can not be empty"));
+        return Err(invalid_parameter(
+            "query",
+            text,
+            "The `query` query parameter can not be empty",
+        ));
     }
     if text.chars().count() > MAX_QUERY {
         return Err(invalid_parameter(
             "query",
             text,
-            &format!("There were errors processing your request: Rule length exceeds {MAX_QUERY} characters"),
+            &format!(
+                "There were errors processing your request: Rule length exceeds {MAX_QUERY} characters"
+            ),
         ));
     }
     let parsed = search_query::parse(text).map_err(|reason| {
-        invalid_parameter("query", text, &format!("There were errors processing your request: {reason}"))
+        invalid_parameter(
+            "query",
+            text,
+            &format!("There were errors processing your request: {reason}"),
+        )
     })?;
     let max_results = params.int("max_results", 10, 100, 10)? as usize;
     let token = match params.token("next_token")? {
@@ -61,7 +82,10 @@ pub async fn recent(
         return Err(invalid_parameter(
             "start_time",
             &value,
-            &format!("Invalid 'start_time':'{value}'. 'start_time' must be on or after {}", timestamp(earliest)),
+            &format!(
+                "Invalid 'start_time':'{value}'. 'start_time' must be on or after {}",
+                timestamp(earliest)
+            ),
         ));
     }
     let end = params.time("end_time")?;
@@ -70,7 +94,9 @@ pub async fn recent(
         return Err(invalid_parameter(
             "end_time",
             &value,
-            &format!("Invalid 'end_time':'{value}'. 'end_time' must be a minimum of 10 seconds prior to the request time."),
+            &format!(
+                "Invalid 'end_time':'{value}'. 'end_time' must be a minimum of 10 seconds prior to the request time."
+            ),
         ));
     }
     let start = start.unwrap_or(earliest);
@@ -81,5 +107,9 @@ pub async fn recent(
         .filter(|p| since_id.is_none_or(|id| p.id > id) && until_id.is_none_or(|id| p.id < id))
         .filter(|p| parsed.matches(&world, p))
         .collect();
-    Ok(answer(&caller, StatusCode::OK, page(&world, &selection, &posts, max_results, token)))
+    Ok(answer(
+        &caller,
+        StatusCode::OK,
+        page(&world, &selection, &posts, max_results, token),
+    ))
 }

@@ -15,7 +15,13 @@ use serde_json::json;
 use std::sync::Arc;
 
 const TIMELINE_PARAMS: &[&str] = &[
-    "since_id", "until_id", "max_results", "pagination_token", "exclude", "start_time", "end_time",
+    "since_id",
+    "until_id",
+    "max_results",
+    "pagination_token",
+    "exclude",
+    "start_time",
+    "end_time",
 ];
 
 /// The filters both timelines share.
@@ -47,8 +53,10 @@ impl Window {
                         return Err(invalid_parameter(
                             "exclude",
                             other,
-                            &format!("The `exclude` query parameter value [{other}] is not one of [replies,retweets]"),
-                        ))
+                            &format!(
+                                "The `exclude` query parameter value [{other}] is not one of [replies,retweets]"
+                            ),
+                        ));
                     }
                 }
             }
@@ -68,7 +76,11 @@ impl Window {
 }
 
 fn params(query: Option<&str>) -> Result<Params, Response> {
-    let allowed: Vec<&str> = TIMELINE_PARAMS.iter().chain(POST_QUERY_PARAMS).copied().collect();
+    let allowed: Vec<&str> = TIMELINE_PARAMS
+        .iter()
+        .chain(POST_QUERY_PARAMS)
+        .copied()
+        .collect();
     Params::parse(query, &allowed)
 }
 
@@ -97,7 +109,11 @@ pub async fn user_posts(
         .posts_newest_first()
         .filter(|p| p.author_id == user_id && window.admits(p))
         .collect();
-    Ok(answer(&caller, StatusCode::OK, page(&world, &selection, &posts, max_results, token)))
+    Ok(answer(
+        &caller,
+        StatusCode::OK,
+        page(&world, &selection, &posts, max_results, token),
+    ))
 }
 
 pub async fn home(
@@ -123,7 +139,13 @@ pub async fn home(
     let world = shared.world.lock().unwrap();
     let posts: Vec<&Post> = world
         .posts_newest_first()
-        .filter(|p| (p.author_id == user_id || world.follows(user_id, p.author_id)) && window.admits(p))
+        .filter(|p| {
+            (p.author_id == user_id || world.follows(user_id, p.author_id)) && window.admits(p)
+        })
         .collect();
-    Ok(answer(&caller, StatusCode::OK, page(&world, &selection, &posts, max_results, token)))
+    Ok(answer(
+        &caller,
+        StatusCode::OK,
+        page(&world, &selection, &posts, max_results, token),
+    ))
 }

@@ -26,5 +26,9 @@ pub async fn me(
         .user_id
         .and_then(|id| world.user(id))
         .ok_or_else(problem::unauthorized)?;
-    Ok(answer(&caller, StatusCode::OK, json!({ "data": selection.user(&world, user) })))
+    Ok(answer(
+        &caller,
+        StatusCode::OK,
+        json!({ "data": selection.user(&world, user) }),
+    ))
 }
