@@ -1,0 +1,170 @@
+//! The master key: from an environment variable, or from a key file that is
+//! created, readable by its owner only, the first time a store is created.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::io::Write;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// Bytes in a master key (AES-256).
+pub const KEY_LEN: usize = 32;
+
+/// A 32-byte key, wiped from memory when dropped. Never printed.
+pub struct MasterKey(Zeroizing<[u8; KEY_LEN]>);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+/// Why no usable master key was found.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the master key in {source_name} is not base64 of {KEY_LEN} bytes")]
+    Malformed { source_name: String },
+    #[error("cannot read the master key file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("cannot create the master key file {path}: {error}")]
+    Create { path: String, error: std::io::Error },
+    #[error("the master key file {path} can be read by other users (mode {mode:o}); make it 0600")]
+    Permissions { path: String, mode: u32 },
+}
+
+impl MasterKey {
+    /// A key from its bytes.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> MasterKey {
+        MasterKey(Zeroizing::new(bytes))
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> MasterKey {
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        rand::fill(&mut bytes[..]);
+        MasterKey(bytes)
+    }
+
+    /// Parses base64 text (surrounding whitespace ignored); `source_name`
+    /// says where it came from, for the error.
+    pub fn from_base64(text: &str, source_name: &str) -> Result<MasterKey, KeyError> {
+        let malformed = || KeyError::Malformed {
+            source_name: source_name.to_string(),
+        };
+        let decoded = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| malformed())?);
+        let bytes: [u8; KEY_LEN] = decoded.as_slice().try_into().map_err(|_| malformed())?;
+        Ok(MasterKey::from_bytes(bytes))
+    }
+
+    /// The key as base64, to write to a key file.
+    fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(&self.0[..]))
+    }
+
+    /// Reads the key file at `path`, if it exists. A file others can read is
+    /// refused.
+    pub fn read_file(path: &Path) -> Result<Option<MasterKey>, KeyError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => Zeroizing::new(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => {
+                return Err(KeyError::Read {
+                    path: path.display().to_string(),
+                    error,
+                });
+            }
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(path) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    return Err(KeyError::Permissions {
+                        path: path.display().to_string(),
+                        mode,
+                    });
+                }
+            }
+        }
+        MasterKey::from_base64(&text, &path.display().to_string()).map(Some)
+    }
+
+    /// Creates a key file with a fresh key, readable and writable by its
+    /// owner only. Fails if the file exists: a key is never overwritten.
+    pub fn create_file(path: &Path) -> Result<MasterKey, KeyError> {
+        let create_error = |error| KeyError::Create {
+            path: path.display().to_string(),
+            error,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(create_error)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path).map_err(create_error)?;
+        let key = MasterKey::generate();
+        file.write_all(key.to_base64().as_bytes())
+            .and_then(|()| file.write_all(b"\n"))
+            .and_then(|()| file.sync_all())
+            .map_err(create_error)?;
+        Ok(key)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_key_file_is_private_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("master.key");
+        let key = MasterKey::create_file(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let again = MasterKey::read_file(&path).unwrap().unwrap();
+        assert_eq!(key.bytes(), again.bytes());
+        assert!(
+            MasterKey::create_file(&path).is_err(),
+            "an existing key file was overwritten"
+        );
+    }
+
+    #[test]
+    fn malformed_keys_are_refused_and_never_printed() {
+        assert!(MasterKey::from_base64("not base64!", "HOST_HARNESS_MASTER_KEY").is_err());
+        assert!(MasterKey::from_base64(&STANDARD.encode([1u8; 16]), "x").is_err());
+        let key = MasterKey::from_base64(&STANDARD.encode([7u8; 32]), "x").unwrap();
+        assert_eq!(format!("{key:?}"), "MasterKey(..)");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        std::fs::write(&path, STANDARD.encode([7u8; 32])).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            MasterKey::read_file(&path),
+            Err(KeyError::Permissions { .. })
+        ));
+    }
+}

@@ -1,0 +1,145 @@
+//! What the store keeps.
+
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+
+/// A form field's value: plain text, or a secret stored encrypted.
+#[derive(Clone)]
+pub enum FieldValue {
+    Plain(String),
+    Secret(SecretString),
+}
+
+impl std::fmt::Debug for FieldValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldValue::Plain(v) => f.debug_tuple("Plain").field(v).finish(),
+            FieldValue::Secret(_) => f.write_str("Secret(..)"),
+        }
+    }
+}
+
+impl FieldValue {
+    /// Whether the value is empty (after trimming), so that a less specific
+    /// level's value shows through.
+    pub fn is_blank(&self) -> bool {
+        use secrecy::ExposeSecret;
+        match self {
+            FieldValue::Plain(v) => v.trim().is_empty(),
+            FieldValue::Secret(v) => v.expose_secret().trim().is_empty(),
+        }
+    }
+}
+
+/// Where app credentials (a Client ID and Secret, an API key and secret) are
+/// set: once for everyone, or for one brand (a group of connections). A
+/// connection's own fields override both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppCredentialLevel {
+    Default,
+    Brand(String),
+}
+
+impl AppCredentialLevel {
+    pub(crate) fn key(&self) -> String {
+        match self {
+            AppCredentialLevel::Default => String::new(),
+            AppCredentialLevel::Brand(b) => format!("brand:{b}"),
+        }
+    }
+}
+
+/// Where a connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    /// Created; sign-in not completed yet.
+    Pending,
+    /// Usable.
+    Connected,
+    /// Its credentials were refused beyond repair; the user must reconnect.
+    NeedsReconnect,
+    /// Its tokens were revoked; the record remains for reference.
+    Revoked,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Pending => "pending",
+            ConnectionStatus::Connected => "connected",
+            ConnectionStatus::NeedsReconnect => "needs_reconnect",
+            ConnectionStatus::Revoked => "revoked",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<ConnectionStatus> {
+        Some(match text {
+            "pending" => ConnectionStatus::Pending,
+            "connected" => ConnectionStatus::Connected,
+            "needs_reconnect" => ConnectionStatus::NeedsReconnect,
+            "revoked" => ConnectionStatus::Revoked,
+            _ => return None,
+        })
+    }
+}
+
+/// A connection to create.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub connector: String,
+    /// The manifest's auth method id (`oauth2`, `bearer`, ...).
+    pub method: String,
+    /// The method's kind (`oauth2-authorization-code`, ...).
+    pub auth_kind: String,
+    pub name: String,
+    pub brand: Option<String>,
+    /// The connection's own form fields.
+    pub fields: BTreeMap<String, FieldValue>,
+}
+
+/// A stored connection, with its secrets decrypted.
+#[derive(Debug, Clone)]
+pub struct ConnectionRecord {
+    pub id: String,
+    pub connector: String,
+    pub method: String,
+    pub auth_kind: String,
+    pub name: String,
+    pub brand: Option<String>,
+    pub status: ConnectionStatus,
+    /// Why the status is what it is (a refresh failure, say); never a secret.
+    pub status_reason: Option<String>,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    /// Scopes granted, when known.
+    pub granted_scopes: Option<Vec<String>>,
+    pub fields: BTreeMap<String, FieldValue>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The tokens of a connection.
+#[derive(Clone)]
+pub struct Tokens {
+    pub access_token: Option<SecretString>,
+    /// Unix seconds; `None` when the token does not expire.
+    pub access_expires_at: Option<i64>,
+    pub refresh_token: Option<SecretString>,
+    /// OAuth 1.0a's token secret.
+    pub token_secret: Option<SecretString>,
+    /// Scopes the token carries, space separated, as the token endpoint said.
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &self.access_token.as_ref().map(|_| ".."))
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| ".."))
+            .field("token_secret", &self.token_secret.as_ref().map(|_| ".."))
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
