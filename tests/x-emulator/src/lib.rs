@@ -28,6 +28,7 @@ mod clock;
 mod faults;
 mod fields;
 mod ids;
+mod oauth1_signature;
 mod params;
 mod problem;
 mod rate_limit;
@@ -46,6 +47,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// The keys X shows for a registered app.
+#[derive(Debug, Clone)]
+pub struct AppKeys {
+    /// OAuth 2.0 Client ID.
+    pub client_id: String,
+    /// OAuth 2.0 Client Secret (confidential clients only).
+    pub client_secret: Option<String>,
+    /// API Key (Consumer Key), for OAuth 1.0a and app-only tokens.
+    pub api_key: String,
+    /// API Key Secret (Consumer Secret).
+    pub api_secret: String,
+}
 
 /// State shared by every request handler.
 pub(crate) struct Shared {
@@ -124,6 +138,46 @@ impl Emulator {
     /// Issues an app-only bearer token (no user context).
     pub fn issue_app_token(&self) -> String {
         self.shared.world.lock().unwrap().issue_app_token()
+    }
+
+    /// Registers a developer app with its callback URLs. A confidential app
+    /// (Web App, Automated App or Bot) gets a Client Secret; a public one
+    /// (Native App) does not. Every app has an API Key and Secret for OAuth
+    /// 1.0a and app-only tokens.
+    pub fn register_app(&self, name: &str, callback_urls: &[&str], confidential: bool) -> AppKeys {
+        let keys = AppKeys {
+            client_id: world::random_token(),
+            client_secret: confidential.then(world::random_token),
+            api_key: world::random_token(),
+            api_secret: world::random_token(),
+        };
+        self.shared.world.lock().unwrap().apps.push(world::App {
+            name: name.to_string(),
+            client_id: keys.client_id.clone(),
+            client_secret: keys.client_secret.clone(),
+            callback_urls: callback_urls.iter().map(|u| u.to_string()).collect(),
+            consumer_key: keys.api_key.clone(),
+            consumer_secret: keys.api_secret.clone(),
+        });
+        keys
+    }
+
+    /// Replaces an app's Client Secret, as "Regenerate" in the developer
+    /// portal does: the old secret stops working and every token issued to
+    /// the app is revoked. Returns the new secret.
+    pub fn rotate_client_secret(&self, client_id: &str) -> String {
+        let secret = world::random_token();
+        let mut world = self.shared.world.lock().unwrap();
+        if let Some(app) = world.apps.iter_mut().find(|a| a.client_id == client_id) {
+            app.client_secret = Some(secret.clone());
+        }
+        world.revoke_tokens_of(client_id);
+        secret
+    }
+
+    /// Revokes every app-only token of the app with API Key `api_key`.
+    pub fn invalidate_app_tokens(&self, api_key: &str) {
+        self.shared.world.lock().unwrap().revoke_tokens_of(api_key);
     }
 
     /// Makes `token` invalid, as when a user revokes the app.

@@ -63,6 +63,58 @@ pub struct PostSnapshot {
     pub text: String,
 }
 
+/// A developer app registered with X.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub name: String,
+    /// OAuth 2.0 Client ID.
+    pub client_id: String,
+    /// OAuth 2.0 Client Secret; `None` for a public client (Native App).
+    pub client_secret: Option<String>,
+    /// Callback URLs registered for OAuth 2.0 and OAuth 1.0a; matched exactly.
+    pub callback_urls: Vec<String>,
+    /// API Key (OAuth 1.0a consumer key; also the app-only client id).
+    pub consumer_key: String,
+    /// API Key Secret.
+    pub consumer_secret: String,
+}
+
+/// An authorization code waiting for its exchange.
+#[derive(Debug, Clone)]
+pub struct PendingCode {
+    pub client_id: String,
+    pub user_id: u64,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub challenge_method: String,
+    pub scopes: BTreeSet<String>,
+    pub expires_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+/// A refresh token: single use; using it issues the next one.
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub client_id: String,
+    pub user_id: u64,
+    pub scopes: BTreeSet<String>,
+    pub used: bool,
+}
+
+/// An OAuth 1.0a token: a request token while `user_id` is unset or
+/// `verifier` pending, an access token once exchanged.
+#[derive(Debug, Clone)]
+pub struct OAuth1Token {
+    pub consumer_key: String,
+    pub secret: String,
+    pub callback: Option<String>,
+    pub verifier: Option<String>,
+    pub user_id: Option<u64>,
+    pub access: bool,
+    /// For an access token: the bearer token it stands for inside the emulator.
+    pub bearer: Option<String>,
+}
+
 /// What a bearer token stands for.
 #[derive(Debug, Clone)]
 pub enum Grant {
@@ -80,6 +132,8 @@ pub enum Grant {
 pub struct Token {
     pub grant: Grant,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The app it was issued to, if any.
+    pub client_id: Option<String>,
 }
 
 /// Why a post cannot be created.
@@ -105,6 +159,15 @@ pub struct World {
     follows: BTreeSet<(u64, u64)>,
     tokens: HashMap<String, Token>,
     sequence: u64,
+    pub apps: Vec<App>,
+    pub codes: HashMap<String, PendingCode>,
+    pub refresh_tokens: HashMap<String, RefreshGrant>,
+    pub oauth1_tokens: HashMap<String, OAuth1Token>,
+    /// Pending consent screens, by request id: the validated query of the
+    /// authorization request.
+    pub consents: HashMap<String, Vec<(String, String)>>,
+    /// OAuth 1.0a nonces already seen, so a signed request cannot be replayed.
+    pub nonces: BTreeSet<(String, String)>,
 }
 
 impl World {
@@ -302,21 +365,75 @@ impl World {
         scopes: &[&str],
         now: DateTime<Utc>,
     ) -> String {
+        let scopes = scopes.iter().map(|s| s.to_string()).collect();
+        self.issue_access_token(user_id, scopes, None, Some(now + ACCESS_TOKEN_LIFETIME))
+    }
+
+    /// Issues a user-context bearer token.
+    pub fn issue_access_token(
+        &mut self,
+        user_id: u64,
+        scopes: BTreeSet<String>,
+        client_id: Option<String>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> String {
         let token = random_token();
         self.tokens.insert(
             token.clone(),
             Token {
-                grant: Grant::User {
-                    user_id,
-                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                },
-                expires_at: Some(now + ACCESS_TOKEN_LIFETIME),
+                grant: Grant::User { user_id, scopes },
+                expires_at,
+                client_id,
             },
         );
         token
     }
 
+    /// Issues a refresh token.
+    pub fn issue_refresh_token(
+        &mut self,
+        client_id: &str,
+        user_id: u64,
+        scopes: BTreeSet<String>,
+    ) -> String {
+        let token = random_token();
+        self.refresh_tokens.insert(
+            token.clone(),
+            RefreshGrant {
+                client_id: client_id.to_string(),
+                user_id,
+                scopes,
+                used: false,
+            },
+        );
+        token
+    }
+
+    /// Revokes every token issued to the app `client_id`.
+    pub fn revoke_tokens_of(&mut self, client_id: &str) {
+        self.tokens
+            .retain(|_, t| t.client_id.as_deref() != Some(client_id));
+        self.refresh_tokens.retain(|_, r| r.client_id != client_id);
+    }
+
+    pub fn app_by_client_id(&self, client_id: &str) -> Option<&App> {
+        self.apps.iter().find(|a| a.client_id == client_id)
+    }
+
+    pub fn app_by_consumer_key(&self, key: &str) -> Option<&App> {
+        self.apps.iter().find(|a| a.consumer_key == key)
+    }
+
+    pub fn users(&self) -> &[User] {
+        &self.users
+    }
+
     pub fn issue_app_token(&mut self) -> String {
+        self.issue_app_token_for(None)
+    }
+
+    /// Issues an app-only token, for the app `client_id` if given.
+    pub fn issue_app_token_for(&mut self, client_id: Option<String>) -> String {
         // App tokens at X start with a run of `A`s; the emulator's do too.
         let token = format!("AAAAAAAAAAAAAAAAAAAAA{}", random_token());
         self.tokens.insert(
@@ -324,6 +441,7 @@ impl World {
             Token {
                 grant: Grant::App,
                 expires_at: None,
+                client_id,
             },
         );
         token
@@ -375,6 +493,7 @@ impl World {
     }
 }
 
-fn random_token() -> String {
+/// A random token of 40 letters and digits.
+pub fn random_token() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 40)
 }

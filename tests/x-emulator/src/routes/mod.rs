@@ -1,5 +1,7 @@
 //! The HTTP routes of the emulated API.
 
+mod oauth1;
+mod oauth2;
 mod posts;
 mod search;
 mod timelines;
@@ -28,7 +30,24 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/2/users/{id}/timelines/reverse_chronological",
             get(timelines::home),
         )
+        .route(
+            "/i/oauth2/authorize",
+            get(oauth2::authorize_page).post(oauth2::authorize_decision),
+        )
+        .route("/2/oauth2/token", post(oauth2::token))
+        .route("/2/oauth2/revoke", post(oauth2::revoke))
+        .route("/oauth2/token", post(oauth2::app_only_token))
+        .route("/oauth/request_token", post(oauth1::request_token))
+        .route(
+            "/oauth/authorize",
+            get(oauth1::authorize_page).post(oauth1::authorize_decision),
+        )
+        .route("/oauth/access_token", post(oauth1::access_token))
         .fallback(|| async { problem::no_such_route() })
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            oauth1::api_signatures,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             traffic::record,
