@@ -34,6 +34,10 @@ pub enum CredentialError {
     /// The credential cannot be put in a header.
     #[error("the stored credential is malformed: {0}")]
     Malformed(String),
+    /// The credential cannot be had right now (the token endpoint is down,
+    /// say); a later attempt may work.
+    #[error("the credentials are unavailable right now: {0}")]
+    Unavailable(String),
 }
 
 /// A boxed future, as trait objects need.
@@ -44,10 +48,18 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Asynchronous because producing it may need a token refresh, and it sees
 /// the request because OAuth 1.0a signs the method and URL.
 pub trait Authorizer: Send + Sync + 'static {
+    /// The `Authorization` header for `request`.
     fn authorize<'a>(
         &'a self,
         request: &'a http::request::Parts,
     ) -> BoxFuture<'a, Result<HeaderValue, CredentialError>>;
+
+    /// The API answered 401 to a request authorized with `used`. Renew the
+    /// credential if that can help, and say whether a retry may succeed.
+    fn refused<'a>(&'a self, used: &'a HeaderValue) -> BoxFuture<'a, Result<bool, CredentialError>> {
+        let _ = used;
+        Box::pin(async { Ok(false) })
+    }
 }
 
 /// A static bearer token: pasted by the user, or issued by an emulator.

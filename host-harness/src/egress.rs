@@ -47,6 +47,78 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// Where traffic for some hosts goes instead: a local emulator, a proxy, a
+/// staging API. Applies to the component's requests (for the hosts the
+/// manifest lets it reach) and to the host's own, such as token requests and
+/// the authorization page shown in a browser.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routes {
+    by_host: HashMap<String, Origin>,
+}
+
+impl Routes {
+    /// Sends `host`'s traffic to `origin`.
+    pub fn add(&mut self, host: &str, origin: Origin) {
+        let (name, _) = split_host_port(host);
+        self.by_host.insert(name, origin);
+    }
+
+    /// Parses `HOST=ORIGIN`, as the command line takes it.
+    pub fn parse_one(spec: &str) -> Result<(String, Origin), String> {
+        let (host, origin) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("`{spec}` is not HOST=ORIGIN"))?;
+        if host.trim().is_empty() {
+            return Err(format!("`{spec}` names no host"));
+        }
+        Ok((host.trim().to_ascii_lowercase(), Origin::parse(origin.trim())?))
+    }
+
+    /// Routes every host `manifest` names, for its API and its sign-in pages,
+    /// to `origin`: how the demo and the tests use a local emulator.
+    pub fn all_hosts_of(manifest: &Manifest, origin: &Origin) -> Routes {
+        let mut routes = Routes::default();
+        for e in &manifest.api.egress {
+            routes.add(&e.host, origin.clone());
+        }
+        for method in &manifest.auth_methods {
+            for field in &method.fields {
+                let host = field
+                    .fixed
+                    .as_deref()
+                    .and_then(|url| url.parse::<http::Uri>().ok())
+                    .and_then(|uri| uri.host().map(str::to_string));
+                if let Some(host) = host {
+                    routes.add(&host, origin.clone());
+                }
+            }
+        }
+        routes
+    }
+
+    /// Where `host`'s traffic goes, if it is routed.
+    pub fn get(&self, host: &str) -> Option<&Origin> {
+        self.by_host.get(&host.to_ascii_lowercase())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_host.is_empty()
+    }
+
+    /// `url` with its origin replaced, if its host is routed; otherwise
+    /// unchanged.
+    pub fn rewrite(&self, url: &str) -> String {
+        let Ok(uri) = url.parse::<http::Uri>() else {
+            return url.to_string();
+        };
+        let Some(origin) = uri.host().and_then(|h| self.get(h)) else {
+            return url.to_string();
+        };
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        format!("{origin}{path}")
+    }
+}
+
 /// What happens to a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -70,7 +142,7 @@ struct Rule {
 #[derive(Debug, Clone)]
 pub struct EgressPolicy {
     rules: Vec<Rule>,
-    routes: HashMap<String, Origin>,
+    routes: Routes,
 }
 
 impl EgressPolicy {
@@ -91,7 +163,7 @@ impl EgressPolicy {
             .collect();
         EgressPolicy {
             rules,
-            routes: HashMap::new(),
+            routes: Routes::default(),
         }
     }
 
@@ -103,8 +175,13 @@ impl EgressPolicy {
                 "`{host}` is not an egress host of the manifest; only those can be routed"
             ));
         }
-        self.routes.insert(name, origin);
+        self.routes.add(&name, origin);
         Ok(())
+    }
+
+    /// Replaces the routes.
+    pub fn set_routes(&mut self, routes: Routes) {
+        self.routes = routes;
     }
 
     /// Sends every credentialed host's traffic to `origin`: how the demo and
@@ -112,7 +189,7 @@ impl EgressPolicy {
     pub fn route_api_hosts(&mut self, origin: &Origin) {
         for rule in &self.rules {
             if rule.credentials {
-                self.routes.insert(rule.host.clone(), origin.clone());
+                self.routes.add(&rule.host, origin.clone());
             }
         }
     }
@@ -225,5 +302,21 @@ mod tests {
             p.route("evil.example", Origin::parse("http://127.0.0.1:1").unwrap())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn routes_cover_every_host_the_manifest_names_and_rewrite_urls() {
+        let manifest = Manifest::from_json(include_str!("../../manifests/x.json")).unwrap();
+        let origin = Origin::parse("http://127.0.0.1:9999").unwrap();
+        let routes = Routes::all_hosts_of(&manifest, &origin);
+        assert_eq!(routes.get("api.x.com"), Some(&origin));
+        assert_eq!(routes.get("x.com"), Some(&origin));
+        assert_eq!(
+            routes.rewrite("https://x.com/i/oauth2/authorize?client_id=a&state=b"),
+            "http://127.0.0.1:9999/i/oauth2/authorize?client_id=a&state=b"
+        );
+        assert_eq!(routes.rewrite("https://example.org/x"), "https://example.org/x");
+        assert_eq!(Routes::parse_one("api.x.com=http://127.0.0.1:1").unwrap().0, "api.x.com");
+        assert!(Routes::parse_one("api.x.com").is_err());
     }
 }

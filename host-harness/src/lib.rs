@@ -31,6 +31,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
+pub mod connections;
 pub mod credentials;
 pub mod descriptor;
 pub mod egress;
@@ -40,8 +42,9 @@ pub mod outgoing;
 mod runtime;
 pub mod workflow;
 
+pub use connections::{ConnectError, ConnectRequest, ConnectionManager, TestReport};
 pub use credentials::{Connection, ConnectionFacts};
-pub use egress::Origin;
+pub use egress::{Origin, Routes};
 pub use error::{ActionError, HostError};
 pub use manifest::Manifest;
 pub use runtime::{HostConfig, LoadedConnector, Runtime};

@@ -41,7 +41,22 @@ pub struct Manifest {
     pub api: Api,
     pub connection_fields: Vec<Field>,
     pub auth_methods: Vec<AuthMethod>,
+    /// How to learn the connected account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
     pub actions: Vec<ActionMeta>,
+}
+
+/// The action that tells who a connection acts for, and where in its output
+/// the account's id and name are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Identity {
+    pub action: String,
+    /// JSON Pointer into the output.
+    pub account_id: String,
+    /// JSON Pointer into the output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
 }
 
 /// Where the connector's API lives and what it may reach.
@@ -186,6 +201,14 @@ impl Manifest {
                 return Err(ManifestError::Inconsistent(format!(
                     "auth method `{}` is declared twice",
                     method.id
+                )));
+            }
+        }
+        if let Some(identity) = &self.identity {
+            if self.action(&identity.action).is_none() {
+                return Err(ManifestError::Inconsistent(format!(
+                    "identity.action `{}` is not an action of the manifest",
+                    identity.action
                 )));
             }
         }

@@ -9,6 +9,7 @@
 use crate::credentials::{Authorizer, CredentialError};
 use crate::egress::{Decision, EgressPolicy};
 use http::header::{AUTHORIZATION, HOST};
+use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Request, Uri};
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};
@@ -131,16 +132,8 @@ async fn send(
     request: Request<WasiBody>,
 ) -> SendResult {
     let (mut parts, body) = request.into_parts();
-    let scheme = parts
-        .uri
-        .scheme()
-        .cloned()
-        .unwrap_or(http::uri::Scheme::HTTPS);
-    let authority = parts
-        .uri
-        .authority()
-        .cloned()
-        .ok_or(HttpError::HttpRequestUriInvalid)?;
+    let scheme = parts.uri.scheme().cloned().unwrap_or(http::uri::Scheme::HTTPS);
+    let authority = parts.uri.authority().cloned().ok_or(HttpError::HttpRequestUriInvalid)?;
     let (credentials, route) = match policy.decide(&scheme, &authority) {
         Decision::Refuse(reason) => {
             tracing::warn!(host = %authority, %reason, "refused a request to a host outside the manifest's egress list");
@@ -152,42 +145,154 @@ async fn send(
     if parts.headers.remove(AUTHORIZATION).is_some() {
         tracing::warn!(host = %authority, "removed an Authorization header the component set itself");
     }
-    if credentials {
-        match authorizer.authorize(&parts).await {
-            Ok(value) => {
-                parts.headers.insert(AUTHORIZATION, value);
-            }
-            Err(e) => {
-                tracing::warn!(host = %authority, error = %e, "no credentials for the request");
-                journal.inner.lock().unwrap().credential_failure = Some(e.clone());
-                return Err(HttpError::InternalError(Some(e.to_string())));
-            }
+    let target = Target { authority, route, options, journal };
+    if !credentials {
+        return target.forward(parts, body).await;
+    }
+
+    let used = target.authorize(authorizer.as_ref(), &parts).await?;
+    parts.headers.insert(AUTHORIZATION, used.clone());
+    // A small body is kept so that, if the API refuses the credential, the
+    // request can be sent again with a renewed one.
+    let (body, replay) = keep_small_body(body).await?;
+    let Some(replay) = replay else {
+        return target.forward(parts, body).await;
+    };
+    let again = copy_head(&parts);
+    let (response, io) = target.forward(parts, body).await?;
+    if response.status() != http::StatusCode::UNAUTHORIZED {
+        return Ok((response, io));
+    }
+    match authorizer.refused(&used).await {
+        Ok(true) => {}
+        Ok(false) => return Ok((response, io)),
+        Err(e) => {
+            target.journal.inner.lock().unwrap().credential_failure = Some(e);
+            return Ok((response, io));
         }
     }
-    if let Some(origin) = route {
-        // The Host header keeps naming the API, as through a proxy.
-        let path = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_string();
-        parts.uri = Uri::builder()
-            .scheme(origin.scheme.clone())
-            .authority(origin.authority.clone())
-            .path_and_query(path)
-            .build()
-            .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
-            parts.headers.insert(HOST, host);
+    drop((response, io));
+    tracing::info!(host = %target.authority, "the API refused the credential; retrying with a renewed one");
+    let mut parts = again;
+    let renewed = target.authorize(authorizer.as_ref(), &parts).await?;
+    parts.headers.insert(AUTHORIZATION, renewed);
+    target.forward(parts, full_body(replay)).await
+}
+
+/// Where an allowed request goes, and how.
+struct Target {
+    authority: http::uri::Authority,
+    route: Option<crate::egress::Origin>,
+    options: RequestOptions,
+    journal: EgressJournal,
+}
+
+impl Target {
+    async fn authorize(&self, authorizer: &dyn Authorizer, parts: &http::request::Parts) -> Result<HeaderValue, HttpError> {
+        authorizer.authorize(parts).await.map_err(|e| {
+            tracing::warn!(host = %self.authority, error = %e, "no credentials for the request");
+            let message = e.to_string();
+            self.journal.inner.lock().unwrap().credential_failure = Some(e);
+            HttpError::InternalError(Some(message))
+        })
+    }
+
+    /// Sends the request, following the route.
+    async fn forward(&self, mut parts: http::request::Parts, body: WasiBody) -> SendResult {
+        if let Some(origin) = &self.route {
+            // The Host header keeps naming the API, as through a proxy.
+            let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+            parts.uri = Uri::builder()
+                .scheme(origin.scheme.clone())
+                .authority(origin.authority.clone())
+                .path_and_query(path)
+                .build()
+                .map_err(|_| HttpError::HttpRequestUriInvalid)?;
+            if let Ok(host) = HeaderValue::from_str(self.authority.as_str()) {
+                parts.headers.insert(HOST, host);
+            }
+        }
+        self.journal.inner.lock().unwrap().requests += 1;
+        tracing::debug!(method = %parts.method, host = %self.authority, path = parts.uri.path(), "request");
+        let request = Request::from_parts(parts, body);
+        let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(self.options)).await?;
+        tracing::debug!(status = response.status().as_u16(), "answer");
+        Ok((response.map(BodyExt::boxed_unsync), Box::new(io)))
+    }
+}
+
+/// Bodies up to this size are kept to resend after a credential is renewed.
+const REPLAY_LIMIT: usize = 1024 * 1024;
+
+/// Reads `body` up to [`REPLAY_LIMIT`]: a body that ends within it comes
+/// back whole, with a copy to resend; a longer one streams on, prefix first.
+async fn keep_small_body(mut body: WasiBody) -> Result<(WasiBody, Option<Bytes>), HttpError> {
+    let mut kept = BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => {
+                let bytes = kept.freeze();
+                return Ok((full_body(bytes.clone()), Some(bytes)));
+            }
+            Some(Err(e)) => return Err(e),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    kept.extend_from_slice(&data);
+                    if kept.len() > REPLAY_LIMIT {
+                        return Ok((Prefixed::new(kept.freeze(), None, body).boxed_unsync(), None));
+                    }
+                }
+                Err(trailers) => {
+                    return Ok((Prefixed::new(kept.freeze(), Some(trailers), body).boxed_unsync(), None));
+                }
+            },
         }
     }
-    journal.inner.lock().unwrap().requests += 1;
-    tracing::debug!(method = %parts.method, host = %authority, path = parts.uri.path(), "request");
-    let request = Request::from_parts(parts, body);
-    let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-    tracing::debug!(status = response.status().as_u16(), "answer");
-    Ok((response.map(BodyExt::boxed_unsync), Box::new(io)))
+}
+
+fn full_body(bytes: Bytes) -> WasiBody {
+    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
+
+/// The head of a request, to send it again.
+fn copy_head(parts: &http::request::Parts) -> http::request::Parts {
+    let mut copy = Request::new(()).into_parts().0;
+    copy.method = parts.method.clone();
+    copy.uri = parts.uri.clone();
+    copy.version = parts.version;
+    copy.headers = parts.headers.clone();
+    copy
+}
+
+/// A body whose first bytes (and maybe a frame after them) were already read.
+struct Prefixed {
+    prefix: Option<Bytes>,
+    next: Option<http_body::Frame<Bytes>>,
+    rest: WasiBody,
+}
+
+impl Prefixed {
+    fn new(prefix: Bytes, next: Option<http_body::Frame<Bytes>>, rest: WasiBody) -> Prefixed {
+        Prefixed { prefix: Some(prefix).filter(|p| !p.is_empty()), next, rest }
+    }
+}
+
+impl http_body::Body for Prefixed {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, HttpError>>> {
+        if let Some(prefix) = self.prefix.take() {
+            return std::task::Poll::Ready(Some(Ok(http_body::Frame::data(prefix))));
+        }
+        if let Some(frame) = self.next.take() {
+            return std::task::Poll::Ready(Some(Ok(frame)));
+        }
+        std::pin::Pin::new(&mut self.rest).poll_frame(cx)
+    }
 }
 
 #[cfg(test)]

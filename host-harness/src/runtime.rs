@@ -215,6 +215,11 @@ impl LoadedConnector {
         Arc::make_mut(&mut self.egress).route_api_hosts(origin);
     }
 
+    /// Replaces the routes of the component's traffic.
+    pub fn set_routes(&mut self, routes: crate::egress::Routes) {
+        Arc::make_mut(&mut self.egress).set_routes(routes);
+    }
+
     /// Sends the traffic of the manifest's `host` to `origin`.
     pub fn route(&mut self, host: &str, origin: Origin) -> Result<(), String> {
         Arc::make_mut(&mut self.egress).route(host, origin)

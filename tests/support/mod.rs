@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod auth;
+pub mod browser;
 pub mod openapi;
 
 use host_harness::manifest::AuthKind;

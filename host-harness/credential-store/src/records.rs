@@ -113,6 +113,8 @@ pub struct ConnectionRecord {
     pub account_name: Option<String>,
     /// Scopes granted, when known.
     pub granted_scopes: Option<Vec<String>>,
+    /// The callback URL the sign-in redirects to, for OAuth methods.
+    pub callback_url: Option<String>,
     pub fields: BTreeMap<String, FieldValue>,
     /// Unix seconds.
     pub created_at: i64,

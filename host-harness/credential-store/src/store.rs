@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS connections (
     account_id     TEXT,
     account_name   TEXT,
     granted_scopes TEXT,
+    callback_url   TEXT,
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL
 );
@@ -330,83 +331,65 @@ impl Store {
 
     /// The connection `id`, with its fields decrypted.
     pub fn connection(&self, id: &str) -> Result<ConnectionRecord, StoreError> {
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            i64,
-            i64,
-        );
-        let (row, fields): (Option<Row>, Vec<(String, Option<String>, Option<Vec<u8>>)>) = {
+        let (record, fields) = {
             let db = self.db();
-            let row = db
+            let record = db
                 .query_row(
                     "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
-                            account_name, granted_scopes, created_at, updated_at
+                            account_name, granted_scopes, callback_url, created_at, updated_at
                      FROM connections WHERE id = ?1",
                     params![id],
                     |r| {
-                        Ok((
-                            r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?,
-                            r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?,
-                        ))
+                        let status: String = r.get(5)?;
+                        let scopes: Option<String> = r.get(9)?;
+                        Ok(ConnectionRecord {
+                            id: id.to_string(),
+                            connector: r.get(0)?,
+                            method: r.get(1)?,
+                            auth_kind: r.get(2)?,
+                            name: r.get(3)?,
+                            brand: r.get(4)?,
+                            status: ConnectionStatus::parse(&status).unwrap_or(ConnectionStatus::NeedsReconnect),
+                            status_reason: r.get(6)?,
+                            account_id: r.get(7)?,
+                            account_name: r.get(8)?,
+                            granted_scopes: scopes.map(|s| s.split_whitespace().map(str::to_string).collect()),
+                            callback_url: r.get(10)?,
+                            fields: BTreeMap::new(),
+                            created_at: r.get(11)?,
+                            updated_at: r.get(12)?,
+                        })
                     },
                 )
                 .optional()?;
-            let mut stmt = db.prepare("SELECT field, plain, secret FROM connection_fields WHERE connection_id = ?1 ORDER BY field")?;
-            let fields = stmt
+            let mut stmt = db.prepare(
+                "SELECT field, plain, secret FROM connection_fields WHERE connection_id = ?1 ORDER BY field",
+            )?;
+            let fields: Vec<(String, Option<String>, Option<Vec<u8>>)> = stmt
                 .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;
-            (row, fields)
+            (record, fields)
         };
-        let Some((
-            connector,
-            method,
-            auth_kind,
-            name,
-            brand,
-            status,
-            status_reason,
-            account_id,
-            account_name,
-            scopes,
-            created_at,
-            updated_at,
-        )) = row
-        else {
-            return Err(StoreError::NoSuchConnection(id.to_string()));
-        };
-        let mut decoded = BTreeMap::new();
+        let mut record = record.ok_or_else(|| StoreError::NoSuchConnection(id.to_string()))?;
         for (field, plain, secret) in fields {
             let place = format!("connection_fields/{id}/{field}");
-            let value = self.join(plain, secret, &place, || {
-                format!("field `{field}` of connection {id}")
-            })?;
-            decoded.insert(field, value);
+            let value = self.join(plain, secret, &place, || format!("field `{field}` of connection {id}"))?;
+            record.fields.insert(field, value);
         }
-        Ok(ConnectionRecord {
-            id: id.to_string(),
-            connector,
-            method,
-            auth_kind,
-            name,
-            brand,
-            status: ConnectionStatus::parse(&status).unwrap_or(ConnectionStatus::NeedsReconnect),
-            status_reason,
-            account_id,
-            account_name,
-            granted_scopes: scopes.map(|s| s.split_whitespace().map(str::to_string).collect()),
-            fields: decoded,
-            created_at,
-            updated_at,
-        })
+        Ok(record)
+    }
+
+    /// Records where the connection's sign-in redirect is expected, so a
+    /// failed sign-in can name the callback URL to register.
+    pub fn set_callback_url(&self, id: &str, url: &str) -> Result<(), StoreError> {
+        let changed = self.db().execute(
+            "UPDATE connections SET callback_url = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, url, now()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchConnection(id.to_string()));
+        }
+        Ok(())
     }
 
     /// Every connection's id, oldest first.

@@ -1,6 +1,6 @@
 //! `host-harness actions [--json]`
 
-use super::{ConnectorArgs, load};
+use super::HostArgs;
 use anyhow::Result;
 use clap::Args;
 use host_harness::descriptor::ActionDescriptor;
@@ -14,8 +14,8 @@ pub struct ActionsArgs {
     json: bool,
 }
 
-pub async fn run(connector_args: &ConnectorArgs, args: ActionsArgs) -> Result<ExitCode> {
-    let connector = load(connector_args).await?;
+pub async fn run(host: &HostArgs, args: ActionsArgs) -> Result<ExitCode> {
+    let connector = host.connector().await?;
     let descriptor = connector.descriptor();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&descriptor.actions)?);

@@ -2,7 +2,7 @@
 //! emulator, connects its demo account, and runs the bundled workflow
 //! through the component, printing each step.
 
-use super::{ConnectorArgs, EXIT_ACTION_ERROR, bundled, load};
+use super::{EXIT_ACTION_ERROR, HostArgs, bundled, load};
 use anyhow::{Context, Result};
 use host_harness::workflow::{Outputs, Workflow};
 use host_harness::{Connection, Origin};
@@ -12,10 +12,10 @@ use std::time::Instant;
 /// Lines of each step's output shown before eliding the rest.
 const MAX_OUTPUT_LINES: usize = 24;
 
-pub async fn run(connector_args: &ConnectorArgs) -> Result<ExitCode> {
+pub async fn run(host: &HostArgs) -> Result<ExitCode> {
     let workflow: Workflow =
         serde_json::from_str(bundled::DEMO).context("the bundled demo workflow is invalid")?;
-    let mut connector = load(connector_args).await?;
+    let mut connector = load(&host.connector).await?;
     let local = bundled::start_emulator()
         .await
         .context("cannot start the local X API emulator")?;

@@ -1,22 +1,33 @@
 //! The command line: argument parsing, logging, and the commands.
 
 mod actions;
+mod app_credentials;
 mod bundled;
+mod connect;
+mod connections;
 mod demo;
+mod fields;
 mod run;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use host_harness::{HostConfig, LoadedConnector, Manifest, Runtime};
+use credential_store::{MasterKey, Store};
+use host_harness::outgoing::HttpTimeouts;
+use host_harness::{ConnectionManager, HostConfig, LoadedConnector, Manifest, Routes, Runtime};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-/// The action failed; its typed error is on stderr as JSON.
+/// The action, or the connection operation, failed; details are on stderr.
 pub const EXIT_ACTION_ERROR: u8 = 1;
-/// The host could not start or load the connector.
+/// The host could not start, load the connector or open the store.
 pub const EXIT_HOST_ERROR: u8 = 3;
 
-/// Runs connector actions on a wasmtime host.
+/// The environment variable that may hold the store's master key (base64 of 32 bytes).
+const MASTER_KEY_VAR: &str = "HOST_HARNESS_MASTER_KEY";
+
+/// Runs connector actions on a wasmtime host, and manages the connections
+/// they run on.
 ///
 /// Without options it runs the bundled X connector against the bundled local
 /// X API emulator: no credentials, no network.
@@ -24,7 +35,7 @@ pub const EXIT_HOST_ERROR: u8 = 3;
 #[command(name = "host-harness", version, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
-    connector: ConnectorArgs,
+    host: HostArgs,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
@@ -34,6 +45,84 @@ pub struct Cli {
     verbose: u8,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where the host finds its connector, its connections and the API.
+#[derive(Debug, Args)]
+struct HostArgs {
+    #[command(flatten)]
+    connector: ConnectorArgs,
+    /// Where connections are kept: the credential store and its key file.
+    /// Default: `$XDG_DATA_HOME/host-harness`, or `~/.local/share/host-harness`.
+    #[arg(long, global = true, env = "HOST_HARNESS_HOME", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Send one host's traffic (the component's and the host's own) to
+    /// another origin, as `HOST=ORIGIN`, e.g. `api.x.com=http://127.0.0.1:8080`.
+    /// Repeatable; `HOST_HARNESS_ROUTES` takes a comma-separated list.
+    #[arg(long = "route", global = true, value_name = "HOST=ORIGIN", env = "HOST_HARNESS_ROUTES", value_delimiter = ',')]
+    routes: Vec<String>,
+}
+
+impl HostArgs {
+    fn routes(&self) -> Result<Routes> {
+        let mut routes = Routes::default();
+        for spec in self.routes.iter().filter(|s| !s.trim().is_empty()) {
+            let (host, origin) = Routes::parse_one(spec).map_err(anyhow::Error::msg).context("--route")?;
+            routes.add(&host, origin);
+        }
+        Ok(routes)
+    }
+
+    fn data_dir(&self) -> Result<PathBuf> {
+        if let Some(dir) = &self.data_dir {
+            return Ok(dir.clone());
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
+            .context("no --data-dir, and neither XDG_DATA_HOME nor HOME is set")?;
+        Ok(base.join("host-harness"))
+    }
+
+    /// Opens the credential store. Its key comes from `HOST_HARNESS_MASTER_KEY`,
+    /// or from the key file beside it, created (0600) with a new store only:
+    /// an existing store is never given a new key.
+    fn open_store(&self) -> Result<Arc<Store>> {
+        let dir = self.data_dir()?;
+        let db = dir.join("connections.db");
+        let key_file = dir.join("master.key");
+        let key = match std::env::var(MASTER_KEY_VAR) {
+            Ok(text) => MasterKey::from_base64(&text, MASTER_KEY_VAR)?,
+            Err(_) => match MasterKey::read_file(&key_file)? {
+                Some(key) => key,
+                None if Store::exists(&db) => bail!(
+                    "no master key for the credential store {}: set {MASTER_KEY_VAR} or restore {}; nothing was changed",
+                    db.display(),
+                    key_file.display()
+                ),
+                None => MasterKey::create_file(&key_file)?,
+            },
+        };
+        Ok(Arc::new(Store::open(&db, &key)?))
+    }
+
+    /// The connector, with the routes applied to its traffic.
+    async fn connector(&self) -> Result<LoadedConnector> {
+        let mut connector = load(&self.connector).await?;
+        let routes = self.routes()?;
+        if !routes.is_empty() {
+            connector.set_routes(routes);
+        }
+        Ok(connector)
+    }
+
+    /// The connection manager over the store and the connector.
+    async fn manager(&self) -> Result<ConnectionManager> {
+        let store = self.open_store()?;
+        let connector = self.connector().await?;
+        Ok(ConnectionManager::new(store, connector, self.routes()?, HttpTimeouts::default()))
+    }
 }
 
 /// Which connector to load.
@@ -63,6 +152,16 @@ enum Command {
     Run(run::RunArgs),
     /// Run a short workflow against the local X API emulator.
     Demo,
+    /// Create a connection: fill the connection form and sign in.
+    Connect(connect::ConnectArgs),
+    /// List, show, test, revoke and delete connections.
+    #[command(subcommand)]
+    Connections(connections::ConnectionsCommand),
+    /// Set app credentials (Client ID and Secret, API Key and Secret) once,
+    /// for everyone or for a brand; connections use them when their own
+    /// fields are blank.
+    #[command(subcommand)]
+    AppCredentials(app_credentials::AppCredentialsCommand),
 }
 
 pub fn init_tracing(cli: &Cli) {
@@ -86,9 +185,12 @@ pub fn init_tracing(cli: &Cli) {
 
 pub async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
-        Command::Actions(args) => actions::run(&cli.connector, args).await,
-        Command::Run(args) => run::run(&cli.connector, args).await,
-        Command::Demo => demo::run(&cli.connector).await,
+        Command::Actions(args) => actions::run(&cli.host, args).await,
+        Command::Run(args) => run::run(&cli.host, args).await,
+        Command::Demo => demo::run(&cli.host).await,
+        Command::Connect(args) => connect::run(&cli.host, args).await,
+        Command::Connections(command) => connections::run(&cli.host, command).await,
+        Command::AppCredentials(command) => app_credentials::run(&cli.host, command).await,
     };
     match outcome {
         Ok(code) => code,

@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub traffic: Mutex<Vec<Exchange>>,
     pub limits: rate_limit::Limits,
     pub faults: faults::Faults,
+    /// Requests that arrived, by path, counted before they are handled.
+    pub arrivals: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -90,6 +92,7 @@ impl Emulator {
             traffic: Mutex::new(Vec::new()),
             limits: rate_limit::Limits::default(),
             faults: faults::Faults::default(),
+            arrivals: Mutex::new(Default::default()),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -211,9 +214,21 @@ impl Emulator {
         self.shared.faults.push(endpoint, fault);
     }
 
+    /// Every credential the emulator has issued: access, refresh and app
+    /// tokens, authorization codes, OAuth 1.0a token secrets and access
+    /// tokens. For tests that check none of them leaks into output.
+    pub fn secrets_issued(&self) -> Vec<String> {
+        self.shared.world.lock().unwrap().secrets.clone()
+    }
+
     /// The emulator's clock, which tests can move forward.
     pub fn clock(&self) -> &Clock {
         &self.shared.clock
+    }
+
+    /// How many requests for `path` have arrived, answered or not.
+    pub fn arrivals(&self, path: &str) -> usize {
+        self.shared.arrivals.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
     /// Every exchange so far, in arrival order.

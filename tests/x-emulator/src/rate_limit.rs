@@ -25,6 +25,9 @@ pub enum Endpoint {
     HomeTimeline,
     /// `GET /2/tweets/search/recent`
     SearchRecent,
+    /// `POST /2/oauth2/token`: not rate limited; named here so tests can
+    /// inject faults into token requests.
+    OAuth2Token,
 }
 
 impl Endpoint {
@@ -38,6 +41,7 @@ impl Endpoint {
             Endpoint::UserPosts => (900, 1500),
             Endpoint::HomeTimeline => (180, 0),
             Endpoint::SearchRecent => (300, 450),
+            Endpoint::OAuth2Token => (u32::MAX, u32::MAX),
         }
     }
 

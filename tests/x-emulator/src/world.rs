@@ -168,6 +168,9 @@ pub struct World {
     pub consents: HashMap<String, Vec<(String, String)>>,
     /// OAuth 1.0a nonces already seen, so a signed request cannot be replayed.
     pub nonces: BTreeSet<(String, String)>,
+    /// Every credential issued so far (tokens, refresh tokens, codes, token
+    /// secrets), for tests that check none of them leaks.
+    pub secrets: Vec<String>,
 }
 
 impl World {
@@ -378,6 +381,7 @@ impl World {
         expires_at: Option<DateTime<Utc>>,
     ) -> String {
         let token = random_token();
+        self.secrets.push(token.clone());
         self.tokens.insert(
             token.clone(),
             Token {
@@ -397,6 +401,7 @@ impl World {
         scopes: BTreeSet<String>,
     ) -> String {
         let token = random_token();
+        self.secrets.push(token.clone());
         self.refresh_tokens.insert(
             token.clone(),
             RefreshGrant {
@@ -436,6 +441,7 @@ impl World {
     pub fn issue_app_token_for(&mut self, client_id: Option<String>) -> String {
         // App tokens at X start with a run of `A`s; the emulator's do too.
         let token = format!("AAAAAAAAAAAAAAAAAAAAA{}", random_token());
+        self.secrets.push(token.clone());
         self.tokens.insert(
             token.clone(),
             Token {

@@ -165,6 +165,7 @@ pub async fn request_token(
     }
     let token = random_token();
     let secret = random_token();
+    world.secrets.push(secret.clone());
     world.oauth1_tokens.insert(
         token.clone(),
         OAuth1Token {
@@ -320,6 +321,8 @@ pub async fn access_token(
         world.issue_access_token(user_id, everything, Some(signed.consumer_key.clone()), None);
     let token = format!("{user_id}-{}", random_token());
     let secret = random_token();
+    world.secrets.push(token.clone());
+    world.secrets.push(secret.clone());
     world.oauth1_tokens.insert(
         token.clone(),
         OAuth1Token {

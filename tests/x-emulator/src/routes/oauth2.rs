@@ -5,6 +5,8 @@
 //! revocation endpoint, and app-only tokens at `/oauth2/token`.
 
 use crate::Shared;
+use crate::faults::Fault;
+use crate::rate_limit::Endpoint;
 use crate::world::{ACCESS_TOKEN_LIFETIME, PendingCode, random_token};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -187,6 +189,7 @@ pub async fn authorize_decision(State(shared): State<Arc<Shared>>, body: Bytes) 
         return refused("Unknown account.");
     };
     let code = random_token();
+    world.secrets.push(code.clone());
     world.codes.insert(
         code.clone(),
         PendingCode {
@@ -289,6 +292,20 @@ fn client(
 
 /// `POST /2/oauth2/token`.
 pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    // An injected delay comes before anything is consumed: a client that
+    // gives up meanwhile leaves its code or refresh token unused.
+    match shared.faults.take(Endpoint::OAuth2Token) {
+        Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
+        Some(Fault::Status(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return oauth_error(status, "temporarily_unavailable", "Injected failure");
+        }
+        Some(Fault::Raw { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            return (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
+        None => {}
+    }
     let form = pairs(&body);
     let client_id = match client(&shared, &headers, &form) {
         Ok(id) => id,
