@@ -10,12 +10,16 @@ use crate::auth::callback::CALLBACK_PATH;
 use crate::auth::http::HostHttp;
 use crate::auth::tokens::{ManagedToken, TokenKind, TokenManager};
 use crate::auth::{AuthError, ResolvedAuth, oauth1, oauth2, resolve};
-use crate::credentials::{Authorizer, BearerToken, BoxFuture, Connection, ConnectionFacts, CredentialError};
+use crate::credentials::{
+    Authorizer, BearerToken, BoxFuture, Connection, ConnectionFacts, CredentialError,
+};
 use crate::error::ActionError;
 use crate::manifest::{AuthKind, AuthMethod, FieldKind, Manifest};
 use crate::outgoing::HttpTimeouts;
 use crate::runtime::LoadedConnector;
-use credential_store::{ConnectionRecord, ConnectionStatus, FieldValue, NewConnection, Store, StoreError, Tokens};
+use credential_store::{
+    ConnectionRecord, ConnectionStatus, FieldValue, NewConnection, Store, StoreError, Tokens,
+};
 use http::HeaderValue;
 use secrecy::SecretString;
 use serde::Serialize;
@@ -28,13 +32,21 @@ pub enum ConnectError {
     #[error("the connector has no auth method `{method}`; it offers {offered}")]
     UnknownMethod { method: String, offered: String },
     #[error("`{field}` is not a field of {method}; its fields are {fields}")]
-    UnknownField { method: String, field: String, fields: String },
+    UnknownField {
+        method: String,
+        field: String,
+        fields: String,
+    },
     #[error("`{field}` is fixed by the manifest ({value}) and cannot be set")]
     FixedField { field: String, value: String },
     #[error("`{field}`: {reason}")]
     InvalidField { field: String, reason: String },
     #[error("connection `{id}` uses {method}, which {reason}")]
-    WrongMethod { id: String, method: String, reason: String },
+    WrongMethod {
+        id: String,
+        method: String,
+        reason: String,
+    },
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -80,7 +92,12 @@ impl ConnectionManager {
     /// A manager for `connector`'s connections in `store`. The host's own
     /// requests (token endpoints, sign-in pages) follow `routes`, like the
     /// component's.
-    pub fn new(store: Arc<Store>, connector: LoadedConnector, routes: crate::Routes, timeouts: HttpTimeouts) -> ConnectionManager {
+    pub fn new(
+        store: Arc<Store>,
+        connector: LoadedConnector,
+        routes: crate::Routes,
+        timeouts: HttpTimeouts,
+    ) -> ConnectionManager {
         let http = HostHttp::new(routes, timeouts);
         let tokens = Arc::new(TokenManager::new(store.clone(), http.clone()));
         ConnectionManager {
@@ -109,10 +126,18 @@ impl ConnectionManager {
     }
 
     fn method(&self, id: &str) -> Result<&AuthMethod, ConnectError> {
-        self.manifest().auth_method(id).ok_or_else(|| ConnectError::UnknownMethod {
-            method: id.to_string(),
-            offered: self.manifest().auth_methods.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", "),
-        })
+        self.manifest()
+            .auth_method(id)
+            .ok_or_else(|| ConnectError::UnknownMethod {
+                method: id.to_string(),
+                offered: self
+                    .manifest()
+                    .auth_methods
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 
     /// Checks the form against the manifest and stores a `pending`
@@ -130,7 +155,12 @@ impl ConnectionManager {
                 return Err(ConnectError::UnknownField {
                     method: method.label.clone(),
                     field: field_name.clone(),
-                    fields: method.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+                    fields: method
+                        .fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             };
             if let Some(fixed) = &field.fixed {
@@ -144,7 +174,11 @@ impl ConnectionManager {
             }
             if field.kind == FieldKind::Scopes {
                 let known: Vec<&str> = field.options.iter().map(|o| o.value.as_str()).collect();
-                if let Some(unknown) = value.split([' ', ',']).filter(|s| !s.is_empty()).find(|s| !known.contains(s)) {
+                if let Some(unknown) = value
+                    .split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .find(|s| !known.contains(s))
+                {
                     return Err(ConnectError::InvalidField {
                         field: field_name.clone(),
                         reason: format!("`{unknown}` is not a scope this connector knows"),
@@ -171,7 +205,11 @@ impl ConnectionManager {
         let record = self.store.create_connection(&new)?;
         // Every required field must have a value once app credentials are layered in.
         let resolved = resolve(self.manifest(), &record, &self.store)?;
-        if let Some(missing) = method.fields.iter().find(|f| f.required && resolved.get(&f.name).is_none()) {
+        if let Some(missing) = method
+            .fields
+            .iter()
+            .find(|f| f.required && resolved.get(&f.name).is_none())
+        {
             self.store.delete_connection(&record.id)?;
             return Err(ConnectError::Auth(AuthError::MissingField {
                 method: method.label.clone(),
@@ -189,7 +227,12 @@ impl ConnectionManager {
         Ok(resolve(self.manifest(), record, &self.store)?)
     }
 
-    fn expect_kind(&self, record: &ConnectionRecord, kind: AuthKind, reason: &str) -> Result<ResolvedAuth, ConnectError> {
+    fn expect_kind(
+        &self,
+        record: &ConnectionRecord,
+        kind: AuthKind,
+        reason: &str,
+    ) -> Result<ResolvedAuth, ConnectError> {
         let resolved = self.resolved(record)?;
         if resolved.method.kind != kind {
             return Err(ConnectError::WrongMethod {
@@ -202,9 +245,17 @@ impl ConnectionManager {
     }
 
     /// Starts an OAuth 2.0 sign-in that will redirect to `redirect_uri`.
-    pub fn begin_oauth2(&self, id: &str, redirect_uri: &str) -> Result<oauth2::PendingAuthorization, ConnectError> {
+    pub fn begin_oauth2(
+        &self,
+        id: &str,
+        redirect_uri: &str,
+    ) -> Result<oauth2::PendingAuthorization, ConnectError> {
         let record = self.record(id)?;
-        let auth = self.expect_kind(&record, AuthKind::Oauth2AuthorizationCode, "does not sign in with OAuth 2.0")?;
+        let auth = self.expect_kind(
+            &record,
+            AuthKind::Oauth2AuthorizationCode,
+            "does not sign in with OAuth 2.0",
+        )?;
         self.store.set_callback_url(id, redirect_uri)?;
         Ok(oauth2::begin(&self.http, &auth, redirect_uri)?)
     }
@@ -217,7 +268,11 @@ impl ConnectionManager {
         query: &[(String, String)],
     ) -> Result<ConnectionRecord, ConnectError> {
         let record = self.record(id)?;
-        let auth = self.expect_kind(&record, AuthKind::Oauth2AuthorizationCode, "does not sign in with OAuth 2.0")?;
+        let auth = self.expect_kind(
+            &record,
+            AuthKind::Oauth2AuthorizationCode,
+            "does not sign in with OAuth 2.0",
+        )?;
         let issued = oauth2::finish(&self.http, &auth, pending, query).await?;
         let tokens = Tokens {
             access_token: Some(issued.access_token),
@@ -233,9 +288,17 @@ impl ConnectionManager {
     }
 
     /// Starts an OAuth 1.0a sign-in that will redirect to `callback`.
-    pub async fn begin_oauth1(&self, id: &str, callback: &str) -> Result<oauth1::PendingAuthorization, ConnectError> {
+    pub async fn begin_oauth1(
+        &self,
+        id: &str,
+        callback: &str,
+    ) -> Result<oauth1::PendingAuthorization, ConnectError> {
         let record = self.record(id)?;
-        let auth = self.expect_kind(&record, AuthKind::Oauth1, "does not sign in with OAuth 1.0a")?;
+        let auth = self.expect_kind(
+            &record,
+            AuthKind::Oauth1,
+            "does not sign in with OAuth 1.0a",
+        )?;
         self.store.set_callback_url(id, callback)?;
         Ok(oauth1::begin(&self.http, &auth, callback).await?)
     }
@@ -248,7 +311,11 @@ impl ConnectionManager {
         query: &[(String, String)],
     ) -> Result<ConnectionRecord, ConnectError> {
         let record = self.record(id)?;
-        let auth = self.expect_kind(&record, AuthKind::Oauth1, "does not sign in with OAuth 1.0a")?;
+        let auth = self.expect_kind(
+            &record,
+            AuthKind::Oauth1,
+            "does not sign in with OAuth 1.0a",
+        )?;
         let access = oauth1::finish(&self.http, &auth, pending, query).await?;
         let tokens = Tokens {
             access_token: Some(access.token),
@@ -258,7 +325,12 @@ impl ConnectionManager {
             scope: None,
         };
         self.replace_tokens(id, &tokens)?;
-        self.store.set_account(id, access.user_id.as_deref(), access.screen_name.as_deref(), None)?;
+        self.store.set_account(
+            id,
+            access.user_id.as_deref(),
+            access.screen_name.as_deref(),
+            None,
+        )?;
         self.activate(id).await
     }
 
@@ -286,12 +358,14 @@ impl ConnectionManager {
             };
             self.replace_tokens(id, &tokens)?;
         }
-        self.store.set_status(id, ConnectionStatus::Connected, None)?;
-        if auth.method.kind != AuthKind::Oauth2ClientCredentials {
-            if let Err(e) = self.identify(id).await {
-                self.store.set_status(id, ConnectionStatus::NeedsReconnect, Some(&e.to_string()))?;
-                return Err(e);
-            }
+        self.store
+            .set_status(id, ConnectionStatus::Connected, None)?;
+        if auth.method.kind != AuthKind::Oauth2ClientCredentials
+            && let Err(e) = self.identify(id).await
+        {
+            self.store
+                .set_status(id, ConnectionStatus::NeedsReconnect, Some(&e.to_string()))?;
+            return Err(e);
         }
         self.record(id)
     }
@@ -302,21 +376,39 @@ impl ConnectionManager {
             return Ok(());
         };
         let connection = self.connection(id)?;
-        match self.connector.invoke(&connection, &identity.action, "{}").await {
+        match self
+            .connector
+            .invoke(&connection, &identity.action, "{}")
+            .await
+        {
             Ok(output) => {
-                let account_id = output.pointer(&identity.account_id).and_then(|v| v.as_str());
+                let account_id = output
+                    .pointer(&identity.account_id)
+                    .and_then(|v| v.as_str());
                 let account_name = identity
                     .account_name
                     .as_deref()
                     .and_then(|p| output.pointer(p))
                     .and_then(|v| v.as_str());
                 let record = self.record(id)?;
-                self.store.set_account(id, account_id, account_name, record.granted_scopes.as_deref())?;
+                self.store.set_account(
+                    id,
+                    account_id,
+                    account_name,
+                    record.granted_scopes.as_deref(),
+                )?;
                 Ok(())
             }
             // A pasted app-only token cannot name a user; it still works for app actions.
-            Err(ActionError::Forbidden { .. }) if record_kind(&self.record(id)?) == Some(AuthKind::BearerToken) => Ok(()),
-            Err(e) => Err(ConnectError::Identity(format!("`{}` failed: {e}", identity.action))),
+            Err(ActionError::Forbidden { .. })
+                if record_kind(&self.record(id)?) == Some(AuthKind::BearerToken) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(ConnectError::Identity(format!(
+                "`{}` failed: {e}",
+                identity.action
+            ))),
         }
     }
 
@@ -333,18 +425,26 @@ impl ConnectionManager {
             account_id: record.account_id.clone(),
         };
         let authorizer: Arc<dyn Authorizer> = match record.status {
-            ConnectionStatus::NeedsReconnect | ConnectionStatus::Revoked | ConnectionStatus::Pending => Arc::new(Refuses(
-                record
-                    .status_reason
-                    .clone()
-                    .unwrap_or_else(|| format!("the connection is {}; connect it again", record.status.as_str())),
-            )),
+            ConnectionStatus::NeedsReconnect
+            | ConnectionStatus::Revoked
+            | ConnectionStatus::Pending => {
+                Arc::new(Refuses(record.status_reason.clone().unwrap_or_else(|| {
+                    format!(
+                        "the connection is {}; connect it again",
+                        record.status.as_str()
+                    )
+                })))
+            }
             ConnectionStatus::Connected => self.authorizer(&record, auth)?,
         };
         Ok(Connection::new(facts, authorizer))
     }
 
-    fn authorizer(&self, record: &ConnectionRecord, auth: ResolvedAuth) -> Result<Arc<dyn Authorizer>, ConnectError> {
+    fn authorizer(
+        &self,
+        record: &ConnectionRecord,
+        auth: ResolvedAuth,
+    ) -> Result<Arc<dyn Authorizer>, ConnectError> {
         let marker = |inner: Arc<dyn Authorizer>| -> Arc<dyn Authorizer> {
             Arc::new(ReconnectOnRefusal {
                 inner,
@@ -354,25 +454,37 @@ impl ConnectionManager {
         };
         Ok(match auth.method.kind {
             AuthKind::BearerToken => {
-                let token = auth.secret("bearer_token").ok_or_else(|| AuthError::MissingField {
-                    method: auth.method.label.clone(),
-                    field: "bearer_token".into(),
-                })?;
+                let token = auth
+                    .secret("bearer_token")
+                    .ok_or_else(|| AuthError::MissingField {
+                        method: auth.method.label.clone(),
+                        field: "bearer_token".into(),
+                    })?;
                 marker(Arc::new(BearerToken::new(token)))
             }
-            AuthKind::Oauth2AuthorizationCode | AuthKind::Oauth2ClientCredentials => Arc::new(ManagedToken {
-                manager: self.tokens.clone(),
-                kind: if auth.method.kind == AuthKind::Oauth2AuthorizationCode { TokenKind::User } else { TokenKind::App },
-                auth,
-                connection_id: record.id.clone(),
-            }),
+            AuthKind::Oauth2AuthorizationCode | AuthKind::Oauth2ClientCredentials => {
+                Arc::new(ManagedToken {
+                    manager: self.tokens.clone(),
+                    kind: if auth.method.kind == AuthKind::Oauth2AuthorizationCode {
+                        TokenKind::User
+                    } else {
+                        TokenKind::App
+                    },
+                    auth,
+                    connection_id: record.id.clone(),
+                })
+            }
             AuthKind::Oauth1 => {
-                let (tokens, _) = self
-                    .store
-                    .tokens(&record.id)?
-                    .ok_or_else(|| AuthError::SignIn("the connection has no OAuth 1.0a tokens; sign in again".into()))?;
+                let (tokens, _) = self.store.tokens(&record.id)?.ok_or_else(|| {
+                    AuthError::SignIn(
+                        "the connection has no OAuth 1.0a tokens; sign in again".into(),
+                    )
+                })?;
                 let (Some(token), Some(secret)) = (tokens.access_token, tokens.token_secret) else {
-                    return Err(AuthError::SignIn("the connection's OAuth 1.0a tokens are incomplete; sign in again".into()).into());
+                    return Err(AuthError::SignIn(
+                        "the connection's OAuth 1.0a tokens are incomplete; sign in again".into(),
+                    )
+                    .into());
                 };
                 marker(Arc::new(oauth1::Signer::new(&auth, token, secret)?))
             }
@@ -396,18 +508,23 @@ impl ConnectionManager {
     pub async fn revoke(&self, id: &str) -> Result<(), ConnectError> {
         let record = self.record(id)?;
         let auth = self.resolved(&record)?;
-        if auth.method.kind == AuthKind::Oauth2AuthorizationCode && auth.get("revoke_url").is_some() {
-            if let Some((tokens, _)) = self.store.tokens(id)? {
-                if let Some(refresh) = &tokens.refresh_token {
-                    oauth2::revoke(&self.http, &auth, refresh, true).await?;
-                }
-                if let Some(access) = &tokens.access_token {
-                    oauth2::revoke(&self.http, &auth, access, false).await?;
-                }
+        if auth.method.kind == AuthKind::Oauth2AuthorizationCode
+            && auth.get("revoke_url").is_some()
+            && let Some((tokens, _)) = self.store.tokens(id)?
+        {
+            if let Some(refresh) = &tokens.refresh_token {
+                oauth2::revoke(&self.http, &auth, refresh, true).await?;
+            }
+            if let Some(access) = &tokens.access_token {
+                oauth2::revoke(&self.http, &auth, access, false).await?;
             }
         }
         self.store.clear_tokens(id)?;
-        self.store.set_status(id, ConnectionStatus::Revoked, Some("the connection's tokens were revoked; connect it again"))?;
+        self.store.set_status(
+            id,
+            ConnectionStatus::Revoked,
+            Some("the connection's tokens were revoked; connect it again"),
+        )?;
         Ok(())
     }
 
@@ -475,7 +592,11 @@ impl ConnectionManager {
             });
         }
         let connection = self.connection(id)?;
-        match self.connector.invoke(&connection, &identity.action, "{}").await {
+        match self
+            .connector
+            .invoke(&connection, &identity.action, "{}")
+            .await
+        {
             Ok(output) => {
                 report.ok = true;
                 let name = identity
@@ -487,10 +608,18 @@ impl ConnectionManager {
                 report.account = name.or(report.account);
                 report.summary = format!(
                     "The connection works{}.",
-                    report.account.as_deref().map(|a| format!(" and acts for {a}")).unwrap_or_default()
+                    report
+                        .account
+                        .as_deref()
+                        .map(|a| format!(" and acts for {a}"))
+                        .unwrap_or_default()
                 );
                 if !report.actions_missing_scopes.is_empty() {
-                    let actions: Vec<&str> = report.actions_missing_scopes.keys().map(String::as_str).collect();
+                    let actions: Vec<&str> = report
+                        .actions_missing_scopes
+                        .keys()
+                        .map(String::as_str)
+                        .collect();
                     report.advice.push(format!(
                         "These actions need scopes the connection was not granted: {}. Reconnect with those scopes to use them.",
                         actions.join(", ")
@@ -501,10 +630,23 @@ impl ConnectionManager {
                 report.summary = format!("The credentials were refused: {reason}");
                 report.advice = advice_for(&reason, &auth);
             }
-            Err(ActionError::Forbidden { missing_scopes, detail }) => {
-                let needed = self.manifest().action(&identity.action).map(|a| a.scopes.clone()).unwrap_or_default();
-                let missing = if missing_scopes.is_empty() { needed } else { missing_scopes };
-                report.summary = format!("Signing in worked, but the API refuses the connection permission ({detail}).");
+            Err(ActionError::Forbidden {
+                missing_scopes,
+                detail,
+            }) => {
+                let needed = self
+                    .manifest()
+                    .action(&identity.action)
+                    .map(|a| a.scopes.clone())
+                    .unwrap_or_default();
+                let missing = if missing_scopes.is_empty() {
+                    needed
+                } else {
+                    missing_scopes
+                };
+                report.summary = format!(
+                    "Signing in worked, but the API refuses the connection permission ({detail})."
+                );
                 report.advice.push(format!(
                     "Scopes are missing: {}. Enable them for the app in the developer portal, then reconnect and grant them.",
                     missing.join(" ")
@@ -525,7 +667,12 @@ impl ConnectionManager {
             .actions
             .iter()
             .filter_map(|a| {
-                let missing: Vec<String> = a.scopes.iter().filter(|s| !granted.contains(s)).cloned().collect();
+                let missing: Vec<String> = a
+                    .scopes
+                    .iter()
+                    .filter(|s| !granted.contains(s))
+                    .cloned()
+                    .collect();
                 (!missing.is_empty()).then(|| (a.id.clone(), missing))
             })
             .collect()
@@ -544,7 +691,10 @@ fn advice_for(reason: &str, auth: &ResolvedAuth) -> Vec<String> {
         AuthKind::Oauth2ClientCredentials => ("API Key", "API Key Secret"),
         _ => ("Client ID", "Client Secret"),
     };
-    if reason.contains("invalid_client") || reason.contains("unauthorized_client") || reason.contains("Client ID or Client Secret") {
+    if reason.contains("invalid_client")
+        || reason.contains("unauthorized_client")
+        || reason.contains("Client ID or Client Secret")
+    {
         vec![format!(
             "The {id_field} or {secret_field} is wrong, or the secret was rotated in the developer portal: copy the current pair from the portal, update it here, and reconnect."
         )]
@@ -580,7 +730,10 @@ fn now() -> i64 {
 struct Refuses(String);
 
 impl Authorizer for Refuses {
-    fn authorize<'a>(&'a self, _request: &'a http::request::Parts) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
+    fn authorize<'a>(
+        &'a self,
+        _request: &'a http::request::Parts,
+    ) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
         Box::pin(async move { Err(CredentialError::NeedsReconnect(self.0.clone())) })
     }
 }
@@ -594,14 +747,23 @@ struct ReconnectOnRefusal {
 }
 
 impl Authorizer for ReconnectOnRefusal {
-    fn authorize<'a>(&'a self, request: &'a http::request::Parts) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
+    fn authorize<'a>(
+        &'a self,
+        request: &'a http::request::Parts,
+    ) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
         self.inner.authorize(request)
     }
 
-    fn refused<'a>(&'a self, _used: &'a HeaderValue) -> BoxFuture<'a, Result<bool, CredentialError>> {
+    fn refused<'a>(
+        &'a self,
+        _used: &'a HeaderValue,
+    ) -> BoxFuture<'a, Result<bool, CredentialError>> {
         Box::pin(async move {
             let reason = "the API refused the connection's credentials (they were revoked or are wrong); reconnect";
-            if let Err(e) = self.store.set_status(&self.id, ConnectionStatus::NeedsReconnect, Some(reason)) {
+            if let Err(e) =
+                self.store
+                    .set_status(&self.id, ConnectionStatus::NeedsReconnect, Some(reason))
+            {
                 tracing::error!(connection = %self.id, error = %e, "cannot record that the connection needs reconnecting");
             }
             Err(CredentialError::NeedsReconnect(reason.into()))

@@ -56,7 +56,10 @@ pub trait Authorizer: Send + Sync + 'static {
 
     /// The API answered 401 to a request authorized with `used`. Renew the
     /// credential if that can help, and say whether a retry may succeed.
-    fn refused<'a>(&'a self, used: &'a HeaderValue) -> BoxFuture<'a, Result<bool, CredentialError>> {
+    fn refused<'a>(
+        &'a self,
+        used: &'a HeaderValue,
+    ) -> BoxFuture<'a, Result<bool, CredentialError>> {
         let _ = used;
         Box::pin(async { Ok(false) })
     }

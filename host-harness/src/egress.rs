@@ -71,7 +71,10 @@ impl Routes {
         if host.trim().is_empty() {
             return Err(format!("`{spec}` names no host"));
         }
-        Ok((host.trim().to_ascii_lowercase(), Origin::parse(origin.trim())?))
+        Ok((
+            host.trim().to_ascii_lowercase(),
+            Origin::parse(origin.trim())?,
+        ))
     }
 
     /// Routes every host `manifest` names, for its API and its sign-in pages,
@@ -315,8 +318,14 @@ mod tests {
             routes.rewrite("https://x.com/i/oauth2/authorize?client_id=a&state=b"),
             "http://127.0.0.1:9999/i/oauth2/authorize?client_id=a&state=b"
         );
-        assert_eq!(routes.rewrite("https://example.org/x"), "https://example.org/x");
-        assert_eq!(Routes::parse_one("api.x.com=http://127.0.0.1:1").unwrap().0, "api.x.com");
+        assert_eq!(
+            routes.rewrite("https://example.org/x"),
+            "https://example.org/x"
+        );
+        assert_eq!(
+            Routes::parse_one("api.x.com=http://127.0.0.1:1").unwrap().0,
+            "api.x.com"
+        );
         assert!(Routes::parse_one("api.x.com").is_err());
     }
 }

@@ -204,13 +204,13 @@ impl Manifest {
                 )));
             }
         }
-        if let Some(identity) = &self.identity {
-            if self.action(&identity.action).is_none() {
-                return Err(ManifestError::Inconsistent(format!(
-                    "identity.action `{}` is not an action of the manifest",
-                    identity.action
-                )));
-            }
+        if let Some(identity) = &self.identity
+            && self.action(&identity.action).is_none()
+        {
+            return Err(ManifestError::Inconsistent(format!(
+                "identity.action `{}` is not an action of the manifest",
+                identity.action
+            )));
         }
         let base_host = self
             .api

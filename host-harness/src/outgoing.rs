@@ -8,8 +8,8 @@
 
 use crate::credentials::{Authorizer, CredentialError};
 use crate::egress::{Decision, EgressPolicy};
-use http::header::{AUTHORIZATION, HOST};
 use bytes::{Bytes, BytesMut};
+use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderValue, Request, Uri};
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};
@@ -132,8 +132,16 @@ async fn send(
     request: Request<WasiBody>,
 ) -> SendResult {
     let (mut parts, body) = request.into_parts();
-    let scheme = parts.uri.scheme().cloned().unwrap_or(http::uri::Scheme::HTTPS);
-    let authority = parts.uri.authority().cloned().ok_or(HttpError::HttpRequestUriInvalid)?;
+    let scheme = parts
+        .uri
+        .scheme()
+        .cloned()
+        .unwrap_or(http::uri::Scheme::HTTPS);
+    let authority = parts
+        .uri
+        .authority()
+        .cloned()
+        .ok_or(HttpError::HttpRequestUriInvalid)?;
     let (credentials, route) = match policy.decide(&scheme, &authority) {
         Decision::Refuse(reason) => {
             tracing::warn!(host = %authority, %reason, "refused a request to a host outside the manifest's egress list");
@@ -145,7 +153,12 @@ async fn send(
     if parts.headers.remove(AUTHORIZATION).is_some() {
         tracing::warn!(host = %authority, "removed an Authorization header the component set itself");
     }
-    let target = Target { authority, route, options, journal };
+    let target = Target {
+        authority,
+        route,
+        options,
+        journal,
+    };
     if !credentials {
         return target.forward(parts, body).await;
     }
@@ -188,7 +201,11 @@ struct Target {
 }
 
 impl Target {
-    async fn authorize(&self, authorizer: &dyn Authorizer, parts: &http::request::Parts) -> Result<HeaderValue, HttpError> {
+    async fn authorize(
+        &self,
+        authorizer: &dyn Authorizer,
+        parts: &http::request::Parts,
+    ) -> Result<HeaderValue, HttpError> {
         authorizer.authorize(parts).await.map_err(|e| {
             tracing::warn!(host = %self.authority, error = %e, "no credentials for the request");
             let message = e.to_string();
@@ -201,7 +218,12 @@ impl Target {
     async fn forward(&self, mut parts: http::request::Parts, body: WasiBody) -> SendResult {
         if let Some(origin) = &self.route {
             // The Host header keeps naming the API, as through a proxy.
-            let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+            let path = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+                .to_string();
             parts.uri = Uri::builder()
                 .scheme(origin.scheme.clone())
                 .authority(origin.authority.clone())
@@ -215,7 +237,8 @@ impl Target {
         self.journal.inner.lock().unwrap().requests += 1;
         tracing::debug!(method = %parts.method, host = %self.authority, path = parts.uri.path(), "request");
         let request = Request::from_parts(parts, body);
-        let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(self.options)).await?;
+        let (response, io) =
+            wasmtime_wasi_http::default_send_request(request, Some(self.options)).await?;
         tracing::debug!(status = response.status().as_u16(), "answer");
         Ok((response.map(BodyExt::boxed_unsync), Box::new(io)))
     }
@@ -239,11 +262,17 @@ async fn keep_small_body(mut body: WasiBody) -> Result<(WasiBody, Option<Bytes>)
                 Ok(data) => {
                     kept.extend_from_slice(&data);
                     if kept.len() > REPLAY_LIMIT {
-                        return Ok((Prefixed::new(kept.freeze(), None, body).boxed_unsync(), None));
+                        return Ok((
+                            Prefixed::new(kept.freeze(), None, body).boxed_unsync(),
+                            None,
+                        ));
                     }
                 }
                 Err(trailers) => {
-                    return Ok((Prefixed::new(kept.freeze(), Some(trailers), body).boxed_unsync(), None));
+                    return Ok((
+                        Prefixed::new(kept.freeze(), Some(trailers), body).boxed_unsync(),
+                        None,
+                    ));
                 }
             },
         }
@@ -251,7 +280,9 @@ async fn keep_small_body(mut body: WasiBody) -> Result<(WasiBody, Option<Bytes>)
 }
 
 fn full_body(bytes: Bytes) -> WasiBody {
-    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+    http_body_util::Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// The head of a request, to send it again.
@@ -273,7 +304,11 @@ struct Prefixed {
 
 impl Prefixed {
     fn new(prefix: Bytes, next: Option<http_body::Frame<Bytes>>, rest: WasiBody) -> Prefixed {
-        Prefixed { prefix: Some(prefix).filter(|p| !p.is_empty()), next, rest }
+        Prefixed {
+            prefix: Some(prefix).filter(|p| !p.is_empty()),
+            next,
+            rest,
+        }
     }
 }
 

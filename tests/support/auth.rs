@@ -26,13 +26,22 @@ impl AuthBed {
         let x = Emulator::start().await.expect("the emulator starts");
         let app = x.register_app("Workflow Automation", &[CALLBACK], true);
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("connections.db"), &MasterKey::generate()).unwrap());
+        let store = Arc::new(
+            Store::open(&dir.path().join("connections.db"), &MasterKey::generate()).unwrap(),
+        );
         let mut connector = super::x_connector().await;
         let manifest = Manifest::from_json(super::X_MANIFEST).unwrap();
         let routes = Routes::all_hosts_of(&manifest, &Origin::parse(&x.base_url()).unwrap());
         connector.set_routes(routes.clone());
-        let manager = ConnectionManager::new(store.clone(), connector, routes, HttpTimeouts::default());
-        AuthBed { x, manager, store, app, _dir: dir }
+        let manager =
+            ConnectionManager::new(store.clone(), connector, routes, HttpTimeouts::default());
+        AuthBed {
+            x,
+            manager,
+            store,
+            app,
+            _dir: dir,
+        }
     }
 
     /// The OAuth 2.0 form of the test app, with `scopes`.
@@ -43,7 +52,10 @@ impl AuthBed {
             brand: None,
             fields: BTreeMap::from([
                 ("client_id".into(), self.app.client_id.clone()),
-                ("client_secret".into(), self.app.client_secret.clone().unwrap()),
+                (
+                    "client_secret".into(),
+                    self.app.client_secret.clone().unwrap(),
+                ),
                 ("scopes".into(), scopes.into()),
             ]),
         }
@@ -68,7 +80,10 @@ impl AuthBed {
         self.x
             .traffic()
             .iter()
-            .filter(|e| e.path.ends_with("/oauth2/token") && String::from_utf8_lossy(&e.request_body).contains(&needle))
+            .filter(|e| {
+                e.path.ends_with("/oauth2/token")
+                    && String::from_utf8_lossy(&e.request_body).contains(&needle)
+            })
             .count()
     }
 
@@ -84,6 +99,10 @@ impl AuthBed {
     }
 
     pub fn refresh_token(&self, id: &str) -> String {
-        self.stored_tokens(id).refresh_token.unwrap().expose_secret().to_string()
+        self.stored_tokens(id)
+            .refresh_token
+            .unwrap()
+            .expose_secret()
+            .to_string()
     }
 }

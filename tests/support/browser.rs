@@ -13,8 +13,16 @@ fn client() -> HostHttp {
 pub async fn get(url: &str) -> (u16, Option<String>, String) {
     let request = http::Request::get(url).body(Vec::new()).unwrap();
     let response = client().send(request).await.expect("the page loads");
-    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
-    (response.status().as_u16(), location, String::from_utf8_lossy(response.body()).into_owned())
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (
+        response.status().as_u16(),
+        location,
+        String::from_utf8_lossy(response.body()).into_owned(),
+    )
 }
 
 /// The value of attribute `name` in the tag that starts at `tag`.
@@ -34,7 +42,10 @@ pub async fn consent(url: &str, account: &str, allow: bool) -> String {
     let mut fields = form_urlencoded::Serializer::new(String::new());
     for hidden in page.split("<input").skip(1) {
         if attribute(hidden, "type") == Some("hidden") {
-            fields.append_pair(attribute(hidden, "name").unwrap(), attribute(hidden, "value").unwrap_or(""));
+            fields.append_pair(
+                attribute(hidden, "name").unwrap(),
+                attribute(hidden, "value").unwrap_or(""),
+            );
         }
     }
     fields.append_pair("account", account);
@@ -45,12 +56,19 @@ pub async fn consent(url: &str, account: &str, allow: bool) -> String {
         .body(fields.finish().into_bytes())
         .unwrap();
     let response = client().send(request).await.expect("the form posts");
-    assert_eq!(response.status().as_u16(), 302, "{}", String::from_utf8_lossy(response.body()));
+    assert_eq!(
+        response.status().as_u16(),
+        302,
+        "{}",
+        String::from_utf8_lossy(response.body())
+    );
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
 /// The query pairs of a URL.
 pub fn query_of(url: &str) -> Vec<(String, String)> {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }

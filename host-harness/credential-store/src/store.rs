@@ -130,6 +130,40 @@ impl Store {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
+        let cipher = Cipher::new(key);
+        // An existing store is checked read-only first, so a wrong key
+        // cannot lead to any write.
+        if path.exists() {
+            let db = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(open_error)?;
+            let check: Option<Vec<u8>> = db
+                .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .unwrap_or(None);
+            match check {
+                Some(sealed)
+                    if cipher.open(&sealed, KEY_CHECK_PLACE).ok().as_deref()
+                        != Some(KEY_CHECK_TEXT) =>
+                {
+                    return Err(StoreError::WrongKey { path: display });
+                }
+                Some(_) => {}
+                None => {
+                    let tables: i64 = db
+                        .query_row(
+                            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                            [],
+                            |r| r.get(0),
+                        )
+                        .map_err(open_error)?;
+                    if tables > 0 {
+                        return Err(StoreError::NotAStore { path: display });
+                    }
+                }
+            }
+        }
         let db = Connection::open(path).map_err(open_error)?;
         db.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_error)?;
@@ -140,7 +174,6 @@ impl Store {
             .map_err(open_error)?;
         db.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_error)?;
-        let cipher = Cipher::new(key);
 
         let has_meta: bool = db
             .query_row(
@@ -373,7 +406,9 @@ impl Store {
         let mut record = record.ok_or_else(|| StoreError::NoSuchConnection(id.to_string()))?;
         for (field, plain, secret) in fields {
             let place = format!("connection_fields/{id}/{field}");
-            let value = self.join(plain, secret, &place, || format!("field `{field}` of connection {id}"))?;
+            let value = self.join(plain, secret, &place, || {
+                format!("field `{field}` of connection {id}")
+            })?;
             record.fields.insert(field, value);
         }
         Ok(record)

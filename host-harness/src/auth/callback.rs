@@ -32,7 +32,9 @@ impl CallbackListener {
         let port = listener.local_addr()?.port();
         let (sender, received) = oneshot::channel();
         let sender: Sender = Arc::new(Mutex::new(Some(sender)));
-        let app = Router::new().route(CALLBACK_PATH, get(receive)).with_state(sender);
+        let app = Router::new()
+            .route(CALLBACK_PATH, get(receive))
+            .with_state(sender);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -55,7 +57,10 @@ impl CallbackListener {
 
     /// Waits for the redirect, at most `timeout`.
     pub async fn wait(mut self, timeout: Duration) -> Option<CallbackQuery> {
-        let query = tokio::time::timeout(timeout, &mut self.received).await.ok()?.ok();
+        let query = tokio::time::timeout(timeout, &mut self.received)
+            .await
+            .ok()?
+            .ok();
         // Let the browser's page finish loading before the listener stops.
         tokio::time::sleep(Duration::from_millis(50)).await;
         query

@@ -52,7 +52,10 @@ impl HostHttp {
     }
 
     /// Sends `request` (an absolute URL) and reads the whole answer.
-    pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, HostHttpError> {
+    pub async fn send(
+        &self,
+        request: Request<Vec<u8>>,
+    ) -> Result<Response<Vec<u8>>, HostHttpError> {
         let (mut parts, body) = request.into_parts();
         let authority = parts
             .uri
@@ -61,7 +64,12 @@ impl HostHttp {
             .ok_or_else(|| HostHttpError::Url(parts.uri.to_string()))?;
         let host = authority.host().to_string();
         if let Some(origin) = self.routes.get(&host) {
-            let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+            let path = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+                .to_string();
             parts.uri = Uri::builder()
                 .scheme(origin.scheme.clone())
                 .authority(origin.authority.clone())
@@ -73,7 +81,9 @@ impl HostHttp {
         if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
             parts.headers.insert(HOST, value);
         }
-        let body = Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync();
+        let body = Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync();
         let options = RequestOptions {
             connect_timeout: Some(self.timeouts.connect),
             first_byte_timeout: Some(self.timeouts.first_byte),
@@ -83,15 +93,20 @@ impl HostHttp {
             host: host.clone(),
             reason: e.to_string(),
         };
-        let (response, io) = wasmtime_wasi_http::default_send_request(Request::from_parts(parts, body), Some(options))
-            .await
-            .map_err(transport)?;
+        let (response, io) = wasmtime_wasi_http::default_send_request(
+            Request::from_parts(parts, body),
+            Some(options),
+        )
+        .await
+        .map_err(transport)?;
         let connection = tokio::spawn(io);
         *self.last_status.lock().unwrap() = Some(response.status().as_u16());
         let (parts, body) = response.into_parts();
         let collected = Limited::new(body, MAX_ANSWER).collect().await;
         connection.abort();
-        let bytes = collected.map_err(|_| HostHttpError::Answer { host: host.clone() })?.to_bytes();
+        let bytes = collected
+            .map_err(|_| HostHttpError::Answer { host: host.clone() })?
+            .to_bytes();
         Ok(Response::from_parts(parts, bytes.to_vec()))
     }
 }
@@ -99,7 +114,9 @@ impl HostHttp {
 /// Lets the `oauth2` crate send its requests through the host's client.
 impl<'c> oauth2::AsyncHttpClient<'c> for HostHttp {
     type Error = HostHttpError;
-    type Future = std::pin::Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HostHttpError>> + Send + 'c>>;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<oauth2::HttpResponse, HostHttpError>> + Send + 'c>,
+    >;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(self.send(request))

@@ -56,20 +56,38 @@ impl ResolvedAuth {
     /// A space-separated list field (`scopes`) as a list.
     pub fn list(&self, field: &str) -> Vec<String> {
         self.text(field)
-            .map(|t| t.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .map(|t| {
+                t.split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
 
 /// Resolves the fields of `record`'s auth method.
-pub fn resolve(manifest: &Manifest, record: &ConnectionRecord, store: &Store) -> Result<ResolvedAuth, AuthError> {
+pub fn resolve(
+    manifest: &Manifest,
+    record: &ConnectionRecord,
+    store: &Store,
+) -> Result<ResolvedAuth, AuthError> {
     let method = manifest
         .auth_method(&record.method)
-        .ok_or_else(|| AuthError::SignIn(format!("the manifest has no auth method `{}`", record.method)))?
+        .ok_or_else(|| {
+            AuthError::SignIn(format!(
+                "the manifest has no auth method `{}`",
+                record.method
+            ))
+        })?
         .clone();
     let default = store.app_credentials(&manifest.id, &method.id, &AppCredentialLevel::Default)?;
     let brand = match &record.brand {
-        Some(b) => store.app_credentials(&manifest.id, &method.id, &AppCredentialLevel::Brand(b.clone()))?,
+        Some(b) => store.app_credentials(
+            &manifest.id,
+            &method.id,
+            &AppCredentialLevel::Brand(b.clone()),
+        )?,
         None => BTreeMap::new(),
     };
     let mut values = BTreeMap::new();
@@ -77,12 +95,21 @@ pub fn resolve(manifest: &Manifest, record: &ConnectionRecord, store: &Store) ->
         let chosen = if let Some(fixed) = &field.fixed {
             Some(FieldValue::Plain(fixed.clone()))
         } else {
-            [record.fields.get(&field.name), brand.get(&field.name), default.get(&field.name)]
-                .into_iter()
-                .flatten()
-                .find(|v| !v.is_blank())
-                .cloned()
-                .or_else(|| field.default.as_ref().map(|d| FieldValue::Plain(default_text(d))))
+            [
+                record.fields.get(&field.name),
+                brand.get(&field.name),
+                default.get(&field.name),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|v| !v.is_blank())
+            .cloned()
+            .or_else(|| {
+                field
+                    .default
+                    .as_ref()
+                    .map(|d| FieldValue::Plain(default_text(d)))
+            })
         };
         if let Some(value) = chosen {
             values.insert(field.name.clone(), value);
@@ -94,7 +121,11 @@ pub fn resolve(manifest: &Manifest, record: &ConnectionRecord, store: &Store) ->
 /// A manifest default as field text: lists become space separated.
 fn default_text(value: &serde_json::Value) -> String {
     match value {
-        serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(" "),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
@@ -115,15 +146,26 @@ mod tests {
         let store = Store::open(&dir.path().join("s.db"), &MasterKey::generate()).unwrap();
         let manifest = Manifest::from_json(include_str!("../../../manifests/x.json")).unwrap();
         store
-            .set_app_credentials("x", "oauth2", &AppCredentialLevel::Default, &BTreeMap::from([
-                ("client_id".into(), plain("default-id")),
-                ("client_secret".into(), FieldValue::Secret(SecretString::from("default-secret"))),
-            ]))
+            .set_app_credentials(
+                "x",
+                "oauth2",
+                &AppCredentialLevel::Default,
+                &BTreeMap::from([
+                    ("client_id".into(), plain("default-id")),
+                    (
+                        "client_secret".into(),
+                        FieldValue::Secret(SecretString::from("default-secret")),
+                    ),
+                ]),
+            )
             .unwrap();
         store
-            .set_app_credentials("x", "oauth2", &AppCredentialLevel::Brand("acme".into()), &BTreeMap::from([
-                ("client_id".into(), plain("acme-id")),
-            ]))
+            .set_app_credentials(
+                "x",
+                "oauth2",
+                &AppCredentialLevel::Brand("acme".into()),
+                &BTreeMap::from([("client_id".into(), plain("acme-id"))]),
+            )
             .unwrap();
         let connect = |brand: Option<&str>, fields: BTreeMap<String, FieldValue>| {
             store
@@ -139,20 +181,38 @@ mod tests {
         };
 
         let plain_conn = resolve(&manifest, &connect(None, BTreeMap::new()), &store).unwrap();
-        let brand_conn = resolve(&manifest, &connect(Some("acme"), BTreeMap::new()), &store).unwrap();
+        let brand_conn =
+            resolve(&manifest, &connect(Some("acme"), BTreeMap::new()), &store).unwrap();
         let own = resolve(
             &manifest,
-            &connect(Some("acme"), BTreeMap::from([("client_id".into(), plain("own-id")), ("client_secret".into(), plain("  "))])),
+            &connect(
+                Some("acme"),
+                BTreeMap::from([
+                    ("client_id".into(), plain("own-id")),
+                    ("client_secret".into(), plain("  ")),
+                ]),
+            ),
             &store,
         )
         .unwrap();
 
         assert_eq!(plain_conn.text("client_id").as_deref(), Some("default-id"));
         assert_eq!(brand_conn.text("client_id").as_deref(), Some("acme-id"));
-        assert_eq!(brand_conn.text("client_secret").as_deref(), Some("default-secret"), "blank brand level falls through");
+        assert_eq!(
+            brand_conn.text("client_secret").as_deref(),
+            Some("default-secret"),
+            "blank brand level falls through"
+        );
         assert_eq!(own.text("client_id").as_deref(), Some("own-id"));
-        assert_eq!(own.text("client_secret").as_deref(), Some("default-secret"), "a blank field falls through");
-        assert_eq!(own.text("token_url").as_deref(), Some("https://api.x.com/2/oauth2/token"));
+        assert_eq!(
+            own.text("client_secret").as_deref(),
+            Some("default-secret"),
+            "a blank field falls through"
+        );
+        assert_eq!(
+            own.text("token_url").as_deref(),
+            Some("https://api.x.com/2/oauth2/token")
+        );
         assert!(own.list("scopes").contains(&"offline.access".to_string()));
     }
 }

@@ -17,7 +17,9 @@ use credential_store::StoreError;
 /// Why signing in or renewing credentials failed. Never holds a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("`{field}` is required for {method}; give it with the connection, or set it as an app credential")]
+    #[error(
+        "`{field}` is required for {method}; give it with the connection, or set it as an app credential"
+    )]
     MissingField { method: String, field: String },
     #[error("`{field}` ({url}) is not a valid URL")]
     BadUrl { field: String, url: String },

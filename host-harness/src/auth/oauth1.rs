@@ -48,17 +48,30 @@ fn sign(
     url: &str,
     params: &[(String, String)],
 ) -> String {
-    let mut builder = oauth::Builder::<_, _>::new(oauth::Credentials::new(consumer.0.as_str(), consumer.1.as_str()), oauth::HMAC_SHA1);
+    let mut builder = oauth::Builder::<_, _>::new(
+        oauth::Credentials::new(consumer.0.as_str(), consumer.1.as_str()),
+        oauth::HMAC_SHA1,
+    );
     if let Some((t, s)) = token {
         builder.token(oauth::Credentials::new(t, s));
     }
     builder.callback(callback);
     builder.verifier(verifier);
-    let request = oauth::ParameterList::new(params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>());
+    let request = oauth::ParameterList::new(
+        params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    );
     builder.authorize(method, url, &request)
 }
 
-async fn post_form(http: &HostHttp, url: &str, authorization: String, endpoint: &str) -> Result<Vec<(String, String)>, AuthError> {
+async fn post_form(
+    http: &HostHttp,
+    url: &str,
+    authorization: String,
+    endpoint: &str,
+) -> Result<Vec<(String, String)>, AuthError> {
     let request = Request::post(url)
         .header(http::header::AUTHORIZATION, authorization)
         .header(http::header::CONTENT_LENGTH, "0")
@@ -77,30 +90,50 @@ async fn post_form(http: &HostHttp, url: &str, authorization: String, endpoint: 
             .map(str::to_string);
         return Err(AuthError::Refused {
             endpoint: endpoint.to_string(),
-            code: if status == 401 { "invalid_client".into() } else { format!("status {status}") },
+            code: if status == 401 {
+                "invalid_client".into()
+            } else {
+                format!("status {status}")
+            },
             description: message,
         });
     }
-    Ok(form_urlencoded::parse(response.body()).into_owned().collect())
+    Ok(form_urlencoded::parse(response.body())
+        .into_owned()
+        .collect())
 }
 
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Gets a request token for `callback` and the URL of the consent page.
-pub async fn begin(http: &HostHttp, auth: &ResolvedAuth, callback: &str) -> Result<PendingAuthorization, AuthError> {
+pub async fn begin(
+    http: &HostHttp,
+    auth: &ResolvedAuth,
+    callback: &str,
+) -> Result<PendingAuthorization, AuthError> {
     let consumer = consumer(auth)?;
     let url = auth.require("request_token_url")?;
     let header = sign(&consumer, None, Some(callback), None, "POST", &url, &[]);
     let answer = post_form(http, &url, header, "the request token URL").await?;
-    let (Some(token), Some(secret)) = (field(&answer, "oauth_token"), field(&answer, "oauth_token_secret")) else {
-        return Err(AuthError::SignIn("the request token URL gave no token".into()));
+    let (Some(token), Some(secret)) = (
+        field(&answer, "oauth_token"),
+        field(&answer, "oauth_token_secret"),
+    ) else {
+        return Err(AuthError::SignIn(
+            "the request token URL gave no token".into(),
+        ));
     };
     let authorize = auth.require("authorization_url")?;
     let authorization_url = format!(
         "{authorize}?{}",
-        form_urlencoded::Serializer::new(String::new()).append_pair("oauth_token", token).finish()
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("oauth_token", token)
+            .finish()
     );
     Ok(PendingAuthorization {
         authorization_url: http.routes().rewrite(&authorization_url),
@@ -118,19 +151,25 @@ pub async fn finish(
     query: &[(String, String)],
 ) -> Result<AccessToken, AuthError> {
     if field(query, "denied").is_some() {
-        return Err(AuthError::SignIn("the user cancelled the authorization".into()));
+        return Err(AuthError::SignIn(
+            "the user cancelled the authorization".into(),
+        ));
     }
     if field(query, "oauth_token") != Some(pending.request_token.as_str()) {
         return Err(AuthError::SignIn(
             "the redirect's token does not match the request's; the sign-in was not started here, so it is refused".into(),
         ));
     }
-    let verifier = field(query, "oauth_verifier").ok_or_else(|| AuthError::SignIn("the redirect carries no verifier".into()))?;
+    let verifier = field(query, "oauth_verifier")
+        .ok_or_else(|| AuthError::SignIn("the redirect carries no verifier".into()))?;
     let consumer = consumer(auth)?;
     let url = auth.require("access_token_url")?;
     let header = sign(
         &consumer,
-        Some((&pending.request_token, pending.request_secret.expose_secret())),
+        Some((
+            &pending.request_token,
+            pending.request_secret.expose_secret(),
+        )),
         None,
         Some(verifier),
         "POST",
@@ -138,8 +177,13 @@ pub async fn finish(
         &[],
     );
     let answer = post_form(http, &url, header, "the access token URL").await?;
-    let (Some(token), Some(secret)) = (field(&answer, "oauth_token"), field(&answer, "oauth_token_secret")) else {
-        return Err(AuthError::SignIn("the access token URL gave no token".into()));
+    let (Some(token), Some(secret)) = (
+        field(&answer, "oauth_token"),
+        field(&answer, "oauth_token_secret"),
+    ) else {
+        return Err(AuthError::SignIn(
+            "the access token URL gave no token".into(),
+        ));
     };
     Ok(AccessToken {
         token: SecretString::from(token.to_string()),
@@ -157,7 +201,11 @@ pub struct Signer {
 }
 
 impl Signer {
-    pub fn new(auth: &ResolvedAuth, token: SecretString, secret: SecretString) -> Result<Signer, AuthError> {
+    pub fn new(
+        auth: &ResolvedAuth,
+        token: SecretString,
+        secret: SecretString,
+    ) -> Result<Signer, AuthError> {
         Ok(Signer {
             consumer: consumer(auth)?,
             token,
@@ -189,10 +237,17 @@ impl Signer {
 }
 
 impl Authorizer for Signer {
-    fn authorize<'a>(&'a self, request: &'a http::request::Parts) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
+    fn authorize<'a>(
+        &'a self,
+        request: &'a http::request::Parts,
+    ) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
         Box::pin(async move {
             let mut value = HeaderValue::from_str(&self.header(&request.method, &request.uri))
-                .map_err(|_| CredentialError::Malformed("the OAuth 1.0a credentials cannot be put in a header".into()))?;
+                .map_err(|_| {
+                    CredentialError::Malformed(
+                        "the OAuth 1.0a credentials cannot be put in a header".into(),
+                    )
+                })?;
             value.set_sensitive(true);
             Ok(value)
         })

@@ -8,9 +8,9 @@ use super::http::HostHttp;
 use super::{AuthError, ResolvedAuth};
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, RevocationUrl, Scope,
-    StandardRevocableToken, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    RevocationUrl, Scope, StandardRevocableToken, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::borrow::Cow;
@@ -50,7 +50,11 @@ pub struct IssuedTokens {
     pub scopes: Option<Vec<String>>,
 }
 
-fn url<T>(auth: &ResolvedAuth, field: &str, make: impl Fn(String) -> Result<T, oauth2::url::ParseError>) -> Result<T, AuthError> {
+fn url<T>(
+    auth: &ResolvedAuth,
+    field: &str,
+    make: impl Fn(String) -> Result<T, oauth2::url::ParseError>,
+) -> Result<T, AuthError> {
     let value = auth.require(field)?;
     make(value.clone()).map_err(|_| AuthError::BadUrl {
         field: field.to_string(),
@@ -58,7 +62,8 @@ fn url<T>(auth: &ResolvedAuth, field: &str, make: impl Fn(String) -> Result<T, o
     })
 }
 
-type TokenClient = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type TokenClient =
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 fn token_client(auth: &ResolvedAuth) -> Result<TokenClient, AuthError> {
     let mut client = BasicClient::new(ClientId::new(auth.require("client_id")?))
@@ -72,12 +77,18 @@ fn token_client(auth: &ResolvedAuth) -> Result<TokenClient, AuthError> {
 
 /// Starts a sign-in: a fresh state and S256 PKCE verifier, and the URL of
 /// the consent page.
-pub fn begin(http: &HostHttp, auth: &ResolvedAuth, redirect_uri: &str) -> Result<PendingAuthorization, AuthError> {
+pub fn begin(
+    http: &HostHttp,
+    auth: &ResolvedAuth,
+    redirect_uri: &str,
+) -> Result<PendingAuthorization, AuthError> {
     let client = BasicClient::new(ClientId::new(auth.require("client_id")?))
         .set_auth_uri(url(auth, "authorization_url", AuthUrl::new)?)
-        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_string()).map_err(|_| AuthError::BadUrl {
-            field: "redirect_uri".into(),
-            url: redirect_uri.to_string(),
+        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_string()).map_err(|_| {
+            AuthError::BadUrl {
+                field: "redirect_uri".into(),
+                url: redirect_uri.to_string(),
+            }
         })?);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state) = client
@@ -101,21 +112,32 @@ pub async fn finish(
     pending: PendingAuthorization,
     query: &[(String, String)],
 ) -> Result<IssuedTokens, AuthError> {
-    let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     if let Some(error) = get("error") {
-        let description = get("error_description").map(|d| format!(": {d}")).unwrap_or_default();
-        return Err(AuthError::SignIn(format!("the provider answered `{error}`{description}")));
+        let description = get("error_description")
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        return Err(AuthError::SignIn(format!(
+            "the provider answered `{error}`{description}"
+        )));
     }
     if get("state") != Some(pending.state.as_str()) {
         return Err(AuthError::SignIn(
             "the redirect's state does not match the request's; the sign-in was not started here, so it is refused".into(),
         ));
     }
-    let code = get("code").ok_or_else(|| AuthError::SignIn("the redirect carries no code".into()))?;
-    let redirect = RedirectUrl::new(pending.redirect_uri.clone()).map_err(|_| AuthError::BadUrl {
-        field: "redirect_uri".into(),
-        url: pending.redirect_uri.clone(),
-    })?;
+    let code =
+        get("code").ok_or_else(|| AuthError::SignIn("the redirect carries no code".into()))?;
+    let redirect =
+        RedirectUrl::new(pending.redirect_uri.clone()).map_err(|_| AuthError::BadUrl {
+            field: "redirect_uri".into(),
+            url: pending.redirect_uri.clone(),
+        })?;
     let client = token_client(auth)?;
     let response = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -127,24 +149,43 @@ pub async fn finish(
 }
 
 /// Exchanges a refresh token for new tokens.
-pub async fn refresh(http: &HostHttp, auth: &ResolvedAuth, refresh_token: &SecretString) -> Result<IssuedTokens, AuthError> {
+pub async fn refresh(
+    http: &HostHttp,
+    auth: &ResolvedAuth,
+    refresh_token: &SecretString,
+) -> Result<IssuedTokens, AuthError> {
     let client = token_client(auth)?;
     let token = RefreshToken::new(refresh_token.expose_secret().to_string());
-    let response = client.exchange_refresh_token(&token).request_async(http).await;
+    let response = client
+        .exchange_refresh_token(&token)
+        .request_async(http)
+        .await;
     issued(http, "the token URL", response)
 }
 
 /// Gets an app-only token with the client credentials grant.
-pub async fn client_credentials(http: &HostHttp, auth: &ResolvedAuth) -> Result<IssuedTokens, AuthError> {
+pub async fn client_credentials(
+    http: &HostHttp,
+    auth: &ResolvedAuth,
+) -> Result<IssuedTokens, AuthError> {
     auth.require("client_secret")?;
     let client = token_client(auth)?;
-    let response = client.exchange_client_credentials().request_async(http).await;
+    let response = client
+        .exchange_client_credentials()
+        .request_async(http)
+        .await;
     issued(http, "the token URL", response)
 }
 
 /// Revokes `token` (a refresh token if `is_refresh`) at the revoke URL.
-pub async fn revoke(http: &HostHttp, auth: &ResolvedAuth, token: &SecretString, is_refresh: bool) -> Result<(), AuthError> {
-    let client = token_client(auth)?.set_revocation_url(url(auth, "revoke_url", RevocationUrl::new)?);
+pub async fn revoke(
+    http: &HostHttp,
+    auth: &ResolvedAuth,
+    token: &SecretString,
+    is_refresh: bool,
+) -> Result<(), AuthError> {
+    let client =
+        token_client(auth)?.set_revocation_url(url(auth, "revoke_url", RevocationUrl::new)?);
     let secret = token.expose_secret().to_string();
     let revocable = if is_refresh {
         StandardRevocableToken::RefreshToken(RefreshToken::new(secret))
@@ -162,14 +203,21 @@ pub async fn revoke(http: &HostHttp, auth: &ResolvedAuth, token: &SecretString, 
 fn issued<E: std::error::Error + 'static>(
     http: &HostHttp,
     endpoint: &str,
-    response: Result<BasicTokenResponse, RequestTokenError<E, oauth2::StandardErrorResponse<BasicErrorResponseType>>>,
+    response: Result<
+        BasicTokenResponse,
+        RequestTokenError<E, oauth2::StandardErrorResponse<BasicErrorResponseType>>,
+    >,
 ) -> Result<IssuedTokens, AuthError> {
     let token = response.map_err(|e| describe_error(http, endpoint, e))?;
     Ok(IssuedTokens {
         access_token: SecretString::from(token.access_token().secret().clone()),
         expires_in: token.expires_in().map(|d| d.as_secs()),
-        refresh_token: token.refresh_token().map(|r| SecretString::from(r.secret().clone())),
-        scopes: token.scopes().map(|s| s.iter().map(|x| x.to_string()).collect()),
+        refresh_token: token
+            .refresh_token()
+            .map(|r| SecretString::from(r.secret().clone())),
+        scopes: token
+            .scopes()
+            .map(|s| s.iter().map(|x| x.to_string()).collect()),
     })
 }
 

@@ -43,7 +43,10 @@ fn now() -> i64 {
 }
 
 fn fresh(tokens: &Tokens) -> bool {
-    tokens.access_token.is_some() && tokens.access_expires_at.is_none_or(|at| at > now() + EXPIRY_MARGIN_SECS)
+    tokens.access_token.is_some()
+        && tokens
+            .access_expires_at
+            .is_none_or(|at| at > now() + EXPIRY_MARGIN_SECS)
 }
 
 fn unavailable(e: StoreError) -> CredentialError {
@@ -65,27 +68,35 @@ impl TokenManager {
     }
 
     fn flight(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.flights.lock().unwrap().entry(id.to_string()).or_default().clone()
+        self.flights
+            .lock()
+            .unwrap()
+            .entry(id.to_string())
+            .or_default()
+            .clone()
     }
 
     /// Refuses work on a connection that needs reconnecting.
     fn check_status(&self, id: &str) -> Result<(), CredentialError> {
         let record = self.store.connection(id).map_err(unavailable)?;
         match record.status {
-            ConnectionStatus::NeedsReconnect | ConnectionStatus::Revoked | ConnectionStatus::Pending => {
-                Err(CredentialError::NeedsReconnect(
-                    record
-                        .status_reason
-                        .unwrap_or_else(|| format!("the connection is {}", record.status.as_str())),
-                ))
-            }
+            ConnectionStatus::NeedsReconnect
+            | ConnectionStatus::Revoked
+            | ConnectionStatus::Pending => Err(CredentialError::NeedsReconnect(
+                record
+                    .status_reason
+                    .unwrap_or_else(|| format!("the connection is {}", record.status.as_str())),
+            )),
             ConnectionStatus::Connected => Ok(()),
         }
     }
 
     fn give_up(&self, id: &str, reason: String) -> CredentialError {
         tracing::warn!(connection = id, %reason, "the connection needs to be reconnected");
-        if let Err(e) = self.store.set_status(id, ConnectionStatus::NeedsReconnect, Some(&reason)) {
+        if let Err(e) = self
+            .store
+            .set_status(id, ConnectionStatus::NeedsReconnect, Some(&reason))
+        {
             tracing::error!(connection = id, error = %e, "cannot record that the connection needs reconnecting");
         }
         CredentialError::NeedsReconnect(reason)
@@ -93,26 +104,38 @@ impl TokenManager {
 
     /// A valid user access token for the connection, refreshed first if it
     /// expires soon.
-    pub async fn user_token(&self, auth: &ResolvedAuth, id: &str) -> Result<SecretString, CredentialError> {
+    pub async fn user_token(
+        &self,
+        auth: &ResolvedAuth,
+        id: &str,
+    ) -> Result<SecretString, CredentialError> {
         self.check_status(id)?;
-        let (tokens, version) = self
-            .store
-            .tokens(id)
-            .map_err(unavailable)?
-            .ok_or_else(|| CredentialError::NeedsReconnect("the connection has no tokens; sign in again".into()))?;
+        let (tokens, version) = self.store.tokens(id).map_err(unavailable)?.ok_or_else(|| {
+            CredentialError::NeedsReconnect("the connection has no tokens; sign in again".into())
+        })?;
         if fresh(&tokens) {
-            return Ok(tokens.access_token.expect("fresh tokens have an access token"));
+            return Ok(tokens
+                .access_token
+                .expect("fresh tokens have an access token"));
         }
         self.refresh(auth, id, version).await
     }
 
     /// The API refused `refused`; refresh unless another request already
     /// did. True when a retry may succeed.
-    pub async fn user_token_refused(&self, auth: &ResolvedAuth, id: &str, refused: &str) -> Result<bool, CredentialError> {
+    pub async fn user_token_refused(
+        &self,
+        auth: &ResolvedAuth,
+        id: &str,
+        refused: &str,
+    ) -> Result<bool, CredentialError> {
         let Some((tokens, version)) = self.store.tokens(id).map_err(unavailable)? else {
             return Ok(false);
         };
-        let current = tokens.access_token.as_ref().map(|t| t.expose_secret().to_string());
+        let current = tokens
+            .access_token
+            .as_ref()
+            .map(|t| t.expose_secret().to_string());
         if current.as_deref() != Some(refused) {
             return Ok(true);
         }
@@ -121,17 +144,22 @@ impl TokenManager {
     }
 
     /// Refreshes once for everyone who saw version `seen` of the tokens.
-    async fn refresh(&self, auth: &ResolvedAuth, id: &str, seen: u64) -> Result<SecretString, CredentialError> {
+    async fn refresh(
+        &self,
+        auth: &ResolvedAuth,
+        id: &str,
+        seen: u64,
+    ) -> Result<SecretString, CredentialError> {
         let flight = self.flight(id);
         let _only_one = flight.lock().await;
-        let (tokens, version) = self
-            .store
-            .tokens(id)
-            .map_err(unavailable)?
-            .ok_or_else(|| CredentialError::NeedsReconnect("the connection has no tokens; sign in again".into()))?;
+        let (tokens, version) = self.store.tokens(id).map_err(unavailable)?.ok_or_else(|| {
+            CredentialError::NeedsReconnect("the connection has no tokens; sign in again".into())
+        })?;
         if version != seen && fresh(&tokens) {
             // Someone refreshed while this request waited.
-            return Ok(tokens.access_token.expect("fresh tokens have an access token"));
+            return Ok(tokens
+                .access_token
+                .expect("fresh tokens have an access token"));
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             return Err(self.give_up(
@@ -156,10 +184,13 @@ impl TokenManager {
             }
             Err(e) => {
                 // Another process may have used the same refresh token first.
-                if let Ok(Some((latest, latest_version))) = self.store.tokens(id) {
-                    if latest_version != version && fresh(&latest) {
-                        return Ok(latest.access_token.expect("fresh tokens have an access token"));
-                    }
+                if let Ok(Some((latest, latest_version))) = self.store.tokens(id)
+                    && latest_version != version
+                    && fresh(&latest)
+                {
+                    return Ok(latest
+                        .access_token
+                        .expect("fresh tokens have an access token"));
                 }
                 Err(self.refresh_failure(id, e))
             }
@@ -173,7 +204,10 @@ impl TokenManager {
             Ok(_) => Ok(()),
             Err(StoreError::Conflict(_)) => {
                 let current = self.store.tokens(id).map_err(unavailable)?.map(|(_, v)| v);
-                self.store.save_tokens(id, tokens, current).map(|_| ()).map_err(unavailable)
+                self.store
+                    .save_tokens(id, tokens, current)
+                    .map(|_| ())
+                    .map_err(unavailable)
             }
             Err(e) => Err(unavailable(e)),
         }
@@ -194,19 +228,31 @@ impl TokenManager {
     }
 
     /// The connection's app-only token, fetched and stored on first use.
-    pub async fn app_token(&self, auth: &ResolvedAuth, id: &str) -> Result<SecretString, CredentialError> {
+    pub async fn app_token(
+        &self,
+        auth: &ResolvedAuth,
+        id: &str,
+    ) -> Result<SecretString, CredentialError> {
         self.check_status(id)?;
         let stored = self.store.tokens(id).map_err(unavailable)?;
-        if let Some((tokens, _)) = &stored {
-            if fresh(tokens) {
-                return Ok(tokens.access_token.clone().expect("fresh tokens have an access token"));
-            }
+        if let Some((tokens, _)) = &stored
+            && fresh(tokens)
+        {
+            return Ok(tokens
+                .access_token
+                .clone()
+                .expect("fresh tokens have an access token"));
         }
         self.fetch_app_token(auth, id, stored.map(|(_, v)| v)).await
     }
 
     /// The API refused the app token `refused`: fetch a new one.
-    pub async fn app_token_refused(&self, auth: &ResolvedAuth, id: &str, refused: &str) -> Result<bool, CredentialError> {
+    pub async fn app_token_refused(
+        &self,
+        auth: &ResolvedAuth,
+        id: &str,
+        refused: &str,
+    ) -> Result<bool, CredentialError> {
         let stored = self.store.tokens(id).map_err(unavailable)?;
         let current = stored
             .as_ref()
@@ -215,17 +261,28 @@ impl TokenManager {
         if current.as_deref() != Some(refused) {
             return Ok(true);
         }
-        self.fetch_app_token(auth, id, stored.map(|(_, v)| v)).await.map(|_| true)
+        self.fetch_app_token(auth, id, stored.map(|(_, v)| v))
+            .await
+            .map(|_| true)
     }
 
-    async fn fetch_app_token(&self, auth: &ResolvedAuth, id: &str, seen: Option<u64>) -> Result<SecretString, CredentialError> {
+    async fn fetch_app_token(
+        &self,
+        auth: &ResolvedAuth,
+        id: &str,
+        seen: Option<u64>,
+    ) -> Result<SecretString, CredentialError> {
         let flight = self.flight(id);
         let _only_one = flight.lock().await;
         let stored = self.store.tokens(id).map_err(unavailable)?;
-        if let Some((tokens, version)) = &stored {
-            if Some(*version) != seen && fresh(tokens) {
-                return Ok(tokens.access_token.clone().expect("fresh tokens have an access token"));
-            }
+        if let Some((tokens, version)) = &stored
+            && Some(*version) != seen
+            && fresh(tokens)
+        {
+            return Ok(tokens
+                .access_token
+                .clone()
+                .expect("fresh tokens have an access token"));
         }
         self.stats.lock().unwrap().app_tokens += 1;
         let issued = oauth2::client_credentials(&self.http, auth)
@@ -238,19 +295,22 @@ impl TokenManager {
             token_secret: None,
             scope: None,
         };
-        self.commit(id, &tokens, stored.map(|(_, v)| v).unwrap_or(0)).or_else(|_| {
-            self.store
-                .save_tokens(id, &tokens, None)
-                .map(|_| ())
-                .map_err(unavailable)
-        })?;
+        self.commit(id, &tokens, stored.map(|(_, v)| v).unwrap_or(0))
+            .or_else(|_| {
+                self.store
+                    .save_tokens(id, &tokens, None)
+                    .map(|_| ())
+                    .map_err(unavailable)
+            })?;
         Ok(issued.access_token)
     }
 }
 
 fn bearer(token: &SecretString) -> Result<HeaderValue, CredentialError> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-        .map_err(|_| CredentialError::Malformed("the access token cannot be put in a header".into()))?;
+    let mut value =
+        HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| {
+            CredentialError::Malformed("the access token cannot be put in a header".into())
+        })?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -281,22 +341,44 @@ pub struct ManagedToken {
 }
 
 impl Authorizer for ManagedToken {
-    fn authorize<'a>(&'a self, _request: &'a http::request::Parts) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
+    fn authorize<'a>(
+        &'a self,
+        _request: &'a http::request::Parts,
+    ) -> BoxFuture<'a, Result<HeaderValue, CredentialError>> {
         Box::pin(async move {
             let token = match self.kind {
-                TokenKind::User => self.manager.user_token(&self.auth, &self.connection_id).await?,
-                TokenKind::App => self.manager.app_token(&self.auth, &self.connection_id).await?,
+                TokenKind::User => {
+                    self.manager
+                        .user_token(&self.auth, &self.connection_id)
+                        .await?
+                }
+                TokenKind::App => {
+                    self.manager
+                        .app_token(&self.auth, &self.connection_id)
+                        .await?
+                }
             };
             bearer(&token)
         })
     }
 
-    fn refused<'a>(&'a self, used: &'a HeaderValue) -> BoxFuture<'a, Result<bool, CredentialError>> {
+    fn refused<'a>(
+        &'a self,
+        used: &'a HeaderValue,
+    ) -> BoxFuture<'a, Result<bool, CredentialError>> {
         Box::pin(async move {
             let used = token_of(used);
             match self.kind {
-                TokenKind::User => self.manager.user_token_refused(&self.auth, &self.connection_id, &used).await,
-                TokenKind::App => self.manager.app_token_refused(&self.auth, &self.connection_id, &used).await,
+                TokenKind::User => {
+                    self.manager
+                        .user_token_refused(&self.auth, &self.connection_id, &used)
+                        .await
+                }
+                TokenKind::App => {
+                    self.manager
+                        .app_token_refused(&self.auth, &self.connection_id, &used)
+                        .await
+                }
             }
         })
     }

@@ -57,12 +57,21 @@ pub async fn run(host: &HostArgs, command: AppCredentialsCommand) -> Result<Exit
         manifest.auth_method(id).cloned().ok_or_else(|| {
             anyhow::anyhow!(
                 "no auth method `{id}`; this connector offers {}",
-                manifest.auth_methods.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")
+                manifest
+                    .auth_methods
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })
     };
     match command {
-        AppCredentialsCommand::Set { method, brand, fields } => {
+        AppCredentialsCommand::Set {
+            method,
+            brand,
+            fields,
+        } => {
             let method = method_of(&method)?;
             let mut values = BTreeMap::new();
             for (name, value) in fields.collect()? {
@@ -79,14 +88,24 @@ pub async fn run(host: &HostArgs, command: AppCredentialsCommand) -> Result<Exit
                 };
                 values.insert(name, stored);
             }
-            manager
-                .store()
-                .set_app_credentials(&manifest.id, &method.id, &level(&brand), &values)?;
-            println!("Set {} field(s) of {} for {}.", values.len(), method.id, brand.as_deref().unwrap_or("everyone"));
+            manager.store().set_app_credentials(
+                &manifest.id,
+                &method.id,
+                &level(&brand),
+                &values,
+            )?;
+            println!(
+                "Set {} field(s) of {} for {}.",
+                values.len(),
+                method.id,
+                brand.as_deref().unwrap_or("everyone")
+            );
         }
         AppCredentialsCommand::Show { method, brand } => {
             let method = method_of(&method)?;
-            let set = manager.store().app_credentials(&manifest.id, &method.id, &level(&brand))?;
+            let set = manager
+                .store()
+                .app_credentials(&manifest.id, &method.id, &level(&brand))?;
             if set.is_empty() {
                 println!("Nothing set for {} at this level.", method.id);
             }
@@ -99,17 +118,27 @@ pub async fn run(host: &HostArgs, command: AppCredentialsCommand) -> Result<Exit
                 println!("{name}: {shown}");
             }
         }
-        AppCredentialsCommand::Clear { method, brand, only } => {
+        AppCredentialsCommand::Clear {
+            method,
+            brand,
+            only,
+        } => {
             let method = method_of(&method)?;
             let names: Vec<String> = if only.is_empty() {
                 method.fields.iter().map(|f| f.name.clone()).collect()
             } else {
                 only
             };
-            let blanks = names.into_iter().map(|n| (n, FieldValue::Plain(String::new()))).collect();
-            manager
-                .store()
-                .set_app_credentials(&manifest.id, &method.id, &level(&brand), &blanks)?;
+            let blanks = names
+                .into_iter()
+                .map(|n| (n, FieldValue::Plain(String::new())))
+                .collect();
+            manager.store().set_app_credentials(
+                &manifest.id,
+                &method.id,
+                &level(&brand),
+                &blanks,
+            )?;
             println!("Cleared.");
         }
     }

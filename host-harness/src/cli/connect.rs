@@ -1,9 +1,9 @@
 //! `host-harness connect`: fills the connection form from flags, a JSON file
 //! or prompts, then signs in with the chosen method.
 
+use super::connections::{print_record, print_report};
 use super::fields::{FieldArgs, interactive, prompt_method, prompt_missing};
 use super::{EXIT_ACTION_ERROR, HostArgs};
-use super::connections::{print_record, print_report};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use credential_store::ConnectionStatus;
@@ -50,15 +50,19 @@ pub async fn run(host: &HostArgs, args: ConnectArgs) -> Result<ExitCode> {
         None if interactive() => prompt_method(&methods)?,
         None => bail!(
             "--method is required; this connector offers {}",
-            methods.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", ")
+            methods
+                .iter()
+                .map(|m| m.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut values = args.fields.collect()?;
-    if interactive() {
-        if let Some(method) = methods.iter().find(|m| m.id == method_id) {
-            eprintln!("{} — {}", manager.manifest().display_name, method.label);
-            prompt_missing(method, &mut values)?;
-        }
+    if interactive()
+        && let Some(method) = methods.iter().find(|m| m.id == method_id)
+    {
+        eprintln!("{} — {}", manager.manifest().display_name, method.label);
+        prompt_missing(method, &mut values)?;
     }
     let record = manager.create(&ConnectRequest {
         method: method_id,
@@ -72,8 +76,12 @@ pub async fn run(host: &HostArgs, args: ConnectArgs) -> Result<ExitCode> {
         .map(|m| m.kind)
         .context("the stored method is not in the manifest")?;
     let outcome = match kind {
-        AuthKind::Oauth2AuthorizationCode | AuthKind::Oauth1 => sign_in(&manager, &record.id, kind, &args).await,
-        AuthKind::BearerToken | AuthKind::Oauth2ClientCredentials => manager.activate(&record.id).await.map(Some),
+        AuthKind::Oauth2AuthorizationCode | AuthKind::Oauth1 => {
+            sign_in(&manager, &record.id, kind, &args).await
+        }
+        AuthKind::BearerToken | AuthKind::Oauth2ClientCredentials => {
+            manager.activate(&record.id).await.map(Some)
+        }
     };
     match outcome {
         Ok(Some(record)) => {
@@ -84,9 +92,11 @@ pub async fn run(host: &HostArgs, args: ConnectArgs) -> Result<ExitCode> {
         Err(e) => {
             eprintln!("error: {e}");
             if matches!(e, ConnectError::Auth(_)) {
-                let _ = manager
-                    .store()
-                    .set_status(&record.id, ConnectionStatus::NeedsReconnect, Some(&e.to_string()));
+                let _ = manager.store().set_status(
+                    &record.id,
+                    ConnectionStatus::NeedsReconnect,
+                    Some(&e.to_string()),
+                );
             }
             if let Ok(report) = manager.test(&record.id).await {
                 print_report(&record.id, &report, false)?;
@@ -132,11 +142,11 @@ async fn sign_in(
 
 fn announce(url: &str, callback: &str, open: bool) {
     println!("Sign in at: {url}");
-    println!("Waiting for the redirect to {callback} (the app's settings must list exactly this callback URL)...");
-    if open {
-        if let Err(e) = ::open::that(url) {
-            eprintln!("could not open a browser ({e}); open the URL above yourself");
-        }
+    println!(
+        "Waiting for the redirect to {callback} (the app's settings must list exactly this callback URL)..."
+    );
+    if open && let Err(e) = ::open::that(url) {
+        eprintln!("could not open a browser ({e}); open the URL above yourself");
     }
 }
 

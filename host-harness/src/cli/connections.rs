@@ -45,7 +45,10 @@ pub async fn run(host: &HostArgs, command: ConnectionsCommand) -> Result<ExitCod
             } else if records.is_empty() {
                 println!("No connections. Create one with `host-harness connect`.");
             } else {
-                println!("{:<22} {:<18} {:<9} {:<16} {:<16} CLIENT", "ID", "NAME", "METHOD", "STATUS", "ACCOUNT");
+                println!(
+                    "{:<22} {:<18} {:<9} {:<16} {:<16} CLIENT",
+                    "ID", "NAME", "METHOD", "STATUS", "ACCOUNT"
+                );
                 for r in &records {
                     println!(
                         "{:<22} {:<18} {:<9} {:<16} {:<16} {}",
@@ -53,13 +56,18 @@ pub async fn run(host: &HostArgs, command: ConnectionsCommand) -> Result<ExitCod
                         truncate(&r.name, 18),
                         r.method,
                         r.status.as_str(),
-                        r.account_name.as_deref().or(r.account_id.as_deref()).unwrap_or("-"),
+                        r.account_name
+                            .as_deref()
+                            .or(r.account_id.as_deref())
+                            .unwrap_or("-"),
                         client_preview(r).unwrap_or_else(|| "-".into())
                     );
                 }
             }
         }
-        ConnectionsCommand::Show { id, json } => print_record(&manager.store().connection(&id)?, json)?,
+        ConnectionsCommand::Show { id, json } => {
+            print_record(&manager.store().connection(&id)?, json)?
+        }
         ConnectionsCommand::Test { id, json } => {
             let report = manager.test(&id).await?;
             print_report(&id, &report, json)?;
@@ -81,10 +89,12 @@ pub async fn run(host: &HostArgs, command: ConnectionsCommand) -> Result<ExitCod
 
 /// A Client ID or API Key shows by its first six characters only.
 fn client_preview(record: &ConnectionRecord) -> Option<String> {
-    ["client_id", "api_key"].iter().find_map(|f| match record.fields.get(*f) {
-        Some(FieldValue::Plain(v)) if !v.trim().is_empty() => Some(preview(v.trim())),
-        _ => None,
-    })
+    ["client_id", "api_key"]
+        .iter()
+        .find_map(|f| match record.fields.get(*f) {
+            Some(FieldValue::Plain(v)) if !v.trim().is_empty() => Some(preview(v.trim())),
+            _ => None,
+        })
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -138,9 +148,17 @@ pub fn print_record(record: &ConnectionRecord, as_json: bool) -> Result<()> {
     println!(
         "  status:  {}{}",
         record.status.as_str(),
-        record.status_reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default()
+        record
+            .status_reason
+            .as_deref()
+            .map(|r| format!(" — {r}"))
+            .unwrap_or_default()
     );
-    if let Some(account) = record.account_name.as_deref().or(record.account_id.as_deref()) {
+    if let Some(account) = record
+        .account_name
+        .as_deref()
+        .or(record.account_id.as_deref())
+    {
         println!("  account: {account}");
     }
     if let Some(brand) = &record.brand {
@@ -161,7 +179,11 @@ pub fn print_report(id: &str, report: &TestReport, as_json: bool) -> Result<()> 
         println!("{}", serde_json::to_string_pretty(report)?);
         return Ok(());
     }
-    println!("{}: {}", if report.ok { "ok" } else { "failed" }, report.summary);
+    println!(
+        "{}: {}",
+        if report.ok { "ok" } else { "failed" },
+        report.summary
+    );
     for advice in &report.advice {
         println!("  - {advice}");
     }

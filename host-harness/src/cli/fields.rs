@@ -28,16 +28,24 @@ impl FieldArgs {
     pub fn collect(&self) -> Result<BTreeMap<String, String>> {
         let mut values = BTreeMap::new();
         if let Some(path) = &self.fields_json {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             let object: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a JSON object of field values", path.display()))?;
+                .with_context(|| {
+                    format!("{} is not a JSON object of field values", path.display())
+                })?;
             for (name, value) in object {
                 let text = match value {
                     serde_json::Value::String(s) => s,
-                    serde_json::Value::Array(items) => {
-                        items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(" ")
-                    }
-                    other => bail!("{}: field `{name}` must be a string, not {other}", path.display()),
+                    serde_json::Value::Array(items) => items
+                        .iter()
+                        .filter_map(|i| i.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    other => bail!(
+                        "{}: field `{name}` must be a string, not {other}",
+                        path.display()
+                    ),
                 };
                 values.insert(name, text);
             }
@@ -52,8 +60,9 @@ impl FieldArgs {
             let (name, var) = spec
                 .split_once('=')
                 .with_context(|| format!("--field-env `{spec}` is not NAME=VAR"))?;
-            let value = std::env::var(var.trim())
-                .with_context(|| format!("--field-env {name}: the environment variable {var} is not set"))?;
+            let value = std::env::var(var.trim()).with_context(|| {
+                format!("--field-env {name}: the environment variable {var} is not set")
+            })?;
             values.insert(name.trim().to_string(), value);
         }
         Ok(values)
@@ -82,7 +91,11 @@ pub fn prompt_missing(method: &AuthMethod, values: &mut BTreeMap<String, String>
 
 fn prompt(field: &Field) -> Result<Option<String>> {
     let default = field.default.as_ref().map(|d| match d {
-        serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(" "),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     });
@@ -107,7 +120,11 @@ fn prompt(field: &Field) -> Result<Option<String>> {
     };
     let answer = answer.trim().to_string();
     if answer.is_empty() {
-        return Ok(if field.kind == FieldKind::Scopes { default } else { None });
+        return Ok(if field.kind == FieldKind::Scopes {
+            default
+        } else {
+            None
+        });
     }
     Ok(Some(answer))
 }
@@ -123,7 +140,10 @@ pub fn prompt_method(methods: &[AuthMethod]) -> Result<String> {
     stderr.flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
-    let choice: usize = line.trim().parse().context("answer with the number of a method")?;
+    let choice: usize = line
+        .trim()
+        .parse()
+        .context("answer with the number of a method")?;
     methods
         .get(choice.wrapping_sub(1))
         .map(|m| m.id.clone())
@@ -134,5 +154,9 @@ pub fn prompt_method(methods: &[AuthMethod]) -> Result<String> {
 /// a Client ID.
 pub fn preview(value: &str) -> String {
     let head: String = value.chars().take(6).collect();
-    if value.chars().count() > 6 { format!("{head}…") } else { head }
+    if value.chars().count() > 6 {
+        format!("{head}…")
+    } else {
+        head
+    }
 }

@@ -59,7 +59,13 @@ struct HostArgs {
     /// Send one host's traffic (the component's and the host's own) to
     /// another origin, as `HOST=ORIGIN`, e.g. `api.x.com=http://127.0.0.1:8080`.
     /// Repeatable; `HOST_HARNESS_ROUTES` takes a comma-separated list.
-    #[arg(long = "route", global = true, value_name = "HOST=ORIGIN", env = "HOST_HARNESS_ROUTES", value_delimiter = ',')]
+    #[arg(
+        long = "route",
+        global = true,
+        value_name = "HOST=ORIGIN",
+        env = "HOST_HARNESS_ROUTES",
+        value_delimiter = ','
+    )]
     routes: Vec<String>,
 }
 
@@ -67,7 +73,9 @@ impl HostArgs {
     fn routes(&self) -> Result<Routes> {
         let mut routes = Routes::default();
         for spec in self.routes.iter().filter(|s| !s.trim().is_empty()) {
-            let (host, origin) = Routes::parse_one(spec).map_err(anyhow::Error::msg).context("--route")?;
+            let (host, origin) = Routes::parse_one(spec)
+                .map_err(anyhow::Error::msg)
+                .context("--route")?;
             routes.add(&host, origin);
         }
         Ok(routes)
@@ -80,7 +88,9 @@ impl HostArgs {
         let base = std::env::var_os("XDG_DATA_HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share"))
+            })
             .context("no --data-dir, and neither XDG_DATA_HOME nor HOME is set")?;
         Ok(base.join("host-harness"))
     }
@@ -121,7 +131,12 @@ impl HostArgs {
     async fn manager(&self) -> Result<ConnectionManager> {
         let store = self.open_store()?;
         let connector = self.connector().await?;
-        Ok(ConnectionManager::new(store, connector, self.routes()?, HttpTimeouts::default()))
+        Ok(ConnectionManager::new(
+            store,
+            connector,
+            self.routes()?,
+            HttpTimeouts::default(),
+        ))
     }
 }
 
@@ -166,15 +181,20 @@ enum Command {
 
 pub fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
+    // At the most verbose, everything traces but the code generator, whose
+    // millions of lines per compiled component would bury the host's own.
     let default = match cli.verbose {
         0 => "warn",
         1 => "info",
         2 => "debug",
-        _ => "trace",
+        _ => {
+            "trace,cranelift_codegen=info,cranelift_frontend=info,wasmtime_internal_cranelift=info,regalloc2=info"
+        }
     };
     let filter =
         EnvFilter::try_from_env("HOST_HARNESS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match cli.log_format {

@@ -35,8 +35,9 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
         let connection = manager.connection(id)?;
         (manager.connector().clone(), connection)
     } else if let Some(var) = &args.bearer_token_env {
-        let token = std::env::var(var)
-            .with_context(|| format!("the environment variable {var} (--bearer-token-env) is not set"))?;
+        let token = std::env::var(var).with_context(|| {
+            format!("the environment variable {var} (--bearer-token-env) is not set")
+        })?;
         if token.trim().is_empty() {
             bail!("the environment variable {var} (--bearer-token-env) is empty");
         }
@@ -46,7 +47,10 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
             granted_scopes: None,
             account_id: None,
         };
-        (host.connector().await?, Connection::bearer(facts, SecretString::from(token.trim().to_string())))
+        (
+            host.connector().await?,
+            Connection::bearer(facts, SecretString::from(token.trim().to_string())),
+        )
     } else {
         let mut connector = host.connector().await?;
         let local = bundled::start_emulator()
@@ -57,7 +61,9 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
             local.emulator.base_url()
         );
         if host.routes.is_empty() {
-            connector.route_api_hosts(&Origin::parse(&local.emulator.base_url()).map_err(anyhow::Error::msg)?);
+            connector.route_api_hosts(
+                &Origin::parse(&local.emulator.base_url()).map_err(anyhow::Error::msg)?,
+            );
         }
         let connection = Connection::bearer(local.facts.clone(), local.token.clone());
         _local = Some(local);

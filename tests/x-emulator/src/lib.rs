@@ -228,7 +228,13 @@ impl Emulator {
 
     /// How many requests for `path` have arrived, answered or not.
     pub fn arrivals(&self, path: &str) -> usize {
-        self.shared.arrivals.lock().unwrap().get(path).copied().unwrap_or(0)
+        self.shared
+            .arrivals
+            .lock()
+            .unwrap()
+            .get(path)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Every exchange so far, in arrival order.

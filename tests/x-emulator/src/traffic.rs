@@ -39,7 +39,12 @@ pub async fn record(State(shared): State<Arc<Shared>>, request: Request, next: N
     };
     let method = parts.method.to_string();
     let path = parts.uri.path().to_string();
-    *shared.arrivals.lock().unwrap().entry(path.clone()).or_default() += 1;
+    *shared
+        .arrivals
+        .lock()
+        .unwrap()
+        .entry(path.clone())
+        .or_default() += 1;
     let query = parts.uri.query().map(str::to_string);
     let request_headers = parts
         .headers

@@ -445,9 +445,9 @@ pub async fn app_only_token(
         return denied();
     };
     let mut world = shared.world.lock().unwrap();
-    if !world
+    if world
         .app_by_consumer_key(&key)
-        .is_some_and(|a| a.consumer_secret == secret)
+        .is_none_or(|a| a.consumer_secret != secret)
     {
         return denied();
     }
