@@ -530,3 +530,74 @@ async fn a_host_killed_during_a_refresh_leaves_a_refresh_token_that_still_works(
         "the refresh did not rotate"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_a_terminal_connect_asks_for_the_method_and_each_field_and_never_echoes_a_secret() {
+    let cli = Cli::start(false).await;
+    let api_key = cli.app.api_key.clone();
+    let api_secret = cli.app.api_secret.clone();
+    let command = with_terminal_echo(cli.command(&["connect", "--name", "Typed in"]));
+
+    // A user at a terminal: picks app-only from the list, types the API Key
+    // (echoed) and the API Key Secret (not echoed).
+    let screen = tokio::task::spawn_blocking(move || {
+        let mut session = rexpect::session::spawn_command(command, Some(30_000)).unwrap();
+        let mut screen = session.exp_string("Choose 1-4: ").unwrap();
+        session.send_line("3").unwrap();
+        screen.push_str(
+            &session
+                .exp_string("API Key (required unless set as an app credential): ")
+                .unwrap(),
+        );
+        session.send_line(&api_key).unwrap();
+        screen.push_str(
+            &session
+                .exp_string("API Key Secret (required unless set as an app credential): ")
+                .unwrap(),
+        );
+        session.send_line(&api_secret).unwrap();
+        screen.push_str(&session.exp_eof().unwrap());
+        screen
+    })
+    .await
+    .unwrap();
+
+    assert!(screen.contains("App-only (Client Credentials)"), "{screen}");
+    assert!(
+        screen.contains(&cli.app.api_key),
+        "the API Key was not echoed: {screen}"
+    );
+    assert!(
+        !screen.contains(&cli.app.api_secret),
+        "the secret was echoed"
+    );
+    let id = connection_id(&screen);
+    let search = cli
+        .run(&[
+            "run",
+            "search.recent",
+            "--connection",
+            &id,
+            "--input",
+            r#"{"query": "engine"}"#,
+        ])
+        .await;
+    assert!(search.status.success(), "{}", text(&search));
+}
+
+/// `command` behind `stty echo`, so that the terminal echoes what is typed
+/// as a user's would (the test's pseudo-terminal starts with echo off).
+fn with_terminal_echo(command: Command) -> Command {
+    let mut shell = Command::new("sh");
+    shell
+        .args(["-c", "stty echo && exec \"$0\" \"$@\""])
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => shell.env(name, value),
+            None => shell.env_remove(name),
+        };
+    }
+    shell
+}
