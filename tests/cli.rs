@@ -109,6 +109,7 @@ fn actions_lists_ids_titles_and_schemas() {
         "users.me",
         "post.create",
         "post.delete",
+        "media.upload",
         "timeline.user",
         "timeline.home",
         "search.recent",
@@ -117,7 +118,7 @@ fn actions_lists_ids_titles_and_schemas() {
     }
     assert!(stdout(&text).contains("text: string (required)"));
     let actions: Value = serde_json::from_str(&stdout(&json)).unwrap();
-    assert_eq!(actions.as_array().unwrap().len(), 6);
+    assert_eq!(actions.as_array().unwrap().len(), 7);
     assert_eq!(actions[1]["input_schema"]["required"][0], "text");
 }
 

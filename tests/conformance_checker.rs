@@ -21,6 +21,7 @@ fn exchange(
         query: query.map(str::to_string),
         request_headers: vec![],
         request_body: body.as_bytes().to_vec(),
+        request_body_len: body.len(),
         status,
         response_content_type: Some(content_type.into()),
         response_body: answer.as_bytes().to_vec(),

@@ -9,7 +9,7 @@
 use crate::error::{
     ConnectorError, RateLimited, UpstreamError, forbidden, internal, invalid_input,
 };
-use crate::http::{self, Request, Response, Verb};
+use crate::http::{self, BodySource, Request, Response, Verb};
 use crate::manifest::manifest;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -77,8 +77,27 @@ impl XApi {
 
     /// `POST path` with a JSON body.
     pub fn post_json(&self, path: &str, body: &Value) -> Result<Answer, ConnectorError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| internal(e.to_string()))?;
-        self.send(Verb::Post, path.to_string(), Some(bytes))
+        let mut bytes = serde_json::to_vec(body).map_err(|e| internal(e.to_string()))?;
+        self.send(
+            Verb::Post,
+            path.to_string(),
+            Some(("application/json", &mut bytes)),
+        )
+    }
+
+    /// `POST path` with a body of `content_type` that writes itself.
+    pub fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &mut dyn BodySource,
+    ) -> Result<Answer, ConnectorError> {
+        self.send(Verb::Post, path.to_string(), Some((content_type, body)))
+    }
+
+    /// `POST path` without a body.
+    pub fn post_empty(&self, path: &str) -> Result<Answer, ConnectorError> {
+        self.send(Verb::Post, path.to_string(), None)
     }
 
     /// `DELETE path`.
@@ -90,7 +109,7 @@ impl XApi {
         &self,
         verb: Verb,
         path_and_query: String,
-        body: Option<Vec<u8>>,
+        body: Option<(&str, &mut dyn BodySource)>,
     ) -> Result<Answer, ConnectorError> {
         let mut headers = vec![
             ("accept", "application/json".to_string()),
@@ -99,9 +118,10 @@ impl XApi {
                 concat!("x-connector/", env!("CARGO_PKG_VERSION")).to_string(),
             ),
         ];
-        if body.is_some() {
-            headers.push(("content-type", "application/json".to_string()));
-        }
+        let body = body.map(|(content_type, source)| {
+            headers.push(("content-type", content_type.to_string()));
+            source
+        });
         let response = http::send(Request {
             verb,
             https: self.https,

@@ -28,8 +28,7 @@ pub fn forbidden(missing: Vec<String>, detail: impl Into<String>) -> ConnectorEr
     })
 }
 
-/// A short, stable name of the variant, for test assertions.
-#[cfg(test)]
+/// A short, stable name of the variant, for logs and test assertions.
 pub fn kind(error: &ConnectorError) -> &'static str {
     match error {
         ConnectorError::InvalidInput(_) => "invalid-input",

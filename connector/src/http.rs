@@ -15,9 +15,6 @@ use crate::error::{ConnectorError, forbidden, internal};
 /// answers (100 posts with every field and expansion) are far below this.
 const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
-/// `wasi:io` output streams accept at most this many bytes per blocking write.
-const WRITE_CHUNK: usize = 4096;
-
 /// Read buffer size for response bodies.
 const READ_CHUNK: u64 = 64 * 1024;
 
@@ -30,7 +27,6 @@ pub enum Verb {
 }
 
 /// A request to one origin.
-#[derive(Debug)]
 pub struct Request<'a> {
     pub verb: Verb,
     /// `https` or `http`.
@@ -40,7 +36,56 @@ pub struct Request<'a> {
     /// Path and query string, starting with `/`.
     pub path_and_query: String,
     pub headers: Vec<(&'static str, String)>,
-    pub body: Option<Vec<u8>>,
+    /// The body, written into the request as it goes out.
+    pub body: Option<&'a mut dyn BodySource>,
+}
+
+/// A request body that writes itself into the request piece by piece, so a
+/// large body (a media segment read from a file) never sits in memory whole.
+pub trait BodySource {
+    /// The body's length in bytes, sent as `content-length`.
+    fn length(&self) -> u64;
+    /// Writes the whole body into `sink`, from the start. Called once per
+    /// attempt.
+    fn write_into(&mut self, sink: &mut BodySink<'_>) -> Result<(), ConnectorError>;
+}
+
+impl BodySource for Vec<u8> {
+    fn length(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn write_into(&mut self, sink: &mut BodySink<'_>) -> Result<(), ConnectorError> {
+        sink.write(self)
+    }
+}
+
+/// Where a [`BodySource`] writes: the outgoing request's body stream.
+pub struct BodySink<'s> {
+    stream: &'s OutputStream,
+    authority: &'s str,
+}
+
+impl BodySink<'_> {
+    /// Writes `bytes`, waiting while the host's buffer is full.
+    pub fn write(&mut self, mut bytes: &[u8]) -> Result<(), ConnectorError> {
+        while !bytes.is_empty() {
+            let permitted = self
+                .stream
+                .check_write()
+                .map_err(|e| stream_failure(self.authority, e))?;
+            if permitted == 0 {
+                self.stream.subscribe().block();
+                continue;
+            }
+            let n = bytes.len().min(permitted as usize);
+            self.stream
+                .write(&bytes[..n])
+                .map_err(|e| stream_failure(self.authority, e))?;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
 }
 
 /// A complete response.
@@ -65,11 +110,18 @@ impl Response {
 /// Sends `request` and reads the whole response.
 pub fn send(request: Request<'_>) -> Result<Response, ConnectorError> {
     let authority = request.authority;
-    let fields: Vec<(String, Vec<u8>)> = request
+    let mut fields: Vec<(String, Vec<u8>)> = request
         .headers
         .iter()
         .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
         .collect();
+    if let Some(body) = &request.body {
+        fields.push((
+            "content-length".to_string(),
+            body.length().to_string().into_bytes(),
+        ));
+    }
+    let mut source = request.body;
     let headers = Fields::from_list(&fields)
         .map_err(|e| internal(format!("invalid request header: {e:?}")))?;
     let outgoing = OutgoingRequest::new(headers);
@@ -106,8 +158,18 @@ pub fn send(request: Request<'_>) -> Result<Response, ConnectorError> {
         let stream = body
             .write()
             .map_err(|()| internal("request body stream already taken"))?;
-        if let Some(bytes) = &request.body {
-            write_all(&stream, bytes).map_err(|e| stream_failure(authority, e))?;
+        if let Some(source) = source.as_deref_mut() {
+            let mut sink = BodySink {
+                stream: &stream,
+                authority,
+            };
+            source.write_into(&mut sink)?;
+            match stream.blocking_flush() {
+                // With a content-length, the host may stop reading (and
+                // close the stream) as soon as the last byte is in.
+                Ok(()) | Err(StreamError::Closed) => {}
+                Err(e) => return Err(stream_failure(authority, e)),
+            }
         }
     }
     OutgoingBody::finish(body, None).map_err(|code| transport_error(authority, &code))?;
@@ -144,15 +206,6 @@ fn read_response(authority: &str, response: IncomingResponse) -> Result<Response
         headers,
         body: bytes,
     })
-}
-
-fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> Result<(), StreamError> {
-    while !bytes.is_empty() {
-        let n = bytes.len().min(WRITE_CHUNK);
-        stream.blocking_write_and_flush(&bytes[..n])?;
-        bytes = &bytes[n..];
-    }
-    Ok(())
 }
 
 fn read_all(

@@ -14,6 +14,7 @@ mod error;
 mod http;
 mod input;
 pub mod manifest;
+mod media;
 pub mod text;
 
 #[allow(missing_docs, clippy::all)]

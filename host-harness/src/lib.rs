@@ -47,4 +47,4 @@ pub use credentials::{Connection, ConnectionFacts};
 pub use egress::{Origin, Routes};
 pub use error::{ActionError, HostError};
 pub use manifest::Manifest;
-pub use runtime::{HostConfig, LoadedConnector, Runtime};
+pub use runtime::{HostConfig, LoadedConnector, Progress, ProgressSink, RunOptions, Runtime};

@@ -237,8 +237,9 @@ impl Target {
         self.journal.inner.lock().unwrap().requests += 1;
         tracing::debug!(method = %parts.method, host = %self.authority, path = parts.uri.path(), "request");
         let request = Request::from_parts(parts, body);
-        let (response, io) =
-            wasmtime_wasi_http::default_send_request(request, Some(self.options)).await?;
+        let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(self.options))
+            .await
+            .inspect_err(|e| tracing::debug!(error = ?e, "the request failed"))?;
         tracing::debug!(status = response.status().as_u16(), "answer");
         Ok((response.map(BodyExt::boxed_unsync), Box::new(io)))
     }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::FsPerms;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -30,6 +31,7 @@ mod bindings {
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
         },
         require_store_data_send: true,
     });
@@ -61,6 +63,43 @@ impl Default for HostConfig {
             action_deadline: Duration::from_secs(120),
             max_memory_bytes: 256 * 1024 * 1024,
         }
+    }
+}
+
+/// Where a run's granted directory appears inside the component.
+pub const FILES_MOUNT: &str = "/files";
+
+/// How far an action has got, as the component reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// What the action is doing, such as `uploading` or `processing`.
+    pub stage: String,
+    /// Units done (bytes for an upload, percent for processing).
+    pub done: u64,
+    /// Units in all, when known.
+    pub total: Option<u64>,
+}
+
+/// Receives an action's progress reports, on the thread running it.
+pub type ProgressSink = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// What one run may use besides its connection.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// A directory the component may read (and nothing else of the host's
+    /// file system), seen inside as `/files`. For actions that take files,
+    /// such as a media upload.
+    pub files: Option<std::path::PathBuf>,
+    /// Where progress reports go; without it they are only logged.
+    pub progress: Option<ProgressSink>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("files", &self.files)
+            .field("progress", &self.progress.is_some())
+            .finish()
     }
 }
 
@@ -209,6 +248,12 @@ impl LoadedConnector {
         self
     }
 
+    /// This connector with another deadline for each action.
+    pub fn with_deadline(mut self, deadline: Duration) -> LoadedConnector {
+        self.config.action_deadline = deadline;
+        self
+    }
+
     /// Sends the traffic of every API host (those that get credentials) to
     /// `origin`, such as a local emulator.
     pub fn route_api_hosts(&mut self, origin: &Origin) {
@@ -233,6 +278,19 @@ impl LoadedConnector {
         action: &str,
         input: &str,
     ) -> Result<serde_json::Value, ActionError> {
+        self.invoke_with(connection, action, input, &RunOptions::default())
+            .await
+    }
+
+    /// Like [`LoadedConnector::invoke`], with a directory of files the run
+    /// may read and a receiver of its progress.
+    pub async fn invoke_with(
+        &self,
+        connection: &Connection,
+        action: &str,
+        input: &str,
+        options: &RunOptions,
+    ) -> Result<serde_json::Value, ActionError> {
         let span = tracing::info_span!(
             "action",
             connector = %self.manifest.id,
@@ -243,7 +301,7 @@ impl LoadedConnector {
         );
         let started = Instant::now();
         let result = self
-            .invoke_checked(connection, action, input)
+            .invoke_checked(connection, action, input, options)
             .instrument(span.clone())
             .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
@@ -264,6 +322,7 @@ impl LoadedConnector {
         connection: &Connection,
         action: &str,
         input: &str,
+        options: &RunOptions,
     ) -> Result<serde_json::Value, ActionError> {
         let validators = self
             .validators
@@ -271,7 +330,7 @@ impl LoadedConnector {
             .expect("validators are compiled at load");
         let input = validators.check(action, input)?;
         let journal = EgressJournal::default();
-        let mut store = self.new_store(connection, journal.clone());
+        let mut store = self.new_store(connection, journal.clone(), options)?;
         let result = tokio::time::timeout(self.config.action_deadline, async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             plugin
@@ -281,6 +340,10 @@ impl LoadedConnector {
         })
         .await;
         let stderr = store.data().stderr.contents();
+        tracing::debug!(
+            memory_peak_bytes = store.data().limits.peak_memory_bytes,
+            "linear memory"
+        );
         let outcome = match result {
             Err(_) => Err(ActionError::Timeout {
                 detail: format!(
@@ -314,14 +377,26 @@ impl LoadedConnector {
         outcome
     }
 
-    fn new_store(&self, connection: &Connection, journal: EgressJournal) -> Store<ActionState> {
+    fn new_store(
+        &self,
+        connection: &Connection,
+        journal: EgressJournal,
+        options: &RunOptions,
+    ) -> Result<Store<ActionState>, ActionError> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        let wasi = WasiCtx::builder()
-            .stderr(stderr.clone())
+        let mut wasi = WasiCtx::builder();
+        wasi.stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        if let Some(dir) = &options.files {
+            wasi.preopened_dir(dir, FILES_MOUNT, FsPerms::ReadOnly)
+                .map_err(|e| ActionError::InvalidInput {
+                    field: "files".into(),
+                    reason: format!("the directory {} cannot be opened: {e}", dir.display()),
+                })?;
+        }
+        let wasi = wasi.build();
         let hooks = OutgoingHooks::new(
             self.egress.clone(),
             connection.authorizer(),
@@ -334,11 +409,15 @@ impl LoadedConnector {
             table: ResourceTable::new(),
             hooks,
             facts: connection.facts.clone(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.config.max_memory_bytes)
-                .instances(16)
-                .build(),
+            limits: PeakLimits {
+                inner: StoreLimitsBuilder::new()
+                    .memory_size(self.config.max_memory_bytes)
+                    .instances(16)
+                    .build(),
+                peak_memory_bytes: 0,
+            },
             stderr,
+            progress: options.progress.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -346,7 +425,7 @@ impl LoadedConnector {
         // thread past the action's deadline.
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
-        store
+        Ok(store)
     }
 
     async fn describe_uncached(&self) -> Result<ConnectorDescriptor, HostError> {
@@ -357,7 +436,9 @@ impl LoadedConnector {
             account_id: None,
         };
         let nobody = Connection::new(facts, Arc::new(NoCredentials));
-        let mut store = self.new_store(&nobody, EgressJournal::default());
+        let mut store = self
+            .new_store(&nobody, EgressJournal::default(), &RunOptions::default())
+            .map_err(|e| HostError::Describe(e.to_string()))?;
         let described = tokio::time::timeout(self.config.action_deadline, async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             plugin
@@ -458,8 +539,60 @@ struct ActionState {
     table: ResourceTable,
     hooks: OutgoingHooks,
     facts: ConnectionFacts,
-    limits: StoreLimits,
+    limits: PeakLimits,
     stderr: MemoryOutputPipe,
+    progress: Option<ProgressSink>,
+}
+
+/// The store's limits, remembering the largest linear memory the instance
+/// reached (for logs and benchmarks).
+struct PeakLimits {
+    inner: StoreLimits,
+    peak_memory_bytes: usize,
+}
+
+impl wasmtime::ResourceLimiter for PeakLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }
 
 impl WasiView for ActionState {
@@ -495,6 +628,18 @@ impl bindings::integration::connector::host::Host for ActionState {
             },
             granted_scopes: self.facts.granted_scopes.clone(),
             account_id: self.facts.account_id.clone(),
+        }
+    }
+
+    fn report_progress(&mut self, progress: bindings::integration::connector::host::Progress) {
+        let progress = Progress {
+            stage: progress.stage.chars().take(64).collect(),
+            done: progress.done,
+            total: progress.total,
+        };
+        tracing::trace!(stage = %progress.stage, done = progress.done, total = ?progress.total, "progress");
+        if let Some(sink) = &self.progress {
+            sink(&progress);
         }
     }
 

@@ -133,6 +133,30 @@ impl OpenApi {
                     if body["required"] == true {
                         problems.push(format!("{label}: the request body is required"));
                     }
+                } else if let Some(declared) = non_json_body(exchange) {
+                    // A multipart form (a media segment): the content type
+                    // must be one the operation declares, with its parts.
+                    let media = declared.split(';').next().unwrap_or("").trim();
+                    match body["content"].get(media) {
+                        None => problems.push(format!(
+                            "{label}: the request body's content type `{media}` is not declared"
+                        )),
+                        Some(content) => {
+                            let text = String::from_utf8_lossy(&exchange.request_body);
+                            for part in required_members(&content["schema"], &self.spec) {
+                                if !text.contains(&format!("name=\"{part}\"")) {
+                                    problems.push(format!(
+                                        "{label}: the multipart body has no `{part}` part"
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                } else if exchange.request_body.len() < exchange.request_body_len {
+                    problems.push(format!(
+                        "{label}: a JSON body of {} bytes is too long to check",
+                        exchange.request_body_len
+                    ));
                 } else {
                     match serde_json::from_slice::<Value>(&exchange.request_body) {
                         Ok(value) => self.check_value(
@@ -370,4 +394,51 @@ fn assert_conforming(traffic: &[Exchange], check_request: impl Fn(&Exchange) -> 
         traffic.len(),
         problems.join("\n")
     );
+}
+
+/// The request's content type when it is not JSON.
+fn non_json_body(exchange: &Exchange) -> Option<&str> {
+    exchange
+        .request_headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        .map(|(_, value)| value.as_str())
+        .filter(|value| !value.to_ascii_lowercase().contains("json"))
+}
+
+/// The members every alternative of an object schema requires (following
+/// `$ref`, `anyOf` and `oneOf`).
+fn required_members(schema: &Value, spec: &Value) -> Vec<String> {
+    let schema = resolve(schema, spec);
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        return required
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+    }
+    let alternatives = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array);
+    let Some(alternatives) = alternatives else {
+        return Vec::new();
+    };
+    let mut sets = alternatives.iter().map(|a| required_members(a, spec));
+    let first = sets.next().unwrap_or_default();
+    let rest: Vec<Vec<String>> = sets.collect();
+    first
+        .into_iter()
+        .filter(|m| rest.iter().all(|set| set.contains(m)))
+        .collect()
+}
+
+fn resolve<'a>(schema: &'a Value, spec: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => spec
+            .pointer(reference.trim_start_matches('#'))
+            .map(|target| resolve(target, spec))
+            .unwrap_or(schema),
+        None => schema,
+    }
 }

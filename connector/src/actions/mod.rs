@@ -5,6 +5,7 @@
 //! same input and output types produce the JSON Schemas that `describe`
 //! publishes. Title, description, scopes and contexts come from the manifest.
 
+mod media;
 mod model;
 mod posts;
 mod search;
@@ -76,6 +77,7 @@ pub fn catalogue() -> Vec<Entry> {
         entry::<users::Me>(),
         entry::<posts::Create>(),
         entry::<posts::Delete>(),
+        entry::<media::Upload>(),
         entry::<timelines::User>(),
         entry::<timelines::Home>(),
         entry::<search::Recent>(),

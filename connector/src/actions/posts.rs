@@ -24,6 +24,26 @@ pub struct CreateInput {
     /// Quote this post.
     #[serde(default)]
     pub quote_post_id: Option<Id>,
+    /// Media to attach, from `media.upload`: one to four images, or one GIF
+    /// or video.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 4))]
+    pub media_ids: Option<Vec<Id>>,
+    /// A poll to attach (not with media).
+    #[serde(default)]
+    pub poll: Option<PollInput>,
+}
+
+/// A poll: its choices and how long it stays open.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PollInput {
+    /// Two to four choices of 1 to 25 characters each.
+    #[schemars(length(min = 2, max = 4))]
+    pub options: Vec<String>,
+    /// Minutes the poll stays open: 5 (five minutes) to 10080 (seven days).
+    #[schemars(range(min = 5, max = 10080))]
+    pub duration_minutes: u32,
 }
 
 impl Validate for CreateInput {
@@ -39,6 +59,55 @@ impl Validate for CreateInput {
                     "is {length} weighted characters long; X allows at most {MAX_WEIGHTED_LENGTH}"
                 ),
             ));
+        }
+        if let Some(ids) = &self.media_ids {
+            if ids.is_empty() || ids.len() > 4 {
+                return Err(invalid_input(
+                    "media_ids",
+                    format!(
+                        "takes one to four media ids (four images, or one GIF or video), got {}",
+                        ids.len()
+                    ),
+                ));
+            }
+            if let Some(i) = (1..ids.len()).find(|&i| ids[..i].contains(&ids[i])) {
+                return Err(invalid_input(
+                    format!("media_ids[{i}]"),
+                    "repeats a media id",
+                ));
+            }
+        }
+        if let Some(poll) = &self.poll {
+            if self.media_ids.is_some() {
+                return Err(invalid_input(
+                    "poll",
+                    "a post can carry a poll or media, not both",
+                ));
+            }
+            if !(2..=4).contains(&poll.options.len()) {
+                return Err(invalid_input(
+                    "poll.options",
+                    format!("takes two to four choices, got {}", poll.options.len()),
+                ));
+            }
+            for (i, option) in poll.options.iter().enumerate() {
+                let n = option.chars().count();
+                if option.trim().is_empty() || n > 25 {
+                    return Err(invalid_input(
+                        format!("poll.options[{i}]"),
+                        format!("must be 1 to 25 characters, got {n}"),
+                    ));
+                }
+            }
+            if !(5..=10080).contains(&poll.duration_minutes) {
+                return Err(invalid_input(
+                    "poll.duration_minutes",
+                    format!(
+                        "must be between 5 and 10080 (seven days), got {}",
+                        poll.duration_minutes
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -68,6 +137,15 @@ impl Action for Create {
         }
         if let Some(id) = &input.quote_post_id {
             body["quote_tweet_id"] = json!(id);
+        }
+        if let Some(ids) = &input.media_ids {
+            body["media"] = json!({ "media_ids": ids });
+        }
+        if let Some(poll) = &input.poll {
+            body["poll"] = json!({
+                "options": poll.options,
+                "duration_minutes": poll.duration_minutes,
+            });
         }
         let answer = ctx.api.post_json("/2/tweets", &body)?;
         Ok(CreateOutput {
@@ -155,6 +233,52 @@ mod tests {
         assert_eq!(
             refused_field(r#"{"text": "hi", "quote_post_id": 12}"#),
             "quote_post_id"
+        );
+    }
+
+    #[test]
+    fn media_and_polls_follow_x_rules() {
+        assert_eq!(
+            refused_field(r#"{"text": "hi", "media_ids": []}"#),
+            "media_ids"
+        );
+        assert_eq!(
+            refused_field(r#"{"text": "hi", "media_ids": ["1", "2", "3", "4", "5"]}"#),
+            "media_ids"
+        );
+        assert_eq!(
+            refused_field(r#"{"text": "hi", "media_ids": ["1", "1"]}"#),
+            "media_ids[1]"
+        );
+        assert_eq!(
+            refused_field(
+                r#"{"text": "hi", "poll": {"options": ["yes"], "duration_minutes": 60}}"#
+            ),
+            "poll.options"
+        );
+        let long = format!(
+            r#"{{"text": "hi", "poll": {{"options": ["yes", "{}"], "duration_minutes": 60}}}}"#,
+            "n".repeat(26)
+        );
+        assert_eq!(refused_field(&long), "poll.options[1]");
+        assert_eq!(
+            refused_field(
+                r#"{"text": "hi", "poll": {"options": ["a", "b"], "duration_minutes": 4}}"#
+            ),
+            "poll.duration_minutes"
+        );
+        assert_eq!(
+            refused_field(
+                r#"{"text": "hi", "media_ids": ["1"], "poll": {"options": ["a", "b"], "duration_minutes": 5}}"#
+            ),
+            "poll"
+        );
+        assert!(parse::<CreateInput>(r#"{"text": "hi", "media_ids": ["1", "2"]}"#).is_ok());
+        assert!(
+            parse::<CreateInput>(
+                r#"{"text": "hi", "poll": {"options": ["a", "b"], "duration_minutes": 10080}}"#
+            )
+            .is_ok()
         );
     }
 }

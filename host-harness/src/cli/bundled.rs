@@ -25,7 +25,13 @@ const DEMO_ACCOUNT: &str = "ada";
 
 /// Scopes the demo connection is granted: those of the manifest's OAuth 2.0
 /// defaults that the demo's actions need.
-const DEMO_SCOPES: &[&str] = &["tweet.read", "tweet.write", "users.read", "offline.access"];
+const DEMO_SCOPES: &[&str] = &[
+    "tweet.read",
+    "tweet.write",
+    "users.read",
+    "offline.access",
+    "media.write",
+];
 
 /// A running emulator and a connection to its demo account.
 pub struct LocalX {

@@ -7,6 +7,7 @@ mod connect;
 mod connections;
 mod demo;
 mod fields;
+mod progress;
 mod run;
 
 use anyhow::{Context, Result, bail};

@@ -4,7 +4,7 @@ use super::{EXIT_ACTION_ERROR, HostArgs, bundled};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use host_harness::manifest::AuthKind;
-use host_harness::{Connection, ConnectionFacts, Origin};
+use host_harness::{Connection, ConnectionFacts, Origin, RunOptions};
 use secrecy::SecretString;
 use std::io::Read;
 use std::process::ExitCode;
@@ -24,6 +24,15 @@ pub struct RunArgs {
     /// machine.)
     #[arg(long, value_name = "VAR")]
     bearer_token_env: Option<String>,
+    /// A directory the action may read files from (read-only; nothing else
+    /// of this machine's files is visible to it), for `media.upload`'s
+    /// `file`.
+    #[arg(long, value_name = "DIR")]
+    files: Option<std::path::PathBuf>,
+    /// Seconds the action may take, all requests included; raise it for
+    /// large uploads.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    deadline: u64,
 }
 
 pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
@@ -70,7 +79,22 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
         (connector, connection)
     };
 
-    match connector.invoke(&connection, &args.action, &input).await {
+    if let Some(dir) = &args.files
+        && !dir.is_dir()
+    {
+        bail!("--files {}: not a directory", dir.display());
+    }
+    let connector = connector.with_deadline(std::time::Duration::from_secs(args.deadline));
+    let bar = super::progress::Bar::new();
+    let options = RunOptions {
+        files: args.files.clone(),
+        progress: Some(bar.sink()),
+    };
+    let outcome = connector
+        .invoke_with(&connection, &args.action, &input, &options)
+        .await;
+    bar.finish();
+    match outcome {
         Ok(output) => {
             println!("{}", serde_json::to_string_pretty(&output)?);
             Ok(ExitCode::SUCCESS)

@@ -28,6 +28,7 @@ mod clock;
 mod faults;
 mod fields;
 mod ids;
+mod media;
 mod oauth1_signature;
 mod params;
 mod problem;
@@ -39,6 +40,7 @@ mod world;
 
 pub use clock::Clock;
 pub use faults::Fault;
+pub use media::Processing as MediaProcessing;
 pub use rate_limit::Endpoint;
 pub use traffic::Exchange;
 pub use world::PostSnapshot;
@@ -66,6 +68,7 @@ pub(crate) struct Shared {
     pub world: Mutex<world::World>,
     pub clock: Clock,
     pub traffic: Mutex<Vec<Exchange>>,
+    pub media: Mutex<media::Uploads>,
     pub limits: rate_limit::Limits,
     pub faults: faults::Faults,
     /// Requests that arrived, by path, counted before they are handled.
@@ -90,6 +93,7 @@ impl Emulator {
             world: Mutex::new(world),
             clock,
             traffic: Mutex::new(Vec::new()),
+            media: Mutex::new(media::Uploads::default()),
             limits: rate_limit::Limits::default(),
             faults: faults::Faults::default(),
             arrivals: Mutex::new(Default::default()),
@@ -237,10 +241,62 @@ impl Emulator {
             .unwrap_or(0)
     }
 
+    /// How uploads finalized from now on are processed: how many status
+    /// polls stay pending, the `check_after_secs` asked for, and whether
+    /// processing fails.
+    pub fn set_media_processing(&self, processing: MediaProcessing) {
+        self.shared.media.lock().unwrap().processing = processing;
+    }
+
+    /// An upload session as the emulator sees it.
+    pub fn media(&self, id: &str) -> Option<MediaSnapshot> {
+        let id: u64 = id.parse().ok()?;
+        let uploads = self.shared.media.lock().unwrap();
+        let u = uploads.get(id)?;
+        Some(MediaSnapshot {
+            media_type: u.media_type.clone(),
+            category: u.category.clone(),
+            total_bytes: u.total_bytes,
+            received_bytes: u.received(),
+            segments: u.segments.len(),
+            state: match &u.state {
+                media::State::Uploading => "uploading".into(),
+                media::State::Processing { .. } => "processing".into(),
+                media::State::Succeeded => "succeeded".into(),
+                media::State::Failed(_) => "failed".into(),
+            },
+            status_polls: u.polls,
+            alt_text: u.alt_text.clone(),
+        })
+    }
+
+    /// Ends an upload session now, as if its day had passed.
+    pub fn expire_media(&self, id: &str) {
+        if let Ok(id) = id.parse() {
+            self.shared.media.lock().unwrap().expire(id);
+        }
+    }
+
     /// Every exchange so far, in arrival order.
     pub fn traffic(&self) -> Vec<Exchange> {
         self.shared.traffic.lock().unwrap().clone()
     }
+}
+
+/// An upload session, for tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaSnapshot {
+    pub media_type: String,
+    pub category: String,
+    pub total_bytes: u64,
+    pub received_bytes: u64,
+    /// Segments received.
+    pub segments: usize,
+    /// `uploading`, `processing`, `succeeded` or `failed`.
+    pub state: String,
+    /// Status polls answered.
+    pub status_polls: u32,
+    pub alt_text: Option<String>,
 }
 
 impl Drop for Emulator {

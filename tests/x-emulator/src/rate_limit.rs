@@ -25,6 +25,16 @@ pub enum Endpoint {
     HomeTimeline,
     /// `GET /2/tweets/search/recent`
     SearchRecent,
+    /// `POST /2/media/upload/initialize`
+    MediaInitialize,
+    /// `POST /2/media/upload/:id/append`
+    MediaAppend,
+    /// `POST /2/media/upload/:id/finalize`
+    MediaFinalize,
+    /// `GET /2/media/upload?command=STATUS`
+    MediaStatus,
+    /// `POST /2/media/metadata`
+    MediaMetadata,
     /// `POST /2/oauth2/token`: not rate limited; named here so tests can
     /// inject faults into token requests.
     OAuth2Token,
@@ -41,6 +51,10 @@ impl Endpoint {
             Endpoint::UserPosts => (900, 1500),
             Endpoint::HomeTimeline => (180, 0),
             Endpoint::SearchRecent => (300, 450),
+            Endpoint::MediaInitialize | Endpoint::MediaFinalize => (500, 0),
+            Endpoint::MediaAppend => (50_000, 0),
+            Endpoint::MediaStatus => (1_000, 0),
+            Endpoint::MediaMetadata => (500, 0),
             Endpoint::OAuth2Token => (u32::MAX, u32::MAX),
         }
     }
@@ -51,6 +65,11 @@ impl Endpoint {
             Endpoint::CreatePost | Endpoint::DeletePost => {
                 &["tweet.read", "tweet.write", "users.read"]
             }
+            Endpoint::MediaInitialize
+            | Endpoint::MediaAppend
+            | Endpoint::MediaFinalize
+            | Endpoint::MediaStatus
+            | Endpoint::MediaMetadata => &["media.write"],
             _ => &["tweet.read", "users.read"],
         }
     }

@@ -12,6 +12,10 @@ use std::sync::Arc;
 /// Largest request body the emulator accepts.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// Request bodies longer than this are recorded by their first bytes only,
+/// so that media uploads do not pile up in memory.
+const RECORDED_BODY: usize = 64 * 1024;
+
 /// One request and its answer.
 #[derive(Clone, Debug)]
 pub struct Exchange {
@@ -21,7 +25,10 @@ pub struct Exchange {
     pub query: Option<String>,
     /// Request headers; the value of `authorization` is reduced to its scheme.
     pub request_headers: Vec<(String, String)>,
+    /// The request body, or its first 64 KiB when it was longer.
     pub request_body: Vec<u8>,
+    /// The request body's whole length.
+    pub request_body_len: usize,
     pub status: u16,
     pub response_content_type: Option<String>,
     pub response_body: Vec<u8>,
@@ -69,7 +76,8 @@ pub async fn record(State(shared): State<Arc<Shared>>, request: Request, next: N
         path,
         query,
         request_headers,
-        request_body: request_body.to_vec(),
+        request_body: request_body[..request_body.len().min(RECORDED_BODY)].to_vec(),
+        request_body_len: request_body.len(),
         status: parts.status.as_u16(),
         response_content_type: parts
             .headers

@@ -54,6 +54,10 @@ pub struct Post {
     pub retweet_count: u64,
     pub reply_count: u64,
     pub quote_count: u64,
+    /// Media keys of attached media.
+    pub media_keys: Vec<String>,
+    /// Options of an attached poll.
+    pub poll_options: Vec<String>,
 }
 
 /// A post as a test sees it.
@@ -61,6 +65,10 @@ pub struct Post {
 pub struct PostSnapshot {
     pub id: String,
     pub text: String,
+    /// Media keys of the attached media.
+    pub media_keys: Vec<String>,
+    /// The options of the attached poll.
+    pub poll_options: Vec<String>,
 }
 
 /// A developer app registered with X.
@@ -265,6 +273,11 @@ impl World {
         id
     }
 
+    /// A fresh id, as X's ids go (for media, say).
+    pub fn new_id(&mut self, at: DateTime<Utc>) -> u64 {
+        self.next_id(at)
+    }
+
     fn next_id(&mut self, at: DateTime<Utc>) -> u64 {
         self.sequence += 1;
         snowflake(at, self.sequence)
@@ -311,6 +324,8 @@ impl World {
                 retweet_count: 0,
                 reply_count: 0,
                 quote_count: 0,
+                media_keys: Vec::new(),
+                poll_options: Vec::new(),
             },
         );
         id
@@ -358,6 +373,8 @@ impl World {
             .map(|p| PostSnapshot {
                 id: p.id.to_string(),
                 text: p.text.clone(),
+                media_keys: p.media_keys.clone(),
+                poll_options: p.poll_options.clone(),
             })
             .collect()
     }
@@ -484,6 +501,14 @@ impl World {
             return Err(CreateRefusal::QuoteTargetMissing);
         }
         Ok(self.add_post(author, text, now, reply_to, quote))
+    }
+
+    /// Attaches media and a poll to a post just created.
+    pub fn attach(&mut self, post: u64, media_keys: Vec<String>, poll_options: Vec<String>) {
+        if let Some(p) = self.posts.get_mut(&post) {
+            p.media_keys = media_keys;
+            p.poll_options = poll_options;
+        }
     }
 
     /// Deletes a post of `caller`'s.

@@ -1,5 +1,6 @@
 //! The HTTP routes of the emulated API.
 
+mod media;
 mod oauth1;
 mod oauth2;
 mod posts;
@@ -30,6 +31,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/2/users/{id}/timelines/reverse_chronological",
             get(timelines::home),
         )
+        .route("/2/media/upload/initialize", post(media::initialize))
+        .route("/2/media/upload/{id}/append", post(media::append))
+        .route("/2/media/upload/{id}/finalize", post(media::finalize))
+        .route("/2/media/upload", get(media::status))
+        .route("/2/media/metadata", post(media::metadata))
         .route(
             "/i/oauth2/authorize",
             get(oauth2::authorize_page).post(oauth2::authorize_decision),
@@ -44,6 +50,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/oauth/access_token", post(oauth1::access_token))
         .fallback(|| async { problem::no_such_route() })
+        // The recording layer caps bodies; a media segment may be 5 MB.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             oauth1::api_signatures,

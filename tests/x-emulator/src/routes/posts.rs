@@ -84,14 +84,24 @@ pub async fn create(
         None => None,
         Some(v) => Some(id_member("quote_tweet_id", v)?),
     };
+    let media_keys = attached_media(&shared, author, fields.get("media"))?;
+    let poll_options = attached_poll(fields.get("poll"))?;
+    if !media_keys.is_empty() && !poll_options.is_empty() {
+        return Err(problem::invalid_body(
+            "$: A post may have media or a poll attached, not both.",
+        ));
+    }
     let now = shared.clock.now();
     let mut world = shared.world.lock().unwrap();
     match world.create_post(author, &text, reply_to, quote, now) {
-        Ok(id) => Ok(answer(
-            &caller,
-            StatusCode::CREATED,
-            json!({ "data": { "id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()] } }),
-        )),
+        Ok(id) => Ok({
+            world.attach(id, media_keys, poll_options);
+            answer(
+                &caller,
+                StatusCode::CREATED,
+                json!({ "data": { "id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()] } }),
+            )
+        }),
         Err(CreateRefusal::Duplicate) => Err(problem::generic(
             StatusCode::FORBIDDEN,
             "Forbidden",
@@ -192,4 +202,84 @@ pub async fn lookup(
         body["includes"] = includes;
     }
     Ok(answer(&caller, StatusCode::OK, body))
+}
+
+/// The media keys of `media.media_ids`, as X checks them: 1 to 4 ids of the
+/// caller's uploads that finished processing; one GIF or video alone, or up
+/// to four images.
+fn attached_media(
+    shared: &Shared,
+    author: u64,
+    media: Option<&Value>,
+) -> Result<Vec<String>, Response> {
+    let Some(media) = media else {
+        return Ok(Vec::new());
+    };
+    let ids = media
+        .get("media_ids")
+        .and_then(Value::as_array)
+        .ok_or_else(|| problem::invalid_body("$.media.media_ids: is missing but it is required"))?;
+    if ids.is_empty() || ids.len() > 4 {
+        return Err(problem::invalid_body(&format!(
+            "$.media.media_ids: expected between 1 and 4 items, got {}",
+            ids.len()
+        )));
+    }
+    let uploads = shared.media.lock().unwrap();
+    let mut keys = Vec::new();
+    let mut kinds = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let name = format!("media.media_ids[{i}]");
+        let id = id_member(&name, id)?;
+        let upload = uploads
+            .get(id)
+            .filter(|u| u.owner == author && u.usable())
+            .ok_or_else(|| {
+                problem::invalid_body("$.media.media_ids: Your media IDs are invalid.")
+            })?;
+        keys.push(upload.media_key());
+        kinds.push(upload.kind);
+    }
+    if kinds.len() > 1 && kinds.iter().any(|k| *k != crate::media::Kind::Image) {
+        return Err(problem::invalid_body(
+            "$.media.media_ids: A post may have one GIF or video, or up to four images.",
+        ));
+    }
+    Ok(keys)
+}
+
+/// The options of `poll`, as X checks them: 2 to 4 options of 1 to 25
+/// characters, and a duration of 5 to 10080 minutes.
+fn attached_poll(poll: Option<&Value>) -> Result<Vec<String>, Response> {
+    let Some(poll) = poll else {
+        return Ok(Vec::new());
+    };
+    let options = poll
+        .get("options")
+        .and_then(Value::as_array)
+        .ok_or_else(|| problem::invalid_body("$.poll.options: is missing but it is required"))?;
+    if !(2..=4).contains(&options.len()) {
+        return Err(problem::invalid_body(&format!(
+            "$.poll.options: expected between 2 and 4 items, got {}",
+            options.len()
+        )));
+    }
+    let mut texts = Vec::new();
+    for (i, option) in options.iter().enumerate() {
+        let text = option
+            .as_str()
+            .filter(|t| (1..=25).contains(&t.chars().count()))
+            .ok_or_else(|| {
+                problem::invalid_body(&format!(
+                    "$.poll.options[{i}]: must be a string of 1 to 25 characters"
+                ))
+            })?;
+        texts.push(text.to_string());
+    }
+    match poll.get("duration_minutes").and_then(Value::as_u64) {
+        Some(m) if (5..=10080).contains(&m) => Ok(texts),
+        _ => Err(problem::invalid_body(
+            "$.poll.duration_minutes: must be an integer between 5 and 10080",
+        )),
+    }
 }
