@@ -4,6 +4,11 @@
 //! the request body fits the operation's body schema; the status is one the
 //! operation declares (or its `default`); and the answer fits the schema of
 //! that status and content type.
+//!
+//! One defect of the specification is corrected as it is read: a schema
+//! that requires a member it does not define (the media upload answers
+//! require a `meta` they never describe, and X does not send) has that
+//! requirement dropped, as X's own SDK models do.
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -24,10 +29,34 @@ pub struct OpenApi {
 /// The specification, parsed once per test process.
 pub fn spec() -> &'static OpenApi {
     static SPEC_CELL: OnceLock<OpenApi> = OnceLock::new();
-    SPEC_CELL.get_or_init(|| OpenApi {
-        spec: serde_json::from_str(SPEC).expect("the vendored OpenAPI specification is JSON"),
-        validators: Mutex::new(HashMap::new()),
+    SPEC_CELL.get_or_init(|| {
+        let mut spec =
+            serde_json::from_str(SPEC).expect("the vendored OpenAPI specification is JSON");
+        drop_undefined_requirements(&mut spec);
+        OpenApi {
+            spec,
+            validators: Mutex::new(HashMap::new()),
+        }
     })
+}
+
+/// Removes from every object schema's `required` the members its
+/// `properties` do not define.
+fn drop_undefined_requirements(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let (Some(Value::Object(properties)), Some(Value::Array(required))) =
+                (map.get("properties").cloned(), map.get_mut("required"))
+            {
+                required.retain(|r| r.as_str().is_some_and(|name| properties.contains_key(name)));
+            }
+            for child in map.values_mut() {
+                drop_undefined_requirements(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_undefined_requirements),
+        _ => {}
+    }
 }
 
 impl OpenApi {

@@ -59,7 +59,11 @@ fn user(caller: &Caller) -> Result<u64, Response> {
 
 fn refused(refusal: Refusal, id: &str) -> Response {
     let (parameter, message) = refusal.describe(id);
-    invalid_parameter(parameter, id, &message)
+    let value = match refusal {
+        Refusal::SegmentIndex(index) => index.to_string(),
+        _ => id.to_string(),
+    };
+    invalid_parameter(parameter, &value, &message)
 }
 
 fn media_id(raw: &str, parameter: &str) -> Result<u64, Response> {
