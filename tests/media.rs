@@ -690,3 +690,30 @@ async fn the_emulator_keeps_xs_upload_state_machine() {
     assert_eq!(status, 403);
     support::openapi::assert_conforms_but_refused_requests(&bed.x.traffic());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_shows_an_upload_progress_bar_at_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "clip.mp4", &media_bytes("mp4", 9 * MIB));
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_host-harness"));
+    command
+        .args(["run", "media.upload", "--files"])
+        .arg(dir.path())
+        .args(["--input", r#"{"file": "clip.mp4"}"#])
+        .env_remove("HOST_HARNESS_LOG");
+
+    let screen = tokio::task::spawn_blocking(move || {
+        let mut session = rexpect::session::spawn_command(command, Some(60_000)).unwrap();
+        session.exp_eof().unwrap()
+    })
+    .await
+    .unwrap();
+
+    // The bar: stage, bytes of the total, rate and time left; then X's
+    // processing; then the output.
+    assert!(screen.contains("uploading"), "{screen}");
+    assert!(screen.contains("9.00 MiB/9.00 MiB"), "{screen}");
+    assert!(screen.contains("ETA"), "{screen}");
+    assert!(screen.contains("processing"), "{screen}");
+    assert!(screen.contains("\"media_id\""), "{screen}");
+}

@@ -49,6 +49,11 @@ fn venv() -> PathBuf {
 async fn the_official_x_sdk_works_against_the_emulator() {
     let python = tokio::task::spawn_blocking(venv).await.unwrap();
     let x = Emulator::start().await.unwrap();
+    x.set_media_processing(x_emulator::MediaProcessing {
+        polls: 1,
+        check_after_secs: 1,
+        fail: None,
+    });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/xdk/conformance.py");
     let mut command = Command::new(python);
     command

@@ -91,6 +91,39 @@ deleted = user.posts.delete(quote.data.id)
 check("posts.delete deletes", deleted.data.deleted is True, deleted)
 check("posts.delete of a missing post is 404", status_of(lambda: user.posts.delete(quote.data.id)) == 404)
 
+# Media: POST /2/media/upload/initialize, …/append, …/finalize,
+# GET /2/media/upload?command=STATUS, POST /2/media/metadata
+import base64
+import time
+
+from xdk.media.models import AppendUploadRequest, CreateMetadataRequest, InitializeUploadRequest
+
+png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20
+init = user.media.initialize_upload(body=InitializeUploadRequest(total_bytes=len(png), media_type="image/png", media_category="tweet_image"))
+check("media.initialize_upload returns an id", init.data.id.isdigit(), init)
+for index, start in enumerate(range(0, len(png), 2048)):
+    chunk = base64.b64encode(png[start:start + 2048]).decode()
+    appended = user.media.append_upload(init.data.id, body=AppendUploadRequest(media=chunk, segment_index=index))
+    check(f"media.append_upload takes segment {index}", appended.data.expires_at > 0, appended)
+final = user.media.finalize_upload(init.data.id)
+check("media.finalize_upload reports the size", final.data.size == len(png), final)
+meta = user.media.create_metadata(body=CreateMetadataRequest(id=init.data.id, metadata={"alt_text": {"text": "A test pattern"}}))
+check("media.create_metadata sets alt text", meta.data.associated_metadata["alt_text"]["text"] == "A test pattern", meta)
+posted = user.posts.create(body=CreateRequest(text="A picture through the SDK.", media={"media_ids": [init.data.id]}))
+check("posts.create attaches the media", posted.data.id is not None, posted)
+
+mp4 = b"\x00\x00\x00\x18ftypmp42" + bytes(5000)
+video = user.media.initialize_upload(body=InitializeUploadRequest(total_bytes=len(mp4), media_type="video/mp4", media_category="tweet_video"))
+user.media.append_upload(video.data.id, body=AppendUploadRequest(media=base64.b64encode(mp4).decode(), segment_index=0))
+state = user.media.finalize_upload(video.data.id).data.processing_info
+check("a video is processed after finalize", state.state == "pending", state)
+for _ in range(20):
+    if state.state in ("succeeded", "failed"):
+        break
+    time.sleep(state.check_after_secs or 0)
+    state = user.media.get_upload_status(media_id=video.data.id, command="STATUS").data.processing_info
+check("media.get_upload_status reaches succeeded", state.state == "succeeded", state)
+
 # Errors X's clients meet.
 check("an unknown token is 401", status_of(lambda: Client(base_url=BASE_URL, access_token="nope").users.get_me()) == 401)
 check("an app-only token on users/me is 403", status_of(lambda: Client(base_url=BASE_URL, access_token=APP_TOKEN).users.get_me()) == 403)
