@@ -42,16 +42,18 @@ fn the_demo_runs_every_step_with_no_credentials() {
     );
     let text = stdout(&out);
     for step in [
-        "[1/5] Who am I",
-        "[2/5] Post",
-        "[3/5] Read my timeline",
-        "[4/5] Search recent posts",
-        "[5/5] Delete the post",
+        "[1/6] Who am I",
+        "[2/6] Upload a picture",
+        "[3/6] Post",
+        "[4/6] Read my timeline",
+        "[5/6] Search recent posts",
+        "[6/6] Delete the post",
     ] {
         assert!(text.contains(step), "missing {step} in:\n{text}");
     }
     assert!(text.contains("connected as @ada"));
-    assert!(text.contains("All 5 steps succeeded."));
+    assert!(text.contains("uploaded image/png as media"));
+    assert!(text.contains("All 6 steps succeeded."));
 }
 
 #[test]

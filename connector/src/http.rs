@@ -121,7 +121,7 @@ pub fn send(request: Request<'_>) -> Result<Response, ConnectorError> {
             body.length().to_string().into_bytes(),
         ));
     }
-    let mut source = request.body;
+    let source = request.body;
     let headers = Fields::from_list(&fields)
         .map_err(|e| internal(format!("invalid request header: {e:?}")))?;
     let outgoing = OutgoingRequest::new(headers);
@@ -158,7 +158,7 @@ pub fn send(request: Request<'_>) -> Result<Response, ConnectorError> {
         let stream = body
             .write()
             .map_err(|()| internal("request body stream already taken"))?;
-        if let Some(source) = source.as_deref_mut() {
+        if let Some(source) = source {
             let mut sink = BodySink {
                 stream: &stream,
                 authority,
