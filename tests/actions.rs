@@ -301,3 +301,51 @@ async fn search_with_no_match_returns_an_empty_page() {
     assert_eq!(out["posts"], json!([]));
     bed.assert_traffic_conforms();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_validate_counts_as_x_does_and_post_create_agrees() {
+    let bed = XBed::start().await;
+    let family = "👨\u{200d}👩\u{200d}👧\u{200d}👦";
+
+    let fits = bed
+        .ok("post.validate", json!({"text": family.repeat(140)}))
+        .await;
+    let over = bed
+        .ok(
+            "post.validate",
+            json!({"text": format!("{} and more", "日".repeat(140))}),
+        )
+        .await;
+    let link = bed
+        .ok(
+            "post.validate",
+            json!({"text": format!("Read https://example.com/{}", "a".repeat(300))}),
+        )
+        .await;
+    let published = bed
+        .ok("post.create", json!({"text": family.repeat(140)}))
+        .await;
+    let refused = bed
+        .err(
+            "post.create",
+            json!({"text": format!("{} and more", "日".repeat(140))}),
+        )
+        .await;
+
+    // An emoji sequence weighs 2, so 140 families fill a post exactly.
+    assert_eq!(fits["weighted_length"], 280);
+    assert_eq!(fits["valid"], true);
+    assert_eq!(fits["permillage"], 1000);
+    assert_eq!(over["weighted_length"], 289);
+    assert_eq!(over["valid"], false);
+    assert_eq!(over["valid_range"], json!([0, 139]));
+    assert_eq!(link["weighted_length"], 5 + 23);
+    assert!(published["post"]["id"].is_string());
+    assert!(
+        matches!(&refused, host_harness::ActionError::InvalidInput { field, reason } if field == "text" && reason.contains("289")),
+        "{refused:?}"
+    );
+    // post.validate asks nothing of X.
+    let calls: Vec<String> = bed.x.traffic().iter().map(|e| e.path.clone()).collect();
+    assert_eq!(calls, vec!["/2/tweets".to_string()]);
+}

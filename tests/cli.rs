@@ -109,6 +109,7 @@ fn actions_lists_ids_titles_and_schemas() {
     assert!(text.status.success());
     for id in [
         "users.me",
+        "post.validate",
         "post.create",
         "post.delete",
         "media.upload",
@@ -120,8 +121,8 @@ fn actions_lists_ids_titles_and_schemas() {
     }
     assert!(stdout(&text).contains("text: string (required)"));
     let actions: Value = serde_json::from_str(&stdout(&json)).unwrap();
-    assert_eq!(actions.as_array().unwrap().len(), 7);
-    assert_eq!(actions[1]["input_schema"]["required"][0], "text");
+    assert_eq!(actions.as_array().unwrap().len(), 8);
+    assert_eq!(actions[2]["input_schema"]["required"][0], "text");
 }
 
 #[test]

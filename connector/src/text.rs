@@ -1,73 +1,56 @@
-//! How long a post's text is, as X counts it.
+//! How long a post's text is, as X counts it: twitter-text with
+//! configuration v3. Code points in the Latin and general-punctuation
+//! ranges weigh 1 and all others 2; a whole emoji sequence (a family, a flag,
+//! a skin tone) weighs 2; every URL weighs 23 whatever its length; the text
+//! is NFC-normalised first; a post may weigh at most 280 and must not be
+//! empty or hold invalid characters.
 //!
-//! X weighs characters (configuration v3): code points in the Latin and
-//! general-punctuation ranges weigh 1, all others 2, and every URL weighs 23
-//! whatever its length. A post may weigh at most 280.
-//!
-//! This is the counting rule without twitter-text's full URL grammar (bare
-//! domains such as `example.com` count as text here) and without its emoji
-//! sequences (each code point of an emoji weighs 2 here, where X weighs a
-//! whole sequence 2): it never accepts text that X refuses for length, and
-//! may refuse text with many emoji sequences that X would accept.
+//! The counting is twitter-text's own grammar (its URL and TLD rules, its
+//! emoji list), through the `twitter-text` crate; `tests/twitter-text/`
+//! holds X's conformance data, which a test runs in full.
+
+use schemars::JsonSchema;
+use serde::Serialize;
 
 /// The most a post may weigh.
 pub const MAX_WEIGHTED_LENGTH: usize = 280;
 
-/// What any URL weighs.
-const URL_WEIGHT: usize = 23;
+/// What X makes of a post's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct TextCheck {
+    /// The weighted length X counts.
+    pub weighted_length: u32,
+    /// The most a post may weigh.
+    pub max_weighted_length: u32,
+    /// Whether X accepts the text: not empty, within the limit, no invalid
+    /// characters.
+    pub valid: bool,
+    /// The weighted length in thousandths of the limit, for a meter.
+    pub permillage: u32,
+    /// The part of the text that fits, as UTF-16 offsets `[start, end]`
+    /// (inclusive), as X reports it; a counter highlights what is past it.
+    pub valid_range: [i32; 2],
+    /// The whole text's range, as UTF-16 offsets `[start, end]`.
+    pub display_range: [i32; 2],
+}
 
-/// Code point ranges that weigh 1 (configuration v3); the rest weigh 2.
-const LIGHT_RANGES: [(u32, u32); 4] = [(0, 4351), (8192, 8205), (8208, 8223), (8242, 8247)];
+/// Counts `text` as X does.
+pub fn check(text: &str) -> TextCheck {
+    let results = twitter_text::parse(text, twitter_text_config::config_v3(), true);
+    let range = |r: twitter_text_config::Range| [r.start(), r.end()];
+    TextCheck {
+        weighted_length: results.weighted_length.max(0) as u32,
+        max_weighted_length: MAX_WEIGHTED_LENGTH as u32,
+        valid: results.is_valid,
+        permillage: results.permillage.max(0) as u32,
+        valid_range: range(results.valid_text_range),
+        display_range: range(results.display_text_range),
+    }
+}
 
 /// The weighted length of `text`.
 pub fn weighted_length(text: &str) -> usize {
-    let mut total = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        if let Some(len) = url_at(rest) {
-            total += URL_WEIGHT;
-            rest = &rest[len..];
-            continue;
-        }
-        let c = rest.chars().next().expect("rest is not empty");
-        total += char_weight(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    total
-}
-
-fn char_weight(c: char) -> usize {
-    let cp = c as u32;
-    if LIGHT_RANGES
-        .iter()
-        .any(|&(start, end)| (start..=end).contains(&cp))
-    {
-        1
-    } else {
-        2
-    }
-}
-
-/// Byte length of an `http://` or `https://` URL at the start of `text`.
-fn url_at(text: &str) -> Option<usize> {
-    let lower = text
-        .get(..8)
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let scheme = if lower.starts_with("https://") {
-        8
-    } else if lower.starts_with("http://") {
-        7
-    } else {
-        return None;
-    };
-    let host_and_path = text[scheme..]
-        .find(|c: char| c.is_whitespace())
-        .unwrap_or(text.len() - scheme);
-    // A URL ends before trailing punctuation, as in "see https://x.com.".
-    let trimmed = text[scheme..scheme + host_and_path]
-        .trim_end_matches(['.', ',', '!', '?', ':', ';', ')', '"', '\'']);
-    (trimmed.contains('.') && trimmed.len() > 2).then_some(scheme + trimmed.len())
+    check(text).weighted_length as usize
 }
 
 #[cfg(test)]
@@ -91,5 +74,89 @@ mod tests {
         let long = format!("https://example.com/{}", "a".repeat(100));
         assert_eq!(weighted_length(&long), 23);
         assert_eq!(weighted_length("see http://x.com."), 4 + 23 + 1);
+        assert_eq!(weighted_length("see example.com"), 4 + 23);
+    }
+
+    #[test]
+    fn an_emoji_sequence_weighs_two() {
+        assert_eq!(weighted_length("👨\u{200d}👩\u{200d}👧\u{200d}👦"), 2);
+        assert_eq!(weighted_length("🙋🏽"), 2);
+    }
+
+    #[test]
+    fn empty_text_is_invalid() {
+        assert!(!check("").valid);
+        assert!(check("a").valid);
+    }
+
+    /// X's own conformance cases (twitter-text's `validate.yml`) that apply
+    /// to configuration v3: the discounted-emoji counter, the directional
+    /// markers, and plain validity, less the two `tweets` cases that encode
+    /// the old 140-character limit (141 characters is valid under v3's 280).
+    #[test]
+    fn agrees_with_every_v3_case_of_xs_conformance_data() {
+        let data: serde_yaml::Value =
+            serde_yaml::from_str(include_str!("../../tests/twitter-text/validate.yml")).unwrap();
+        let tests = &data["tests"];
+        let mut checked = 0;
+        for group in [
+            "WeightedTweetsWithDiscountedEmojiCounterTest",
+            "UnicodeDirectionalMarkerCounterTest",
+        ] {
+            for case in tests[group].as_sequence().unwrap() {
+                let text = case["text"].as_str().unwrap();
+                let expected = &case["expected"];
+                let got = check(text);
+                let description = case["description"].as_str().unwrap_or_default();
+                let number = |k: &str| expected[k].as_i64().unwrap();
+                assert_eq!(
+                    got.weighted_length as i64,
+                    number("weightedLength"),
+                    "{group}: {description}"
+                );
+                assert_eq!(
+                    got.valid,
+                    expected["valid"].as_bool().unwrap(),
+                    "{group}: {description}"
+                );
+                assert_eq!(
+                    got.permillage as i64,
+                    number("permillage"),
+                    "{group}: {description}"
+                );
+                assert_eq!(
+                    got.valid_range,
+                    [
+                        number("validRangeStart") as i32,
+                        number("validRangeEnd") as i32
+                    ],
+                    "{group}: {description}"
+                );
+                assert_eq!(
+                    got.display_range,
+                    [
+                        number("displayRangeStart") as i32,
+                        number("displayRangeEnd") as i32
+                    ],
+                    "{group}: {description}"
+                );
+                checked += 1;
+            }
+        }
+        for case in tests["tweets"].as_sequence().unwrap() {
+            let text = case["text"].as_str().unwrap();
+            let description = case["description"].as_str().unwrap_or_default();
+            if description.contains("141 characters") {
+                assert!(check(text).valid, "{description}: valid under v3");
+                continue;
+            }
+            assert_eq!(
+                check(text).valid,
+                case["expected"].as_bool().unwrap(),
+                "tweets: {description}"
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 22 + 2 + 6);
     }
 }

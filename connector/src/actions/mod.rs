@@ -75,6 +75,7 @@ fn entry<A: Action>() -> Entry {
 pub fn catalogue() -> Vec<Entry> {
     vec![
         entry::<users::Me>(),
+        entry::<posts::ValidateText>(),
         entry::<posts::Create>(),
         entry::<posts::Delete>(),
         entry::<media::Upload>(),
@@ -222,7 +223,12 @@ mod tests {
         assert_eq!(d.manifest, MANIFEST_JSON);
         assert_eq!(d.actions.len(), catalogue().len());
         for a in &d.actions {
-            assert!(!a.required_scopes.is_empty(), "{}", a.id);
+            // Every action that calls X names the scopes it needs.
+            assert!(
+                !a.required_scopes.is_empty() || a.id == "post.validate",
+                "{}",
+                a.id
+            );
             serde_json::from_str::<serde_json::Value>(&a.input_schema).unwrap();
         }
     }

@@ -5,7 +5,7 @@ use super::{Action, Context};
 use crate::api::RateLimit;
 use crate::error::{ConnectorError, invalid_input};
 use crate::input::{Id, Validate};
-use crate::text::{MAX_WEIGHTED_LENGTH, weighted_length};
+use crate::text::{MAX_WEIGHTED_LENGTH, TextCheck, check};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -48,18 +48,7 @@ pub struct PollInput {
 
 impl Validate for CreateInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        if self.text.trim().is_empty() {
-            return Err(invalid_input("text", "must not be empty"));
-        }
-        let length = weighted_length(&self.text);
-        if length > MAX_WEIGHTED_LENGTH {
-            return Err(invalid_input(
-                "text",
-                format!(
-                    "is {length} weighted characters long; X allows at most {MAX_WEIGHTED_LENGTH}"
-                ),
-            ));
-        }
+        check_text(&self.text)?;
         if let Some(ids) = &self.media_ids {
             if ids.is_empty() || ids.len() > 4 {
                 return Err(invalid_input(
@@ -110,6 +99,53 @@ impl Validate for CreateInput {
             }
         }
         Ok(())
+    }
+}
+
+/// Refuses text X would refuse, saying why.
+fn check_text(text: &str) -> Result<TextCheck, ConnectorError> {
+    if text.trim().is_empty() {
+        return Err(invalid_input("text", "must not be empty"));
+    }
+    let checked = check(text);
+    if checked.weighted_length as usize > MAX_WEIGHTED_LENGTH {
+        return Err(invalid_input(
+            "text",
+            format!(
+                "is {} weighted characters long; X allows at most {MAX_WEIGHTED_LENGTH}",
+                checked.weighted_length
+            ),
+        ));
+    }
+    if !checked.valid {
+        return Err(invalid_input(
+            "text",
+            "contains characters X does not accept (such as U+FFFE or U+FFFF)",
+        ));
+    }
+    Ok(checked)
+}
+
+/// The text to check.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateInput {
+    /// The text of a post, as it would be published.
+    pub text: String,
+}
+
+impl Validate for ValidateInput {}
+
+/// `post.validate`: X's verdict on a text, without asking X.
+pub struct ValidateText;
+
+impl Action for ValidateText {
+    const ID: &'static str = "post.validate";
+    type Input = ValidateInput;
+    type Output = TextCheck;
+
+    fn run(_ctx: &Context, input: ValidateInput) -> Result<TextCheck, ConnectorError> {
+        Ok(check(&input.text))
     }
 }
 

@@ -35,9 +35,6 @@ const CREATE_FIELDS: &[&str] = &[
     "text",
 ];
 
-/// Code points that weigh 1 in X's counting (configuration v3); others weigh 2.
-const LIGHT_RANGES: [(u32, u32); 4] = [(0, 4351), (8192, 8205), (8208, 8223), (8242, 8247)];
-
 pub async fn create(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -131,26 +128,11 @@ fn id_member(name: &str, value: &Value) -> Result<u64, Response> {
         })
 }
 
+/// The weighted length X counts (twitter-text, configuration v3).
 fn weighted_length(text: &str) -> usize {
-    text.split_whitespace()
-        .map(|word| {
-            if word.starts_with("https://") || word.starts_with("http://") {
-                23
-            } else {
-                word.chars()
-                    .map(|c| {
-                        let cp = c as u32;
-                        if LIGHT_RANGES.iter().any(|&(a, b)| (a..=b).contains(&cp)) {
-                            1
-                        } else {
-                            2
-                        }
-                    })
-                    .sum()
-            }
-        })
-        .sum::<usize>()
-        + text.chars().filter(|c| c.is_whitespace()).count()
+    twitter_text::parse(text, twitter_text_config::config_v3(), true)
+        .weighted_length
+        .max(0) as usize
 }
 
 pub async fn delete(
