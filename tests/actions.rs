@@ -349,3 +349,74 @@ async fn post_validate_counts_as_x_does_and_post_create_agrees() {
     let calls: Vec<String> = bed.x.traffic().iter().map(|e| e.path.clone()).collect();
     assert_eq!(calls, vec!["/2/tweets".to_string()]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn like_repost_bookmark_and_follow_and_undo_each() {
+    let bed = XBed::start().await;
+    let everything = [
+        "tweet.read",
+        "tweet.write",
+        "users.read",
+        "like.write",
+        "bookmark.write",
+        "follows.write",
+    ];
+    let ada = oauth_connection(&bed.x, "ada", &everything);
+    let post = bed.x.posts_of("grace")[0].id.clone();
+    let alan = bed.x.user_id("alan").unwrap();
+    let run = |action: &'static str, input: serde_json::Value| {
+        let (bed, ada) = (&bed, &ada);
+        async move {
+            bed.run_as(ada, action, input)
+                .await
+                .unwrap_or_else(|e| panic!("{action}: {e:?}"))
+        }
+    };
+
+    let liked = run("post.like", json!({"post_id": post})).await;
+    let reposted = run("post.repost", json!({"post_id": post})).await;
+    let bookmarked = run("post.bookmark", json!({"post_id": post})).await;
+    let unfollowed = run("user.unfollow", json!({"user_id": alan})).await;
+    let engaged_then = (
+        bed.x.engaged("ada", "like", &post),
+        bed.x.engaged("ada", "repost", &post),
+        bed.x.engaged("ada", "bookmark", &post),
+        bed.x.is_following("ada", "alan"),
+    );
+    let unliked = run("post.unlike", json!({"post_id": post})).await;
+    run("post.unrepost", json!({"post_id": post})).await;
+    run("post.unbookmark", json!({"post_id": post})).await;
+    let followed = run("user.follow", json!({"user_id": alan})).await;
+
+    assert_eq!(
+        (liked["active"].clone(), liked["target_id"].clone()),
+        (json!(true), json!(post))
+    );
+    assert_eq!(reposted["active"], true);
+    assert_eq!(bookmarked["active"], true);
+    assert_eq!(unfollowed["active"], false);
+    assert_eq!(engaged_then, (true, true, true, false));
+    assert_eq!(unliked["active"], false);
+    assert_eq!(followed["active"], true);
+    assert_eq!(followed["pending"], false);
+    assert!(!bed.x.engaged("ada", "like", &post) && !bed.x.engaged("ada", "bookmark", &post));
+    assert!(bed.x.is_following("ada", "alan"));
+    assert_eq!(liked["rate_limit"]["limit"], 50);
+
+    // Without the scope, the connector refuses before asking X, naming it.
+    let refused = bed.err("post.like", json!({"post_id": post})).await;
+    assert!(
+        matches!(&refused, host_harness::ActionError::Forbidden { missing_scopes, .. } if missing_scopes == &vec!["like.write".to_string()]),
+        "{refused:?}"
+    );
+    // A post that does not exist.
+    let missing = bed
+        .run_as(&ada, "post.like", json!({"post_id": "1"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, host_harness::ActionError::NotFound { .. }),
+        "{missing:?}"
+    );
+    bed.assert_traffic_conforms();
+}

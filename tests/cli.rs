@@ -113,6 +113,14 @@ fn actions_lists_ids_titles_and_schemas() {
         "post.create",
         "post.delete",
         "media.upload",
+        "post.like",
+        "post.unlike",
+        "post.repost",
+        "post.unrepost",
+        "post.bookmark",
+        "post.unbookmark",
+        "user.follow",
+        "user.unfollow",
         "timeline.user",
         "timeline.home",
         "search.recent",
@@ -121,7 +129,7 @@ fn actions_lists_ids_titles_and_schemas() {
     }
     assert!(stdout(&text).contains("text: string (required)"));
     let actions: Value = serde_json::from_str(&stdout(&json)).unwrap();
-    assert_eq!(actions.as_array().unwrap().len(), 8);
+    assert_eq!(actions.as_array().unwrap().len(), 16);
     assert_eq!(actions[2]["input_schema"]["required"][0], "text");
 }
 

@@ -5,6 +5,7 @@
 //! same input and output types produce the JSON Schemas that `describe`
 //! publishes. Title, description, scopes and contexts come from the manifest.
 
+mod engagement;
 mod media;
 mod model;
 mod posts;
@@ -79,6 +80,14 @@ pub fn catalogue() -> Vec<Entry> {
         entry::<posts::Create>(),
         entry::<posts::Delete>(),
         entry::<media::Upload>(),
+        entry::<engagement::Like>(),
+        entry::<engagement::Unlike>(),
+        entry::<engagement::Repost>(),
+        entry::<engagement::Unrepost>(),
+        entry::<engagement::Bookmark>(),
+        entry::<engagement::Unbookmark>(),
+        entry::<engagement::Follow>(),
+        entry::<engagement::Unfollow>(),
         entry::<timelines::User>(),
         entry::<timelines::Home>(),
         entry::<search::Recent>(),

@@ -241,6 +241,31 @@ impl Emulator {
             .unwrap_or(0)
     }
 
+    /// Whether `username` has `kind`d (`like`, `repost`, `bookmark`) the post `post_id`.
+    pub fn engaged(&self, username: &str, kind: &str, post_id: &str) -> bool {
+        let world = self.shared.world.lock().unwrap();
+        let (Some(user), Ok(post)) = (world.user_by_username(username), post_id.parse::<u64>())
+        else {
+            return false;
+        };
+        world
+            .engagements
+            .iter()
+            .any(|(k, u, p)| *k == kind && *u == user.id && *p == post)
+    }
+
+    /// Whether `follower` follows `followed` (usernames).
+    pub fn is_following(&self, follower: &str, followed: &str) -> bool {
+        let world = self.shared.world.lock().unwrap();
+        match (
+            world.user_by_username(follower),
+            world.user_by_username(followed),
+        ) {
+            (Some(a), Some(b)) => world.follows(a.id, b.id),
+            _ => false,
+        }
+    }
+
     /// How uploads finalized from now on are processed: how many status
     /// polls stay pending, the `check_after_secs` asked for, and whether
     /// processing fails.

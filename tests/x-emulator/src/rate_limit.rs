@@ -35,6 +35,14 @@ pub enum Endpoint {
     MediaStatus,
     /// `POST /2/media/metadata`
     MediaMetadata,
+    /// `POST /2/users/:id/likes`, `DELETE /2/users/:id/likes/:tweet_id`
+    Likes,
+    /// `POST /2/users/:id/retweets`, `DELETE /2/users/:id/retweets/:tweet_id`
+    Reposts,
+    /// `POST /2/users/:id/bookmarks`, `DELETE /2/users/:id/bookmarks/:tweet_id`
+    Bookmarks,
+    /// `POST /2/users/:id/following`, `DELETE /2/users/:id/following/:target`
+    Follows,
     /// `POST /2/oauth2/token`: not rate limited; named here so tests can
     /// inject faults into token requests.
     OAuth2Token,
@@ -55,6 +63,8 @@ impl Endpoint {
             Endpoint::MediaAppend => (50_000, 0),
             Endpoint::MediaStatus => (1_000, 0),
             Endpoint::MediaMetadata => (500, 0),
+            Endpoint::Likes | Endpoint::Reposts | Endpoint::Follows => (50, 0),
+            Endpoint::Bookmarks => (50, 0),
             Endpoint::OAuth2Token => (u32::MAX, u32::MAX),
         }
     }
@@ -70,6 +80,10 @@ impl Endpoint {
             | Endpoint::MediaFinalize
             | Endpoint::MediaStatus
             | Endpoint::MediaMetadata => &["media.write"],
+            Endpoint::Likes => &["like.write", "tweet.read", "users.read"],
+            Endpoint::Reposts => &["tweet.read", "tweet.write", "users.read"],
+            Endpoint::Bookmarks => &["bookmark.write", "tweet.read", "users.read"],
+            Endpoint::Follows => &["follows.write", "tweet.read", "users.read"],
             _ => &["tweet.read", "users.read"],
         }
     }

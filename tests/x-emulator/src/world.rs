@@ -165,6 +165,8 @@ pub struct World {
     users: Vec<User>,
     posts: BTreeMap<u64, Post>,
     follows: BTreeSet<(u64, u64)>,
+    /// Likes, reposts and bookmarks: (kind, user, post).
+    pub engagements: BTreeSet<(&'static str, u64, u64)>,
     tokens: HashMap<String, Token>,
     sequence: u64,
     pub apps: Vec<App>,
@@ -349,6 +351,15 @@ impl World {
     /// Every post, newest first.
     pub fn posts_newest_first(&self) -> impl Iterator<Item = &Post> {
         self.posts.values().rev()
+    }
+
+    /// Starts or stops `follower` following `followed`.
+    pub fn set_follow(&mut self, follower: u64, followed: u64, on: bool) {
+        if on {
+            self.follows.insert((follower, followed));
+        } else {
+            self.follows.remove(&(follower, followed));
+        }
     }
 
     pub fn follows(&self, follower: u64, followed: u64) -> bool {

@@ -1,5 +1,6 @@
 //! The HTTP routes of the emulated API.
 
+mod engagement;
 mod media;
 mod oauth1;
 mod oauth2;
@@ -30,6 +31,23 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/2/users/{id}/timelines/reverse_chronological",
             get(timelines::home),
+        )
+        .route("/2/users/{id}/likes", post(engagement::like))
+        .route("/2/users/{id}/likes/{target}", delete(engagement::unlike))
+        .route("/2/users/{id}/retweets", post(engagement::repost))
+        .route(
+            "/2/users/{id}/retweets/{target}",
+            delete(engagement::unrepost),
+        )
+        .route("/2/users/{id}/bookmarks", post(engagement::bookmark))
+        .route(
+            "/2/users/{id}/bookmarks/{target}",
+            delete(engagement::unbookmark),
+        )
+        .route("/2/users/{id}/following", post(engagement::follow))
+        .route(
+            "/2/users/{id}/following/{target}",
+            delete(engagement::unfollow),
         )
         .route("/2/media/upload/initialize", post(media::initialize))
         .route("/2/media/upload/{id}/append", post(media::append))
