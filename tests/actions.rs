@@ -420,3 +420,84 @@ async fn like_repost_bookmark_and_follow_and_undo_each() {
     );
     bed.assert_traffic_conforms();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lookups_and_user_lists_name_what_x_could_not_find() {
+    let bed = XBed::start().await;
+    let everything = [
+        "tweet.read",
+        "tweet.write",
+        "users.read",
+        "like.write",
+        "like.read",
+        "follows.read",
+    ];
+    let ada = oauth_connection(&bed.x, "ada", &everything);
+    let grace_post = bed.x.posts_of("grace")[0].id.clone();
+    let run = |action: &'static str, input: serde_json::Value| {
+        let (bed, ada) = (&bed, &ada);
+        async move {
+            bed.run_as(ada, action, input)
+                .await
+                .unwrap_or_else(|e| panic!("{action}: {e:?}"))
+        }
+    };
+    run("post.like", json!({"post_id": grace_post})).await;
+    run("post.repost", json!({"post_id": grace_post})).await;
+
+    let by_name = run(
+        "users.lookup",
+        json!({"usernames": ["grace", "@alan", "nobody_here"]}),
+    )
+    .await;
+    let by_id = run(
+        "users.lookup",
+        json!({"ids": [bed.x.user_id("ada").unwrap()]}),
+    )
+    .await;
+    let posts = run("post.lookup", json!({"ids": [grace_post, "1"]})).await;
+    let following = run("user.following", json!({"max_results": 1})).await;
+    let next = run(
+        "user.following",
+        json!({"max_results": 1, "pagination_token": following["next_token"]}),
+    )
+    .await;
+    let followers = run(
+        "user.followers",
+        json!({"user_id": bed.x.user_id("grace").unwrap()}),
+    )
+    .await;
+    let likers = run("post.liking_users", json!({"post_id": grace_post})).await;
+    let reposters = run("post.reposted_by", json!({"post_id": grace_post})).await;
+    let bad_name = bed
+        .err("users.lookup", json!({"usernames": ["not a handle"]}))
+        .await;
+
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&by_name), vec!["grace", "alan"]);
+    assert_eq!(by_name["not_found"], json!(["nobody_here"]));
+    assert_eq!(names(&by_id), vec!["ada"]);
+    assert_eq!(posts["posts"][0]["author"]["username"], "grace");
+    assert_eq!(posts["not_found"], json!(["1"]));
+    assert_eq!(following["result_count"], 1);
+    let mut both = names(&following);
+    both.extend(names(&next));
+    both.sort();
+    assert_eq!(both, vec!["alan", "grace"]);
+    assert!(next.get("next_token").is_none());
+    assert_eq!(names(&followers), vec!["ada"]);
+    assert_eq!(names(&likers), vec!["ada"]);
+    assert_eq!(names(&reposters), vec!["ada"]);
+    assert!(
+        matches!(&bad_name, host_harness::ActionError::InvalidInput { field, .. } if field == "usernames[0]"),
+        "{bad_name:?}"
+    );
+    bed.assert_traffic_conforms();
+}

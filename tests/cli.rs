@@ -109,9 +109,15 @@ fn actions_lists_ids_titles_and_schemas() {
     assert!(text.status.success());
     for id in [
         "users.me",
+        "users.lookup",
+        "user.followers",
+        "user.following",
         "post.validate",
         "post.create",
         "post.delete",
+        "post.lookup",
+        "post.liking_users",
+        "post.reposted_by",
         "media.upload",
         "post.like",
         "post.unlike",
@@ -129,8 +135,8 @@ fn actions_lists_ids_titles_and_schemas() {
     }
     assert!(stdout(&text).contains("text: string (required)"));
     let actions: Value = serde_json::from_str(&stdout(&json)).unwrap();
-    assert_eq!(actions.as_array().unwrap().len(), 16);
-    assert_eq!(actions[2]["input_schema"]["required"][0], "text");
+    assert_eq!(actions.as_array().unwrap().len(), 22);
+    assert_eq!(actions[5]["input_schema"]["required"][0], "text");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! publishes. Title, description, scopes and contexts come from the manifest.
 
 mod engagement;
+mod lookup;
 mod media;
 mod model;
 mod posts;
@@ -76,9 +77,15 @@ fn entry<A: Action>() -> Entry {
 pub fn catalogue() -> Vec<Entry> {
     vec![
         entry::<users::Me>(),
+        entry::<lookup::UsersLookup>(),
+        entry::<lookup::Followers>(),
+        entry::<lookup::Following>(),
         entry::<posts::ValidateText>(),
         entry::<posts::Create>(),
         entry::<posts::Delete>(),
+        entry::<lookup::PostLookup>(),
+        entry::<lookup::LikingUsers>(),
+        entry::<lookup::RepostedBy>(),
         entry::<media::Upload>(),
         entry::<engagement::Like>(),
         entry::<engagement::Unlike>(),

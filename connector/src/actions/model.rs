@@ -159,6 +159,38 @@ pub fn post_page(answer: Answer) -> Result<PostPage, ConnectorError> {
     })
 }
 
+/// The posts of a lookup answer with their authors joined, and the ids X
+/// could not find (its partial `errors`).
+pub fn looked_up_posts(body: &Value) -> Result<(Vec<Post>, Vec<String>), ConnectorError> {
+    let users = included_users(body);
+    let raw: Vec<RawPost> = match body.get("data") {
+        Some(d) => {
+            Vec::deserialize(d).map_err(|e| internal(format!("unexpected `data` from X: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    let posts = raw.into_iter().map(|r| Post::from_raw(r, &users)).collect();
+    Ok((posts, not_found(body)))
+}
+
+/// The values X reports as not found in a lookup's partial `errors`.
+pub fn not_found(body: &Value) -> Vec<String> {
+    body.get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .filter(|e| {
+                    e.get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.ends_with("resource-not-found"))
+                })
+                .filter_map(|e| e.get("value").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Builds one post from an answer whose `data` is a post.
 pub fn single_post(answer: &Answer) -> Result<Post, ConnectorError> {
     let raw: RawPost = data(answer)?;

@@ -43,6 +43,16 @@ pub enum Endpoint {
     Bookmarks,
     /// `POST /2/users/:id/following`, `DELETE /2/users/:id/following/:target`
     Follows,
+    /// `GET /2/users/:id/followers`, `GET /2/users/:id/following`
+    FollowLists,
+    /// `GET /2/tweets/:id/liking_users`
+    LikingUsers,
+    /// `GET /2/tweets/:id/retweeted_by`
+    RepostedBy,
+    /// `GET /2/users`, `GET /2/users/by`
+    UsersLookup,
+    /// `GET /2/tweets`
+    PostsLookup,
     /// `POST /2/oauth2/token`: not rate limited; named here so tests can
     /// inject faults into token requests.
     OAuth2Token,
@@ -65,6 +75,11 @@ impl Endpoint {
             Endpoint::MediaMetadata => (500, 0),
             Endpoint::Likes | Endpoint::Reposts | Endpoint::Follows => (50, 0),
             Endpoint::Bookmarks => (50, 0),
+            Endpoint::FollowLists => (15, 15),
+            Endpoint::LikingUsers => (75, 0),
+            Endpoint::RepostedBy => (75, 75),
+            Endpoint::UsersLookup => (900, 300),
+            Endpoint::PostsLookup => (900, 450),
             Endpoint::OAuth2Token => (u32::MAX, u32::MAX),
         }
     }
@@ -84,6 +99,8 @@ impl Endpoint {
             Endpoint::Reposts => &["tweet.read", "tweet.write", "users.read"],
             Endpoint::Bookmarks => &["bookmark.write", "tweet.read", "users.read"],
             Endpoint::Follows => &["follows.write", "tweet.read", "users.read"],
+            Endpoint::FollowLists => &["follows.read", "tweet.read", "users.read"],
+            Endpoint::LikingUsers => &["like.read", "tweet.read", "users.read"],
             _ => &["tweet.read", "users.read"],
         }
     }

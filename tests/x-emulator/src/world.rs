@@ -353,6 +353,27 @@ impl World {
         self.posts.values().rev()
     }
 
+    /// The users `user` follows (`following`) or who follow `user`.
+    pub fn follow_list(&self, user: u64, following: bool) -> Vec<&User> {
+        self.follows
+            .iter()
+            .filter_map(|&(a, b)| match following {
+                true if a == user => self.user(b),
+                false if b == user => self.user(a),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The users who `kind`d (`like`, `repost`) the post `post`.
+    pub fn engaged_users(&self, kind: &str, post: u64) -> Vec<&User> {
+        self.engagements
+            .iter()
+            .filter(|(k, _, p)| *k == kind && *p == post)
+            .filter_map(|(_, u, _)| self.user(*u))
+            .collect()
+    }
+
     /// Starts or stops `follower` following `followed`.
     pub fn set_follow(&mut self, follower: u64, followed: u64, on: bool) {
         if on {

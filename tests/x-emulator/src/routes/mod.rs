@@ -1,6 +1,7 @@
 //! The HTTP routes of the emulated API.
 
 mod engagement;
+mod lookup;
 mod media;
 mod oauth1;
 mod oauth2;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/2/users/me", get(users::me))
-        .route("/2/tweets", post(posts::create))
+        .route("/2/tweets", post(posts::create).get(lookup::posts_by_ids))
         .route("/2/tweets/{id}", delete(posts::delete).get(posts::lookup))
         .route("/2/tweets/search/recent", get(search::recent))
         .route("/2/users/{id}/tweets", get(timelines::user_posts))
@@ -32,6 +33,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/2/users/{id}/timelines/reverse_chronological",
             get(timelines::home),
         )
+        .route("/2/users/{id}/followers", get(lookup::followers))
+        .route(
+            "/2/users/{id}/following",
+            get(lookup::following).post(engagement::follow),
+        )
+        .route("/2/tweets/{id}/liking_users", get(lookup::liking_users))
+        .route("/2/tweets/{id}/retweeted_by", get(lookup::reposted_by))
+        .route("/2/users", get(lookup::users_by_ids))
+        .route("/2/users/by", get(lookup::users_by_usernames))
         .route("/2/users/{id}/likes", post(engagement::like))
         .route("/2/users/{id}/likes/{target}", delete(engagement::unlike))
         .route("/2/users/{id}/retweets", post(engagement::repost))
@@ -44,7 +54,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/2/users/{id}/bookmarks/{target}",
             delete(engagement::unbookmark),
         )
-        .route("/2/users/{id}/following", post(engagement::follow))
         .route(
             "/2/users/{id}/following/{target}",
             delete(engagement::unfollow),

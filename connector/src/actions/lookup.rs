@@ -1,0 +1,325 @@
+//! Looking up posts and users, and listing the users around an account or a
+//! post: `post.lookup`, `users.lookup`, `user.followers`, `user.following`,
+//! `post.liking_users`, `post.reposted_by`.
+
+use super::model::{
+    POST_EXPANSIONS, POST_FIELDS, Post, USER_FIELDS, User, looked_up_posts, not_found,
+};
+use super::{Action, Context};
+use crate::api::{Answer, RateLimit};
+use crate::error::{ConnectorError, internal, invalid_input};
+use crate::input::{Id, Validate, check_length, check_range};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Most ids or usernames one lookup takes, as X sets it.
+const MAX_LOOKUP: usize = 100;
+
+/// Which posts.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostLookupInput {
+    /// The posts' ids, 1 to 100.
+    #[schemars(length(min = 1, max = 100))]
+    pub ids: Vec<Id>,
+}
+
+impl Validate for PostLookupInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_count("ids", self.ids.len())
+    }
+}
+
+fn check_count(field: &str, n: usize) -> Result<(), ConnectorError> {
+    if n == 0 || n > MAX_LOOKUP {
+        return Err(invalid_input(
+            field,
+            format!("takes 1 to {MAX_LOOKUP} values, got {n}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The posts found, with their authors.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PostLookupOutput {
+    /// The posts X found, in the order X gave them.
+    pub posts: Vec<Post>,
+    /// Ids X could not find (deleted, or never existed).
+    pub not_found: Vec<String>,
+    /// The endpoint's rate limit after this call.
+    pub rate_limit: RateLimit,
+}
+
+/// `GET /2/tweets?ids=`.
+pub struct PostLookup;
+
+impl Action for PostLookup {
+    const ID: &'static str = "post.lookup";
+    type Input = PostLookupInput;
+    type Output = PostLookupOutput;
+
+    fn run(ctx: &Context, input: PostLookupInput) -> Result<PostLookupOutput, ConnectorError> {
+        let ids: Vec<&str> = input.ids.iter().map(Id::as_str).collect();
+        let answer = ctx.api.get(
+            "/2/tweets",
+            &[
+                ("ids", ids.join(",")),
+                ("tweet.fields", POST_FIELDS.to_string()),
+                ("expansions", POST_EXPANSIONS.to_string()),
+                ("user.fields", USER_FIELDS.to_string()),
+            ],
+        )?;
+        let (posts, not_found) = looked_up_posts(&answer.body)?;
+        Ok(PostLookupOutput {
+            posts,
+            not_found,
+            rate_limit: answer.rate_limit,
+        })
+    }
+}
+
+/// Which users: by usernames or by ids.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsersLookupInput {
+    /// Handles, without `@`, 1 to 100. Give `usernames` or `ids`.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
+    pub usernames: Option<Vec<String>>,
+    /// User ids, 1 to 100. Give `usernames` or `ids`.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 100))]
+    pub ids: Option<Vec<Id>>,
+}
+
+impl Validate for UsersLookupInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        match (&self.usernames, &self.ids) {
+            (Some(_), Some(_)) => Err(invalid_input("ids", "give `usernames` or `ids`, not both")),
+            (None, None) => Err(invalid_input("usernames", "give `usernames` or `ids`")),
+            (None, Some(ids)) => check_count("ids", ids.len()),
+            (Some(names), None) => {
+                check_count("usernames", names.len())?;
+                for (i, name) in names.iter().enumerate() {
+                    let name = name.strip_prefix('@').unwrap_or(name);
+                    if name.is_empty()
+                        || name.len() > 15
+                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    {
+                        return Err(invalid_input(
+                            format!("usernames[{i}]"),
+                            "an X handle is 1 to 15 letters, digits or underscores",
+                        ));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The users found.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UsersLookupOutput {
+    /// The users X found.
+    pub users: Vec<User>,
+    /// Usernames or ids X could not find (or that are suspended).
+    pub not_found: Vec<String>,
+    /// The endpoint's rate limit after this call.
+    pub rate_limit: RateLimit,
+}
+
+/// `GET /2/users/by?usernames=` or `GET /2/users?ids=`.
+pub struct UsersLookup;
+
+impl Action for UsersLookup {
+    const ID: &'static str = "users.lookup";
+    type Input = UsersLookupInput;
+    type Output = UsersLookupOutput;
+
+    fn run(ctx: &Context, input: UsersLookupInput) -> Result<UsersLookupOutput, ConnectorError> {
+        let fields = ("user.fields", USER_FIELDS.to_string());
+        let answer = match (&input.usernames, &input.ids) {
+            (Some(names), _) => {
+                let names: Vec<&str> = names
+                    .iter()
+                    .map(|n| n.strip_prefix('@').unwrap_or(n))
+                    .collect();
+                ctx.api
+                    .get("/2/users/by", &[("usernames", names.join(",")), fields])?
+            }
+            (None, Some(ids)) => {
+                let ids: Vec<&str> = ids.iter().map(Id::as_str).collect();
+                ctx.api.get("/2/users", &[("ids", ids.join(",")), fields])?
+            }
+            (None, None) => return Err(invalid_input("usernames", "give `usernames` or `ids`")),
+        };
+        Ok(UsersLookupOutput {
+            users: users_of(&answer)?,
+            not_found: not_found(&answer.body),
+            rate_limit: answer.rate_limit,
+        })
+    }
+}
+
+fn users_of(answer: &Answer) -> Result<Vec<User>, ConnectorError> {
+    match answer.body.get("data") {
+        Some(d) => Vec::<User>::deserialize(d)
+            .map_err(|e| internal(format!("unexpected `data` from X: {e}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UserPage {
+    /// The users on this page.
+    pub users: Vec<User>,
+    /// How many users this page holds.
+    pub result_count: u64,
+    /// Pass back as `pagination_token` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// The endpoint's rate limit after this call.
+    pub rate_limit: RateLimit,
+}
+
+/// Which page of a user list.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountListInput {
+    /// Whose list; by default the connected account.
+    #[serde(default)]
+    pub user_id: Option<Id>,
+    /// Users per page, 1 to 1000; X's default is 100.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_results: Option<u32>,
+    /// The `next_token` of a previous page.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub pagination_token: Option<String>,
+}
+
+impl Validate for AccountListInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_range("max_results", self.max_results, 1, 1000)?;
+        check_length("pagination_token", self.pagination_token.as_deref(), 256)
+    }
+}
+
+/// Which page of a post's users.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostUsersInput {
+    /// The post.
+    pub post_id: Id,
+    /// Users per page, 1 to 100; X's default is 100.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_results: Option<u32>,
+    /// The `next_token` of a previous page.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub pagination_token: Option<String>,
+}
+
+impl Validate for PostUsersInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_range("max_results", self.max_results, 1, 100)?;
+        check_length("pagination_token", self.pagination_token.as_deref(), 256)
+    }
+}
+
+/// Gets one page of users at `path`.
+fn user_page(
+    ctx: &Context,
+    path: &str,
+    max_results: Option<u32>,
+    token: Option<String>,
+) -> Result<UserPage, ConnectorError> {
+    let mut query = vec![("user.fields", USER_FIELDS.to_string())];
+    if let Some(n) = max_results {
+        query.push(("max_results", n.to_string()));
+    }
+    if let Some(t) = token {
+        query.push(("pagination_token", t));
+    }
+    let answer = ctx.api.get(path, &query)?;
+    if answer.body.get("data").is_none()
+        && let Some(e) = crate::api::partial_error(&answer.body)
+    {
+        return Err(e);
+    }
+    let users = users_of(&answer)?;
+    let meta = answer.body.get("meta").cloned().unwrap_or(Value::Null);
+    Ok(UserPage {
+        result_count: meta
+            .get("result_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(users.len() as u64),
+        next_token: meta
+            .get("next_token")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        users,
+        rate_limit: answer.rate_limit,
+    })
+}
+
+/// Declares an action that lists a page of users around an account.
+macro_rules! account_list {
+    ($name:ident, $id:literal, $list:literal) => {
+        #[doc = concat!("`GET /2/users/:id/", $list, "`.")]
+        pub struct $name;
+
+        impl Action for $name {
+            const ID: &'static str = $id;
+            type Input = AccountListInput;
+            type Output = UserPage;
+
+            fn run(ctx: &Context, input: AccountListInput) -> Result<UserPage, ConnectorError> {
+                let user = match &input.user_id {
+                    Some(id) => id.as_str().to_string(),
+                    None => ctx.account_id()?.to_string(),
+                };
+                user_page(
+                    ctx,
+                    &format!("/2/users/{user}/{}", $list),
+                    input.max_results,
+                    input.pagination_token,
+                )
+            }
+        }
+    };
+}
+
+/// Declares an action that lists a page of users around a post.
+macro_rules! post_users {
+    ($name:ident, $id:literal, $list:literal) => {
+        #[doc = concat!("`GET /2/tweets/:id/", $list, "`.")]
+        pub struct $name;
+
+        impl Action for $name {
+            const ID: &'static str = $id;
+            type Input = PostUsersInput;
+            type Output = UserPage;
+
+            fn run(ctx: &Context, input: PostUsersInput) -> Result<UserPage, ConnectorError> {
+                user_page(
+                    ctx,
+                    &format!("/2/tweets/{}/{}", input.post_id.as_str(), $list),
+                    input.max_results,
+                    input.pagination_token,
+                )
+            }
+        }
+    };
+}
+
+account_list!(Followers, "user.followers", "followers");
+account_list!(Following, "user.following", "following");
+post_users!(LikingUsers, "post.liking_users", "liking_users");
+post_users!(RepostedBy, "post.reposted_by", "retweeted_by");
