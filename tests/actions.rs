@@ -501,3 +501,86 @@ async fn lookups_and_user_lists_name_what_x_could_not_find() {
     );
     bed.assert_traffic_conforms();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mentions_and_direct_messages() {
+    let bed = XBed::start().await;
+    let scopes = [
+        "tweet.read",
+        "tweet.write",
+        "users.read",
+        "dm.read",
+        "dm.write",
+    ];
+    let ada = oauth_connection(&bed.x, "ada", &scopes);
+    let grace = oauth_connection(&bed.x, "grace", &scopes);
+    let ok = |who: &'static str, action: &'static str, input: serde_json::Value| {
+        let (bed, conn) = (&bed, if who == "ada" { &ada } else { &grace });
+        async move {
+            bed.run_as(conn, action, input)
+                .await
+                .unwrap_or_else(|e| panic!("{action}: {e:?}"))
+        }
+    };
+    let ada_id = bed.x.user_id("ada").unwrap();
+    let grace_id = bed.x.user_id("grace").unwrap();
+
+    ok(
+        "grace",
+        "post.create",
+        json!({"text": "Thank you @ada for the notes."}),
+    )
+    .await;
+    let mentions = ok("ada", "timeline.mentions", json!({})).await;
+    let sent = ok(
+        "ada",
+        "dm.send",
+        json!({"user_id": grace_id, "text": "Shall we meet on Tuesday?"}),
+    )
+    .await;
+    ok(
+        "grace",
+        "dm.send",
+        json!({"user_id": ada_id, "text": "Tuesday suits me."}),
+    )
+    .await;
+    let inbox = ok("ada", "dm.events", json!({"max_results": 1})).await;
+    let older = ok(
+        "ada",
+        "dm.events",
+        json!({"max_results": 1, "pagination_token": inbox["next_token"]}),
+    )
+    .await;
+    let to_self = bed
+        .run_as(&ada, "dm.send", json!({"user_id": ada_id, "text": "Me"}))
+        .await
+        .unwrap_err();
+    let empty = bed
+        .run_as(&ada, "dm.send", json!({"user_id": grace_id, "text": " "}))
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        mentions["posts"][0]["text"],
+        "Thank you @ada for the notes."
+    );
+    assert_eq!(mentions["posts"][0]["author"]["username"], "grace");
+    let (a, b) = {
+        let (x, y): (u64, u64) = (ada_id.parse().unwrap(), grace_id.parse().unwrap());
+        (x.min(y), x.max(y))
+    };
+    assert_eq!(sent["dm_conversation_id"], format!("{a}-{b}"));
+    assert_eq!(inbox["events"][0]["text"], "Tuesday suits me.");
+    assert_eq!(inbox["events"][0]["sender_id"], grace_id.as_str());
+    assert_eq!(older["events"][0]["text"], "Shall we meet on Tuesday?");
+    assert!(older.get("next_token").is_none());
+    assert!(
+        matches!(to_self, host_harness::ActionError::InvalidInput { .. }),
+        "{to_self:?}"
+    );
+    assert!(
+        matches!(&empty, host_harness::ActionError::InvalidInput { field, .. } if field == "text"),
+        "{empty:?}"
+    );
+    support::openapi::assert_conforms_but_refused_requests(&bed.x.traffic());
+}

@@ -129,13 +129,16 @@ fn actions_lists_ids_titles_and_schemas() {
         "user.unfollow",
         "timeline.user",
         "timeline.home",
+        "timeline.mentions",
         "search.recent",
+        "dm.send",
+        "dm.events",
     ] {
         assert!(stdout(&text).contains(id), "{id} missing");
     }
     assert!(stdout(&text).contains("text: string (required)"));
     let actions: Value = serde_json::from_str(&stdout(&json)).unwrap();
-    assert_eq!(actions.as_array().unwrap().len(), 22);
+    assert_eq!(actions.as_array().unwrap().len(), 25);
     assert_eq!(actions[5]["input_schema"]["required"][0], "text");
 }
 

@@ -5,6 +5,7 @@
 //! same input and output types produce the JSON Schemas that `describe`
 //! publishes. Title, description, scopes and contexts come from the manifest.
 
+mod dm;
 mod engagement;
 mod lookup;
 mod media;
@@ -97,7 +98,10 @@ pub fn catalogue() -> Vec<Entry> {
         entry::<engagement::Unfollow>(),
         entry::<timelines::User>(),
         entry::<timelines::Home>(),
+        entry::<timelines::Mentions>(),
         entry::<search::Recent>(),
+        entry::<dm::Send>(),
+        entry::<dm::Events>(),
     ]
 }
 

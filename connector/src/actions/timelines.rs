@@ -105,6 +105,27 @@ impl Action for Home {
     }
 }
 
+/// `GET /2/users/:id/mentions`: posts that mention a user.
+pub struct Mentions;
+
+impl Action for Mentions {
+    const ID: &'static str = "timeline.mentions";
+    type Input = UserInput;
+    type Output = PostPage;
+
+    fn run(ctx: &Context, input: UserInput) -> Result<PostPage, ConnectorError> {
+        let user_id = match &input.user_id {
+            Some(id) => id.as_str().to_string(),
+            None => ctx.account_id()?.to_string(),
+        };
+        let query = page_query(input.max_results, input.pagination_token);
+        post_page(
+            ctx.api
+                .get(&format!("/2/users/{user_id}/mentions"), &query)?,
+        )
+    }
+}
+
 fn page_query(
     max_results: Option<u32>,
     pagination_token: Option<String>,

@@ -49,6 +49,12 @@ pub enum Endpoint {
     LikingUsers,
     /// `GET /2/tweets/:id/retweeted_by`
     RepostedBy,
+    /// `GET /2/users/:id/mentions`
+    Mentions,
+    /// `POST /2/dm_conversations/with/:id/messages`
+    DmSend,
+    /// `GET /2/dm_events`
+    DmEvents,
     /// `GET /2/users`, `GET /2/users/by`
     UsersLookup,
     /// `GET /2/tweets`
@@ -79,6 +85,9 @@ impl Endpoint {
             Endpoint::LikingUsers => (75, 0),
             Endpoint::RepostedBy => (75, 75),
             Endpoint::UsersLookup => (900, 300),
+            Endpoint::Mentions => (300, 450),
+            Endpoint::DmSend => (200, 0),
+            Endpoint::DmEvents => (300, 0),
             Endpoint::PostsLookup => (900, 450),
             Endpoint::OAuth2Token => (u32::MAX, u32::MAX),
         }
@@ -101,6 +110,8 @@ impl Endpoint {
             Endpoint::Follows => &["follows.write", "tweet.read", "users.read"],
             Endpoint::FollowLists => &["follows.read", "tweet.read", "users.read"],
             Endpoint::LikingUsers => &["like.read", "tweet.read", "users.read"],
+            Endpoint::DmSend => &["dm.write", "tweet.read", "users.read"],
+            Endpoint::DmEvents => &["dm.read", "tweet.read", "users.read"],
             _ => &["tweet.read", "users.read"],
         }
     }

@@ -60,6 +60,18 @@ pub struct Post {
     pub poll_options: Vec<String>,
 }
 
+/// A direct message.
+#[derive(Debug, Clone)]
+pub struct DmEvent {
+    pub id: u64,
+    /// `smaller-larger` user ids, as X names one-to-one conversations.
+    pub conversation_id: String,
+    pub sender_id: u64,
+    pub participants: [u64; 2],
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A post as a test sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostSnapshot {
@@ -165,6 +177,8 @@ pub struct World {
     users: Vec<User>,
     posts: BTreeMap<u64, Post>,
     follows: BTreeSet<(u64, u64)>,
+    /// Direct messages, oldest first.
+    pub dm_events: Vec<DmEvent>,
     /// Likes, reposts and bookmarks: (kind, user, post).
     pub engagements: BTreeSet<(&'static str, u64, u64)>,
     tokens: HashMap<String, Token>,

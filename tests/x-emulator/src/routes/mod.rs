@@ -1,5 +1,6 @@
 //! The HTTP routes of the emulated API.
 
+mod dm;
 mod engagement;
 mod lookup;
 mod media;
@@ -33,6 +34,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/2/users/{id}/timelines/reverse_chronological",
             get(timelines::home),
         )
+        .route("/2/users/{id}/mentions", get(timelines::mentions))
+        .route(
+            "/2/dm_conversations/with/{participant_id}/messages",
+            post(dm::send),
+        )
+        .route("/2/dm_events", get(dm::events))
         .route("/2/users/{id}/followers", get(lookup::followers))
         .route(
             "/2/users/{id}/following",

@@ -149,3 +149,43 @@ pub async fn home(
         page(&world, &selection, &posts, max_results, token),
     ))
 }
+
+/// `GET /2/users/:id/mentions`: posts that mention the user's handle.
+pub async fn mentions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::Mentions).await?;
+    let user_id = parse_id("id", &id)?;
+    let allowed: Vec<&str> = TIMELINE_PARAMS
+        .iter()
+        .filter(|p| **p != "exclude")
+        .chain(POST_QUERY_PARAMS)
+        .copied()
+        .collect();
+    let params = Params::parse(query.as_deref(), &allowed)?;
+    let selection = Selection::for_posts(&params)?;
+    let max_results = params.int("max_results", 5, 100, 10)? as usize;
+    let token = params.token("pagination_token")?;
+    let window = Window::read(&params)?;
+    let world = shared.world.lock().unwrap();
+    let Some(user) = world.user(user_id) else {
+        return Ok(answer(
+            &caller,
+            StatusCode::OK,
+            json!({ "errors": [problem::not_found_error("user", "id", &id)] }),
+        ));
+    };
+    let handle = format!("@{}", user.username.to_ascii_lowercase());
+    let posts: Vec<&Post> = world
+        .posts_newest_first()
+        .filter(|p| p.text.to_ascii_lowercase().contains(&handle) && window.admits(p))
+        .collect();
+    Ok(answer(
+        &caller,
+        StatusCode::OK,
+        page(&world, &selection, &posts, max_results, token),
+    ))
+}
