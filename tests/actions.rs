@@ -584,3 +584,61 @@ async fn mentions_and_direct_messages() {
     );
     support::openapi::assert_conforms_but_refused_requests(&bed.x.traffic());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_actions_collect_pages_up_to_a_limit_and_resume() {
+    let bed = XBed::start().await;
+    bed.x.add_numbered_posts("ada", 230);
+    let total = bed.x.posts_of("ada").len();
+
+    let first = bed.ok("timeline.user", json!({"limit": 103})).await;
+    let requests_for_first = bed.x.arrivals(&format!(
+        "/2/users/{}/tweets",
+        bed.x.user_id("ada").unwrap()
+    ));
+    let rest = bed
+        .ok(
+            "timeline.user",
+            json!({"limit": 1000, "pagination_token": first["next_token"]}),
+        )
+        .await;
+    let too_small = bed.err("timeline.user", json!({"limit": 4})).await;
+
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&first).len(), 103);
+    assert_eq!(first["result_count"], 103);
+    assert_eq!(
+        requests_for_first, 2,
+        "98 then 5: no request below X's minimum of 5"
+    );
+    assert!(first["next_token"].is_string());
+    let mut all = ids(&first);
+    all.extend(ids(&rest));
+    assert_eq!(
+        all.len(),
+        total,
+        "the resumed pages bring the rest, no more"
+    );
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), all.len(), "no post twice");
+    assert!(rest.get("next_token").is_none());
+    assert_eq!(
+        first["includes"]["users"].as_array().unwrap().len(),
+        1,
+        "authors once each"
+    );
+    assert!(
+        matches!(&too_small, host_harness::ActionError::InvalidInput { field, .. } if field == "limit"),
+        "{too_small:?}"
+    );
+    bed.assert_traffic_conforms();
+}

@@ -10,6 +10,7 @@ mod engagement;
 mod lookup;
 mod media;
 mod model;
+mod paging;
 mod posts;
 mod search;
 mod timelines;

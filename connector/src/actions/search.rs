@@ -1,6 +1,7 @@
 //! `search.recent`.
 
 use super::model::{POST_EXPANSIONS, POST_FIELDS, PostPage, USER_FIELDS, post_page};
+use super::paging::{Bounds, check_limit, collect_posts};
 use super::{Action, Context};
 use crate::error::ConnectorError;
 use crate::input::{Id, Validate, check_length, check_range};
@@ -10,6 +11,10 @@ use serde::Deserialize;
 /// Bounds of `max_results`, as X sets them for recent search.
 const MIN_RESULTS: u32 = 10;
 const MAX_RESULTS: u32 = 100;
+const BOUNDS: Bounds = Bounds {
+    min: MIN_RESULTS,
+    max: MAX_RESULTS,
+};
 /// The longest query X accepts on any access level (self-serve levels accept 512).
 const QUERY_MAX: usize = 4096;
 /// Pagination tokens are short opaque strings; anything longer is a mistake.
@@ -34,12 +39,18 @@ pub struct RecentInput {
     /// Only posts newer than this post id.
     #[serde(default)]
     pub since_id: Option<Id>,
+    /// Collect this many posts (10 to 1000), page after page, instead of
+    /// one page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 10, max = 1000))]
+    pub limit: Option<u32>,
 }
 
 impl Validate for RecentInput {
     fn validate(&self) -> Result<(), ConnectorError> {
         check_length("query", Some(&self.query), QUERY_MAX)?;
         check_range("max_results", self.max_results, MIN_RESULTS, MAX_RESULTS)?;
+        check_limit(self.limit, BOUNDS)?;
         check_length("next_token", self.next_token.as_deref(), TOKEN_MAX)
     }
 }
@@ -53,22 +64,30 @@ impl Action for Recent {
     type Output = PostPage;
 
     fn run(ctx: &Context, input: RecentInput) -> Result<PostPage, ConnectorError> {
-        let mut query = vec![
-            ("query", input.query),
-            ("tweet.fields", POST_FIELDS.to_string()),
-            ("expansions", POST_EXPANSIONS.to_string()),
-            ("user.fields", USER_FIELDS.to_string()),
-        ];
-        if let Some(n) = input.max_results {
-            query.push(("max_results", n.to_string()));
+        let fetch = |max_results: Option<u32>, token: Option<String>| {
+            let mut query = vec![
+                ("query", input.query.clone()),
+                ("tweet.fields", POST_FIELDS.to_string()),
+                ("expansions", POST_EXPANSIONS.to_string()),
+                ("user.fields", USER_FIELDS.to_string()),
+            ];
+            if let Some(n) = max_results {
+                query.push(("max_results", n.to_string()));
+            }
+            if let Some(token) = token {
+                query.push(("next_token", token));
+            }
+            if let Some(id) = &input.since_id {
+                query.push(("since_id", id.as_str().to_string()));
+            }
+            post_page(ctx.api.get("/2/tweets/search/recent", &query)?)
+        };
+        match input.limit {
+            None => fetch(input.max_results, input.next_token.clone()),
+            Some(limit) => collect_posts(limit, BOUNDS, input.next_token.clone(), |n, t| {
+                fetch(Some(n), t)
+            }),
         }
-        if let Some(token) = input.next_token {
-            query.push(("next_token", token));
-        }
-        if let Some(id) = input.since_id {
-            query.push(("since_id", id.as_str().to_string()));
-        }
-        post_page(ctx.api.get("/2/tweets/search/recent", &query)?)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `timeline.user` and `timeline.home`.
 
 use super::model::{POST_EXPANSIONS, POST_FIELDS, PostPage, USER_FIELDS, post_page};
+use super::paging::{Bounds, check_limit, collect_posts};
 use super::{Action, Context};
 use crate::error::ConnectorError;
 use crate::input::{Id, Validate, check_length, check_range};
@@ -13,6 +14,14 @@ const USER_MAX: u32 = 100;
 /// Bounds of `max_results` for the home timeline, as X sets them.
 const HOME_MIN: u32 = 1;
 const HOME_MAX: u32 = 100;
+const USER_BOUNDS: Bounds = Bounds {
+    min: USER_MIN,
+    max: USER_MAX,
+};
+const HOME_BOUNDS: Bounds = Bounds {
+    min: HOME_MIN,
+    max: HOME_MAX,
+};
 /// Pagination tokens are short opaque strings; anything longer is a mistake.
 const TOKEN_MAX: usize = 256;
 
@@ -31,11 +40,17 @@ pub struct UserInput {
     #[serde(default)]
     #[schemars(length(min = 1, max = 256))]
     pub pagination_token: Option<String>,
+    /// Collect this many posts (5 to 1000), page after page, instead of one
+    /// page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 5, max = 1000))]
+    pub limit: Option<u32>,
 }
 
 impl Validate for UserInput {
     fn validate(&self) -> Result<(), ConnectorError> {
         check_range("max_results", self.max_results, USER_MIN, USER_MAX)?;
+        check_limit(self.limit, USER_BOUNDS)?;
         check_length(
             "pagination_token",
             self.pagination_token.as_deref(),
@@ -57,8 +72,12 @@ impl Action for User {
             Some(id) => id.as_str().to_string(),
             None => ctx.account_id()?.to_string(),
         };
-        let query = page_query(input.max_results, input.pagination_token);
-        post_page(ctx.api.get(&format!("/2/users/{user_id}/tweets"), &query)?)
+        pages(
+            ctx,
+            &format!("/2/users/{user_id}/tweets"),
+            &input,
+            USER_BOUNDS,
+        )
     }
 }
 
@@ -74,11 +93,17 @@ pub struct HomeInput {
     #[serde(default)]
     #[schemars(length(min = 1, max = 256))]
     pub pagination_token: Option<String>,
+    /// Collect this many posts (1 to 1000), page after page, instead of one
+    /// page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
 }
 
 impl Validate for HomeInput {
     fn validate(&self) -> Result<(), ConnectorError> {
         check_range("max_results", self.max_results, HOME_MIN, HOME_MAX)?;
+        check_limit(self.limit, HOME_BOUNDS)?;
         check_length(
             "pagination_token",
             self.pagination_token.as_deref(),
@@ -97,11 +122,16 @@ impl Action for Home {
 
     fn run(ctx: &Context, input: HomeInput) -> Result<PostPage, ConnectorError> {
         let user_id = ctx.account_id()?.to_string();
-        let query = page_query(input.max_results, input.pagination_token);
-        post_page(ctx.api.get(
-            &format!("/2/users/{user_id}/timelines/reverse_chronological"),
-            &query,
-        )?)
+        let path = format!("/2/users/{user_id}/timelines/reverse_chronological");
+        let fetch = |n: Option<u32>, token: Option<String>| {
+            post_page(ctx.api.get(&path, &page_query(n, token))?)
+        };
+        match input.limit {
+            None => fetch(input.max_results, input.pagination_token),
+            Some(limit) => collect_posts(limit, HOME_BOUNDS, input.pagination_token, |n, t| {
+                fetch(Some(n), t)
+            }),
+        }
     }
 }
 
@@ -123,6 +153,24 @@ impl Action for Mentions {
             ctx.api
                 .get(&format!("/2/users/{user_id}/mentions"), &query)?,
         )
+    }
+}
+
+/// One page, or `limit` posts over several pages, of a user's list at `path`.
+fn pages(
+    ctx: &Context,
+    path: &str,
+    input: &UserInput,
+    bounds: Bounds,
+) -> Result<PostPage, ConnectorError> {
+    let fetch = |n: Option<u32>, token: Option<String>| {
+        post_page(ctx.api.get(path, &page_query(n, token))?)
+    };
+    match input.limit {
+        None => fetch(input.max_results, input.pagination_token.clone()),
+        Some(limit) => collect_posts(limit, bounds, input.pagination_token.clone(), |n, t| {
+            fetch(Some(n), t)
+        }),
     }
 }
 

@@ -198,6 +198,15 @@ impl Emulator {
         world.user_by_username(username).map(|u| u.id.to_string())
     }
 
+    /// Publishes `n` numbered posts by `username` ("Numbered post 0" is the
+    /// oldest), for tests of paging.
+    pub fn add_numbered_posts(&self, username: &str, n: usize) {
+        let now = self.shared.clock.now();
+        let mut world = self.shared.world.lock().unwrap();
+        let user = world.user_by_username(username).expect("a seeded user").id;
+        world.add_numbered_posts(user, n, now);
+    }
+
     /// The posts `username` has published and not deleted, newest first.
     pub fn posts_of(&self, username: &str) -> Vec<PostSnapshot> {
         let world = self.shared.world.lock().unwrap();

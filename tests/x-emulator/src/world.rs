@@ -549,6 +549,14 @@ impl World {
         Ok(self.add_post(author, text, now, reply_to, quote))
     }
 
+    /// Publishes `n` numbered posts by `author`, a minute apart, ending now.
+    pub fn add_numbered_posts(&mut self, author: u64, n: usize, now: DateTime<Utc>) {
+        for i in 0..n {
+            let at = now - chrono::Duration::minutes((n - i) as i64);
+            self.add_post(author, &format!("Numbered post {i}"), at, None, None);
+        }
+    }
+
     /// Attaches media and a poll to a post just created.
     pub fn attach(&mut self, post: u64, media_keys: Vec<String>, poll_options: Vec<String>) {
         if let Some(p) = self.posts.get_mut(&post) {

@@ -1,0 +1,116 @@
+//! Collecting several pages into one output: a list action given `limit`
+//! fetches pages until it has that many items or X has no more, sizing each
+//! request so that none asks for fewer than the endpoint's minimum and the
+//! total never passes the limit; the output's `next_token` resumes after
+//! the last item returned.
+
+use super::model::PostPage;
+use crate::error::{ConnectorError, invalid_input};
+use serde_json::{Map, Value};
+
+/// The most items one action collects.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// An endpoint's bounds for `max_results`.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// Checks a caller's `limit` against the endpoint's bounds.
+pub fn check_limit(limit: Option<u32>, bounds: Bounds) -> Result<(), ConnectorError> {
+    match limit {
+        Some(n) if n < bounds.min || n > MAX_LIMIT => Err(invalid_input(
+            "limit",
+            format!("must be between {} and {MAX_LIMIT}, got {n}", bounds.min),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// How many items to ask for next, with `remaining` still wanted: as many
+/// as a page holds, but leaving at least `min` for the last request.
+pub fn next_request(remaining: u32, bounds: Bounds) -> u32 {
+    if remaining <= bounds.max {
+        remaining.max(bounds.min)
+    } else if remaining - bounds.max < bounds.min {
+        remaining - bounds.min
+    } else {
+        bounds.max
+    }
+}
+
+/// Fetches pages of posts until `limit` posts or the last page; `fetch`
+/// gets the page size and the token of the page to get.
+pub fn collect_posts(
+    limit: u32,
+    bounds: Bounds,
+    first_token: Option<String>,
+    mut fetch: impl FnMut(u32, Option<String>) -> Result<PostPage, ConnectorError>,
+) -> Result<PostPage, ConnectorError> {
+    let mut token = first_token;
+    let mut all: Option<PostPage> = None;
+    loop {
+        let have = all.as_ref().map_or(0, |p| p.posts.len() as u32);
+        let page = fetch(next_request(limit - have, bounds), token.take())?;
+        token = page.next_token.clone();
+        let done = token.is_none() || page.posts.is_empty();
+        all = Some(match all {
+            None => page,
+            Some(mut acc) => {
+                acc.result_count += page.result_count;
+                acc.oldest_id = page.oldest_id.or(acc.oldest_id);
+                acc.next_token = page.next_token;
+                acc.rate_limit = page.rate_limit;
+                merge_includes(&mut acc.includes, page.includes);
+                acc.posts.extend(page.posts);
+                acc
+            }
+        });
+        let have = all.as_ref().map_or(0, |p| p.posts.len() as u32);
+        if done || have >= limit {
+            return Ok(all.expect("at least one page was fetched"));
+        }
+    }
+}
+
+/// Adds the objects of `more` to `into`, once each (by `id`, or `media_key`).
+fn merge_includes(into: &mut Map<String, Value>, more: Map<String, Value>) {
+    for (kind, objects) in more {
+        let Value::Array(objects) = objects else {
+            continue;
+        };
+        let entry = into.entry(kind).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(existing) = entry {
+            for object in objects {
+                let key = |o: &Value| o.get("id").or_else(|| o.get("media_key")).cloned();
+                if !existing
+                    .iter()
+                    .any(|e| key(e).is_some() && key(e) == key(&object))
+                {
+                    existing.push(object);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_never_go_below_the_minimum_nor_past_the_limit() {
+        let b = Bounds { min: 5, max: 100 };
+        for limit in 5..=MAX_LIMIT {
+            let mut left = limit;
+            while left > 0 {
+                let n = next_request(left, b);
+                assert!((b.min..=b.max).contains(&n), "limit {limit}: asked {n}");
+                assert!(n <= left, "limit {limit}: asked {n} with {left} left");
+                left -= n;
+            }
+        }
+    }
+}
