@@ -1,10 +1,11 @@
 //! Direct messages: `dm.send` to one user, `dm.events` for the account's
 //! recent messages across its conversations.
 
+use super::paging::{Bounds, check_page};
 use super::{Action, Context};
 use crate::api::RateLimit;
 use crate::error::{ConnectorError, internal, invalid_input};
-use crate::input::{Id, Validate, check_length, check_range};
+use crate::input::{Id, Validate};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -98,8 +99,12 @@ pub struct EventsInput {
 
 impl Validate for EventsInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_range("max_results", self.max_results, 1, 100)?;
-        check_length("pagination_token", self.pagination_token.as_deref(), 256)
+        check_page(
+            self.max_results,
+            Bounds { min: 1, max: 100 },
+            "pagination_token",
+            self.pagination_token.as_deref(),
+        )
     }
 }
 

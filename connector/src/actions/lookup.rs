@@ -5,10 +5,11 @@
 use super::model::{
     POST_EXPANSIONS, POST_FIELDS, Post, USER_FIELDS, User, looked_up_posts, not_found,
 };
+use super::paging::{Bounds, check_page};
 use super::{Action, Context};
 use crate::api::{Answer, RateLimit};
 use crate::error::{ConnectorError, internal, invalid_input};
-use crate::input::{Id, Validate, check_length, check_range};
+use crate::input::{Id, Validate};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -205,8 +206,12 @@ pub struct AccountListInput {
 
 impl Validate for AccountListInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_range("max_results", self.max_results, 1, 1000)?;
-        check_length("pagination_token", self.pagination_token.as_deref(), 256)
+        check_page(
+            self.max_results,
+            Bounds { min: 1, max: 1000 },
+            "pagination_token",
+            self.pagination_token.as_deref(),
+        )
     }
 }
 
@@ -228,8 +233,12 @@ pub struct PostUsersInput {
 
 impl Validate for PostUsersInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_range("max_results", self.max_results, 1, 100)?;
-        check_length("pagination_token", self.pagination_token.as_deref(), 256)
+        check_page(
+            self.max_results,
+            Bounds { min: 1, max: 100 },
+            "pagination_token",
+            self.pagination_token.as_deref(),
+        )
     }
 }
 

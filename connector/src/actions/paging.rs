@@ -6,6 +6,7 @@
 
 use super::model::PostPage;
 use crate::error::{ConnectorError, invalid_input};
+use crate::input::{check_length, check_range};
 use serde_json::{Map, Value};
 
 /// The most items one action collects.
@@ -16,6 +17,21 @@ pub const MAX_LIMIT: u32 = 1000;
 pub struct Bounds {
     pub min: u32,
     pub max: u32,
+}
+
+/// Pagination tokens are short opaque strings; anything longer is a mistake.
+const TOKEN_MAX: usize = 256;
+
+/// Checks one page's `max_results` against the endpoint's bounds, and the
+/// page token given as `token_field`.
+pub fn check_page(
+    max_results: Option<u32>,
+    bounds: Bounds,
+    token_field: &str,
+    token: Option<&str>,
+) -> Result<(), ConnectorError> {
+    check_range("max_results", max_results, bounds.min, bounds.max)?;
+    check_length(token_field, token, TOKEN_MAX)
 }
 
 /// Checks a caller's `limit` against the endpoint's bounds.

@@ -1,10 +1,10 @@
 //! `search.recent`.
 
 use super::model::{POST_EXPANSIONS, POST_FIELDS, PostPage, USER_FIELDS, post_page};
-use super::paging::{Bounds, check_limit, collect_posts};
+use super::paging::{Bounds, check_limit, check_page, collect_posts};
 use super::{Action, Context};
 use crate::error::ConnectorError;
-use crate::input::{Id, Validate, check_length, check_range};
+use crate::input::{Id, Validate, check_length};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -17,8 +17,6 @@ const BOUNDS: Bounds = Bounds {
 };
 /// The longest query X accepts on any access level (self-serve levels accept 512).
 const QUERY_MAX: usize = 4096;
-/// Pagination tokens are short opaque strings; anything longer is a mistake.
-const TOKEN_MAX: usize = 256;
 
 /// What to search for.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -49,9 +47,13 @@ pub struct RecentInput {
 impl Validate for RecentInput {
     fn validate(&self) -> Result<(), ConnectorError> {
         check_length("query", Some(&self.query), QUERY_MAX)?;
-        check_range("max_results", self.max_results, MIN_RESULTS, MAX_RESULTS)?;
         check_limit(self.limit, BOUNDS)?;
-        check_length("next_token", self.next_token.as_deref(), TOKEN_MAX)
+        check_page(
+            self.max_results,
+            BOUNDS,
+            "next_token",
+            self.next_token.as_deref(),
+        )
     }
 }
 

@@ -1,10 +1,10 @@
 //! `timeline.user` and `timeline.home`.
 
 use super::model::{POST_EXPANSIONS, POST_FIELDS, PostPage, USER_FIELDS, post_page};
-use super::paging::{Bounds, check_limit, collect_posts};
+use super::paging::{Bounds, check_limit, check_page, collect_posts};
 use super::{Action, Context};
 use crate::error::ConnectorError;
-use crate::input::{Id, Validate, check_length, check_range};
+use crate::input::{Id, Validate};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -22,8 +22,6 @@ const HOME_BOUNDS: Bounds = Bounds {
     min: HOME_MIN,
     max: HOME_MAX,
 };
-/// Pagination tokens are short opaque strings; anything longer is a mistake.
-const TOKEN_MAX: usize = 256;
 
 /// Whose posts, and which page.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -49,12 +47,12 @@ pub struct UserInput {
 
 impl Validate for UserInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_range("max_results", self.max_results, USER_MIN, USER_MAX)?;
         check_limit(self.limit, USER_BOUNDS)?;
-        check_length(
+        check_page(
+            self.max_results,
+            USER_BOUNDS,
             "pagination_token",
             self.pagination_token.as_deref(),
-            TOKEN_MAX,
         )
     }
 }
@@ -102,12 +100,12 @@ pub struct HomeInput {
 
 impl Validate for HomeInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_range("max_results", self.max_results, HOME_MIN, HOME_MAX)?;
         check_limit(self.limit, HOME_BOUNDS)?;
-        check_length(
+        check_page(
+            self.max_results,
+            HOME_BOUNDS,
             "pagination_token",
             self.pagination_token.as_deref(),
-            TOKEN_MAX,
         )
     }
 }

@@ -200,24 +200,27 @@ fn lookup_answer(found: Vec<Value>, errors: Vec<Value>) -> Value {
     Value::Object(body)
 }
 
-pub async fn users_by_ids(
-    State(shared): State<Arc<Shared>>,
+/// Users by the values of `parameter`; the ones `find` does not find are
+/// named in partial `errors`.
+async fn lookup_users(
+    shared: Arc<Shared>,
     headers: HeaderMap,
-    RawQuery(q): RawQuery,
+    query: Option<String>,
+    parameter: &str,
+    find: impl for<'w> Fn(&'w World, &str) -> Result<Option<&'w User>, Response>,
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::UsersLookup).await?;
-    let mut names = vec!["ids"];
+    let mut names = vec![parameter];
     names.extend_from_slice(USER_QUERY_PARAMS);
-    let params = Params::parse(q.as_deref(), &names)?;
+    let params = Params::parse(query.as_deref(), &names)?;
     let selection = Selection::for_users(&params)?;
-    let ids = list_of(&params, "ids")?;
+    let values = list_of(&params, parameter)?;
     let world = shared.world.lock().unwrap();
     let (mut found, mut errors) = (Vec::new(), Vec::new());
-    for raw in ids {
-        let id = parse_id("ids", raw)?;
-        match world.user(id) {
+    for value in values {
+        match find(&world, value)? {
             Some(u) => found.push(selection.user(&world, u)),
-            None => errors.push(problem::not_found_error("user", "ids", raw)),
+            None => errors.push(problem::not_found_error("user", parameter, value)),
         }
     }
     Ok(answer(
@@ -227,34 +230,26 @@ pub async fn users_by_ids(
     ))
 }
 
-pub async fn users_by_usernames(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
+pub async fn users_by_ids(
+    State(s): State<Arc<Shared>>,
+    h: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Result<Response, Response> {
-    let caller = authorize(&shared, &headers, Endpoint::UsersLookup).await?;
-    let mut names = vec!["usernames"];
-    names.extend_from_slice(USER_QUERY_PARAMS);
-    let params = Params::parse(q.as_deref(), &names)?;
-    let selection = Selection::for_users(&params)?;
-    let usernames = list_of(&params, "usernames")?;
-    let world = shared.world.lock().unwrap();
-    let (mut found, mut errors) = (Vec::new(), Vec::new());
-    for name in usernames {
-        match world.user_by_username(name) {
-            Some(u) => found.push(selection.user(&world, u)),
-            None => {
-                let mut e = problem::not_found_error("user", "usernames", name);
-                e["detail"] = json!(format!("Could not find user with usernames: [{name}]."));
-                errors.push(e)
-            }
-        }
-    }
-    Ok(answer(
-        &caller,
-        StatusCode::OK,
-        lookup_answer(found, errors),
-    ))
+    lookup_users(s, h, q, "ids", |world, raw| {
+        Ok(world.user(parse_id("ids", raw)?))
+    })
+    .await
+}
+
+pub async fn users_by_usernames(
+    State(s): State<Arc<Shared>>,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, Response> {
+    lookup_users(s, h, q, "usernames", |world, name| {
+        Ok(world.user_by_username(name))
+    })
+    .await
 }
 
 pub async fn posts_by_ids(
