@@ -642,3 +642,332 @@ async fn list_actions_collect_pages_up_to_a_limit_and_resume() {
     );
     bed.assert_traffic_conforms();
 }
+
+/// A few bytes that start as a PNG does, inline as base64.
+fn tiny_png_base64() -> String {
+    use base64::Engine;
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.resize(256, 7);
+    base64::engine::general_purpose::STANDARD.encode(png)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_create_takes_every_parameter_x_allows() {
+    let bed = XBed::start().await;
+    let grace = oauth_connection(&bed.x, "grace", support::DEFAULT_SCOPES);
+    let alan_id = bed.x.user_id("alan").unwrap();
+    let first = bed
+        .ok("post.create", json!({"text": "Who is coming to the demo?"}))
+        .await;
+    let first_id = first["post"]["id"].as_str().unwrap().to_string();
+
+    let reply = bed
+        .ok(
+            "post.create",
+            json!({
+                "text": "Replying without dragging everyone in.",
+                "reply_to_post_id": first_id,
+                "exclude_reply_user_ids": [alan_id],
+                "reply_settings": "mentionedUsers",
+            }),
+        )
+        .await;
+    let grace_run = |text: &str, extra: serde_json::Value| {
+        let mut input = json!({ "text": text });
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let grace = &grace;
+        let bed = &bed;
+        async move { bed.run_as(grace, "post.create", input).await.unwrap() }
+    };
+    grace_run("For everyone.", json!({})).await;
+    grace_run("Promoted only.", json!({"nullcast": true})).await;
+    grace_run(
+        "Super Followers only.",
+        json!({"for_super_followers_only": true}),
+    )
+    .await;
+    let traffic_before = bed.x.traffic().len();
+    let refused = bed
+        .err(
+            "post.create",
+            json!({"text": "Quote with a poll", "quote_post_id": first_id,
+                   "poll": {"options": ["a", "b"], "duration_minutes": 60}}),
+        )
+        .await;
+    let stray = bed
+        .err(
+            "post.create",
+            json!({"text": "Not a reply", "exclude_reply_user_ids": [alan_id]}),
+        )
+        .await;
+    let bad_setting = bed
+        .err(
+            "post.create",
+            json!({"text": "Who may reply?", "reply_settings": "friends"}),
+        )
+        .await;
+    let sent_for_refusals = bed.x.traffic().len() - traffic_before;
+
+    // X keeps the reply's settings and shows it in the conversation.
+    let lookup = bed
+        .ok("post.lookup", json!({"ids": [reply["post"]["id"]]}))
+        .await;
+    assert_eq!(lookup["posts"][0]["reply_settings"], "mentionedUsers");
+    assert_eq!(
+        lookup["posts"][0]["referenced_posts"][0]["type"],
+        "replied_to"
+    );
+    assert_eq!(
+        lookup["posts"][0]["referenced_posts"][0]["post"]["id"],
+        first_id.as_str()
+    );
+    let sent = bed
+        .x
+        .traffic()
+        .into_iter()
+        .filter(|e| e.method == "POST" && e.path == "/2/tweets")
+        .nth(1)
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&sent.request_body).unwrap();
+    assert_eq!(body["reply"]["exclude_reply_user_ids"], json!([alan_id]));
+    // ada follows grace, but sees neither her promoted-only post nor the one
+    // for Super Followers; grace sees all three on her own timeline.
+    let home = bed.ok("timeline.home", json!({})).await;
+    let home_texts: Vec<&str> = home["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert!(home_texts.contains(&"For everyone."), "{home_texts:?}");
+    assert!(!home_texts.contains(&"Promoted only."));
+    assert!(!home_texts.contains(&"Super Followers only."));
+    let own = bed
+        .run_as(&grace, "timeline.user", json!({"max_results": 10}))
+        .await
+        .unwrap();
+    assert_eq!(
+        own["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["text"] == "Promoted only." || p["text"] == "Super Followers only.")
+            .count(),
+        2
+    );
+    // Combinations X refuses are refused before any request.
+    for (error, field) in [
+        (&refused, "quote_post_id"),
+        (&stray, "exclude_reply_user_ids"),
+        (&bad_setting, "reply_settings"),
+    ] {
+        assert!(
+            matches!(error, host_harness::ActionError::InvalidInput { field: f, .. } if f == field),
+            "{error:?}"
+        );
+    }
+    assert_eq!(sent_for_refusals, 0);
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timelines_filter_by_kind_id_and_time() {
+    let bed = XBed::start().await;
+    let grace_id = bed.x.user_id("grace").unwrap();
+    let alan_id = bed.x.user_id("alan").unwrap();
+    let all_of = |v: &serde_json::Value| -> Vec<String> {
+        v["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // grace's posts include a repost; alan's include a reply.
+    let grace_all = bed.ok("timeline.user", json!({"user_id": grace_id})).await;
+    let grace_no_reposts = bed
+        .ok(
+            "timeline.user",
+            json!({"user_id": grace_id, "exclude": ["retweets"]}),
+        )
+        .await;
+    let alan_all = bed.ok("timeline.user", json!({"user_id": alan_id})).await;
+    let alan_no_replies = bed
+        .ok(
+            "timeline.user",
+            json!({"user_id": alan_id, "exclude": ["replies"]}),
+        )
+        .await;
+    let home = bed.ok("timeline.home", json!({})).await;
+    let ids = all_of(&home);
+    let (newest, oldest) = (ids.first().unwrap(), ids.last().unwrap());
+    let between = bed
+        .ok(
+            "timeline.home",
+            json!({"since_id": oldest, "until_id": newest}),
+        )
+        .await;
+    let times: Vec<&str> = home["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["created_at"].as_str().unwrap())
+        .collect();
+    let recent = bed
+        .ok(
+            "timeline.home",
+            json!({"start_time": times[1], "end_time": "2999-01-01T00:00:00Z"}),
+        )
+        .await;
+
+    let is_kind = |v: &serde_json::Value, kind: &str| {
+        v["posts"].as_array().unwrap().iter().any(|p| {
+            p["referenced_tweets"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r["type"] == kind))
+        })
+    };
+    assert!(is_kind(&grace_all, "retweeted"));
+    assert!(!is_kind(&grace_no_reposts, "retweeted"));
+    assert_eq!(
+        all_of(&grace_no_reposts).len() + 1,
+        all_of(&grace_all).len()
+    );
+    assert!(is_kind(&alan_all, "replied_to"));
+    assert!(!is_kind(&alan_no_replies, "replied_to"));
+    assert_eq!(all_of(&between), ids[1..ids.len() - 1].to_vec());
+    assert_eq!(all_of(&recent), ids[..2].to_vec());
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_recent_keeps_to_seven_days_and_passes_operators_through() {
+    let bed = XBed::start().await;
+    let now = chrono::Utc::now();
+    let at = |d: chrono::Duration| (now - d).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let traffic_before = bed.x.traffic().len();
+
+    let too_old = bed
+        .err(
+            "search.recent",
+            json!({"query": "engine", "start_time": at(chrono::Duration::days(8))}),
+        )
+        .await;
+    let too_new = bed
+        .err(
+            "search.recent",
+            json!({"query": "engine", "end_time": at(chrono::Duration::seconds(2))}),
+        )
+        .await;
+    let refused_requests = bed.x.traffic().len() - traffic_before;
+    let within = bed
+        .ok(
+            "search.recent",
+            json!({
+                "query": "from:ada -is:retweet",
+                "start_time": at(chrono::Duration::days(6)),
+                "end_time": at(chrono::Duration::minutes(1)),
+                "sort_order": "relevancy",
+            }),
+        )
+        .await;
+
+    for (error, field) in [(&too_old, "start_time"), (&too_new, "end_time")] {
+        assert!(
+            matches!(error, host_harness::ActionError::InvalidInput { field: f, .. } if f == field),
+            "{error:?}"
+        );
+    }
+    assert_eq!(refused_requests, 0, "refused before any request");
+    let posts = within["posts"].as_array().unwrap();
+    assert!(!posts.is_empty());
+    assert!(posts.iter().all(|p| p["author"]["username"] == "ada"));
+    let sent = bed.x.traffic().last().unwrap().query.clone().unwrap();
+    assert!(sent.contains("sort_order=relevancy"), "{sent}");
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outputs_join_media_polls_and_referenced_posts_and_fields_are_chosen() {
+    let bed = XBed::start().await;
+    let upload = bed
+        .ok(
+            "media.upload",
+            json!({"base64": tiny_png_base64(), "alt_text": "A loom's punched cards"}),
+        )
+        .await;
+    let with_image = bed
+        .ok(
+            "post.create",
+            json!({"text": "The cards.", "media_ids": [upload["media_id"]]}),
+        )
+        .await;
+    let with_poll = bed
+        .ok(
+            "post.create",
+            json!({"text": "Which engine?", "poll": {"options": ["Analytical", "Difference"], "duration_minutes": 60}}),
+        )
+        .await;
+    let quoting = bed
+        .ok(
+            "post.create",
+            json!({"text": "See this.", "quote_post_id": with_image["post"]["id"]}),
+        )
+        .await;
+
+    let joined = bed
+        .ok(
+            "post.lookup",
+            json!({"ids": [with_image["post"]["id"], with_poll["post"]["id"], quoting["post"]["id"]]}),
+        )
+        .await;
+    let bare = bed
+        .ok(
+            "timeline.user",
+            json!({"max_results": 5, "fields": {"tweet": ["lang"], "expansions": []}}),
+        )
+        .await;
+    let wrong = bed
+        .err(
+            "timeline.user",
+            json!({"fields": {"poll": ["options", "votes"]}}),
+        )
+        .await;
+    let me = bed
+        .ok(
+            "users.me",
+            json!({"fields": {"user": ["location"], "expansions": []}}),
+        )
+        .await;
+
+    let posts = joined["posts"].as_array().unwrap();
+    let image = &posts[0]["media"][0];
+    assert_eq!(image["type"], "photo");
+    assert_eq!(image["alt_text"], "A loom's punched cards");
+    assert!(image["url"].as_str().unwrap().starts_with("https://"));
+    let poll = &posts[1]["poll"];
+    assert_eq!(poll["options"][1]["label"], "Difference");
+    assert_eq!(poll["duration_minutes"], 60);
+    assert_eq!(poll["voting_status"], "open");
+    let quoted = &posts[2]["referenced_posts"][0];
+    assert_eq!(quoted["type"], "quoted");
+    assert_eq!(quoted["post"]["id"], with_image["post"]["id"]);
+    assert_eq!(quoted["post"]["author"]["username"], "ada");
+    assert!(posts.iter().all(|p| p["author"]["username"] == "ada"));
+    // Without expansions: no joins, and only the chosen fields.
+    let first = &bare["posts"][0];
+    assert!(first.get("author").is_none() && first.get("media").is_none());
+    assert_eq!(first["lang"], "en");
+    assert!(first.get("created_at").is_none());
+    assert!(
+        matches!(&wrong, host_harness::ActionError::InvalidInput { field, .. } if field == "fields.poll[1]"),
+        "{wrong:?}"
+    );
+    assert!(me["user"].get("public_metrics").is_none());
+    assert_eq!(me["user"]["username"], "ada");
+    bed.assert_traffic_conforms();
+}

@@ -252,6 +252,9 @@ async fn a_duplicate_post_is_a_conflict() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_error_is_upstream_with_the_status_and_detail() {
     let bed = XBed::start().await;
+    // Once for the first attempt, once for the attempt after the connector
+    // found the post was not published.
+    bed.x.inject(Endpoint::CreatePost, Fault::Status(503));
     bed.x.inject(Endpoint::CreatePost, Fault::Status(503));
 
     let error = bed
@@ -290,7 +293,9 @@ async fn a_slow_or_unreachable_api_is_a_timeout() {
     impatient
         .x
         .inject(Endpoint::UsersMe, Fault::Delay(Duration::from_secs(3)));
-    let slow = impatient.err("users.me", json!({})).await;
+    let slow = impatient
+        .err("users.me", json!({"retry_budget_secs": 0}))
+        .await;
     assert!(matches!(slow, ActionError::Timeout { .. }), "{slow:?}");
 
     // Nothing listens on the route's port.
@@ -302,13 +307,97 @@ async fn a_slow_or_unreachable_api_is_a_timeout() {
         &host_harness::Origin::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
     );
     let error = unreachable
-        .invoke(&bed.ada, "users.me", "{}")
+        .invoke(&bed.ada, "users.me", r#"{"retry_budget_secs": 0}"#)
         .await
         .unwrap_err();
     assert!(
         matches!(error, ActionError::Timeout { ref detail } if detail.contains("could not reach")),
         "{error:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_are_sent_again_within_the_callers_budget() {
+    let bed = XBed::start().await;
+    let path = format!("/2/users/{}/tweets", bed.x.user_id("ada").unwrap());
+    bed.x.inject(Endpoint::UserPosts, Fault::Status(503));
+    bed.x.inject(Endpoint::UserPosts, Fault::Status(502));
+
+    let recovered = bed.ok("timeline.user", json!({})).await;
+    let after_two_failures = bed.x.arrivals(&path);
+    bed.x.inject(Endpoint::UserPosts, Fault::Status(503));
+    let no_budget = bed
+        .err("timeline.user", json!({"retry_budget_secs": 0}))
+        .await;
+    let after_no_budget = bed.x.arrivals(&path);
+    let bad_budget = bed
+        .err("timeline.user", json!({"retry_budget_secs": 601}))
+        .await;
+    bed.x.set_rate_limit(Endpoint::UsersMe, 1);
+    bed.ok("users.me", json!({})).await;
+    let started = std::time::Instant::now();
+    let limited = bed.err("users.me", json!({"retry_budget_secs": 30})).await;
+    let waited = started.elapsed();
+
+    assert!(!recovered["posts"].as_array().unwrap().is_empty());
+    assert_eq!(after_two_failures, 3, "two failures, then the answer");
+    assert!(matches!(
+        no_budget,
+        ActionError::Upstream { status: 503, .. }
+    ));
+    assert_eq!(after_no_budget, 4, "sent once");
+    assert!(
+        matches!(&bad_budget, ActionError::InvalidInput { field, .. } if field == "retry_budget_secs"),
+        "{bad_budget:?}"
+    );
+    // The window resets in fifteen minutes, beyond the budget: no waiting.
+    assert!(
+        matches!(limited, ActionError::RateLimited { .. }),
+        "{limited:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_whose_answer_was_lost_is_found_not_posted_twice() {
+    let bed = XBed::start().await;
+    bed.x.inject(Endpoint::CreatePost, Fault::LoseAnswer(503));
+    bed.x.inject(Endpoint::CreatePost, Fault::Status(503));
+
+    let found = bed
+        .ok(
+            "post.create",
+            json!({"text": "Published, though the answer was lost: https://example.com/a/long/path"}),
+        )
+        .await;
+    let resent = bed
+        .ok(
+            "post.create",
+            json!({"text": "Not published the first time."}),
+        )
+        .await;
+
+    let texts: Vec<String> = bed.x.posts_of("ada").into_iter().map(|p| p.text).collect();
+    let count = |t: &str| texts.iter().filter(|x| x.starts_with(t)).count();
+    assert_eq!(found["recovered"], true);
+    assert_eq!(count("Published, though the answer was lost"), 1);
+    assert_eq!(
+        found["post"]["id"].as_str(),
+        bed.x
+            .posts_of("ada")
+            .iter()
+            .find(|p| p.text.starts_with("Published, though"))
+            .map(|p| p.id.as_str())
+    );
+    assert_eq!(resent["recovered"], false);
+    assert_eq!(count("Not published the first time."), 1);
+    assert_eq!(
+        bed.x.arrivals("/2/tweets"),
+        3,
+        "one for the first post, two for the second"
+    );
+    bed.assert_traffic_conforms();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,14 +6,18 @@
 //! with a non-2xx status. Every answer carries the endpoint's rate limit in
 //! `x-rate-limit-*` headers, which each action output passes on.
 
+use crate::bindings::integration::connector::host;
 use crate::error::{
     ConnectorError, RateLimited, UpstreamError, forbidden, internal, invalid_input,
 };
 use crate::http::{self, BodySource, Request, Response, Verb};
 use crate::manifest::manifest;
+use crate::retry::{self, Budget};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
+use std::cell::Cell;
+use std::time::Duration;
 
 /// The endpoint's rate limit as of the last answer.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema, PartialEq, Eq)]
@@ -40,6 +44,8 @@ pub struct Answer {
 pub struct XApi {
     https: bool,
     authority: String,
+    /// How long GETs may keep retrying, for the running action.
+    read_budget: Cell<Budget>,
 }
 
 impl XApi {
@@ -58,7 +64,13 @@ impl XApi {
         Ok(Self {
             https,
             authority: authority.trim_end_matches('/').to_string(),
+            read_budget: Cell::new(Budget::new(retry::DEFAULT_BUDGET)),
         })
+    }
+
+    /// Lets GETs retry for `length` from now.
+    pub fn set_read_budget(&self, length: Duration) {
+        self.read_budget.set(Budget::new(length));
     }
 
     /// `GET path?query`.
@@ -72,7 +84,27 @@ impl XApi {
             path_and_query.push('?');
             path_and_query.push_str(&form.finish());
         }
-        self.send(Verb::Get, path_and_query, None)
+        let mut attempt = 1;
+        loop {
+            match self.send(Verb::Get, path_and_query.clone(), None) {
+                Err(e) => match self.read_budget.get().wait_after(&e, attempt) {
+                    Some(wait) => {
+                        host::log(
+                            host::LogLevel::Warn,
+                            &format!(
+                                "GET {path} failed ({}); sending it again in {} ms",
+                                crate::error::kind(&e),
+                                wait.as_millis()
+                            ),
+                        );
+                        std::thread::sleep(wait);
+                        attempt += 1;
+                    }
+                    None => return Err(e),
+                },
+                ok => return ok,
+            }
+        }
     }
 
     /// `POST path` with a JSON body.

@@ -139,6 +139,161 @@ impl JsonSchema for Id {
     }
 }
 
+/// A moment as X takes it: RFC 3339 with a time zone, such as
+/// `2026-11-20T09:30:00Z` or `2026-11-20T10:30:00.000+01:00`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timestamp {
+    text: String,
+    unix: i64,
+}
+
+impl Timestamp {
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix(&self) -> i64 {
+        self.unix
+    }
+
+    fn parse(text: &str) -> Option<Timestamp> {
+        let b = text.as_bytes();
+        let digits = |from: usize, to: usize| -> Option<i64> {
+            let part = text.get(from..to)?;
+            part.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| part.parse().ok())?
+        };
+        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
+            return None;
+        }
+        if b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let (year, month, day) = (digits(0, 4)?, digits(5, 7)?, digits(8, 10)?);
+        let (hour, minute, second) = (digits(11, 13)?, digits(14, 16)?, digits(17, 19)?);
+        let mut rest = &text[19..];
+        if let Some(fraction) = rest.strip_prefix('.') {
+            let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if n == 0 {
+                return None;
+            }
+            rest = &fraction[n..];
+        }
+        let offset = match rest {
+            "Z" | "z" => 0,
+            _ => {
+                let sign = match rest.as_bytes().first()? {
+                    b'+' => 1,
+                    b'-' => -1,
+                    _ => return None,
+                };
+                if rest.len() != 6 || rest.as_bytes()[3] != b':' {
+                    return None;
+                }
+                let (h, m) = (digits_of(&rest[1..3])?, digits_of(&rest[4..6])?);
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                sign * (h * 3600 + m * 60)
+            }
+        };
+        let days_in_month = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let unix = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+            - offset;
+        Some(Timestamp {
+            text: text.to_string(),
+            unix,
+        })
+    }
+}
+
+fn digits_of(text: &str) -> Option<i64> {
+    text.bytes()
+        .all(|c| c.is_ascii_digit())
+        .then(|| text.parse().ok())?
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Timestamp::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{}` is not an RFC 3339 date-time such as 2026-11-20T09:30:00Z",
+                text.chars().take(40).collect::<String>()
+            ))
+        })
+    }
+}
+
+impl JsonSchema for Timestamp {
+    fn schema_name() -> Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "An RFC 3339 date-time with a time zone, such as 2026-11-20T09:30:00Z."
+        })
+    }
+}
+
+/// Checks that `start` comes before `end` when both are given.
+pub fn check_order(
+    start: Option<&Timestamp>,
+    end: Option<&Timestamp>,
+) -> Result<(), ConnectorError> {
+    match (start, end) {
+        (Some(s), Some(e)) if s.unix() >= e.unix() => Err(invalid_input(
+            "end_time",
+            format!("must be after start_time ({})", s.as_str()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that `since` is older than `until` when both are given.
+pub fn check_id_order(since: Option<&Id>, until: Option<&Id>) -> Result<(), ConnectorError> {
+    let number = |id: &Id| id.as_str().parse::<u64>().unwrap_or(u64::MAX);
+    match (since, until) {
+        (Some(s), Some(u)) if number(s) >= number(u) => Err(invalid_input(
+            "until_id",
+            "must be a newer post than since_id (a larger id)",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Checks that an optional number lies in `min..=max`.
 pub fn check_range(
     field: &str,
@@ -241,6 +396,27 @@ mod tests {
     fn unknown_field_reason_lists_the_expected_ones() {
         let i = refused(r#"{"text": "a", "colour": 1}"#);
         assert!(i.reason.contains("expected one of"), "{}", i.reason);
+    }
+
+    #[test]
+    fn timestamps_are_rfc_3339_with_a_zone() {
+        let t = |s: &str| Timestamp::parse(s).map(|t| t.unix());
+        assert_eq!(t("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(t("2026-11-20T09:30:00Z"), Some(1_795_167_000));
+        assert_eq!(t("2026-11-20T10:30:00.123+01:00"), Some(1_795_167_000));
+        assert_eq!(t("2024-02-29T00:00:00Z"), Some(1_709_164_800));
+        for bad in [
+            "2026-11-20",
+            "2026-11-20T09:30:00",
+            "2026-13-01T00:00:00Z",
+            "2025-02-29T00:00:00Z",
+            "2026-11-20T24:00:00Z",
+            "2026-11-20T09:30:00+0100",
+            "2026-11-20T09:30:00.Z",
+            "yesterday",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
     }
 
     #[test]

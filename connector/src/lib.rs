@@ -15,6 +15,7 @@ mod http;
 mod input;
 pub mod manifest;
 mod media;
+mod retry;
 pub mod text;
 
 #[allow(missing_docs, clippy::all)]

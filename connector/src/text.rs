@@ -53,9 +53,50 @@ pub fn weighted_length(text: &str) -> usize {
     check(text).weighted_length as usize
 }
 
+/// Whether `published`, a post's text as X returns it, is the text `sent`.
+/// X escapes `&`, `<` and `>` as HTML entities, replaces each URL with a
+/// t.co link and appends the link of attached media; so entities are
+/// unescaped, URLs compared as placeholders, and trailing ones ignored.
+pub fn same_published_text(sent: &str, published: &str) -> bool {
+    fn shape(text: &str) -> String {
+        let extractor = twitter_text::extractor::Extractor::new();
+        let mut shaped = text.to_string();
+        for url in extractor.extract_urls(text) {
+            shaped = shaped.replacen(&url, "\u{1}", 1);
+        }
+        shaped
+            .trim_end_matches(|c: char| c == '\u{1}' || c.is_whitespace())
+            .to_string()
+    }
+    let unescaped = published
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    shape(sent) == shape(&unescaped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn published_text_matches_what_was_sent() {
+        assert!(same_published_text("hello", "hello"));
+        assert!(same_published_text(
+            "read https://example.com/a/very/long/path now",
+            "read https://t.co/abc123 now"
+        ));
+        assert!(same_published_text("a photo", "a photo https://t.co/xyz"));
+        assert!(same_published_text(
+            "fish & chips <3",
+            "fish &amp; chips &lt;3"
+        ));
+        assert!(!same_published_text("hello", "hello there"));
+        assert!(!same_published_text(
+            "see https://a.com",
+            "saw https://t.co/x"
+        ));
+    }
 
     #[test]
     fn latin_text_weighs_one_per_character() {

@@ -33,6 +33,7 @@ pub fn spec() -> &'static OpenApi {
         let mut spec =
             serde_json::from_str(SPEC).expect("the vendored OpenAPI specification is JSON");
         drop_undefined_requirements(&mut spec);
+        drop_patterns_that_refuse_their_enum(&mut spec);
         OpenApi {
             spec,
             validators: Mutex::new(HashMap::new()),
@@ -55,6 +56,37 @@ fn drop_undefined_requirements(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(drop_undefined_requirements),
+        _ => {}
+    }
+}
+
+/// Removes a string schema's `pattern` when it refuses a value of the same
+/// schema's `enum`: the specification's reply settings allow
+/// `mentionedUsers` by name and refuse it by a 12-letter pattern, and X
+/// answers `mentionedUsers`.
+fn drop_patterns_that_refuse_their_enum(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let (Some(Value::String(pattern)), Some(Value::Array(values))) =
+                (map.get("pattern"), map.get("enum"))
+            {
+                let regex = regex::Regex::new(pattern).ok();
+                let refuses = |v: &Value| {
+                    v.as_str()
+                        .zip(regex.as_ref())
+                        .is_some_and(|(text, re)| !re.is_match(text))
+                };
+                if values.iter().any(refuses) {
+                    map.remove("pattern");
+                }
+            }
+            for child in map.values_mut() {
+                drop_patterns_that_refuse_their_enum(child);
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(drop_patterns_that_refuse_their_enum),
         _ => {}
     }
 }

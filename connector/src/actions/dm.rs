@@ -151,6 +151,7 @@ pub struct Events;
 
 impl Action for Events {
     const ID: &'static str = "dm.events";
+    const READS: bool = true;
     type Input = EventsInput;
     type Output = EventsOutput;
 

@@ -2,10 +2,9 @@
 //! post: `post.lookup`, `users.lookup`, `user.followers`, `user.following`,
 //! `post.liking_users`, `post.reposted_by`.
 
-use super::model::{
-    POST_EXPANSIONS, POST_FIELDS, Post, USER_FIELDS, User, looked_up_posts, not_found,
-};
-use super::paging::{Bounds, check_page};
+use super::fields::{PostFields, UserFields};
+use super::model::{Includes, Post, User, looked_up_posts, not_found, partial_errors};
+use super::paging::{Bounds, Page, check_limit, check_page, collect};
 use super::{Action, Context};
 use crate::api::{Answer, RateLimit};
 use crate::error::{ConnectorError, internal, invalid_input};
@@ -24,6 +23,9 @@ pub struct PostLookupInput {
     /// The posts' ids, 1 to 100.
     #[schemars(length(min = 1, max = 100))]
     pub ids: Vec<Id>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: PostFields,
 }
 
 impl Validate for PostLookupInput {
@@ -58,20 +60,15 @@ pub struct PostLookup;
 
 impl Action for PostLookup {
     const ID: &'static str = "post.lookup";
+    const READS: bool = true;
     type Input = PostLookupInput;
     type Output = PostLookupOutput;
 
     fn run(ctx: &Context, input: PostLookupInput) -> Result<PostLookupOutput, ConnectorError> {
         let ids: Vec<&str> = input.ids.iter().map(Id::as_str).collect();
-        let answer = ctx.api.get(
-            "/2/tweets",
-            &[
-                ("ids", ids.join(",")),
-                ("tweet.fields", POST_FIELDS.to_string()),
-                ("expansions", POST_EXPANSIONS.to_string()),
-                ("user.fields", USER_FIELDS.to_string()),
-            ],
-        )?;
+        let mut query = vec![("ids", ids.join(","))];
+        query.extend(input.fields.query());
+        let answer = ctx.api.get("/2/tweets", &query)?;
         let (posts, not_found) = looked_up_posts(&answer.body)?;
         Ok(PostLookupOutput {
             posts,
@@ -93,6 +90,9 @@ pub struct UsersLookupInput {
     #[serde(default)]
     #[schemars(length(min = 1, max = 100))]
     pub ids: Option<Vec<Id>>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: UserFields,
 }
 
 impl Validate for UsersLookupInput {
@@ -137,26 +137,27 @@ pub struct UsersLookup;
 
 impl Action for UsersLookup {
     const ID: &'static str = "users.lookup";
+    const READS: bool = true;
     type Input = UsersLookupInput;
     type Output = UsersLookupOutput;
 
     fn run(ctx: &Context, input: UsersLookupInput) -> Result<UsersLookupOutput, ConnectorError> {
-        let fields = ("user.fields", USER_FIELDS.to_string());
-        let answer = match (&input.usernames, &input.ids) {
+        let (path, mut query) = match (&input.usernames, &input.ids) {
             (Some(names), _) => {
                 let names: Vec<&str> = names
                     .iter()
                     .map(|n| n.strip_prefix('@').unwrap_or(n))
                     .collect();
-                ctx.api
-                    .get("/2/users/by", &[("usernames", names.join(",")), fields])?
+                ("/2/users/by", vec![("usernames", names.join(","))])
             }
             (None, Some(ids)) => {
                 let ids: Vec<&str> = ids.iter().map(Id::as_str).collect();
-                ctx.api.get("/2/users", &[("ids", ids.join(",")), fields])?
+                ("/2/users", vec![("ids", ids.join(","))])
             }
             (None, None) => return Err(invalid_input("usernames", "give `usernames` or `ids`")),
         };
+        query.extend(input.fields.query());
+        let answer = ctx.api.get(path, &query)?;
         Ok(UsersLookupOutput {
             users: users_of(&answer)?,
             not_found: not_found(&answer.body),
@@ -165,9 +166,12 @@ impl Action for UsersLookup {
     }
 }
 
+/// The users of an answer's `data`, each with its pinned post joined.
 fn users_of(answer: &Answer) -> Result<Vec<User>, ConnectorError> {
+    let includes = Includes::of(&answer.body);
     match answer.body.get("data") {
         Some(d) => Vec::<User>::deserialize(d)
+            .map(|users| users.into_iter().map(|u| includes.join_user(u)).collect())
             .map_err(|e| internal(format!("unexpected `data` from X: {e}"))),
         None => Ok(Vec::new()),
     }
@@ -183,8 +187,29 @@ pub struct UserPage {
     /// Pass back as `pagination_token` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
+    /// Problems X reported beside the data; the users above are complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial_errors: Vec<Value>,
     /// The endpoint's rate limit after this call.
     pub rate_limit: RateLimit,
+}
+
+impl Page for UserPage {
+    fn items(&self) -> usize {
+        self.users.len()
+    }
+
+    fn next_token(&self) -> Option<String> {
+        self.next_token.clone()
+    }
+
+    fn append(&mut self, later: UserPage) {
+        self.result_count += later.result_count;
+        self.next_token = later.next_token;
+        self.rate_limit = later.rate_limit;
+        self.partial_errors.extend(later.partial_errors);
+        self.users.extend(later.users);
+    }
 }
 
 /// Which page of a user list.
@@ -202,13 +227,27 @@ pub struct AccountListInput {
     #[serde(default)]
     #[schemars(length(min = 1, max = 256))]
     pub pagination_token: Option<String>,
+    /// Collect this many users (1 to 1000), page after page, instead of one
+    /// page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: UserFields,
 }
+
+/// Bounds of `max_results` for followers and following, as X sets them.
+const ACCOUNT_LIST_BOUNDS: Bounds = Bounds { min: 1, max: 1000 };
+/// Bounds of `max_results` for a post's liking and reposting users.
+const POST_USERS_BOUNDS: Bounds = Bounds { min: 1, max: 100 };
 
 impl Validate for AccountListInput {
     fn validate(&self) -> Result<(), ConnectorError> {
+        check_limit(self.limit, ACCOUNT_LIST_BOUNDS)?;
         check_page(
             self.max_results,
-            Bounds { min: 1, max: 1000 },
+            ACCOUNT_LIST_BOUNDS,
             "pagination_token",
             self.pagination_token.as_deref(),
         )
@@ -229,16 +268,42 @@ pub struct PostUsersInput {
     #[serde(default)]
     #[schemars(length(min = 1, max = 256))]
     pub pagination_token: Option<String>,
+    /// Collect this many users (1 to 1000), page after page, instead of one
+    /// page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: UserFields,
 }
 
 impl Validate for PostUsersInput {
     fn validate(&self) -> Result<(), ConnectorError> {
+        check_limit(self.limit, POST_USERS_BOUNDS)?;
         check_page(
             self.max_results,
-            Bounds { min: 1, max: 100 },
+            POST_USERS_BOUNDS,
             "pagination_token",
             self.pagination_token.as_deref(),
         )
+    }
+}
+
+/// A page of users at `path`, or `limit` users over several pages.
+fn user_pages(
+    ctx: &Context,
+    path: &str,
+    bounds: Bounds,
+    fields: &UserFields,
+    max_results: Option<u32>,
+    token: Option<String>,
+    limit: Option<u32>,
+) -> Result<UserPage, ConnectorError> {
+    let fetch = |n: Option<u32>, t: Option<String>| user_page(ctx, path, fields, n, t);
+    match limit {
+        None => fetch(max_results, token),
+        Some(limit) => collect(limit, bounds, token, |n, t| fetch(Some(n), t)),
     }
 }
 
@@ -246,10 +311,11 @@ impl Validate for PostUsersInput {
 fn user_page(
     ctx: &Context,
     path: &str,
+    fields: &UserFields,
     max_results: Option<u32>,
     token: Option<String>,
 ) -> Result<UserPage, ConnectorError> {
-    let mut query = vec![("user.fields", USER_FIELDS.to_string())];
+    let mut query = fields.query();
     if let Some(n) = max_results {
         query.push(("max_results", n.to_string()));
     }
@@ -273,6 +339,7 @@ fn user_page(
             .get("next_token")
             .and_then(Value::as_str)
             .map(str::to_string),
+        partial_errors: partial_errors(&answer.body),
         users,
         rate_limit: answer.rate_limit,
     })
@@ -286,6 +353,7 @@ macro_rules! account_list {
 
         impl Action for $name {
             const ID: &'static str = $id;
+            const READS: bool = true;
             type Input = AccountListInput;
             type Output = UserPage;
 
@@ -294,11 +362,14 @@ macro_rules! account_list {
                     Some(id) => id.as_str().to_string(),
                     None => ctx.account_id()?.to_string(),
                 };
-                user_page(
+                user_pages(
                     ctx,
                     &format!("/2/users/{user}/{}", $list),
+                    ACCOUNT_LIST_BOUNDS,
+                    &input.fields,
                     input.max_results,
                     input.pagination_token,
+                    input.limit,
                 )
             }
         }
@@ -313,15 +384,19 @@ macro_rules! post_users {
 
         impl Action for $name {
             const ID: &'static str = $id;
+            const READS: bool = true;
             type Input = PostUsersInput;
             type Output = UserPage;
 
             fn run(ctx: &Context, input: PostUsersInput) -> Result<UserPage, ConnectorError> {
-                user_page(
+                user_pages(
                     ctx,
                     &format!("/2/tweets/{}/{}", input.post_id.as_str(), $list),
+                    POST_USERS_BOUNDS,
+                    &input.fields,
                     input.max_results,
                     input.pagination_token,
+                    input.limit,
                 )
             }
         }

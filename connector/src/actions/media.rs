@@ -14,6 +14,7 @@ use crate::error::{ConnectorError, internal, invalid_input};
 use crate::http::{BodySink, BodySource};
 use crate::input::Validate;
 use crate::media::{Category, Kind, MediaType, sniff};
+use crate::retry;
 use base64::Engine;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -310,27 +311,6 @@ fn report(stage: &str, done: u64, total: Option<u64>) {
     });
 }
 
-/// Whether a failed segment send is worth sending again.
-fn retriable(error: &ConnectorError) -> bool {
-    match error {
-        ConnectorError::Timeout(_) => true,
-        ConnectorError::Upstream(u) => u.status >= 500 || u.status == 408,
-        ConnectorError::RateLimited(_) => false,
-        _ => false,
-    }
-}
-
-/// Backoff before retry `attempt` (1, 2, …): 0.5 s, 1 s, 2 s, with a little
-/// jitter from the clock so that parallel uploads do not retry in step.
-fn backoff(attempt: u32) -> Duration {
-    let base = 500u64 << (attempt - 1).min(4);
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64 % 100)
-        .unwrap_or(0);
-    Duration::from_millis(base + jitter)
-}
-
 /// `POST /2/media/upload/initialize`, `…/append`, `…/finalize`,
 /// `GET /2/media/upload`, `POST /2/media/metadata`.
 pub struct Upload;
@@ -522,9 +502,9 @@ fn append(
             &mut body,
         ) {
             Ok(answer) => return Ok(answer),
-            Err(e) if attempt < SEGMENT_ATTEMPTS && retriable(&e) => {
+            Err(e) if attempt < SEGMENT_ATTEMPTS && retry::transient(&e) => {
                 *retries += 1;
-                let wait = backoff(attempt);
+                let wait = retry::backoff(attempt);
                 host::log(
                     host::LogLevel::Warn,
                     &format!(

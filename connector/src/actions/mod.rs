@@ -7,11 +7,13 @@
 
 mod dm;
 mod engagement;
+mod fields;
 mod lookup;
 mod media;
 mod model;
 mod paging;
 mod posts;
+mod read_options;
 mod search;
 mod timelines;
 mod users;
@@ -37,6 +39,10 @@ pub trait Action {
     type Input: DeserializeOwned + JsonSchema + Validate;
     /// The JSON output.
     type Output: Serialize + JsonSchema;
+    /// Whether the action only reads, so that its requests may be sent
+    /// again after a transient failure; such an action takes
+    /// `retry_budget_secs`.
+    const READS: bool = false;
     /// Runs the action.
     fn run(ctx: &Context, input: Self::Input) -> Result<Self::Output, ConnectorError>;
 }
@@ -64,10 +70,21 @@ impl Entry {
 fn entry<A: Action>() -> Entry {
     Entry {
         id: A::ID,
-        input_schema: || schemars::schema_for!(A::Input).to_value(),
+        input_schema: || {
+            let mut schema = schemars::schema_for!(A::Input).to_value();
+            if A::READS {
+                read_options::add_to_schema(&mut schema);
+            }
+            schema
+        },
         output_schema: || schemars::schema_for!(A::Output).to_value(),
         run: |ctx, text| {
-            let input = input::parse::<A::Input>(text)?;
+            let text = if A::READS {
+                read_options::take(ctx, text)?
+            } else {
+                std::borrow::Cow::Borrowed(text)
+            };
+            let input = input::parse::<A::Input>(&text)?;
             let output = A::run(ctx, input)?;
             serde_json::to_string(&output)
                 .map_err(|e| internal(format!("cannot encode the output: {e}")))
@@ -206,7 +223,7 @@ impl Context {
         }
         let id = match &self.facts.account_id {
             Some(id) => id.clone(),
-            None => users::me(self)?.user.id,
+            None => users::me(self, &fields::UserFields::bare())?.user.id,
         };
         Ok(self.account_id.get_or_init(|| id))
     }

@@ -10,16 +10,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// Post fields the list actions ask for, besides the default id and text.
-pub const POST_FIELDS: &str = "author_id,conversation_id,created_at,in_reply_to_user_id,lang,public_metrics,referenced_tweets,reply_settings";
-
-/// User fields asked for wherever a user is returned.
-pub const USER_FIELDS: &str =
-    "created_at,description,profile_image_url,protected,public_metrics,verified";
-
-/// Expansions the list actions ask for: the authors of the posts.
-pub const POST_EXPANSIONS: &str = "author_id";
-
 /// An X account.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 pub struct User {
@@ -43,12 +33,35 @@ pub struct Post {
     pub text: String,
     /// Where the post can be seen on x.com.
     pub url: String,
-    /// The author, when X included it.
+    /// The author, when X included it (expansion `author_id`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub author: Option<User>,
+    /// The attached media, in order (expansion `attachments.media_keys`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<Map<String, Value>>,
+    /// The attached poll (expansion `attachments.poll_ids`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Map<String, Value>>,
+    /// The tagged place (expansion `geo.place_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub place: Option<Map<String, Value>>,
+    /// The posts this one replies to, quotes or reposts (expansion
+    /// `referenced_tweets.id`), with their authors when X included them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referenced_posts: Vec<ReferencedPost>,
     /// Every other field X returned (`created_at`, `author_id`, `public_metrics`, ...).
     #[serde(flatten)]
     pub fields: Map<String, Value>,
+}
+
+/// A post that another refers to, and how.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ReferencedPost {
+    /// `replied_to`, `quoted` or `retweeted`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The referenced post as X included it.
+    pub post: Post,
 }
 
 /// A post as X returns it in `data`.
@@ -60,14 +73,123 @@ struct RawPost {
     fields: Map<String, Value>,
 }
 
+/// The objects of an answer's `includes`, for joining into posts and users.
+#[derive(Debug, Default)]
+pub struct Includes {
+    users: Vec<User>,
+    tweets: Vec<Map<String, Value>>,
+    media: Vec<Map<String, Value>>,
+    polls: Vec<Map<String, Value>>,
+    places: Vec<Map<String, Value>>,
+}
+
+impl Includes {
+    /// Reads `includes` of an answer body; what is missing or malformed is empty.
+    pub fn of(body: &Value) -> Includes {
+        let objects = |kind: &str| -> Vec<Map<String, Value>> {
+            body.pointer(&format!("/includes/{kind}"))
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|o| o.as_object().cloned()).collect())
+                .unwrap_or_default()
+        };
+        Includes {
+            users: body
+                .pointer("/includes/users")
+                .and_then(|u| Vec::<User>::deserialize(u).ok())
+                .unwrap_or_default(),
+            tweets: objects("tweets"),
+            media: objects("media"),
+            polls: objects("polls"),
+            places: objects("places"),
+        }
+    }
+
+    fn find<'a>(
+        list: &'a [Map<String, Value>],
+        key: &str,
+        value: &str,
+    ) -> Option<&'a Map<String, Value>> {
+        list.iter()
+            .find(|o| o.get(key).and_then(Value::as_str) == Some(value))
+    }
+
+    /// The included post `id`, as a post joined one level deep.
+    fn post(&self, id: &str) -> Option<Post> {
+        let object = Self::find(&self.tweets, "id", id)?;
+        let raw = RawPost::deserialize(Value::Object(object.clone())).ok()?;
+        Some(Post::from_raw(raw, self, false))
+    }
+
+    /// The included pinned post of a user, if any.
+    pub fn join_user(&self, mut user: User) -> User {
+        let pinned = user
+            .fields
+            .get("pinned_tweet_id")
+            .and_then(Value::as_str)
+            .and_then(|id| Self::find(&self.tweets, "id", id))
+            .cloned();
+        if let Some(post) = pinned {
+            user.fields
+                .insert("pinned_post".into(), Value::Object(post));
+        }
+        user
+    }
+}
+
 impl Post {
-    fn from_raw(raw: RawPost, users: &[User]) -> Post {
+    /// Joins `includes` into a post from `data`; `nested` follows its
+    /// references one level.
+    fn from_raw(raw: RawPost, includes: &Includes, nested: bool) -> Post {
+        let fields = Value::Object(raw.fields.clone());
+        let text_at = |pointer: &str| {
+            fields
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         let author = raw
             .fields
             .get("author_id")
             .and_then(Value::as_str)
-            .and_then(|id| users.iter().find(|u| u.id == id))
+            .and_then(|id| includes.users.iter().find(|u| u.id == id))
             .cloned();
+        let ids_at = |pointer: &str| -> Vec<String> {
+            fields
+                .pointer(pointer)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let media = ids_at("/attachments/media_keys")
+            .iter()
+            .filter_map(|key| Includes::find(&includes.media, "media_key", key).cloned())
+            .collect();
+        let poll = ids_at("/attachments/poll_ids")
+            .first()
+            .and_then(|id| Includes::find(&includes.polls, "id", id).cloned());
+        let place = text_at("/geo/place_id")
+            .and_then(|id| Includes::find(&includes.places, "id", &id).cloned());
+        let referenced_posts = if nested {
+            raw.fields
+                .get("referenced_tweets")
+                .and_then(Value::as_array)
+                .map(|refs| {
+                    refs.iter()
+                        .filter_map(|r| {
+                            let kind = r.get("type")?.as_str()?.to_string();
+                            let post = includes.post(r.get("id")?.as_str()?)?;
+                            Some(ReferencedPost { kind, post })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let url = match &author {
             Some(a) => format!("https://x.com/{}/status/{}", a.username, raw.id),
             None => format!("https://x.com/i/web/status/{}", raw.id),
@@ -77,6 +199,10 @@ impl Post {
             text: raw.text,
             url,
             author,
+            media,
+            poll,
+            place,
+            referenced_posts,
             fields: raw.fields,
         }
     }
@@ -100,6 +226,10 @@ pub struct PostPage {
     pub next_token: Option<String>,
     /// Objects X included for the expansions (users, referenced posts, ...).
     pub includes: Map<String, Value>,
+    /// Problems X reported beside the data, such as an expanded post that
+    /// was deleted or is protected; the posts above are still complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial_errors: Vec<Value>,
     /// The endpoint's rate limit after this call.
     pub rate_limit: RateLimit,
 }
@@ -116,12 +246,6 @@ pub fn data<T: for<'de> Deserialize<'de>>(answer: &Answer) -> Result<T, Connecto
     T::deserialize(data).map_err(|e| internal(format!("unexpected `data` from X: {e}")))
 }
 
-fn included_users(body: &Value) -> Vec<User> {
-    body.pointer("/includes/users")
-        .and_then(|u| Vec::<User>::deserialize(u).ok())
-        .unwrap_or_default()
-}
-
 /// Builds a page from a list answer (`data` may be absent when nothing matched).
 pub fn post_page(answer: Answer) -> Result<PostPage, ConnectorError> {
     let body = answer.body;
@@ -131,14 +255,17 @@ pub fn post_page(answer: Answer) -> Result<PostPage, ConnectorError> {
             return Err(e);
         }
     }
-    let users = included_users(&body);
+    let includes = Includes::of(&body);
     let raw: Vec<RawPost> = match body.get("data") {
         Some(d) => {
             Vec::deserialize(d).map_err(|e| internal(format!("unexpected `data` from X: {e}")))?
         }
         None => Vec::new(),
     };
-    let posts: Vec<Post> = raw.into_iter().map(|r| Post::from_raw(r, &users)).collect();
+    let posts: Vec<Post> = raw
+        .into_iter()
+        .map(|r| Post::from_raw(r, &includes, true))
+        .collect();
     let meta = body.get("meta").cloned().unwrap_or(Value::Null);
     let text = |key: &str| meta.get(key).and_then(Value::as_str).map(str::to_string);
     Ok(PostPage {
@@ -154,22 +281,34 @@ pub fn post_page(answer: Answer) -> Result<PostPage, ConnectorError> {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default(),
+        partial_errors: partial_errors(&body),
         posts,
         rate_limit: answer.rate_limit,
     })
 }
 
+/// The `errors` X sent beside `data`, kept for the caller.
+pub fn partial_errors(body: &Value) -> Vec<Value> {
+    match (body.get("data"), body.get("errors")) {
+        (Some(_), Some(Value::Array(errors))) => errors.clone(),
+        _ => Vec::new(),
+    }
+}
+
 /// The posts of a lookup answer with their authors joined, and the ids X
 /// could not find (its partial `errors`).
 pub fn looked_up_posts(body: &Value) -> Result<(Vec<Post>, Vec<String>), ConnectorError> {
-    let users = included_users(body);
+    let includes = Includes::of(body);
     let raw: Vec<RawPost> = match body.get("data") {
         Some(d) => {
             Vec::deserialize(d).map_err(|e| internal(format!("unexpected `data` from X: {e}")))?
         }
         None => Vec::new(),
     };
-    let posts = raw.into_iter().map(|r| Post::from_raw(r, &users)).collect();
+    let posts = raw
+        .into_iter()
+        .map(|r| Post::from_raw(r, &includes, true))
+        .collect();
     Ok((posts, not_found(body)))
 }
 
@@ -194,5 +333,5 @@ pub fn not_found(body: &Value) -> Vec<String> {
 /// Builds one post from an answer whose `data` is a post.
 pub fn single_post(answer: &Answer) -> Result<Post, ConnectorError> {
     let raw: RawPost = data(answer)?;
-    Ok(Post::from_raw(raw, &included_users(&answer.body)))
+    Ok(Post::from_raw(raw, &Includes::of(&answer.body), true))
 }

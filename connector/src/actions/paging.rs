@@ -57,36 +57,58 @@ pub fn next_request(remaining: u32, bounds: Bounds) -> u32 {
     }
 }
 
-/// Fetches pages of posts until `limit` posts or the last page; `fetch`
-/// gets the page size and the token of the page to get.
-pub fn collect_posts(
+/// A page of a list that several pages can be collected into.
+pub trait Page: Sized {
+    /// How many items the page holds.
+    fn items(&self) -> usize;
+    /// The token of the page after this one.
+    fn next_token(&self) -> Option<String>;
+    /// Appends a later page, which brings its own next token and rate limit.
+    fn append(&mut self, later: Self);
+}
+
+impl Page for PostPage {
+    fn items(&self) -> usize {
+        self.posts.len()
+    }
+
+    fn next_token(&self) -> Option<String> {
+        self.next_token.clone()
+    }
+
+    fn append(&mut self, later: PostPage) {
+        self.result_count += later.result_count;
+        self.oldest_id = later.oldest_id.or(self.oldest_id.take());
+        self.next_token = later.next_token;
+        self.rate_limit = later.rate_limit;
+        merge_includes(&mut self.includes, later.includes);
+        self.partial_errors.extend(later.partial_errors);
+        self.posts.extend(later.posts);
+    }
+}
+
+/// Fetches pages until `limit` items or the last page; `fetch` gets the
+/// page size and the token of the page to get.
+pub fn collect<P: Page>(
     limit: u32,
     bounds: Bounds,
     first_token: Option<String>,
-    mut fetch: impl FnMut(u32, Option<String>) -> Result<PostPage, ConnectorError>,
-) -> Result<PostPage, ConnectorError> {
-    let mut token = first_token;
-    let mut all: Option<PostPage> = None;
+    mut fetch: impl FnMut(u32, Option<String>) -> Result<P, ConnectorError>,
+) -> Result<P, ConnectorError> {
+    let mut all = fetch(next_request(limit, bounds), first_token)?;
     loop {
-        let have = all.as_ref().map_or(0, |p| p.posts.len() as u32);
-        let page = fetch(next_request(limit - have, bounds), token.take())?;
-        token = page.next_token.clone();
-        let done = token.is_none() || page.posts.is_empty();
-        all = Some(match all {
-            None => page,
-            Some(mut acc) => {
-                acc.result_count += page.result_count;
-                acc.oldest_id = page.oldest_id.or(acc.oldest_id);
-                acc.next_token = page.next_token;
-                acc.rate_limit = page.rate_limit;
-                merge_includes(&mut acc.includes, page.includes);
-                acc.posts.extend(page.posts);
-                acc
-            }
-        });
-        let have = all.as_ref().map_or(0, |p| p.posts.len() as u32);
-        if done || have >= limit {
-            return Ok(all.expect("at least one page was fetched"));
+        let have = all.items() as u32;
+        let Some(token) = all.next_token() else {
+            return Ok(all);
+        };
+        if have >= limit {
+            return Ok(all);
+        }
+        let page = fetch(next_request(limit - have, bounds), Some(token))?;
+        let empty = page.items() == 0;
+        all.append(page);
+        if empty {
+            return Ok(all);
         }
     }
 }

@@ -1,14 +1,17 @@
 //! `post.create` and `post.delete`.
 
-use super::model::{Post, data, single_post};
+use super::model::{Post, data, post_page, single_post};
 use super::{Action, Context};
-use crate::api::RateLimit;
+use crate::api::{Answer, RateLimit};
+use crate::bindings::integration::connector::host;
 use crate::error::{ConnectorError, invalid_input};
-use crate::input::{Id, Validate};
-use crate::text::{MAX_WEIGHTED_LENGTH, TextCheck, check};
+use crate::input::{Id, Timestamp, Validate};
+use crate::retry;
+use crate::text::{MAX_WEIGHTED_LENGTH, TextCheck, check, same_published_text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What to publish.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -21,9 +24,24 @@ pub struct CreateInput {
     /// Publish the post as a reply to this post.
     #[serde(default)]
     pub reply_to_post_id: Option<Id>,
-    /// Quote this post.
+    /// With `reply_to_post_id`: users of the conversation not to mention in
+    /// the reply.
+    #[serde(default)]
+    #[schemars(length(max = 50))]
+    pub exclude_reply_user_ids: Option<Vec<Id>>,
+    /// Quote this post (not with media or a poll).
     #[serde(default)]
     pub quote_post_id: Option<Id>,
+    /// Who may reply; by default everyone.
+    #[serde(default)]
+    pub reply_settings: Option<ReplySettings>,
+    /// Publish for the account's Super Followers only.
+    #[serde(default)]
+    pub for_super_followers_only: bool,
+    /// Publish as a promoted-only post that appears in no timeline and is
+    /// not served to followers; X allows it for accounts with an ads account.
+    #[serde(default)]
+    pub nullcast: bool,
     /// Media to attach, from `media.upload`: one to four images, or one GIF
     /// or video.
     #[serde(default)]
@@ -32,6 +50,34 @@ pub struct CreateInput {
     /// A poll to attach (not with media).
     #[serde(default)]
     pub poll: Option<PollInput>,
+}
+
+/// Who may reply to a post.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+pub enum ReplySettings {
+    /// Accounts the author follows.
+    #[serde(rename = "following")]
+    Following,
+    /// Accounts the post mentions.
+    #[serde(rename = "mentionedUsers")]
+    MentionedUsers,
+    /// The author's subscribers.
+    #[serde(rename = "subscribers")]
+    Subscribers,
+    /// Verified accounts.
+    #[serde(rename = "verified")]
+    Verified,
+}
+
+impl ReplySettings {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReplySettings::Following => "following",
+            ReplySettings::MentionedUsers => "mentionedUsers",
+            ReplySettings::Subscribers => "subscribers",
+            ReplySettings::Verified => "verified",
+        }
+    }
 }
 
 /// A poll: its choices and how long it stays open.
@@ -49,6 +95,27 @@ pub struct PollInput {
 impl Validate for CreateInput {
     fn validate(&self) -> Result<(), ConnectorError> {
         check_text(&self.text)?;
+        if self.exclude_reply_user_ids.is_some() && self.reply_to_post_id.is_none() {
+            return Err(invalid_input(
+                "exclude_reply_user_ids",
+                "applies to a reply; give reply_to_post_id too",
+            ));
+        }
+        if self.quote_post_id.is_some() {
+            let other = if self.media_ids.is_some() {
+                Some("media_ids")
+            } else if self.poll.is_some() {
+                Some("poll")
+            } else {
+                None
+            };
+            if let Some(other) = other {
+                return Err(invalid_input(
+                    "quote_post_id",
+                    format!("X does not take a quote together with {other}"),
+                ));
+            }
+        }
         if let Some(ids) = &self.media_ids {
             if ids.is_empty() || ids.len() > 4 {
                 return Err(invalid_input(
@@ -154,6 +221,9 @@ impl Action for ValidateText {
 pub struct CreateOutput {
     /// The new post.
     pub post: Post,
+    /// True when X's answer was lost and the post was found published
+    /// instead of being sent again.
+    pub recovered: bool,
     /// The endpoint's rate limit after this call.
     pub rate_limit: RateLimit,
 }
@@ -167,28 +237,118 @@ impl Action for Create {
     type Output = CreateOutput;
 
     fn run(ctx: &Context, input: CreateInput) -> Result<CreateOutput, ConnectorError> {
-        let mut body = json!({ "text": input.text });
-        if let Some(id) = &input.reply_to_post_id {
-            body["reply"] = json!({ "in_reply_to_tweet_id": id });
+        let body = create_body(&input);
+        let sent_at = unix_now();
+        let first = match ctx.api.post_json("/2/tweets", &body) {
+            Ok(answer) => return created(&answer, false),
+            Err(e) if retry::transient(&e) => e,
+            Err(e) => return Err(e),
+        };
+        // The post may have been published and only the answer lost: look
+        // for it before sending it again, so that it is never posted twice.
+        host::log(
+            host::LogLevel::Warn,
+            &format!(
+                "publishing failed without an answer ({}); looking for the post before sending it again",
+                crate::error::kind(&first)
+            ),
+        );
+        if let Some(found) = find_published(ctx, &input.text, sent_at)? {
+            return Ok(found);
         }
-        if let Some(id) = &input.quote_post_id {
-            body["quote_tweet_id"] = json!(id);
+        match ctx.api.post_json("/2/tweets", &body) {
+            Ok(answer) => created(&answer, false),
+            // X refuses a repeat: the first attempt did land after all.
+            Err(ConnectorError::Conflict(detail)) => {
+                find_published(ctx, &input.text, sent_at)?.ok_or(ConnectorError::Conflict(detail))
+            }
+            Err(e) => Err(e),
         }
-        if let Some(ids) = &input.media_ids {
-            body["media"] = json!({ "media_ids": ids });
-        }
-        if let Some(poll) = &input.poll {
-            body["poll"] = json!({
-                "options": poll.options,
-                "duration_minutes": poll.duration_minutes,
-            });
-        }
-        let answer = ctx.api.post_json("/2/tweets", &body)?;
-        Ok(CreateOutput {
-            post: single_post(&answer)?,
-            rate_limit: answer.rate_limit,
-        })
     }
+}
+
+/// X's `TweetCreateRequest` for an input.
+fn create_body(input: &CreateInput) -> Value {
+    let mut body = json!({ "text": input.text });
+    if let Some(id) = &input.reply_to_post_id {
+        body["reply"] = json!({ "in_reply_to_tweet_id": id });
+        if let Some(ids) = &input.exclude_reply_user_ids {
+            body["reply"]["exclude_reply_user_ids"] = json!(ids);
+        }
+    }
+    if let Some(id) = &input.quote_post_id {
+        body["quote_tweet_id"] = json!(id);
+    }
+    if let Some(ids) = &input.media_ids {
+        body["media"] = json!({ "media_ids": ids });
+    }
+    if let Some(poll) = &input.poll {
+        body["poll"] = json!({
+            "options": poll.options,
+            "duration_minutes": poll.duration_minutes,
+        });
+    }
+    if let Some(settings) = input.reply_settings {
+        body["reply_settings"] = json!(settings.as_str());
+    }
+    if input.for_super_followers_only {
+        body["for_super_followers_only"] = json!(true);
+    }
+    if input.nullcast {
+        body["nullcast"] = json!(true);
+    }
+    body
+}
+
+fn created(answer: &Answer, recovered: bool) -> Result<CreateOutput, ConnectorError> {
+    Ok(CreateOutput {
+        post: single_post(answer)?,
+        recovered,
+        rate_limit: answer.rate_limit.clone(),
+    })
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// How far before the attempt a found post may have been created, for
+/// clocks that disagree.
+const CLOCK_SKEW_SECS: i64 = 300;
+
+/// The connected account's post with `text` published since `sent_at`, if
+/// X has it.
+fn find_published(
+    ctx: &Context,
+    text: &str,
+    sent_at: i64,
+) -> Result<Option<CreateOutput>, ConnectorError> {
+    let me = ctx.account_id()?.to_string();
+    let answer = ctx.api.get(
+        &format!("/2/users/{me}/tweets"),
+        &[
+            ("max_results", "20".to_string()),
+            ("tweet.fields", "created_at".to_string()),
+        ],
+    )?;
+    let page = post_page(answer)?;
+    let found = page.posts.into_iter().find(|post| {
+        let recent = post
+            .fields
+            .get("created_at")
+            .and_then(Value::as_str)
+            .and_then(|t| serde_json::from_value::<Timestamp>(json!(t)).ok())
+            .is_some_and(|t| t.unix() >= sent_at - CLOCK_SKEW_SECS);
+        recent && same_published_text(text, &post.text)
+    });
+    Ok(found.map(|post| CreateOutput {
+        post,
+        recovered: true,
+        rate_limit: page.rate_limit,
+    }))
 }
 
 /// Which post to delete.

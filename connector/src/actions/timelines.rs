@@ -1,35 +1,51 @@
-//! `timeline.user` and `timeline.home`.
+//! `timeline.user`, `timeline.home` and `timeline.mentions`.
 
-use super::model::{POST_EXPANSIONS, POST_FIELDS, PostPage, USER_FIELDS, post_page};
-use super::paging::{Bounds, check_limit, check_page, collect_posts};
+use super::fields::PostFields;
+use super::model::{PostPage, post_page};
+use super::paging::{Bounds, check_limit, check_page, collect};
 use super::{Action, Context};
 use crate::error::ConnectorError;
-use crate::input::{Id, Validate};
+use crate::input::{Id, Timestamp, Validate, check_id_order, check_order};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// Bounds of `max_results` for a user's posts, as X sets them.
-const USER_MIN: u32 = 5;
-const USER_MAX: u32 = 100;
+/// Bounds of `max_results` for a user's posts and mentions, as X sets them.
+const USER_BOUNDS: Bounds = Bounds { min: 5, max: 100 };
 /// Bounds of `max_results` for the home timeline, as X sets them.
-const HOME_MIN: u32 = 1;
-const HOME_MAX: u32 = 100;
-const USER_BOUNDS: Bounds = Bounds {
-    min: USER_MIN,
-    max: USER_MAX,
-};
-const HOME_BOUNDS: Bounds = Bounds {
-    min: HOME_MIN,
-    max: HOME_MAX,
-};
+const HOME_BOUNDS: Bounds = Bounds { min: 1, max: 100 };
 
-/// Whose posts, and which page.
+/// Kinds of posts a timeline can leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Exclude {
+    /// Replies to other posts.
+    Replies,
+    /// Reposts (X's API still calls them retweets).
+    Retweets,
+}
+
+/// Whose posts, which of them, and which page.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
     /// The user whose posts to list; by default the connected account.
     #[serde(default)]
     pub user_id: Option<Id>,
+    /// Leave out replies, reposts, or both.
+    #[serde(default)]
+    pub exclude: Vec<Exclude>,
+    /// Only posts newer than this post.
+    #[serde(default)]
+    pub since_id: Option<Id>,
+    /// Only posts older than this post.
+    #[serde(default)]
+    pub until_id: Option<Id>,
+    /// Only posts created at or after this time.
+    #[serde(default)]
+    pub start_time: Option<Timestamp>,
+    /// Only posts created before this time.
+    #[serde(default)]
+    pub end_time: Option<Timestamp>,
     /// Posts per page, 5 to 100; X's default is 10.
     #[serde(default)]
     #[schemars(range(min = 5, max = 100))]
@@ -43,46 +59,67 @@ pub struct UserInput {
     #[serde(default)]
     #[schemars(range(min = 5, max = 1000))]
     pub limit: Option<u32>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: PostFields,
 }
 
-impl Validate for UserInput {
-    fn validate(&self) -> Result<(), ConnectorError> {
-        check_limit(self.limit, USER_BOUNDS)?;
-        check_page(
-            self.max_results,
-            USER_BOUNDS,
-            "pagination_token",
-            self.pagination_token.as_deref(),
-        )
-    }
+/// Posts mentioning a user, and which page.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MentionsInput {
+    /// The user mentioned; by default the connected account.
+    #[serde(default)]
+    pub user_id: Option<Id>,
+    /// Only posts newer than this post.
+    #[serde(default)]
+    pub since_id: Option<Id>,
+    /// Only posts older than this post.
+    #[serde(default)]
+    pub until_id: Option<Id>,
+    /// Only posts created at or after this time.
+    #[serde(default)]
+    pub start_time: Option<Timestamp>,
+    /// Only posts created before this time.
+    #[serde(default)]
+    pub end_time: Option<Timestamp>,
+    /// Posts per page, 5 to 100; X's default is 10.
+    #[serde(default)]
+    #[schemars(range(min = 5, max = 100))]
+    pub max_results: Option<u32>,
+    /// The `next_token` of a previous page, to get the page after it.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub pagination_token: Option<String>,
+    /// Collect this many posts (5 to 1000), page after page, instead of one
+    /// page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 5, max = 1000))]
+    pub limit: Option<u32>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: PostFields,
 }
 
-/// `GET /2/users/:id/tweets`.
-pub struct User;
-
-impl Action for User {
-    const ID: &'static str = "timeline.user";
-    type Input = UserInput;
-    type Output = PostPage;
-
-    fn run(ctx: &Context, input: UserInput) -> Result<PostPage, ConnectorError> {
-        let user_id = match &input.user_id {
-            Some(id) => id.as_str().to_string(),
-            None => ctx.account_id()?.to_string(),
-        };
-        pages(
-            ctx,
-            &format!("/2/users/{user_id}/tweets"),
-            &input,
-            USER_BOUNDS,
-        )
-    }
-}
-
-/// Which page of the home timeline.
+/// Which posts of the home timeline, and which page.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HomeInput {
+    /// Leave out replies, reposts, or both.
+    #[serde(default)]
+    pub exclude: Vec<Exclude>,
+    /// Only posts newer than this post.
+    #[serde(default)]
+    pub since_id: Option<Id>,
+    /// Only posts older than this post.
+    #[serde(default)]
+    pub until_id: Option<Id>,
+    /// Only posts created at or after this time.
+    #[serde(default)]
+    pub start_time: Option<Timestamp>,
+    /// Only posts created before this time.
+    #[serde(default)]
+    pub end_time: Option<Timestamp>,
     /// Posts per page, 1 to 100; X's default is 100.
     #[serde(default)]
     #[schemars(range(min = 1, max = 100))]
@@ -96,6 +133,151 @@ pub struct HomeInput {
     #[serde(default)]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<u32>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: PostFields,
+}
+
+/// What every timeline request carries besides the page: the filters and
+/// the fields.
+struct Request<'a> {
+    path: String,
+    exclude: &'a [Exclude],
+    since_id: Option<&'a Id>,
+    until_id: Option<&'a Id>,
+    start_time: Option<&'a Timestamp>,
+    end_time: Option<&'a Timestamp>,
+    fields: &'a PostFields,
+}
+
+impl Request<'_> {
+    /// Checks what the request's filters cannot say in a schema.
+    fn check(&self) -> Result<(), ConnectorError> {
+        check_id_order(self.since_id, self.until_id)?;
+        check_order(self.start_time, self.end_time)
+    }
+
+    fn query(
+        &self,
+        max_results: Option<u32>,
+        token: Option<String>,
+    ) -> Vec<(&'static str, String)> {
+        let mut query = self.fields.query();
+        if !self.exclude.is_empty() {
+            let mut names: Vec<&str> = Vec::new();
+            for kind in self.exclude {
+                let name = match kind {
+                    Exclude::Replies => "replies",
+                    Exclude::Retweets => "retweets",
+                };
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            query.push(("exclude", names.join(",")));
+        }
+        let mut add = |name, value: Option<String>| {
+            if let Some(v) = value {
+                query.push((name, v));
+            }
+        };
+        add("since_id", self.since_id.map(|i| i.as_str().to_string()));
+        add("until_id", self.until_id.map(|i| i.as_str().to_string()));
+        add(
+            "start_time",
+            self.start_time.map(|t| t.as_str().to_string()),
+        );
+        add("end_time", self.end_time.map(|t| t.as_str().to_string()));
+        add("max_results", max_results.map(|n| n.to_string()));
+        add("pagination_token", token);
+        query
+    }
+
+    /// One page, or `limit` posts over several pages.
+    fn run(
+        &self,
+        ctx: &Context,
+        bounds: Bounds,
+        max_results: Option<u32>,
+        token: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<PostPage, ConnectorError> {
+        let fetch = |n: Option<u32>, token: Option<String>| {
+            post_page(ctx.api.get(&self.path, &self.query(n, token))?)
+        };
+        match limit {
+            None => fetch(max_results, token),
+            Some(limit) => collect(limit, bounds, token, |n, t| fetch(Some(n), t)),
+        }
+    }
+}
+
+impl UserInput {
+    fn request(&self, user_id: String) -> Request<'_> {
+        Request {
+            path: format!("/2/users/{user_id}/tweets"),
+            exclude: &self.exclude,
+            since_id: self.since_id.as_ref(),
+            until_id: self.until_id.as_ref(),
+            start_time: self.start_time.as_ref(),
+            end_time: self.end_time.as_ref(),
+            fields: &self.fields,
+        }
+    }
+}
+
+impl MentionsInput {
+    fn request(&self, user_id: String) -> Request<'_> {
+        Request {
+            path: format!("/2/users/{user_id}/mentions"),
+            exclude: &[],
+            since_id: self.since_id.as_ref(),
+            until_id: self.until_id.as_ref(),
+            start_time: self.start_time.as_ref(),
+            end_time: self.end_time.as_ref(),
+            fields: &self.fields,
+        }
+    }
+}
+
+impl HomeInput {
+    fn request(&self, user_id: String) -> Request<'_> {
+        Request {
+            path: format!("/2/users/{user_id}/timelines/reverse_chronological"),
+            exclude: &self.exclude,
+            since_id: self.since_id.as_ref(),
+            until_id: self.until_id.as_ref(),
+            start_time: self.start_time.as_ref(),
+            end_time: self.end_time.as_ref(),
+            fields: &self.fields,
+        }
+    }
+}
+
+impl Validate for UserInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_limit(self.limit, USER_BOUNDS)?;
+        check_page(
+            self.max_results,
+            USER_BOUNDS,
+            "pagination_token",
+            self.pagination_token.as_deref(),
+        )?;
+        self.request(String::new()).check()
+    }
+}
+
+impl Validate for MentionsInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_limit(self.limit, USER_BOUNDS)?;
+        check_page(
+            self.max_results,
+            USER_BOUNDS,
+            "pagination_token",
+            self.pagination_token.as_deref(),
+        )?;
+        self.request(String::new()).check()
+    }
 }
 
 impl Validate for HomeInput {
@@ -106,6 +288,36 @@ impl Validate for HomeInput {
             HOME_BOUNDS,
             "pagination_token",
             self.pagination_token.as_deref(),
+        )?;
+        self.request(String::new()).check()
+    }
+}
+
+/// The given user, or the connected account.
+fn user_or_me(ctx: &Context, user_id: &Option<Id>) -> Result<String, ConnectorError> {
+    Ok(match user_id {
+        Some(id) => id.as_str().to_string(),
+        None => ctx.account_id()?.to_string(),
+    })
+}
+
+/// `GET /2/users/:id/tweets`.
+pub struct User;
+
+impl Action for User {
+    const ID: &'static str = "timeline.user";
+    const READS: bool = true;
+    type Input = UserInput;
+    type Output = PostPage;
+
+    fn run(ctx: &Context, input: UserInput) -> Result<PostPage, ConnectorError> {
+        let user_id = user_or_me(ctx, &input.user_id)?;
+        input.request(user_id).run(
+            ctx,
+            USER_BOUNDS,
+            input.max_results,
+            input.pagination_token.clone(),
+            input.limit,
         )
     }
 }
@@ -115,21 +327,19 @@ pub struct Home;
 
 impl Action for Home {
     const ID: &'static str = "timeline.home";
+    const READS: bool = true;
     type Input = HomeInput;
     type Output = PostPage;
 
     fn run(ctx: &Context, input: HomeInput) -> Result<PostPage, ConnectorError> {
         let user_id = ctx.account_id()?.to_string();
-        let path = format!("/2/users/{user_id}/timelines/reverse_chronological");
-        let fetch = |n: Option<u32>, token: Option<String>| {
-            post_page(ctx.api.get(&path, &page_query(n, token))?)
-        };
-        match input.limit {
-            None => fetch(input.max_results, input.pagination_token),
-            Some(limit) => collect_posts(limit, HOME_BOUNDS, input.pagination_token, |n, t| {
-                fetch(Some(n), t)
-            }),
-        }
+        input.request(user_id).run(
+            ctx,
+            HOME_BOUNDS,
+            input.max_results,
+            input.pagination_token.clone(),
+            input.limit,
+        )
     }
 }
 
@@ -138,62 +348,36 @@ pub struct Mentions;
 
 impl Action for Mentions {
     const ID: &'static str = "timeline.mentions";
-    type Input = UserInput;
+    const READS: bool = true;
+    type Input = MentionsInput;
     type Output = PostPage;
 
-    fn run(ctx: &Context, input: UserInput) -> Result<PostPage, ConnectorError> {
-        let user_id = match &input.user_id {
-            Some(id) => id.as_str().to_string(),
-            None => ctx.account_id()?.to_string(),
-        };
-        let query = page_query(input.max_results, input.pagination_token);
-        post_page(
-            ctx.api
-                .get(&format!("/2/users/{user_id}/mentions"), &query)?,
+    fn run(ctx: &Context, input: MentionsInput) -> Result<PostPage, ConnectorError> {
+        let user_id = user_or_me(ctx, &input.user_id)?;
+        input.request(user_id).run(
+            ctx,
+            USER_BOUNDS,
+            input.max_results,
+            input.pagination_token.clone(),
+            input.limit,
         )
     }
-}
-
-/// One page, or `limit` posts over several pages, of a user's list at `path`.
-fn pages(
-    ctx: &Context,
-    path: &str,
-    input: &UserInput,
-    bounds: Bounds,
-) -> Result<PostPage, ConnectorError> {
-    let fetch = |n: Option<u32>, token: Option<String>| {
-        post_page(ctx.api.get(path, &page_query(n, token))?)
-    };
-    match input.limit {
-        None => fetch(input.max_results, input.pagination_token.clone()),
-        Some(limit) => collect_posts(limit, bounds, input.pagination_token.clone(), |n, t| {
-            fetch(Some(n), t)
-        }),
-    }
-}
-
-fn page_query(
-    max_results: Option<u32>,
-    pagination_token: Option<String>,
-) -> Vec<(&'static str, String)> {
-    let mut query = vec![
-        ("tweet.fields", POST_FIELDS.to_string()),
-        ("expansions", POST_EXPANSIONS.to_string()),
-        ("user.fields", USER_FIELDS.to_string()),
-    ];
-    if let Some(n) = max_results {
-        query.push(("max_results", n.to_string()));
-    }
-    if let Some(token) = pagination_token {
-        query.push(("pagination_token", token));
-    }
-    query
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ConnectorError;
     use crate::input::parse;
+
+    fn field_refused<T: for<'de> Deserialize<'de> + Validate + std::fmt::Debug>(
+        json: &str,
+    ) -> String {
+        match parse::<T>(json) {
+            Err(ConnectorError::InvalidInput(i)) => i.field,
+            other => panic!("expected invalid-input for {json}, got {other:?}"),
+        }
+    }
 
     #[test]
     fn max_results_follows_each_endpoints_bounds() {
@@ -201,5 +385,46 @@ mod tests {
         assert!(parse::<UserInput>(r#"{"max_results": 5}"#).is_ok());
         assert!(parse::<HomeInput>(r#"{"max_results": 1}"#).is_ok());
         assert!(parse::<HomeInput>(r#"{"max_results": 101}"#).is_err());
+    }
+
+    #[test]
+    fn filters_are_checked_before_any_request() {
+        assert_eq!(
+            field_refused::<UserInput>(r#"{"exclude": ["quotes"]}"#),
+            "exclude[0]"
+        );
+        assert_eq!(
+            field_refused::<UserInput>(r#"{"since_id": "20", "until_id": "10"}"#),
+            "until_id"
+        );
+        assert_eq!(
+            field_refused::<HomeInput>(
+                r#"{"start_time": "2026-11-20T10:00:00Z", "end_time": "2026-11-20T09:00:00Z"}"#
+            ),
+            "end_time"
+        );
+        assert_eq!(
+            field_refused::<MentionsInput>(r#"{"start_time": "last week"}"#),
+            "start_time"
+        );
+        assert_eq!(
+            field_refused::<MentionsInput>(r#"{"exclude": ["replies"]}"#),
+            "exclude"
+        );
+    }
+
+    #[test]
+    fn the_query_carries_each_filter_once() {
+        let input = parse::<UserInput>(
+            r#"{"exclude": ["replies", "retweets", "replies"], "since_id": "5", "end_time": "2026-11-20T09:00:00Z"}"#,
+        )
+        .unwrap();
+        let query = input.request("1".into()).query(Some(5), None);
+        let get = |n: &str| query.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str());
+        assert_eq!(get("exclude"), Some("replies,retweets"));
+        assert_eq!(get("since_id"), Some("5"));
+        assert_eq!(get("end_time"), Some("2026-11-20T09:00:00Z"));
+        assert_eq!(get("max_results"), Some("5"));
+        assert_eq!(get("pagination_token"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! `users.me`: who the connection acts for.
 
-use super::model::{USER_FIELDS, User, data};
+use super::fields::UserFields;
+use super::model::{Includes, User, data};
 use super::{Action, Context};
 use crate::api::RateLimit;
 use crate::error::ConnectorError;
@@ -8,10 +9,14 @@ use crate::input::Validate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// `users.me` takes no input.
+/// `users.me` needs no input.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MeInput {}
+pub struct MeInput {
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: UserFields,
+}
 
 impl Validate for MeInput {}
 
@@ -29,22 +34,21 @@ pub struct Me;
 
 impl Action for Me {
     const ID: &'static str = "users.me";
+    const READS: bool = true;
     type Input = MeInput;
     type Output = MeOutput;
 
-    fn run(ctx: &Context, _input: MeInput) -> Result<MeOutput, ConnectorError> {
-        me(ctx)
+    fn run(ctx: &Context, input: MeInput) -> Result<MeOutput, ConnectorError> {
+        me(ctx, &input.fields)
     }
 }
 
 /// The connected account, also used to learn the account id when the host
 /// does not know it.
-pub fn me(ctx: &Context) -> Result<MeOutput, ConnectorError> {
-    let answer = ctx
-        .api
-        .get("/2/users/me", &[("user.fields", USER_FIELDS.to_string())])?;
+pub fn me(ctx: &Context, fields: &UserFields) -> Result<MeOutput, ConnectorError> {
+    let answer = ctx.api.get("/2/users/me", &fields.query())?;
     Ok(MeOutput {
-        user: data(&answer)?,
+        user: Includes::of(&answer.body).join_user(data(&answer)?),
         rate_limit: answer.rate_limit,
     })
 }

@@ -13,6 +13,9 @@ pub struct Caller {
     /// The user the token acts for; `None` for an app-only token.
     pub user_id: Option<u64>,
     pub rate: RateStatus,
+    /// The status that replaces the answer after the request is carried
+    /// out, when a test injected [`Fault::LoseAnswer`].
+    pub lose_answer: Option<u16>,
 }
 
 /// Checks the `Authorization` header for `endpoint`: a known, unexpired token
@@ -24,9 +27,13 @@ pub async fn authorize(
     headers: &HeaderMap,
     endpoint: Endpoint,
 ) -> Result<Caller, Response> {
-    let caller = check(shared, headers, endpoint)?;
+    let mut caller = check(shared, headers, endpoint)?;
     match shared.faults.take(endpoint) {
         None => Ok(caller),
+        Some(Fault::LoseAnswer(status)) => {
+            caller.lose_answer = Some(status);
+            Ok(caller)
+        }
         Some(Fault::Delay(by)) => {
             tokio::time::sleep(by).await;
             Ok(caller)
@@ -82,7 +89,11 @@ fn check(shared: &Shared, headers: &HeaderMap, endpoint: Endpoint) -> Result<Cal
         .limits
         .take(&caller_key, endpoint, user_id.is_none(), now)
     {
-        Ok(rate) => Ok(Caller { user_id, rate }),
+        Ok(rate) => Ok(Caller {
+            user_id,
+            rate,
+            lose_answer: None,
+        }),
         Err(rate) => {
             let mut response = problem::too_many_requests();
             add_rate_headers(&mut response, rate);

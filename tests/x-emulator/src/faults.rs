@@ -15,6 +15,10 @@ pub enum Fault {
     Raw { status: u16, body: String },
     /// The answer comes after this delay.
     Delay(Duration),
+    /// The request is carried out, then its answer is replaced by this
+    /// error status: a post that was published although its answer was
+    /// lost on the way.
+    LoseAnswer(u16),
 }
 
 /// Faults waiting for their endpoint, in order.

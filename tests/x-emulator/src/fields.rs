@@ -7,7 +7,7 @@
 
 use crate::params::Params;
 use crate::problem::invalid_parameter;
-use crate::world::{Post, User, World};
+use crate::world::{AttachedMedia, Poll, Post, User, World};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -98,6 +98,41 @@ const USER_EXPANSIONS: &[&str] = &[
     "pinned_tweet_id",
 ];
 
+const MEDIA_FIELDS: &[&str] = &[
+    "alt_text",
+    "duration_ms",
+    "height",
+    "media_key",
+    "non_public_metrics",
+    "organic_metrics",
+    "preview_image_url",
+    "promoted_metrics",
+    "public_metrics",
+    "type",
+    "url",
+    "variants",
+    "width",
+];
+
+const POLL_FIELDS: &[&str] = &[
+    "duration_minutes",
+    "end_datetime",
+    "id",
+    "options",
+    "voting_status",
+];
+
+const PLACE_FIELDS: &[&str] = &[
+    "contained_within",
+    "country",
+    "country_code",
+    "full_name",
+    "geo",
+    "id",
+    "name",
+    "place_type",
+];
+
 /// Field and expansion parameters every post-returning endpoint accepts.
 /// `post.fields` is the name newer SDKs send for `tweet.fields`.
 pub const POST_QUERY_PARAMS: &[&str] = &[
@@ -119,6 +154,8 @@ pub const USER_QUERY_PARAMS: &[&str] =
 pub struct Selection {
     tweet: BTreeSet<String>,
     user: BTreeSet<String>,
+    media: BTreeSet<String>,
+    poll: BTreeSet<String>,
     expansions: BTreeSet<String>,
 }
 
@@ -134,6 +171,8 @@ impl Selection {
     }
 
     fn read(params: &Params, expansions: &[&str]) -> Result<Selection, Response> {
+        // No post of the emulator's carries a place; the names are still checked.
+        list(params, "place.fields", PLACE_FIELDS)?;
         let tweet_param = if params.get("post.fields").is_some() {
             "post.fields"
         } else {
@@ -142,6 +181,8 @@ impl Selection {
         Ok(Selection {
             tweet: list(params, tweet_param, TWEET_FIELDS)?,
             user: list(params, "user.fields", USER_FIELDS)?,
+            media: list(params, "media.fields", MEDIA_FIELDS)?,
+            poll: list(params, "poll.fields", POLL_FIELDS)?,
             expansions: list(params, "expansions", expansions)?,
         })
     }
@@ -170,7 +211,31 @@ impl Selection {
                 },
                 "lang" => json!(post.lang),
                 "possibly_sensitive" => json!(false),
-                "reply_settings" => json!("everyone"),
+                "reply_settings" => {
+                    json!(post.extras.reply_settings.as_deref().unwrap_or("everyone"))
+                }
+                "attachments" => {
+                    let mut a = Map::new();
+                    if !post.extras.media.is_empty() {
+                        a.insert(
+                            "media_keys".into(),
+                            json!(
+                                post.extras
+                                    .media
+                                    .iter()
+                                    .map(|m| &m.media_key)
+                                    .collect::<Vec<_>>()
+                            ),
+                        );
+                    }
+                    if let Some(poll) = &post.extras.poll {
+                        a.insert("poll_ids".into(), json!([poll.id.to_string()]));
+                    }
+                    if a.is_empty() {
+                        continue;
+                    }
+                    Value::Object(a)
+                }
                 // X renamed these metrics (`repost_count`, `post_count`); its
                 // specification still requires the old names and its current
                 // SDK the new ones, so both are given, as X does meanwhile.
@@ -257,6 +322,26 @@ impl Selection {
         if !users.is_empty() {
             includes.insert("users".into(), Value::Array(users));
         }
+        if self.expands("attachments.media_keys") {
+            let media: Vec<Value> = posts
+                .iter()
+                .flat_map(|p| &p.extras.media)
+                .map(|m| self.media(m))
+                .collect();
+            if !media.is_empty() {
+                includes.insert("media".into(), Value::Array(media));
+            }
+        }
+        if self.expands("attachments.poll_ids") {
+            let polls: Vec<Value> = posts
+                .iter()
+                .filter_map(|p| p.extras.poll.as_ref())
+                .map(|poll| self.poll(poll))
+                .collect();
+            if !polls.is_empty() {
+                includes.insert("polls".into(), Value::Array(polls));
+            }
+        }
         let referenced: Vec<Value> = post_ids
             .iter()
             .filter_map(|id| world.post(*id))
@@ -266,6 +351,67 @@ impl Selection {
             includes.insert("tweets".into(), Value::Array(referenced));
         }
         (!includes.is_empty()).then_some(Value::Object(includes))
+    }
+}
+
+impl Selection {
+    /// An attached medium with the selected fields; `media_key` and `type`
+    /// always come.
+    fn media(&self, media: &AttachedMedia) -> Value {
+        let mut o = Map::new();
+        o.insert("media_key".into(), json!(media.media_key));
+        o.insert("type".into(), json!(media.kind));
+        for field in &self.media {
+            let value = match (field.as_str(), media.kind) {
+                ("alt_text", "photo") => match &media.alt_text {
+                    Some(text) => json!(text),
+                    None => continue,
+                },
+                ("url", "photo") => json!(format!(
+                    "https://pbs.twimg.com/media/{}.jpg",
+                    media.media_key
+                )),
+                ("preview_image_url", "video" | "animated_gif") => json!(format!(
+                    "https://pbs.twimg.com/ext_tw_video_thumb/{}/pu/img/preview.jpg",
+                    media.media_key
+                )),
+                ("width", _) => json!(1280),
+                ("height", _) => json!(720),
+                _ => continue,
+            };
+            o.insert(field.clone(), value);
+        }
+        Value::Object(o)
+    }
+
+    /// A poll with the selected fields; `id` and `options` always come.
+    fn poll(&self, poll: &Poll) -> Value {
+        let mut o = Map::new();
+        o.insert("id".into(), json!(poll.id.to_string()));
+        o.insert(
+            "options".into(),
+            json!(
+                poll.options
+                    .iter()
+                    .enumerate()
+                    .map(|(i, label)| json!({ "position": i + 1, "label": label, "votes": 0 }))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        for field in &self.poll {
+            let value = match field.as_str() {
+                "duration_minutes" => json!(poll.duration_minutes),
+                "end_datetime" => json!(timestamp(poll.ends_at)),
+                "voting_status" => json!(if poll.ends_at > chrono::Utc::now() {
+                    "open"
+                } else {
+                    "closed"
+                }),
+                _ => continue,
+            };
+            o.insert(field.clone(), value);
+        }
+        Value::Object(o)
     }
 }
 

@@ -47,6 +47,15 @@ impl Kind {
         }
     }
 
+    /// The media `type` X gives in `includes.media`.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Kind::Image => "photo",
+            Kind::Gif => "animated_gif",
+            Kind::Video => "video",
+        }
+    }
+
     /// Whether finalize starts asynchronous processing.
     fn processed(self) -> bool {
         self != Kind::Image

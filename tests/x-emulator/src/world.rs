@@ -54,10 +54,49 @@ pub struct Post {
     pub retweet_count: u64,
     pub reply_count: u64,
     pub quote_count: u64,
-    /// Media keys of attached media.
-    pub media_keys: Vec<String>,
-    /// Options of an attached poll.
-    pub poll_options: Vec<String>,
+    /// What the author set when publishing: media, poll, reply settings.
+    pub extras: PostExtras,
+}
+
+impl Post {
+    /// Whether the post shows in `viewer`'s timelines and searches: a
+    /// promoted-only post or one for Super Followers (the emulator has
+    /// none) shows to its author alone.
+    pub fn listed_for(&self, viewer: Option<u64>) -> bool {
+        let restricted = self.extras.nullcast || self.extras.for_super_followers_only;
+        !restricted || viewer == Some(self.author_id)
+    }
+}
+
+/// What a post may carry besides its text, as `POST /2/tweets` set it.
+#[derive(Debug, Clone, Default)]
+pub struct PostExtras {
+    pub media: Vec<AttachedMedia>,
+    pub poll: Option<Poll>,
+    /// `following`, `mentionedUsers`, `subscribers` or `verified`;
+    /// `None` for everyone.
+    pub reply_settings: Option<String>,
+    pub for_super_followers_only: bool,
+    /// Promoted-only: in no timeline but the author's own, and not in search.
+    pub nullcast: bool,
+}
+
+/// One attached medium.
+#[derive(Debug, Clone)]
+pub struct AttachedMedia {
+    pub media_key: String,
+    /// X's media type: `photo`, `animated_gif` or `video`.
+    pub kind: &'static str,
+    pub alt_text: Option<String>,
+}
+
+/// An attached poll.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    pub id: u64,
+    pub options: Vec<String>,
+    pub duration_minutes: u32,
+    pub ends_at: DateTime<Utc>,
 }
 
 /// A direct message.
@@ -340,8 +379,7 @@ impl World {
                 retweet_count: 0,
                 reply_count: 0,
                 quote_count: 0,
-                media_keys: Vec::new(),
-                poll_options: Vec::new(),
+                extras: PostExtras::default(),
             },
         );
         id
@@ -419,8 +457,13 @@ impl World {
             .map(|p| PostSnapshot {
                 id: p.id.to_string(),
                 text: p.text.clone(),
-                media_keys: p.media_keys.clone(),
-                poll_options: p.poll_options.clone(),
+                media_keys: p.extras.media.iter().map(|m| m.media_key.clone()).collect(),
+                poll_options: p
+                    .extras
+                    .poll
+                    .as_ref()
+                    .map(|poll| poll.options.clone())
+                    .unwrap_or_default(),
             })
             .collect()
     }
@@ -557,11 +600,10 @@ impl World {
         }
     }
 
-    /// Attaches media and a poll to a post just created.
-    pub fn attach(&mut self, post: u64, media_keys: Vec<String>, poll_options: Vec<String>) {
+    /// Sets what a post just created carries besides its text.
+    pub fn attach(&mut self, post: u64, extras: PostExtras) {
         if let Some(p) = self.posts.get_mut(&post) {
-            p.media_keys = media_keys;
-            p.poll_options = poll_options;
+            p.extras = extras;
         }
     }
 

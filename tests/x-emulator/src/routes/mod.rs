@@ -97,8 +97,19 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// A JSON answer with the caller's rate-limit headers.
+/// A JSON answer with the caller's rate-limit headers, or the error that
+/// replaces it when a test made the answer get lost.
 fn answer(caller: &Caller, status: StatusCode, body: Value) -> Response {
+    if let Some(lost) = caller.lose_answer {
+        let status = StatusCode::from_u16(lost).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let mut response = problem::generic(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+            "Injected failure after the request was carried out",
+        );
+        add_rate_headers(&mut response, caller.rate);
+        return response;
+    }
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

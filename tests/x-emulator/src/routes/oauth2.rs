@@ -294,8 +294,10 @@ fn client(
 pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     // An injected delay comes before anything is consumed: a client that
     // gives up meanwhile leaves its code or refresh token unused.
+    let mut lose_answer = None;
     match shared.faults.take(Endpoint::OAuth2Token) {
         Some(Fault::Delay(by)) => tokio::time::sleep(by).await,
+        Some(Fault::LoseAnswer(status)) => lose_answer = Some(status),
         Some(Fault::Status(status)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return oauth_error(status, "temporarily_unavailable", "Injected failure");
@@ -378,6 +380,12 @@ pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
     });
     if scopes.contains("offline.access") {
         answer["refresh_token"] = json!(world.issue_refresh_token(&client_id, user_id, scopes));
+    }
+    if let Some(status) = lose_answer {
+        // The tokens were issued (and the refresh token rotated), but the
+        // client never hears of them.
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return oauth_error(status, "temporarily_unavailable", "Injected failure");
     }
     (
         StatusCode::OK,

@@ -7,11 +7,12 @@ use crate::fields::{POST_QUERY_PARAMS, Selection};
 use crate::params::{Params, parse_id};
 use crate::problem;
 use crate::rate_limit::Endpoint;
-use crate::world::{CreateRefusal, DeleteRefusal};
+use crate::world::{AttachedMedia, CreateRefusal, DeleteRefusal, Poll, PostExtras};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -81,18 +82,55 @@ pub async fn create(
         None => None,
         Some(v) => Some(id_member("quote_tweet_id", v)?),
     };
-    let media_keys = attached_media(&shared, author, fields.get("media"))?;
-    let poll_options = attached_poll(fields.get("poll"))?;
-    if !media_keys.is_empty() && !poll_options.is_empty() {
+    if let Some(reply) = fields.get("reply") {
+        reply_members(reply)?;
+    }
+    let media = attached_media(&shared, author, fields.get("media"))?;
+    let now = shared.clock.now();
+    let poll = attached_poll(fields.get("poll"), now)?;
+    if !media.is_empty() && poll.is_some() {
         return Err(problem::invalid_body(
             "$: A post may have media or a poll attached, not both.",
         ));
     }
-    let now = shared.clock.now();
+    if quote.is_some() && (!media.is_empty() || poll.is_some()) {
+        return Err(problem::invalid_body(
+            "$.quote_tweet_id: Quote Tweet Id is mutually exclusive from Poll and Media.",
+        ));
+    }
+    let reply_settings = match fields.get("reply_settings") {
+        None => None,
+        Some(Value::String(s)) if REPLY_SETTINGS.contains(&s.as_str()) => Some(s.clone()),
+        Some(_) => {
+            return Err(problem::invalid_body(&format!(
+                "$.reply_settings: does not have a value in the enumeration [{}]",
+                REPLY_SETTINGS.join(", ")
+            )));
+        }
+    };
+    let flag = |name: &str| match fields.get(name) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(problem::invalid_body(&format!(
+            "$.{name}: string found, but expected boolean"
+        ))),
+    };
+    let extras = PostExtras {
+        media,
+        poll,
+        reply_settings,
+        for_super_followers_only: flag("for_super_followers_only")?,
+        nullcast: flag("nullcast")?,
+    };
     let mut world = shared.world.lock().unwrap();
     match world.create_post(author, &text, reply_to, quote, now) {
         Ok(id) => Ok({
-            world.attach(id, media_keys, poll_options);
+            let mut extras = extras;
+            if let Some(poll) = &mut extras.poll {
+                // One poll per post: the poll takes the post's id.
+                poll.id = id;
+            }
+            world.attach(id, extras);
             answer(
                 &caller,
                 StatusCode::CREATED,
@@ -186,14 +224,44 @@ pub async fn lookup(
     Ok(answer(&caller, StatusCode::OK, body))
 }
 
-/// The media keys of `media.media_ids`, as X checks them: 1 to 4 ids of the
+/// Who may reply, as `reply_settings` takes it.
+const REPLY_SETTINGS: &[&str] = &["following", "mentionedUsers", "subscribers", "verified"];
+
+/// Checks the members of `reply` besides the post replied to.
+fn reply_members(reply: &Value) -> Result<(), Response> {
+    let Some(members) = reply.as_object() else {
+        return Err(problem::invalid_body("$.reply: must be an object"));
+    };
+    for (name, value) in members {
+        match name.as_str() {
+            "in_reply_to_tweet_id" => {}
+            "auto_populate_reply_metadata" if value.is_boolean() => {}
+            "exclude_reply_user_ids" => {
+                let ids = value.as_array().ok_or_else(|| {
+                    problem::invalid_body("$.reply.exclude_reply_user_ids: must be an array")
+                })?;
+                for (i, id) in ids.iter().enumerate() {
+                    id_member(&format!("reply.exclude_reply_user_ids[{i}]"), id)?;
+                }
+            }
+            other => {
+                return Err(problem::invalid_body(&format!(
+                    "$.reply.{other}: is not defined in the schema and the schema does not allow additional properties"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The media of `media.media_ids`, as X checks them: 1 to 4 ids of the
 /// caller's uploads that finished processing; one GIF or video alone, or up
 /// to four images.
 fn attached_media(
     shared: &Shared,
     author: u64,
     media: Option<&Value>,
-) -> Result<Vec<String>, Response> {
+) -> Result<Vec<AttachedMedia>, Response> {
     let Some(media) = media else {
         return Ok(Vec::new());
     };
@@ -219,7 +287,11 @@ fn attached_media(
             .ok_or_else(|| {
                 problem::invalid_body("$.media.media_ids: Your media IDs are invalid.")
             })?;
-        keys.push(upload.media_key());
+        keys.push(AttachedMedia {
+            media_key: upload.media_key(),
+            kind: upload.kind.media_type(),
+            alt_text: upload.alt_text.clone(),
+        });
         kinds.push(upload.kind);
     }
     if kinds.len() > 1 && kinds.iter().any(|k| *k != crate::media::Kind::Image) {
@@ -230,11 +302,12 @@ fn attached_media(
     Ok(keys)
 }
 
-/// The options of `poll`, as X checks them: 2 to 4 options of 1 to 25
-/// characters, and a duration of 5 to 10080 minutes.
-fn attached_poll(poll: Option<&Value>) -> Result<Vec<String>, Response> {
+/// The poll of `poll`, as X checks it: 2 to 4 options of 1 to 25
+/// characters, and a duration of 5 to 10080 minutes. Its id is set when
+/// the post is.
+fn attached_poll(poll: Option<&Value>, now: DateTime<Utc>) -> Result<Option<Poll>, Response> {
     let Some(poll) = poll else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let options = poll
         .get("options")
@@ -259,7 +332,12 @@ fn attached_poll(poll: Option<&Value>) -> Result<Vec<String>, Response> {
         texts.push(text.to_string());
     }
     match poll.get("duration_minutes").and_then(Value::as_u64) {
-        Some(m) if (5..=10080).contains(&m) => Ok(texts),
+        Some(m) if (5..=10080).contains(&m) => Ok(Some(Poll {
+            id: 0,
+            options: texts,
+            duration_minutes: m as u32,
+            ends_at: now + chrono::Duration::minutes(m as i64),
+        })),
         _ => Err(problem::invalid_body(
             "$.poll.duration_minutes: must be an integer between 5 and 10080",
         )),

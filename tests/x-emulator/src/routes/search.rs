@@ -105,7 +105,7 @@ pub async fn recent(
         .posts_newest_first()
         .filter(|p| p.created_at >= start && end.is_none_or(|e| p.created_at < e))
         .filter(|p| since_id.is_none_or(|id| p.id > id) && until_id.is_none_or(|id| p.id < id))
-        .filter(|p| parsed.matches(&world, p))
+        .filter(|p| p.listed_for(caller.user_id) && parsed.matches(&world, p))
         .collect();
     Ok(answer(
         &caller,

@@ -108,6 +108,7 @@ pub async fn user_posts(
     let posts: Vec<&Post> = world
         .posts_newest_first()
         .filter(|p| p.author_id == user_id && window.admits(p))
+        .filter(|p| p.listed_for(caller.user_id))
         .collect();
     Ok(answer(
         &caller,
@@ -140,7 +141,9 @@ pub async fn home(
     let posts: Vec<&Post> = world
         .posts_newest_first()
         .filter(|p| {
-            (p.author_id == user_id || world.follows(user_id, p.author_id)) && window.admits(p)
+            (p.author_id == user_id || world.follows(user_id, p.author_id))
+                && p.listed_for(caller.user_id)
+                && window.admits(p)
         })
         .collect();
     Ok(answer(
@@ -182,6 +185,7 @@ pub async fn mentions(
     let posts: Vec<&Post> = world
         .posts_newest_first()
         .filter(|p| p.text.to_ascii_lowercase().contains(&handle) && window.admits(p))
+        .filter(|p| p.listed_for(caller.user_id))
         .collect();
     Ok(answer(
         &caller,
