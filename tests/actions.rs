@@ -971,3 +971,67 @@ async fn outputs_join_media_polls_and_referenced_posts_and_fields_are_chosen() {
     assert_eq!(me["user"]["username"], "ada");
     bed.assert_traffic_conforms();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
+    let bed = XBed::start().await;
+    let descriptor = bed.connector.descriptor().clone();
+    let mut scopes: Vec<String> = descriptor
+        .actions
+        .iter()
+        .flat_map(|a| a.required_scopes.clone())
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let ada = oauth_connection(&bed.x, "ada", &scopes);
+    let grace_id = bed.x.user_id("grace").unwrap();
+    let target = bed
+        .run_as(&ada, "post.create", json!({"text": "A post to act on."}))
+        .await
+        .unwrap();
+    let post_id = target["post"]["id"].clone();
+    let doomed = bed
+        .run_as(&ada, "post.create", json!({"text": "A post to delete."}))
+        .await
+        .unwrap();
+    let sample = |action: &str| -> Option<serde_json::Value> {
+        Some(match action {
+            "users.me" | "user.followers" | "user.following" | "timeline.user"
+            | "timeline.home" | "timeline.mentions" | "dm.events" => json!({}),
+            "users.lookup" => json!({"usernames": ["grace", "nobody_here"]}),
+            "post.validate" => json!({"text": "Counting 🧮 https://example.com"}),
+            "post.create" => json!({"text": "Checking the catalogue."}),
+            "post.delete" => json!({"id": doomed["post"]["id"]}),
+            "post.lookup" => json!({"ids": [post_id, "1"]}),
+            "post.liking_users" | "post.reposted_by" | "post.like" | "post.unlike"
+            | "post.repost" | "post.unrepost" | "post.bookmark" | "post.unbookmark" => {
+                json!({"post_id": post_id})
+            }
+            "user.follow" | "user.unfollow" => json!({"user_id": grace_id}),
+            "media.upload" => json!({"base64": tiny_png_base64()}),
+            "search.recent" => json!({"query": "engine OR loom"}),
+            "dm.send" => json!({"user_id": grace_id, "text": "Checking the catalogue."}),
+            _ => return None,
+        })
+    };
+
+    let mut unsampled = Vec::new();
+    for action in &descriptor.actions {
+        let Some(input) = sample(&action.id) else {
+            unsampled.push(action.id.clone());
+            continue;
+        };
+        // `run_as` checks a successful output against the output schema.
+        if let Err(e) = bed.run_as(&ada, &action.id, input).await {
+            panic!("{} failed: {e:?}", action.id);
+        }
+    }
+
+    assert!(
+        unsampled.is_empty(),
+        "actions without a sample input here: {unsampled:?}"
+    );
+    assert!(descriptor.actions.len() >= 25);
+    bed.assert_traffic_conforms();
+}

@@ -211,6 +211,31 @@ async fn what_does_not_exist_is_not_found() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_protected_account_s_posts_are_forbidden_with_x_s_detail() {
+    let bed = XBed::start().await;
+    let mary = bed.x.user_id("mary").unwrap();
+
+    let error = bed.err("timeline.user", json!({"user_id": mary})).await;
+    let found = bed.ok("users.lookup", json!({"usernames": ["mary"]})).await;
+    let searched = bed
+        .ok("search.recent", json!({"query": "mechanism heavens"}))
+        .await;
+
+    match error {
+        ActionError::Forbidden { detail, .. } => {
+            assert!(
+                detail.contains("not authorized to see the user"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(found["users"][0]["protected"], true);
+    assert_eq!(searched["result_count"], 0, "{searched}");
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_spent_window_is_rate_limited_with_its_reset_time() {
     let bed = XBed::start().await;
     bed.x.set_rate_limit(Endpoint::UsersMe, 1);

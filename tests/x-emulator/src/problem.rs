@@ -87,6 +87,21 @@ pub fn not_found_error(resource_type: &str, parameter: &str, value: &str) -> Val
     })
 }
 
+/// A partial error for a resource the caller may not see, such as the
+/// posts of a protected account it does not follow.
+pub fn not_authorized_error(resource_type: &str, parameter: &str, value: &str) -> Value {
+    json!({
+        "value": value,
+        "detail": format!("Sorry, you are not authorized to see the {resource_type} with {parameter}: [{value}]."),
+        "title": "Authorization Error",
+        "resource_type": resource_type,
+        "parameter": parameter,
+        "resource_id": value,
+        "section": "data",
+        "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"
+    })
+}
+
 /// 404 with a resource-not-found problem, as for deleting a missing post.
 pub fn not_found(resource_type: &str, parameter: &str, value: &str) -> Response {
     let mut body = not_found_error(resource_type, parameter, value);

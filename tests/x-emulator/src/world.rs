@@ -237,7 +237,8 @@ pub struct World {
 }
 
 impl World {
-    /// The demo world: `ada` follows `grace` and `alan`; each has posted in
+    /// The demo world: `ada` follows `grace` and `alan`; `mary`'s account is
+    /// protected and nobody follows it; each has posted in
     /// the last days, `grace` has reposted `ada`, `alan` has replied to `grace`,
     /// and one post of `ada`'s is older than recent search's seven days.
     pub fn seeded(clock: &Clock) -> World {
@@ -261,8 +262,22 @@ impl World {
             "Can machines think?",
             now - Duration::days(2100),
         );
+        let mary = world.add_user(
+            "mary",
+            "Mary Somerville",
+            "On the connexion of the physical sciences.",
+            now - Duration::days(1900),
+        );
+        world.user_mut(mary).protected = true;
         world.follows.insert((ada, grace));
         world.follows.insert((ada, alan));
+        world.add_post(
+            mary,
+            "Private notes on the mechanism of the heavens.",
+            now - Duration::hours(40),
+            None,
+            None,
+        );
 
         let old = world.add_post(
             ada,
@@ -326,6 +341,20 @@ impl World {
             verified: false,
         });
         id
+    }
+
+    fn user_mut(&mut self, id: u64) -> &mut User {
+        self.users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .expect("the user was just added")
+    }
+
+    /// Whether `viewer` may see `author`'s posts: an account that is not
+    /// protected, or one the viewer is or follows.
+    pub fn can_see(&self, viewer: Option<u64>, author: u64) -> bool {
+        let protected = self.user(author).is_some_and(|u| u.protected);
+        !protected || viewer == Some(author) || viewer.is_some_and(|v| self.follows(v, author))
     }
 
     /// A fresh id, as X's ids go (for media, say).

@@ -105,7 +105,8 @@ pub async fn recent(
         .posts_newest_first()
         .filter(|p| p.created_at >= start && end.is_none_or(|e| p.created_at < e))
         .filter(|p| since_id.is_none_or(|id| p.id > id) && until_id.is_none_or(|id| p.id < id))
-        .filter(|p| p.listed_for(caller.user_id) && parsed.matches(&world, p))
+        .filter(|p| p.listed_for(caller.user_id) && world.can_see(caller.user_id, p.author_id))
+        .filter(|p| parsed.matches(&world, p))
         .collect();
     Ok(answer(
         &caller,

@@ -105,6 +105,13 @@ pub async fn user_posts(
             json!({ "errors": [problem::not_found_error("user", "id", &id)] }),
         ));
     }
+    if !world.can_see(caller.user_id, user_id) {
+        return Ok(answer(
+            &caller,
+            StatusCode::OK,
+            json!({ "errors": [problem::not_authorized_error("user", "id", &id)] }),
+        ));
+    }
     let posts: Vec<&Post> = world
         .posts_newest_first()
         .filter(|p| p.author_id == user_id && window.admits(p))
@@ -185,7 +192,7 @@ pub async fn mentions(
     let posts: Vec<&Post> = world
         .posts_newest_first()
         .filter(|p| p.text.to_ascii_lowercase().contains(&handle) && window.admits(p))
-        .filter(|p| p.listed_for(caller.user_id))
+        .filter(|p| p.listed_for(caller.user_id) && world.can_see(caller.user_id, p.author_id))
         .collect();
     Ok(answer(
         &caller,
