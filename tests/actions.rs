@@ -1035,3 +1035,70 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
     assert!(descriptor.actions.len() >= 25);
     bed.assert_traffic_conforms();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_lists_and_messages_collect_up_to_a_limit_and_resume() {
+    let bed = XBed::start().await;
+    let scopes = [
+        "tweet.read",
+        "users.read",
+        "follows.read",
+        "dm.read",
+        "dm.write",
+    ];
+    let ada = oauth_connection(&bed.x, "ada", &scopes);
+    let grace_id = bed.x.user_id("grace").unwrap();
+    for n in 0..3 {
+        bed.run_as(
+            &ada,
+            "dm.send",
+            json!({"user_id": grace_id, "text": format!("Message {n}")}),
+        )
+        .await
+        .unwrap();
+    }
+
+    let first = bed
+        .run_as(&ada, "user.following", json!({"limit": 1}))
+        .await
+        .unwrap();
+    let rest = bed
+        .run_as(
+            &ada,
+            "user.following",
+            json!({"limit": 10, "pagination_token": first["next_token"]}),
+        )
+        .await
+        .unwrap();
+    let two = bed
+        .run_as(&ada, "dm.events", json!({"limit": 2}))
+        .await
+        .unwrap();
+    let last = bed
+        .run_as(
+            &ada,
+            "dm.events",
+            json!({"limit": 5, "pagination_token": two["next_token"]}),
+        )
+        .await
+        .unwrap();
+
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut following = names(&first);
+    following.extend(names(&rest));
+    following.sort();
+    assert_eq!(following, ["alan", "grace"]);
+    assert!(rest.get("next_token").is_none());
+    assert_eq!(two["events"].as_array().unwrap().len(), 2);
+    assert_eq!(two["events"][0]["text"], "Message 2");
+    assert_eq!(last["events"].as_array().unwrap().len(), 1);
+    assert_eq!(last["events"][0]["text"], "Message 0");
+    bed.assert_traffic_conforms();
+}

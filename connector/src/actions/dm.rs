@@ -1,7 +1,7 @@
 //! Direct messages: `dm.send` to one user, `dm.events` for the account's
 //! recent messages across its conversations.
 
-use super::paging::{Bounds, check_page};
+use super::paging::{Bounds, Page, check_limit, check_page, collect};
 use super::{Action, Context};
 use crate::api::RateLimit;
 use crate::error::{ConnectorError, internal, invalid_input};
@@ -95,13 +95,22 @@ pub struct EventsInput {
     #[serde(default)]
     #[schemars(length(min = 1, max = 256))]
     pub pagination_token: Option<String>,
+    /// Collect this many messages (1 to 1000), page after page, instead of
+    /// one page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
 }
+
+/// Bounds of `max_results` for direct message events, as X sets them.
+const EVENT_BOUNDS: Bounds = Bounds { min: 1, max: 100 };
 
 impl Validate for EventsInput {
     fn validate(&self) -> Result<(), ConnectorError> {
+        check_limit(self.limit, EVENT_BOUNDS)?;
         check_page(
             self.max_results,
-            Bounds { min: 1, max: 100 },
+            EVENT_BOUNDS,
             "pagination_token",
             self.pagination_token.as_deref(),
         )
@@ -156,37 +165,70 @@ impl Action for Events {
     type Output = EventsOutput;
 
     fn run(ctx: &Context, input: EventsInput) -> Result<EventsOutput, ConnectorError> {
-        let mut query = vec![
-            ("event_types", "MessageCreate".to_string()),
-            (
-                "dm_event.fields",
-                "created_at,dm_conversation_id,sender_id".to_string(),
-            ),
-        ];
-        if let Some(n) = input.max_results {
-            query.push(("max_results", n.to_string()));
+        let fetch = |n: Option<u32>, token: Option<String>| events_page(ctx, n, token);
+        match input.limit {
+            None => fetch(input.max_results, input.pagination_token),
+            Some(limit) => collect(limit, EVENT_BOUNDS, input.pagination_token, |n, t| {
+                fetch(Some(n), t)
+            }),
         }
-        if let Some(t) = input.pagination_token {
-            query.push(("pagination_token", t));
-        }
-        let answer = ctx.api.get("/2/dm_events", &query)?;
-        let events: Vec<DmEvent> = match answer.body.get("data") {
-            Some(d) => Vec::deserialize(d)
-                .map_err(|e| internal(format!("unexpected `data` from X: {e}")))?,
-            None => Vec::new(),
-        };
-        let meta = answer.body.get("meta").cloned().unwrap_or(Value::Null);
-        Ok(EventsOutput {
-            result_count: meta
-                .get("result_count")
-                .and_then(Value::as_u64)
-                .unwrap_or(events.len() as u64),
-            next_token: meta
-                .get("next_token")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            events,
-            rate_limit: answer.rate_limit,
-        })
     }
+}
+
+impl Page for EventsOutput {
+    fn items(&self) -> usize {
+        self.events.len()
+    }
+
+    fn next_token(&self) -> Option<String> {
+        self.next_token.clone()
+    }
+
+    fn append(&mut self, later: EventsOutput) {
+        self.result_count += later.result_count;
+        self.next_token = later.next_token;
+        self.rate_limit = later.rate_limit;
+        self.events.extend(later.events);
+    }
+}
+
+/// One page of the account's direct message events.
+fn events_page(
+    ctx: &Context,
+    max_results: Option<u32>,
+    pagination_token: Option<String>,
+) -> Result<EventsOutput, ConnectorError> {
+    let mut query = vec![
+        ("event_types", "MessageCreate".to_string()),
+        (
+            "dm_event.fields",
+            "created_at,dm_conversation_id,sender_id".to_string(),
+        ),
+    ];
+    if let Some(n) = max_results {
+        query.push(("max_results", n.to_string()));
+    }
+    if let Some(t) = pagination_token {
+        query.push(("pagination_token", t));
+    }
+    let answer = ctx.api.get("/2/dm_events", &query)?;
+    let events: Vec<DmEvent> = match answer.body.get("data") {
+        Some(d) => {
+            Vec::deserialize(d).map_err(|e| internal(format!("unexpected `data` from X: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    let meta = answer.body.get("meta").cloned().unwrap_or(Value::Null);
+    Ok(EventsOutput {
+        result_count: meta
+            .get("result_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(events.len() as u64),
+        next_token: meta
+            .get("next_token")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        events,
+        rate_limit: answer.rate_limit,
+    })
 }
