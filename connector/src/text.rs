@@ -32,10 +32,38 @@ pub struct TextCheck {
     pub valid_range: [i32; 2],
     /// The whole text's range, as UTF-16 offsets `[start, end]`.
     pub display_range: [i32; 2],
+    /// False for a text of more than 1,000 characters that is certainly
+    /// past the limit: `weighted_length` is then a lower bound, counted
+    /// without X's URL grammar (whose cost grows with the square of a long
+    /// run of characters without spaces), and `valid_range` is counted on
+    /// the first 1,000 characters.
+    pub exact: bool,
 }
+
+/// Texts up to this many characters are always counted exactly.
+const EXACT_MAX_CHARS: usize = 1000;
 
 /// Counts `text` as X does.
 pub fn check(text: &str) -> TextCheck {
+    if text.chars().count() > EXACT_MAX_CHARS {
+        let floor = weight_floor(text);
+        if floor > MAX_WEIGHTED_LENGTH {
+            let head: String = text.chars().take(EXACT_MAX_CHARS).collect();
+            let utf16_len = text.encode_utf16().count() as i32;
+            return TextCheck {
+                weighted_length: floor as u32,
+                valid: false,
+                permillage: (floor * 1000 / MAX_WEIGHTED_LENGTH) as u32,
+                display_range: [0, utf16_len - 1],
+                exact: false,
+                ..exact_check(&head)
+            };
+        }
+    }
+    exact_check(text)
+}
+
+fn exact_check(text: &str) -> TextCheck {
     let results = twitter_text::parse(text, twitter_text_config::config_v3(), true);
     let range = |r: twitter_text_config::Range| [r.start(), r.end()];
     TextCheck {
@@ -45,7 +73,55 @@ pub fn check(text: &str) -> TextCheck {
         permillage: results.permillage.max(0) as u32,
         valid_range: range(results.valid_text_range),
         display_range: range(results.display_text_range),
+        exact: true,
     }
+}
+
+/// A lower bound of the weighted length, in linear time.
+///
+/// It counts only characters whose weight nothing can lower: letters of
+/// the Latin ranges and digits not starting a keycap emoji (1 each), and
+/// CJK ideographs, kana and Hangul syllables (2 each); NFC can merge a
+/// combining mark into such a character but not make it lighter. A URL
+/// weighs 23 whatever its length, has no whitespace, holds a character
+/// none of these (its dots) and is shorter than 4,096 bytes
+/// (twitter-text's `MAX_URL_LENGTH`); so a token that could hold URLs
+/// counts at least the least that its URLs and the counted characters
+/// left outside them could weigh.
+fn weight_floor(text: &str) -> usize {
+    const URL_WEIGHT: usize = 23;
+    const URL_MAX_CHARS: usize = 4095;
+    let mut total = 0;
+    for token in text.split_whitespace() {
+        let mut counted: usize = 0;
+        let mut maybe_url = false;
+        let mut chars = token.chars().peekable();
+        while let Some(c) = chars.next() {
+            let keycap =
+                c.is_ascii_digit() && matches!(chars.peek(), Some('\u{FE0F}' | '\u{20E3}'));
+            match c {
+                _ if keycap => maybe_url = true,
+                'a'..='z' | 'A'..='Z' | '0'..='9' => counted += 1,
+                '\u{C0}'..='\u{24F}' if c != '\u{D7}' && c != '\u{F7}' => counted += 1,
+                '\u{3041}'..='\u{3096}'
+                | '\u{30A1}'..='\u{30FA}'
+                | '\u{4E00}'..='\u{9FFF}'
+                | '\u{AC00}'..='\u{D7A3}' => counted += 2,
+                _ => maybe_url = true,
+            }
+        }
+        total += if maybe_url {
+            // With k URLs: 23k, plus what they cannot cover.
+            let most_urls = counted.div_ceil(URL_MAX_CHARS);
+            (0..=most_urls)
+                .map(|k| URL_WEIGHT * k + counted.saturating_sub(URL_MAX_CHARS * k))
+                .min()
+                .unwrap_or(counted)
+        } else {
+            counted
+        };
+    }
+    total
 }
 
 /// The weighted length of `text`.
@@ -78,6 +154,45 @@ pub fn same_published_text(sent: &str, published: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_floor_never_passes_the_exact_count() {
+        let samples = [
+            "hello world",
+            "https://example.com/a/very/long/path/that/weighs/twenty/three",
+            "see example.com, and x.org",
+            "日本語のテキスト and Latin",
+            "e\u{301}e\u{301} composed by NFC",
+            "1\u{FE0F}\u{20E3} keycaps 2\u{FE0F}\u{20E3}",
+            "👨‍👩‍👧‍👦 family 🇬🇧 flag",
+            "#hashtag @mention $CASH",
+            "a.b.c.d.e.f.g.h",
+        ];
+        for text in samples {
+            let exact = exact_check(text).weighted_length as usize;
+            assert!(
+                weight_floor(text) <= exact,
+                "{text}: {} > {exact}",
+                weight_floor(text)
+            );
+        }
+        assert_eq!(weight_floor("hello world"), 10);
+    }
+
+    #[test]
+    fn a_huge_text_is_refused_quickly_with_a_lower_bound() {
+        let started = std::time::Instant::now();
+        let huge = check(&"é".repeat(100_000));
+        let digits = check(&"1234567890".repeat(1000));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(!huge.valid && !huge.exact);
+        assert_eq!(huge.weighted_length, 100_000);
+        assert_eq!(huge.valid_range, [0, 279]);
+        assert!(!digits.valid && !digits.exact);
+        // Up to 1,000 characters the count is exact.
+        let fits = check(&"a".repeat(280));
+        assert!(fits.valid && fits.exact);
+    }
 
     #[test]
     fn published_text_matches_what_was_sent() {
