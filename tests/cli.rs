@@ -4,10 +4,16 @@
 use serde_json::Value;
 use std::process::{Command, Output};
 
+/// The compile cache the tests share, inside the build directory.
+fn shared_cache() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")
+}
+
 fn host_harness(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_host-harness"))
         .args(args)
         .env_remove("HOST_HARNESS_LOG")
+        .env("HOST_HARNESS_CACHE_DIR", shared_cache())
         .output()
         .expect("host-harness runs")
 }
@@ -161,4 +167,36 @@ fn a_missing_token_variable_is_named() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_second_run_loads_the_compiled_connector_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_host-harness"))
+            .args(["-vv", "actions"])
+            .env_remove("HOST_HARNESS_LOG")
+            .env("HOST_HARNESS_CACHE_DIR", cache.path())
+            .output()
+            .expect("host-harness runs")
+    };
+
+    let first = run();
+    let second = run();
+    let uncached = Command::new(env!("CARGO_BIN_EXE_host-harness"))
+        .args(["-vv", "--no-compile-cache", "actions"])
+        .env_remove("HOST_HARNESS_LOG")
+        .env("HOST_HARNESS_CACHE_DIR", cache.path())
+        .output()
+        .expect("host-harness runs");
+
+    assert!(first.status.success() && second.status.success());
+    assert!(!stderr(&first).contains("taken from the cache"));
+    assert!(
+        stderr(&second).contains("taken from the cache"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(stdout(&first), stdout(&second));
+    assert!(!stderr(&uncached).contains("taken from the cache"));
 }

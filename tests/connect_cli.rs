@@ -59,6 +59,10 @@ impl Cli {
         let mut command = Command::new(env!("CARGO_BIN_EXE_host-harness"));
         let origin = self.x.base_url();
         command
+            .env(
+                "HOST_HARNESS_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled"),
+            )
             .arg("--data-dir")
             .arg(self.data_dir())
             .args([

@@ -32,6 +32,7 @@
 //! ```
 
 pub mod auth;
+pub mod compile_cache;
 pub mod connections;
 pub mod credentials;
 pub mod descriptor;
@@ -42,6 +43,7 @@ pub mod outgoing;
 mod runtime;
 pub mod workflow;
 
+pub use compile_cache::{Compilation, CompileCache};
 pub use connections::{ConnectError, ConnectRequest, ConnectionManager, TestReport};
 pub use credentials::{Connection, ConnectionFacts};
 pub use egress::{Origin, Routes};

@@ -6,6 +6,7 @@
 //! action then runs in a fresh instance with its own store, so nothing leaks
 //! from one connection to another, under a deadline and a memory cap.
 
+use crate::compile_cache::{Compilation, CompileCache};
 use crate::credentials::{Authorizer, BoxFuture, Connection, ConnectionFacts, CredentialError};
 use crate::descriptor::{ActionDescriptor, ConnectorDescriptor, InputValidators};
 use crate::egress::{EgressPolicy, Origin};
@@ -108,6 +109,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<ActionState>>,
     config: HostConfig,
+    compile_cache: Option<CompileCache>,
 }
 
 impl Runtime {
@@ -134,7 +136,15 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             config,
+            compile_cache: None,
         })
+    }
+
+    /// Keeps compiled components in `cache`, so that later processes load
+    /// them without compiling.
+    pub fn with_compile_cache(mut self, cache: CompileCache) -> Runtime {
+        self.compile_cache = Some(cache);
+        self
     }
 
     /// Compiles `component`, checks it against `manifest`, and prepares it
@@ -146,10 +156,14 @@ impl Runtime {
     ) -> Result<LoadedConnector, HostError> {
         let engine = self.engine.clone();
         let bytes = component.to_vec();
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
-            .await
-            .map_err(|e| HostError::Compile(e.to_string()))?
-            .map_err(|e| HostError::Compile(format!("{e:#}")))?;
+        let cache = self.compile_cache.clone();
+        let (component, compilation) = tokio::task::spawn_blocking(move || match cache {
+            Some(cache) => cache.load_or_compile(&engine, &bytes),
+            None => Component::new(&engine, &bytes).map(|c| (c, Compilation::Compiled)),
+        })
+        .await
+        .map_err(|e| HostError::Compile(e.to_string()))?
+        .map_err(|e| HostError::Compile(format!("{e:#}")))?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -167,6 +181,7 @@ impl Runtime {
                 actions: Vec::new(),
             },
             validators: None,
+            compilation,
         };
         let descriptor = connector.describe_uncached().await?;
         check_against_manifest(&connector.manifest, &descriptor)?;
@@ -229,9 +244,16 @@ pub struct LoadedConnector {
     config: HostConfig,
     descriptor: ConnectorDescriptor,
     validators: Option<Arc<InputValidators>>,
+    compilation: Compilation,
 }
 
 impl LoadedConnector {
+    /// Whether the component was compiled for this load or taken from the
+    /// compile cache.
+    pub fn compilation(&self) -> &Compilation {
+        &self.compilation
+    }
+
     /// The installed manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest

@@ -14,7 +14,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use credential_store::{MasterKey, Store};
 use host_harness::outgoing::HttpTimeouts;
-use host_harness::{ConnectionManager, HostConfig, LoadedConnector, Manifest, Routes, Runtime};
+use host_harness::{
+    CompileCache, ConnectionManager, HostConfig, LoadedConnector, Manifest, Routes, Runtime,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -150,6 +152,37 @@ struct ConnectorArgs {
     /// The manifest of `--component`.
     #[arg(long, global = true, requires = "component")]
     manifest: Option<PathBuf>,
+    /// Where compiled components are kept, so that a run after the first
+    /// does not compile again. Default: `$XDG_CACHE_HOME/host-harness/compiled`,
+    /// or `~/.cache/host-harness/compiled`.
+    #[arg(
+        long,
+        global = true,
+        env = "HOST_HARNESS_CACHE_DIR",
+        value_name = "DIR"
+    )]
+    cache_dir: Option<PathBuf>,
+    /// Compile the component on every run, without the cache.
+    #[arg(long, global = true)]
+    no_compile_cache: bool,
+}
+
+impl ConnectorArgs {
+    /// The compile cache to use, if any: none when asked for none, or when
+    /// no directory can be named.
+    fn compile_cache(&self) -> Option<CompileCache> {
+        if self.no_compile_cache {
+            return None;
+        }
+        let dir = self.cache_dir.clone().or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|base| base.join("host-harness").join("compiled"))
+        })?;
+        Some(CompileCache::new(dir))
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -224,8 +257,11 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 /// Loads the connector the arguments name, or the bundled one.
 async fn load(args: &ConnectorArgs) -> Result<LoadedConnector> {
-    let runtime =
+    let mut runtime =
         Runtime::new(HostConfig::default()).context("cannot start the WebAssembly runtime")?;
+    if let Some(cache) = args.compile_cache() {
+        runtime = runtime.with_compile_cache(cache);
+    }
     let (component, manifest) = match (&args.component, &args.manifest) {
         (Some(component), Some(manifest)) => {
             let bytes = std::fs::read(component)
