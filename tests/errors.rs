@@ -426,6 +426,95 @@ async fn a_post_whose_answer_was_lost_is_found_not_posted_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_hosts_limits_stop_an_action_with_a_typed_error() {
+    let limited = |traffic: host_harness::outgoing::TrafficLimits, memory: usize| async move {
+        let mut bed = XBed::start().await;
+        bed.x.add_numbered_posts("ada", 230);
+        bed.connector = bed.connector.with_config(HostConfig {
+            traffic,
+            max_memory_bytes: memory,
+            ..Default::default()
+        });
+        bed
+    };
+    let defaults = host_harness::outgoing::TrafficLimits::default();
+    let big_memory = HostConfig::default().max_memory_bytes;
+    let png = {
+        use base64::Engine;
+        let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        bytes.resize(70_000, 7);
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+
+    let few_requests = limited(
+        host_harness::outgoing::TrafficLimits {
+            max_requests: 2,
+            ..defaults
+        },
+        big_memory,
+    )
+    .await;
+    let pages = few_requests
+        .err("timeline.user", json!({"limit": 300}))
+        .await;
+    let small_answers = limited(
+        host_harness::outgoing::TrafficLimits {
+            max_response_bytes: 2_000,
+            ..defaults
+        },
+        big_memory,
+    )
+    .await;
+    let big_page = small_answers
+        .err("timeline.user", json!({"max_results": 100}))
+        .await;
+    let small_uploads = limited(
+        host_harness::outgoing::TrafficLimits {
+            max_request_bytes: 10_000,
+            ..defaults
+        },
+        big_memory,
+    )
+    .await;
+    let upload = small_uploads
+        .err("media.upload", json!({"base64": png}))
+        .await;
+    let little_memory = limited(defaults, 1024 * 1024).await;
+    let starved = little_memory
+        .err("media.upload", json!({"base64": png}))
+        .await;
+
+    let limit_of = |e: &ActionError| match e {
+        ActionError::LimitExceeded { limit, .. } => limit.clone(),
+        other => panic!("expected limit-exceeded, got {other:?}"),
+    };
+    assert_eq!(limit_of(&pages), "requests");
+    assert_eq!(
+        few_requests.x.arrivals(&format!(
+            "/2/users/{}/tweets",
+            few_requests.x.user_id("ada").unwrap()
+        )),
+        2,
+        "the third page never left the sandbox"
+    );
+    assert_eq!(limit_of(&big_page), "response-bytes");
+    assert_eq!(
+        small_answers.x.arrivals(&format!(
+            "/2/users/{}/tweets",
+            small_answers.x.user_id("ada").unwrap()
+        )),
+        1,
+        "not retried past the limit"
+    );
+    assert_eq!(limit_of(&upload), "request-bytes");
+    assert_eq!(limit_of(&starved), "memory");
+    assert_eq!(pages.kind(), "limit-exceeded");
+    // The host goes on serving with its usual limits.
+    let bed = XBed::start().await;
+    bed.ok("users.me", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_answer_without_data_is_an_internal_error() {
     let bed = XBed::start().await;
     bed.x.inject(

@@ -51,6 +51,11 @@ pub enum ActionError {
     /// A fault in the connector or the host.
     #[error("internal error: {detail}")]
     Internal { detail: String },
+    /// The host stopped the action at one of its limits (`memory`,
+    /// `requests`, `request-bytes`, `response-bytes`); the host's own
+    /// variant, as no component reports it.
+    #[error("limit exceeded ({limit}): {detail}")]
+    LimitExceeded { limit: String, detail: String },
 }
 
 impl ActionError {
@@ -66,6 +71,7 @@ impl ActionError {
             ActionError::Upstream { .. } => "upstream",
             ActionError::Timeout { .. } => "timeout",
             ActionError::Internal { .. } => "internal",
+            ActionError::LimitExceeded { .. } => "limit-exceeded",
         }
     }
 

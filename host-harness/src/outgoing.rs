@@ -51,6 +51,29 @@ impl HttpTimeouts {
     }
 }
 
+/// How much one action may send and receive, whatever the component asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficLimits {
+    /// Requests one action may send.
+    pub max_requests: u32,
+    /// Bytes of request bodies one action may send, all requests together.
+    pub max_request_bytes: u64,
+    /// Bytes of one response body.
+    pub max_response_bytes: u64,
+}
+
+impl Default for TrafficLimits {
+    fn default() -> Self {
+        TrafficLimits {
+            // A 512 MB video is 128 segments plus its status polls; a list
+            // collected to 1000 items is at most a few dozen pages.
+            max_requests: 1000,
+            max_request_bytes: 1024 * 1024 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
 /// What happened to an action's requests that the action's result should
 /// reflect, whatever the component made of it.
 #[derive(Debug, Default, Clone)]
@@ -63,6 +86,9 @@ struct JournalEntries {
     refused: Vec<String>,
     credential_failure: Option<CredentialError>,
     requests: u32,
+    request_bytes: u64,
+    /// The first limit the action ran into: its name and what happened.
+    limit_exceeded: Option<(&'static str, String)>,
 }
 
 impl EgressJournal {
@@ -80,6 +106,26 @@ impl EgressJournal {
     pub fn requests(&self) -> u32 {
         self.inner.lock().unwrap().requests
     }
+
+    /// The first of the host's limits the action ran into, if any: the
+    /// limit's name (`requests`, `request-bytes`, `response-bytes`) and
+    /// what happened.
+    pub fn limit_exceeded(&self) -> Option<(&'static str, String)> {
+        self.inner.lock().unwrap().limit_exceeded.clone()
+    }
+
+    fn exceed(&self, limit: &'static str, detail: String) {
+        tracing::warn!(limit, %detail, "an action ran into a host limit");
+        let mut inner = self.inner.lock().unwrap();
+        inner.limit_exceeded.get_or_insert((limit, detail));
+    }
+
+    /// Counts `n` more request body bytes; false once past `max`.
+    fn add_request_bytes(&self, n: u64, max: u64) -> bool {
+        let mut inner = self.inner.lock().unwrap();
+        inner.request_bytes += n;
+        inner.request_bytes <= max
+    }
 }
 
 /// The hooks of one action's store.
@@ -87,6 +133,7 @@ pub struct OutgoingHooks {
     policy: Arc<EgressPolicy>,
     authorizer: Arc<dyn Authorizer>,
     timeouts: HttpTimeouts,
+    limits: TrafficLimits,
     journal: EgressJournal,
 }
 
@@ -95,12 +142,14 @@ impl OutgoingHooks {
         policy: Arc<EgressPolicy>,
         authorizer: Arc<dyn Authorizer>,
         timeouts: HttpTimeouts,
+        limits: TrafficLimits,
         journal: EgressJournal,
     ) -> OutgoingHooks {
         OutgoingHooks {
             policy,
             authorizer,
             timeouts,
+            limits,
             journal,
         }
     }
@@ -120,7 +169,8 @@ impl WasiHttpHooks for OutgoingHooks {
         let authorizer = self.authorizer.clone();
         let options = self.timeouts.cap(options);
         let journal = self.journal.clone();
-        Box::new(send(policy, authorizer, options, journal, request))
+        let limits = self.limits;
+        Box::new(send(policy, authorizer, options, limits, journal, request))
     }
 }
 
@@ -128,10 +178,16 @@ async fn send(
     policy: Arc<EgressPolicy>,
     authorizer: Arc<dyn Authorizer>,
     options: RequestOptions,
+    limits: TrafficLimits,
     journal: EgressJournal,
     request: Request<WasiBody>,
 ) -> SendResult {
+    // Once an action ran into a limit, nothing more leaves the sandbox.
+    if journal.limit_exceeded().is_some() {
+        return Err(HttpError::HttpRequestDenied);
+    }
     let (mut parts, body) = request.into_parts();
+    let body = Metered::request(body, journal.clone(), limits.max_request_bytes).boxed_unsync();
     let scheme = parts
         .uri
         .scheme()
@@ -157,6 +213,7 @@ async fn send(
         authority,
         route,
         options,
+        limits,
         journal,
     };
     if !credentials {
@@ -197,6 +254,7 @@ struct Target {
     authority: http::uri::Authority,
     route: Option<crate::egress::Origin>,
     options: RequestOptions,
+    limits: TrafficLimits,
     journal: EgressJournal,
 }
 
@@ -234,14 +292,46 @@ impl Target {
                 parts.headers.insert(HOST, host);
             }
         }
-        self.journal.inner.lock().unwrap().requests += 1;
+        let sent = {
+            let mut inner = self.journal.inner.lock().unwrap();
+            inner.requests += 1;
+            inner.requests
+        };
+        if sent > self.limits.max_requests {
+            self.journal.exceed(
+                "requests",
+                format!(
+                    "the action sent more than {} requests",
+                    self.limits.max_requests
+                ),
+            );
+            return Err(HttpError::HttpRequestDenied);
+        }
         tracing::debug!(method = %parts.method, host = %self.authority, path = parts.uri.path(), "request");
         let request = Request::from_parts(parts, body);
         let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(self.options))
             .await
             .inspect_err(|e| tracing::debug!(error = ?e, "the request failed"))?;
         tracing::debug!(status = response.status().as_u16(), "answer");
-        Ok((response.map(BodyExt::boxed_unsync), Box::new(io)))
+        let max = self.limits.max_response_bytes;
+        let declared = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(length) = declared.filter(|l| *l > max) {
+            self.journal.exceed(
+                "response-bytes",
+                format!("an answer of {length} bytes is larger than the host's {max}"),
+            );
+            return Err(HttpError::HttpResponseBodySize(Some(length)));
+        }
+        let journal = self.journal.clone();
+        Ok((
+            response
+                .map(|body| Metered::response(body.boxed_unsync(), journal, max).boxed_unsync()),
+            Box::new(io),
+        ))
     }
 }
 
@@ -328,6 +418,87 @@ impl http_body::Body for Prefixed {
             return std::task::Poll::Ready(Some(Ok(frame)));
         }
         std::pin::Pin::new(&mut self.rest).poll_frame(cx)
+    }
+}
+
+/// A body that counts its bytes against a limit and fails past it.
+struct Metered {
+    inner: WasiBody,
+    journal: EgressJournal,
+    max: u64,
+    /// Bytes of this body so far (for a response).
+    seen: u64,
+    request: bool,
+}
+
+impl Metered {
+    /// A request body, counted with the action's other requests.
+    fn request(inner: WasiBody, journal: EgressJournal, max: u64) -> Metered {
+        Metered {
+            inner,
+            journal,
+            max,
+            seen: 0,
+            request: true,
+        }
+    }
+
+    /// A response body, counted alone.
+    fn response(inner: WasiBody, journal: EgressJournal, max: u64) -> Metered {
+        Metered {
+            inner,
+            journal,
+            max,
+            seen: 0,
+            request: false,
+        }
+    }
+}
+
+impl http_body::Body for Metered {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, HttpError>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            let n = data.len() as u64;
+            let max = self.max;
+            if self.request {
+                if !self.journal.add_request_bytes(n, max) {
+                    self.journal.exceed(
+                        "request-bytes",
+                        format!("the action sent more than {max} bytes of request bodies"),
+                    );
+                    return std::task::Poll::Ready(Some(Err(HttpError::HttpRequestBodySize(None))));
+                }
+            } else {
+                self.seen += n;
+                if self.seen > max {
+                    self.journal.exceed(
+                        "response-bytes",
+                        format!("an answer is larger than the host's {max} bytes"),
+                    );
+                    return std::task::Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(
+                        Some(self.seen),
+                    ))));
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

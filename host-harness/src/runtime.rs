@@ -12,7 +12,7 @@ use crate::descriptor::{ActionDescriptor, ConnectorDescriptor, InputValidators};
 use crate::egress::{EgressPolicy, Origin};
 use crate::error::{ActionError, HostError};
 use crate::manifest::{AuthKind, Manifest};
-use crate::outgoing::{EgressJournal, HttpTimeouts, OutgoingHooks};
+use crate::outgoing::{EgressJournal, HttpTimeouts, OutgoingHooks, TrafficLimits};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -55,6 +55,8 @@ pub struct HostConfig {
     pub action_deadline: Duration,
     /// Linear memory an instance may grow to.
     pub max_memory_bytes: usize,
+    /// Requests and bytes one action may send and receive.
+    pub traffic: TrafficLimits,
 }
 
 impl Default for HostConfig {
@@ -63,6 +65,7 @@ impl Default for HostConfig {
             http: HttpTimeouts::default(),
             action_deadline: Duration::from_secs(120),
             max_memory_bytes: 256 * 1024 * 1024,
+            traffic: TrafficLimits::default(),
         }
     }
 }
@@ -362,6 +365,7 @@ impl LoadedConnector {
         })
         .await;
         let stderr = store.data().stderr.contents();
+        let memory_denied = store.data().limits.memory_denied;
         tracing::debug!(
             memory_peak_bytes = store.data().limits.peak_memory_bytes,
             "linear memory"
@@ -381,9 +385,24 @@ impl LoadedConnector {
                 ))
             }),
         };
-        // When the host stopped a request, its reason outranks the
-        // component's account of the failure.
+        // When the host stopped a request or an allocation, its reason
+        // outranks the component's account of the failure.
         if outcome.is_err() {
+            if let Some((limit, detail)) = journal.limit_exceeded() {
+                return Err(ActionError::LimitExceeded {
+                    limit: limit.to_string(),
+                    detail,
+                });
+            }
+            if memory_denied {
+                return Err(ActionError::LimitExceeded {
+                    limit: "memory".into(),
+                    detail: format!(
+                        "the connector needed more than the host's {} MiB of memory",
+                        self.config.max_memory_bytes / (1024 * 1024)
+                    ),
+                });
+            }
             if let Some(failure) = journal.credential_failure() {
                 return Err(ActionError::Unauthorized {
                     reason: failure.to_string(),
@@ -423,6 +442,7 @@ impl LoadedConnector {
             self.egress.clone(),
             connection.authorizer(),
             self.config.http,
+            self.config.traffic,
             journal,
         );
         let state = ActionState {
@@ -437,6 +457,7 @@ impl LoadedConnector {
                     .instances(16)
                     .build(),
                 peak_memory_bytes: 0,
+                memory_denied: false,
             },
             stderr,
             progress: options.progress.clone(),
@@ -571,6 +592,8 @@ struct ActionState {
 struct PeakLimits {
     inner: StoreLimits,
     peak_memory_bytes: usize,
+    /// Whether a growth past the cap was refused.
+    memory_denied: bool,
 }
 
 impl wasmtime::ResourceLimiter for PeakLimits {
@@ -583,6 +606,8 @@ impl wasmtime::ResourceLimiter for PeakLimits {
         let allowed = self.inner.memory_growing(current, desired, maximum)?;
         if allowed {
             self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        } else {
+            self.memory_denied = true;
         }
         Ok(allowed)
     }
