@@ -16,6 +16,7 @@ const PROFILE: &str = "component";
 const COMPONENTS: &[(&str, &str)] = &[
     ("x-connector", "X_CONNECTOR_WASM"),
     ("probe-component", "PROBE_COMPONENT_WASM"),
+    ("hostile-component", "HOSTILE_COMPONENT_WASM"),
 ];
 
 /// Inputs of the guest builds, relative to the workspace root.
@@ -29,6 +30,9 @@ const INPUTS: &[&str] = &[
     "tests/fixtures/probe-component/Cargo.toml",
     "tests/fixtures/probe-component/src",
     "tests/fixtures/probe-component/manifest.json",
+    "tests/fixtures/hostile-component/Cargo.toml",
+    "tests/fixtures/hostile-component/src",
+    "tests/fixtures/hostile-component/manifest.json",
 ];
 
 fn main() {

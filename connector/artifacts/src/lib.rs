@@ -11,6 +11,10 @@ pub const X_CONNECTOR_PATH: &str = env!("X_CONNECTOR_WASM");
 /// request its input describes, to test what the host lets through.
 pub const PROBE_COMPONENT_PATH: &str = env!("PROBE_COMPONENT_WASM");
 
+/// Path of the hostile test fixture: a component that misbehaves on
+/// purpose, one way per action, to test the host's limits.
+pub const HOSTILE_COMPONENT_PATH: &str = env!("HOSTILE_COMPONENT_WASM");
+
 /// The X connector component's bytes.
 pub fn x_connector() -> &'static [u8] {
     include_bytes!(env!("X_CONNECTOR_WASM"))
