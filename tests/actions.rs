@@ -1102,3 +1102,68 @@ async fn user_lists_and_messages_collect_up_to_a_limit_and_resume() {
     assert_eq!(last["events"][0]["text"], "Message 0");
     bed.assert_traffic_conforms();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_hundred_concurrent_actions_over_fifty_connections_each_get_their_own_answer() {
+    let bed = XBed::start().await;
+    bed.x
+        .set_rate_limit(x_emulator::Endpoint::CreatePost, 10_000);
+    bed.x.set_rate_limit(x_emulator::Endpoint::UsersMe, 10_000);
+    let users = ["ada", "grace", "alan"];
+    // Fifty connections, each with its own token, spread over three accounts.
+    let connections: Vec<(host_harness::Connection, &str)> = (0..50)
+        .map(|i| {
+            let user = users[i % users.len()];
+            let mut connection = oauth_connection(&bed.x, user, support::DEFAULT_SCOPES);
+            connection.facts.id = format!("connection-{i}");
+            (connection, user)
+        })
+        .collect();
+
+    let mut runs = tokio::task::JoinSet::new();
+    for i in 0..500usize {
+        let (connection, user) = connections[i % connections.len()].clone();
+        let connector = bed.connector.clone();
+        runs.spawn(async move {
+            let (action, input) = if i % 2 == 0 {
+                (
+                    "post.create",
+                    json!({"text": format!("Concurrent note {i}.")}),
+                )
+            } else {
+                ("users.me", json!({}))
+            };
+            let output = connector
+                .invoke(&connection, action, &input.to_string())
+                .await;
+            (i, user, output)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = runs.join_next().await {
+        results.push(joined.expect("no run panicked"));
+    }
+
+    assert_eq!(results.len(), 500);
+    for (i, user, output) in &results {
+        let output = output
+            .as_ref()
+            .unwrap_or_else(|e| panic!("run {i} failed: {e:?}"));
+        if i % 2 == 0 {
+            assert_eq!(output["post"]["text"], format!("Concurrent note {i}."));
+        } else {
+            assert_eq!(output["user"]["username"], *user, "run {i}");
+        }
+    }
+    // Each post published once, by the account of its connection.
+    for (i, user, _) in results.iter().filter(|(i, ..)| i % 2 == 0) {
+        let text = format!("Concurrent note {i}.");
+        let mine = bed
+            .x
+            .posts_of(user)
+            .into_iter()
+            .filter(|p| p.text == text)
+            .count();
+        assert_eq!(mine, 1, "{text} by {user}");
+    }
+}

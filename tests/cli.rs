@@ -200,3 +200,28 @@ fn a_second_run_loads_the_compiled_connector_from_the_cache() {
     assert_eq!(stdout(&first), stdout(&second));
     assert!(!stderr(&uncached).contains("taken from the cache"));
 }
+
+#[test]
+fn each_action_logs_one_span_with_its_outcome_and_latency_as_json() {
+    let out = host_harness(&["-v", "--log-format", "json", "run", "users.me"]);
+
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Log lines are JSON objects; the run's notice for people stays text.
+    let events: Vec<Value> = stderr(&out)
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).expect("every log line is JSON"))
+        .collect();
+    let done: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["fields"]["message"] == "action succeeded")
+        .collect();
+    assert_eq!(done.len(), 1, "{events:?}");
+    let span = &done[0]["span"];
+    assert_eq!(span["name"], "action");
+    assert_eq!(span["connector"], "x");
+    assert_eq!(span["action"], "users.me");
+    assert_eq!(span["outcome"], "ok");
+    assert!(span["connection"].is_string());
+    assert!(span["latency_ms"].is_u64());
+}
