@@ -1,0 +1,297 @@
+//! The host's own costs, each measured side by side with a native Rust
+//! client doing the same request to the same emulator in the same run:
+//!
+//! 1. `host-harness run users.me` end to end, cold (compiling the
+//!    component: `--no-compile-cache`) and warm (from the compile cache),
+//!    against a native client process making the same `GET /2/users/me`;
+//! 2. instantiation: an action that sends nothing (`post.validate`), so its
+//!    time is a fresh instance plus one call;
+//! 3. per-action overhead: `users.me` through the component against the
+//!    native client's request, one after another (goal: at most 1.15× the
+//!    native median);
+//! 4. throughput of 200 concurrent `users.me` actions on one engine, with a
+//!    tokio runtime of one worker thread and of two;
+//! 5. the component's size.
+//!
+//! `cargo bench -p host-harness --bench host` (results on stdout;
+//! `BENCH_SAMPLES` sets the samples of parts 2 and 3, default 300). The
+//! emulator runs in a child process (`--serve-emulator`), as does the
+//! native client of part 1 (`--native-get URL TOKEN`).
+
+use host_harness::manifest::AuthKind;
+use host_harness::{
+    CompileCache, Connection, ConnectionFacts, HostConfig, LoadedConnector, Manifest, Origin,
+    Runtime,
+};
+use http_body_util::{BodyExt, Empty};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const X_MANIFEST: &str = include_str!("../../manifests/x.json");
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("--serve-emulator") => serve_emulator(),
+        Some("--native-get") => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let body = runtime.block_on(native_get(&args[2], &args[3]));
+            println!("{body}");
+        }
+        _ => compare(),
+    }
+}
+
+#[tokio::main]
+async fn serve_emulator() {
+    let x = x_emulator::Emulator::start().await.unwrap();
+    x.set_rate_limit(x_emulator::Endpoint::UsersMe, 1_000_000);
+    println!("{}", x.base_url());
+    println!(
+        "{}",
+        x.issue_user_token("ada", &["tweet.read", "users.read"])
+    );
+    std::io::stdout().flush().unwrap();
+    std::future::pending::<()>().await;
+}
+
+/// `GET /2/users/me` over a new connection, as the component's host does
+/// for each request; the body, parsed, with the username checked.
+async fn native_get(url: &str, token: &str) -> String {
+    let authority = url.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::builder()
+        .uri("/2/users/me?user.fields=created_at,description,profile_image_url,protected,public_metrics,verified")
+        .header("host", "api.x.com")
+        .header("accept", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["data"]["username"], "ada");
+    body.to_string()
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn compare() {
+    let samples: usize = std::env::var("BENCH_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let me = std::env::current_exe().unwrap();
+    let mut emulator = Command::new(&me)
+        .arg("--serve-emulator")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(emulator.stdout.take().unwrap()).lines();
+    let url = lines.next().unwrap().unwrap();
+    let token = lines.next().unwrap().unwrap();
+    println!(
+        "machine: {} cores; samples per in-process measure: {samples}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    end_to_end(&url, &token);
+    in_process(&url, &token, samples);
+
+    let size = std::fs::metadata(component_artifacts::X_CONNECTOR_PATH)
+        .unwrap()
+        .len();
+    println!(
+        "\n5. component size: {size} bytes ({:.2} MiB)",
+        size as f64 / 1048576.0
+    );
+    emulator.kill().ok();
+}
+
+/// Part 1: whole processes.
+fn end_to_end(url: &str, token: &str) {
+    let cache = tempfile::tempdir().unwrap();
+    let host = |cached: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_host-harness"));
+        c.args(["run", "users.me", "--bearer-token-env", "BENCH_X_TOKEN"])
+            .args(["--route", &format!("api.x.com={url}")])
+            .env("BENCH_X_TOKEN", token)
+            .env("HOST_HARNESS_CACHE_DIR", cache.path())
+            .env_remove("HOST_HARNESS_LOG")
+            .stdout(Stdio::null());
+        if !cached {
+            c.arg("--no-compile-cache");
+        }
+        c
+    };
+    let native = || {
+        let mut c = Command::new(std::env::current_exe().unwrap());
+        c.args(["--native-get", url, token]).stdout(Stdio::null());
+        c
+    };
+    let time = |mut command: Command| {
+        let started = Instant::now();
+        let status = command.status().unwrap();
+        assert!(status.success());
+        started.elapsed()
+    };
+    // Fill the cache once.
+    time(host(true));
+    let rounds = 7;
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    let mut natives = Vec::new();
+    for _ in 0..rounds {
+        cold.push(time(host(false)));
+        warm.push(time(host(true)));
+        natives.push(time(native()));
+    }
+    let (cold, warm, natives) = (median(cold), median(warm), median(natives));
+    println!("\n1. end to end, median of {rounds} processes each");
+    println!(
+        "   host-harness run, cold (compiling):  {:8.1} ms",
+        ms(cold)
+    );
+    println!(
+        "   host-harness run, warm (cached):     {:8.1} ms",
+        ms(warm)
+    );
+    println!(
+        "   native client process:               {:8.1} ms",
+        ms(natives)
+    );
+    println!(
+        "   cold/warm {:.1}x; warm/native {:.1}x",
+        cold.as_secs_f64() / warm.as_secs_f64(),
+        warm.as_secs_f64() / natives.as_secs_f64()
+    );
+}
+
+/// Parts 2 to 4: one engine in this process.
+fn in_process(url: &str, token: &str, samples: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let connector = runtime.block_on(load(cache.path(), url));
+    let connection = Connection::bearer(
+        ConnectionFacts {
+            id: "bench".into(),
+            auth_kind: AuthKind::BearerToken,
+            granted_scopes: None,
+            account_id: None,
+        },
+        secrecy::SecretString::from(token.to_string()),
+    );
+
+    // 2. Instantiation and one call that sends nothing.
+    let validate = r#"{"text": "How long is this?"}"#;
+    let mut instantiations = Vec::new();
+    runtime.block_on(async {
+        for _ in 0..samples {
+            let started = Instant::now();
+            connector
+                .invoke(&connection, "post.validate", validate)
+                .await
+                .unwrap();
+            instantiations.push(started.elapsed());
+        }
+    });
+    let instantiation = median(instantiations);
+    println!("\n2. instantiation + a call that sends nothing (post.validate), median of {samples}");
+    println!("   {:8.3} ms", ms(instantiation));
+
+    // 3. The same request through the component and natively, interleaved.
+    let mut through_component = Vec::new();
+    let mut native = Vec::new();
+    runtime.block_on(async {
+        for _ in 0..samples {
+            let started = Instant::now();
+            let out = connector
+                .invoke(&connection, "users.me", "{}")
+                .await
+                .unwrap();
+            through_component.push(started.elapsed());
+            assert_eq!(out["user"]["username"], "ada");
+            let started = Instant::now();
+            native_get(url, token).await;
+            native.push(started.elapsed());
+        }
+    });
+    let (component, native) = (median(through_component), median(native));
+    println!("\n3. users.me, median of {samples} each, interleaved");
+    println!("   through the component: {:8.3} ms", ms(component));
+    println!("   native client:         {:8.3} ms", ms(native));
+    println!(
+        "   ratio {:.2}x (goal: at most 1.15x)",
+        component.as_secs_f64() / native.as_secs_f64()
+    );
+
+    // 4. Throughput on one and on two worker threads.
+    println!("\n4. 200 concurrent users.me actions on one engine");
+    let mut rates = Vec::new();
+    for workers in [1, 2] {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .unwrap();
+        let rate = runtime.block_on(async {
+            let mut best = 0.0f64;
+            for _ in 0..3 {
+                let started = Instant::now();
+                let mut runs = tokio::task::JoinSet::new();
+                for _ in 0..200 {
+                    let (connector, connection) = (connector.clone(), connection.clone());
+                    runs.spawn(async move {
+                        connector
+                            .invoke(&connection, "users.me", "{}")
+                            .await
+                            .unwrap();
+                    });
+                }
+                while let Some(done) = runs.join_next().await {
+                    done.unwrap();
+                }
+                best = best.max(200.0 / started.elapsed().as_secs_f64());
+            }
+            best
+        });
+        println!("   {workers} worker thread(s): {rate:8.0} actions/s (best of 3)");
+        rates.push(rate);
+    }
+    println!("   scaling 1 -> 2 threads: {:.2}x", rates[1] / rates[0]);
+}
+
+async fn load(cache: &std::path::Path, url: &str) -> LoadedConnector {
+    let runtime = Runtime::new(HostConfig::default())
+        .unwrap()
+        .with_compile_cache(CompileCache::new(cache));
+    let mut connector = runtime
+        .load(
+            component_artifacts::x_connector(),
+            Manifest::from_json(X_MANIFEST).unwrap(),
+        )
+        .await
+        .unwrap();
+    connector.route_api_hosts(&Origin::parse(url).unwrap());
+    connector
+}
