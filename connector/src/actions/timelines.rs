@@ -151,8 +151,16 @@ struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// Checks what the request's filters cannot say in a schema.
-    fn check(&self) -> Result<(), ConnectorError> {
+    /// Checks the page and what the filters cannot say in a schema.
+    fn check(
+        &self,
+        bounds: Bounds,
+        limit: Option<u32>,
+        max_results: Option<u32>,
+        token: Option<&str>,
+    ) -> Result<(), ConnectorError> {
+        check_limit(limit, bounds)?;
+        check_page(max_results, bounds, "pagination_token", token)?;
         check_id_order(self.since_id, self.until_id)?;
         check_order(self.start_time, self.end_time)
     }
@@ -256,40 +264,34 @@ impl HomeInput {
 
 impl Validate for UserInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_limit(self.limit, USER_BOUNDS)?;
-        check_page(
-            self.max_results,
+        self.request(String::new()).check(
             USER_BOUNDS,
-            "pagination_token",
+            self.limit,
+            self.max_results,
             self.pagination_token.as_deref(),
-        )?;
-        self.request(String::new()).check()
+        )
     }
 }
 
 impl Validate for MentionsInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_limit(self.limit, USER_BOUNDS)?;
-        check_page(
-            self.max_results,
+        self.request(String::new()).check(
             USER_BOUNDS,
-            "pagination_token",
+            self.limit,
+            self.max_results,
             self.pagination_token.as_deref(),
-        )?;
-        self.request(String::new()).check()
+        )
     }
 }
 
 impl Validate for HomeInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_limit(self.limit, HOME_BOUNDS)?;
-        check_page(
-            self.max_results,
+        self.request(String::new()).check(
             HOME_BOUNDS,
-            "pagination_token",
+            self.limit,
+            self.max_results,
             self.pagination_token.as_deref(),
-        )?;
-        self.request(String::new()).check()
+        )
     }
 }
 
