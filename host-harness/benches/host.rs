@@ -122,6 +122,7 @@ fn compare() {
         size as f64 / 1048576.0
     );
     emulator.kill().ok();
+    emulator.wait().ok();
 }
 
 /// Part 1: whole processes.
