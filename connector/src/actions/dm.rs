@@ -1,7 +1,7 @@
 //! Direct messages: `dm.send` to one user, `dm.events` for the account's
 //! recent messages across its conversations.
 
-use super::paging::{Bounds, Page, check_limit, check_page, collect};
+use super::paging::{Bounds, Page, check_limit, check_page, one_or_many};
 use super::{Action, Context};
 use crate::api::RateLimit;
 use crate::error::{ConnectorError, internal, invalid_input};
@@ -166,12 +166,13 @@ impl Action for Events {
 
     fn run(ctx: &Context, input: EventsInput) -> Result<EventsOutput, ConnectorError> {
         let fetch = |n: Option<u32>, token: Option<String>| events_page(ctx, n, token);
-        match input.limit {
-            None => fetch(input.max_results, input.pagination_token),
-            Some(limit) => collect(limit, EVENT_BOUNDS, input.pagination_token, |n, t| {
-                fetch(Some(n), t)
-            }),
-        }
+        one_or_many(
+            input.limit,
+            EVENT_BOUNDS,
+            input.max_results,
+            input.pagination_token,
+            fetch,
+        )
     }
 }
 

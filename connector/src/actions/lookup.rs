@@ -4,7 +4,7 @@
 
 use super::fields::{PostFields, UserFields};
 use super::model::{Includes, Post, User, looked_up_posts, not_found, partial_errors};
-use super::paging::{Bounds, Page, check_limit, check_page, collect};
+use super::paging::{Bounds, Page, check_limit, check_page, one_or_many};
 use super::{Action, Context};
 use crate::api::{Answer, RateLimit};
 use crate::error::{ConnectorError, internal, invalid_input};
@@ -301,10 +301,7 @@ fn user_pages(
     limit: Option<u32>,
 ) -> Result<UserPage, ConnectorError> {
     let fetch = |n: Option<u32>, t: Option<String>| user_page(ctx, path, fields, n, t);
-    match limit {
-        None => fetch(max_results, token),
-        Some(limit) => collect(limit, bounds, token, |n, t| fetch(Some(n), t)),
-    }
+    one_or_many(limit, bounds, max_results, token, fetch)
 }
 
 /// Gets one page of users at `path`.

@@ -140,22 +140,16 @@ impl Post {
     /// Joins `includes` into a post from `data`; `nested` follows its
     /// references one level.
     fn from_raw(raw: RawPost, includes: &Includes, nested: bool) -> Post {
-        let fields = Value::Object(raw.fields.clone());
-        let text_at = |pointer: &str| {
-            fields
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
+        // `outer.inner` of the post's fields, without copying them.
+        let member = |outer: &str, inner: &str| raw.fields.get(outer).and_then(|o| o.get(inner));
         let author = raw
             .fields
             .get("author_id")
             .and_then(Value::as_str)
             .and_then(|id| includes.users.iter().find(|u| u.id == id))
             .cloned();
-        let ids_at = |pointer: &str| -> Vec<String> {
-            fields
-                .pointer(pointer)
+        let ids_at = |outer: &str, inner: &str| -> Vec<String> {
+            member(outer, inner)
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
@@ -164,15 +158,16 @@ impl Post {
                 })
                 .unwrap_or_default()
         };
-        let media = ids_at("/attachments/media_keys")
+        let media = ids_at("attachments", "media_keys")
             .iter()
             .filter_map(|key| Includes::find(&includes.media, "media_key", key).cloned())
             .collect();
-        let poll = ids_at("/attachments/poll_ids")
+        let poll = ids_at("attachments", "poll_ids")
             .first()
             .and_then(|id| Includes::find(&includes.polls, "id", id).cloned());
-        let place = text_at("/geo/place_id")
-            .and_then(|id| Includes::find(&includes.places, "id", &id).cloned());
+        let place = member("geo", "place_id")
+            .and_then(Value::as_str)
+            .and_then(|id| Includes::find(&includes.places, "id", id).cloned());
         let referenced_posts = if nested {
             raw.fields
                 .get("referenced_tweets")

@@ -87,9 +87,25 @@ impl Page for PostPage {
     }
 }
 
+/// One page as the caller sized it, or, given `limit`, pages until
+/// `limit` items or the last page; `fetch` gets the page size (`None` for
+/// X's default) and the token of the page to get.
+pub fn one_or_many<P: Page>(
+    limit: Option<u32>,
+    bounds: Bounds,
+    max_results: Option<u32>,
+    token: Option<String>,
+    mut fetch: impl FnMut(Option<u32>, Option<String>) -> Result<P, ConnectorError>,
+) -> Result<P, ConnectorError> {
+    match limit {
+        None => fetch(max_results, token),
+        Some(limit) => collect(limit, bounds, token, |n, t| fetch(Some(n), t)),
+    }
+}
+
 /// Fetches pages until `limit` items or the last page; `fetch` gets the
 /// page size and the token of the page to get.
-pub fn collect<P: Page>(
+fn collect<P: Page>(
     limit: u32,
     bounds: Bounds,
     first_token: Option<String>,

@@ -2,7 +2,7 @@
 
 use super::fields::PostFields;
 use super::model::{PostPage, post_page};
-use super::paging::{Bounds, check_limit, check_page, collect};
+use super::paging::{Bounds, check_limit, check_page, one_or_many};
 use super::{Action, Context};
 use crate::error::{ConnectorError, invalid_input};
 use crate::input::{Id, Timestamp, Validate, check_id_order, check_length, check_order};
@@ -173,12 +173,13 @@ impl Action for Recent {
             add("next_token", token);
             post_page(ctx.api.get("/2/tweets/search/recent", &query)?)
         };
-        match input.limit {
-            None => fetch(input.max_results, input.next_token.clone()),
-            Some(limit) => collect(limit, BOUNDS, input.next_token.clone(), |n, t| {
-                fetch(Some(n), t)
-            }),
-        }
+        one_or_many(
+            input.limit,
+            BOUNDS,
+            input.max_results,
+            input.next_token.clone(),
+            fetch,
+        )
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::fields::PostFields;
 use super::model::{PostPage, post_page};
-use super::paging::{Bounds, check_limit, check_page, collect};
+use super::paging::{Bounds, check_limit, check_page, one_or_many};
 use super::{Action, Context};
 use crate::error::ConnectorError;
 use crate::input::{Id, Timestamp, Validate, check_id_order, check_order};
@@ -213,10 +213,7 @@ impl Request<'_> {
         let fetch = |n: Option<u32>, token: Option<String>| {
             post_page(ctx.api.get(&self.path, &self.query(n, token))?)
         };
-        match limit {
-            None => fetch(max_results, token),
-            Some(limit) => collect(limit, bounds, token, |n, t| fetch(Some(n), t)),
-        }
+        one_or_many(limit, bounds, max_results, token, fetch)
     }
 }
 
