@@ -51,7 +51,7 @@ pub struct XApi {
 impl XApi {
     /// The client for the manifest's `api.base_url`.
     pub fn from_manifest() -> Result<Self, ConnectorError> {
-        let base = &manifest().api.base_url;
+        let base = manifest().api.base_url;
         let (https, authority) = if let Some(rest) = base.strip_prefix("https://") {
             (true, rest)
         } else if let Some(rest) = base.strip_prefix("http://") {

@@ -4,57 +4,55 @@
 //! egress and auth; the component returns it from `describe` so a host can
 //! check that the component and the manifest belong together. The connector
 //! reads from it the API's base URL and each action's title, description,
-//! scopes and contexts, so that none of these is written twice.
-
-use serde::Deserialize;
-use std::sync::OnceLock;
+//! scopes and contexts, so that none of these is written twice. The build
+//! script turns those parts into statics: each action runs in a fresh
+//! instance, and parsing the whole manifest there cost every action more
+//! than its own work.
 
 /// The manifest, byte for byte as in `manifests/x.json`.
 pub const MANIFEST_JSON: &str = include_str!("../../manifests/x.json");
 
 /// The parts of the manifest the connector reads.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct Manifest {
     /// Where the API lives.
     pub api: Api,
     /// Metadata of every action, in display order.
-    pub actions: Vec<ActionMeta>,
+    pub actions: &'static [ActionMeta],
 }
 
 /// The API section of the manifest.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct Api {
     /// Origin of the API, such as `https://api.x.com`.
-    pub base_url: String,
+    pub base_url: &'static str,
 }
 
 /// One action's metadata.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct ActionMeta {
     /// Action identifier.
-    pub id: String,
+    pub id: &'static str,
     /// Human title.
-    pub title: String,
+    pub title: &'static str,
     /// What the action does.
-    pub description: String,
+    pub description: &'static str,
     /// OAuth scopes the action needs.
-    pub scopes: Vec<String>,
+    pub scopes: &'static [&'static str],
     /// `user`, `app` or both: which kinds of connection can run it.
-    pub contexts: Vec<String>,
+    pub contexts: &'static [&'static str],
 }
 
-/// The parsed manifest. The file is part of the build, so a parse failure is
-/// a build defect that the unit tests catch.
+include!(concat!(env!("OUT_DIR"), "/manifest_meta.rs"));
+
+/// The manifest's parts the connector reads.
 pub fn manifest() -> &'static Manifest {
-    static MANIFEST: OnceLock<Manifest> = OnceLock::new();
-    MANIFEST.get_or_init(|| {
-        serde_json::from_str(MANIFEST_JSON).expect("manifests/x.json is valid (checked by tests)")
-    })
+    &MANIFEST
 }
 
 impl Manifest {
     /// Metadata of the action `id`, if the manifest declares it.
-    pub fn action(&self, id: &str) -> Option<&ActionMeta> {
+    pub fn action(&self, id: &str) -> Option<&'static ActionMeta> {
         self.actions.iter().find(|a| a.id == id)
     }
 }
@@ -62,11 +60,22 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
-    fn embedded_manifest_parses_and_names_an_https_origin() {
+    fn statics_say_what_the_embedded_manifest_says() {
+        let json: Value = serde_json::from_str(MANIFEST_JSON).unwrap();
         let m = manifest();
         assert!(m.api.base_url.starts_with("https://"));
-        assert!(!m.actions.is_empty());
+        assert_eq!(json["api"]["base_url"], m.api.base_url);
+        let actions = json["actions"].as_array().unwrap();
+        assert_eq!(actions.len(), m.actions.len());
+        for (a, meta) in actions.iter().zip(m.actions) {
+            assert_eq!(a["id"], meta.id);
+            assert_eq!(a["title"], meta.title);
+            assert_eq!(a["description"], meta.description);
+            assert_eq!(a["scopes"], serde_json::json!(meta.scopes));
+            assert_eq!(a["contexts"], serde_json::json!(meta.contexts));
+        }
     }
 }

@@ -4,11 +4,14 @@
 //! 1. `host-harness run users.me` end to end, cold (compiling the
 //!    component: `--no-compile-cache`) and warm (from the compile cache),
 //!    against a native client process making the same `GET /2/users/me`;
-//! 2. instantiation: an action that sends nothing (`post.validate`), so its
-//!    time is a fresh instance plus one call;
-//! 3. per-action overhead: `users.me` through the component against the
+//! 2. instantiation: a fresh instance plus one call that sends nothing, for
+//!    a component that does no work (the test fixture's `ok.behave`) and
+//!    for the X connector's `post.validate`;
+//! 3. per-action overhead: `users.me` through the X connector against the
 //!    native client's request, one after another (goal: at most 1.15× the
-//!    native median);
+//!    native median), and between them the fixture's `ok.fetch`, the same
+//!    request from a component that does nothing else: the floor any
+//!    component pays for a request through this host;
 //! 4. throughput of 200 concurrent `users.me` actions on one engine, with a
 //!    tokio runtime of one worker thread and of two;
 //! 5. the component's size.
@@ -29,6 +32,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const X_MANIFEST: &str = include_str!("../../manifests/x.json");
+const PLAIN_MANIFEST: &str = include_str!("../../tests/fixtures/hostile-component/manifest.json");
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -203,25 +207,38 @@ fn in_process(url: &str, token: &str, samples: usize) {
         secrecy::SecretString::from(token.to_string()),
     );
 
+    let plain = runtime.block_on(load_plain(url));
+
     // 2. Instantiation and one call that sends nothing.
     let validate = r#"{"text": "How long is this?"}"#;
-    let mut instantiations = Vec::new();
+    let mut instantiations = (Vec::new(), Vec::new());
     runtime.block_on(async {
         for _ in 0..samples {
+            let started = Instant::now();
+            plain.invoke(&connection, "ok.behave", "{}").await.unwrap();
+            instantiations.0.push(started.elapsed());
             let started = Instant::now();
             connector
                 .invoke(&connection, "post.validate", validate)
                 .await
                 .unwrap();
-            instantiations.push(started.elapsed());
+            instantiations.1.push(started.elapsed());
         }
     });
-    let instantiation = median(instantiations);
-    println!("\n2. instantiation + a call that sends nothing (post.validate), median of {samples}");
-    println!("   {:8.3} ms", ms(instantiation));
+    println!("\n2. instantiation + a call that sends nothing, median of {samples}");
+    println!(
+        "   a component that does no work (ok.behave): {:8.3} ms",
+        ms(median(instantiations.0))
+    );
+    println!(
+        "   the X connector's post.validate:            {:8.3} ms",
+        ms(median(instantiations.1))
+    );
 
-    // 3. The same request through the component and natively, interleaved.
-    let mut through_component = Vec::new();
+    // 3. The same request through the X connector, through a component that
+    // does nothing else, and natively, interleaved.
+    let mut through_connector = Vec::new();
+    let mut through_plain = Vec::new();
     let mut native = Vec::new();
     runtime.block_on(async {
         for _ in 0..samples {
@@ -230,20 +247,37 @@ fn in_process(url: &str, token: &str, samples: usize) {
                 .invoke(&connection, "users.me", "{}")
                 .await
                 .unwrap();
-            through_component.push(started.elapsed());
+            through_connector.push(started.elapsed());
             assert_eq!(out["user"]["username"], "ada");
+            let started = Instant::now();
+            let out = plain.invoke(&connection, "ok.fetch", "{}").await.unwrap();
+            through_plain.push(started.elapsed());
+            assert_eq!(out["status"], 200);
             let started = Instant::now();
             native_get(url, token).await;
             native.push(started.elapsed());
         }
     });
-    let (component, native) = (median(through_component), median(native));
+    let (connector_median, plain_median, native) = (
+        median(through_connector),
+        median(through_plain),
+        median(native),
+    );
+    let ratio = |d: Duration| d.as_secs_f64() / native.as_secs_f64();
     println!("\n3. users.me, median of {samples} each, interleaved");
-    println!("   through the component: {:8.3} ms", ms(component));
-    println!("   native client:         {:8.3} ms", ms(native));
     println!(
-        "   ratio {:.2}x (goal: at most 1.15x)",
-        component.as_secs_f64() / native.as_secs_f64()
+        "   through the X connector:          {:8.3} ms  {:.2}x (goal: at most 1.15x)",
+        ms(connector_median),
+        ratio(connector_median)
+    );
+    println!(
+        "   through a component doing no work: {:8.3} ms  {:.2}x",
+        ms(plain_median),
+        ratio(plain_median)
+    );
+    println!(
+        "   native client:                     {:8.3} ms",
+        ms(native)
     );
 
     // 4. Throughput on one and on two worker threads.
@@ -280,6 +314,20 @@ fn in_process(url: &str, token: &str, samples: usize) {
         rates.push(rate);
     }
     println!("   scaling 1 -> 2 threads: {:.2}x", rates[1] / rates[0]);
+}
+
+/// The hostile test fixture, for its two well-behaved actions.
+async fn load_plain(url: &str) -> LoadedConnector {
+    let runtime = Runtime::new(HostConfig::default()).unwrap();
+    let component = std::fs::read(component_artifacts::HOSTILE_COMPONENT_PATH).unwrap();
+    let mut plain = runtime
+        .load(&component, Manifest::from_json(PLAIN_MANIFEST).unwrap())
+        .await
+        .unwrap();
+    plain
+        .route("api.x.com", Origin::parse(url).unwrap())
+        .unwrap();
+    plain
 }
 
 async fn load(cache: &std::path::Path, url: &str) -> LoadedConnector {

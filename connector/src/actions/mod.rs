@@ -134,11 +134,11 @@ pub fn describe() -> Descriptor {
                 .expect("every catalogued action is in the manifest (checked by tests)");
             ActionDescriptor {
                 id: entry.id.to_string(),
-                title: meta.title.clone(),
-                description: meta.description.clone(),
+                title: meta.title.to_string(),
+                description: meta.description.to_string(),
                 input_schema: entry.input_schema().to_string(),
                 output_schema: entry.output_schema().to_string(),
-                required_scopes: meta.scopes.clone(),
+                required_scopes: meta.scopes.iter().map(|s| s.to_string()).collect(),
             }
         })
         .collect();
@@ -177,7 +177,7 @@ pub fn invoke(action_id: &str, input: &str) -> Result<String, ConnectorError> {
 /// Refuses, before any request, an action the connection cannot run.
 fn check_access(meta: &ActionMeta, facts: &ConnectionFacts) -> Result<(), ConnectorError> {
     let app_only = facts.auth_kind == AuthKind::Oauth2ClientCredentials;
-    if app_only && !meta.contexts.iter().any(|c| c == "app") {
+    if app_only && !meta.contexts.contains(&"app") {
         return Err(forbidden(
             Vec::new(),
             format!(
@@ -190,8 +190,8 @@ fn check_access(meta: &ActionMeta, facts: &ConnectionFacts) -> Result<(), Connec
         let missing: Vec<String> = meta
             .scopes
             .iter()
-            .filter(|s| !granted.contains(s))
-            .cloned()
+            .filter(|s| !granted.iter().any(|g| g == *s))
+            .map(|s| s.to_string())
             .collect();
         if !missing.is_empty() {
             return Err(forbidden(
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn catalogue_and_manifest_list_the_same_actions_in_the_same_order() {
         let ours: Vec<&str> = catalogue().iter().map(|e| e.id).collect();
-        let manifest: Vec<&str> = manifest().actions.iter().map(|a| a.id.as_str()).collect();
+        let manifest: Vec<&str> = manifest().actions.iter().map(|a| a.id).collect();
         assert_eq!(ours, manifest);
     }
 

@@ -1,0 +1,78 @@
+//! Turns the parts of `manifests/x.json` the connector reads into Rust
+//! statics, so that no action pays for parsing the manifest: every action
+//! runs in a fresh instance, which would otherwise parse all of it again.
+//! A manifest the connector cannot read fails the build, naming the field.
+
+use serde::Deserialize;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+#[derive(Deserialize)]
+struct Manifest {
+    api: Api,
+    actions: Vec<ActionMeta>,
+}
+
+#[derive(Deserialize)]
+struct Api {
+    base_url: String,
+}
+
+#[derive(Deserialize)]
+struct ActionMeta {
+    id: String,
+    title: String,
+    description: String,
+    scopes: Vec<String>,
+    contexts: Vec<String>,
+}
+
+fn main() {
+    let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let path = crate_dir.join("../manifests/x.json");
+    println!("cargo:rerun-if-changed={}", path.display());
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let manifest: Manifest = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "{} is not a manifest the connector can read: {e}",
+            path.display()
+        )
+    });
+
+    // `{:?}` of a string is a Rust string literal with every escape needed.
+    let strings = |list: &[String]| {
+        let items: Vec<String> = list.iter().map(|s| format!("{s:?}")).collect();
+        format!("&[{}]", items.join(", "))
+    };
+    let mut code = String::new();
+    writeln!(
+        code,
+        "/// The manifest's parts the connector reads, from `manifests/x.json`."
+    )
+    .unwrap();
+    writeln!(code, "pub static MANIFEST: Manifest = Manifest {{").unwrap();
+    writeln!(
+        code,
+        "    api: Api {{ base_url: {:?} }},",
+        manifest.api.base_url
+    )
+    .unwrap();
+    writeln!(code, "    actions: &[").unwrap();
+    for a in &manifest.actions {
+        writeln!(
+            code,
+            "        ActionMeta {{ id: {:?}, title: {:?}, description: {:?}, scopes: {}, contexts: {} }},",
+            a.id,
+            a.title,
+            a.description,
+            strings(&a.scopes),
+            strings(&a.contexts)
+        )
+        .unwrap();
+    }
+    writeln!(code, "    ],\n}};").unwrap();
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("manifest_meta.rs");
+    std::fs::write(&out, code).unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
+}
