@@ -684,6 +684,49 @@ impl ConnectionManager {
     }
 }
 
+/// What may be shown of a connection, to people and to API clients: no
+/// secret (a secret field says only that it is set), a Client ID or API Key
+/// by its first characters.
+pub fn public_summary(r: &ConnectionRecord) -> serde_json::Value {
+    let fields: serde_json::Map<String, serde_json::Value> = r
+        .fields
+        .iter()
+        .map(|(name, value)| {
+            let shown = match value {
+                FieldValue::Secret(_) => "(set, hidden)".to_string(),
+                FieldValue::Plain(v) if name == "client_id" || name == "api_key" => preview(v),
+                FieldValue::Plain(v) => v.clone(),
+            };
+            (name.clone(), serde_json::json!(shown))
+        })
+        .collect();
+    serde_json::json!({
+        "id": r.id,
+        "name": r.name,
+        "connector": r.connector,
+        "method": r.method,
+        "status": r.status.as_str(),
+        "status_reason": r.status_reason,
+        "account_id": r.account_id,
+        "account": r.account_name,
+        "brand": r.brand,
+        "granted_scopes": r.granted_scopes,
+        "callback_url": r.callback_url,
+        "fields": fields,
+    })
+}
+
+/// `abcdef…`: enough of an identifier to recognise it, as listings show
+/// a Client ID.
+pub fn preview(value: &str) -> String {
+    let head: String = value.chars().take(6).collect();
+    if value.chars().count() > 6 {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
 /// Advice for a failure reason, by the OAuth error it names.
 fn advice_for(reason: &str, auth: &ResolvedAuth) -> Vec<String> {
     let (id_field, secret_field) = match auth.method.kind {

@@ -41,6 +41,7 @@ pub mod error;
 pub mod manifest;
 pub mod outgoing;
 mod runtime;
+pub mod web;
 pub mod workflow;
 
 pub use compile_cache::{Compilation, CompileCache};

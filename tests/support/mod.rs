@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod browser;
 pub mod openapi;
+pub mod web;
 
 use host_harness::manifest::AuthKind;
 use host_harness::{

@@ -18,6 +18,14 @@ pub struct PendingAuthorization {
     request_secret: SecretString,
 }
 
+impl PendingAuthorization {
+    /// The request token the sign-in was started with; the redirect names
+    /// it (`oauth_token`, or `denied` when the user refused).
+    pub fn request_token(&self) -> &str {
+        &self.request_token
+    }
+}
+
 impl std::fmt::Debug for PendingAuthorization {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PendingAuthorization")

@@ -3,10 +3,11 @@
 //! ones fall through to its brand's, then to the default.
 
 use super::HostArgs;
-use super::fields::{FieldArgs, preview};
+use super::fields::FieldArgs;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use credential_store::{AppCredentialLevel, FieldValue};
+use host_harness::connections::preview;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::process::ExitCode;

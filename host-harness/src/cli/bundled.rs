@@ -56,3 +56,57 @@ pub async fn start_emulator() -> std::io::Result<LocalX> {
         token,
     })
 }
+
+/// An emulator for `serve`: a developer app registered with `callback_url`,
+/// its keys set as the host's default app credentials so that the form's
+/// Client ID and Secret may be left blank.
+pub async fn start_for_serve(
+    store: &credential_store::Store,
+    manifest: &host_harness::Manifest,
+    callback_url: &str,
+) -> std::io::Result<(x_emulator::Emulator, host_harness::Routes)> {
+    use credential_store::{AppCredentialLevel, FieldValue};
+    use std::collections::BTreeMap;
+
+    let emulator = x_emulator::Emulator::start().await?;
+    let app = emulator.register_app("host-harness serve", &[callback_url], true);
+    let origin = host_harness::Origin::parse(&emulator.base_url())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // Every host of the manifest: the API, and the sign-in pages and token
+    // endpoints its auth methods name.
+    let routes = host_harness::Routes::all_hosts_of(manifest, &origin);
+    let secret = |s: &str| FieldValue::Secret(SecretString::from(s.to_string()));
+    let plain = |s: &str| FieldValue::Plain(s.to_string());
+    let presets: [(&str, BTreeMap<String, FieldValue>); 3] = [
+        (
+            "oauth2",
+            BTreeMap::from([
+                ("client_id".into(), plain(&app.client_id)),
+                (
+                    "client_secret".into(),
+                    secret(app.client_secret.as_deref().unwrap_or_default()),
+                ),
+            ]),
+        ),
+        (
+            "app_only",
+            BTreeMap::from([
+                ("client_id".into(), plain(&app.api_key)),
+                ("client_secret".into(), secret(&app.api_secret)),
+            ]),
+        ),
+        (
+            "oauth1",
+            BTreeMap::from([
+                ("api_key".into(), plain(&app.api_key)),
+                ("api_secret".into(), secret(&app.api_secret)),
+            ]),
+        ),
+    ];
+    for (method, fields) in presets {
+        store
+            .set_app_credentials(&manifest.id, method, &AppCredentialLevel::Default, &fields)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+    }
+    Ok((emulator, routes))
+}

@@ -1,12 +1,11 @@
 //! `host-harness connections list | show | test | revoke | delete`
 
-use super::fields::preview;
 use super::{EXIT_ACTION_ERROR, HostArgs};
 use anyhow::Result;
 use clap::Subcommand;
 use credential_store::{ConnectionRecord, FieldValue};
 use host_harness::TestReport;
-use serde_json::json;
+use host_harness::connections::preview;
 use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
@@ -40,7 +39,10 @@ pub async fn run(host: &HostArgs, command: ConnectionsCommand) -> Result<ExitCod
         ConnectionsCommand::List { json } => {
             let records = manager.list()?;
             if json {
-                let list: Vec<_> = records.iter().map(summary).collect();
+                let list: Vec<_> = records
+                    .iter()
+                    .map(host_harness::connections::public_summary)
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if records.is_empty() {
                 println!("No connections. Create one with `host-harness connect`.");
@@ -105,39 +107,9 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-/// What may be shown of a connection: no secret, a Client ID by preview.
-fn summary(r: &ConnectionRecord) -> serde_json::Value {
-    let fields: serde_json::Map<String, serde_json::Value> = r
-        .fields
-        .iter()
-        .map(|(name, value)| {
-            let shown = match value {
-                FieldValue::Secret(_) => "(set, hidden)".to_string(),
-                FieldValue::Plain(v) if name == "client_id" || name == "api_key" => preview(v),
-                FieldValue::Plain(v) => v.clone(),
-            };
-            (name.clone(), json!(shown))
-        })
-        .collect();
-    json!({
-        "id": r.id,
-        "name": r.name,
-        "connector": r.connector,
-        "method": r.method,
-        "status": r.status.as_str(),
-        "status_reason": r.status_reason,
-        "account_id": r.account_id,
-        "account": r.account_name,
-        "brand": r.brand,
-        "granted_scopes": r.granted_scopes,
-        "callback_url": r.callback_url,
-        "fields": fields,
-    })
-}
-
 /// Prints a connection for people, or as JSON.
 pub fn print_record(record: &ConnectionRecord, as_json: bool) -> Result<()> {
-    let s = summary(record);
+    let s = host_harness::connections::public_summary(record);
     if as_json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());

@@ -149,14 +149,3 @@ pub fn prompt_method(methods: &[AuthMethod]) -> Result<String> {
         .map(|m| m.id.clone())
         .context("no method has that number")
 }
-
-/// `abcdef…`: enough of an identifier to recognise it, as listings show
-/// a Client ID.
-pub fn preview(value: &str) -> String {
-    let head: String = value.chars().take(6).collect();
-    if value.chars().count() > 6 {
-        format!("{head}…")
-    } else {
-        head
-    }
-}

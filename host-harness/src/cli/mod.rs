@@ -9,6 +9,7 @@ mod demo;
 mod fields;
 mod progress;
 mod run;
+mod serve;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -51,7 +52,7 @@ pub struct Cli {
 }
 
 /// Where the host finds its connector, its connections and the API.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct HostArgs {
     #[command(flatten)]
     connector: ConnectorArgs,
@@ -144,7 +145,7 @@ impl HostArgs {
 }
 
 /// Which connector to load.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct ConnectorArgs {
     /// A connector component (.wasm) instead of the bundled X connector.
     #[arg(long, global = true, requires = "manifest")]
@@ -206,6 +207,9 @@ enum Command {
     /// List, show, test, revoke and delete connections.
     #[command(subcommand)]
     Connections(connections::ConnectionsCommand),
+    /// Serve the connection form, the connections and an action runner as
+    /// web pages, and a JSON API for workflow engines.
+    Serve(serve::ServeArgs),
     /// Set app credentials (Client ID and Secret, API Key and Secret) once,
     /// for everyone or for a brand; connections use them when their own
     /// fields are blank.
@@ -245,6 +249,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Connect(args) => connect::run(&cli.host, args).await,
         Command::Connections(command) => connections::run(&cli.host, command).await,
         Command::AppCredentials(command) => app_credentials::run(&cli.host, command).await,
+        Command::Serve(args) => serve::run(&cli.host, args).await,
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,99 @@
+//! `host-harness serve`: the connection screen and workflow API in a
+//! browser, on 127.0.0.1 by default.
+
+use super::{HostArgs, bundled};
+use anyhow::{Context, Result};
+use clap::Args;
+use host_harness::ConnectionManager;
+use host_harness::outgoing::HttpTimeouts;
+use host_harness::web::{self, WebConfig};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// The environment variable holding the API key (never a flag: flags show
+/// in process listings).
+const API_KEY_VAR: &str = "HOST_HARNESS_API_KEY";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen. Beyond 127.0.0.1 the server requires an API key,
+    /// read from HOST_HARNESS_API_KEY.
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    bind: SocketAddr,
+    /// The origin browsers reach the server at, when not `http://BIND`
+    /// (behind a proxy, say). The OAuth callback URL is this origin
+    /// followed by /callback.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Talk to the bundled local X API emulator instead of the real API: no
+    /// credentials, no network. Connections are kept in a fresh directory
+    /// unless --data-dir is given.
+    #[arg(long)]
+    emulator: bool,
+}
+
+pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let bound = listener.local_addr()?;
+    let public_origin = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"))
+        .trim_end_matches('/')
+        .to_string();
+    let api_key = std::env::var(API_KEY_VAR)
+        .ok()
+        .filter(|k| !k.trim().is_empty())
+        .map(SecretString::from);
+    let mut config = WebConfig {
+        public_origin,
+        api_key,
+        notice: None,
+    };
+
+    // With the emulator, connections live in a directory of their own:
+    // tokens of an emulator that is gone mean nothing.
+    let scratch;
+    let host = if args.emulator && host.data_dir.is_none() {
+        scratch = tempfile::tempdir().context("cannot create a directory for the connections")?;
+        &HostArgs {
+            data_dir: Some(scratch.path().to_path_buf()),
+            ..host.clone()
+        }
+    } else {
+        host
+    };
+    let store = host.open_store()?;
+    let mut connector = host.connector().await?;
+    let mut routes = host.routes()?;
+    let _emulator = if args.emulator {
+        let (emulator, emulator_routes) =
+            bundled::start_for_serve(&store, connector.manifest(), &config.callback_url())
+                .await
+                .context("cannot start the local X API emulator")?;
+        routes = emulator_routes;
+        connector.set_routes(routes.clone());
+        config.notice = Some(format!(
+            "Local X API emulator at {}: no credentials, no network. App credentials are preset, so Client ID and Secret may be left blank; sign in as any of its accounts.",
+            emulator.base_url()
+        ));
+        Some(emulator)
+    } else {
+        None
+    };
+    let manager = ConnectionManager::new(store, connector, routes, HttpTimeouts::default());
+
+    eprintln!("Serving on http://{bound} — open it in a browser. Ctrl-C stops.");
+    eprintln!(
+        "OAuth callback URL to register in the developer portal: {}",
+        config.callback_url()
+    );
+    web::serve(listener, manager, config, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}

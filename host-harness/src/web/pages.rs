@@ -1,0 +1,611 @@
+//! The pages' handlers: the connection form, the sign-in callback, the
+//! connections and the action runner.
+
+use super::schema_form;
+use super::security::{self, CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE};
+use super::views::{self, FormState};
+use super::{PendingSignIn, Shared};
+use crate::connections::{ConnectError, ConnectRequest};
+use crate::manifest::AuthKind;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use credential_store::{AppCredentialLevel, ConnectionStatus, StoreError};
+use maud::Markup;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+/// A page, with the CSRF cookie when the browser has none yet.
+struct Page {
+    status: StatusCode,
+    title: String,
+    body: Markup,
+}
+
+impl Page {
+    fn ok(title: impl Into<String>, body: Markup) -> Page {
+        Page {
+            status: StatusCode::OK,
+            title: title.into(),
+            body,
+        }
+    }
+
+    fn with_status(mut self, status: StatusCode) -> Page {
+        self.status = status;
+        self
+    }
+
+    fn render(self, state: &Shared, new_csrf: Option<String>) -> Response {
+        let html = views::page(&self.title, state.config.notice.as_deref(), self.body);
+        let mut response = (self.status, Html(html.into_string())).into_response();
+        if let Some(token) = new_csrf {
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                security::set_cookie(CSRF_COOKIE, &token, secure(state)),
+            );
+        }
+        response
+    }
+}
+
+fn secure(state: &Shared) -> bool {
+    state.config.public_origin.starts_with("https://")
+}
+
+/// With an API key, pages need a session opened with it.
+fn signed_in(state: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    if state.config.api_key.is_none()
+        || security::cookie(headers, SESSION_COOKIE).is_some_and(|t| state.sessions.is_open(t))
+    {
+        Ok(())
+    } else {
+        Err(Box::new(Redirect::to("/login").into_response()))
+    }
+}
+
+/// A posted form's fields, in order, repeated names kept.
+fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn first<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Checks the session and the CSRF token of a posted form.
+fn posted(
+    state: &Shared,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Vec<(String, String)>, Box<Response>> {
+    signed_in(state, headers)?;
+    let form = form_pairs(body);
+    if !security::csrf_ok(headers, first(&form, CSRF_FIELD)) {
+        return Err(Box::new(Page::ok(
+            "Form expired",
+            views::error_box(
+                "This form was not sent from this server's page, or the page is too old. Go back, reload the page and send it again.",
+            ),
+        )
+        .with_status(StatusCode::FORBIDDEN)
+        .render(state, None)));
+    }
+    Ok(form)
+}
+
+fn not_found(state: &Shared, id: &str) -> Response {
+    Page::ok(
+        "No such connection",
+        views::error_box(&format!("There is no connection `{id}`.")),
+    )
+    .with_status(StatusCode::NOT_FOUND)
+    .render(state, None)
+}
+
+pub async fn home() -> Redirect {
+    Redirect::to("/connections")
+}
+
+pub async fn login_form(State(state): State<Shared>) -> Response {
+    Page::ok("Sign in", views::login(false)).render(&state, None)
+}
+
+pub async fn login(State(state): State<Shared>, body: Bytes) -> Response {
+    let form = form_pairs(&body);
+    let given = first(&form, "api_key").unwrap_or_default();
+    let ok = state
+        .config
+        .api_key
+        .as_ref()
+        .is_some_and(|key| security::same(given, secrecy::ExposeSecret::expose_secret(key)));
+    if !ok {
+        return Page::ok("Sign in", views::login(true))
+            .with_status(StatusCode::UNAUTHORIZED)
+            .render(&state, None);
+    }
+    let mut response = Redirect::to("/connections").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        security::set_cookie(SESSION_COOKIE, &state.sessions.open(), secure(&state)),
+    );
+    response
+}
+
+pub async fn connections(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(r) = signed_in(&state, &headers) {
+        return *r;
+    }
+    let (token, new) = security::csrf_token(&headers);
+    let manifest = state.manager.manifest();
+    let page = match state.manager.list() {
+        Ok(records) => Page::ok(
+            "Connections",
+            views::connections(manifest, &records, &token),
+        ),
+        Err(e) => Page::ok("Connections", views::error_box(&e.to_string()))
+            .with_status(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    page.render(&state, new)
+}
+
+/// Fields of `method` that app credentials fill when left blank.
+fn app_defaults(state: &Shared, method: &str) -> BTreeSet<String> {
+    let manifest = state.manager.manifest();
+    state
+        .manager
+        .store()
+        .app_credentials(&manifest.id, method, &AppCredentialLevel::Default)
+        .map(|fields| fields.into_keys().collect())
+        .unwrap_or_default()
+}
+
+fn form_page(
+    state: &Shared,
+    method_id: Option<&str>,
+    token: &str,
+    values: &BTreeMap<String, Vec<String>>,
+    error: Option<&str>,
+) -> Page {
+    let manifest = state.manager.manifest();
+    let method = method_id
+        .and_then(|id| manifest.auth_method(id))
+        .or(manifest.auth_methods.first());
+    let Some(method) = method else {
+        return Page::ok(
+            "New connection",
+            views::error_box("The connector's manifest declares no auth method."),
+        );
+    };
+    let defaults = app_defaults(state, &method.id);
+    let body = views::connection_form(
+        manifest,
+        method,
+        &state.config.callback_url(),
+        token,
+        &FormState {
+            values,
+            app_defaults: &defaults,
+            error,
+        },
+    );
+    Page::ok(format!("New {} connection", manifest.display_name), body)
+}
+
+pub async fn new_connection(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = signed_in(&state, &headers) {
+        return *r;
+    }
+    let (token, new) = security::csrf_token(&headers);
+    form_page(
+        &state,
+        query.get("method").map(String::as_str),
+        &token,
+        &BTreeMap::new(),
+        None,
+    )
+    .render(&state, new)
+}
+
+pub async fn create_connection(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match posted(&state, &headers, &body) {
+        Ok(form) => form,
+        Err(r) => return *r,
+    };
+    let manifest = state.manager.manifest();
+    let method_id = first(&form, "method").unwrap_or_default().to_string();
+    let method = manifest.auth_method(&method_id).cloned();
+    // Every value by field name; scopes come as one box per scope.
+    let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in &form {
+        if k != CSRF_FIELD && k != "method" {
+            values.entry(k.clone()).or_default().push(v.clone());
+        }
+    }
+    let mut request = ConnectRequest {
+        method: method_id.clone(),
+        ..ConnectRequest::default()
+    };
+    for (name, given) in &values {
+        if name == "connection_name" {
+            request.name = given.first().cloned();
+        } else if manifest.connection_fields.iter().any(|f| &f.name == name) {
+            // Other connection-level fields are fixed by the manifest.
+        } else {
+            request.fields.insert(name.clone(), given.join(" "));
+        }
+    }
+    let created = state.manager.create(&request);
+    let record = match created {
+        Ok(record) => record,
+        Err(e) => {
+            // Typed values come back, secrets never do.
+            let shown: BTreeMap<String, Vec<String>> = values
+                .into_iter()
+                .filter(|(name, _)| {
+                    !method
+                        .as_ref()
+                        .is_some_and(|m| m.fields.iter().any(|f| &f.name == name && f.secret))
+                })
+                .collect();
+            let (token, new) = security::csrf_token(&headers);
+            return form_page(
+                &state,
+                Some(&method_id),
+                &token,
+                &shown,
+                Some(&e.to_string()),
+            )
+            .with_status(StatusCode::BAD_REQUEST)
+            .render(&state, new);
+        }
+    };
+    sign_in(&state, &headers, &record.id).await
+}
+
+/// Starts the connection's sign-in: off to the provider for OAuth, or a
+/// check of pasted or app credentials.
+async fn sign_in(state: &Shared, headers: &HeaderMap, id: &str) -> Response {
+    let manager = &state.manager;
+    let kind = manager
+        .store()
+        .connection(id)
+        .ok()
+        .and_then(|r| manager.manifest().auth_method(&r.method).map(|m| m.kind));
+    let callback = state.config.callback_url();
+    let started = match kind {
+        Some(AuthKind::Oauth2AuthorizationCode) => manager.begin_oauth2(id, &callback).map(|p| {
+            let url = p.authorization_url.clone();
+            state.remember(
+                p.state().to_string(),
+                PendingSignIn::OAuth2 {
+                    connection: id.to_string(),
+                    pending: p,
+                    started: Instant::now(),
+                },
+            );
+            url
+        }),
+        Some(AuthKind::Oauth1) => manager.begin_oauth1(id, &callback).await.map(|p| {
+            let url = p.authorization_url.clone();
+            state.remember(
+                p.request_token().to_string(),
+                PendingSignIn::OAuth1 {
+                    connection: id.to_string(),
+                    pending: p,
+                    started: Instant::now(),
+                },
+            );
+            url
+        }),
+        _ => {
+            return match manager.activate(id).await {
+                Ok(_) => Redirect::to(&format!("/connections/{id}?connected=1")).into_response(),
+                Err(e) => failed_sign_in(state, headers, id, e).await,
+            };
+        }
+    };
+    match started {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => failed_sign_in(state, headers, id, e).await,
+    }
+}
+
+/// The connection's page, explaining why signing in failed.
+async fn failed_sign_in(
+    state: &Shared,
+    headers: &HeaderMap,
+    id: &str,
+    error: ConnectError,
+) -> Response {
+    let manager = &state.manager;
+    if matches!(error, ConnectError::Auth(_)) {
+        let _ = manager.store().set_status(
+            id,
+            ConnectionStatus::NeedsReconnect,
+            Some(&error.to_string()),
+        );
+    }
+    let report = manager.test(id).await.ok();
+    let Ok(record) = manager.store().connection(id) else {
+        return not_found(state, id);
+    };
+    let (token, new) = security::csrf_token(headers);
+    let body = maud::html! {
+        (views::error_box(&format!("Signing in failed: {error}")))
+        (views::connection(manager.manifest(), &record, report.as_ref(), None, &token))
+    };
+    Page::ok(record.name.clone(), body)
+        .with_status(StatusCode::BAD_REQUEST)
+        .render(state, new)
+}
+
+/// Where the provider sends the browser back after consent.
+pub async fn callback(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let key = get("state").or(get("oauth_token")).or(get("denied"));
+    let Some(sign_in) = key.and_then(|k| state.take(k)) else {
+        return Page::ok(
+            "Sign-in not recognised",
+            views::error_box(
+                "This sign-in was not started here, was already completed, or is too old (its state does not match any sign-in in progress). Start it again from the connection form.",
+            ),
+        )
+        .with_status(StatusCode::BAD_REQUEST)
+        .render(&state, None);
+    };
+    let (id, finished) = match sign_in {
+        PendingSignIn::OAuth2 {
+            connection,
+            pending,
+            ..
+        } => {
+            let done = state
+                .manager
+                .finish_oauth2(&connection, pending, &query)
+                .await;
+            (connection, done)
+        }
+        PendingSignIn::OAuth1 {
+            connection,
+            pending,
+            ..
+        } => {
+            let done = state
+                .manager
+                .finish_oauth1(&connection, pending, &query)
+                .await;
+            (connection, done)
+        }
+    };
+    match finished {
+        Ok(_) => Redirect::to(&format!("/connections/{id}?connected=1")).into_response(),
+        Err(e) => failed_sign_in(&state, &headers, &id, e).await,
+    }
+}
+
+pub async fn connection(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = signed_in(&state, &headers) {
+        return *r;
+    }
+    let Ok(record) = state.manager.store().connection(&id) else {
+        return not_found(&state, &id);
+    };
+    let (token, new) = security::csrf_token(&headers);
+    let message = query.contains_key("connected").then_some("Connected.");
+    Page::ok(
+        record.name.clone(),
+        views::connection(state.manager.manifest(), &record, None, message, &token),
+    )
+    .render(&state, new)
+}
+
+pub async fn test_connection(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = posted(&state, &headers, &body) {
+        return *r;
+    }
+    let report = match state.manager.test(&id).await {
+        Ok(report) => report,
+        Err(ConnectError::Store(StoreError::NoSuchConnection(_))) => return not_found(&state, &id),
+        Err(e) => {
+            return Page::ok("Test failed", views::error_box(&e.to_string()))
+                .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+                .render(&state, None);
+        }
+    };
+    let Ok(record) = state.manager.store().connection(&id) else {
+        return not_found(&state, &id);
+    };
+    let (token, new) = security::csrf_token(&headers);
+    Page::ok(
+        record.name.clone(),
+        views::connection(
+            state.manager.manifest(),
+            &record,
+            Some(&report),
+            None,
+            &token,
+        ),
+    )
+    .render(&state, new)
+}
+
+pub async fn reconnect(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = posted(&state, &headers, &body) {
+        return *r;
+    }
+    if state.manager.store().connection(&id).is_err() {
+        return not_found(&state, &id);
+    }
+    sign_in(&state, &headers, &id).await
+}
+
+pub async fn revoke(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = posted(&state, &headers, &body) {
+        return *r;
+    }
+    match state.manager.revoke(&id).await {
+        Ok(()) => Redirect::to(&format!("/connections/{id}")).into_response(),
+        Err(ConnectError::Store(StoreError::NoSuchConnection(_))) => not_found(&state, &id),
+        Err(e) => Page::ok("Revoke failed", views::error_box(&e.to_string()))
+            .with_status(StatusCode::BAD_GATEWAY)
+            .render(&state, None),
+    }
+}
+
+pub async fn delete(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = posted(&state, &headers, &body) {
+        return *r;
+    }
+    match state.manager.delete(&id) {
+        Ok(()) => Redirect::to("/connections").into_response(),
+        Err(ConnectError::Store(StoreError::NoSuchConnection(_))) => not_found(&state, &id),
+        Err(e) => Page::ok("Delete failed", views::error_box(&e.to_string()))
+            .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+            .render(&state, None),
+    }
+}
+
+fn runner_page(
+    state: &Shared,
+    id: &str,
+    action: Option<&str>,
+    token: &str,
+    result: Option<Markup>,
+) -> Page {
+    let Ok(record) = state.manager.store().connection(id) else {
+        return Page::ok(
+            "No such connection",
+            views::error_box(&format!("There is no connection `{id}`.")),
+        )
+        .with_status(StatusCode::NOT_FOUND);
+    };
+    let actions = &state.manager.connector().descriptor().actions;
+    let chosen = action.and_then(|a| actions.iter().find(|d| d.id == a));
+    let controls = chosen.map(|a| schema_form::controls(&a.input_schema));
+    let body = maud::html! {
+        (views::runner(&record, actions, chosen.zip(controls.as_deref()), token))
+        @if let Some(result) = result { h2 { "Result" } (result) }
+    };
+    Page::ok("Run an action", body)
+}
+
+pub async fn runner(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = signed_in(&state, &headers) {
+        return *r;
+    }
+    let (token, new) = security::csrf_token(&headers);
+    runner_page(
+        &state,
+        &id,
+        query.get("action").map(String::as_str),
+        &token,
+        None,
+    )
+    .render(&state, new)
+}
+
+pub async fn run_action(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = match posted(&state, &headers, &body) {
+        Ok(form) => form,
+        Err(r) => return *r,
+    };
+    let action = first(&form, "action").unwrap_or_default().to_string();
+    let outcome = run(&state, &id, &action, &form).await;
+    let (token, new) = security::csrf_token(&headers);
+    let result = views::run_result(&action, &outcome);
+    runner_page(&state, &id, Some(&action), &token, Some(result)).render(&state, new)
+}
+
+async fn run(
+    state: &Shared,
+    id: &str,
+    action: &str,
+    form: &[(String, String)],
+) -> Result<serde_json::Value, crate::ActionError> {
+    let descriptor = state.manager.connector().descriptor();
+    let Some(described) = descriptor.action(action) else {
+        return Err(crate::ActionError::InvalidInput {
+            field: "action".into(),
+            reason: format!("the connector has no action `{action}`"),
+        });
+    };
+    let input = match first(form, "__input")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        Some(raw) => raw.to_string(),
+        None => {
+            schema_form::input(&schema_form::controls(&described.input_schema), form)?.to_string()
+        }
+    };
+    let connection =
+        state
+            .manager
+            .connection(id)
+            .map_err(|e| crate::ActionError::Unauthorized {
+                reason: e.to_string(),
+            })?;
+    state
+        .manager
+        .connector()
+        .invoke(&connection, action, &input)
+        .await
+}

@@ -1,0 +1,421 @@
+//! The HTML of the pages: plain, server-rendered, with every control
+//! labelled and nothing fetched from elsewhere. maud escapes every value.
+
+use super::schema_form::{Control, Widget};
+use super::security::CSRF_FIELD;
+use crate::connections::TestReport;
+use crate::descriptor::ActionDescriptor;
+use crate::error::ActionError;
+use crate::manifest::{AuthMethod, Field, FieldKind, Manifest};
+use credential_store::{ConnectionRecord, ConnectionStatus};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use std::collections::{BTreeMap, BTreeSet};
+
+const CSS: &str = "
+body{font:16px/1.5 system-ui,sans-serif;max-width:56rem;margin:0 auto;padding:0 1rem;color:#111;background:#fff}
+a{color:#0645ad}.skip{position:absolute;left:-10000px}.skip:focus{left:1rem;top:1rem;background:#ff0}
+header nav a{margin-right:1rem}.notice{background:#eef;padding:.5rem;border-left:4px solid #447}
+label,legend{font-weight:600;display:block;margin-top:1rem}.help{color:#444;font-size:.9rem;margin:.2rem 0}
+input[type=text],input[type=url],input[type=password],input[type=number],select,textarea{width:100%;max-width:40rem;padding:.4rem;font:inherit;box-sizing:border-box}
+input[readonly]{background:#eee}fieldset{border:1px solid #ccc;margin-top:1rem}fieldset label{font-weight:400;display:inline;margin:0}
+.choice{display:block;margin:.2rem 0}button{font:inherit;padding:.4rem 1rem;margin:.5rem .5rem 0 0}
+:focus-visible{outline:3px solid #f90;outline-offset:2px}.error{background:#fee;border-left:4px solid #c00;padding:.5rem}
+.ok{background:#efe;border-left:4px solid #070;padding:.5rem}pre{background:#f6f6f6;padding:.5rem;overflow:auto}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;border-bottom:1px solid #ddd;padding:.3rem}
+.inline{display:inline}.methods a[aria-current]{font-weight:700;text-decoration:none;color:#111}
+";
+
+/// A whole page.
+pub fn page(title: &str, notice: Option<&str>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — host-harness" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    nav aria-label="Main" {
+                        a href="/connections" { "Connections" }
+                        a href="/connections/new" { "New connection" }
+                    }
+                }
+                @if let Some(notice) = notice {
+                    p.notice role="note" { (notice) }
+                }
+                main #main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+fn csrf(token: &str) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(token); }
+}
+
+/// A button that posts to `action` with the CSRF token.
+fn post_button(action: &str, label: &str, token: &str) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            (csrf(token))
+            button type="submit" { (label) }
+        }
+    }
+}
+
+pub fn error_box(message: &str) -> Markup {
+    html! { div.error role="alert" { p { (message) } } }
+}
+
+/// The login form, when the server has an API key.
+pub fn login(failed: bool) -> Markup {
+    html! {
+        @if failed { (error_box("That is not the server's API key.")) }
+        form method="post" action="/login" {
+            label for="api_key" { "API key" }
+            input #api_key type="password" name="api_key" required autocomplete="current-password";
+            button type="submit" { "Sign in" }
+        }
+    }
+}
+
+/// What the form keeps between a refused submission and the next try.
+pub struct FormState<'a> {
+    /// Non-secret values as typed.
+    pub values: &'a BTreeMap<String, Vec<String>>,
+    /// Fields that app credentials fill when left blank.
+    pub app_defaults: &'a BTreeSet<String>,
+    pub error: Option<&'a str>,
+}
+
+/// The connection form for `method`, with a switch to the other methods.
+pub fn connection_form(
+    manifest: &Manifest,
+    method: &AuthMethod,
+    callback_url: &str,
+    token: &str,
+    state: &FormState<'_>,
+) -> Markup {
+    let oauth = matches!(
+        method.kind,
+        crate::manifest::AuthKind::Oauth2AuthorizationCode | crate::manifest::AuthKind::Oauth1
+    );
+    html! {
+        @if let Some(error) = state.error { (error_box(error)) }
+        nav.methods aria-label="Auth method" {
+            p { "Auth method:" }
+            ul {
+                @for m in &manifest.auth_methods {
+                    li {
+                        @if m.id == method.id {
+                            a href={"/connections/new?method=" (m.id)} aria-current="page" { (m.label) }
+                        } @else {
+                            a href={"/connections/new?method=" (m.id)} { (m.label) }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(help) = &method.help { p.help { (help) } }
+        @if oauth {
+            p.notice #callback {
+                "Callback URL to register in the app's settings in the developer portal, exactly: "
+                code { (callback_url) }
+            }
+        }
+        form method="post" action="/connections" {
+            (csrf(token))
+            input type="hidden" name="method" value=(method.id);
+            @for field in &manifest.connection_fields {
+                (field_control(field, state.values.get(&field.name), false))
+            }
+            @for field in &method.fields {
+                (field_control(field, state.values.get(&field.name), state.app_defaults.contains(&field.name)))
+            }
+            button type="submit" { @if oauth { "Connect" } @else { "Connect and test" } }
+        }
+    }
+}
+
+fn field_control(field: &Field, typed: Option<&Vec<String>>, app_default: bool) -> Markup {
+    let id = format!("field-{}", field.name);
+    let help_id = format!("{id}-help");
+    let required = field.required && field.fixed.is_none() && !app_default;
+    let default: Vec<String> = match &field.default {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let values: Vec<String> = typed.cloned().unwrap_or(default);
+    let help = html! {
+        @if field.help.is_some() || app_default {
+            p.help id=(help_id) {
+                @if let Some(help) = &field.help { (help) " " }
+                @if app_default { "Leave blank to use the app credentials set for this host." }
+            }
+        }
+    };
+    let described = (field.help.is_some() || app_default).then_some(help_id.clone());
+    let mark = html! { @if required { " " span { "(required)" } } };
+    match field.kind {
+        FieldKind::Scopes => html! {
+            fieldset aria-describedby=[described.as_deref()] {
+                legend { (field.label) (mark) }
+                @for option in &field.options {
+                    label.choice {
+                        input type="checkbox" name=(field.name) value=(option.value)
+                            checked[values.contains(&option.value)];
+                        " " (option.label)
+                        @if let Some(h) = &option.help { span.help { " — " (h) } }
+                    }
+                }
+                (help)
+            }
+        },
+        FieldKind::Select => html! {
+            label for=(id) { (field.label) (mark) }
+            select id=(id) name=(field.name) required[required] aria-describedby=[described.as_deref()] {
+                @for option in &field.options {
+                    option value=(option.value) selected[values.contains(&option.value)] { (option.label) }
+                }
+            }
+            (help)
+        },
+        _ => {
+            let kind = if field.secret || field.kind == FieldKind::Password {
+                "password"
+            } else if field.kind == FieldKind::Url {
+                "url"
+            } else {
+                "text"
+            };
+            // Secrets are write-only: never sent back to the browser.
+            let value = match &field.fixed {
+                Some(fixed) => Some(fixed.clone()),
+                None if kind == "password" => None,
+                None => values.first().cloned(),
+            };
+            html! {
+                label for=(id) { (field.label) (mark) @if field.fixed.is_some() { " (fixed)" } }
+                input id=(id) type=(kind) name=(field.name) value=[value]
+                    readonly[field.fixed.is_some()] required[required]
+                    autocomplete=(if kind == "password" { "new-password" } else { "off" })
+                    aria-describedby=[described.as_deref()];
+                (help)
+            }
+        }
+    }
+}
+
+fn status_text(status: ConnectionStatus) -> &'static str {
+    match status {
+        ConnectionStatus::Pending => "pending sign-in",
+        ConnectionStatus::Connected => "connected",
+        ConnectionStatus::NeedsReconnect => "needs reconnect",
+        ConnectionStatus::Revoked => "revoked",
+    }
+}
+
+/// The connections table.
+pub fn connections(manifest: &Manifest, records: &[ConnectionRecord], token: &str) -> Markup {
+    let method_label = |id: &str| {
+        manifest
+            .auth_method(id)
+            .map(|m| m.label.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    html! {
+        @if records.is_empty() {
+            p { "No connections yet. " a href="/connections/new" { "Create one" } "." }
+        } @else {
+            table {
+                caption { (manifest.display_name) " connections" }
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Method" } th scope="col" { "Account" } th scope="col" { "Status" } th scope="col" { "Manage" } } }
+                tbody {
+                    @for r in records {
+                        tr {
+                            td { a href={"/connections/" (r.id)} { (r.name) } }
+                            td { (method_label(&r.method)) }
+                            td { (r.account_name.as_deref().or(r.account_id.as_deref()).unwrap_or("—")) }
+                            td.status { (status_text(r.status)) }
+                            td {
+                                a href={"/connections/" (r.id) "/run"} { "Run an action" } " "
+                                (post_button(&format!("/connections/{}/reconnect", r.id), "Reconnect", token))
+                                (post_button(&format!("/connections/{}/revoke", r.id), "Revoke", token))
+                                (post_button(&format!("/connections/{}/delete", r.id), "Delete", token))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One connection: its state, the last test, and what can be done with it.
+pub fn connection(
+    manifest: &Manifest,
+    record: &ConnectionRecord,
+    report: Option<&TestReport>,
+    message: Option<&str>,
+    token: &str,
+) -> Markup {
+    html! {
+        @if let Some(message) = message { p.ok role="status" { (message) } }
+        @if let Some(report) = report { (test_report(report)) }
+        dl {
+            dt { "Status" } dd #status { (status_text(record.status)) }
+            @if let Some(reason) = &record.status_reason { dt { "Why" } dd { (reason) } }
+            dt { "Method" } dd { (manifest.auth_method(&record.method).map(|m| m.label.as_str()).unwrap_or(&record.method)) }
+            @if let Some(account) = record.account_name.as_deref().or(record.account_id.as_deref()) {
+                dt { "Account" } dd #account { (account) }
+            }
+            @if let Some(scopes) = &record.granted_scopes { dt { "Scopes granted" } dd { (scopes.join(" ")) } }
+            @if let Some(callback) = &record.callback_url { dt { "Callback URL" } dd { code { (callback) } } }
+            dt { "Connection id" } dd { code { (record.id) } }
+        }
+        (post_button(&format!("/connections/{}/test", record.id), "Test credentials", token))
+        (post_button(&format!("/connections/{}/reconnect", record.id), "Reconnect", token))
+        (post_button(&format!("/connections/{}/revoke", record.id), "Revoke", token))
+        (post_button(&format!("/connections/{}/delete", record.id), "Delete", token))
+        p { a href={"/connections/" (record.id) "/run"} { "Run an action on this connection" } }
+    }
+}
+
+/// A credentials test, in the same words as the command line's.
+pub fn test_report(report: &TestReport) -> Markup {
+    html! {
+        div class=(if report.ok { "ok" } else { "error" }) role=(if report.ok { "status" } else { "alert" }) #test-report {
+            p { strong { (report.summary) } }
+            @if !report.advice.is_empty() {
+                ul { @for advice in &report.advice { li { (advice) } } }
+            }
+        }
+    }
+}
+
+/// The action picker and the chosen action's form.
+pub fn runner(
+    record: &ConnectionRecord,
+    actions: &[ActionDescriptor],
+    chosen: Option<(&ActionDescriptor, &[Control])>,
+    token: &str,
+) -> Markup {
+    html! {
+        p { "Connection: " a href={"/connections/" (record.id)} { (record.name) } }
+        form method="get" action={"/connections/" (record.id) "/run"} {
+            label for="action" { "Action" }
+            select #action name="action" {
+                @for a in actions {
+                    option value=(a.id) selected[chosen.is_some_and(|(c, _)| c.id == a.id)] { (a.title) " (" (a.id) ")" }
+                }
+            }
+            button type="submit" { "Choose" }
+        }
+        @if let Some((action, controls)) = chosen {
+            h2 { (action.title) }
+            p.help { (action.description) }
+            form method="post" action={"/connections/" (record.id) "/run"} {
+                (csrf(token))
+                input type="hidden" name="action" value=(action.id);
+                @for control in controls { (input_control(control)) }
+                label for="raw-input" { "Or the whole input as JSON" }
+                p.help #raw-input-help { "When filled, this is sent instead of the fields above." }
+                textarea #raw-input name="__input" rows="4" aria-describedby="raw-input-help" {}
+                button type="submit" { "Run " (action.id) }
+            }
+        }
+    }
+}
+
+fn input_control(control: &Control) -> Markup {
+    let id = format!("input-{}", control.name);
+    let help_id = format!("{id}-help");
+    let described = control.description.as_ref().map(|_| help_id.as_str());
+    let mark = html! { @if control.required { " " span { "(required)" } } };
+    let help = html! {
+        @if let Some(d) = &control.description { p.help id=(help_id) { (d) } }
+    };
+    match &control.widget {
+        Widget::MultiChoice(values) => html! {
+            fieldset aria-describedby=[described] {
+                legend { (control.name) (mark) }
+                @for v in values {
+                    label.choice { input type="checkbox" name=(control.name) value=(v); " " (v) }
+                }
+                (help)
+            }
+        },
+        widget => html! {
+            label for=(id) { (control.name) (mark) }
+            @match widget {
+                Widget::Choice(values) => {
+                    select id=(id) name=(control.name) aria-describedby=[described] {
+                        option value="" { "(not set)" }
+                        @for v in values { option value=(v) { (v) } }
+                    }
+                }
+                Widget::YesNo => {
+                    select id=(id) name=(control.name) aria-describedby=[described] {
+                        option value="" { "(not set)" }
+                        option value="true" { "yes" }
+                        option value="false" { "no" }
+                    }
+                }
+                Widget::Number { integer, min, max } => {
+                    input id=(id) type="number" name=(control.name)
+                        step=(if *integer { "1" } else { "any" }) min=[min] max=[max]
+                        required[control.required] aria-describedby=[described];
+                }
+                Widget::Lines => {
+                    textarea id=(id) name=(control.name) rows="3" aria-describedby=[described] placeholder="one per line" {}
+                }
+                Widget::Json => {
+                    textarea id=(id) name=(control.name) rows="3" aria-describedby=[described] placeholder="JSON" {}
+                }
+                Widget::Text { max_length } => {
+                    @if max_length.is_some_and(|m| m > 200) || control.name == "text" {
+                        textarea id=(id) name=(control.name) rows="4" maxlength=[max_length]
+                            required[control.required] aria-describedby=[described] {}
+                    } @else {
+                        input id=(id) type="text" name=(control.name) maxlength=[max_length]
+                            required[control.required] aria-describedby=[described];
+                    }
+                }
+                Widget::MultiChoice(_) => {}
+            }
+            (help)
+        },
+    }
+}
+
+/// An action's output, or its typed error.
+pub fn run_result(action: &str, outcome: &Result<serde_json::Value, ActionError>) -> Markup {
+    match outcome {
+        Ok(output) => html! {
+            div.ok role="status" #result { p { (action) " succeeded." } }
+            pre #output { (serde_json::to_string_pretty(output).unwrap_or_default()) }
+        },
+        Err(error) => html! {
+            div.error role="alert" #result {
+                p { strong { (action) " failed: " (error.kind()) } }
+                p { (error.to_string()) }
+                @if let ActionError::InvalidInput { field, .. } = error { p { "Field: " code { (field) } } }
+                @if let ActionError::Forbidden { missing_scopes, .. } = error {
+                    @if !missing_scopes.is_empty() { p { "Missing scopes: " (missing_scopes.join(" ")) ". Reconnect and grant them." } }
+                }
+            }
+            pre #error-json { (serde_json::to_string_pretty(error).unwrap_or_default()) }
+        },
+    }
+}

@@ -1,0 +1,199 @@
+//! `serve` on a loopback port over the X connector and an emulator with a
+//! registered app, and a real headless chromium driven through
+//! chromedriver (WebDriver). A browser scenario that fails leaves a
+//! screenshot and the page's HTML in `target/tmp/browser-failures/`.
+
+use credential_store::{MasterKey, Store};
+use fantoccini::{Client, ClientBuilder, Locator};
+use host_harness::outgoing::HttpTimeouts;
+use host_harness::web::{self, WebConfig};
+use host_harness::{ConnectionManager, Manifest, Origin, Routes};
+use hyper_util::client::legacy::connect::HttpConnector;
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use x_emulator::{AppKeys, Emulator};
+
+pub struct ServeBed {
+    pub x: Emulator,
+    /// `http://127.0.0.1:PORT`, where `serve` listens.
+    pub origin: String,
+    /// A confidential app registered with `serve`'s callback URL.
+    pub app: AppKeys,
+    pub store: Arc<Store>,
+    _dir: tempfile::TempDir,
+}
+
+impl ServeBed {
+    pub async fn start(api_key: Option<&str>) -> ServeBed {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let config = WebConfig {
+            public_origin: origin.clone(),
+            api_key: api_key.map(|k| SecretString::from(k.to_string())),
+            notice: None,
+        };
+        let x = Emulator::start().await.expect("the emulator starts");
+        let app = x.register_app("Workflow Automation", &[&config.callback_url()], true);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            Store::open(&dir.path().join("connections.db"), &MasterKey::generate()).unwrap(),
+        );
+        let mut connector = super::x_connector().await;
+        let manifest = Manifest::from_json(super::X_MANIFEST).unwrap();
+        let routes = Routes::all_hosts_of(&manifest, &Origin::parse(&x.base_url()).unwrap());
+        connector.set_routes(routes.clone());
+        let manager =
+            ConnectionManager::new(store.clone(), connector, routes, HttpTimeouts::default());
+        tokio::spawn(web::serve(
+            listener,
+            manager,
+            config,
+            std::future::pending(),
+        ));
+        ServeBed {
+            x,
+            origin,
+            app,
+            store,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+}
+
+/// The chromedriver and chromium to use: `CHROMEDRIVER` and `CHROMIUM`, or
+/// Debian's (`apt-get install chromium chromium-driver`, which `.ci/run`
+/// does).
+fn tool(var: &str, default: &str) -> PathBuf {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default));
+    assert!(
+        path.exists(),
+        "the browser tests need {} ({var}); `.ci/run` installs Debian's chromium and chromium-driver, or run `apt-get install chromium chromium-driver`",
+        path.display()
+    );
+    path
+}
+
+/// A headless chromium session.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let driver_path = tool("CHROMEDRIVER", "/usr/bin/chromedriver");
+        let chromium = tool("CHROMIUM", "/usr/bin/chromium");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1200,1000",
+                         "--no-first-run", "--disable-extensions"]
+            }),
+        );
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => return Browser { client, driver },
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot open a chromium session through chromedriver: {last:?}");
+    }
+
+    /// Runs `scenario`; if it fails, keeps a screenshot and the page's HTML
+    /// under `name`, then fails the same way.
+    pub async fn run<F, Fut>(self, name: &str, scenario: F)
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let outcome = tokio::spawn(scenario(self.client.clone())).await;
+        if let Err(failure) = outcome {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-failures");
+            std::fs::create_dir_all(&dir).ok();
+            if let Ok(png) = self.client.screenshot().await {
+                let path = dir.join(format!("{name}.png"));
+                std::fs::write(&path, png).ok();
+                eprintln!("screenshot of the failure: {}", path.display());
+            }
+            if let Ok(html) = self.client.source().await {
+                std::fs::write(dir.join(format!("{name}.html")), html).ok();
+            }
+            self.close().await;
+            std::panic::resume_unwind(failure.into_panic());
+        }
+        self.close().await;
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Fills the control `id`, once the page shows it.
+pub async fn fill(client: &Client, id: &str, text: &str) {
+    let field = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no field #{id}: {e}"));
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Clicks the button whose text is `label`.
+pub async fn click_button(client: &Client, label: &str) {
+    client
+        .find(Locator::XPath(&format!(
+            "//button[normalize-space(.)='{label}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no button `{label}`: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The visible text of the element `css` selects.
+pub async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
+        .text()
+        .await
+        .unwrap()
+}

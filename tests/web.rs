@@ -1,0 +1,375 @@
+//! A workflow builder meets the X connector through `serve`: fills the
+//! connection form in a real headless browser, signs in on the emulator's
+//! consent page, runs actions from generated forms, and reads plain-worded
+//! explanations when something is wrong. A workflow engine does the same
+//! through the JSON API.
+
+mod support;
+
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+use host_harness::auth::http::HostHttp;
+use host_harness::outgoing::HttpTimeouts;
+use host_harness::web::{self, WebConfig};
+use host_harness::{ConnectionManager, Routes};
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::web::{Browser, ServeBed, click_button, fill, text_of};
+
+/// Signs in on the emulator's consent page as `account`.
+async fn consent_as(client: &Client, account: &str) {
+    let select = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("account"))
+        .await
+        .expect("the emulator's consent page");
+    select.select_by_value(account).await.unwrap();
+    click_button(client, "Authorize app").await;
+}
+
+/// Controls a person cannot name: no `<label for>`, not inside a label.
+async fn unlabelled_controls(client: &Client) -> Vec<Value> {
+    let found = client
+        .execute(
+            "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+                .filter(e => !(e.labels && e.labels.length))
+                .map(e => e.name || e.id);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    found.as_array().cloned().unwrap_or_default()
+}
+
+/// Every resource the page loaded, and every `src` or stylesheet it names.
+async fn outside_references(client: &Client, origin: &str) -> Vec<Value> {
+    let found = client
+        .execute(
+            "const own = arguments[0];
+             const named = Array.from(document.querySelectorAll('[src], link[href]'))
+                 .map(e => e.src || e.href);
+             const loaded = performance.getEntriesByType('resource').map(r => r.name);
+             return named.concat(loaded).filter(u => !u.startsWith(own));",
+            vec![json!(origin)],
+        )
+        .await
+        .unwrap();
+    found.as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newcomer_connects_through_the_form_and_posts_from_the_browser() {
+    let bed = ServeBed::start(None).await;
+    let (origin, client_id, secret) = (
+        bed.origin.clone(),
+        bed.app.client_id.clone(),
+        bed.app.client_secret.clone().unwrap(),
+    );
+    let browser = Browser::start().await;
+
+    browser
+        .run("connect_and_post", move |b| async move {
+            // Arrange: the connection form, rendered from the manifest.
+            b.goto(&format!("{origin}/connections/new")).await.unwrap();
+            let callback = text_of(&b, "#callback code").await;
+            assert_eq!(callback, format!("{origin}/callback"));
+            assert!(unlabelled_controls(&b).await.is_empty());
+            assert!(outside_references(&b, &origin).await.is_empty());
+            let fixed = b.find(Locator::Id("field-token_url")).await.unwrap();
+            assert_eq!(
+                fixed.attr("readonly").await.unwrap().as_deref(),
+                Some("true")
+            );
+
+            // Act: fill it, connect, consent as ada.
+            fill(&b, "field-connection_name", "Marketing").await;
+            fill(&b, "field-client_id", &client_id).await;
+            fill(&b, "field-client_secret", &secret).await;
+            click_button(&b, "Connect").await;
+            consent_as(&b, "ada").await;
+
+            // Assert: back on the connection's page, connected as ada.
+            assert_eq!(text_of(&b, "#status").await, "connected");
+            assert_eq!(text_of(&b, "#account").await, "ada");
+            let page = b.source().await.unwrap();
+            assert!(
+                !page.contains(&secret),
+                "the Client Secret came back to the browser"
+            );
+
+            // Act: run post.create from its generated form.
+            b.find(Locator::LinkText("Run an action on this connection"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            b.find(Locator::Id("action"))
+                .await
+                .unwrap()
+                .select_by_value("post.create")
+                .await
+                .unwrap();
+            click_button(&b, "Choose").await;
+            fill(&b, "input-text", "Launched from the connection screen").await;
+            click_button(&b, "Run post.create").await;
+
+            // Assert: the post is in the result.
+            assert_eq!(text_of(&b, "#result").await, "post.create succeeded.");
+            let output: Value = serde_json::from_str(&text_of(&b, "#output").await).unwrap();
+            assert_eq!(
+                output["post"]["text"],
+                "Launched from the connection screen"
+            );
+        })
+        .await;
+
+    let posts = bed.x.posts_of("ada");
+    assert!(
+        posts
+            .iter()
+            .any(|p| p.text == "Launched from the connection screen"),
+        "the emulator has the post"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_client_secret_is_explained_in_plain_words() {
+    let bed = ServeBed::start(None).await;
+    let (origin, client_id) = (bed.origin.clone(), bed.app.client_id.clone());
+    let browser = Browser::start().await;
+
+    browser
+        .run("wrong_secret", move |b| async move {
+            b.goto(&format!("{origin}/connections/new?method=oauth2"))
+                .await
+                .unwrap();
+            fill(&b, "field-client_id", &client_id).await;
+            fill(&b, "field-client_secret", "not-the-secret").await;
+            click_button(&b, "Connect").await;
+            consent_as(&b, "ada").await;
+
+            let report = text_of(&b, "#test-report").await;
+            assert!(
+                report.contains("Client ID or Client Secret is wrong"),
+                "{report}"
+            );
+            assert_eq!(text_of(&b, "#status").await, "needs reconnect");
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_the_auth_method_shows_its_fields_and_a_bad_form_names_the_field() {
+    let bed = ServeBed::start(None).await;
+    let origin = bed.origin.clone();
+    let browser = Browser::start().await;
+
+    browser
+        .run("switch_method", move |b| async move {
+            b.goto(&format!("{origin}/connections/new")).await.unwrap();
+            assert!(b.find(Locator::Id("field-client_id")).await.is_ok());
+
+            b.find(Locator::LinkText("Bearer Token"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let token = b.find(Locator::Id("field-bearer_token")).await.unwrap();
+            assert_eq!(
+                token.attr("type").await.unwrap().as_deref(),
+                Some("password")
+            );
+            assert!(b.find(Locator::Id("field-client_id")).await.is_err());
+            assert!(unlabelled_controls(&b).await.is_empty());
+
+            // A Client ID is required: submitting without it names the field.
+            b.find(Locator::LinkText(
+                "OAuth 2.0 (Authorization Code with PKCE)",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+            b.execute(
+                "document.getElementById('field-client_id').removeAttribute('required');",
+                vec![],
+            )
+            .await
+            .unwrap();
+            fill(&b, "field-client_secret", "typed-secret").await;
+            click_button(&b, "Connect").await;
+            let error = text_of(&b, "[role=alert]").await;
+            assert!(error.contains("client_id"), "{error}");
+            let secret = b.find(Locator::Id("field-client_secret")).await.unwrap();
+            assert_eq!(secret.attr("value").await.unwrap(), None);
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keyboard_alone_fills_and_sends_the_form() {
+    let bed = ServeBed::start(None).await;
+    let origin = bed.origin.clone();
+    let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+    let browser = Browser::start().await;
+
+    browser
+        .run("keyboard", move |b| async move {
+            b.goto(&format!("{origin}/connections/new?method=bearer"))
+                .await
+                .unwrap();
+            let name = b.find(Locator::Id("field-connection_name")).await.unwrap();
+            name.clear().await.unwrap();
+
+            // Type the name, Tab past the read-only endpoint to the token,
+            // type it, and press Enter.
+            let keys = format!(
+                "Keyboard{tab}{tab}{token}{enter}",
+                tab = Key::Tab,
+                enter = Key::Enter
+            );
+            name.send_keys(&keys).await.unwrap();
+
+            assert_eq!(text_of(&b, "#status").await, "connected");
+            assert_eq!(text_of(&b, "#account").await, "ada");
+        })
+        .await;
+}
+
+/// A small client for the JSON API.
+async fn api(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut request = http::Request::builder().method(method).uri(url);
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let response = HostHttp::new(Routes::default(), HttpTimeouts::default())
+        .send(request.body(bytes).unwrap())
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        serde_json::from_slice(response.body()).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_engine_creates_a_connection_runs_actions_and_deletes_it_through_the_api() {
+    let bed = ServeBed::start(None).await;
+    let token = bed
+        .x
+        .issue_user_token("ada", &["tweet.read", "tweet.write", "users.read"]);
+
+    let (status, created) = api(
+        "POST",
+        &bed.url("/api/v1/connections"),
+        None,
+        Some(json!({"method": "bearer", "name": "Engine", "fields": {"bearer_token": token}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "connected");
+    assert_eq!(created["account"], "ada");
+    assert!(!created.to_string().contains(&token), "the token came back");
+    let id = created["id"].as_str().unwrap().to_string();
+
+    let (status, listed) = api("GET", &bed.url("/api/v1/connections"), None, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["connections"][0]["id"], id.as_str());
+
+    let run = bed.url(&format!("/api/v1/connections/{id}/actions/post.create"));
+    let (status, posted) = api("POST", &run, None, Some(json!({"text": "From the engine"}))).await;
+    assert_eq!(status, 200, "{posted}");
+    assert_eq!(posted["output"]["post"]["text"], "From the engine");
+
+    let (status, refused) = api("POST", &run, None, Some(json!({"text": ""}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"], "invalid-input");
+    assert_eq!(refused["field"], "text");
+
+    let (status, refused) = api(
+        "POST",
+        &bed.url("/api/v1/connections"),
+        None,
+        Some(json!({"method": "oauth2", "fields": {"client_idd": "x"}})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"], "invalid-input");
+    assert_eq!(refused["field"], "fields.client_idd");
+
+    let connection = bed.url(&format!("/api/v1/connections/{id}"));
+    assert_eq!(api("DELETE", &connection, None, None).await.0, 204);
+    assert_eq!(api("GET", &connection, None, None).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_an_api_key_the_api_and_the_pages_require_it() {
+    let bed = ServeBed::start(Some("engine-key")).await;
+    let list = bed.url("/api/v1/connections");
+
+    assert_eq!(api("GET", &list, None, None).await.0, 401);
+    assert_eq!(api("GET", &list, Some("wrong-key"), None).await.0, 401);
+    assert_eq!(api("GET", &list, Some("engine-key"), None).await.0, 200);
+
+    let (status, location, _) = support::browser::get(&bed.url("/connections")).await;
+    assert_eq!(status, 303);
+    assert_eq!(location.as_deref(), Some("/login"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_form_posts_and_unknown_sign_in_redirects_are_refused() {
+    let bed = ServeBed::start(None).await;
+
+    // A form posted without the page's CSRF token changes nothing.
+    let (status, _) = {
+        let request = http::Request::post(bed.url("/connections"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b"method=bearer&bearer_token=abc".to_vec())
+            .unwrap();
+        let response = HostHttp::new(Routes::default(), HttpTimeouts::default())
+            .send(request)
+            .await
+            .unwrap();
+        (response.status().as_u16(), ())
+    };
+    assert_eq!(status, 403);
+    assert!(bed.store.connection_ids().unwrap().is_empty());
+
+    // A redirect whose state this server never issued is refused.
+    let (status, _, page) =
+        support::browser::get(&bed.url("/callback?code=stolen&state=made-up")).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("not started here"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refuses_to_listen_beyond_loopback_without_an_api_key() {
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let bed = ServeBed::start(None).await;
+    let manager = ConnectionManager::new(
+        bed.store.clone(),
+        support::x_connector().await,
+        Routes::default(),
+        HttpTimeouts::default(),
+    );
+    let config = WebConfig {
+        public_origin: "http://example.invalid".into(),
+        api_key: None,
+        notice: None,
+    };
+
+    let refused = web::serve(listener, manager, config, std::future::ready(())).await;
+
+    assert!(matches!(
+        refused,
+        Err(web::ServeError::ExposedWithoutKey { .. })
+    ));
+}
