@@ -644,13 +644,6 @@ async fn list_actions_collect_pages_up_to_a_limit_and_resume() {
 }
 
 /// A few bytes that start as a PNG does, inline as base64.
-fn tiny_png_base64() -> String {
-    use base64::Engine;
-    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    png.resize(256, 7);
-    base64::engine::general_purpose::STANDARD.encode(png)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn post_create_takes_every_parameter_x_allows() {
     let bed = XBed::start().await;
@@ -897,7 +890,7 @@ async fn outputs_join_media_polls_and_referenced_posts_and_fields_are_chosen() {
     let upload = bed
         .ok(
             "media.upload",
-            json!({"base64": tiny_png_base64(), "alt_text": "A loom's punched cards"}),
+            json!({"base64": support::tiny_png_base64(), "alt_text": "A loom's punched cards"}),
         )
         .await;
     let with_image = bed
@@ -1009,7 +1002,7 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
                 json!({"post_id": post_id})
             }
             "user.follow" | "user.unfollow" => json!({"user_id": grace_id}),
-            "media.upload" => json!({"base64": tiny_png_base64()}),
+            "media.upload" => json!({"base64": support::tiny_png_base64()}),
             "search.recent" => json!({"query": "engine OR loom"}),
             "dm.send" => json!({"user_id": grace_id, "text": "Checking the catalogue."}),
             _ => return None,

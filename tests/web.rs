@@ -14,7 +14,7 @@ use host_harness::web::{self, WebConfig};
 use host_harness::{ConnectionManager, Routes};
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::web::{Browser, ServeBed, click_button, fill, text_of};
+use support::web::{Browser, ServeBed, click_button, fill, text_of, wait_for_text};
 
 /// Signs in on the emulator's consent page as `account`.
 async fn consent_as(client: &Client, account: &str) {
@@ -238,6 +238,127 @@ async fn the_keyboard_alone_fills_and_sends_the_form() {
             assert_eq!(text_of(&b, "#account").await, "ada");
         })
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_action_runs_from_its_generated_form() {
+    // Arrange: ada connected through the API with every scope the actions
+    // need, a post to act on and one to delete.
+    let bed = ServeBed::start(None).await;
+    let descriptor = support::x_connector().await.descriptor().clone();
+    let mut scopes: Vec<&str> = descriptor
+        .actions
+        .iter()
+        .flat_map(|a| a.required_scopes.iter().map(String::as_str))
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    let token = bed.x.issue_user_token("ada", &scopes);
+    let (_, created) = api(
+        "POST",
+        &bed.url("/api/v1/connections"),
+        None,
+        Some(
+            json!({"method": "bearer", "name": "Every action", "fields": {"bearer_token": token}}),
+        ),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let run = bed.url(&format!("/api/v1/connections/{id}/actions/post.create"));
+    let (_, target) = api("POST", &run, None, Some(json!({"text": "To act on."}))).await;
+    let (_, doomed) = api("POST", &run, None, Some(json!({"text": "To delete."}))).await;
+    let (post_id, doomed_id) = (
+        target["output"]["post"]["id"].clone(),
+        doomed["output"]["post"]["id"].clone(),
+    );
+    let grace = bed.x.user_id("grace").unwrap();
+    let sample = move |action: &str| -> Value {
+        match action {
+            "users.lookup" => json!({"usernames": ["grace", "nobody_here"]}),
+            "post.validate" => json!({"text": "Counting 🧮 https://example.com"}),
+            "post.create" => json!({"text": "From the runner."}),
+            "post.delete" => json!({"id": doomed_id}),
+            "post.lookup" => json!({"ids": [post_id, "1"]}),
+            "post.liking_users" | "post.reposted_by" | "post.like" | "post.unlike"
+            | "post.repost" | "post.unrepost" | "post.bookmark" | "post.unbookmark" => {
+                json!({"post_id": post_id})
+            }
+            "user.follow" | "user.unfollow" => json!({"user_id": grace}),
+            "media.upload" => json!({"base64": support::tiny_png_base64()}),
+            "search.recent" => json!({"query": "engine OR loom"}),
+            "dm.send" => json!({"user_id": grace, "text": "From the runner."}),
+            _ => json!({}),
+        }
+    };
+    let (origin, actions): (String, Vec<String>) = (
+        bed.origin.clone(),
+        descriptor.actions.iter().map(|a| a.id.clone()).collect(),
+    );
+    let browser = Browser::start().await;
+
+    browser
+        .run("every_action", move |b| async move {
+            for action in &actions {
+                // Act: open the action's form, fill each sampled field, run it.
+                b.goto(&format!("{origin}/connections/{id}/run?action={action}"))
+                    .await
+                    .unwrap();
+                let unlabelled = unlabelled_controls(&b).await;
+                assert!(unlabelled.is_empty(), "{action}: {unlabelled:?}");
+                for (field, value) in sample(action).as_object().unwrap() {
+                    let typed = match value {
+                        Value::Array(items) => items
+                            .iter()
+                            .map(|i| i.as_str().unwrap().to_string())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                        other => other.as_str().unwrap().to_string(),
+                    };
+                    fill(&b, &format!("input-{field}"), &typed).await;
+                }
+                click_button(&b, &format!("Run {action}")).await;
+
+                // Assert: it succeeded, and said so.
+                let result = text_of(&b, "#result").await;
+                assert_eq!(result, format!("{action} succeeded."), "{action}");
+            }
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_connections_list_shows_each_status_and_revokes_and_deletes() {
+    let bed = ServeBed::start(None).await;
+    let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+    let (status, _) = api(
+        "POST",
+        &bed.url("/api/v1/connections"),
+        None,
+        Some(
+            json!({"method": "bearer", "name": "Support desk", "fields": {"bearer_token": token}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let origin = bed.origin.clone();
+    let browser = Browser::start().await;
+
+    browser
+        .run("list", move |b| async move {
+            b.goto(&format!("{origin}/connections")).await.unwrap();
+            assert_eq!(text_of(&b, "td.status").await, "connected");
+
+            click_button(&b, "Revoke").await;
+            assert_eq!(text_of(&b, "#status").await, "revoked");
+            b.goto(&format!("{origin}/connections")).await.unwrap();
+            assert_eq!(text_of(&b, "td.status").await, "revoked");
+
+            click_button(&b, "Delete").await;
+            wait_for_text(&b, "No connections yet").await;
+        })
+        .await;
+
+    assert!(bed.store.connection_ids().unwrap().is_empty());
 }
 
 /// A small client for the JSON API.

@@ -153,3 +153,12 @@ pub fn assert_fits_output_schema(connector: &LoadedConnector, action: &str, outp
         "{action} output does not fit its schema: {errors:?}\n{output:#}"
     );
 }
+
+/// A 256-byte file that starts as a PNG does, base64-encoded: enough for
+/// `media.upload` to take it as an image.
+pub fn tiny_png_base64() -> String {
+    use base64::Engine;
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.resize(256, 7);
+    base64::engine::general_purpose::STANDARD.encode(png)
+}

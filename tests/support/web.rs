@@ -185,15 +185,31 @@ pub async fn click_button(client: &Client, label: &str) {
         .unwrap();
 }
 
-/// The visible text of the element `css` selects.
+/// The visible text of the element `css` selects, once the page shows it
+/// (a page being replaced is read again).
 pub async fn text_of(client: &Client, css: &str) -> String {
-    client
+    let mut last = None;
+    for _ in 0..100 {
+        match client.find(Locator::Css(css)).await {
+            Ok(element) => match element.text().await {
+                Ok(text) => return text,
+                Err(e) => last = Some(e),
+            },
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no `{css}` on the page: {last:?}");
+}
+
+/// Waits until the page's main content says `text`.
+pub async fn wait_for_text(client: &Client, text: &str) {
+    let found = client
         .wait()
         .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
-        .text()
-        .await
-        .unwrap()
+        .for_element(Locator::XPath(&format!("//main[contains(., '{text}')]")))
+        .await;
+    if let Err(e) = found {
+        panic!("the page never said `{text}`: {e}");
+    }
 }
