@@ -361,6 +361,87 @@ async fn the_connections_list_shows_each_status_and_revokes_and_deletes() {
     assert!(bed.store.connection_ids().unwrap().is_empty());
 }
 
+/// `host-harness serve --emulator` on a free port; killed when dropped.
+struct ServeCommand {
+    child: std::process::Child,
+    origin: String,
+}
+
+impl ServeCommand {
+    async fn start() -> ServeCommand {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_host-harness"))
+            .args(["serve", "--emulator", "--bind", "127.0.0.1:0"])
+            .env(
+                "HOST_HARNESS_CACHE_DIR",
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled"),
+            )
+            .env_remove("HOST_HARNESS_API_KEY")
+            .env_remove("HOST_HARNESS_LOG")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("host-harness starts");
+        let stderr = child.stderr.take().unwrap();
+        let first_line = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut line = String::new();
+            std::io::BufReader::new(stderr)
+                .read_line(&mut line)
+                .unwrap();
+            line
+        })
+        .await
+        .unwrap();
+        let origin = first_line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in `{first_line}`"))
+            .to_string();
+        ServeCommand { child, origin }
+    }
+}
+
+impl Drop for ServeCommand {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_command_serves_the_emulator_and_a_form_left_blank_connects() {
+    // Arrange: the newcomer's one command.
+    let server = ServeCommand::start().await;
+    let origin = server.origin.clone();
+    let browser = Browser::start().await;
+
+    browser
+        .run("one_command", move |b| async move {
+            // Act: open the page, leave the app credentials blank, connect.
+            b.goto(&origin).await.unwrap();
+            b.find(Locator::LinkText("New connection"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let notice = text_of(&b, "[role=note]").await;
+            assert!(notice.contains("emulator"), "{notice}");
+            click_button(&b, "Connect").await;
+            consent_as(&b, "grace").await;
+
+            // Assert: connected as grace, and an action runs.
+            assert_eq!(text_of(&b, "#account").await, "grace");
+            let mut page = b.current_url().await.unwrap();
+            page.set_query(None);
+            b.goto(&format!("{page}/run?action=users.me"))
+                .await
+                .unwrap();
+            click_button(&b, "Run users.me").await;
+            assert_eq!(text_of(&b, "#result").await, "users.me succeeded.");
+        })
+        .await;
+}
+
 /// A small client for the JSON API.
 async fn api(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let mut request = http::Request::builder().method(method).uri(url);
