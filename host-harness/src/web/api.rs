@@ -8,11 +8,10 @@
 //! Requests with a body must be `application/json`, which a cross-site form
 //! cannot send; with an API key, every request must carry it.
 
+use super::Shared;
 use super::security;
-use super::{PendingSignIn, Shared};
 use crate::ActionError;
 use crate::connections::{ConnectError, ConnectRequest, public_summary};
-use crate::manifest::AuthKind;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -25,7 +24,6 @@ use credential_store::StoreError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 pub fn router(state: Shared) -> Router<Shared> {
     Router::new()
@@ -180,57 +178,22 @@ async fn create(
         Ok(record) => record,
         Err(e) => return connect_error(e),
     };
-    let kind = manager
-        .manifest()
-        .auth_method(&record.method)
-        .map(|m| m.kind);
-    let callback = state.config.callback_url();
-    let authorization_url = match kind {
-        Some(AuthKind::Oauth2AuthorizationCode) => {
-            match manager.begin_oauth2(&record.id, &callback) {
-                Ok(p) => {
-                    let url = p.authorization_url.clone();
-                    state.remember(
-                        p.state().to_string(),
-                        PendingSignIn::OAuth2 {
-                            connection: record.id.clone(),
-                            pending: p,
-                            started: Instant::now(),
-                        },
-                    );
-                    url
-                }
-                Err(e) => return connect_error(e),
-            }
-        }
-        Some(AuthKind::Oauth1) => match manager.begin_oauth1(&record.id, &callback).await {
-            Ok(p) => {
-                let url = p.authorization_url.clone();
-                state.remember(
-                    p.request_token().to_string(),
-                    PendingSignIn::OAuth1 {
-                        connection: record.id.clone(),
-                        pending: p,
-                        started: Instant::now(),
-                    },
-                );
-                url
-            }
-            Err(e) => return connect_error(e),
-        },
-        _ => {
+    let authorization_url = match state.begin_sign_in(&record.id).await {
+        Ok(Some(url)) => url,
+        Ok(None) => {
             return match manager.activate(&record.id).await {
                 Ok(record) => (StatusCode::CREATED, Json(public_summary(&record))).into_response(),
                 Err(e) => connect_error(e),
             };
         }
+        Err(e) => return connect_error(e),
     };
     (
         StatusCode::CREATED,
         Json(json!({
             "connection": public_summary(&record),
             "authorization_url": authorization_url,
-            "callback_url": callback,
+            "callback_url": state.config.callback_url(),
         })),
     )
         .into_response()

@@ -20,9 +20,11 @@ mod security;
 mod views;
 
 use crate::auth::{oauth1, oauth2};
-use crate::connections::ConnectionManager;
+use crate::connections::{ConnectError, ConnectionManager};
+use crate::manifest::AuthKind;
 use axum::Router;
 use axum::routing::{get, post};
+use credential_store::ConnectionRecord;
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -73,27 +75,15 @@ pub enum ServeError {
 }
 
 /// A sign-in started by this server, waiting for its redirect.
-enum PendingSignIn {
-    OAuth2 {
-        connection: String,
-        pending: oauth2::PendingAuthorization,
-        started: Instant,
-    },
-    OAuth1 {
-        connection: String,
-        pending: oauth1::PendingAuthorization,
-        started: Instant,
-    },
+struct PendingSignIn {
+    connection: String,
+    flow: SignInFlow,
+    started: Instant,
 }
 
-impl PendingSignIn {
-    fn started(&self) -> Instant {
-        match self {
-            PendingSignIn::OAuth2 { started, .. } | PendingSignIn::OAuth1 { started, .. } => {
-                *started
-            }
-        }
-    }
+enum SignInFlow {
+    OAuth2(oauth2::PendingAuthorization),
+    OAuth1(oauth1::PendingAuthorization),
 }
 
 /// What every handler shares.
@@ -106,18 +96,69 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    fn remember(&self, key: String, sign_in: PendingSignIn) {
+    /// Starts connection `id`'s browser sign-in and keeps it for the
+    /// callback. Returns the URL to send the user to, or `None` for a method
+    /// that signs in without a browser.
+    async fn begin_sign_in(&self, id: &str) -> Result<Option<String>, ConnectError> {
+        let record = self.manager.store().connection(id)?;
+        let kind = self
+            .manager
+            .manifest()
+            .auth_method(&record.method)
+            .map(|m| m.kind);
+        let callback = self.config.callback_url();
+        let (key, url, flow) = match kind {
+            Some(AuthKind::Oauth2AuthorizationCode) => {
+                let p = self.manager.begin_oauth2(id, &callback)?;
+                (
+                    p.state().to_string(),
+                    p.authorization_url.clone(),
+                    SignInFlow::OAuth2(p),
+                )
+            }
+            Some(AuthKind::Oauth1) => {
+                let p = self.manager.begin_oauth1(id, &callback).await?;
+                (
+                    p.request_token().to_string(),
+                    p.authorization_url.clone(),
+                    SignInFlow::OAuth1(p),
+                )
+            }
+            _ => return Ok(None),
+        };
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.retain(|_, p| p.started().elapsed() < SIGN_IN_WINDOW);
-        pending.insert(key, sign_in);
+        pending.retain(|_, p| p.started.elapsed() < SIGN_IN_WINDOW);
+        pending.insert(
+            key,
+            PendingSignIn {
+                connection: id.to_string(),
+                flow,
+                started: Instant::now(),
+            },
+        );
+        Ok(Some(url))
     }
 
-    /// Takes the sign-in `key` names: each is used once.
-    fn take(&self, key: &str) -> Option<PendingSignIn> {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending
-            .remove(key)
-            .filter(|p| p.started().elapsed() < SIGN_IN_WINDOW)
+    /// Completes the sign-in `key` names (each is used once) from the
+    /// redirect's query. `None` when this server did not start it, or it
+    /// is too old.
+    async fn finish_sign_in(
+        &self,
+        key: &str,
+        query: &[(String, String)],
+    ) -> Option<(String, Result<ConnectionRecord, ConnectError>)> {
+        let sign_in = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending
+                .remove(key)
+                .filter(|p| p.started.elapsed() < SIGN_IN_WINDOW)?
+        };
+        let id = sign_in.connection;
+        let done = match sign_in.flow {
+            SignInFlow::OAuth2(p) => self.manager.finish_oauth2(&id, p, query).await,
+            SignInFlow::OAuth1(p) => self.manager.finish_oauth1(&id, p, query).await,
+        };
+        Some((id, done))
     }
 }
 

@@ -1,12 +1,11 @@
 //! The pages' handlers: the connection form, the sign-in callback, the
 //! connections and the action runner.
 
+use super::Shared;
 use super::schema_form;
 use super::security::{self, CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE};
 use super::views::{self, FormState};
-use super::{PendingSignIn, Shared};
 use crate::connections::{ConnectError, ConnectRequest};
-use crate::manifest::AuthKind;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,7 +13,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use credential_store::{AppCredentialLevel, ConnectionStatus, StoreError};
 use maud::Markup;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Instant;
 
 /// A page, with the CSRF cookie when the browser has none yet.
 struct Page {
@@ -106,6 +104,16 @@ fn not_found(state: &Shared, id: &str) -> Response {
     )
     .with_status(StatusCode::NOT_FOUND)
     .render(state, None)
+}
+
+/// A page saying what failed on connection `id`: not found, or why.
+fn failed(state: &Shared, id: &str, what: &str, e: ConnectError, status: StatusCode) -> Response {
+    if let ConnectError::Store(StoreError::NoSuchConnection(_)) = e {
+        return not_found(state, id);
+    }
+    Page::ok(format!("{what} failed"), views::error_box(&e.to_string()))
+        .with_status(status)
+        .render(state, None)
 }
 
 pub async fn home() -> Redirect {
@@ -279,47 +287,13 @@ pub async fn create_connection(
 /// Starts the connection's sign-in: off to the provider for OAuth, or a
 /// check of pasted or app credentials.
 async fn sign_in(state: &Shared, headers: &HeaderMap, id: &str) -> Response {
-    let manager = &state.manager;
-    let kind = manager
-        .store()
-        .connection(id)
-        .ok()
-        .and_then(|r| manager.manifest().auth_method(&r.method).map(|m| m.kind));
-    let callback = state.config.callback_url();
-    let started = match kind {
-        Some(AuthKind::Oauth2AuthorizationCode) => manager.begin_oauth2(id, &callback).map(|p| {
-            let url = p.authorization_url.clone();
-            state.remember(
-                p.state().to_string(),
-                PendingSignIn::OAuth2 {
-                    connection: id.to_string(),
-                    pending: p,
-                    started: Instant::now(),
-                },
-            );
-            url
-        }),
-        Some(AuthKind::Oauth1) => manager.begin_oauth1(id, &callback).await.map(|p| {
-            let url = p.authorization_url.clone();
-            state.remember(
-                p.request_token().to_string(),
-                PendingSignIn::OAuth1 {
-                    connection: id.to_string(),
-                    pending: p,
-                    started: Instant::now(),
-                },
-            );
-            url
-        }),
-        _ => {
-            return match manager.activate(id).await {
-                Ok(_) => Redirect::to(&format!("/connections/{id}?connected=1")).into_response(),
-                Err(e) => failed_sign_in(state, headers, id, e).await,
-            };
-        }
+    let started = match state.begin_sign_in(id).await {
+        Ok(Some(url)) => return Redirect::to(&url).into_response(),
+        Ok(None) => state.manager.activate(id).await.map(|_| ()),
+        Err(e) => Err(e),
     };
     match started {
-        Ok(url) => Redirect::to(&url).into_response(),
+        Ok(()) => Redirect::to(&format!("/connections/{id}?connected=1")).into_response(),
         Err(e) => failed_sign_in(state, headers, id, e).await,
     }
 }
@@ -366,7 +340,11 @@ pub async fn callback(
             .map(|(_, v)| v.as_str())
     };
     let key = get("state").or(get("oauth_token")).or(get("denied"));
-    let Some(sign_in) = key.and_then(|k| state.take(k)) else {
+    let finished = match key {
+        Some(key) => state.finish_sign_in(key, &query).await,
+        None => None,
+    };
+    let Some((id, finished)) = finished else {
         return Page::ok(
             "Sign-in not recognised",
             views::error_box(
@@ -375,30 +353,6 @@ pub async fn callback(
         )
         .with_status(StatusCode::BAD_REQUEST)
         .render(&state, None);
-    };
-    let (id, finished) = match sign_in {
-        PendingSignIn::OAuth2 {
-            connection,
-            pending,
-            ..
-        } => {
-            let done = state
-                .manager
-                .finish_oauth2(&connection, pending, &query)
-                .await;
-            (connection, done)
-        }
-        PendingSignIn::OAuth1 {
-            connection,
-            pending,
-            ..
-        } => {
-            let done = state
-                .manager
-                .finish_oauth1(&connection, pending, &query)
-                .await;
-            (connection, done)
-        }
     };
     match finished {
         Ok(_) => Redirect::to(&format!("/connections/{id}?connected=1")).into_response(),
@@ -438,12 +392,7 @@ pub async fn test_connection(
     }
     let report = match state.manager.test(&id).await {
         Ok(report) => report,
-        Err(ConnectError::Store(StoreError::NoSuchConnection(_))) => return not_found(&state, &id),
-        Err(e) => {
-            return Page::ok("Test failed", views::error_box(&e.to_string()))
-                .with_status(StatusCode::INTERNAL_SERVER_ERROR)
-                .render(&state, None);
-        }
+        Err(e) => return failed(&state, &id, "Test", e, StatusCode::INTERNAL_SERVER_ERROR),
     };
     let Ok(record) = state.manager.store().connection(&id) else {
         return not_found(&state, &id);
@@ -488,10 +437,7 @@ pub async fn revoke(
     }
     match state.manager.revoke(&id).await {
         Ok(()) => Redirect::to(&format!("/connections/{id}")).into_response(),
-        Err(ConnectError::Store(StoreError::NoSuchConnection(_))) => not_found(&state, &id),
-        Err(e) => Page::ok("Revoke failed", views::error_box(&e.to_string()))
-            .with_status(StatusCode::BAD_GATEWAY)
-            .render(&state, None),
+        Err(e) => failed(&state, &id, "Revoke", e, StatusCode::BAD_GATEWAY),
     }
 }
 
@@ -506,10 +452,7 @@ pub async fn delete(
     }
     match state.manager.delete(&id) {
         Ok(()) => Redirect::to("/connections").into_response(),
-        Err(ConnectError::Store(StoreError::NoSuchConnection(_))) => not_found(&state, &id),
-        Err(e) => Page::ok("Delete failed", views::error_box(&e.to_string()))
-            .with_status(StatusCode::INTERNAL_SERVER_ERROR)
-            .render(&state, None),
+        Err(e) => failed(&state, &id, "Delete", e, StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
 
