@@ -5,8 +5,8 @@
 
 use host_harness::outgoing::TrafficLimits;
 use host_harness::{
-    ActionError, Connection, ConnectionFacts, HostConfig, LoadedConnector, Manifest, Origin,
-    Runtime,
+    ActionError, Connection, ConnectionFacts, HostConfig, InstancePool, LoadedConnector, Manifest,
+    Origin, Runtime,
 };
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -16,7 +16,13 @@ const HOSTILE_MANIFEST: &str = include_str!("fixtures/hostile-component/manifest
 
 /// The hostile fixture, with tight limits, its API routed to `x`.
 async fn hostile(x: &Emulator) -> LoadedConnector {
+    hostile_with(x, None).await
+}
+
+/// The same, its instances from a pool when `pool` is given.
+async fn hostile_with(x: &Emulator, pool: Option<InstancePool>) -> LoadedConnector {
     let config = HostConfig {
+        instance_pool: pool,
         action_deadline: Duration::from_secs(2),
         max_memory_bytes: 32 * 1024 * 1024,
         traffic: TrafficLimits {
@@ -143,4 +149,48 @@ async fn a_component_that_sends_its_own_credentials_gets_the_connections_instead
     assert_eq!(output["status"], 200, "{output}");
     let body: Value = serde_json::from_str(output["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["data"]["username"], "ada");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pooled_host_queues_actions_beyond_its_slots_and_still_stops_a_hoarder() {
+    // Arrange: a pool of two instance slots.
+    let x = Emulator::start().await.unwrap();
+    let pool = InstancePool {
+        max_concurrent_actions: 2,
+    };
+    let connector = hostile_with(&x, Some(pool)).await;
+    let connection = ada(&x);
+
+    // Act: twenty actions at once, some of them hostile.
+    let mut runs = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let (connector, connection) = (connector.clone(), connection.clone());
+        let action = match n % 4 {
+            0 => "memory.hoard",
+            1 => "wasm.trap",
+            _ => "ok.behave",
+        };
+        runs.spawn(async move { (action, connector.invoke(&connection, action, "{}").await) });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(done) = runs.join_next().await {
+        outcomes.push(done.unwrap());
+    }
+
+    // Assert: the well-behaved ones waited for a slot and ran; the others
+    // failed as they do without a pool.
+    assert_eq!(outcomes.len(), 20);
+    for (action, outcome) in outcomes {
+        match action {
+            "ok.behave" => assert_eq!(outcome.unwrap()["behaved"], true),
+            "memory.hoard" => assert!(
+                matches!(&outcome, Err(ActionError::LimitExceeded { limit, .. }) if limit == "memory"),
+                "{outcome:?}"
+            ),
+            _ => assert!(
+                matches!(outcome, Err(ActionError::Internal { .. })),
+                "{outcome:?}"
+            ),
+        }
+    }
 }

@@ -14,6 +14,9 @@
 //!    component pays for a request through this host;
 //! 4. throughput of 200 concurrent `users.me` actions on one engine, with a
 //!    tokio runtime of one worker thread and of two;
+//!
+//! parts 2 to 4 each on demand and with instances from a pool
+//! (`HostConfig::instance_pool`), side by side;
 //! 5. the component's size.
 //!
 //! `cargo bench -p host-harness --bench host` (results on stdout;
@@ -23,8 +26,8 @@
 
 use host_harness::manifest::AuthKind;
 use host_harness::{
-    CompileCache, Connection, ConnectionFacts, HostConfig, LoadedConnector, Manifest, Origin,
-    Runtime,
+    CompileCache, Connection, ConnectionFacts, HostConfig, InstancePool, LoadedConnector, Manifest,
+    Origin, Runtime,
 };
 use http_body_util::{BodyExt, Empty};
 use std::io::{BufRead, BufReader, Write};
@@ -196,7 +199,8 @@ fn in_process(url: &str, token: &str, samples: usize) {
         .build()
         .unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let connector = runtime.block_on(load(cache.path(), url));
+    let connector = runtime.block_on(load(cache.path(), url, None));
+    let pooled = runtime.block_on(load(cache.path(), url, Some(POOL)));
     let connection = Connection::bearer(
         ConnectionFacts {
             id: "bench".into(),
@@ -211,7 +215,7 @@ fn in_process(url: &str, token: &str, samples: usize) {
 
     // 2. Instantiation and one call that sends nothing.
     let validate = r#"{"text": "How long is this?"}"#;
-    let mut instantiations = (Vec::new(), Vec::new());
+    let mut instantiations = (Vec::new(), Vec::new(), Vec::new());
     runtime.block_on(async {
         for _ in 0..samples {
             let started = Instant::now();
@@ -223,6 +227,12 @@ fn in_process(url: &str, token: &str, samples: usize) {
                 .await
                 .unwrap();
             instantiations.1.push(started.elapsed());
+            let started = Instant::now();
+            pooled
+                .invoke(&connection, "post.validate", validate)
+                .await
+                .unwrap();
+            instantiations.2.push(started.elapsed());
         }
     });
     println!("\n2. instantiation + a call that sends nothing, median of {samples}");
@@ -234,10 +244,15 @@ fn in_process(url: &str, token: &str, samples: usize) {
         "   the X connector's post.validate:            {:8.3} ms",
         ms(median(instantiations.1))
     );
+    println!(
+        "   the same, instances from a pool:            {:8.3} ms",
+        ms(median(instantiations.2))
+    );
 
     // 3. The same request through the X connector, through a component that
     // does nothing else, and natively, interleaved.
     let mut through_connector = Vec::new();
+    let mut through_pooled = Vec::new();
     let mut through_plain = Vec::new();
     let mut native = Vec::new();
     runtime.block_on(async {
@@ -250,6 +265,10 @@ fn in_process(url: &str, token: &str, samples: usize) {
             through_connector.push(started.elapsed());
             assert_eq!(out["user"]["username"], "ada");
             let started = Instant::now();
+            let out = pooled.invoke(&connection, "users.me", "{}").await.unwrap();
+            through_pooled.push(started.elapsed());
+            assert_eq!(out["user"]["username"], "ada");
+            let started = Instant::now();
             let out = plain.invoke(&connection, "ok.fetch", "{}").await.unwrap();
             through_plain.push(started.elapsed());
             assert_eq!(out["status"], 200);
@@ -258,8 +277,9 @@ fn in_process(url: &str, token: &str, samples: usize) {
             native.push(started.elapsed());
         }
     });
-    let (connector_median, plain_median, native) = (
+    let (connector_median, pooled_median, plain_median, native) = (
         median(through_connector),
+        median(through_pooled),
         median(through_plain),
         median(native),
     );
@@ -269,6 +289,11 @@ fn in_process(url: &str, token: &str, samples: usize) {
         "   through the X connector:          {:8.3} ms  {:.2}x (goal: at most 1.15x)",
         ms(connector_median),
         ratio(connector_median)
+    );
+    println!(
+        "   the same, instances from a pool:  {:8.3} ms  {:.2}x",
+        ms(pooled_median),
+        ratio(pooled_median)
     );
     println!(
         "   through a component doing no work: {:8.3} ms  {:.2}x",
@@ -282,6 +307,17 @@ fn in_process(url: &str, token: &str, samples: usize) {
 
     // 4. Throughput on one and on two worker threads.
     println!("\n4. 200 concurrent users.me actions on one engine");
+    for (label, connector) in [("on demand", &connector), ("pooled", &pooled)] {
+        throughput(label, connector, &connection);
+    }
+}
+
+/// Rounds of 200 concurrent actions in part 4.
+const ROUNDS: usize = 9;
+
+/// Part 4 for one connector: the median round on one and on two worker
+/// threads.
+fn throughput(label: &str, connector: &LoadedConnector, connection: &Connection) {
     let mut rates = Vec::new();
     for workers in [1, 2] {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -290,8 +326,8 @@ fn in_process(url: &str, token: &str, samples: usize) {
             .build()
             .unwrap();
         let rate = runtime.block_on(async {
-            let mut best = 0.0f64;
-            for _ in 0..3 {
+            let mut rounds = Vec::new();
+            for _ in 0..ROUNDS {
                 let started = Instant::now();
                 let mut runs = tokio::task::JoinSet::new();
                 for _ in 0..200 {
@@ -306,14 +342,19 @@ fn in_process(url: &str, token: &str, samples: usize) {
                 while let Some(done) = runs.join_next().await {
                     done.unwrap();
                 }
-                best = best.max(200.0 / started.elapsed().as_secs_f64());
+                rounds.push(started.elapsed());
             }
-            best
+            200.0 / median(rounds).as_secs_f64()
         });
-        println!("   {workers} worker thread(s): {rate:8.0} actions/s (best of 3)");
+        println!(
+            "   {label}, {workers} worker thread(s): {rate:8.0} actions/s (median of {ROUNDS} rounds)"
+        );
         rates.push(rate);
     }
-    println!("   scaling 1 -> 2 threads: {:.2}x", rates[1] / rates[0]);
+    println!(
+        "   {label}, scaling 1 -> 2 threads: {:.2}x",
+        rates[1] / rates[0]
+    );
 }
 
 /// The hostile test fixture, for its two well-behaved actions.
@@ -330,8 +371,17 @@ async fn load_plain(url: &str) -> LoadedConnector {
     plain
 }
 
-async fn load(cache: &std::path::Path, url: &str) -> LoadedConnector {
-    let runtime = Runtime::new(HostConfig::default())
+/// The pool the pooled side runs with: room for part 4's 200 actions.
+const POOL: InstancePool = InstancePool {
+    max_concurrent_actions: 256,
+};
+
+async fn load(cache: &std::path::Path, url: &str, pool: Option<InstancePool>) -> LoadedConnector {
+    let config = HostConfig {
+        instance_pool: pool,
+        ..HostConfig::default()
+    };
+    let runtime = Runtime::new(config)
         .unwrap()
         .with_compile_cache(CompileCache::new(cache));
     let mut connector = runtime

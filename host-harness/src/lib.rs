@@ -50,4 +50,6 @@ pub use credentials::{Connection, ConnectionFacts};
 pub use egress::{Origin, Routes};
 pub use error::{ActionError, HostError};
 pub use manifest::Manifest;
-pub use runtime::{HostConfig, LoadedConnector, Progress, ProgressSink, RunOptions, Runtime};
+pub use runtime::{
+    HostConfig, InstancePool, LoadedConnector, Progress, ProgressSink, RunOptions, Runtime,
+};

@@ -15,9 +15,13 @@ use crate::manifest::{AuthKind, Manifest};
 use crate::outgoing::{EgressJournal, HttpTimeouts, OutgoingHooks, TrafficLimits};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::Instrument;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder,
+};
 use wasmtime_wasi::FsPerms;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -57,6 +61,19 @@ pub struct HostConfig {
     pub max_memory_bytes: usize,
     /// Requests and bytes one action may send and receive.
     pub traffic: TrafficLimits,
+    /// Instances from a pool of slots made once, instead of memory mapped
+    /// for each action: cheaper per action, for a host that runs many.
+    /// `None` (the default) allocates on demand. Read by [`Runtime::new`].
+    pub instance_pool: Option<InstancePool>,
+}
+
+/// The pooling allocator's size. Its slots (memory, tables, stacks) are
+/// reserved up front, so their number bounds how many actions run at once:
+/// more wait for a free slot rather than fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstancePool {
+    /// Actions that may run at the same time on one runtime.
+    pub max_concurrent_actions: u32,
 }
 
 impl Default for HostConfig {
@@ -66,6 +83,7 @@ impl Default for HostConfig {
             action_deadline: Duration::from_secs(120),
             max_memory_bytes: 256 * 1024 * 1024,
             traffic: TrafficLimits::default(),
+            instance_pool: None,
         }
     }
 }
@@ -113,6 +131,46 @@ pub struct Runtime {
     linker: Arc<Linker<ActionState>>,
     config: HostConfig,
     compile_cache: Option<CompileCache>,
+    /// With an instance pool: one permit per slot.
+    slots: Option<Arc<Semaphore>>,
+}
+
+/// Most core instances, memories and tables one component instance may
+/// take from the pool: room for a component, its WASI adapter and
+/// their shims.
+const POOL_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+const POOL_MEMORIES_PER_COMPONENT: u32 = 4;
+const POOL_TABLES_PER_COMPONENT: u32 = 8;
+/// Bytes of each freed memory and table slot reset in place.
+const POOL_KEEP_RESIDENT: usize = 1 << 20;
+/// Freed slots returned to the system together.
+const POOL_DECOMMIT_BATCH: usize = 16;
+
+/// The pooling allocator sized for `pool`, memories capped at `max_memory`.
+fn pooling(pool: InstancePool, max_memory: usize) -> PoolingAllocationConfig {
+    let n = pool.max_concurrent_actions.max(1);
+    let mut config = PoolingAllocationConfig::default();
+    config
+        .total_component_instances(n)
+        .total_stacks(n)
+        .total_core_instances(n * POOL_CORE_INSTANCES_PER_COMPONENT)
+        .max_core_instances_per_component(POOL_CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(n * POOL_MEMORIES_PER_COMPONENT)
+        .max_memories_per_component(POOL_MEMORIES_PER_COMPONENT)
+        .total_tables(n * POOL_TABLES_PER_COMPONENT)
+        .max_tables_per_component(POOL_TABLES_PER_COMPONENT)
+        .max_memory_size(max_memory)
+        .max_core_instance_size(1 << 20)
+        .max_component_instance_size(1 << 20);
+    if let Ok(v) = std::env::var("TMP_KEEP") {
+        config
+            .linear_memory_keep_resident(v.parse().unwrap())
+            .table_keep_resident(v.parse().unwrap());
+    }
+    if let Ok(v) = std::env::var("TMP_BATCH") {
+        config.decommit_batch_size(v.parse().unwrap());
+    }
+    config
 }
 
 impl Runtime {
@@ -122,6 +180,12 @@ impl Runtime {
     pub fn new(config: HostConfig) -> Result<Runtime, HostError> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true).epoch_interruption(true);
+        if let Some(pool) = config.instance_pool {
+            wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
+                pool,
+                config.max_memory_bytes,
+            )));
+        }
         let engine = Engine::new(&wasm).map_err(|e| HostError::Engine(e.to_string()))?;
         start_epoch_ticker(&engine);
 
@@ -135,11 +199,15 @@ impl Runtime {
             |s| s,
         )
         .map_err(|e| HostError::Engine(e.to_string()))?;
+        let slots = config
+            .instance_pool
+            .map(|p| Arc::new(Semaphore::new(p.max_concurrent_actions.max(1) as usize)));
         Ok(Runtime {
             engine,
             linker: Arc::new(linker),
             config,
             compile_cache: None,
+            slots,
         })
     }
 
@@ -179,6 +247,7 @@ impl Runtime {
             pre,
             engine: self.engine.clone(),
             config: self.config.clone(),
+            slots: self.slots.clone(),
             descriptor: ConnectorDescriptor {
                 manifest: serde_json::Value::Null,
                 actions: Vec::new(),
@@ -244,6 +313,8 @@ pub struct LoadedConnector {
     egress: Arc<EgressPolicy>,
     pre: bindings::PluginPre<ActionState>,
     engine: Engine,
+    /// The runtime's instance-pool slots, when it has a pool.
+    slots: Option<Arc<Semaphore>>,
     config: HostConfig,
     descriptor: ConnectorDescriptor,
     validators: Option<Arc<InputValidators>>,
@@ -354,6 +425,7 @@ impl LoadedConnector {
             .as_ref()
             .expect("validators are compiled at load");
         let input = validators.check(action, input)?;
+        let _slot = self.slot().await;
         let journal = EgressJournal::default();
         let mut store = self.new_store(connection, journal.clone(), options)?;
         let result = tokio::time::timeout(self.config.action_deadline, async {
@@ -418,6 +490,15 @@ impl LoadedConnector {
         outcome
     }
 
+    /// Waits for a free instance-pool slot, when there is a pool.
+    async fn slot(&self) -> Option<SemaphorePermit<'_>> {
+        match &self.slots {
+            // The semaphore is never closed.
+            Some(slots) => slots.acquire().await.ok(),
+            None => None,
+        }
+    }
+
     fn new_store(
         &self,
         connection: &Connection,
@@ -479,6 +560,7 @@ impl LoadedConnector {
             account_id: None,
         };
         let nobody = Connection::new(facts, Arc::new(NoCredentials));
+        let _slot = self.slot().await;
         let mut store = self
             .new_store(&nobody, EgressJournal::default(), &RunOptions::default())
             .map_err(|e| HostError::Describe(e.to_string()))?;
