@@ -162,14 +162,13 @@ fn pooling(pool: InstancePool, max_memory: usize) -> PoolingAllocationConfig {
         .max_memory_size(max_memory)
         .max_core_instance_size(1 << 20)
         .max_component_instance_size(1 << 20);
-    if let Ok(v) = std::env::var("TMP_KEEP") {
-        config
-            .linear_memory_keep_resident(v.parse().unwrap())
-            .table_keep_resident(v.parse().unwrap());
-    }
-    if let Ok(v) = std::env::var("TMP_BATCH") {
-        config.decommit_batch_size(v.parse().unwrap());
-    }
+    // Reset a slot's first megabyte with memset rather than a system call,
+    // and return memory to the system in batches: without these, two
+    // threads freeing slots at once contend in the kernel (BENCHMARKS.md).
+    config
+        .linear_memory_keep_resident(POOL_KEEP_RESIDENT)
+        .table_keep_resident(POOL_KEEP_RESIDENT)
+        .decommit_batch_size(POOL_DECOMMIT_BATCH);
     config
 }
 
