@@ -141,10 +141,6 @@ pub struct Runtime {
 const POOL_CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 const POOL_MEMORIES_PER_COMPONENT: u32 = 4;
 const POOL_TABLES_PER_COMPONENT: u32 = 8;
-/// Bytes of each freed memory and table slot reset in place.
-const POOL_KEEP_RESIDENT: usize = 1 << 20;
-/// Freed slots returned to the system together.
-const POOL_DECOMMIT_BATCH: usize = 16;
 
 /// The pooling allocator sized for `pool`, memories capped at `max_memory`.
 fn pooling(pool: InstancePool, max_memory: usize) -> PoolingAllocationConfig {
@@ -162,13 +158,6 @@ fn pooling(pool: InstancePool, max_memory: usize) -> PoolingAllocationConfig {
         .max_memory_size(max_memory)
         .max_core_instance_size(1 << 20)
         .max_component_instance_size(1 << 20);
-    // Reset a slot's first megabyte with memset rather than a system call,
-    // and return memory to the system in batches: without these, two
-    // threads freeing slots at once contend in the kernel (BENCHMARKS.md).
-    config
-        .linear_memory_keep_resident(POOL_KEEP_RESIDENT)
-        .table_keep_resident(POOL_KEEP_RESIDENT)
-        .decommit_batch_size(POOL_DECOMMIT_BATCH);
     config
 }
 
