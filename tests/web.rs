@@ -380,14 +380,27 @@ impl ServeCommand {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("host-harness starts");
+        // Keep draining stderr: a closed pipe would fail the server's next line.
         let stderr = child.stderr.take().unwrap();
-        let first_line = tokio::task::spawn_blocking(move || {
+        let (first, rest) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
             use std::io::BufRead;
-            let mut line = String::new();
-            std::io::BufReader::new(stderr)
-                .read_line(&mut line)
-                .unwrap();
-            line
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = first.send(line);
+            }
+        });
+        let first_line = tokio::task::spawn_blocking(move || {
+            loop {
+                let line = rest
+                    .recv_timeout(Duration::from_secs(120))
+                    .expect("host-harness serve says where it listens");
+                if line.starts_with("Serving on") {
+                    return line;
+                }
+            }
         })
         .await
         .unwrap();
