@@ -5,7 +5,7 @@ use super::Shared;
 use super::schema_form;
 use super::security::{self, CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE};
 use super::views::{self, FormState};
-use crate::connections::{ConnectError, ConnectRequest};
+use crate::connections::{ConnectError, ConnectRequest, TestReport};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -298,6 +298,41 @@ async fn sign_in(state: &Shared, headers: &HeaderMap, id: &str) -> Response {
     }
 }
 
+/// Connection `id`'s page, with a test report, a message or an error above it.
+fn connection_page(
+    state: &Shared,
+    headers: &HeaderMap,
+    id: &str,
+    above: Above<'_>,
+    status: StatusCode,
+) -> Response {
+    let Ok(record) = state.manager.store().connection(id) else {
+        return not_found(state, id);
+    };
+    let (token, new) = security::csrf_token(headers);
+    let manifest = state.manager.manifest();
+    let body = match above {
+        Above::Nothing => views::connection(manifest, &record, None, None, &token),
+        Above::Message(m) => views::connection(manifest, &record, None, Some(m), &token),
+        Above::Report(r) => views::connection(manifest, &record, Some(r), None, &token),
+        Above::Failure(error, report) => maud::html! {
+            (views::error_box(error))
+            (views::connection(manifest, &record, report, None, &token))
+        },
+    };
+    Page::ok(record.name.clone(), body)
+        .with_status(status)
+        .render(state, new)
+}
+
+/// What a connection's page shows above its details.
+enum Above<'a> {
+    Nothing,
+    Message(&'a str),
+    Report(&'a TestReport),
+    Failure(&'a str, Option<&'a TestReport>),
+}
+
 /// The connection's page, explaining why signing in failed.
 async fn failed_sign_in(
     state: &Shared,
@@ -314,17 +349,14 @@ async fn failed_sign_in(
         );
     }
     let report = manager.test(id).await.ok();
-    let Ok(record) = manager.store().connection(id) else {
-        return not_found(state, id);
-    };
-    let (token, new) = security::csrf_token(headers);
-    let body = maud::html! {
-        (views::error_box(&format!("Signing in failed: {error}")))
-        (views::connection(manager.manifest(), &record, report.as_ref(), None, &token))
-    };
-    Page::ok(record.name.clone(), body)
-        .with_status(StatusCode::BAD_REQUEST)
-        .render(state, new)
+    let message = format!("Signing in failed: {error}");
+    connection_page(
+        state,
+        headers,
+        id,
+        Above::Failure(&message, report.as_ref()),
+        StatusCode::BAD_REQUEST,
+    )
 }
 
 /// Where the provider sends the browser back after consent.
@@ -369,16 +401,12 @@ pub async fn connection(
     if let Err(r) = signed_in(&state, &headers) {
         return *r;
     }
-    let Ok(record) = state.manager.store().connection(&id) else {
-        return not_found(&state, &id);
+    let above = if query.contains_key("connected") {
+        Above::Message("Connected.")
+    } else {
+        Above::Nothing
     };
-    let (token, new) = security::csrf_token(&headers);
-    let message = query.contains_key("connected").then_some("Connected.");
-    Page::ok(
-        record.name.clone(),
-        views::connection(state.manager.manifest(), &record, None, message, &token),
-    )
-    .render(&state, new)
+    connection_page(&state, &headers, &id, above, StatusCode::OK)
 }
 
 pub async fn test_connection(
@@ -394,21 +422,13 @@ pub async fn test_connection(
         Ok(report) => report,
         Err(e) => return failed(&state, &id, "Test", e, StatusCode::INTERNAL_SERVER_ERROR),
     };
-    let Ok(record) = state.manager.store().connection(&id) else {
-        return not_found(&state, &id);
-    };
-    let (token, new) = security::csrf_token(&headers);
-    Page::ok(
-        record.name.clone(),
-        views::connection(
-            state.manager.manifest(),
-            &record,
-            Some(&report),
-            None,
-            &token,
-        ),
+    connection_page(
+        &state,
+        &headers,
+        &id,
+        Above::Report(&report),
+        StatusCode::OK,
     )
-    .render(&state, new)
 }
 
 pub async fn reconnect(
