@@ -202,16 +202,43 @@ fn a_second_run_loads_the_compiled_connector_from_the_cache() {
 }
 
 #[test]
+fn under_json_logs_a_failed_action_prints_its_error_on_one_line() {
+    let out = host_harness(&[
+        "--log-format",
+        "json",
+        "run",
+        "post.create",
+        "--input",
+        r#"{"text": ""}"#,
+    ]);
+
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<Value> = stderr(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let error = lines.last().unwrap();
+    assert_eq!(error["error"], "invalid-input");
+    assert_eq!(error["field"], "text");
+}
+
+#[test]
 fn each_action_logs_one_span_with_its_outcome_and_latency_as_json() {
     let out = host_harness(&["-v", "--log-format", "json", "run", "users.me"]);
 
     assert!(out.status.success(), "{}", stderr(&out));
-    // Log lines are JSON objects; the run's notice for people stays text.
+    // Every line is a JSON object, the run's notice for people included.
     let events: Vec<Value> = stderr(&out)
         .lines()
-        .filter(|line| line.starts_with('{'))
-        .map(|line| serde_json::from_str(line).expect("every log line is JSON"))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
         .collect();
+    assert!(
+        events.iter().any(|e| e["target"] == "notice"
+            && e["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("local X API emulator"))),
+        "{events:?}"
+    );
     let done: Vec<&Value> = events
         .iter()
         .filter(|e| e["fields"]["message"] == "action succeeded")

@@ -146,7 +146,9 @@ fn announce(url: &str, callback: &str, open: bool) {
         "Waiting for the redirect to {callback} (the app's settings must list exactly this callback URL)..."
     );
     if open && let Err(e) = ::open::that(url) {
-        eprintln!("could not open a browser ({e}); open the URL above yourself");
+        super::notice(&format!(
+            "could not open a browser ({e}); open the URL above yourself"
+        ));
     }
 }
 

@@ -59,7 +59,7 @@ pub async fn run(host: &HostArgs) -> Result<ExitCode> {
             }
             Err(error) => {
                 println!("  failed: {error}");
-                eprintln!("{}", serde_json::to_string_pretty(&error)?);
+                super::print_error(&error)?;
                 return Ok(ExitCode::from(EXIT_ACTION_ERROR));
             }
         }

@@ -217,6 +217,31 @@ enum Command {
     AppCredentials(app_credentials::AppCredentialsCommand),
 }
 
+/// Whether stderr carries JSON log lines (`--log-format json`).
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Tells the person at the terminal something (where the server listens,
+/// which API a run talks to): a plain line, or under `--log-format json` an
+/// event of the `notice` target, so that every line a machine reads is JSON.
+pub fn notice(text: &str) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!(target: "notice", "{text}");
+    } else {
+        eprintln!("{text}");
+    }
+}
+
+/// Prints an action's typed error on stderr: indented for people, or on one
+/// line under `--log-format json`.
+pub fn print_error(error: &host_harness::ActionError) -> Result<()> {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{}", serde_json::to_string(error)?);
+    } else {
+        eprintln!("{}", serde_json::to_string_pretty(error)?);
+    }
+    Ok(())
+}
+
 pub fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
     // At the most verbose, everything traces but the code generator, whose
@@ -229,15 +254,19 @@ pub fn init_tracing(cli: &Cli) {
             "trace,cranelift_codegen=info,cranelift_frontend=info,wasmtime_internal_cranelift=info,regalloc2=info"
         }
     };
-    let filter =
-        EnvFilter::try_from_env("HOST_HARNESS_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Notices show at every verbosity.
+    let filter = EnvFilter::try_from_env("HOST_HARNESS_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},notice=info")));
     let builder = tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => {
+            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            builder.json().init()
+        }
     }
 }
 
@@ -254,7 +283,11 @@ pub async fn run(cli: Cli) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+                tracing::error!(target: "notice", "{e:#}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
             ExitCode::from(EXIT_HOST_ERROR)
         }
     }

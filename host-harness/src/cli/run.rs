@@ -65,10 +65,10 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
         let local = bundled::start_emulator()
             .await
             .context("cannot start the local X API emulator")?;
-        eprintln!(
+        super::notice(&format!(
             "(running against the local X API emulator at {}; pass --connection or --bearer-token-env to use the real API)",
             local.emulator.base_url()
-        );
+        ));
         if host.routes.is_empty() {
             connector.route_api_hosts(
                 &Origin::parse(&local.emulator.base_url()).map_err(anyhow::Error::msg)?,
@@ -100,7 +100,7 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            eprintln!("{}", serde_json::to_string_pretty(&error)?);
+            super::print_error(&error)?;
             Ok(ExitCode::from(EXIT_ACTION_ERROR))
         }
     }

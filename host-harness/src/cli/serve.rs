@@ -86,11 +86,13 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
     };
     let manager = ConnectionManager::new(store, connector, routes, HttpTimeouts::default());
 
-    eprintln!("Serving on http://{bound} — open it in a browser. Ctrl-C stops.");
-    eprintln!(
+    super::notice(&format!(
+        "Serving on http://{bound} — open it in a browser. Ctrl-C stops."
+    ));
+    super::notice(&format!(
         "OAuth callback URL to register in the developer portal: {}",
         config.callback_url()
-    );
+    ));
     web::serve(listener, manager, config, async {
         let _ = tokio::signal::ctrl_c().await;
     })
