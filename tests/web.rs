@@ -168,7 +168,11 @@ async fn switching_the_auth_method_shows_its_fields_and_a_bad_form_names_the_fie
 
     browser
         .run("switch_method", move |b| async move {
-            b.goto(&format!("{origin}/connections/new")).await.unwrap();
+            b.goto(&format!("{origin}/connections/new?method=oauth3"))
+                .await
+                .unwrap();
+            let error = text_of(&b, "[role=alert]").await;
+            assert!(error.contains("no auth method `oauth3`"), "{error}");
             assert!(b.find(Locator::Id("field-client_id")).await.is_ok());
 
             b.find(Locator::LinkText("Bearer Token"))

@@ -96,6 +96,7 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
     web::serve(listener, manager, config, async {
         let _ = tokio::signal::ctrl_c().await;
     })
-    .await?;
+    .await
+    .with_context(|| format!("--bind {bound} (the API key is read from {API_KEY_VAR})"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -67,7 +67,7 @@ impl WebConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(
-        "{addr} is reachable beyond this machine; set an API key (HOST_HARNESS_API_KEY) or bind to 127.0.0.1"
+        "{addr} is reachable beyond this machine; set an API key or listen on a loopback address"
     )]
     ExposedWithoutKey { addr: SocketAddr },
     #[error("the server failed: {0}")]

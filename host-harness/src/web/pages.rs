@@ -181,6 +181,20 @@ fn form_page(
     error: Option<&str>,
 ) -> Page {
     let manifest = state.manager.manifest();
+    let unknown = method_id
+        .filter(|id| manifest.auth_method(id).is_none())
+        .map(|id| {
+            let offered: Vec<&str> = manifest
+                .auth_methods
+                .iter()
+                .map(|m| m.id.as_str())
+                .collect();
+            format!(
+                "The connector has no auth method `{id}`; it offers {}.",
+                offered.join(", ")
+            )
+        });
+    let error = error.or(unknown.as_deref());
     let method = method_id
         .and_then(|id| manifest.auth_method(id))
         .or(manifest.auth_methods.first());
