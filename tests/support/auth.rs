@@ -18,13 +18,19 @@ pub struct AuthBed {
     pub store: Arc<Store>,
     /// A confidential app registered with [`CALLBACK`].
     pub app: AppKeys,
-    _dir: tempfile::TempDir,
+    /// Where the store lives, removed when the bed is dropped.
+    pub dir: tempfile::TempDir,
 }
 
 impl AuthBed {
     pub async fn start() -> AuthBed {
+        AuthBed::with_callback(CALLBACK).await
+    }
+
+    /// The same, the app registered with `callback` instead.
+    pub async fn with_callback(callback: &str) -> AuthBed {
         let x = Emulator::start().await.expect("the emulator starts");
-        let app = x.register_app("Workflow Automation", &[CALLBACK], true);
+        let app = x.register_app("Workflow Automation", &[callback], true);
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
             Store::open(&dir.path().join("connections.db"), &MasterKey::generate()).unwrap(),
@@ -40,7 +46,7 @@ impl AuthBed {
             manager,
             store,
             app,
-            _dir: dir,
+            dir,
         }
     }
 

@@ -3,11 +3,10 @@
 //! chromedriver (WebDriver). A browser scenario that fails leaves a
 //! screenshot and the page's HTML in `target/tmp/browser-failures/`.
 
-use credential_store::{MasterKey, Store};
+use super::auth::AuthBed;
+use credential_store::Store;
 use fantoccini::{Client, ClientBuilder, Locator};
-use host_harness::outgoing::HttpTimeouts;
 use host_harness::web::{self, WebConfig};
-use host_harness::{ConnectionManager, Manifest, Origin, Routes};
 use hyper_util::client::legacy::connect::HttpConnector;
 use secrecy::SecretString;
 use std::path::PathBuf;
@@ -35,18 +34,13 @@ impl ServeBed {
             api_key: api_key.map(|k| SecretString::from(k.to_string())),
             notice: None,
         };
-        let x = Emulator::start().await.expect("the emulator starts");
-        let app = x.register_app("Workflow Automation", &[&config.callback_url()], true);
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            Store::open(&dir.path().join("connections.db"), &MasterKey::generate()).unwrap(),
-        );
-        let mut connector = super::x_connector().await;
-        let manifest = Manifest::from_json(super::X_MANIFEST).unwrap();
-        let routes = Routes::all_hosts_of(&manifest, &Origin::parse(&x.base_url()).unwrap());
-        connector.set_routes(routes.clone());
-        let manager =
-            ConnectionManager::new(store.clone(), connector, routes, HttpTimeouts::default());
+        let AuthBed {
+            x,
+            manager,
+            store,
+            app,
+            dir,
+        } = AuthBed::with_callback(&config.callback_url()).await;
         tokio::spawn(web::serve(
             listener,
             manager,

@@ -98,12 +98,15 @@ fn posted(
 }
 
 fn not_found(state: &Shared, id: &str) -> Response {
+    not_found_page(id).render(state, None)
+}
+
+fn not_found_page(id: &str) -> Page {
     Page::ok(
         "No such connection",
         views::error_box(&format!("There is no connection `{id}`.")),
     )
     .with_status(StatusCode::NOT_FOUND)
-    .render(state, None)
 }
 
 /// A page saying what failed on connection `id`: not found, or why.
@@ -498,11 +501,7 @@ fn runner_page(
     result: Option<Markup>,
 ) -> Page {
     let Ok(record) = state.manager.store().connection(id) else {
-        return Page::ok(
-            "No such connection",
-            views::error_box(&format!("There is no connection `{id}`.")),
-        )
-        .with_status(StatusCode::NOT_FOUND);
+        return not_found_page(id);
     };
     let actions = &state.manager.connector().descriptor().actions;
     let chosen = action.and_then(|a| actions.iter().find(|d| d.id == a));
