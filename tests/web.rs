@@ -331,6 +331,71 @@ async fn every_action_runs_from_its_generated_form() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_poll_and_the_fields_to_return_are_filled_in_as_their_own_controls() {
+    // Arrange: ada connected through the API.
+    let bed = ServeBed::start(None).await;
+    let token = bed.x.issue_user_token(
+        "ada",
+        &["tweet.read", "tweet.write", "users.read", "offline.access"],
+    );
+    let (_, created) = api(
+        "POST",
+        &bed.url("/api/v1/connections"),
+        None,
+        Some(json!({"method": "bearer", "name": "Polls", "fields": {"bearer_token": token}})),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let origin = bed.origin.clone();
+    let browser = Browser::start().await;
+
+    browser
+        .run("nested_controls", move |b| async move {
+            // Act: a post with a poll, its options and duration in the
+            // poll's own fields.
+            b.goto(&format!("{origin}/connections/{id}/run?action=post.create"))
+                .await
+                .unwrap();
+            assert!(unlabelled_controls(&b).await.is_empty());
+            fill(&b, "input-text", "Tea or coffee?").await;
+            fill(&b, "input-poll-options", "Tea\nCoffee").await;
+            fill(&b, "input-poll-duration_minutes", "60").await;
+            click_button(&b, "Run post.create").await;
+
+            // Assert: the post carries the poll.
+            assert_eq!(text_of(&b, "#result").await, "post.create succeeded.");
+            let output: Value = serde_json::from_str(&text_of(&b, "#output").await).unwrap();
+            let post_id = output["post"]["id"].as_str().unwrap().to_string();
+
+            // Act: look the post up asking, by ticking one box, for its
+            // creation time alone among the post fields.
+            b.goto(&format!("{origin}/connections/{id}/run?action=post.lookup"))
+                .await
+                .unwrap();
+            fill(&b, "input-ids", &post_id).await;
+            b.find(Locator::Css(
+                "input[name='fields.tweet'][value='created_at']",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+            click_button(&b, "Run post.lookup").await;
+
+            // Assert: the post has its poll joined, its creation time, and
+            // none of the default fields that were not ticked.
+            assert_eq!(text_of(&b, "#result").await, "post.lookup succeeded.");
+            let output: Value = serde_json::from_str(&text_of(&b, "#output").await).unwrap();
+            let post = &output["posts"][0];
+            assert_eq!(post["id"], post_id.as_str(), "{output}");
+            assert!(post["created_at"].is_string(), "{output}");
+            assert!(post.get("lang").is_none(), "{output}");
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_connections_list_shows_each_status_and_revokes_and_deletes() {
     let bed = ServeBed::start(None).await;
     let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);

@@ -1,10 +1,11 @@
 //! An action's input form, generated from its input JSON Schema, and the
 //! JSON input made back from the submitted form.
 //!
-//! Each top-level property becomes one control, chosen by its resolved
-//! schema: a choice list for an enumeration, a number box, a yes/no choice,
-//! a multiple choice for a list of enumerated values, one line per item for
-//! other lists, and JSON text for anything else (objects). Values are passed
+//! Each property becomes one control, chosen by its resolved schema: a
+//! choice list for an enumeration, a number box, a yes/no choice, a multiple
+//! choice for a list of enumerated values, one line per item for other
+//! lists, a group of controls for an object with named properties (a poll,
+//! the fields to return), and JSON text for anything else. Values are passed
 //! on as typed where they parse; a value that does not is passed on as text,
 //! so the host's schema check names the field.
 
@@ -12,11 +13,18 @@ use crate::error::ActionError;
 use serde_json::{Map, Value, json};
 
 /// One control of the form.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Control {
-    /// The property's name: the form field's name and the input's key.
+    /// The form field's name: the property's path from the input, as the
+    /// host's schema check names it (`poll.options`).
     pub name: String,
+    /// The property's name in its object.
+    pub key: String,
+    /// Whether its object requires it.
     pub required: bool,
+    /// Whether the form cannot be sent without it: required, in objects
+    /// that are all required themselves.
+    pub mandatory: bool,
     pub description: Option<String>,
     pub widget: Widget,
 }
@@ -36,32 +44,65 @@ pub enum Widget {
     Choice(Vec<String>),
     MultiChoice(Vec<String>),
     Lines,
+    /// An object's own controls; left blank, the object is left out.
+    Group(Vec<Control>),
     Json,
 }
 
-/// The controls for `schema`'s top-level properties, in the schema's order.
+/// Objects nested deeper than this are entered as JSON.
+const MAX_DEPTH: usize = 3;
+
+/// The controls for `schema`'s properties, in the schema's order.
 pub fn controls(schema: &Value) -> Vec<Control> {
-    let required: Vec<&str> = schema["required"]
+    controls_of(schema, schema, None, true)
+}
+
+/// The controls of `object`'s properties; `parent` is the path of the
+/// object itself (none for the input) and `mandatory` whether the form
+/// needs it.
+fn controls_of(
+    object: &Value,
+    root: &Value,
+    parent: Option<&Control>,
+    mandatory: bool,
+) -> Vec<Control> {
+    let required: Vec<&str> = object["required"]
         .as_array()
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let Some(properties) = schema["properties"].as_object() else {
+    let Some(properties) = object["properties"].as_object() else {
         return Vec::new();
     };
+    let depth = parent.map_or(0, |p| p.name.split('.').count());
     properties
         .iter()
-        .map(|(name, property)| {
-            let resolved = resolve(property, schema);
+        .map(|(key, property)| {
+            let resolved = resolve(property, root);
             let description = property["description"]
                 .as_str()
                 .or(resolved["description"].as_str())
                 .map(|d| d.replace('\n', " "));
-            Control {
-                name: name.clone(),
-                required: required.contains(&name.as_str()),
+            let required = required.contains(&key.as_str());
+            let mut control = Control {
+                name: parent.map_or_else(|| key.clone(), |p| format!("{}.{key}", p.name)),
+                key: key.clone(),
+                required,
+                mandatory: mandatory && required,
                 description,
-                widget: widget(&resolved, schema),
-            }
+                widget: Widget::Json,
+            };
+            control.widget = match widget(&resolved, root) {
+                Widget::Json if depth < MAX_DEPTH && resolved["properties"].is_object() => {
+                    Widget::Group(controls_of(
+                        &resolved,
+                        root,
+                        Some(&control),
+                        control.mandatory,
+                    ))
+                }
+                other => other,
+            };
+            control
         })
         .collect()
 }
@@ -151,6 +192,14 @@ fn widget(schema: &Value, root: &Value) -> Widget {
 /// The action's input from the submitted form: every non-blank control,
 /// typed as its widget says.
 pub fn input(controls: &[Control], form: &[(String, String)]) -> Result<Value, ActionError> {
+    object(controls, form).map(Value::Object)
+}
+
+/// The object made of `controls`' non-blank values.
+fn object(
+    controls: &[Control],
+    form: &[(String, String)],
+) -> Result<Map<String, Value>, ActionError> {
     let values = |name: &str| -> Vec<&str> {
         form.iter()
             .filter(|(k, _)| k == name)
@@ -167,6 +216,13 @@ pub fn input(controls: &[Control], form: &[(String, String)]) -> Result<Value, A
                     continue;
                 }
                 json!(given)
+            }
+            Widget::Group(members) => {
+                let members = object(members, form)?;
+                if members.is_empty() {
+                    continue;
+                }
+                Value::Object(members)
             }
             _ if first.is_empty() => continue,
             Widget::Text { .. } | Widget::Choice(_) => json!(given[0]),
@@ -188,9 +244,9 @@ pub fn input(controls: &[Control], form: &[(String, String)]) -> Result<Value, A
                 reason: format!("is not JSON: {e}"),
             })?,
         };
-        input.insert(control.name.clone(), value);
+        input.insert(control.key.clone(), value);
     }
-    Ok(Value::Object(input))
+    Ok(input)
 }
 
 #[cfg(test)]
@@ -283,6 +339,95 @@ mod tests {
                 "media_ids": ["1", "2"],
                 "fields": ["a", "b"],
                 "poll": {"options": ["x", "y"], "duration_minutes": 5}
+            })
+        );
+    }
+
+    fn nested() -> Value {
+        json!({
+            "$defs": {
+                "Poll": {
+                    "type": "object",
+                    "required": ["options", "duration_minutes"],
+                    "properties": {
+                        "options": {"type": "array", "items": {"type": "string"}},
+                        "duration_minutes": {"type": "integer", "minimum": 5}
+                    }
+                },
+                "Fields": {
+                    "type": "object",
+                    "properties": {
+                        "tweet": {"type": ["array", "null"], "items": {"enum": ["created_at", "lang"]}}
+                    }
+                }
+            },
+            "type": "object",
+            "required": ["fields"],
+            "properties": {
+                "poll": {"anyOf": [{"$ref": "#/$defs/Poll"}, {"type": "null"}]},
+                "fields": {"$ref": "#/$defs/Fields"}
+            }
+        })
+    }
+
+    #[test]
+    fn an_object_with_named_properties_is_a_group_of_their_controls() {
+        let controls = controls(&nested());
+        let Widget::Group(poll) = &controls[0].widget else {
+            panic!("poll is a group: {:?}", controls[0].widget);
+        };
+        let names: Vec<(&str, &str)> = poll
+            .iter()
+            .map(|c| (c.name.as_str(), c.key.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("poll.options", "options"),
+                ("poll.duration_minutes", "duration_minutes")
+            ]
+        );
+        // A poll needs its options, but the form does not need a poll.
+        assert!(poll[0].required && !poll[0].mandatory);
+        let Widget::Group(fields) = &controls[1].widget else {
+            panic!("fields is a group");
+        };
+        assert_eq!(
+            fields[0].widget,
+            Widget::MultiChoice(vec!["created_at".into(), "lang".into()])
+        );
+    }
+
+    #[test]
+    fn a_group_left_blank_is_left_out_and_a_filled_one_is_an_object() {
+        let form = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let controls = controls(&nested());
+        assert_eq!(
+            input(
+                &controls,
+                &form(&[("poll.options", " "), ("poll.duration_minutes", "")])
+            )
+            .unwrap(),
+            json!({})
+        );
+        assert_eq!(
+            input(
+                &controls,
+                &form(&[
+                    ("poll.options", "Yes\nNo"),
+                    ("poll.duration_minutes", "60"),
+                    ("fields.tweet", "lang"),
+                ])
+            )
+            .unwrap(),
+            json!({
+                "poll": {"options": ["Yes", "No"], "duration_minutes": 60},
+                "fields": {"tweet": ["lang"]}
             })
         );
     }

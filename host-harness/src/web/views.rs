@@ -339,7 +339,8 @@ pub fn runner(
 }
 
 fn input_control(control: &Control) -> Markup {
-    let id = format!("input-{}", control.name);
+    // `poll.options` is `input-poll-options`: an id a CSS selector takes as is.
+    let id = format!("input-{}", control.name.replace('.', "-"));
     let help_id = format!("{id}-help");
     let described = control.description.as_ref().map(|_| help_id.as_str());
     let mark = html! { @if control.required { " " span { "(required)" } } };
@@ -349,15 +350,22 @@ fn input_control(control: &Control) -> Markup {
     match &control.widget {
         Widget::MultiChoice(values) => html! {
             fieldset aria-describedby=[described] {
-                legend { (control.name) (mark) }
+                legend { (control.key) (mark) }
                 @for v in values {
                     label.choice { input type="checkbox" name=(control.name) value=(v); " " (v) }
                 }
                 (help)
             }
         },
+        Widget::Group(members) => html! {
+            fieldset #(id) aria-describedby=[described] {
+                legend { (control.key) (mark) }
+                (help)
+                @for member in members { (input_control(member)) }
+            }
+        },
         widget => html! {
-            label for=(id) { (control.name) (mark) }
+            label for=(id) { (control.key) (mark) }
             @match widget {
                 Widget::Choice(values) => {
                     select id=(id) name=(control.name) aria-describedby=[described] {
@@ -375,7 +383,7 @@ fn input_control(control: &Control) -> Markup {
                 Widget::Number { integer, min, max } => {
                     input id=(id) type="number" name=(control.name)
                         step=(if *integer { "1" } else { "any" }) min=[min] max=[max]
-                        required[control.required] aria-describedby=[described];
+                        required[control.mandatory] aria-describedby=[described];
                 }
                 Widget::Lines => {
                     textarea id=(id) name=(control.name) rows="3" aria-describedby=[described] placeholder="one per line" {}
@@ -386,13 +394,13 @@ fn input_control(control: &Control) -> Markup {
                 Widget::Text { max_length } => {
                     @if max_length.is_some_and(|m| m > 200) || control.name == "text" {
                         textarea id=(id) name=(control.name) rows="4" maxlength=[max_length]
-                            required[control.required] aria-describedby=[described] {}
+                            required[control.mandatory] aria-describedby=[described] {}
                     } @else {
                         input id=(id) type="text" name=(control.name) maxlength=[max_length]
-                            required[control.required] aria-describedby=[described];
+                            required[control.mandatory] aria-describedby=[described];
                     }
                 }
-                Widget::MultiChoice(_) => {}
+                Widget::MultiChoice(_) | Widget::Group(_) => {}
             }
             (help)
         },
