@@ -236,17 +236,17 @@ impl Runtime {
             engine: self.engine.clone(),
             config: self.config.clone(),
             slots: self.slots.clone(),
-            descriptor: ConnectorDescriptor {
+            descriptor: Arc::new(ConnectorDescriptor {
                 manifest: serde_json::Value::Null,
                 actions: Vec::new(),
-            },
+            }),
             validators: None,
             compilation,
         };
         let descriptor = connector.describe_uncached().await?;
         check_against_manifest(&connector.manifest, &descriptor)?;
         connector.validators = Some(Arc::new(InputValidators::compile(&descriptor)?));
-        connector.descriptor = descriptor;
+        connector.descriptor = Arc::new(descriptor);
         Ok(connector)
     }
 }
@@ -304,7 +304,8 @@ pub struct LoadedConnector {
     /// The runtime's instance-pool slots, when it has a pool.
     slots: Option<Arc<Semaphore>>,
     config: HostConfig,
-    descriptor: ConnectorDescriptor,
+    /// Shared: it holds every action's schemas, hundreds of kilobytes.
+    descriptor: Arc<ConnectorDescriptor>,
     validators: Option<Arc<InputValidators>>,
     compilation: Compilation,
 }
