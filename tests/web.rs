@@ -258,16 +258,7 @@ async fn every_action_runs_from_its_generated_form() {
     scopes.sort();
     scopes.dedup();
     let token = bed.x.issue_user_token("ada", &scopes);
-    let (_, created) = api(
-        "POST",
-        &bed.url("/api/v1/connections"),
-        None,
-        Some(
-            json!({"method": "bearer", "name": "Every action", "fields": {"bearer_token": token}}),
-        ),
-    )
-    .await;
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = connect_with_bearer(&bed, "Every action", &token).await;
     let run = bed.url(&format!("/api/v1/connections/{id}/actions/post.create"));
     let (_, target) = api("POST", &run, None, Some(json!({"text": "To act on."}))).await;
     let (_, doomed) = api("POST", &run, None, Some(json!({"text": "To delete."}))).await;
@@ -338,14 +329,7 @@ async fn a_poll_and_the_fields_to_return_are_filled_in_as_their_own_controls() {
         "ada",
         &["tweet.read", "tweet.write", "users.read", "offline.access"],
     );
-    let (_, created) = api(
-        "POST",
-        &bed.url("/api/v1/connections"),
-        None,
-        Some(json!({"method": "bearer", "name": "Polls", "fields": {"bearer_token": token}})),
-    )
-    .await;
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = connect_with_bearer(&bed, "Polls", &token).await;
     let origin = bed.origin.clone();
     let browser = Browser::start().await;
 
@@ -399,16 +383,7 @@ async fn a_poll_and_the_fields_to_return_are_filled_in_as_their_own_controls() {
 async fn the_connections_list_shows_each_status_and_revokes_and_deletes() {
     let bed = ServeBed::start(None).await;
     let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
-    let (status, _) = api(
-        "POST",
-        &bed.url("/api/v1/connections"),
-        None,
-        Some(
-            json!({"method": "bearer", "name": "Support desk", "fields": {"bearer_token": token}}),
-        ),
-    )
-    .await;
-    assert_eq!(status, 201);
+    connect_with_bearer(&bed, "Support desk", &token).await;
     let origin = bed.origin.clone();
     let browser = Browser::start().await;
 
@@ -525,6 +500,20 @@ async fn one_command_serves_the_emulator_and_a_form_left_blank_connects() {
 }
 
 /// A small client for the JSON API.
+/// Creates a connection `name` with a pasted bearer token through the JSON
+/// API; returns its id.
+async fn connect_with_bearer(bed: &ServeBed, name: &str, token: &str) -> String {
+    let (status, created) = api(
+        "POST",
+        &bed.url("/api/v1/connections"),
+        None,
+        Some(json!({"method": "bearer", "name": name, "fields": {"bearer_token": token}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
 async fn api(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let mut request = http::Request::builder().method(method).uri(url);
     if let Some(key) = key {

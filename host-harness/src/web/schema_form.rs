@@ -57,15 +57,9 @@ pub fn controls(schema: &Value) -> Vec<Control> {
     controls_of(schema, schema, None, true)
 }
 
-/// The controls of `object`'s properties; `parent` is the path of the
-/// object itself (none for the input) and `mandatory` whether the form
-/// needs it.
-fn controls_of(
-    object: &Value,
-    root: &Value,
-    parent: Option<&Control>,
-    mandatory: bool,
-) -> Vec<Control> {
+/// The controls of `object`'s properties; `path` is the object's own path
+/// (none for the input) and `mandatory` whether the form needs it.
+fn controls_of(object: &Value, root: &Value, path: Option<&str>, mandatory: bool) -> Vec<Control> {
     let required: Vec<&str> = object["required"]
         .as_array()
         .map(|r| r.iter().filter_map(Value::as_str).collect())
@@ -73,7 +67,7 @@ fn controls_of(
     let Some(properties) = object["properties"].as_object() else {
         return Vec::new();
     };
-    let depth = parent.map_or(0, |p| p.name.split('.').count());
+    let depth = path.map_or(0, |p| p.split('.').count());
     properties
         .iter()
         .map(|(key, property)| {
@@ -82,27 +76,23 @@ fn controls_of(
                 .as_str()
                 .or(resolved["description"].as_str())
                 .map(|d| d.replace('\n', " "));
+            let name = path.map_or_else(|| key.clone(), |p| format!("{p}.{key}"));
             let required = required.contains(&key.as_str());
-            let mut control = Control {
-                name: parent.map_or_else(|| key.clone(), |p| format!("{}.{key}", p.name)),
-                key: key.clone(),
-                required,
-                mandatory: mandatory && required,
-                description,
-                widget: Widget::Json,
-            };
-            control.widget = match widget(&resolved, root) {
+            let mandatory = mandatory && required;
+            let widget = match widget(&resolved, root) {
                 Widget::Json if depth < MAX_DEPTH && resolved["properties"].is_object() => {
-                    Widget::Group(controls_of(
-                        &resolved,
-                        root,
-                        Some(&control),
-                        control.mandatory,
-                    ))
+                    Widget::Group(controls_of(&resolved, root, Some(&name), mandatory))
                 }
                 other => other,
             };
-            control
+            Control {
+                name,
+                key: key.clone(),
+                required,
+                mandatory,
+                description,
+                widget,
+            }
         })
         .collect()
 }
