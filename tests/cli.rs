@@ -149,6 +149,18 @@ fn actions_lists_ids_titles_and_schemas() {
 }
 
 #[test]
+fn serve_refuses_a_concurrency_of_zero_naming_the_flag() {
+    let out = host_harness(&["serve", "--max-concurrent-actions", "0"]);
+
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--max-concurrent-actions"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_missing_token_variable_is_named() {
     let out = Command::new(env!("CARGO_BIN_EXE_host-harness"))
         .args([

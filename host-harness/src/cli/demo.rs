@@ -5,7 +5,7 @@
 use super::{EXIT_ACTION_ERROR, HostArgs, bundled, load};
 use anyhow::{Context, Result};
 use host_harness::workflow::{Outputs, Workflow};
-use host_harness::{Connection, Origin};
+use host_harness::{Connection, HostConfig, Origin};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -15,7 +15,7 @@ const MAX_OUTPUT_LINES: usize = 24;
 pub async fn run(host: &HostArgs) -> Result<ExitCode> {
     let workflow: Workflow =
         serde_json::from_str(bundled::DEMO).context("the bundled demo workflow is invalid")?;
-    let mut connector = load(&host.connector).await?;
+    let mut connector = load(&host.connector, HostConfig::default()).await?;
     let local = bundled::start_emulator()
         .await
         .context("cannot start the local X API emulator")?;

@@ -123,7 +123,13 @@ impl HostArgs {
 
     /// The connector, with the routes applied to its traffic.
     async fn connector(&self) -> Result<LoadedConnector> {
-        let mut connector = load(&self.connector).await?;
+        self.connector_with(HostConfig::default()).await
+    }
+
+    /// The connector on a runtime set up by `config`, with the routes
+    /// applied to its traffic.
+    async fn connector_with(&self, config: HostConfig) -> Result<LoadedConnector> {
+        let mut connector = load(&self.connector, config).await?;
         let routes = self.routes()?;
         if !routes.is_empty() {
             connector.set_routes(routes);
@@ -294,9 +300,8 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 /// Loads the connector the arguments name, or the bundled one.
-async fn load(args: &ConnectorArgs) -> Result<LoadedConnector> {
-    let mut runtime =
-        Runtime::new(HostConfig::default()).context("cannot start the WebAssembly runtime")?;
+async fn load(args: &ConnectorArgs, config: HostConfig) -> Result<LoadedConnector> {
+    let mut runtime = Runtime::new(config).context("cannot start the WebAssembly runtime")?;
     if let Some(cache) = args.compile_cache() {
         runtime = runtime.with_compile_cache(cache);
     }
