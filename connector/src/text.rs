@@ -8,10 +8,12 @@
 //! The counting is twitter-text's own grammar (its URL and TLD rules, its
 //! emoji list), through the `twitter-text` crate; `tests/twitter-text/`
 //! holds X's conformance data, which a test runs in full. The grammar costs
-//! about 5 ms for a 280-character post inside the component, so a text in
-//! which it can find nothing (see [`is_plain`]) is counted character by
-//! character with the same configuration; tests hold the two to the same
-//! results.
+//! about 5 ms for a 280-character post inside the component, and more than
+//! linearly more for longer runs without spaces; so a text in which it can
+//! find nothing (see [`is_plain`]) is counted character by character with
+//! the same configuration, and another one within the limit a word at a
+//! time, the grammar parsing only the words that need it (see
+//! [`word_by_word_check`]). Tests hold both to the grammar's results.
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -69,10 +71,66 @@ pub fn check(text: &str) -> TextCheck {
 
 fn exact_check(text: &str) -> TextCheck {
     if is_plain(text) {
-        plain_check(text)
-    } else {
-        grammar_check(text)
+        return plain_check(text);
     }
+    word_by_word_check(text).unwrap_or_else(|| grammar_check(text))
+}
+
+/// Counts `text` a word at a time: the whitespace between words by its
+/// configured weights, each word plainly or with the grammar. Nothing the
+/// grammar matches (a URL, an emoji sequence) holds whitespace, and NFC
+/// neither composes nor reorders across it, so a word weighs the same alone
+/// as in the text. `None` for a text past the limit or holding an invalid
+/// character: there the valid range needs the whole text's scan, so the
+/// grammar counts it all.
+fn word_by_word_check(text: &str) -> Option<TextCheck> {
+    let config = twitter_text_config::config_v3();
+    let (mut weighted, mut units) = (0, 0);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c.is_whitespace() {
+            weighted += char_weight(config, c);
+            units += c.len_utf16() as i32;
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        let counted = if is_plain(word) {
+            plain_check(word)
+        } else {
+            grammar_check(word)
+        };
+        if !counted.valid {
+            return None;
+        }
+        weighted += counted.weighted_length as i32 * config.scale;
+        // The word's units as the grammar counts them (with NFC's changes).
+        units += counted.display_range[1] + 1;
+        rest = &rest[end..];
+    }
+    let weighted_length = weighted / config.scale;
+    if text.is_empty() || weighted_length > config.max_weighted_tweet_length {
+        return None;
+    }
+    Some(TextCheck {
+        weighted_length: weighted_length as u32,
+        max_weighted_length: MAX_WEIGHTED_LENGTH as u32,
+        valid: true,
+        permillage: (weighted_length * 1000 / config.max_weighted_tweet_length) as u32,
+        valid_range: [0, units - 1],
+        display_range: [0, units - 1],
+        exact: true,
+    })
+}
+
+/// A character's weight in `config`, scaled.
+fn char_weight(config: &twitter_text_config::Configuration, c: char) -> i32 {
+    config
+        .ranges
+        .iter()
+        .find(|range| range.contains(c as i32))
+        .map_or(config.default_weight, |range| range.weight)
 }
 
 /// Whether twitter-text's grammar can find nothing in `text` that weighs
@@ -112,11 +170,7 @@ fn plain_check(text: &str) -> TextCheck {
     let max_scaled = config.max_weighted_tweet_length * config.scale;
     let (mut weighted, mut offset, mut valid_offset) = (0, 0, 0);
     for c in text.chars() {
-        weighted += config
-            .ranges
-            .iter()
-            .find(|range| range.contains(c as i32))
-            .map_or(config.default_weight, |range| range.weight);
+        weighted += char_weight(config, c);
         let units = c.len_utf16() as i32;
         offset += units;
         if weighted <= max_scaled {
@@ -322,6 +376,25 @@ mod tests {
         .unwrap()
     }
 
+    /// Texts of words that hold URLs, emoji sequences, entities, combining
+    /// marks, CJK and directional marks, between every kind of whitespace;
+    /// most within the limit.
+    fn mixed_words() -> impl Strategy<Value = String> {
+        let word = proptest::string::string_regex(
+            "(https://|http://|www\\.|t\\.co/|example|\\.com|\\.co\\.uk|xn--p1ai|/path|\\?q=1|#tag|@ada|\\$AAPL|[a-z0-9.,:/_()-]|é|e\u{301}|漢字|🧮|👩\u{200d}👩\u{200d}👧|🇫🇷|1\u{fe0f}\u{20e3}|©\u{fe0f}|\u{202e}){1,6}",
+        )
+        .unwrap();
+        let space = proptest::sample::select(vec![
+            " ", "  ", "\n", "\t", "\u{3000}", "\u{a0}", "\u{2000}", "\u{2028}",
+        ]);
+        proptest::collection::vec((space, word), 0..14).prop_map(|pieces| {
+            pieces
+                .into_iter()
+                .map(|(space, word)| format!("{space}{word}"))
+                .collect()
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
         /// Wherever the plain path is taken, it agrees with the grammar.
@@ -329,6 +402,15 @@ mod tests {
         fn the_plain_path_agrees_with_the_grammar(text in nearly_plain()) {
             if is_plain(&text) {
                 prop_assert_eq!(plain_check(&text), grammar_check(&text), "{:?}", text);
+            }
+        }
+
+        /// Wherever counting a word at a time gives a result, it is the
+        /// grammar's.
+        #[test]
+        fn counting_word_by_word_agrees_with_the_grammar(text in mixed_words()) {
+            if let Some(by_words) = word_by_word_check(&text) {
+                prop_assert_eq!(by_words, grammar_check(&text), "{:?}", text);
             }
         }
     }
@@ -348,6 +430,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_text_past_the_limit_or_with_an_invalid_character_is_counted_whole() {
+        assert!(word_by_word_check("see https://example.com now").is_some());
+        assert!(word_by_word_check("bad \u{fffe} char").is_none());
+        assert!(word_by_word_check(&"🧮 ".repeat(141)).is_none());
+        assert!(word_by_word_check("").is_none());
     }
 
     #[test]
