@@ -113,15 +113,22 @@ fn word_by_word_check(text: &str) -> Option<TextCheck> {
     if text.is_empty() || weighted_length > config.max_weighted_tweet_length {
         return None;
     }
-    Some(TextCheck {
+    Some(counted(weighted_length, units, units))
+}
+
+/// The check of a text counted outside the grammar: its weighted length,
+/// the UTF-16 units of the part within the limit, and of the whole.
+fn counted(weighted_length: i32, valid_units: i32, units: i32) -> TextCheck {
+    let max = MAX_WEIGHTED_LENGTH as i32;
+    TextCheck {
         weighted_length: weighted_length as u32,
         max_weighted_length: MAX_WEIGHTED_LENGTH as u32,
-        valid: true,
-        permillage: (weighted_length * 1000 / config.max_weighted_tweet_length) as u32,
-        valid_range: [0, units - 1],
+        valid: weighted_length <= max,
+        permillage: (weighted_length * 1000 / max) as u32,
+        valid_range: [0, valid_units - 1],
         display_range: [0, units - 1],
         exact: true,
-    })
+    }
 }
 
 /// A character's weight in `config`, scaled.
@@ -177,16 +184,7 @@ fn plain_check(text: &str) -> TextCheck {
             valid_offset += units;
         }
     }
-    let weighted_length = weighted / config.scale;
-    TextCheck {
-        weighted_length: weighted_length as u32,
-        max_weighted_length: MAX_WEIGHTED_LENGTH as u32,
-        valid: weighted_length <= config.max_weighted_tweet_length,
-        permillage: (weighted_length * 1000 / config.max_weighted_tweet_length) as u32,
-        valid_range: [0, valid_offset - 1],
-        display_range: [0, offset - 1],
-        exact: true,
-    }
+    counted(weighted / config.scale, valid_offset, offset)
 }
 
 /// Counts `text` with twitter-text's grammar alone, whole: the reference
