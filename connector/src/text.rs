@@ -84,6 +84,9 @@ fn exact_check(text: &str) -> TextCheck {
 /// character: there the valid range needs the whole text's scan, so the
 /// grammar counts it all.
 fn word_by_word_check(text: &str) -> Option<TextCheck> {
+    if text.is_empty() {
+        return None;
+    }
     let config = twitter_text_config::config_v3();
     let (mut weighted, mut units) = (0, 0);
     let mut rest = text;
@@ -109,11 +112,8 @@ fn word_by_word_check(text: &str) -> Option<TextCheck> {
         units += counted.display_range[1] + 1;
         rest = &rest[end..];
     }
-    let weighted_length = weighted / config.scale;
-    if text.is_empty() || weighted_length > config.max_weighted_tweet_length {
-        return None;
-    }
-    Some(counted(weighted_length, units, units))
+    // Within the limit, the whole text is the valid range.
+    Some(counted(weighted / config.scale, units, units)).filter(|check| check.valid)
 }
 
 /// The check of a text counted outside the grammar: its weighted length,
