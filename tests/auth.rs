@@ -44,7 +44,7 @@ async fn token_endpoint(
 }
 
 async fn run(bed: &AuthBed, id: &str, action: &str, input: Value) -> Result<Value, ActionError> {
-    let connection = bed.manager.connection(id).unwrap();
+    let connection = bed.manager.connection(id).await.unwrap();
     bed.manager
         .connector()
         .invoke(&connection, action, &input.to_string())
@@ -57,7 +57,7 @@ async fn oauth2_with_pkce_connects_a_confidential_client_and_its_actions_run() {
 
     let id = bed.connect_oauth2(&bed.oauth2_form(SCOPES), "ada").await;
 
-    let record = bed.store.connection(&id).unwrap();
+    let record = bed.store.connection(&id).await.unwrap();
     assert_eq!(record.status, ConnectionStatus::Connected);
     assert_eq!(record.account_name.as_deref(), Some("ada"));
     assert_eq!(record.account_id, bed.x.user_id("ada"));
@@ -107,7 +107,12 @@ async fn a_public_client_connects_without_a_secret() {
     let id = bed.connect_oauth2(&form, "grace").await;
 
     assert_eq!(
-        bed.store.connection(&id).unwrap().account_name.as_deref(),
+        bed.store
+            .connection(&id)
+            .await
+            .unwrap()
+            .account_name
+            .as_deref(),
         Some("grace")
     );
     let exchange = bed
@@ -131,8 +136,12 @@ async fn a_public_client_connects_without_a_secret() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_authorization_server_enforces_pkce_single_use_codes_and_the_exact_redirect() {
     let bed = AuthBed::start().await;
-    let record = bed.manager.create(&bed.oauth2_form(SCOPES)).unwrap();
-    let pending = bed.manager.begin_oauth2(&record.id, CALLBACK).unwrap();
+    let record = bed.manager.create(&bed.oauth2_form(SCOPES)).await.unwrap();
+    let pending = bed
+        .manager
+        .begin_oauth2(&record.id, CALLBACK)
+        .await
+        .unwrap();
     let code = query_of(&consent(&pending.authorization_url, "ada", true).await)
         .into_iter()
         .find(|(k, _)| k == "code")
@@ -172,7 +181,7 @@ async fn the_authorization_server_enforces_pkce_single_use_codes_and_the_exact_r
         "{forged_state:?}"
     );
     assert_eq!(
-        bed.store.connection(&record.id).unwrap().status,
+        bed.store.connection(&record.id).await.unwrap().status,
         ConnectionStatus::Pending
     );
 }
@@ -180,8 +189,12 @@ async fn the_authorization_server_enforces_pkce_single_use_codes_and_the_exact_r
 #[tokio::test(flavor = "multi_thread")]
 async fn a_used_authorization_code_cannot_be_used_again() {
     let bed = AuthBed::start().await;
-    let record = bed.manager.create(&bed.oauth2_form(SCOPES)).unwrap();
-    let pending = bed.manager.begin_oauth2(&record.id, CALLBACK).unwrap();
+    let record = bed.manager.create(&bed.oauth2_form(SCOPES)).await.unwrap();
+    let pending = bed
+        .manager
+        .begin_oauth2(&record.id, CALLBACK)
+        .await
+        .unwrap();
     let query = query_of(&consent(&pending.authorization_url, "ada", true).await);
     let code = query.iter().find(|(k, _)| k == "code").unwrap().1.clone();
     bed.manager
@@ -210,10 +223,11 @@ async fn a_used_authorization_code_cannot_be_used_again() {
 async fn a_callback_url_that_is_not_registered_stops_the_sign_in_and_test_names_the_url_to_register()
  {
     let bed = AuthBed::start().await;
-    let record = bed.manager.create(&bed.oauth2_form(SCOPES)).unwrap();
+    let record = bed.manager.create(&bed.oauth2_form(SCOPES)).await.unwrap();
     let pending = bed
         .manager
         .begin_oauth2(&record.id, "http://127.0.0.1:9999/callback")
+        .await
         .unwrap();
 
     let (status, _, page) = get(&pending.authorization_url).await;
@@ -231,8 +245,12 @@ async fn a_callback_url_that_is_not_registered_stops_the_sign_in_and_test_names_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_consent_leaves_the_connection_pending() {
     let bed = AuthBed::start().await;
-    let record = bed.manager.create(&bed.oauth2_form(SCOPES)).unwrap();
-    let pending = bed.manager.begin_oauth2(&record.id, CALLBACK).unwrap();
+    let record = bed.manager.create(&bed.oauth2_form(SCOPES)).await.unwrap();
+    let pending = bed
+        .manager
+        .begin_oauth2(&record.id, CALLBACK)
+        .await
+        .unwrap();
 
     let location = consent(&pending.authorization_url, "ada", false).await;
     let result = bed
@@ -245,7 +263,7 @@ async fn a_cancelled_consent_leaves_the_connection_pending() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        bed.store.connection(&record.id).unwrap().status,
+        bed.store.connection(&record.id).await.unwrap().status,
         ConnectionStatus::Pending
     );
 }
@@ -254,18 +272,40 @@ async fn a_cancelled_consent_leaves_the_connection_pending() {
 async fn an_expired_access_token_is_refreshed_before_use_and_the_refresh_token_rotates() {
     let bed = AuthBed::start().await;
     let id = bed.connect_oauth2(&bed.oauth2_form(SCOPES), "ada").await;
-    let first_refresh_token = bed.refresh_token(&id);
-    bed.expire_access_token(&id);
+    let first_refresh_token = bed.refresh_token(&id).await;
+    bed.expire_access_token(&id).await;
 
     run(&bed, &id, "users.me", json!({})).await.unwrap();
+    bed.expire_access_token(&id).await;
+    run(&bed, &id, "users.me", json!({})).await.unwrap();
 
-    assert_eq!(bed.token_requests("refresh_token"), 1);
-    let rotated = bed.refresh_token(&id);
+    assert_eq!(bed.token_requests("refresh_token"), 2);
+    assert_eq!(bed.manager.token_stats().refreshes, 2);
+    let rotated = bed.refresh_token(&id).await;
     assert_ne!(
         rotated, first_refresh_token,
         "the new refresh token was not stored"
     );
-    // The old refresh token was single use.
+    assert_eq!(
+        bed.x.reuses_detected(),
+        0,
+        "a used refresh token was sent again"
+    );
+    let stored = bed.stored_tokens(&id).await;
+    let issued_at = stored.access_issued_at.expect("the issue time is kept");
+    assert_eq!(stored.access_expires_at, Some(issued_at + 7200));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_used_refresh_token_presented_again_ends_the_authorization_and_the_host_says_so() {
+    let bed = AuthBed::start().await;
+    let id = bed.connect_oauth2(&bed.oauth2_form(SCOPES), "ada").await;
+    let first_refresh_token = bed.refresh_token(&id).await;
+    bed.expire_access_token(&id).await;
+    run(&bed, &id, "users.me", json!({})).await.unwrap();
+
+    // Someone presents the spent refresh token again: X, like every strict
+    // provider, revokes the whole authorization, the rotated tokens too.
     let secret = bed.app.client_secret.clone().unwrap();
     let reused = token_endpoint(
         &bed,
@@ -276,12 +316,45 @@ async fn an_expired_access_token_is_refreshed_before_use_and_the_refresh_token_r
         Some((&bed.app.client_id, &secret)),
     )
     .await;
+    let refused = run(&bed, &id, "users.me", json!({})).await.unwrap_err();
+
     assert_eq!(reused.0, 400);
     assert_eq!(reused.1["error"], "invalid_grant");
-    // The stored one works.
-    bed.expire_access_token(&id);
-    run(&bed, &id, "users.me", json!({})).await.unwrap();
-    assert_eq!(bed.manager.token_stats().refreshes, 2);
+    assert_eq!(bed.x.reuses_detected(), 1);
+    assert!(
+        matches!(&refused, ActionError::Unauthorized { reason } if reason.contains("invalid_grant")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        bed.store.connection(&id).await.unwrap().status,
+        ConnectionStatus::NeedsReconnect
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_shorter_than_the_refresh_margin_is_refreshed_once_per_lifetime_not_per_action() {
+    let bed = AuthBed::start().await;
+    // A provider that issues four-second tokens, shorter than the two
+    // minutes before expiry at which X's two-hour tokens are renewed.
+    bed.x
+        .set_access_token_lifetime(std::time::Duration::from_secs(4));
+    let id = bed.connect_oauth2(&bed.oauth2_form(SCOPES), "ada").await;
+
+    let started = std::time::Instant::now();
+    let mut actions = 0;
+    while started.elapsed() < std::time::Duration::from_secs(7) {
+        run(&bed, &id, "users.me", json!({})).await.unwrap();
+        actions += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+
+    let refreshes = bed.manager.token_stats().refreshes;
+    assert!(actions >= 20, "only {actions} actions ran");
+    assert!(
+        (1..=3).contains(&refreshes),
+        "{refreshes} refreshes for {actions} actions over two token lifetimes"
+    );
+    assert_eq!(bed.token_requests("refresh_token") as u64, refreshes);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -317,8 +390,8 @@ async fn a_token_the_api_refuses_is_refreshed_and_the_request_sent_once_more() {
 async fn a_hundred_concurrent_actions_on_an_expired_token_cause_one_refresh() {
     let bed = AuthBed::start().await;
     let id = bed.connect_oauth2(&bed.oauth2_form(SCOPES), "ada").await;
-    bed.expire_access_token(&id);
-    let connection = bed.manager.connection(&id).unwrap();
+    bed.expire_access_token(&id).await;
+    let connection = bed.manager.connection(&id).await.unwrap();
 
     let mut runs = tokio::task::JoinSet::new();
     for _ in 0..100 {
@@ -343,7 +416,7 @@ async fn a_refused_refresh_token_marks_the_connection_for_reconnection() {
     let id = bed.connect_oauth2(&bed.oauth2_form(SCOPES), "ada").await;
     // Another client used the refresh token: the stored one is spent.
     let secret = bed.app.client_secret.clone().unwrap();
-    let stolen = bed.refresh_token(&id);
+    let stolen = bed.refresh_token(&id).await;
     let (status, _) = token_endpoint(
         &bed,
         &[("grant_type", "refresh_token"), ("refresh_token", &stolen)],
@@ -351,7 +424,7 @@ async fn a_refused_refresh_token_marks_the_connection_for_reconnection() {
     )
     .await;
     assert_eq!(status, 200);
-    bed.expire_access_token(&id);
+    bed.expire_access_token(&id).await;
 
     let first = run(&bed, &id, "users.me", json!({})).await.unwrap_err();
     let requests_before = bed.x.traffic().len();
@@ -369,7 +442,7 @@ async fn a_refused_refresh_token_marks_the_connection_for_reconnection() {
         "a connection that needs reconnecting still called X"
     );
     assert_eq!(
-        bed.store.connection(&id).unwrap().status,
+        bed.store.connection(&id).await.unwrap().status,
         ConnectionStatus::NeedsReconnect
     );
     assert!(!report.ok);
@@ -393,7 +466,7 @@ async fn a_rotated_client_secret_is_explained() {
         "{error:?}"
     );
     assert_eq!(
-        bed.store.connection(&id).unwrap().status,
+        bed.store.connection(&id).await.unwrap().status,
         ConnectionStatus::NeedsReconnect
     );
     assert!(
@@ -411,8 +484,12 @@ async fn a_wrong_client_secret_fails_the_sign_in_with_its_explanation() {
     let mut form = bed.oauth2_form(SCOPES);
     form.fields
         .insert("client_secret".into(), "wrong-secret".into());
-    let record = bed.manager.create(&form).unwrap();
-    let pending = bed.manager.begin_oauth2(&record.id, CALLBACK).unwrap();
+    let record = bed.manager.create(&form).await.unwrap();
+    let pending = bed
+        .manager
+        .begin_oauth2(&record.id, CALLBACK)
+        .await
+        .unwrap();
     let location = consent(&pending.authorization_url, "ada", true).await;
 
     let error = bed
@@ -440,8 +517,13 @@ async fn missing_scopes_after_a_successful_connect_are_named() {
         let record = bed
             .manager
             .create(&bed.oauth2_form("tweet.read offline.access"))
+            .await
             .unwrap();
-        let pending = bed.manager.begin_oauth2(&record.id, CALLBACK).unwrap();
+        let pending = bed
+            .manager
+            .begin_oauth2(&record.id, CALLBACK)
+            .await
+            .unwrap();
         let location = consent(&pending.authorization_url, "ada", true).await;
         let _ = bed
             .manager
@@ -453,6 +535,7 @@ async fn missing_scopes_after_a_successful_connect_are_named() {
     let reading = bed.manager.test(&id).await.unwrap();
     bed.store
         .set_status(&id_without_users, ConnectionStatus::Connected, None)
+        .await
         .unwrap();
     let refused = bed.manager.test(&id_without_users).await.unwrap();
 
@@ -475,15 +558,15 @@ async fn missing_scopes_after_a_successful_connect_are_named() {
 async fn revoking_forgets_the_tokens_and_x_no_longer_accepts_them() {
     let bed = AuthBed::start().await;
     let id = bed.connect_oauth2(&bed.oauth2_form(SCOPES), "ada").await;
-    let refresh_token = bed.refresh_token(&id);
+    let refresh_token = bed.refresh_token(&id).await;
 
     bed.manager.revoke(&id).await.unwrap();
 
     assert_eq!(
-        bed.store.connection(&id).unwrap().status,
+        bed.store.connection(&id).await.unwrap().status,
         ConnectionStatus::Revoked
     );
-    assert!(bed.store.tokens(&id).unwrap().is_none());
+    assert!(bed.store.tokens(&id).await.unwrap().is_none());
     let secret = bed.app.client_secret.clone().unwrap();
     let (status, _) = token_endpoint(
         &bed,
@@ -499,8 +582,8 @@ async fn revoking_forgets_the_tokens_and_x_no_longer_accepts_them() {
         run(&bed, &id, "users.me", json!({})).await,
         Err(ActionError::Unauthorized { .. })
     ));
-    bed.manager.delete(&id).unwrap();
-    assert!(bed.manager.list().unwrap().is_empty());
+    bed.manager.delete(&id).await.unwrap();
+    assert!(bed.manager.list().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -516,6 +599,7 @@ async fn app_only_credentials_fetch_cache_and_renew_the_app_token() {
             ]),
             ..Default::default()
         })
+        .await
         .unwrap();
     bed.manager.activate(&record.id).await.unwrap();
 
@@ -569,6 +653,7 @@ async fn oauth1_signs_in_three_legged_and_signs_every_request() {
             ]),
             ..Default::default()
         })
+        .await
         .unwrap();
 
     let pending = bed
@@ -628,6 +713,7 @@ async fn oauth1_with_a_wrong_api_secret_is_refused_and_explained() {
             ]),
             ..Default::default()
         })
+        .await
         .unwrap();
 
     let error = bed
@@ -653,10 +739,11 @@ async fn a_pasted_bearer_token_connects_and_records_its_account() {
             fields: BTreeMap::from([("bearer_token".into(), token)]),
             ..Default::default()
         })
+        .await
         .unwrap();
 
     let connected = bed.manager.activate(&record.id).await.unwrap();
-    bed.x.revoke_token(&bed.stored_bearer(&record.id));
+    bed.x.revoke_token(&bed.stored_bearer(&record.id).await);
     let refused = run(&bed, &record.id, "users.me", json!({}))
         .await
         .unwrap_err();
@@ -664,19 +751,19 @@ async fn a_pasted_bearer_token_connects_and_records_its_account() {
     assert_eq!(connected.account_name.as_deref(), Some("grace"));
     assert!(matches!(refused, ActionError::Unauthorized { .. }));
     assert_eq!(
-        bed.store.connection(&record.id).unwrap().status,
+        bed.store.connection(&record.id).await.unwrap().status,
         ConnectionStatus::NeedsReconnect
     );
 }
 
 trait StoredBearer {
-    fn stored_bearer(&self, id: &str) -> String;
+    async fn stored_bearer(&self, id: &str) -> String;
 }
 
 impl StoredBearer for AuthBed {
-    fn stored_bearer(&self, id: &str) -> String {
+    async fn stored_bearer(&self, id: &str) -> String {
         use secrecy::ExposeSecret;
-        match &self.store.connection(id).unwrap().fields["bearer_token"] {
+        match &self.store.connection(id).await.unwrap().fields["bearer_token"] {
             FieldValue::Secret(s) => s.expose_secret().to_string(),
             FieldValue::Plain(p) => p.clone(),
         }
@@ -687,7 +774,7 @@ impl StoredBearer for AuthBed {
 async fn app_credentials_set_once_are_used_by_connections_and_brands_override_them() {
     let bed = AuthBed::start().await;
     let other = bed.x.register_app("Acme brand app", &[CALLBACK], true);
-    let set = |level: AppCredentialLevel, keys: &x_emulator::AppKeys| {
+    let set = async |level: AppCredentialLevel, keys: &x_emulator::AppKeys| {
         bed.store
             .set_app_credentials(
                 "x",
@@ -704,10 +791,11 @@ async fn app_credentials_set_once_are_used_by_connections_and_brands_override_th
                     ),
                 ]),
             )
+            .await
             .unwrap()
     };
-    set(AppCredentialLevel::Default, &bed.app);
-    set(AppCredentialLevel::Brand("acme".into()), &other);
+    set(AppCredentialLevel::Default, &bed.app).await;
+    set(AppCredentialLevel::Brand("acme".into()), &other).await;
     let blank_form = |brand: Option<&str>| ConnectRequest {
         method: "oauth2".into(),
         brand: brand.map(str::to_string),
@@ -762,10 +850,10 @@ async fn a_form_with_a_bad_field_is_refused_naming_it() {
         ..Default::default()
     };
 
-    let errors: Vec<String> = [unknown, fixed, bad_scope, no_client, no_method]
-        .iter()
-        .map(|f| bed.manager.create(f).unwrap_err().to_string())
-        .collect();
+    let mut errors = Vec::new();
+    for form in [unknown, fixed, bad_scope, no_client, no_method] {
+        errors.push(bed.manager.create(&form).await.unwrap_err().to_string());
+    }
 
     assert!(errors[0].contains("favourite_colour"), "{}", errors[0]);
     assert!(
@@ -781,7 +869,7 @@ async fn a_form_with_a_bad_field_is_refused_naming_it() {
         errors[4]
     );
     assert!(
-        bed.manager.list().unwrap().is_empty(),
+        bed.manager.list().await.unwrap().is_empty(),
         "a refused form left a connection behind"
     );
 }

@@ -270,10 +270,13 @@ async fn every_command_keeps_secrets_out_of_its_output_even_when_tracing_everyth
     cli.run(&["connections", "test", &oauth2]).await;
     {
         // The access token expires: the next action refreshes it.
-        let store = open_store(cli.data_dir());
-        let (mut tokens, version) = store.tokens(&oauth2).unwrap().unwrap();
+        let store = open_store(cli.data_dir()).await;
+        let (mut tokens, version) = store.tokens(&oauth2).await.unwrap().unwrap();
         tokens.access_expires_at = Some(1);
-        store.save_tokens(&oauth2, &tokens, Some(version)).unwrap();
+        store
+            .save_tokens(&oauth2, &tokens, Some(version))
+            .await
+            .unwrap();
     }
     let refreshed = cli
         .run(&["run", "timeline.home", "--connection", &oauth2])
@@ -354,11 +357,13 @@ async fn every_command_keeps_secrets_out_of_its_output_even_when_tracing_everyth
     }
 }
 
-fn open_store(dir: &Path) -> credential_store::Store {
+async fn open_store(dir: &Path) -> credential_store::Store {
     let key = credential_store::MasterKey::read_file(&dir.join("master.key"))
         .unwrap()
         .unwrap();
-    credential_store::Store::open(&dir.join("connections.db"), &key).unwrap()
+    credential_store::Store::open_file(&dir.join("connections.db"), &key)
+        .await
+        .unwrap()
 }
 
 /// The store's main file and every row of every table, to tell whether
@@ -492,10 +497,13 @@ async fn a_host_killed_during_a_refresh_leaves_a_refresh_token_that_still_works(
     let cli = Cli::start(false).await;
     let id = cli.connect_oauth2("ada").await;
     let stored_before = {
-        let store = open_store(cli.data_dir());
-        let (mut tokens, version) = store.tokens(&id).unwrap().unwrap();
+        let store = open_store(cli.data_dir()).await;
+        let (mut tokens, version) = store.tokens(&id).await.unwrap().unwrap();
         tokens.access_expires_at = Some(1);
-        store.save_tokens(&id, &tokens, Some(version)).unwrap();
+        store
+            .save_tokens(&id, &tokens, Some(version))
+            .await
+            .unwrap();
         tokens.refresh_token.unwrap().expose_secret().to_string()
     };
     let token_requests = cli.x.arrivals("/2/oauth2/token");
@@ -520,14 +528,26 @@ async fn a_host_killed_during_a_refresh_leaves_a_refresh_token_that_still_works(
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let stored_after = open_store(cli.data_dir()).tokens(&id).unwrap().unwrap().0;
+    let stored_after = open_store(cli.data_dir())
+        .await
+        .tokens(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
     assert_eq!(
         stored_after.refresh_token.unwrap().expose_secret(),
         stored_before.as_str()
     );
     let again = cli.run(&["run", "users.me", "--connection", &id]).await;
     assert!(again.status.success(), "{}", text(&again));
-    let stored_now = open_store(cli.data_dir()).tokens(&id).unwrap().unwrap().0;
+    let stored_now = open_store(cli.data_dir())
+        .await
+        .tokens(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .0;
     assert_ne!(
         stored_now.refresh_token.unwrap().expose_secret(),
         stored_before.as_str(),

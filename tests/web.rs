@@ -402,7 +402,7 @@ async fn the_connections_list_shows_each_status_and_revokes_and_deletes() {
         })
         .await;
 
-    assert!(bed.store.connection_ids().unwrap().is_empty());
+    assert!(bed.store.connection_ids().await.unwrap().is_empty());
 }
 
 /// `host-harness serve --emulator` on a free port; killed when dropped.
@@ -614,7 +614,7 @@ async fn forged_form_posts_and_unknown_sign_in_redirects_are_refused() {
         (response.status().as_u16(), ())
     };
     assert_eq!(status, 403);
-    assert!(bed.store.connection_ids().unwrap().is_empty());
+    assert!(bed.store.connection_ids().await.unwrap().is_empty());
 
     // A redirect whose state this server never issued is refused.
     let (status, _, page) =

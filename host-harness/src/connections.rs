@@ -18,13 +18,18 @@ use crate::manifest::{AuthKind, AuthMethod, FieldKind, Manifest};
 use crate::outgoing::HttpTimeouts;
 use crate::runtime::LoadedConnector;
 use credential_store::{
-    ConnectionRecord, ConnectionStatus, FieldValue, NewConnection, Store, StoreError, Tokens,
+    ConnectionRecord, ConnectionStatus, FieldValue, NewConnection, PendingSignIn, Store,
+    StoreError, Tokens,
 };
 use http::HeaderValue;
 use secrecy::SecretString;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a started browser sign-in waits for its redirect.
+pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Why a connection could not be created or signed in.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +147,7 @@ impl ConnectionManager {
 
     /// Checks the form against the manifest and stores a `pending`
     /// connection. Secrets are stored encrypted.
-    pub fn create(&self, request: &ConnectRequest) -> Result<ConnectionRecord, ConnectError> {
+    pub async fn create(&self, request: &ConnectRequest) -> Result<ConnectionRecord, ConnectError> {
         let method = self.method(&request.method)?.clone();
         let mut fields = BTreeMap::new();
         let mut name = request.name.clone();
@@ -202,15 +207,15 @@ impl ConnectionManager {
             brand: request.brand.clone().filter(|b| !b.trim().is_empty()),
             fields,
         };
-        let record = self.store.create_connection(&new)?;
+        let record = self.store.create_connection(&new).await?;
         // Every required field must have a value once app credentials are layered in.
-        let resolved = resolve(self.manifest(), &record, &self.store)?;
+        let resolved = resolve(self.manifest(), &record, &self.store).await?;
         if let Some(missing) = method
             .fields
             .iter()
             .find(|f| f.required && resolved.get(&f.name).is_none())
         {
-            self.store.delete_connection(&record.id)?;
+            self.store.delete_connection(&record.id).await?;
             return Err(ConnectError::Auth(AuthError::MissingField {
                 method: method.label.clone(),
                 field: missing.name.clone(),
@@ -219,21 +224,21 @@ impl ConnectionManager {
         Ok(record)
     }
 
-    fn record(&self, id: &str) -> Result<ConnectionRecord, ConnectError> {
-        Ok(self.store.connection(id)?)
+    async fn record(&self, id: &str) -> Result<ConnectionRecord, ConnectError> {
+        Ok(self.store.connection(id).await?)
     }
 
-    fn resolved(&self, record: &ConnectionRecord) -> Result<ResolvedAuth, ConnectError> {
-        Ok(resolve(self.manifest(), record, &self.store)?)
+    async fn resolved(&self, record: &ConnectionRecord) -> Result<ResolvedAuth, ConnectError> {
+        Ok(resolve(self.manifest(), record, &self.store).await?)
     }
 
-    fn expect_kind(
+    async fn expect_kind(
         &self,
         record: &ConnectionRecord,
         kind: AuthKind,
         reason: &str,
     ) -> Result<ResolvedAuth, ConnectError> {
-        let resolved = self.resolved(record)?;
+        let resolved = self.resolved(record).await?;
         if resolved.method.kind != kind {
             return Err(ConnectError::WrongMethod {
                 id: record.id.clone(),
@@ -245,18 +250,20 @@ impl ConnectionManager {
     }
 
     /// Starts an OAuth 2.0 sign-in that will redirect to `redirect_uri`.
-    pub fn begin_oauth2(
+    pub async fn begin_oauth2(
         &self,
         id: &str,
         redirect_uri: &str,
     ) -> Result<oauth2::PendingAuthorization, ConnectError> {
-        let record = self.record(id)?;
-        let auth = self.expect_kind(
-            &record,
-            AuthKind::Oauth2AuthorizationCode,
-            "does not sign in with OAuth 2.0",
-        )?;
-        self.store.set_callback_url(id, redirect_uri)?;
+        let record = self.record(id).await?;
+        let auth = self
+            .expect_kind(
+                &record,
+                AuthKind::Oauth2AuthorizationCode,
+                "does not sign in with OAuth 2.0",
+            )
+            .await?;
+        self.store.set_callback_url(id, redirect_uri).await?;
         Ok(oauth2::begin(&self.http, &auth, redirect_uri)?)
     }
 
@@ -267,24 +274,113 @@ impl ConnectionManager {
         pending: oauth2::PendingAuthorization,
         query: &[(String, String)],
     ) -> Result<ConnectionRecord, ConnectError> {
-        let record = self.record(id)?;
-        let auth = self.expect_kind(
-            &record,
-            AuthKind::Oauth2AuthorizationCode,
-            "does not sign in with OAuth 2.0",
-        )?;
+        let record = self.record(id).await?;
+        let auth = self
+            .expect_kind(
+                &record,
+                AuthKind::Oauth2AuthorizationCode,
+                "does not sign in with OAuth 2.0",
+            )
+            .await?;
         let issued = oauth2::finish(&self.http, &auth, pending, query).await?;
         let tokens = Tokens {
             access_token: Some(issued.access_token),
             access_expires_at: issued.expires_in.map(|s| now() + s as i64),
+            access_issued_at: Some(now()),
             refresh_token: issued.refresh_token,
             token_secret: None,
             scope: issued.scopes.as_ref().map(|s| s.join(" ")),
         };
-        self.replace_tokens(id, &tokens)?;
+        self.replace_tokens(id, &tokens).await?;
         let granted = issued.scopes.or_else(|| Some(auth.list("scopes")));
-        self.store.set_account(id, None, None, granted.as_deref())?;
+        self.store
+            .set_account(id, None, None, granted.as_deref())
+            .await?;
         self.activate(id).await
+    }
+
+    /// Starts connection `id`'s browser sign-in, redirecting to `callback`,
+    /// and keeps it in the store for [`SIGN_IN_WINDOW`]: whichever host
+    /// sharing the store the redirect reaches can finish it. Returns the
+    /// URL to send the user to, or `None` for a method that signs in
+    /// without a browser.
+    pub async fn start_sign_in(
+        &self,
+        id: &str,
+        callback: &str,
+    ) -> Result<Option<String>, ConnectError> {
+        let record = self.record(id).await?;
+        let kind = self.manifest().auth_method(&record.method).map(|m| m.kind);
+        let (key, url, flow, payload) = match kind {
+            Some(AuthKind::Oauth2AuthorizationCode) => {
+                let p = self.begin_oauth2(id, callback).await?;
+                (
+                    p.state().to_string(),
+                    p.authorization_url.clone(),
+                    "oauth2",
+                    p.to_payload(),
+                )
+            }
+            Some(AuthKind::Oauth1) => {
+                let p = self.begin_oauth1(id, callback).await?;
+                (
+                    p.request_token().to_string(),
+                    p.authorization_url.clone(),
+                    "oauth1",
+                    p.to_payload(),
+                )
+            }
+            _ => return Ok(None),
+        };
+        self.store
+            .begin_sign_in(&PendingSignIn {
+                key: SecretString::from(key),
+                connection_id: id.to_string(),
+                flow: flow.to_string(),
+                payload,
+                expires_at: now() + SIGN_IN_WINDOW.as_secs() as i64,
+            })
+            .await?;
+        Ok(Some(url))
+    }
+
+    /// Finishes the sign-in a redirect names (OAuth 2.0's `state`, OAuth
+    /// 1.0a's `oauth_token`, or `denied` when the user refused), started by
+    /// any host sharing the store. Each sign-in finishes once. `None` when
+    /// the store holds no such sign-in: never started, already finished, or
+    /// expired; otherwise the connection's id and how the sign-in ended.
+    pub async fn complete_sign_in(
+        &self,
+        query: &[(String, String)],
+    ) -> Result<Option<(String, Result<ConnectionRecord, ConnectError>)>, ConnectError> {
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let Some(key) = get("state").or(get("oauth_token")).or(get("denied")) else {
+            return Ok(None);
+        };
+        let Some(pending) = self.store.take_sign_in(key).await? else {
+            return Ok(None);
+        };
+        let id = pending.connection_id.clone();
+        let finished = match pending.flow.as_str() {
+            "oauth2" => match oauth2::PendingAuthorization::from_payload(key, &pending.payload) {
+                Ok(p) => self.finish_oauth2(&id, p, query).await,
+                Err(e) => Err(e.into()),
+            },
+            "oauth1" => match oauth1::PendingAuthorization::from_payload(key, &pending.payload) {
+                Ok(p) => self.finish_oauth1(&id, p, query).await,
+                Err(e) => Err(e.into()),
+            },
+            other => Err(AuthError::SignIn(format!(
+                "the stored sign-in has an unknown flow `{other}`"
+            ))
+            .into()),
+        };
+        Ok(Some((id, finished)))
     }
 
     /// Starts an OAuth 1.0a sign-in that will redirect to `callback`.
@@ -293,13 +389,15 @@ impl ConnectionManager {
         id: &str,
         callback: &str,
     ) -> Result<oauth1::PendingAuthorization, ConnectError> {
-        let record = self.record(id)?;
-        let auth = self.expect_kind(
-            &record,
-            AuthKind::Oauth1,
-            "does not sign in with OAuth 1.0a",
-        )?;
-        self.store.set_callback_url(id, callback)?;
+        let record = self.record(id).await?;
+        let auth = self
+            .expect_kind(
+                &record,
+                AuthKind::Oauth1,
+                "does not sign in with OAuth 1.0a",
+            )
+            .await?;
+        self.store.set_callback_url(id, callback).await?;
         Ok(oauth1::begin(&self.http, &auth, callback).await?)
     }
 
@@ -310,64 +408,73 @@ impl ConnectionManager {
         pending: oauth1::PendingAuthorization,
         query: &[(String, String)],
     ) -> Result<ConnectionRecord, ConnectError> {
-        let record = self.record(id)?;
-        let auth = self.expect_kind(
-            &record,
-            AuthKind::Oauth1,
-            "does not sign in with OAuth 1.0a",
-        )?;
+        let record = self.record(id).await?;
+        let auth = self
+            .expect_kind(
+                &record,
+                AuthKind::Oauth1,
+                "does not sign in with OAuth 1.0a",
+            )
+            .await?;
         let access = oauth1::finish(&self.http, &auth, pending, query).await?;
         let tokens = Tokens {
             access_token: Some(access.token),
-            access_expires_at: None,
-            refresh_token: None,
             token_secret: Some(access.secret),
-            scope: None,
+            ..Tokens::default()
         };
-        self.replace_tokens(id, &tokens)?;
-        self.store.set_account(
-            id,
-            access.user_id.as_deref(),
-            access.screen_name.as_deref(),
-            None,
-        )?;
+        self.replace_tokens(id, &tokens).await?;
+        self.store
+            .set_account(
+                id,
+                access.user_id.as_deref(),
+                access.screen_name.as_deref(),
+                None,
+            )
+            .await?;
         self.activate(id).await
     }
 
-    fn replace_tokens(&self, id: &str, tokens: &Tokens) -> Result<(), ConnectError> {
-        let current = self.store.tokens(id).ok().flatten().map(|(_, v)| v);
-        self.store.save_tokens(id, tokens, current)?;
-        Ok(())
+    /// Stores a sign-in's new tokens over whatever the connection had.
+    async fn replace_tokens(&self, id: &str, tokens: &Tokens) -> Result<(), ConnectError> {
+        loop {
+            let current = self.store.tokens(id).await.ok().flatten().map(|(_, v)| v);
+            match self.store.save_tokens(id, tokens, current).await {
+                // A renewal of the old tokens landed in between: replace its result too.
+                Err(StoreError::Conflict(_)) => continue,
+                other => return Ok(other.map(|_| ())?),
+            }
+        }
     }
 
     /// Marks a signed-in connection (or one that needs no sign-in: a pasted
     /// token, app-only credentials) connected, after checking that its
     /// credentials work, and records its account.
     pub async fn activate(&self, id: &str) -> Result<ConnectionRecord, ConnectError> {
-        let record = self.record(id)?;
-        let auth = self.resolved(&record)?;
+        let record = self.record(id).await?;
+        let auth = self.resolved(&record).await?;
         if auth.method.kind == AuthKind::Oauth2ClientCredentials {
             // Fetching the app token checks the API Key and Secret.
             let issued = oauth2::client_credentials(&self.http, &auth).await?;
             let tokens = Tokens {
                 access_token: Some(issued.access_token),
                 access_expires_at: issued.expires_in.map(|s| now() + s as i64),
-                refresh_token: None,
-                token_secret: None,
-                scope: None,
+                access_issued_at: Some(now()),
+                ..Tokens::default()
             };
-            self.replace_tokens(id, &tokens)?;
+            self.replace_tokens(id, &tokens).await?;
         }
         self.store
-            .set_status(id, ConnectionStatus::Connected, None)?;
+            .set_status(id, ConnectionStatus::Connected, None)
+            .await?;
         if auth.method.kind != AuthKind::Oauth2ClientCredentials
             && let Err(e) = self.identify(id).await
         {
             self.store
-                .set_status(id, ConnectionStatus::NeedsReconnect, Some(&e.to_string()))?;
+                .set_status(id, ConnectionStatus::NeedsReconnect, Some(&e.to_string()))
+                .await?;
             return Err(e);
         }
-        self.record(id)
+        self.record(id).await
     }
 
     /// Runs the manifest's identity action and records the account.
@@ -375,7 +482,7 @@ impl ConnectionManager {
         let Some(identity) = self.manifest().identity.clone() else {
             return Ok(());
         };
-        let connection = self.connection(id)?;
+        let connection = self.connection(id).await?;
         match self
             .connector
             .invoke(&connection, &identity.action, "{}")
@@ -390,18 +497,20 @@ impl ConnectionManager {
                     .as_deref()
                     .and_then(|p| output.pointer(p))
                     .and_then(|v| v.as_str());
-                let record = self.record(id)?;
-                self.store.set_account(
-                    id,
-                    account_id,
-                    account_name,
-                    record.granted_scopes.as_deref(),
-                )?;
+                let record = self.record(id).await?;
+                self.store
+                    .set_account(
+                        id,
+                        account_id,
+                        account_name,
+                        record.granted_scopes.as_deref(),
+                    )
+                    .await?;
                 Ok(())
             }
             // A pasted app-only token cannot name a user; it still works for app actions.
             Err(ActionError::Forbidden { .. })
-                if record_kind(&self.record(id)?) == Some(AuthKind::BearerToken) =>
+                if record_kind(&self.record(id).await?) == Some(AuthKind::BearerToken) =>
             {
                 Ok(())
             }
@@ -415,9 +524,9 @@ impl ConnectionManager {
     /// The connection `id`, ready for actions: its facts and an authorizer
     /// that keeps its credentials valid. A connection that needs
     /// reconnecting still loads; its actions fail as `unauthorized`.
-    pub fn connection(&self, id: &str) -> Result<Connection, ConnectError> {
-        let record = self.record(id)?;
-        let auth = self.resolved(&record)?;
+    pub async fn connection(&self, id: &str) -> Result<Connection, ConnectError> {
+        let record = self.record(id).await?;
+        let auth = self.resolved(&record).await?;
         let facts = ConnectionFacts {
             id: record.id.clone(),
             auth_kind: auth.method.kind,
@@ -435,12 +544,12 @@ impl ConnectionManager {
                     )
                 })))
             }
-            ConnectionStatus::Connected => self.authorizer(&record, auth)?,
+            ConnectionStatus::Connected => self.authorizer(&record, auth).await?,
         };
         Ok(Connection::new(facts, authorizer))
     }
 
-    fn authorizer(
+    async fn authorizer(
         &self,
         record: &ConnectionRecord,
         auth: ResolvedAuth,
@@ -475,7 +584,7 @@ impl ConnectionManager {
                 })
             }
             AuthKind::Oauth1 => {
-                let (tokens, _) = self.store.tokens(&record.id)?.ok_or_else(|| {
+                let (tokens, _) = self.store.tokens(&record.id).await?.ok_or_else(|| {
                     AuthError::SignIn(
                         "the connection has no OAuth 1.0a tokens; sign in again".into(),
                     )
@@ -492,10 +601,15 @@ impl ConnectionManager {
     }
 
     /// Every connection of this connector, oldest first.
-    pub fn list(&self) -> Result<Vec<ConnectionRecord>, ConnectError> {
+    pub async fn list(&self) -> Result<Vec<ConnectionRecord>, ConnectError> {
         let mut out = Vec::new();
-        for id in self.store.connection_ids()? {
-            let record = self.store.connection(&id)?;
+        for id in self.store.connection_ids().await? {
+            let record = match self.store.connection(&id).await {
+                Ok(record) => record,
+                // Deleted by another host since the ids were read.
+                Err(StoreError::NoSuchConnection(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
             if record.connector == self.manifest().id {
                 out.push(record);
             }
@@ -506,11 +620,11 @@ impl ConnectionManager {
     /// Revokes the connection's tokens where the method allows it, forgets
     /// them, and marks the connection revoked.
     pub async fn revoke(&self, id: &str) -> Result<(), ConnectError> {
-        let record = self.record(id)?;
-        let auth = self.resolved(&record)?;
+        let record = self.record(id).await?;
+        let auth = self.resolved(&record).await?;
         if auth.method.kind == AuthKind::Oauth2AuthorizationCode
             && auth.get("revoke_url").is_some()
-            && let Some((tokens, _)) = self.store.tokens(id)?
+            && let Some((tokens, _)) = self.store.tokens(id).await?
         {
             if let Some(refresh) = &tokens.refresh_token {
                 oauth2::revoke(&self.http, &auth, refresh, true).await?;
@@ -519,25 +633,27 @@ impl ConnectionManager {
                 oauth2::revoke(&self.http, &auth, access, false).await?;
             }
         }
-        self.store.clear_tokens(id)?;
-        self.store.set_status(
-            id,
-            ConnectionStatus::Revoked,
-            Some("the connection's tokens were revoked; connect it again"),
-        )?;
+        self.store.clear_tokens(id).await?;
+        self.store
+            .set_status(
+                id,
+                ConnectionStatus::Revoked,
+                Some("the connection's tokens were revoked; connect it again"),
+            )
+            .await?;
         Ok(())
     }
 
     /// Deletes the connection and everything stored for it.
-    pub fn delete(&self, id: &str) -> Result<(), ConnectError> {
-        Ok(self.store.delete_connection(id)?)
+    pub async fn delete(&self, id: &str) -> Result<(), ConnectError> {
+        Ok(self.store.delete_connection(id).await?)
     }
 
     /// Tests the connection by running the identity action, and explains a
     /// failure in words a user can act on.
     pub async fn test(&self, id: &str) -> Result<TestReport, ConnectError> {
-        let record = self.record(id)?;
-        let auth = self.resolved(&record)?;
+        let record = self.record(id).await?;
+        let auth = self.resolved(&record).await?;
         let mut report = TestReport {
             ok: false,
             account: record.account_name.clone().or(record.account_id.clone()),
@@ -576,7 +692,7 @@ impl ConnectionManager {
         };
         if auth.method.kind == AuthKind::Oauth2ClientCredentials {
             // An app-only connection has no user: check the credentials alone.
-            let connection = self.connection(id)?;
+            let connection = self.connection(id).await?;
             let (parts, ()) = http::Request::new(()).into_parts();
             return Ok(match connection.authorizer().authorize(&parts).await {
                 Ok(_) => TestReport {
@@ -591,7 +707,7 @@ impl ConnectionManager {
                 },
             });
         }
-        let connection = self.connection(id)?;
+        let connection = self.connection(id).await?;
         match self
             .connector
             .invoke(&connection, &identity.action, "{}")
@@ -803,9 +919,10 @@ impl Authorizer for ReconnectOnRefusal {
     ) -> BoxFuture<'a, Result<bool, CredentialError>> {
         Box::pin(async move {
             let reason = "the API refused the connection's credentials (they were revoked or are wrong); reconnect";
-            if let Err(e) =
-                self.store
-                    .set_status(&self.id, ConnectionStatus::NeedsReconnect, Some(reason))
+            if let Err(e) = self
+                .store
+                .set_status(&self.id, ConnectionStatus::NeedsReconnect, Some(reason))
+                .await
             {
                 tracing::error!(connection = %self.id, error = %e, "cannot record that the connection needs reconnecting");
             }

@@ -1,7 +1,7 @@
 //! A store, a connection manager and an emulator with a registered app: what
 //! the auth tests connect with.
 
-use credential_store::{MasterKey, Store, Tokens};
+use credential_store::{MasterKey, Store, StoreLocation, Tokens};
 use host_harness::outgoing::HttpTimeouts;
 use host_harness::{ConnectRequest, ConnectionManager, Manifest, Origin, Routes};
 use secrecy::ExposeSecret;
@@ -29,12 +29,22 @@ impl AuthBed {
 
     /// The same, the app registered with `callback` instead.
     pub async fn with_callback(callback: &str) -> AuthBed {
+        let dir = tempfile::tempdir().unwrap();
+        let location = StoreLocation::Sqlite(dir.path().join("connections.db"));
+        AuthBed::on_store(dir, &location, &MasterKey::generate(), callback).await
+    }
+
+    /// A bed whose connections live at `location`, sealed with `key`; `dir`
+    /// is the data directory, removed when the bed is dropped.
+    pub async fn on_store(
+        dir: tempfile::TempDir,
+        location: &StoreLocation,
+        key: &MasterKey,
+        callback: &str,
+    ) -> AuthBed {
         let x = Emulator::start().await.expect("the emulator starts");
         let app = x.register_app("Workflow Automation", &[callback], true);
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            Store::open(&dir.path().join("connections.db"), &MasterKey::generate()).unwrap(),
-        );
+        let store = Arc::new(Store::open(location, key).await.unwrap());
         let mut connector = super::x_connector().await;
         let manifest = Manifest::from_json(super::X_MANIFEST).unwrap();
         let routes = Routes::all_hosts_of(&manifest, &Origin::parse(&x.base_url()).unwrap());
@@ -69,10 +79,28 @@ impl AuthBed {
 
     /// Connects `account` with OAuth 2.0 through the consent page.
     pub async fn connect_oauth2(&self, request: &ConnectRequest, account: &str) -> String {
-        let record = self.manager.create(request).expect("the form is accepted");
-        let pending = self.manager.begin_oauth2(&record.id, CALLBACK).unwrap();
+        self.connect_oauth2_via(request, account, CALLBACK).await
+    }
+
+    /// The same, the sign-in redirecting to `callback`.
+    pub async fn connect_oauth2_via(
+        &self,
+        request: &ConnectRequest,
+        account: &str,
+        callback: &str,
+    ) -> String {
+        let record = self
+            .manager
+            .create(request)
+            .await
+            .expect("the form is accepted");
+        let pending = self
+            .manager
+            .begin_oauth2(&record.id, callback)
+            .await
+            .unwrap();
         let location = super::browser::consent(&pending.authorization_url, account, true).await;
-        assert!(location.starts_with(CALLBACK), "{location}");
+        assert!(location.starts_with(callback), "{location}");
         self.manager
             .finish_oauth2(&record.id, pending, &super::browser::query_of(&location))
             .await
@@ -94,18 +122,22 @@ impl AuthBed {
     }
 
     /// Makes the stored access token look expired to the host.
-    pub fn expire_access_token(&self, id: &str) {
-        let (mut tokens, version) = self.store.tokens(id).unwrap().unwrap();
+    pub async fn expire_access_token(&self, id: &str) {
+        let (mut tokens, version) = self.store.tokens(id).await.unwrap().unwrap();
         tokens.access_expires_at = Some(1);
-        self.store.save_tokens(id, &tokens, Some(version)).unwrap();
+        self.store
+            .save_tokens(id, &tokens, Some(version))
+            .await
+            .unwrap();
     }
 
-    pub fn stored_tokens(&self, id: &str) -> Tokens {
-        self.store.tokens(id).unwrap().unwrap().0
+    pub async fn stored_tokens(&self, id: &str) -> Tokens {
+        self.store.tokens(id).await.unwrap().unwrap().0
     }
 
-    pub fn refresh_token(&self, id: &str) -> String {
+    pub async fn refresh_token(&self, id: &str) -> String {
         self.stored_tokens(id)
+            .await
             .refresh_token
             .unwrap()
             .expose_secret()

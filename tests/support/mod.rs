@@ -6,7 +6,9 @@
 
 pub mod auth;
 pub mod browser;
+pub mod nodes;
 pub mod openapi;
+pub mod postgres;
 pub mod web;
 
 use host_harness::manifest::AuthKind;

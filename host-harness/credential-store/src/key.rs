@@ -97,8 +97,19 @@ impl MasterKey {
             path: path.display().to_string(),
             error,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(create_error)?;
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
+        {
+            // The data directory is its owner's alone.
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(dir).map_err(create_error)?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -125,19 +136,25 @@ impl MasterKey {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn a_created_key_file_is_private_and_reads_back() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join("master.key");
         let key = MasterKey::create_file(&path).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
-        }
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
         let again = MasterKey::read_file(&path).unwrap().unwrap();
         assert_eq!(key.bytes(), again.bytes());
         assert!(

@@ -122,11 +122,14 @@ pub struct ConnectionRecord {
 }
 
 /// The tokens of a connection.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Tokens {
     pub access_token: Option<SecretString>,
     /// Unix seconds; `None` when the token does not expire.
     pub access_expires_at: Option<i64>,
+    /// Unix seconds when the access token was issued, so that the host can
+    /// size its refresh margin to the token's lifetime.
+    pub access_issued_at: Option<i64>,
     pub refresh_token: Option<SecretString>,
     /// OAuth 1.0a's token secret.
     pub token_secret: Option<SecretString>,
@@ -139,9 +142,103 @@ impl std::fmt::Debug for Tokens {
         f.debug_struct("Tokens")
             .field("access_token", &self.access_token.as_ref().map(|_| ".."))
             .field("access_expires_at", &self.access_expires_at)
+            .field("access_issued_at", &self.access_issued_at)
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| ".."))
             .field("token_secret", &self.token_secret.as_ref().map(|_| ".."))
             .field("scope", &self.scope)
             .finish()
     }
+}
+
+/// A browser sign-in one host started and any host sharing the store may
+/// finish, when the provider redirects back with its key.
+#[derive(Clone)]
+pub struct PendingSignIn {
+    /// What the redirect carries back: OAuth 2.0's `state`, OAuth 1.0a's
+    /// request token. The store keeps only its SHA-256.
+    pub key: SecretString,
+    pub connection_id: String,
+    /// Which flow finishes it (`oauth2`, `oauth1`); the host's word.
+    pub flow: String,
+    /// What finishing needs (a PKCE verifier, a request token secret),
+    /// sealed like every other secret.
+    pub payload: SecretString,
+    /// Unix seconds after which the redirect is refused.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for PendingSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSignIn")
+            .field("connection_id", &self.connection_id)
+            .field("flow", &self.flow)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a trigger's events reach the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The host asks the API for what is new since a cursor.
+    Poll,
+    /// The API delivers events to the host (a webhook).
+    Push,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Poll => "poll",
+            Delivery::Push => "push",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Delivery> {
+        match text {
+            "poll" => Some(Delivery::Poll),
+            "push" => Some(Delivery::Push),
+            _ => None,
+        }
+    }
+}
+
+/// A workflow's subscription to a trigger, to create.
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub connection_id: String,
+    /// The trigger's id in the connector's manifest.
+    pub trigger: String,
+    /// The trigger's configuration, as JSON text (never a secret).
+    pub configuration: String,
+    pub delivery: Delivery,
+}
+
+/// A stored subscription: where its trigger stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    pub connection_id: String,
+    pub trigger: String,
+    pub configuration: String,
+    pub delivery: Delivery,
+    /// Where the next poll starts; the connector's own text.
+    pub cursor: Option<String>,
+    /// Bumped by each cursor change, so two hosts polling at once cannot
+    /// both move it.
+    pub cursor_version: u64,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// How long a refresh lease may be waited for and held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTerms {
+    /// How long to wait while another holder has it.
+    pub wait: std::time::Duration,
+    /// The longest a holder may keep it. PostgreSQL ends a holder's session
+    /// that sits on it longer (a frozen process); a holder gives up its own
+    /// refresh well before.
+    pub hold: std::time::Duration,
 }

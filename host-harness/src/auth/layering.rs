@@ -67,7 +67,7 @@ impl ResolvedAuth {
 }
 
 /// Resolves the fields of `record`'s auth method.
-pub fn resolve(
+pub async fn resolve(
     manifest: &Manifest,
     record: &ConnectionRecord,
     store: &Store,
@@ -81,13 +81,19 @@ pub fn resolve(
             ))
         })?
         .clone();
-    let default = store.app_credentials(&manifest.id, &method.id, &AppCredentialLevel::Default)?;
+    let default = store
+        .app_credentials(&manifest.id, &method.id, &AppCredentialLevel::Default)
+        .await?;
     let brand = match &record.brand {
-        Some(b) => store.app_credentials(
-            &manifest.id,
-            &method.id,
-            &AppCredentialLevel::Brand(b.clone()),
-        )?,
+        Some(b) => {
+            store
+                .app_credentials(
+                    &manifest.id,
+                    &method.id,
+                    &AppCredentialLevel::Brand(b.clone()),
+                )
+                .await?
+        }
         None => BTreeMap::new(),
     };
     let mut values = BTreeMap::new();
@@ -140,10 +146,12 @@ mod tests {
         FieldValue::Plain(v.into())
     }
 
-    #[test]
-    fn the_most_specific_non_blank_value_wins() {
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_most_specific_non_blank_value_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.db"), &MasterKey::generate()).unwrap();
+        let store = Store::open_file(&dir.path().join("s.db"), &MasterKey::generate())
+            .await
+            .unwrap();
         let manifest = Manifest::from_json(include_str!("../../../manifests/x.json")).unwrap();
         store
             .set_app_credentials(
@@ -158,6 +166,7 @@ mod tests {
                     ),
                 ]),
             )
+            .await
             .unwrap();
         store
             .set_app_credentials(
@@ -166,8 +175,9 @@ mod tests {
                 &AppCredentialLevel::Brand("acme".into()),
                 &BTreeMap::from([("client_id".into(), plain("acme-id"))]),
             )
+            .await
             .unwrap();
-        let connect = |brand: Option<&str>, fields: BTreeMap<String, FieldValue>| {
+        let connect = async |brand: Option<&str>, fields: BTreeMap<String, FieldValue>| {
             store
                 .create_connection(&NewConnection {
                     connector: "x".into(),
@@ -177,12 +187,20 @@ mod tests {
                     brand: brand.map(str::to_string),
                     fields,
                 })
+                .await
                 .unwrap()
         };
 
-        let plain_conn = resolve(&manifest, &connect(None, BTreeMap::new()), &store).unwrap();
-        let brand_conn =
-            resolve(&manifest, &connect(Some("acme"), BTreeMap::new()), &store).unwrap();
+        let plain_conn = resolve(&manifest, &connect(None, BTreeMap::new()).await, &store)
+            .await
+            .unwrap();
+        let brand_conn = resolve(
+            &manifest,
+            &connect(Some("acme"), BTreeMap::new()).await,
+            &store,
+        )
+        .await
+        .unwrap();
         let own = resolve(
             &manifest,
             &connect(
@@ -191,9 +209,11 @@ mod tests {
                     ("client_id".into(), plain("own-id")),
                     ("client_secret".into(), plain("  ")),
                 ]),
-            ),
+            )
+            .await,
             &store,
         )
+        .await
         .unwrap();
 
         assert_eq!(plain_conn.text("client_id").as_deref(), Some("default-id"));

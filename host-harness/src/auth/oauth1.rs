@@ -24,6 +24,36 @@ impl PendingAuthorization {
     pub fn request_token(&self) -> &str {
         &self.request_token
     }
+
+    /// What finishing needs besides the request token (its secret and the
+    /// callback), as text for the store to seal.
+    pub fn to_payload(&self) -> SecretString {
+        SecretString::from(
+            serde_json::json!({
+                "callback": self.callback,
+                "request_secret": self.request_secret.expose_secret(),
+            })
+            .to_string(),
+        )
+    }
+
+    /// The sign-in `request_token` names, from the payload stored with it.
+    pub fn from_payload(request_token: &str, payload: &SecretString) -> Result<Self, AuthError> {
+        let value: serde_json::Value = serde_json::from_str(payload.expose_secret())
+            .map_err(|_| AuthError::SignIn("the stored sign-in is not readable".into()))?;
+        let text = |name: &str| {
+            value[name]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| AuthError::SignIn(format!("the stored sign-in has no {name}")))
+        };
+        Ok(PendingAuthorization {
+            authorization_url: String::new(),
+            callback: text("callback")?,
+            request_token: request_token.to_string(),
+            request_secret: SecretString::from(text("request_secret")?),
+        })
+    }
 }
 
 impl std::fmt::Debug for PendingAuthorization {

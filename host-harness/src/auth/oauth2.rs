@@ -38,6 +38,37 @@ impl PendingAuthorization {
     pub fn state(&self) -> &str {
         &self.state
     }
+
+    /// What finishing needs besides the state (the redirect URI and the
+    /// PKCE verifier), as text for the store to seal.
+    pub fn to_payload(&self) -> SecretString {
+        SecretString::from(
+            serde_json::json!({
+                "redirect_uri": self.redirect_uri,
+                "verifier": self.verifier.secret(),
+            })
+            .to_string(),
+        )
+    }
+
+    /// The sign-in `state` names, from the payload stored with it, on
+    /// whichever host the redirect reached.
+    pub fn from_payload(state: &str, payload: &SecretString) -> Result<Self, AuthError> {
+        let value: serde_json::Value = serde_json::from_str(payload.expose_secret())
+            .map_err(|_| AuthError::SignIn("the stored sign-in is not readable".into()))?;
+        let text = |name: &str| {
+            value[name]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| AuthError::SignIn(format!("the stored sign-in has no {name}")))
+        };
+        Ok(PendingAuthorization {
+            authorization_url: String::new(),
+            redirect_uri: text("redirect_uri")?,
+            state: state.to_string(),
+            verifier: PkceCodeVerifier::new(text("verifier")?),
+        })
+    }
 }
 
 /// What a token endpoint issued.

@@ -89,12 +89,10 @@ pub async fn run(host: &HostArgs, command: AppCredentialsCommand) -> Result<Exit
                 };
                 values.insert(name, stored);
             }
-            manager.store().set_app_credentials(
-                &manifest.id,
-                &method.id,
-                &level(&brand),
-                &values,
-            )?;
+            manager
+                .store()
+                .set_app_credentials(&manifest.id, &method.id, &level(&brand), &values)
+                .await?;
             println!(
                 "Set {} field(s) of {} for {}.",
                 values.len(),
@@ -106,7 +104,8 @@ pub async fn run(host: &HostArgs, command: AppCredentialsCommand) -> Result<Exit
             let method = method_of(&method)?;
             let set = manager
                 .store()
-                .app_credentials(&manifest.id, &method.id, &level(&brand))?;
+                .app_credentials(&manifest.id, &method.id, &level(&brand))
+                .await?;
             if set.is_empty() {
                 println!("Nothing set for {} at this level.", method.id);
             }
@@ -134,12 +133,10 @@ pub async fn run(host: &HostArgs, command: AppCredentialsCommand) -> Result<Exit
                 .into_iter()
                 .map(|n| (n, FieldValue::Plain(String::new())))
                 .collect();
-            manager.store().set_app_credentials(
-                &manifest.id,
-                &method.id,
-                &level(&brand),
-                &blanks,
-            )?;
+            manager
+                .store()
+                .set_app_credentials(&manifest.id, &method.id, &level(&brand), &blanks)
+                .await?;
             println!("Cleared.");
         }
     }

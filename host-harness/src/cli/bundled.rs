@@ -106,6 +106,7 @@ pub async fn start_for_serve(
     for (method, fields) in presets {
         store
             .set_app_credentials(&manifest.id, method, &AppCredentialLevel::Default, &fields)
+            .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
     }
     Ok((emulator, routes))

@@ -64,12 +64,14 @@ pub async fn run(host: &HostArgs, args: ConnectArgs) -> Result<ExitCode> {
         eprintln!("{} — {}", manager.manifest().display_name, method.label);
         prompt_missing(method, &mut values)?;
     }
-    let record = manager.create(&ConnectRequest {
-        method: method_id,
-        name: args.name.clone(),
-        brand: args.brand.clone(),
-        fields: values,
-    })?;
+    let record = manager
+        .create(&ConnectRequest {
+            method: method_id,
+            name: args.name.clone(),
+            brand: args.brand.clone(),
+            fields: values,
+        })
+        .await?;
     let kind = manager
         .manifest()
         .auth_method(&record.method)
@@ -92,11 +94,14 @@ pub async fn run(host: &HostArgs, args: ConnectArgs) -> Result<ExitCode> {
         Err(e) => {
             eprintln!("error: {e}");
             if matches!(e, ConnectError::Auth(_)) {
-                let _ = manager.store().set_status(
-                    &record.id,
-                    ConnectionStatus::NeedsReconnect,
-                    Some(&e.to_string()),
-                );
+                let _ = manager
+                    .store()
+                    .set_status(
+                        &record.id,
+                        ConnectionStatus::NeedsReconnect,
+                        Some(&e.to_string()),
+                    )
+                    .await;
             }
             if let Ok(report) = manager.test(&record.id).await {
                 print_report(&record.id, &report, false)?;
@@ -122,7 +127,7 @@ async fn sign_in(
     let callback = listener.redirect_uri();
     let wait = Duration::from_secs(args.timeout);
     if kind == AuthKind::Oauth2AuthorizationCode {
-        let pending = manager.begin_oauth2(id, &callback)?;
+        let pending = manager.begin_oauth2(id, &callback).await?;
         announce(&pending.authorization_url, &callback, args.open);
         let Some(query) = listener.wait(wait).await else {
             no_redirect(id, &callback, args.timeout);

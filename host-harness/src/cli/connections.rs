@@ -37,7 +37,7 @@ pub async fn run(host: &HostArgs, command: ConnectionsCommand) -> Result<ExitCod
     let manager = host.manager().await?;
     match command {
         ConnectionsCommand::List { json } => {
-            let records = manager.list()?;
+            let records = manager.list().await?;
             if json {
                 let list: Vec<_> = records
                     .iter()
@@ -68,7 +68,7 @@ pub async fn run(host: &HostArgs, command: ConnectionsCommand) -> Result<ExitCod
             }
         }
         ConnectionsCommand::Show { id, json } => {
-            print_record(&manager.store().connection(&id)?, json)?
+            print_record(&manager.store().connection(&id).await?, json)?
         }
         ConnectionsCommand::Test { id, json } => {
             let report = manager.test(&id).await?;
@@ -82,7 +82,7 @@ pub async fn run(host: &HostArgs, command: ConnectionsCommand) -> Result<ExitCod
             println!("Revoked the tokens of {id}; the connection is kept, marked revoked.");
         }
         ConnectionsCommand::Delete { id } => {
-            manager.delete(&id)?;
+            manager.delete(&id).await?;
             println!("Deleted {id}.");
         }
     }

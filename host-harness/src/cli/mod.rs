@@ -13,7 +13,7 @@ mod serve;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use credential_store::{MasterKey, Store};
+use credential_store::{KeyError, MasterKey, Store, StoreLocation};
 use host_harness::outgoing::HttpTimeouts;
 use host_harness::{
     CompileCache, ConnectionManager, HostConfig, LoadedConnector, Manifest, Routes, Runtime,
@@ -60,6 +60,20 @@ struct HostArgs {
     /// Default: `$XDG_DATA_HOME/host-harness`, or `~/.local/share/host-harness`.
     #[arg(long, global = true, env = "HOST_HARNESS_HOME", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// A PostgreSQL database to keep connections in, shared by every host
+    /// given the same URL (and the same master key), on this machine or
+    /// others: `postgres://USER@HOST:PORT/DATABASE`; add
+    /// `?options=-c%20search_path%3DSCHEMA` to use a schema of its own.
+    /// Without it, connections are kept in a SQLite file in the data
+    /// directory.
+    #[arg(
+        long,
+        global = true,
+        env = "HOST_HARNESS_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
     /// Send one host's traffic (the component's and the host's own) to
     /// another origin, as `HOST=ORIGIN`, e.g. `api.x.com=http://127.0.0.1:8080`.
     /// Repeatable; `HOST_HARNESS_ROUTES` takes a comma-separated list.
@@ -99,26 +113,41 @@ impl HostArgs {
         Ok(base.join("host-harness"))
     }
 
+    /// Where the credential store is: `--database-url`, or the SQLite file
+    /// in the data directory.
+    fn store_location(&self) -> Result<StoreLocation> {
+        match &self.database_url {
+            Some(url) => StoreLocation::from_database_url(url).context("--database-url"),
+            None => Ok(StoreLocation::Sqlite(
+                self.data_dir()?.join("connections.db"),
+            )),
+        }
+    }
+
     /// Opens the credential store. Its key comes from `HOST_HARNESS_MASTER_KEY`,
-    /// or from the key file beside it, created (0600) with a new store only:
-    /// an existing store is never given a new key.
-    fn open_store(&self) -> Result<Arc<Store>> {
-        let dir = self.data_dir()?;
-        let db = dir.join("connections.db");
-        let key_file = dir.join("master.key");
+    /// or from the key file in the data directory, created (0600) with a new
+    /// store only: a new key is never made for a store that exists, even one
+    /// that cannot be read.
+    async fn open_store(&self) -> Result<Arc<Store>> {
+        let location = self.store_location()?;
+        let key_file = self.data_dir()?.join("master.key");
         let key = match std::env::var(MASTER_KEY_VAR) {
             Ok(text) => MasterKey::from_base64(&text, MASTER_KEY_VAR)?,
             Err(_) => match MasterKey::read_file(&key_file)? {
                 Some(key) => key,
-                None if Store::exists(&db) => bail!(
-                    "no master key for the credential store {}: set {MASTER_KEY_VAR} or restore {}; nothing was changed",
-                    db.display(),
-                    key_file.display()
-                ),
-                None => MasterKey::create_file(&key_file)?,
+                None if Store::exists(&location)
+                    .await
+                    .with_context(|| format!("cannot reach the credential store {location}"))? =>
+                {
+                    bail!(
+                        "no master key for the credential store {location}: set {MASTER_KEY_VAR} (every host sharing a store needs the key it was created with) or restore {}; nothing was changed",
+                        key_file.display()
+                    )
+                }
+                None => create_key_file(&key_file)?,
             },
         };
-        Ok(Arc::new(Store::open(&db, &key)?))
+        Ok(Arc::new(Store::open(&location, &key).await?))
     }
 
     /// The connector, with the routes applied to its traffic.
@@ -139,7 +168,7 @@ impl HostArgs {
 
     /// The connection manager over the store and the connector.
     async fn manager(&self) -> Result<ConnectionManager> {
-        let store = self.open_store()?;
+        let store = self.open_store().await?;
         let connector = self.connector().await?;
         Ok(ConnectionManager::new(
             store,
@@ -296,6 +325,20 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             ExitCode::from(EXIT_HOST_ERROR)
         }
+    }
+}
+
+/// A new key file; if another host created it first, that one.
+fn create_key_file(path: &std::path::Path) -> Result<MasterKey> {
+    match MasterKey::create_file(path) {
+        Ok(key) => Ok(key),
+        Err(KeyError::Create { error, .. })
+            if error.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            MasterKey::read_file(path)?
+                .with_context(|| format!("the master key file {} vanished", path.display()))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -41,7 +41,7 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
     let mut _local = None;
     let (connector, connection) = if let Some(id) = &args.connection {
         let manager = host.manager().await?;
-        let connection = manager.connection(id)?;
+        let connection = manager.connection(id).await?;
         (manager.connector().clone(), connection)
     } else if let Some(var) = &args.bearer_token_env {
         let token = std::env::var(var).with_context(|| {

@@ -71,7 +71,7 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
     } else {
         host
     };
-    let store = host.open_store()?;
+    let store = host.open_store().await?;
     let mut connector = host
         .connector_with(HostConfig {
             instance_pool: Some(InstancePool {

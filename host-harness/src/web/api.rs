@@ -98,7 +98,7 @@ async fn actions(State(state): State<Shared>) -> Response {
 }
 
 async fn list(State(state): State<Shared>) -> Response {
-    match state.manager.list() {
+    match state.manager.list().await {
         Ok(records) => Json(json!({
             "connections": records.iter().map(public_summary).collect::<Vec<_>>()
         }))
@@ -108,14 +108,14 @@ async fn list(State(state): State<Shared>) -> Response {
 }
 
 async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Response {
-    match state.manager.store().connection(&id) {
+    match state.manager.store().connection(&id).await {
         Ok(record) => Json(public_summary(&record)).into_response(),
         Err(e) => connect_error(e.into()),
     }
 }
 
 async fn delete(State(state): State<Shared>, Path(id): Path<String>) -> Response {
-    match state.manager.delete(&id) {
+    match state.manager.delete(&id).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => connect_error(e),
     }
@@ -174,7 +174,7 @@ async fn create(
             .collect(),
     };
     let manager = &state.manager;
-    let record = match manager.create(&request) {
+    let record = match manager.create(&request).await {
         Ok(record) => record,
         Err(e) => return connect_error(e),
     };
@@ -225,7 +225,7 @@ async fn invoke(
         Ok(body) => body,
         Err(rejection) => return bad_json(rejection),
     };
-    let connection = match state.manager.connection(&id) {
+    let connection = match state.manager.connection(&id).await {
         Ok(connection) => connection,
         Err(e) => return connect_error(e),
     };

@@ -8,10 +8,15 @@
 //! workflow engines. Secrets go in and never come out.
 //!
 //! Protection: page forms carry a CSRF token bound to a cookie; the OAuth
-//! callback accepts only a sign-in this server started (its state, or its
-//! OAuth 1.0a request token); with an API key, the API requires it and the
-//! pages require a session opened with it. [`serve`] refuses to listen
+//! callback accepts only a sign-in started through the store (its state, or
+//! its OAuth 1.0a request token); with an API key, the API requires it and
+//! the pages require a session opened with it. [`serve`] refuses to listen
 //! beyond loopback without an API key.
+//!
+//! Several servers can stand behind one address, on one machine or many:
+//! sign-ins in flight and sessions live in the store they share, and the
+//! CSRF check needs nothing but the request, so any of them can serve any
+//! request.
 
 mod api;
 mod pages;
@@ -19,24 +24,17 @@ mod schema_form;
 mod security;
 mod views;
 
-use crate::auth::{oauth1, oauth2};
 use crate::connections::{ConnectError, ConnectionManager};
-use crate::manifest::AuthKind;
 use axum::Router;
 use axum::routing::{get, post};
 use credential_store::ConnectionRecord;
 use secrecy::SecretString;
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// The path of the OAuth callback, under the server's origin.
 pub const CALLBACK_PATH: &str = crate::auth::callback::CALLBACK_PATH;
-
-/// How long a started sign-in waits for its redirect.
-const SIGN_IN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// How the server presents itself and whom it lets in.
 #[derive(Clone)]
@@ -74,91 +72,29 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// A sign-in started by this server, waiting for its redirect.
-struct PendingSignIn {
-    connection: String,
-    flow: SignInFlow,
-    started: Instant,
-}
-
-enum SignInFlow {
-    OAuth2(oauth2::PendingAuthorization),
-    OAuth1(oauth1::PendingAuthorization),
-}
-
-/// What every handler shares.
+/// What every handler shares. Nothing here outlives a request but the
+/// configuration: sign-ins in flight and page sessions are in the store,
+/// where every host serving the same connections finds them.
 pub(crate) struct AppState {
     manager: ConnectionManager,
     config: WebConfig,
-    /// Started sign-ins by their state (OAuth 2.0) or request token (OAuth 1.0a).
-    pending: Mutex<HashMap<String, PendingSignIn>>,
-    sessions: security::Sessions,
 }
 
 impl AppState {
-    /// Starts connection `id`'s browser sign-in and keeps it for the
-    /// callback. Returns the URL to send the user to, or `None` for a method
-    /// that signs in without a browser.
+    /// Starts connection `id`'s browser sign-in; returns the URL to send
+    /// the user to, or `None` for a method that signs in without a browser.
     async fn begin_sign_in(&self, id: &str) -> Result<Option<String>, ConnectError> {
-        let record = self.manager.store().connection(id)?;
-        let kind = self
-            .manager
-            .manifest()
-            .auth_method(&record.method)
-            .map(|m| m.kind);
-        let callback = self.config.callback_url();
-        let (key, url, flow) = match kind {
-            Some(AuthKind::Oauth2AuthorizationCode) => {
-                let p = self.manager.begin_oauth2(id, &callback)?;
-                (
-                    p.state().to_string(),
-                    p.authorization_url.clone(),
-                    SignInFlow::OAuth2(p),
-                )
-            }
-            Some(AuthKind::Oauth1) => {
-                let p = self.manager.begin_oauth1(id, &callback).await?;
-                (
-                    p.request_token().to_string(),
-                    p.authorization_url.clone(),
-                    SignInFlow::OAuth1(p),
-                )
-            }
-            _ => return Ok(None),
-        };
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.retain(|_, p| p.started.elapsed() < SIGN_IN_WINDOW);
-        pending.insert(
-            key,
-            PendingSignIn {
-                connection: id.to_string(),
-                flow,
-                started: Instant::now(),
-            },
-        );
-        Ok(Some(url))
+        self.manager
+            .start_sign_in(id, &self.config.callback_url())
+            .await
     }
 
-    /// Completes the sign-in `key` names (each is used once) from the
-    /// redirect's query. `None` when this server did not start it, or it
-    /// is too old.
+    /// Completes the sign-in a redirect names, whichever host started it.
     async fn finish_sign_in(
         &self,
-        key: &str,
         query: &[(String, String)],
-    ) -> Option<(String, Result<ConnectionRecord, ConnectError>)> {
-        let sign_in = {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            pending
-                .remove(key)
-                .filter(|p| p.started.elapsed() < SIGN_IN_WINDOW)?
-        };
-        let id = sign_in.connection;
-        let done = match sign_in.flow {
-            SignInFlow::OAuth2(p) => self.manager.finish_oauth2(&id, p, query).await,
-            SignInFlow::OAuth1(p) => self.manager.finish_oauth1(&id, p, query).await,
-        };
-        Some((id, done))
+    ) -> Result<Option<(String, Result<ConnectionRecord, ConnectError>)>, ConnectError> {
+        self.manager.complete_sign_in(query).await
     }
 }
 
@@ -166,12 +102,7 @@ type Shared = Arc<AppState>;
 
 /// The pages, the callback and the API, over `manager`'s connector.
 pub fn router(manager: ConnectionManager, config: WebConfig) -> Router {
-    let state: Shared = Arc::new(AppState {
-        manager,
-        config,
-        pending: Mutex::new(HashMap::new()),
-        sessions: security::Sessions::default(),
-    });
+    let state: Shared = Arc::new(AppState { manager, config });
     Router::new()
         .nest("/api/v1", api::router(state.clone()))
         .route("/", get(pages::home))

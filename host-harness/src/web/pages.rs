@@ -53,10 +53,25 @@ fn secure(state: &Shared) -> bool {
 }
 
 /// With an API key, pages need a session opened with it.
-fn signed_in(state: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    if state.config.api_key.is_none()
-        || security::cookie(headers, SESSION_COOKIE).is_some_and(|t| state.sessions.is_open(t))
-    {
+async fn signed_in(state: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    if state.config.api_key.is_none() {
+        return Ok(());
+    }
+    let open = match security::cookie(headers, SESSION_COOKIE) {
+        Some(token) => match state.manager.store().session_is_open(token).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check a page session");
+                return Err(Box::new(
+                    Page::ok("Store unavailable", views::error_box(&e.to_string()))
+                        .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                        .render(state, None),
+                ));
+            }
+        },
+        None => false,
+    };
+    if open {
         Ok(())
     } else {
         Err(Box::new(Redirect::to("/login").into_response()))
@@ -77,12 +92,12 @@ fn first<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Checks the session and the CSRF token of a posted form.
-fn posted(
+async fn posted(
     state: &Shared,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Vec<(String, String)>, Box<Response>> {
-    signed_in(state, headers)?;
+    signed_in(state, headers).await?;
     let form = form_pairs(body);
     if !security::csrf_ok(headers, first(&form, CSRF_FIELD)) {
         return Err(Box::new(Page::ok(
@@ -140,21 +155,34 @@ pub async fn login(State(state): State<Shared>, body: Bytes) -> Response {
             .with_status(StatusCode::UNAUTHORIZED)
             .render(&state, None);
     }
+    let session = match state
+        .manager
+        .store()
+        .open_session(security::SESSION_LIFETIME)
+        .await
+    {
+        Ok(token) => token,
+        Err(e) => {
+            return Page::ok("Sign in failed", views::error_box(&e.to_string()))
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                .render(&state, None);
+        }
+    };
     let mut response = Redirect::to("/connections").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        security::set_cookie(SESSION_COOKIE, &state.sessions.open(), secure(&state)),
+        security::set_cookie(SESSION_COOKIE, &session, secure(&state)),
     );
     response
 }
 
 pub async fn connections(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(r) = signed_in(&state, &headers) {
+    if let Err(r) = signed_in(&state, &headers).await {
         return *r;
     }
     let (token, new) = security::csrf_token(&headers);
     let manifest = state.manager.manifest();
-    let page = match state.manager.list() {
+    let page = match state.manager.list().await {
         Ok(records) => Page::ok(
             "Connections",
             views::connections(manifest, &records, &token),
@@ -166,17 +194,18 @@ pub async fn connections(State(state): State<Shared>, headers: HeaderMap) -> Res
 }
 
 /// Fields of `method` that app credentials fill when left blank.
-fn app_defaults(state: &Shared, method: &str) -> BTreeSet<String> {
+async fn app_defaults(state: &Shared, method: &str) -> BTreeSet<String> {
     let manifest = state.manager.manifest();
     state
         .manager
         .store()
         .app_credentials(&manifest.id, method, &AppCredentialLevel::Default)
+        .await
         .map(|fields| fields.into_keys().collect())
         .unwrap_or_default()
 }
 
-fn form_page(
+async fn form_page(
     state: &Shared,
     method_id: Option<&str>,
     token: &str,
@@ -207,7 +236,7 @@ fn form_page(
             views::error_box("The connector's manifest declares no auth method."),
         );
     };
-    let defaults = app_defaults(state, &method.id);
+    let defaults = app_defaults(state, &method.id).await;
     let body = views::connection_form(
         manifest,
         method,
@@ -227,7 +256,7 @@ pub async fn new_connection(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = signed_in(&state, &headers) {
+    if let Err(r) = signed_in(&state, &headers).await {
         return *r;
     }
     let (token, new) = security::csrf_token(&headers);
@@ -238,6 +267,7 @@ pub async fn new_connection(
         &BTreeMap::new(),
         None,
     )
+    .await
     .render(&state, new)
 }
 
@@ -246,7 +276,7 @@ pub async fn create_connection(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match posted(&state, &headers, &body) {
+    let form = match posted(&state, &headers, &body).await {
         Ok(form) => form,
         Err(r) => return *r,
     };
@@ -273,7 +303,7 @@ pub async fn create_connection(
             request.fields.insert(name.clone(), given.join(" "));
         }
     }
-    let created = state.manager.create(&request);
+    let created = state.manager.create(&request).await;
     let record = match created {
         Ok(record) => record,
         Err(e) => {
@@ -294,6 +324,7 @@ pub async fn create_connection(
                 &shown,
                 Some(&e.to_string()),
             )
+            .await
             .with_status(StatusCode::BAD_REQUEST)
             .render(&state, new);
         }
@@ -316,14 +347,14 @@ async fn sign_in(state: &Shared, headers: &HeaderMap, id: &str) -> Response {
 }
 
 /// Connection `id`'s page, with a test report, a message or an error above it.
-fn connection_page(
+async fn connection_page(
     state: &Shared,
     headers: &HeaderMap,
     id: &str,
     above: Above<'_>,
     status: StatusCode,
 ) -> Response {
-    let Ok(record) = state.manager.store().connection(id) else {
+    let Ok(record) = state.manager.store().connection(id).await else {
         return not_found(state, id);
     };
     let (token, new) = security::csrf_token(headers);
@@ -359,11 +390,14 @@ async fn failed_sign_in(
 ) -> Response {
     let manager = &state.manager;
     if matches!(error, ConnectError::Auth(_)) {
-        let _ = manager.store().set_status(
-            id,
-            ConnectionStatus::NeedsReconnect,
-            Some(&error.to_string()),
-        );
+        let _ = manager
+            .store()
+            .set_status(
+                id,
+                ConnectionStatus::NeedsReconnect,
+                Some(&error.to_string()),
+            )
+            .await;
     }
     let report = manager.test(id).await.ok();
     let message = format!("Signing in failed: {error}");
@@ -374,6 +408,7 @@ async fn failed_sign_in(
         Above::Failure(&message, report.as_ref()),
         StatusCode::BAD_REQUEST,
     )
+    .await
 }
 
 /// Where the provider sends the browser back after consent.
@@ -382,16 +417,13 @@ pub async fn callback(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let key = get("state").or(get("oauth_token")).or(get("denied"));
-    let finished = match key {
-        Some(key) => state.finish_sign_in(key, &query).await,
-        None => None,
+    let finished = match state.finish_sign_in(&query).await {
+        Ok(finished) => finished,
+        Err(e) => {
+            return Page::ok("Sign-in failed", views::error_box(&e.to_string()))
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                .render(&state, None);
+        }
     };
     let Some((id, finished)) = finished else {
         return Page::ok(
@@ -415,7 +447,7 @@ pub async fn connection(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = signed_in(&state, &headers) {
+    if let Err(r) = signed_in(&state, &headers).await {
         return *r;
     }
     let above = if query.contains_key("connected") {
@@ -423,7 +455,7 @@ pub async fn connection(
     } else {
         Above::Nothing
     };
-    connection_page(&state, &headers, &id, above, StatusCode::OK)
+    connection_page(&state, &headers, &id, above, StatusCode::OK).await
 }
 
 pub async fn test_connection(
@@ -432,7 +464,7 @@ pub async fn test_connection(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = posted(&state, &headers, &body) {
+    if let Err(r) = posted(&state, &headers, &body).await {
         return *r;
     }
     let report = match state.manager.test(&id).await {
@@ -446,6 +478,7 @@ pub async fn test_connection(
         Above::Report(&report),
         StatusCode::OK,
     )
+    .await
 }
 
 pub async fn reconnect(
@@ -454,10 +487,10 @@ pub async fn reconnect(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = posted(&state, &headers, &body) {
+    if let Err(r) = posted(&state, &headers, &body).await {
         return *r;
     }
-    if state.manager.store().connection(&id).is_err() {
+    if state.manager.store().connection(&id).await.is_err() {
         return not_found(&state, &id);
     }
     sign_in(&state, &headers, &id).await
@@ -469,7 +502,7 @@ pub async fn revoke(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = posted(&state, &headers, &body) {
+    if let Err(r) = posted(&state, &headers, &body).await {
         return *r;
     }
     match state.manager.revoke(&id).await {
@@ -484,23 +517,23 @@ pub async fn delete(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = posted(&state, &headers, &body) {
+    if let Err(r) = posted(&state, &headers, &body).await {
         return *r;
     }
-    match state.manager.delete(&id) {
+    match state.manager.delete(&id).await {
         Ok(()) => Redirect::to("/connections").into_response(),
         Err(e) => failed(&state, &id, "Delete", e, StatusCode::INTERNAL_SERVER_ERROR),
     }
 }
 
-fn runner_page(
+async fn runner_page(
     state: &Shared,
     id: &str,
     action: Option<&str>,
     token: &str,
     result: Option<Markup>,
 ) -> Page {
-    let Ok(record) = state.manager.store().connection(id) else {
+    let Ok(record) = state.manager.store().connection(id).await else {
         return not_found_page(id);
     };
     let actions = &state.manager.connector().descriptor().actions;
@@ -519,7 +552,7 @@ pub async fn runner(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = signed_in(&state, &headers) {
+    if let Err(r) = signed_in(&state, &headers).await {
         return *r;
     }
     let (token, new) = security::csrf_token(&headers);
@@ -530,6 +563,7 @@ pub async fn runner(
         &token,
         None,
     )
+    .await
     .render(&state, new)
 }
 
@@ -539,7 +573,7 @@ pub async fn run_action(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = match posted(&state, &headers, &body) {
+    let form = match posted(&state, &headers, &body).await {
         Ok(form) => form,
         Err(r) => return *r,
     };
@@ -547,7 +581,9 @@ pub async fn run_action(
     let outcome = run(&state, &id, &action, &form).await;
     let (token, new) = security::csrf_token(&headers);
     let result = views::run_result(&action, &outcome);
-    runner_page(&state, &id, Some(&action), &token, Some(result)).render(&state, new)
+    runner_page(&state, &id, Some(&action), &token, Some(result))
+        .await
+        .render(&state, new)
 }
 
 async fn run(
@@ -576,6 +612,7 @@ async fn run(
         state
             .manager
             .connection(id)
+            .await
             .map_err(|e| crate::ActionError::Unauthorized {
                 reason: e.to_string(),
             })?;

@@ -1,11 +1,9 @@
-//! Who may use the server: the API key, page sessions opened with it, and
-//! the CSRF token every page form carries.
+//! Who may use the server: the API key, page sessions opened with it (kept
+//! in the store, by hash), and the CSRF token every page form carries.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
-use std::collections::HashSet;
-use std::sync::Mutex;
 
 /// The cookie holding a page session (only with an API key).
 pub const SESSION_COOKIE: &str = "hh_session";
@@ -14,28 +12,8 @@ pub const CSRF_COOKIE: &str = "hh_csrf";
 /// The form field carrying the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
 
-/// Page sessions opened with the API key, by their random token.
-#[derive(Default)]
-pub struct Sessions(Mutex<HashSet<String>>);
-
-impl Sessions {
-    /// Opens a session; returns its token.
-    pub fn open(&self) -> String {
-        let token = random_token();
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(token.clone());
-        token
-    }
-
-    pub fn is_open(&self, token: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(token)
-    }
-}
+/// How long a page session opened with the API key lasts.
+pub const SESSION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 /// 32 random bytes, hex.
 pub fn random_token() -> String {

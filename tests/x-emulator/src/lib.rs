@@ -222,6 +222,19 @@ impl Emulator {
         self.shared.limits.set(endpoint, limit);
     }
 
+    /// Makes the token endpoint issue access tokens that last `lifetime`
+    /// (X's last two hours), as providers with short-lived tokens do.
+    pub fn set_access_token_lifetime(&self, lifetime: std::time::Duration) {
+        self.shared.world.lock().unwrap().access_token_lifetime =
+            chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(2));
+    }
+
+    /// How many times a used refresh token (or authorization code) was
+    /// presented again, each of which revoked its whole authorization.
+    pub fn reuses_detected(&self) -> usize {
+        self.shared.world.lock().unwrap().reuses_detected
+    }
+
     /// Makes the next authorized request to `endpoint` fail with `fault`.
     pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
         self.shared.faults.push(endpoint, fault);

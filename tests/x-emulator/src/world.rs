@@ -149,6 +149,8 @@ pub struct PendingCode {
     pub scopes: BTreeSet<String>,
     pub expires_at: DateTime<Utc>,
     pub used: bool,
+    /// The authorization the code's exchange starts.
+    pub authorization: String,
 }
 
 /// A refresh token: single use; using it issues the next one.
@@ -158,6 +160,9 @@ pub struct RefreshGrant {
     pub user_id: u64,
     pub scopes: BTreeSet<String>,
     pub used: bool,
+    /// The authorization it descends from: every token issued from one
+    /// consent, through any number of refreshes.
+    pub authorization: String,
 }
 
 /// An OAuth 1.0a token: a request token while `user_id` is unset or
@@ -193,6 +198,8 @@ pub struct Token {
     pub expires_at: Option<DateTime<Utc>>,
     /// The app it was issued to, if any.
     pub client_id: Option<String>,
+    /// The authorization it descends from, for OAuth 2.0 user tokens.
+    pub authorization: Option<String>,
 }
 
 /// Why a post cannot be created.
@@ -234,6 +241,11 @@ pub struct World {
     /// Every credential issued so far (tokens, refresh tokens, codes, token
     /// secrets), for tests that check none of them leaks.
     pub secrets: Vec<String>,
+    /// How long the access tokens the token endpoint issues last.
+    pub access_token_lifetime: Duration,
+    /// Authorizations revoked because a used refresh token or code was
+    /// presented again.
+    pub reuses_detected: usize,
 }
 
 impl World {
@@ -243,7 +255,10 @@ impl World {
     /// and one post of `ada`'s is older than recent search's seven days.
     pub fn seeded(clock: &Clock) -> World {
         let now = clock.now();
-        let mut world = World::default();
+        let mut world = World {
+            access_token_lifetime: ACCESS_TOKEN_LIFETIME,
+            ..World::default()
+        };
         let ada = world.add_user(
             "ada",
             "Ada Lovelace",
@@ -504,7 +519,13 @@ impl World {
         now: DateTime<Utc>,
     ) -> String {
         let scopes = scopes.iter().map(|s| s.to_string()).collect();
-        self.issue_access_token(user_id, scopes, None, Some(now + ACCESS_TOKEN_LIFETIME))
+        self.issue_access_token(
+            user_id,
+            scopes,
+            None,
+            Some(now + ACCESS_TOKEN_LIFETIME),
+            None,
+        )
     }
 
     /// Issues a user-context bearer token.
@@ -514,6 +535,7 @@ impl World {
         scopes: BTreeSet<String>,
         client_id: Option<String>,
         expires_at: Option<DateTime<Utc>>,
+        authorization: Option<String>,
     ) -> String {
         let token = random_token();
         self.secrets.push(token.clone());
@@ -523,6 +545,7 @@ impl World {
                 grant: Grant::User { user_id, scopes },
                 expires_at,
                 client_id,
+                authorization,
             },
         );
         token
@@ -534,6 +557,7 @@ impl World {
         client_id: &str,
         user_id: u64,
         scopes: BTreeSet<String>,
+        authorization: &str,
     ) -> String {
         let token = random_token();
         self.secrets.push(token.clone());
@@ -544,9 +568,22 @@ impl World {
                 user_id,
                 scopes,
                 used: false,
+                authorization: authorization.to_string(),
             },
         );
         token
+    }
+
+    /// Revokes every access and refresh token of an authorization, as a
+    /// strict provider does when a used refresh token or code comes back
+    /// (RFC 9700, section 4.14.2; RFC 6749, section 4.1.2): one of the two
+    /// holders is not the client it was issued to.
+    pub fn revoke_authorization(&mut self, authorization: &str) {
+        self.reuses_detected += 1;
+        self.tokens
+            .retain(|_, t| t.authorization.as_deref() != Some(authorization));
+        self.refresh_tokens
+            .retain(|_, r| r.authorization != authorization);
     }
 
     /// Revokes every token issued to the app `client_id`.
@@ -583,6 +620,7 @@ impl World {
                 grant: Grant::App,
                 expires_at: None,
                 client_id,
+                authorization: None,
             },
         );
         token

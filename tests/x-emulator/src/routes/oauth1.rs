@@ -317,8 +317,13 @@ pub async fn access_token(
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let bearer =
-        world.issue_access_token(user_id, everything, Some(signed.consumer_key.clone()), None);
+    let bearer = world.issue_access_token(
+        user_id,
+        everything,
+        Some(signed.consumer_key.clone()),
+        None,
+        None,
+    );
     let token = format!("{user_id}-{}", random_token());
     let secret = random_token();
     world.secrets.push(token.clone());

@@ -7,7 +7,7 @@
 use crate::Shared;
 use crate::faults::Fault;
 use crate::rate_limit::Endpoint;
-use crate::world::{ACCESS_TOKEN_LIFETIME, PendingCode, random_token};
+use crate::world::{PendingCode, random_token};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -209,6 +209,7 @@ pub async fn authorize_decision(State(shared): State<Arc<Shared>>, body: Bytes) 
                 .collect(),
             expires_at: now + CODE_LIFETIME,
             used: false,
+            authorization: random_token(),
         },
     );
     let location = format!(
@@ -316,12 +317,18 @@ pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
     let now = shared.clock.now();
     let mut world = shared.world.lock().unwrap();
     let invalid_grant = |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why);
-    let (user_id, scopes) = match get(&form, "grant_type") {
+    let (user_id, scopes, authorization) = match get(&form, "grant_type") {
         Some("authorization_code") => {
             let code = get(&form, "code").unwrap_or_default();
             let Some(pending) = world.codes.get_mut(code) else {
                 return invalid_grant("Value passed for the authorization code was invalid.");
             };
+            if pending.used && pending.client_id == client_id {
+                // A code used twice: whatever it gave is revoked.
+                let authorization = pending.authorization.clone();
+                world.revoke_authorization(&authorization);
+                return invalid_grant("Value passed for the authorization code was invalid.");
+            }
             if pending.used || pending.expires_at <= now || pending.client_id != client_id {
                 pending.used = true;
                 return invalid_grant("Value passed for the authorization code was invalid.");
@@ -345,18 +352,33 @@ pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
                 );
             }
             pending.used = true;
-            (pending.user_id, pending.scopes.clone())
+            (
+                pending.user_id,
+                pending.scopes.clone(),
+                pending.authorization.clone(),
+            )
         }
         Some("refresh_token") => {
             let token = get(&form, "refresh_token").unwrap_or_default();
             let Some(grant) = world.refresh_tokens.get_mut(token) else {
                 return invalid_grant("Value passed for the token was invalid.");
             };
-            if grant.used || grant.client_id != client_id {
+            if grant.client_id != client_id {
+                return invalid_grant("Value passed for the token was invalid.");
+            }
+            if grant.used {
+                // A rotated refresh token came back: two parties hold the
+                // authorization, so nobody keeps it.
+                let authorization = grant.authorization.clone();
+                world.revoke_authorization(&authorization);
                 return invalid_grant("Value passed for the token was invalid.");
             }
             grant.used = true;
-            (grant.user_id, grant.scopes.clone())
+            (
+                grant.user_id,
+                grant.scopes.clone(),
+                grant.authorization.clone(),
+            )
         }
         _ => {
             return oauth_error(
@@ -366,20 +388,23 @@ pub async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
             );
         }
     };
+    let lifetime = world.access_token_lifetime;
     let access = world.issue_access_token(
         user_id,
         scopes.clone(),
         Some(client_id.clone()),
-        Some(now + ACCESS_TOKEN_LIFETIME),
+        Some(now + lifetime),
+        Some(authorization.clone()),
     );
     let mut answer = json!({
         "token_type": "bearer",
-        "expires_in": ACCESS_TOKEN_LIFETIME.num_seconds(),
+        "expires_in": lifetime.num_seconds(),
         "access_token": access,
         "scope": scopes.iter().cloned().collect::<Vec<_>>().join(" "),
     });
     if scopes.contains("offline.access") {
-        answer["refresh_token"] = json!(world.issue_refresh_token(&client_id, user_id, scopes));
+        answer["refresh_token"] =
+            json!(world.issue_refresh_token(&client_id, user_id, scopes, &authorization));
     }
     if let Some(status) = lose_answer {
         // The tokens were issued (and the refresh token rotated), but the

@@ -1,0 +1,188 @@
+//! Where rows live. A backend stores and finds rows whose secrets are
+//! already sealed; it never sees a key or a plaintext secret, so the two
+//! backends cannot differ in how secrets are kept.
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use crate::error::StoreError;
+use crate::records::LeaseTerms;
+
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
+
+/// A field's value as stored: plain text, or a sealed secret.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawValue {
+    pub plain: Option<String>,
+    pub secret: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawField {
+    pub name: String,
+    pub value: RawValue,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawConnection {
+    pub id: String,
+    pub connector: String,
+    pub method: String,
+    pub auth_kind: String,
+    pub name: String,
+    pub brand: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    /// Space separated.
+    pub granted_scopes: Option<String>,
+    pub callback_url: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub fields: Vec<RawField>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawTokens {
+    pub access_token: Option<Vec<u8>>,
+    pub access_expires_at: Option<i64>,
+    pub access_issued_at: Option<i64>,
+    pub refresh_token: Option<Vec<u8>>,
+    pub token_secret: Option<Vec<u8>>,
+    pub scope: Option<String>,
+    pub version: i64,
+}
+
+/// One change to a connection's row.
+#[derive(Debug, Clone)]
+pub(crate) enum ConnectionUpdate {
+    CallbackUrl(String),
+    Account {
+        account_id: Option<String>,
+        account_name: Option<String>,
+        granted_scopes: Option<String>,
+    },
+    Status {
+        status: &'static str,
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawSignIn {
+    pub key_hash: String,
+    pub connection_id: String,
+    pub flow: String,
+    pub payload: Vec<u8>,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawSubscription {
+    pub id: String,
+    pub connection_id: String,
+    pub trigger: String,
+    pub configuration: String,
+    pub delivery: String,
+    pub cursor: Option<String>,
+    pub cursor_version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a store backend does. Every method is one atomic step, safe to
+/// run from several processes and machines at once.
+#[async_trait::async_trait]
+pub(crate) trait Backend: Send + Sync {
+    async fn app_credentials(
+        &self,
+        connector: &str,
+        method: &str,
+        level: &str,
+    ) -> Result<Vec<RawField>>;
+    /// Sets or (with `None`) removes each field at the level, all at once.
+    async fn set_app_credentials(
+        &self,
+        connector: &str,
+        method: &str,
+        level: &str,
+        changes: Vec<(String, Option<RawValue>)>,
+    ) -> Result<()>;
+
+    async fn insert_connection(&self, connection: RawConnection) -> Result<()>;
+    async fn connection(&self, id: &str) -> Result<Option<RawConnection>>;
+    /// Oldest first.
+    async fn connection_ids(&self) -> Result<Vec<String>>;
+    /// False when there is no such connection.
+    async fn update_connection(&self, id: &str, update: ConnectionUpdate, now: i64)
+    -> Result<bool>;
+    async fn delete_connection(&self, id: &str) -> Result<bool>;
+
+    async fn tokens(&self, id: &str) -> Result<Option<RawTokens>>;
+    /// Writes the tokens if their version is still `expected` (`None`: no
+    /// tokens yet); returns the new version. Durable when it returns.
+    async fn save_tokens(
+        &self,
+        id: &str,
+        tokens: RawTokens,
+        expected: Option<i64>,
+        now: i64,
+    ) -> Result<i64>;
+    async fn clear_tokens(&self, id: &str) -> Result<()>;
+    /// Waits for, and takes, the right to renew connection `id`'s
+    /// credentials; released when the lease commits or is dropped, and by
+    /// the database when its holder dies.
+    async fn refresh_lease(&self, id: &str, terms: LeaseTerms) -> Result<Box<dyn LeaseBackend>>;
+
+    /// Keeps a sign-in, and removes those expired at `now`.
+    async fn put_sign_in(&self, sign_in: RawSignIn, now: i64) -> Result<()>;
+    /// Removes and returns the sign-in, whether or not it expired.
+    async fn take_sign_in(&self, key_hash: &str) -> Result<Option<RawSignIn>>;
+
+    /// Keeps a session, and removes those expired at `now`.
+    async fn put_session(&self, token_hash: &str, expires_at: i64, now: i64) -> Result<()>;
+    async fn session_expires_at(&self, token_hash: &str) -> Result<Option<i64>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    /// Removes sign-ins and sessions that expired at or before `now`;
+    /// returns how many.
+    async fn sweep(&self, now: i64) -> Result<u64>;
+
+    async fn insert_subscription(&self, subscription: RawSubscription) -> Result<()>;
+    async fn subscription(&self, id: &str) -> Result<Option<RawSubscription>>;
+    /// Oldest first; of one connection, or all.
+    async fn subscriptions(&self, connection_id: Option<&str>) -> Result<Vec<RawSubscription>>;
+    /// Moves the cursor if its version is still `expected`; returns the new
+    /// version.
+    async fn move_cursor(
+        &self,
+        id: &str,
+        cursor: Option<String>,
+        expected: i64,
+        now: i64,
+    ) -> Result<i64>;
+    async fn delete_subscription(&self, id: &str) -> Result<bool>;
+    /// Records event keys as seen; returns those not seen before, in the
+    /// order given.
+    async fn record_events(&self, id: &str, keys: Vec<String>, now: i64) -> Result<Vec<String>>;
+    /// Forgets keys seen before `before`; returns how many.
+    async fn forget_events(&self, id: &str, before: i64) -> Result<u64>;
+}
+
+/// A held refresh lease: reads and writes under it, then commit.
+#[async_trait::async_trait]
+pub(crate) trait LeaseBackend: Send {
+    async fn tokens(&mut self, id: &str) -> Result<Option<RawTokens>>;
+    /// Writes the tokens whatever their version; returns the new version.
+    async fn save_tokens(&mut self, id: &str, tokens: RawTokens, now: i64) -> Result<i64>;
+    async fn set_status(
+        &mut self,
+        id: &str,
+        status: &'static str,
+        reason: Option<String>,
+        now: i64,
+    ) -> Result<()>;
+    /// Makes every write durable and releases the lease.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}

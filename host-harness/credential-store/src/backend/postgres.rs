@@ -1,0 +1,895 @@
+//! The shared store: a PostgreSQL database that every host of a platform
+//! uses, on one machine or many.
+//!
+//! Connections come from a pool (`deadpool-postgres` over
+//! `tokio-postgres`). The tables live in the connection's current schema,
+//! so one database can hold several stores (`options=-c search_path=…` in
+//! the URL picks one).
+//!
+//! The refresh lease is a transaction-scoped advisory lock, named by the
+//! schema and the connection, taken on a database connection of its own
+//! and kept for the transaction's life. A holder that dies loses its
+//! session and with it the lock; a holder that stops answering
+//! (a frozen process) is disconnected by the server once it has sat idle in
+//! the transaction past the lease's `hold`; a waiter gives up after `wait`.
+
+use super::{
+    Backend, ConnectionUpdate, LeaseBackend, RawConnection, RawField, RawSignIn, RawSubscription,
+    RawTokens, RawValue, Result,
+};
+use crate::backend::sqlite::KeyCheck;
+use crate::error::StoreError;
+use crate::records::LeaseTerms;
+use crate::schema::{LATEST, MIGRATIONS};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Config, NoTls, Row};
+
+/// Database connections a host keeps open at most.
+const POOL_SIZE: usize = 16;
+/// How long opening a database connection may take, unless the URL says.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct Postgres {
+    pool: Pool,
+    config: Config,
+}
+
+/// The URL as it may be shown: user, hosts, ports and database, never the
+/// password or the options.
+pub(crate) fn location_of(url: &str) -> String {
+    match url.parse::<Config>() {
+        Ok(config) => describe(&config),
+        Err(_) => "(a PostgreSQL URL that does not parse)".into(),
+    }
+}
+
+fn describe(config: &Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            match config.get_ports().get(i).or(config.get_ports().first()) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
+        })
+        .collect();
+    format!(
+        "postgres://{}{}/{}",
+        config
+            .get_user()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default(),
+        hosts.join(","),
+        config.get_dbname().unwrap_or_default()
+    )
+}
+
+fn parse(url: &str) -> Result<Config> {
+    let mut config: Config = url.parse().map_err(|e| StoreError::Open {
+        location: location_of(url),
+        reason: format!("the database URL is not valid: {e}"),
+    })?;
+    if config.get_application_name().is_none() {
+        config.application_name("host-harness");
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    Ok(config)
+}
+
+fn open_error(config: &Config, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Open {
+        location: describe(config),
+        reason: error.to_string(),
+    }
+}
+
+/// The advisory lock key of `name` within the current schema.
+const LOCK_KEY: &str = "hashtextextended(coalesce(current_schema(), '') || ':' || $1::text, 0)";
+
+impl Postgres {
+    /// Whether the database at `url` holds a store (a `meta` table in its
+    /// current schema). An unreachable database is an error, not a no.
+    pub(crate) async fn exists(url: &str) -> Result<bool> {
+        let config = parse(url)?;
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| open_error(&config, e))?;
+        let task = tokio::spawn(connection);
+        let found = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = current_schema() AND c.relname = 'meta')",
+                &[],
+            )
+            .await
+            .map_err(|e| open_error(&config, StoreError::from(e)))?
+            .get::<_, bool>(0);
+        drop(client);
+        let _ = task.await;
+        Ok(found)
+    }
+
+    /// Connects, checks the store's key read-only, then creates or migrates
+    /// the schema under a lock only one host holds at a time.
+    pub(crate) async fn open(url: &str, check: KeyCheck) -> Result<Postgres> {
+        let config = parse(url)?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| open_error(&config, e))?;
+        let location = describe(&config);
+        {
+            let mut client = pool
+                .get()
+                .await
+                .map_err(|e| open_error(&config, StoreError::from(e)))?;
+            inspect(&client, &check, &location).await?;
+            migrate(&mut client, &check, &location).await?;
+        }
+        Ok(Postgres { pool, config })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// The store's schema version in the current schema: `None` for a schema
+/// without a store; an error for one this key or release cannot use.
+async fn inspect(db: &impl GenericClient, check: &KeyCheck, location: &str) -> Result<Option<i64>> {
+    // A scan of the catalog, not `to_regclass`, whose cache may not yet
+    // know of a table another host just created.
+    let row = db
+        .query_one(
+            "SELECT bool_or(c.relname = 'meta'), bool_or(c.relname = 'connections')
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relname IN ('meta', 'connections')",
+            &[],
+        )
+        .await?;
+    let flag = |i| row.get::<_, Option<bool>>(i).unwrap_or(false);
+    let (has_meta, has_connections) = (flag(0), flag(1));
+    if !has_meta {
+        return if has_connections {
+            Err(StoreError::NotAStore {
+                location: location.to_string(),
+            })
+        } else {
+            Ok(None)
+        };
+    }
+    let rows = db
+        .query(
+            "SELECT key, value FROM meta WHERE key IN ('key_check', 'schema_version')",
+            &[],
+        )
+        .await?;
+    let value = |name: &str| {
+        rows.iter()
+            .find(|r| r.get::<_, &str>(0) == name)
+            .map(|r| r.get::<_, Vec<u8>>(1))
+    };
+    match value("key_check") {
+        None => {
+            return Err(StoreError::NotAStore {
+                location: location.to_string(),
+            });
+        }
+        Some(sealed) if !(check.opens)(&sealed) => {
+            return Err(StoreError::WrongKey {
+                location: location.to_string(),
+            });
+        }
+        Some(_) => {}
+    }
+    let version = value("schema_version")
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .ok_or_else(|| StoreError::NotAStore {
+            location: location.to_string(),
+        })?;
+    if version > LATEST {
+        return Err(StoreError::TooNew {
+            location: location.to_string(),
+            found: version,
+            known: LATEST,
+        });
+    }
+    Ok(Some(version))
+}
+
+async fn migrate(
+    client: &mut deadpool_postgres::Object,
+    check: &KeyCheck,
+    location: &str,
+) -> Result<()> {
+    let tx = client.transaction().await?;
+    tx.execute(
+        &format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
+        &[&"migrations"],
+    )
+    .await?;
+    let version = match inspect(&tx, check, location).await? {
+        Some(version) => version,
+        None => {
+            tx.batch_execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+                .await?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('key_check', $1), ('schema_version', '0')",
+                &[&check.new_value],
+            )
+            .await?;
+            0
+        }
+    };
+    if version == LATEST {
+        return Ok(());
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > version) {
+        tx.batch_execute(migration.postgres).await?;
+    }
+    tx.execute(
+        "UPDATE meta SET value = $1 WHERE key = 'schema_version'",
+        &[&LATEST.to_string().into_bytes()],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn is(e: &tokio_postgres::Error, state: &SqlState) -> bool {
+    e.code() == Some(state)
+}
+
+const TOKEN_COLUMNS: &str = "access_token, access_expires_at, access_issued_at, refresh_token, token_secret, scope, version";
+
+fn tokens_row(r: &Row) -> RawTokens {
+    RawTokens {
+        access_token: r.get(0),
+        access_expires_at: r.get(1),
+        access_issued_at: r.get(2),
+        refresh_token: r.get(3),
+        token_secret: r.get(4),
+        scope: r.get(5),
+        version: r.get(6),
+    }
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "id, connection_id, trigger_id, configuration, delivery, cursor, cursor_version, created_at, updated_at";
+
+fn subscription_row(r: &Row) -> RawSubscription {
+    RawSubscription {
+        id: r.get(0),
+        connection_id: r.get(1),
+        trigger: r.get(2),
+        configuration: r.get(3),
+        delivery: r.get(4),
+        cursor: r.get(5),
+        cursor_version: r.get(6),
+        created_at: r.get(7),
+        updated_at: r.get(8),
+    }
+}
+
+fn field_row(r: &Row) -> RawField {
+    RawField {
+        name: r.get(0),
+        value: RawValue {
+            plain: r.get(1),
+            secret: r.get(2),
+        },
+    }
+}
+
+async fn connection_exists(db: &impl GenericClient, id: &str) -> Result<bool> {
+    Ok(db
+        .query_opt("SELECT 1 FROM connections WHERE id = $1", &[&id])
+        .await?
+        .is_some())
+}
+
+const UPSERT_TOKENS: &str = "INSERT INTO tokens (connection_id, access_token, access_expires_at, access_issued_at, refresh_token, token_secret, scope, version, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)
+     ON CONFLICT (connection_id) DO UPDATE SET
+         access_token = EXCLUDED.access_token, access_expires_at = EXCLUDED.access_expires_at,
+         access_issued_at = EXCLUDED.access_issued_at, refresh_token = EXCLUDED.refresh_token,
+         token_secret = EXCLUDED.token_secret, scope = EXCLUDED.scope,
+         version = tokens.version + 1, updated_at = EXCLUDED.updated_at
+     RETURNING version";
+
+#[async_trait::async_trait]
+impl Backend for Postgres {
+    async fn app_credentials(
+        &self,
+        connector: &str,
+        method: &str,
+        level: &str,
+    ) -> Result<Vec<RawField>> {
+        let db = self.client().await?;
+        let stmt = db
+            .prepare_cached(
+                "SELECT field, plain, secret FROM app_credentials
+                 WHERE connector = $1 AND method = $2 AND level = $3 ORDER BY field",
+            )
+            .await?;
+        let rows = db.query(&stmt, &[&connector, &method, &level]).await?;
+        Ok(rows.iter().map(field_row).collect())
+    }
+
+    async fn set_app_credentials(
+        &self,
+        connector: &str,
+        method: &str,
+        level: &str,
+        changes: Vec<(String, Option<RawValue>)>,
+    ) -> Result<()> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        for (field, value) in changes {
+            match value {
+                None => {
+                    tx.execute(
+                        "DELETE FROM app_credentials WHERE connector = $1 AND method = $2 AND level = $3 AND field = $4",
+                        &[&connector, &method, &level, &field],
+                    )
+                    .await?;
+                }
+                Some(v) => {
+                    tx.execute(
+                        "INSERT INTO app_credentials (connector, method, level, field, plain, secret)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (connector, method, level, field)
+                         DO UPDATE SET plain = EXCLUDED.plain, secret = EXCLUDED.secret",
+                        &[&connector, &method, &level, &field, &v.plain, &v.secret],
+                    )
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_connection(&self, c: RawConnection) -> Result<()> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        tx.execute(
+            "INSERT INTO connections (id, connector, method, auth_kind, name, brand, status, status_reason,
+                 account_id, account_name, granted_scopes, callback_url, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &[
+                &c.id,
+                &c.connector,
+                &c.method,
+                &c.auth_kind,
+                &c.name,
+                &c.brand,
+                &c.status,
+                &c.status_reason,
+                &c.account_id,
+                &c.account_name,
+                &c.granted_scopes,
+                &c.callback_url,
+                &c.created_at,
+                &c.updated_at,
+            ],
+        )
+        .await?;
+        for field in &c.fields {
+            tx.execute(
+                "INSERT INTO connection_fields (connection_id, field, plain, secret) VALUES ($1, $2, $3, $4)",
+                &[&c.id, &field.name, &field.value.plain, &field.value.secret],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn connection(&self, id: &str) -> Result<Option<RawConnection>> {
+        let db = self.client().await?;
+        let row = db
+            .query_opt(
+                &db.prepare_cached(
+                    "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
+                            account_name, granted_scopes, callback_url, created_at, updated_at
+                     FROM connections WHERE id = $1",
+                )
+                .await?,
+                &[&id],
+            )
+            .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let fields = db
+            .query(
+                &db.prepare_cached(
+                    "SELECT field, plain, secret FROM connection_fields WHERE connection_id = $1 ORDER BY field",
+                )
+                .await?,
+                &[&id],
+            )
+            .await?;
+        Ok(Some(RawConnection {
+            id: id.to_string(),
+            connector: r.get(0),
+            method: r.get(1),
+            auth_kind: r.get(2),
+            name: r.get(3),
+            brand: r.get(4),
+            status: r.get(5),
+            status_reason: r.get(6),
+            account_id: r.get(7),
+            account_name: r.get(8),
+            granted_scopes: r.get(9),
+            callback_url: r.get(10),
+            created_at: r.get(11),
+            updated_at: r.get(12),
+            fields: fields.iter().map(field_row).collect(),
+        }))
+    }
+
+    async fn connection_ids(&self) -> Result<Vec<String>> {
+        let db = self.client().await?;
+        let rows = db
+            .query("SELECT id FROM connections ORDER BY created_at, id", &[])
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn update_connection(
+        &self,
+        id: &str,
+        update: ConnectionUpdate,
+        now: i64,
+    ) -> Result<bool> {
+        let db = self.client().await?;
+        let changed = match update {
+            ConnectionUpdate::CallbackUrl(url) => {
+                db.execute(
+                    "UPDATE connections SET callback_url = $2, updated_at = $3 WHERE id = $1",
+                    &[&id, &url, &now],
+                )
+                .await?
+            }
+            ConnectionUpdate::Account {
+                account_id,
+                account_name,
+                granted_scopes,
+            } => {
+                db.execute(
+                    "UPDATE connections SET account_id = $2, account_name = $3, granted_scopes = $4, updated_at = $5 WHERE id = $1",
+                    &[&id, &account_id, &account_name, &granted_scopes, &now],
+                )
+                .await?
+            }
+            ConnectionUpdate::Status { status, reason } => {
+                db.execute(
+                    "UPDATE connections SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1",
+                    &[&id, &status, &reason, &now],
+                )
+                .await?
+            }
+        };
+        Ok(changed > 0)
+    }
+
+    async fn delete_connection(&self, id: &str) -> Result<bool> {
+        let db = self.client().await?;
+        Ok(db
+            .execute("DELETE FROM connections WHERE id = $1", &[&id])
+            .await?
+            > 0)
+    }
+
+    async fn tokens(&self, id: &str) -> Result<Option<RawTokens>> {
+        let db = self.client().await?;
+        let stmt = db
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE connection_id = $1"
+            ))
+            .await?;
+        Ok(db.query_opt(&stmt, &[&id]).await?.as_ref().map(tokens_row))
+    }
+
+    async fn save_tokens(
+        &self,
+        id: &str,
+        t: RawTokens,
+        expected: Option<i64>,
+        now: i64,
+    ) -> Result<i64> {
+        let db = self.client().await?;
+        let written = match expected {
+            Some(version) => {
+                db.query_opt(
+                    "UPDATE tokens SET access_token = $2, access_expires_at = $3, access_issued_at = $4,
+                         refresh_token = $5, token_secret = $6, scope = $7, version = version + 1, updated_at = $8
+                     WHERE connection_id = $1 AND version = $9 RETURNING version",
+                    &[
+                        &id,
+                        &t.access_token,
+                        &t.access_expires_at,
+                        &t.access_issued_at,
+                        &t.refresh_token,
+                        &t.token_secret,
+                        &t.scope,
+                        &now,
+                        &version,
+                    ],
+                )
+                .await?
+            }
+            None => {
+                let inserted = db
+                    .query_opt(
+                        "INSERT INTO tokens (connection_id, access_token, access_expires_at, access_issued_at,
+                             refresh_token, token_secret, scope, version, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)
+                         ON CONFLICT (connection_id) DO NOTHING RETURNING version",
+                        &[
+                            &id,
+                            &t.access_token,
+                            &t.access_expires_at,
+                            &t.access_issued_at,
+                            &t.refresh_token,
+                            &t.token_secret,
+                            &t.scope,
+                            &now,
+                        ],
+                    )
+                    .await;
+                match inserted {
+                    Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
+                        return Err(StoreError::NoSuchConnection(id.to_string()));
+                    }
+                    other => other?,
+                }
+            }
+        };
+        match written {
+            Some(row) => Ok(row.get(0)),
+            None if !connection_exists(&db, id).await? => {
+                Err(StoreError::NoSuchConnection(id.to_string()))
+            }
+            None => Err(StoreError::Conflict(format!(
+                "the tokens of connection `{id}`"
+            ))),
+        }
+    }
+
+    async fn clear_tokens(&self, id: &str) -> Result<()> {
+        let db = self.client().await?;
+        db.execute("DELETE FROM tokens WHERE connection_id = $1", &[&id])
+            .await?;
+        Ok(())
+    }
+
+    async fn refresh_lease(&self, id: &str, terms: LeaseTerms) -> Result<Box<dyn LeaseBackend>> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        let task = tokio::spawn(connection);
+        let millis = |d: Duration| d.as_millis().clamp(1, i32::MAX as u128);
+        client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL idle_in_transaction_session_timeout = {};",
+                millis(terms.wait),
+                millis(terms.hold)
+            ))
+            .await?;
+        let name = format!("refresh:{id}");
+        match client
+            .execute(
+                &format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
+                &[&name],
+            )
+            .await
+        {
+            Ok(_) => Ok(Box::new(PostgresLease {
+                client,
+                _connection: task,
+            })),
+            Err(e) if is(&e, &SqlState::LOCK_NOT_AVAILABLE) => Err(StoreError::LeaseBusy {
+                connection: id.to_string(),
+                waited_secs: terms.wait.as_secs(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn put_sign_in(&self, s: RawSignIn, now: i64) -> Result<()> {
+        let db = self.client().await?;
+        db.execute("DELETE FROM sign_ins WHERE expires_at <= $1", &[&now])
+            .await?;
+        let inserted = db
+            .execute(
+                "INSERT INTO sign_ins (key_hash, connection_id, flow, payload, expires_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &s.key_hash,
+                    &s.connection_id,
+                    &s.flow,
+                    &s.payload,
+                    &s.expires_at,
+                    &now,
+                ],
+            )
+            .await;
+        match inserted {
+            Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
+                Err(StoreError::NoSuchConnection(s.connection_id))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn take_sign_in(&self, key_hash: &str) -> Result<Option<RawSignIn>> {
+        let db = self.client().await?;
+        let row = db
+            .query_opt(
+                "DELETE FROM sign_ins WHERE key_hash = $1 RETURNING connection_id, flow, payload, expires_at",
+                &[&key_hash],
+            )
+            .await?;
+        Ok(row.map(|r| RawSignIn {
+            key_hash: key_hash.to_string(),
+            connection_id: r.get(0),
+            flow: r.get(1),
+            payload: r.get(2),
+            expires_at: r.get(3),
+        }))
+    }
+
+    async fn put_session(&self, token_hash: &str, expires_at: i64, now: i64) -> Result<()> {
+        let db = self.client().await?;
+        db.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
+            .await?;
+        db.execute(
+            "INSERT INTO sessions (token_hash, expires_at, created_at) VALUES ($1, $2, $3)",
+            &[&token_hash, &expires_at, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn session_expires_at(&self, token_hash: &str) -> Result<Option<i64>> {
+        let db = self.client().await?;
+        let stmt = db
+            .prepare_cached("SELECT expires_at FROM sessions WHERE token_hash = $1")
+            .await?;
+        Ok(db.query_opt(&stmt, &[&token_hash]).await?.map(|r| r.get(0)))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        let db = self.client().await?;
+        db.execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])
+            .await?;
+        Ok(())
+    }
+
+    async fn sweep(&self, now: i64) -> Result<u64> {
+        let db = self.client().await?;
+        let sign_ins = db
+            .execute("DELETE FROM sign_ins WHERE expires_at <= $1", &[&now])
+            .await?;
+        let sessions = db
+            .execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
+            .await?;
+        Ok(sign_ins + sessions)
+    }
+
+    async fn insert_subscription(&self, s: RawSubscription) -> Result<()> {
+        let db = self.client().await?;
+        let inserted = db
+            .execute(
+                &format!(
+                    "INSERT INTO trigger_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ),
+                &[
+                    &s.id,
+                    &s.connection_id,
+                    &s.trigger,
+                    &s.configuration,
+                    &s.delivery,
+                    &s.cursor,
+                    &s.cursor_version,
+                    &s.created_at,
+                    &s.updated_at,
+                ],
+            )
+            .await;
+        match inserted {
+            Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
+                Err(StoreError::NoSuchConnection(s.connection_id))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn subscription(&self, id: &str) -> Result<Option<RawSubscription>> {
+        let db = self.client().await?;
+        Ok(db
+            .query_opt(
+                &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM trigger_subscriptions WHERE id = $1"),
+                &[&id],
+            )
+            .await?
+            .as_ref()
+            .map(subscription_row))
+    }
+
+    async fn subscriptions(&self, connection_id: Option<&str>) -> Result<Vec<RawSubscription>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                &format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM trigger_subscriptions
+                     WHERE $1::text IS NULL OR connection_id = $1 ORDER BY created_at, id"
+                ),
+                &[&connection_id],
+            )
+            .await?;
+        Ok(rows.iter().map(subscription_row).collect())
+    }
+
+    async fn move_cursor(
+        &self,
+        id: &str,
+        cursor: Option<String>,
+        expected: i64,
+        now: i64,
+    ) -> Result<i64> {
+        let db = self.client().await?;
+        let moved = db
+            .query_opt(
+                "UPDATE trigger_subscriptions SET cursor = $2, cursor_version = cursor_version + 1, updated_at = $4
+                 WHERE id = $1 AND cursor_version = $3 RETURNING cursor_version",
+                &[&id, &cursor, &expected, &now],
+            )
+            .await?;
+        if let Some(row) = moved {
+            return Ok(row.get(0));
+        }
+        let exists = db
+            .query_opt("SELECT 1 FROM trigger_subscriptions WHERE id = $1", &[&id])
+            .await?
+            .is_some();
+        Err(if exists {
+            StoreError::Conflict(format!("the cursor of subscription `{id}`"))
+        } else {
+            StoreError::NoSuchSubscription(id.to_string())
+        })
+    }
+
+    async fn delete_subscription(&self, id: &str) -> Result<bool> {
+        let db = self.client().await?;
+        Ok(db
+            .execute("DELETE FROM trigger_subscriptions WHERE id = $1", &[&id])
+            .await?
+            > 0)
+    }
+
+    async fn record_events(&self, id: &str, keys: Vec<String>, now: i64) -> Result<Vec<String>> {
+        let db = self.client().await?;
+        let inserted = db
+            .query(
+                "INSERT INTO trigger_events_seen (subscription_id, event_key, seen_at)
+                 SELECT $1, key, $3 FROM unnest($2::text[]) AS key
+                 ON CONFLICT DO NOTHING RETURNING event_key",
+                &[&id, &keys, &now],
+            )
+            .await;
+        let rows = match inserted {
+            Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
+                return Err(StoreError::NoSuchSubscription(id.to_string()));
+            }
+            other => other?,
+        };
+        let new: std::collections::HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+        Ok(keys.into_iter().filter(|k| new.contains(k)).collect())
+    }
+
+    async fn forget_events(&self, id: &str, before: i64) -> Result<u64> {
+        let db = self.client().await?;
+        Ok(db
+            .execute(
+                "DELETE FROM trigger_events_seen WHERE subscription_id = $1 AND seen_at < $2",
+                &[&id, &before],
+            )
+            .await?)
+    }
+}
+
+/// An open transaction holding a refresh lease's advisory lock, on a
+/// database connection of its own. Dropped without committing, its
+/// connection closes and the server rolls back and releases the lock.
+struct PostgresLease {
+    client: tokio_postgres::Client,
+    _connection: tokio::task::JoinHandle<std::result::Result<(), tokio_postgres::Error>>,
+}
+
+#[async_trait::async_trait]
+impl LeaseBackend for PostgresLease {
+    async fn tokens(&mut self, id: &str) -> Result<Option<RawTokens>> {
+        Ok(self
+            .client
+            .query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE connection_id = $1"),
+                &[&id],
+            )
+            .await?
+            .as_ref()
+            .map(tokens_row))
+    }
+
+    async fn save_tokens(&mut self, id: &str, t: RawTokens, now: i64) -> Result<i64> {
+        let written = self
+            .client
+            .query_one(
+                UPSERT_TOKENS,
+                &[
+                    &id,
+                    &t.access_token,
+                    &t.access_expires_at,
+                    &t.access_issued_at,
+                    &t.refresh_token,
+                    &t.token_secret,
+                    &t.scope,
+                    &now,
+                ],
+            )
+            .await;
+        match written {
+            Ok(row) => Ok(row.get(0)),
+            Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
+                Err(StoreError::NoSuchConnection(id.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn set_status(
+        &mut self,
+        id: &str,
+        status: &'static str,
+        reason: Option<String>,
+        now: i64,
+    ) -> Result<()> {
+        let changed = self
+            .client
+            .execute(
+                "UPDATE connections SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1",
+                &[&id, &status, &reason, &now],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchConnection(id.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.client.batch_execute("COMMIT").await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,1022 @@
+//! The embedded store: one SQLite file in WAL mode, synchronous writes.
+//!
+//! SQLite's calls block, so each runs on tokio's blocking pool with a
+//! connection from a small pool of open ones. A new store file is built
+//! under a temporary name and linked into place whole, so a store file
+//! either holds a key check or was not made by this program: an empty
+//! file is an error, never a new store. The file and its directory are
+//! private to their owner.
+//!
+//! The refresh lease is a write transaction (`BEGIN IMMEDIATE`) on a
+//! connection of its own: SQLite lets one writer in at a time, across every
+//! process on the machine, and the operating system releases the lock of a
+//! process that dies. While a refresh holds it, other writes to the store
+//! wait (up to [`BUSY_TIMEOUT`]); reads go on.
+
+use super::{
+    Backend, ConnectionUpdate, LeaseBackend, RawConnection, RawField, RawSignIn, RawSubscription,
+    RawTokens, RawValue, Result,
+};
+use crate::error::StoreError;
+use crate::records::LeaseTerms;
+use crate::schema::{LATEST, MIGRATIONS};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a write waits for another writer (a refresh in flight, another
+/// process's migration) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Open connections kept for reuse.
+const IDLE_CONNECTIONS: usize = 8;
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+/// How the store layer checks and makes the key-check value, which only it
+/// can seal and open.
+pub(crate) struct KeyCheck {
+    /// A freshly sealed key check, for a new store.
+    pub new_value: Vec<u8>,
+    /// Whether a stored key check opens with the store's key.
+    pub opens: Box<dyn Fn(&[u8]) -> bool + Send + Sync>,
+}
+
+pub(crate) struct Sqlite {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    location: String,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Sqlite {
+    /// Whether `path` holds something a new store must not replace: any
+    /// file at all, readable or not.
+    pub(crate) fn exists(path: &Path) -> bool {
+        path.symlink_metadata().is_ok() || wal_of(path).symlink_metadata().is_ok()
+    }
+
+    /// Opens the store file at `path`, creating it if there is none. An
+    /// existing file is checked read-only first (its key, its schema
+    /// version), so nothing is written to a store this key cannot open.
+    pub(crate) async fn open(path: &Path, check: KeyCheck) -> Result<Sqlite> {
+        let inner = Arc::new(Inner {
+            path: path.to_path_buf(),
+            location: path.display().to_string(),
+            idle: Mutex::new(Vec::new()),
+        });
+        let opening = inner.clone();
+        tokio::task::spawn_blocking(move || opening.prepare(&check)).await??;
+        Ok(Sqlite { inner })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut db = inner.checkout()?;
+            let result = f(&mut db);
+            inner.checkin(db);
+            result
+        })
+        .await?
+    }
+}
+
+fn wal_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+fn open_error(location: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Open {
+        location: location.to_string(),
+        reason: error.to_string(),
+    }
+}
+
+impl Inner {
+    fn prepare(&self, check: &KeyCheck) -> Result<()> {
+        match std::fs::metadata(&self.path) {
+            Ok(meta) if meta.len() == 0 => {
+                return Err(StoreError::Empty {
+                    location: self.location.clone(),
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.create(check)?,
+            Err(e) => return Err(open_error(&self.location, e)),
+        }
+        // Checked before the first read-write connection, which sets the
+        // journal mode; a current store is only read, so hosts starting
+        // together do not queue for the write lock.
+        let version = self.verify_read_only(check)?;
+        let mut db = self.connect(BUSY_TIMEOUT)?;
+        if version != Some(LATEST) {
+            migrate(&mut db, check, &self.location)?;
+        }
+        self.checkin(db);
+        restrict_file(&self.path);
+        Ok(())
+    }
+
+    /// Checks an existing file without writing to it; returns its schema
+    /// version (`None`: a database without tables, to be made a store).
+    fn verify_read_only(&self, check: &KeyCheck) -> Result<Option<i64>> {
+        let mut header = [0u8; 16];
+        let read = std::fs::File::open(&self.path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
+        if read.is_err() || header != SQLITE_HEADER {
+            return Err(StoreError::NotAStore {
+                location: self.location.clone(),
+            });
+        }
+        let db = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| open_error(&self.location, e))?;
+        db.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| open_error(&self.location, e))?;
+        inspect(&db, check, &self.location)
+    }
+
+    /// Builds a new store under a temporary name and links it into place,
+    /// unless another process made one first.
+    fn create(&self, check: &KeyCheck) -> Result<()> {
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        create_private_dir(dir).map_err(|e| open_error(&self.location, e))?;
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "store".into());
+        let temporary = dir.join(format!(".{name}.{}.new", crate::store::random_suffix()));
+        let built = (|| -> Result<()> {
+            create_private_file(&temporary).map_err(|e| open_error(&self.location, e))?;
+            let mut db = Connection::open(&temporary).map_err(|e| open_error(&self.location, e))?;
+            migrate(&mut db, check, &self.location)?;
+            db.close().map_err(|(_, e)| open_error(&self.location, e))?;
+            match std::fs::hard_link(&temporary, &self.path) {
+                Ok(()) => Ok(()),
+                // Another host created the store meanwhile: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                // A file system without hard links: move it instead.
+                Err(_) => std::fs::rename(&temporary, &self.path)
+                    .map_err(|e| open_error(&self.location, e)),
+            }
+        })();
+        let _ = std::fs::remove_file(&temporary);
+        built
+    }
+
+    fn connect(&self, busy: Duration) -> Result<Connection> {
+        let db = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_error(&self.location, e))?;
+        db.busy_timeout(busy)?;
+        // WAL with full sync: a committed refresh token survives a crash.
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        db.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(db)
+    }
+
+    fn checkout(&self) -> Result<Connection> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(db) => Ok(db),
+            None => self.connect(BUSY_TIMEOUT),
+        }
+    }
+
+    fn checkin(&self, db: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_CONNECTIONS && db.is_autocommit() {
+            idle.push(db);
+        }
+    }
+}
+
+/// Reads the store's key check and schema version: `Ok(None)` for a
+/// database with no tables at all (a new store), an error for anything
+/// this key or this release cannot use.
+fn inspect(db: &Connection, check: &KeyCheck, location: &str) -> Result<Option<i64>> {
+    let tables: i64 = db
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| open_error(location, e))?;
+    let has_meta: bool = db
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(|e| open_error(location, e))?
+        > 0;
+    if !has_meta {
+        return if tables == 0 {
+            Ok(None)
+        } else {
+            Err(StoreError::NotAStore {
+                location: location.to_string(),
+            })
+        };
+    }
+    let sealed: Option<Vec<u8>> = db
+        .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| open_error(location, e))?;
+    match sealed {
+        None => {
+            return Err(StoreError::NotAStore {
+                location: location.to_string(),
+            });
+        }
+        Some(sealed) if !(check.opens)(&sealed) => {
+            return Err(StoreError::WrongKey {
+                location: location.to_string(),
+            });
+        }
+        Some(_) => {}
+    }
+    let version: i64 = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| open_error(location, e))?
+        .unwrap_or(1);
+    if version > LATEST {
+        return Err(StoreError::TooNew {
+            location: location.to_string(),
+            found: version,
+            known: LATEST,
+        });
+    }
+    Ok(Some(version))
+}
+
+/// Makes the store current: creates it in an empty database, applies the
+/// migrations it lacks. One process at a time; the key is checked again
+/// under the lock, in case another process created the store meanwhile.
+fn migrate(db: &mut Connection, check: &KeyCheck, location: &str) -> Result<()> {
+    let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version = match inspect(&tx, check, location)? {
+        Some(version) => version,
+        None => {
+            tx.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);")?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('key_check', ?1), ('schema_version', 0)",
+                params![check.new_value],
+            )?;
+            0
+        }
+    };
+    if version == LATEST {
+        return Ok(());
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > version) {
+        tx.execute_batch(migration.sqlite)?;
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+        params![LATEST],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(|_| ())
+}
+
+/// Takes group and other access away from a store file that has it (one
+/// made by an earlier release). SQLite gives its `-wal` and `-shm` files
+/// the database file's mode when it creates them.
+fn restrict_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+}
+
+fn busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DatabaseBusy)
+}
+
+fn constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+}
+
+const TOKEN_COLUMNS: &str = "access_token, access_expires_at, access_issued_at, refresh_token, token_secret, scope, version";
+
+fn read_tokens(db: &Connection, id: &str) -> Result<Option<RawTokens>> {
+    Ok(db
+        .query_row(
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE connection_id = ?1"),
+            params![id],
+            |r| {
+                Ok(RawTokens {
+                    access_token: r.get(0)?,
+                    access_expires_at: r.get(1)?,
+                    access_issued_at: r.get(2)?,
+                    refresh_token: r.get(3)?,
+                    token_secret: r.get(4)?,
+                    scope: r.get(5)?,
+                    version: r.get(6)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Writes tokens at `version`; the caller checked what it had to.
+fn write_tokens(db: &Connection, id: &str, t: &RawTokens, version: i64, now: i64) -> Result<()> {
+    db.execute(
+        "INSERT INTO tokens (connection_id, access_token, access_expires_at, access_issued_at, refresh_token, token_secret, scope, version, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (connection_id) DO UPDATE SET
+             access_token = ?2, access_expires_at = ?3, access_issued_at = ?4, refresh_token = ?5,
+             token_secret = ?6, scope = ?7, version = ?8, updated_at = ?9",
+        params![
+            id,
+            t.access_token,
+            t.access_expires_at,
+            t.access_issued_at,
+            t.refresh_token,
+            t.token_secret,
+            t.scope,
+            version,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+fn connection_exists(db: &Connection, id: &str) -> Result<bool> {
+    Ok(db
+        .query_row(
+            "SELECT 1 FROM connections WHERE id = ?1",
+            params![id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn set_status(
+    db: &Connection,
+    id: &str,
+    status: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    Ok(db.execute(
+        "UPDATE connections SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, status, reason, now],
+    )? > 0)
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "id, connection_id, trigger_id, configuration, delivery, cursor, cursor_version, created_at, updated_at";
+
+fn subscription_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawSubscription> {
+    Ok(RawSubscription {
+        id: r.get(0)?,
+        connection_id: r.get(1)?,
+        trigger: r.get(2)?,
+        configuration: r.get(3)?,
+        delivery: r.get(4)?,
+        cursor: r.get(5)?,
+        cursor_version: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Backend for Sqlite {
+    async fn app_credentials(
+        &self,
+        connector: &str,
+        method: &str,
+        level: &str,
+    ) -> Result<Vec<RawField>> {
+        let (connector, method, level) =
+            (connector.to_owned(), method.to_owned(), level.to_owned());
+        self.run(move |db| {
+            let mut stmt = db.prepare_cached(
+                "SELECT field, plain, secret FROM app_credentials
+                 WHERE connector = ?1 AND method = ?2 AND level = ?3 ORDER BY field",
+            )?;
+            let rows = stmt
+                .query_map(params![connector, method, level], |r| {
+                    Ok(RawField {
+                        name: r.get(0)?,
+                        value: RawValue {
+                            plain: r.get(1)?,
+                            secret: r.get(2)?,
+                        },
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn set_app_credentials(
+        &self,
+        connector: &str,
+        method: &str,
+        level: &str,
+        changes: Vec<(String, Option<RawValue>)>,
+    ) -> Result<()> {
+        let (connector, method, level) =
+            (connector.to_owned(), method.to_owned(), level.to_owned());
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for (field, value) in changes {
+                match value {
+                    None => {
+                        tx.execute(
+                            "DELETE FROM app_credentials WHERE connector = ?1 AND method = ?2 AND level = ?3 AND field = ?4",
+                            params![connector, method, level, field],
+                        )?;
+                    }
+                    Some(v) => {
+                        tx.execute(
+                            "INSERT INTO app_credentials (connector, method, level, field, plain, secret)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                             ON CONFLICT (connector, method, level, field) DO UPDATE SET plain = ?5, secret = ?6",
+                            params![connector, method, level, field, v.plain, v.secret],
+                        )?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_connection(&self, c: RawConnection) -> Result<()> {
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO connections (id, connector, method, auth_kind, name, brand, status, status_reason,
+                     account_id, account_name, granted_scopes, callback_url, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    c.id,
+                    c.connector,
+                    c.method,
+                    c.auth_kind,
+                    c.name,
+                    c.brand,
+                    c.status,
+                    c.status_reason,
+                    c.account_id,
+                    c.account_name,
+                    c.granted_scopes,
+                    c.callback_url,
+                    c.created_at,
+                    c.updated_at
+                ],
+            )?;
+            for field in &c.fields {
+                tx.execute(
+                    "INSERT INTO connection_fields (connection_id, field, plain, secret) VALUES (?1, ?2, ?3, ?4)",
+                    params![c.id, field.name, field.value.plain, field.value.secret],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn connection(&self, id: &str) -> Result<Option<RawConnection>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction()?;
+            let connection = tx
+                .prepare_cached(
+                    "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
+                            account_name, granted_scopes, callback_url, created_at, updated_at
+                     FROM connections WHERE id = ?1",
+                )?
+                .query_row(params![id], |r| {
+                    Ok(RawConnection {
+                        id: id.clone(),
+                        connector: r.get(0)?,
+                        method: r.get(1)?,
+                        auth_kind: r.get(2)?,
+                        name: r.get(3)?,
+                        brand: r.get(4)?,
+                        status: r.get(5)?,
+                        status_reason: r.get(6)?,
+                        account_id: r.get(7)?,
+                        account_name: r.get(8)?,
+                        granted_scopes: r.get(9)?,
+                        callback_url: r.get(10)?,
+                        created_at: r.get(11)?,
+                        updated_at: r.get(12)?,
+                        fields: Vec::new(),
+                    })
+                })
+                .optional()?;
+            let Some(mut connection) = connection else {
+                return Ok(None);
+            };
+            connection.fields = tx
+                .prepare_cached(
+                    "SELECT field, plain, secret FROM connection_fields WHERE connection_id = ?1 ORDER BY field",
+                )?
+                .query_map(params![id], |r| {
+                    Ok(RawField {
+                        name: r.get(0)?,
+                        value: RawValue {
+                            plain: r.get(1)?,
+                            secret: r.get(2)?,
+                        },
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Some(connection))
+        })
+        .await
+    }
+
+    async fn connection_ids(&self) -> Result<Vec<String>> {
+        self.run(|db| {
+            let mut stmt =
+                db.prepare_cached("SELECT id FROM connections ORDER BY created_at, id")?;
+            let ids = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn update_connection(
+        &self,
+        id: &str,
+        update: ConnectionUpdate,
+        now: i64,
+    ) -> Result<bool> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let changed = match update {
+                ConnectionUpdate::CallbackUrl(url) => db.execute(
+                    "UPDATE connections SET callback_url = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id, url, now],
+                )?,
+                ConnectionUpdate::Account {
+                    account_id,
+                    account_name,
+                    granted_scopes,
+                } => db.execute(
+                    "UPDATE connections SET account_id = ?2, account_name = ?3, granted_scopes = ?4, updated_at = ?5 WHERE id = ?1",
+                    params![id, account_id, account_name, granted_scopes, now],
+                )?,
+                ConnectionUpdate::Status { status, reason } => {
+                    return set_status(db, &id, status, reason.as_deref(), now);
+                }
+            };
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn delete_connection(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            Ok(db.execute("DELETE FROM connections WHERE id = ?1", params![id])? > 0)
+        })
+        .await
+    }
+
+    async fn tokens(&self, id: &str) -> Result<Option<RawTokens>> {
+        let id = id.to_owned();
+        self.run(move |db| read_tokens(db, &id)).await
+    }
+
+    async fn save_tokens(
+        &self,
+        id: &str,
+        tokens: RawTokens,
+        expected: Option<i64>,
+        now: i64,
+    ) -> Result<i64> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let current: Option<i64> = tx
+                .query_row(
+                    "SELECT version FROM tokens WHERE connection_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if current != expected {
+                return Err(StoreError::Conflict(format!(
+                    "the tokens of connection `{id}`"
+                )));
+            }
+            if !connection_exists(&tx, &id)? {
+                return Err(StoreError::NoSuchConnection(id));
+            }
+            let version = current.unwrap_or(0) + 1;
+            write_tokens(&tx, &id, &tokens, version, now)?;
+            tx.commit()?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn clear_tokens(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            db.execute("DELETE FROM tokens WHERE connection_id = ?1", params![id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn refresh_lease(&self, id: &str, terms: LeaseTerms) -> Result<Box<dyn LeaseBackend>> {
+        let inner = self.inner.clone();
+        let connection = id.to_owned();
+        let db = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            let db = inner.connect(terms.wait)?;
+            match db.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => Ok(db),
+                Err(e) if busy(&e) => Err(StoreError::LeaseBusy {
+                    connection,
+                    waited_secs: terms.wait.as_secs(),
+                }),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await??;
+        Ok(Box::new(SqliteLease { db: Some(db) }))
+    }
+
+    async fn put_sign_in(&self, s: RawSignIn, now: i64) -> Result<()> {
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM sign_ins WHERE expires_at <= ?1", params![now])?;
+            let inserted = tx.execute(
+                "INSERT INTO sign_ins (key_hash, connection_id, flow, payload, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![s.key_hash, s.connection_id, s.flow, s.payload, s.expires_at, now],
+            );
+            match inserted {
+                Err(e) if constraint(&e) && !connection_exists(&tx, &s.connection_id)? => {
+                    return Err(StoreError::NoSuchConnection(s.connection_id));
+                }
+                other => other?,
+            };
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_sign_in(&self, key_hash: &str) -> Result<Option<RawSignIn>> {
+        let key_hash = key_hash.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .query_row(
+                    "DELETE FROM sign_ins WHERE key_hash = ?1 RETURNING connection_id, flow, payload, expires_at",
+                    params![key_hash],
+                    |r| {
+                        Ok(RawSignIn {
+                            key_hash: key_hash.clone(),
+                            connection_id: r.get(0)?,
+                            flow: r.get(1)?,
+                            payload: r.get(2)?,
+                            expires_at: r.get(3)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn put_session(&self, token_hash: &str, expires_at: i64, now: i64) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", params![now])?;
+            tx.execute(
+                "INSERT INTO sessions (token_hash, expires_at, created_at) VALUES (?1, ?2, ?3)",
+                params![token_hash, expires_at, now],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_expires_at(&self, token_hash: &str) -> Result<Option<i64>> {
+        let token_hash = token_hash.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .prepare_cached("SELECT expires_at FROM sessions WHERE token_hash = ?1")?
+                .query_row(params![token_hash], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        self.run(move |db| {
+            db.execute(
+                "DELETE FROM sessions WHERE token_hash = ?1",
+                params![token_hash],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn sweep(&self, now: i64) -> Result<u64> {
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let sign_ins =
+                tx.execute("DELETE FROM sign_ins WHERE expires_at <= ?1", params![now])?;
+            let sessions =
+                tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", params![now])?;
+            tx.commit()?;
+            Ok((sign_ins + sessions) as u64)
+        })
+        .await
+    }
+
+    async fn insert_subscription(&self, s: RawSubscription) -> Result<()> {
+        self.run(move |db| {
+            let inserted = db.execute(
+                &format!(
+                    "INSERT INTO trigger_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ),
+                params![
+                    s.id,
+                    s.connection_id,
+                    s.trigger,
+                    s.configuration,
+                    s.delivery,
+                    s.cursor,
+                    s.cursor_version,
+                    s.created_at,
+                    s.updated_at
+                ],
+            );
+            match inserted {
+                Err(e) if constraint(&e) && !connection_exists(db, &s.connection_id)? => {
+                    Err(StoreError::NoSuchConnection(s.connection_id))
+                }
+                other => other.map(|_| ()).map_err(Into::into),
+            }
+        })
+        .await
+    }
+
+    async fn subscription(&self, id: &str) -> Result<Option<RawSubscription>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .query_row(
+                    &format!(
+                        "SELECT {SUBSCRIPTION_COLUMNS} FROM trigger_subscriptions WHERE id = ?1"
+                    ),
+                    params![id],
+                    subscription_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn subscriptions(&self, connection_id: Option<&str>) -> Result<Vec<RawSubscription>> {
+        let connection_id = connection_id.map(str::to_owned);
+        self.run(move |db| {
+            let mut stmt = db.prepare_cached(&format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM trigger_subscriptions
+                 WHERE ?1 IS NULL OR connection_id = ?1 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt
+                .query_map(params![connection_id], subscription_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn move_cursor(
+        &self,
+        id: &str,
+        cursor: Option<String>,
+        expected: i64,
+        now: i64,
+    ) -> Result<i64> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let moved: Option<i64> = db
+                .query_row(
+                    "UPDATE trigger_subscriptions SET cursor = ?2, cursor_version = cursor_version + 1, updated_at = ?4
+                     WHERE id = ?1 AND cursor_version = ?3 RETURNING cursor_version",
+                    params![id, cursor, expected, now],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match moved {
+                Some(version) => Ok(version),
+                None => {
+                    let exists = db
+                        .query_row(
+                            "SELECT 1 FROM trigger_subscriptions WHERE id = ?1",
+                            params![id],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some();
+                    Err(if exists {
+                        StoreError::Conflict(format!("the cursor of subscription `{id}`"))
+                    } else {
+                        StoreError::NoSuchSubscription(id)
+                    })
+                }
+            }
+        })
+        .await
+    }
+
+    async fn delete_subscription(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            Ok(db.execute(
+                "DELETE FROM trigger_subscriptions WHERE id = ?1",
+                params![id],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn record_events(&self, id: &str, keys: Vec<String>, now: i64) -> Result<Vec<String>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists = tx
+                .query_row(
+                    "SELECT 1 FROM trigger_subscriptions WHERE id = ?1",
+                    params![id],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !exists {
+                return Err(StoreError::NoSuchSubscription(id));
+            }
+            let mut new = Vec::new();
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO trigger_events_seen (subscription_id, event_key, seen_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                )?;
+                for key in keys {
+                    if insert.execute(params![id, key, now])? > 0 {
+                        new.push(key);
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn forget_events(&self, id: &str, before: i64) -> Result<u64> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            Ok(db.execute(
+                "DELETE FROM trigger_events_seen WHERE subscription_id = ?1 AND seen_at < ?2",
+                params![id, before],
+            )? as u64)
+        })
+        .await
+    }
+}
+
+/// A write transaction held as a refresh lease. Dropping it without
+/// committing closes its connection, which rolls the transaction back.
+struct SqliteLease {
+    db: Option<Connection>,
+}
+
+impl SqliteLease {
+    async fn run<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let mut db = self
+            .db
+            .take()
+            .ok_or_else(|| StoreError::Internal("the lease was already released".into()))?;
+        let (db, result) = tokio::task::spawn_blocking(move || {
+            let result = f(&mut db);
+            (db, result)
+        })
+        .await?;
+        self.db = Some(db);
+        result
+    }
+}
+
+#[async_trait::async_trait]
+impl LeaseBackend for SqliteLease {
+    async fn tokens(&mut self, id: &str) -> Result<Option<RawTokens>> {
+        let id = id.to_owned();
+        self.run(move |db| read_tokens(db, &id)).await
+    }
+
+    async fn save_tokens(&mut self, id: &str, tokens: RawTokens, now: i64) -> Result<i64> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            if !connection_exists(db, &id)? {
+                return Err(StoreError::NoSuchConnection(id));
+            }
+            let version = read_tokens(db, &id)?.map(|t| t.version).unwrap_or(0) + 1;
+            write_tokens(db, &id, &tokens, version, now)?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn set_status(
+        &mut self,
+        id: &str,
+        status: &'static str,
+        reason: Option<String>,
+        now: i64,
+    ) -> Result<()> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            if set_status(db, &id, status, reason.as_deref(), now)? {
+                Ok(())
+            } else {
+                Err(StoreError::NoSuchConnection(id))
+            }
+        })
+        .await
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        self.run(|db| Ok(db.execute_batch("COMMIT")?)).await
+    }
+}

@@ -1,0 +1,79 @@
+//! Why the store refused an operation. No message holds a secret: places
+//! are named by table, connection and column, a database by its URL
+//! without password.
+
+/// Why the store refused an operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the credential store {location} cannot be opened: {reason}")]
+    Open { location: String, reason: String },
+    #[error(
+        "the credential store {location} is an empty file: it is not a store, or it was truncated; restore it from a backup (or remove it to start a new store)"
+    )]
+    Empty { location: String },
+    #[error(
+        "the master key does not open the credential store {location}; use the key it was created with"
+    )]
+    WrongKey { location: String },
+    #[error(
+        "the credential store {location} has no key check; it was not created by this program or is damaged"
+    )]
+    NotAStore { location: String },
+    #[error(
+        "the credential store {location} has schema version {found}, newer than this release knows ({known}); run a newer release"
+    )]
+    TooNew {
+        location: String,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "a stored secret ({what}) does not decrypt: the store was altered or damaged; reconnect to replace it"
+    )]
+    Tampered { what: String },
+    #[error("no connection `{0}`")]
+    NoSuchConnection(String),
+    #[error("no subscription `{0}`")]
+    NoSuchSubscription(String),
+    #[error("`{0}` changed since it was read")]
+    Conflict(String),
+    #[error(
+        "another host has been renewing the credentials of connection `{connection}` for over {waited_secs} s; try again"
+    )]
+    LeaseBusy {
+        connection: String,
+        waited_secs: u64,
+    },
+    #[error("the credential store failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the credential store's database failed: {0}")]
+    Postgres(String),
+    #[error("the credential store failed: {0}")]
+    Internal(String),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> StoreError {
+        // The driver's message names the server's error and never a bound
+        // value; a sealed value would be ciphertext anyway.
+        match e.as_db_error() {
+            Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
+            None => StoreError::Postgres(e.to_string()),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> StoreError {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => StoreError::Postgres(format!("no database connection: {other}")),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for StoreError {
+    fn from(e: tokio::task::JoinError) -> StoreError {
+        StoreError::Internal(format!("a store operation stopped: {e}"))
+    }
+}

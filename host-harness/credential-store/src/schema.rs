@@ -1,0 +1,205 @@
+//! The store's schema, as numbered migrations in each backend's dialect.
+//!
+//! A store records the last migration applied (`schema_version` in `meta`).
+//! Opening a store applies the ones it lacks, in order, in one transaction
+//! that only one host runs at a time; a store from a newer release is
+//! refused rather than guessed at. The numbers are the same for both
+//! backends, so a version means the same data everywhere.
+
+/// One step of the schema.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// The schema version this release writes.
+pub(crate) const LATEST: i64 = 2;
+
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        // The first release's schema, unchanged: stores it made are at 1.
+        sqlite: "
+CREATE TABLE IF NOT EXISTS app_credentials (
+    connector TEXT NOT NULL,
+    method    TEXT NOT NULL,
+    level     TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    plain     TEXT,
+    secret    BLOB,
+    PRIMARY KEY (connector, method, level, field)
+);
+CREATE TABLE IF NOT EXISTS connections (
+    id             TEXT PRIMARY KEY,
+    connector      TEXT NOT NULL,
+    method         TEXT NOT NULL,
+    auth_kind      TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    brand          TEXT,
+    status         TEXT NOT NULL,
+    status_reason  TEXT,
+    account_id     TEXT,
+    account_name   TEXT,
+    granted_scopes TEXT,
+    callback_url   TEXT,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS connection_fields (
+    connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    field         TEXT NOT NULL,
+    plain         TEXT,
+    secret        BLOB,
+    PRIMARY KEY (connection_id, field)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    connection_id     TEXT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+    access_token      BLOB,
+    access_expires_at INTEGER,
+    refresh_token     BLOB,
+    token_secret      BLOB,
+    scope             TEXT,
+    version           INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+);
+",
+        postgres: "
+CREATE TABLE app_credentials (
+    connector TEXT NOT NULL,
+    method    TEXT NOT NULL,
+    level     TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    plain     TEXT,
+    secret    BYTEA,
+    PRIMARY KEY (connector, method, level, field)
+);
+CREATE TABLE connections (
+    id             TEXT PRIMARY KEY,
+    connector      TEXT NOT NULL,
+    method         TEXT NOT NULL,
+    auth_kind      TEXT NOT NULL,
+    name           TEXT NOT NULL,
+    brand          TEXT,
+    status         TEXT NOT NULL,
+    status_reason  TEXT,
+    account_id     TEXT,
+    account_name   TEXT,
+    granted_scopes TEXT,
+    callback_url   TEXT,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL
+);
+CREATE TABLE connection_fields (
+    connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    field         TEXT NOT NULL,
+    plain         TEXT,
+    secret        BYTEA,
+    PRIMARY KEY (connection_id, field)
+);
+CREATE TABLE tokens (
+    connection_id     TEXT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+    access_token      BYTEA,
+    access_expires_at BIGINT,
+    refresh_token     BYTEA,
+    token_secret      BYTEA,
+    scope             TEXT,
+    version           BIGINT NOT NULL,
+    updated_at        BIGINT NOT NULL
+);
+",
+    },
+    Migration {
+        version: 2,
+        // What several hosts share beyond connections: sign-ins in flight,
+        // page sessions, and the state of triggers; and when each access
+        // token was issued.
+        sqlite: "
+ALTER TABLE tokens ADD COLUMN access_issued_at INTEGER;
+CREATE TABLE sign_ins (
+    key_hash      TEXT PRIMARY KEY,
+    connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    flow          TEXT NOT NULL,
+    payload       BLOB NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX sign_ins_by_expiry ON sign_ins (expires_at);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE trigger_subscriptions (
+    id             TEXT PRIMARY KEY,
+    connection_id  TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    trigger_id     TEXT NOT NULL,
+    configuration  TEXT NOT NULL,
+    delivery       TEXT NOT NULL,
+    cursor         TEXT,
+    cursor_version INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+CREATE INDEX trigger_subscriptions_by_connection ON trigger_subscriptions (connection_id);
+CREATE TABLE trigger_events_seen (
+    subscription_id TEXT NOT NULL REFERENCES trigger_subscriptions(id) ON DELETE CASCADE,
+    event_key       TEXT NOT NULL,
+    seen_at         INTEGER NOT NULL,
+    PRIMARY KEY (subscription_id, event_key)
+);
+CREATE INDEX trigger_events_seen_by_age ON trigger_events_seen (subscription_id, seen_at);
+",
+        postgres: "
+ALTER TABLE tokens ADD COLUMN access_issued_at BIGINT;
+CREATE TABLE sign_ins (
+    key_hash      TEXT PRIMARY KEY,
+    connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    flow          TEXT NOT NULL,
+    payload       BYTEA NOT NULL,
+    expires_at    BIGINT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX sign_ins_by_expiry ON sign_ins (expires_at);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE trigger_subscriptions (
+    id             TEXT PRIMARY KEY,
+    connection_id  TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    trigger_id     TEXT NOT NULL,
+    configuration  TEXT NOT NULL,
+    delivery       TEXT NOT NULL,
+    cursor         TEXT,
+    cursor_version BIGINT NOT NULL,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL
+);
+CREATE INDEX trigger_subscriptions_by_connection ON trigger_subscriptions (connection_id);
+CREATE TABLE trigger_events_seen (
+    subscription_id TEXT NOT NULL REFERENCES trigger_subscriptions(id) ON DELETE CASCADE,
+    event_key       TEXT NOT NULL,
+    seen_at         BIGINT NOT NULL,
+    PRIMARY KEY (subscription_id, event_key)
+);
+CREATE INDEX trigger_events_seen_by_age ON trigger_events_seen (subscription_id, seen_at);
+",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_one_by_one_up_to_the_latest() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+        }
+        assert_eq!(MIGRATIONS.last().unwrap().version, LATEST);
+    }
+}

@@ -1,0 +1,790 @@
+//! The store contract, run against both backends: a SQLite file in a fresh
+//! directory, and a fresh schema of the PostgreSQL server on this machine
+//! (`HOST_HARNESS_TEST_DATABASE_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/test`). Each test opens its stores
+//! the way hosts do; several `Store` values on one place stand for several
+//! hosts sharing it.
+
+use credential_store::{
+    AppCredentialLevel, ConnectionStatus, Delivery, FieldValue, LeaseTerms, MasterKey,
+    NewConnection, NewSubscription, PendingSignIn, Store, StoreError, StoreLocation, Tokens,
+};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+mod place;
+use place::Place;
+
+/// Declares each contract test once per backend.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    super::$name(super::Place::sqlite().await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    super::$name(super::Place::postgres().await).await
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    connections_round_trip_and_no_secret_is_stored_in_the_clear,
+    a_wrong_key_is_refused_and_nothing_is_written,
+    a_tampered_ciphertext_is_a_clear_error,
+    a_ciphertext_moved_to_another_row_does_not_decrypt,
+    token_saves_are_versioned,
+    app_credentials_are_kept_per_level_and_blank_removes,
+    deleting_a_connection_removes_everything_kept_for_it,
+    a_sign_in_started_by_one_host_is_taken_once_by_another,
+    sign_ins_expire_and_are_swept,
+    sessions_are_shared_expire_and_close,
+    a_cursor_moves_once_per_version_whoever_moves_it,
+    two_hosts_recording_the_same_events_each_get_every_key_once_between_them,
+    old_seen_events_are_forgotten,
+    the_refresh_lease_admits_one_holder_at_a_time,
+    a_lease_released_without_commit_writes_nothing,
+    hosts_opening_a_new_store_at_once_agree_on_it,
+    a_store_from_a_newer_release_is_refused_without_writing,
+);
+
+fn secret(s: &str) -> FieldValue {
+    FieldValue::Secret(SecretString::from(s.to_string()))
+}
+
+fn new_connection() -> NewConnection {
+    NewConnection {
+        connector: "x".into(),
+        method: "oauth2".into(),
+        auth_kind: "oauth2-authorization-code".into(),
+        name: "Marketing".into(),
+        brand: Some("acme".into()),
+        fields: BTreeMap::from([
+            (
+                "client_id".to_string(),
+                FieldValue::Plain("client-123456".into()),
+            ),
+            ("client_secret".to_string(), secret("very-secret-value")),
+        ]),
+    }
+}
+
+fn tokens(access: &str, refresh: &str) -> Tokens {
+    Tokens {
+        access_token: Some(SecretString::from(access.to_string())),
+        access_expires_at: Some(1_900_000_000),
+        access_issued_at: Some(1_899_992_800),
+        refresh_token: Some(SecretString::from(refresh.to_string())),
+        token_secret: None,
+        scope: Some("tweet.read users.read".into()),
+    }
+}
+
+fn lease_terms(wait_ms: u64) -> LeaseTerms {
+    LeaseTerms {
+        wait: Duration::from_millis(wait_ms),
+        hold: Duration::from_secs(30),
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn connections_round_trip_and_no_secret_is_stored_in_the_clear(place: Place) {
+    let key = MasterKey::generate();
+    let store = place.open(&key).await;
+    let created = store.create_connection(&new_connection()).await.unwrap();
+    store
+        .save_tokens(&created.id, &tokens("access-AAAA", "refresh-RRRR"), None)
+        .await
+        .unwrap();
+    store
+        .begin_sign_in(&PendingSignIn {
+            key: SecretString::from("state-SSSS"),
+            connection_id: created.id.clone(),
+            flow: "oauth2".into(),
+            payload: SecretString::from("verifier-VVVV"),
+            expires_at: now() + 900,
+        })
+        .await
+        .unwrap();
+    drop(store);
+
+    let store = place.open(&key).await;
+    let read = store.connection(&created.id).await.unwrap();
+
+    assert_eq!(read.status, ConnectionStatus::Pending);
+    assert_eq!(read.brand.as_deref(), Some("acme"));
+    match &read.fields["client_secret"] {
+        FieldValue::Secret(s) => assert_eq!(s.expose_secret(), "very-secret-value"),
+        other => panic!("{other:?}"),
+    }
+    let (t, version) = store.tokens(&created.id).await.unwrap().unwrap();
+    assert_eq!(version, 1);
+    assert_eq!(t.refresh_token.unwrap().expose_secret(), "refresh-RRRR");
+    assert_eq!(t.access_issued_at, Some(1_899_992_800));
+    let everything = place.dump().await;
+    for needle in [
+        "very-secret-value",
+        "access-AAAA",
+        "refresh-RRRR",
+        "state-SSSS",
+        "verifier-VVVV",
+    ] {
+        assert!(
+            !everything
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes()),
+            "{needle} is stored in the clear"
+        );
+    }
+}
+
+async fn a_wrong_key_is_refused_and_nothing_is_written(place: Place) {
+    let store = place.open(&MasterKey::generate()).await;
+    let id = store.create_connection(&new_connection()).await.unwrap().id;
+    store
+        .save_tokens(&id, &tokens("a", "r"), None)
+        .await
+        .unwrap();
+    drop(store);
+    let before = place.dump().await;
+
+    let err = Store::open(&place.location, &MasterKey::generate())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, StoreError::WrongKey { .. }), "{err}");
+    assert!(err.to_string().contains("master key"), "{err}");
+    assert_eq!(place.dump().await, before, "the store changed");
+}
+
+async fn a_tampered_ciphertext_is_a_clear_error(place: Place) {
+    let store = place.open(&MasterKey::generate()).await;
+    let id = store.create_connection(&new_connection()).await.unwrap().id;
+    store
+        .save_tokens(&id, &tokens("a", "r"), None)
+        .await
+        .unwrap();
+
+    place.flip_a_bit_of_the_refresh_token(&id).await;
+    let err = store.tokens(&id).await.unwrap_err();
+
+    assert!(matches!(err, StoreError::Tampered { .. }), "{err}");
+    assert!(err.to_string().contains("refresh_token"), "{err}");
+}
+
+async fn a_ciphertext_moved_to_another_row_does_not_decrypt(place: Place) {
+    let store = place.open(&MasterKey::generate()).await;
+    let a = store.create_connection(&new_connection()).await.unwrap().id;
+    let b = store.create_connection(&new_connection()).await.unwrap().id;
+
+    place.copy_client_secret(&a, &b).await;
+
+    assert!(matches!(
+        store.connection(&b).await,
+        Err(StoreError::Tampered { .. })
+    ));
+    assert!(store.connection(&a).await.is_ok());
+}
+
+async fn token_saves_are_versioned(place: Place) {
+    let store = place.open(&MasterKey::generate()).await;
+    let id = store.create_connection(&new_connection()).await.unwrap().id;
+
+    let v1 = store
+        .save_tokens(&id, &tokens("a1", "r1"), None)
+        .await
+        .unwrap();
+    let v2 = store
+        .save_tokens(&id, &tokens("a2", "r2"), Some(v1))
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        store.save_tokens(&id, &tokens("a3", "r3"), Some(v1)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.save_tokens(&id, &tokens("a3", "r3"), None).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let (t, v) = store.tokens(&id).await.unwrap().unwrap();
+    assert_eq!(v, v2);
+    assert_eq!(t.refresh_token.unwrap().expose_secret(), "r2");
+    assert!(matches!(
+        store
+            .save_tokens("conn_missing", &tokens("a", "r"), None)
+            .await,
+        Err(StoreError::NoSuchConnection(_))
+    ));
+}
+
+async fn app_credentials_are_kept_per_level_and_blank_removes(place: Place) {
+    let store = place.open(&MasterKey::generate()).await;
+    let default = AppCredentialLevel::Default;
+    let brand = AppCredentialLevel::Brand("acme".into());
+    store
+        .set_app_credentials(
+            "x",
+            "oauth2",
+            &default,
+            &BTreeMap::from([
+                ("client_id".into(), FieldValue::Plain("default-id".into())),
+                ("client_secret".into(), secret("default-secret")),
+            ]),
+        )
+        .await
+        .unwrap();
+    store
+        .set_app_credentials(
+            "x",
+            "oauth2",
+            &brand,
+            &BTreeMap::from([("client_id".into(), FieldValue::Plain("brand-id".into()))]),
+        )
+        .await
+        .unwrap();
+
+    let defaults = store
+        .app_credentials("x", "oauth2", &default)
+        .await
+        .unwrap();
+    assert_eq!(defaults.len(), 2);
+    assert!(
+        matches!(&defaults["client_secret"], FieldValue::Secret(s) if s.expose_secret() == "default-secret")
+    );
+    assert_eq!(
+        store
+            .app_credentials("x", "oauth2", &brand)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store
+        .set_app_credentials(
+            "x",
+            "oauth2",
+            &brand,
+            &BTreeMap::from([("client_id".into(), FieldValue::Plain(" ".into()))]),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .app_credentials("x", "oauth2", &brand)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn deleting_a_connection_removes_everything_kept_for_it(place: Place) {
+    let store = place.open(&MasterKey::generate()).await;
+    let id = store.create_connection(&new_connection()).await.unwrap().id;
+    store
+        .save_tokens(&id, &tokens("a", "r"), None)
+        .await
+        .unwrap();
+    store
+        .begin_sign_in(&PendingSignIn {
+            key: SecretString::from("state-1"),
+            connection_id: id.clone(),
+            flow: "oauth2".into(),
+            payload: SecretString::from("verifier"),
+            expires_at: now() + 900,
+        })
+        .await
+        .unwrap();
+    let subscription = store
+        .create_subscription(&NewSubscription {
+            connection_id: id.clone(),
+            trigger: "mention.new".into(),
+            configuration: "{}".into(),
+            delivery: Delivery::Poll,
+        })
+        .await
+        .unwrap();
+    store
+        .record_events(&subscription.id, &["1".into()])
+        .await
+        .unwrap();
+
+    store.delete_connection(&id).await.unwrap();
+
+    assert!(matches!(
+        store.connection(&id).await,
+        Err(StoreError::NoSuchConnection(_))
+    ));
+    assert!(store.tokens(&id).await.unwrap().is_none());
+    assert!(store.take_sign_in("state-1").await.unwrap().is_none());
+    assert!(store.subscriptions(Some(&id)).await.unwrap().is_empty());
+    assert_eq!(place.rows_left_of(&id).await, 0);
+    assert!(matches!(
+        store.delete_connection(&id).await,
+        Err(StoreError::NoSuchConnection(_))
+    ));
+}
+
+async fn a_sign_in_started_by_one_host_is_taken_once_by_another(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = a.create_connection(&new_connection()).await.unwrap().id;
+    a.begin_sign_in(&PendingSignIn {
+        key: SecretString::from("the-state"),
+        connection_id: id.clone(),
+        flow: "oauth2".into(),
+        payload: SecretString::from("{\"verifier\":\"v\"}"),
+        expires_at: now() + 900,
+    })
+    .await
+    .unwrap();
+
+    let (first, second) = tokio::join!(b.take_sign_in("the-state"), a.take_sign_in("the-state"));
+    let taken: Vec<PendingSignIn> = [first.unwrap(), second.unwrap()]
+        .into_iter()
+        .flatten()
+        .collect();
+
+    assert_eq!(taken.len(), 1, "a sign-in was taken {} times", taken.len());
+    assert_eq!(taken[0].connection_id, id);
+    assert_eq!(taken[0].flow, "oauth2");
+    assert_eq!(taken[0].payload.expose_secret(), "{\"verifier\":\"v\"}");
+    assert!(b.take_sign_in("another-state").await.unwrap().is_none());
+    assert!(matches!(
+        a.begin_sign_in(&PendingSignIn {
+            key: SecretString::from("x"),
+            connection_id: "conn_missing".into(),
+            flow: "oauth2".into(),
+            payload: SecretString::from("p"),
+            expires_at: now() + 900,
+        })
+        .await,
+        Err(StoreError::NoSuchConnection(_))
+    ));
+}
+
+async fn sign_ins_expire_and_are_swept(place: Place) {
+    let store = place.open(&MasterKey::generate()).await;
+    let id = store.create_connection(&new_connection()).await.unwrap().id;
+    for (key, expires_at) in [("expired", now() - 1), ("also-expired", now() - 60)] {
+        store
+            .begin_sign_in(&PendingSignIn {
+                key: SecretString::from(key),
+                connection_id: id.clone(),
+                flow: "oauth1".into(),
+                payload: SecretString::from("secret"),
+                expires_at,
+            })
+            .await
+            .unwrap();
+    }
+
+    assert!(store.take_sign_in("expired").await.unwrap().is_none());
+    assert_eq!(store.sweep().await.unwrap(), 1, "the other expired one");
+    assert_eq!(store.sweep().await.unwrap(), 0);
+}
+
+async fn sessions_are_shared_expire_and_close(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+
+    let token = a.open_session(Duration::from_secs(3600)).await.unwrap();
+    let short = a.open_session(Duration::ZERO).await.unwrap();
+
+    assert!(b.session_is_open(&token).await.unwrap());
+    assert!(!b.session_is_open(&short).await.unwrap());
+    assert!(!b.session_is_open("not-a-session").await.unwrap());
+    assert!(
+        !place
+            .dump()
+            .await
+            .windows(token.len())
+            .any(|w| w == token.as_bytes())
+    );
+    b.close_session(&token).await.unwrap();
+    assert!(!a.session_is_open(&token).await.unwrap());
+    assert_eq!(a.sweep().await.unwrap(), 1);
+}
+
+async fn a_cursor_moves_once_per_version_whoever_moves_it(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = a.create_connection(&new_connection()).await.unwrap().id;
+    let subscription = a
+        .create_subscription(&NewSubscription {
+            connection_id: id,
+            trigger: "post.matching".into(),
+            configuration: "{\"query\":\"rust\"}".into(),
+            delivery: Delivery::Poll,
+        })
+        .await
+        .unwrap();
+    assert_eq!(subscription.cursor, None);
+
+    let (first, second) = tokio::join!(
+        a.move_cursor(&subscription.id, Some("100"), 0),
+        b.move_cursor(&subscription.id, Some("200"), 0)
+    );
+
+    let moved: Vec<_> = [&first, &second]
+        .into_iter()
+        .filter(|r| r.is_ok())
+        .collect();
+    assert_eq!(moved.len(), 1, "{first:?} {second:?}");
+    assert!(
+        [&first, &second]
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::Conflict(_))))
+    );
+    let read = b.subscription(&subscription.id).await.unwrap();
+    assert_eq!(read.cursor_version, 1);
+    assert!(matches!(read.cursor.as_deref(), Some("100" | "200")));
+    assert_eq!(read.configuration, "{\"query\":\"rust\"}");
+    assert!(matches!(
+        a.move_cursor("sub_missing", None, 0).await,
+        Err(StoreError::NoSuchSubscription(_))
+    ));
+    a.delete_subscription(&subscription.id).await.unwrap();
+    assert!(a.subscriptions(None).await.unwrap().is_empty());
+}
+
+async fn two_hosts_recording_the_same_events_each_get_every_key_once_between_them(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = a.create_connection(&new_connection()).await.unwrap().id;
+    let subscription = a
+        .create_subscription(&NewSubscription {
+            connection_id: id,
+            trigger: "mention.new".into(),
+            configuration: "{}".into(),
+            delivery: Delivery::Push,
+        })
+        .await
+        .unwrap();
+    let keys: Vec<String> = (0..200).map(|i| format!("18{i:05}")).collect();
+    let (evens, odds): (Vec<String>, Vec<String>) = keys
+        .iter()
+        .cloned()
+        .partition(|k| k.ends_with(['0', '2', '4', '6', '8']));
+    // One host sees every key, the other the even ones and some again.
+    let mut some_again = evens.clone();
+    some_again.extend(evens.iter().take(10).cloned());
+
+    let (from_a, from_b) = tokio::join!(
+        a.record_events(&subscription.id, &keys),
+        b.record_events(&subscription.id, &some_again)
+    );
+    let (from_a, from_b) = (from_a.unwrap(), from_b.unwrap());
+
+    let mut all: Vec<String> = from_a.iter().chain(&from_b).cloned().collect();
+    all.sort();
+    let mut expected = keys.clone();
+    expected.sort();
+    assert_eq!(all, expected, "each key new exactly once");
+    assert!(odds.iter().all(|k| from_a.contains(k)));
+    assert!(
+        a.record_events(&subscription.id, &keys)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        a.record_events("sub_missing", &keys).await,
+        Err(StoreError::NoSuchSubscription(_))
+    ));
+}
+
+async fn old_seen_events_are_forgotten(place: Place) {
+    let store = place.open(&MasterKey::generate()).await;
+    let id = store.create_connection(&new_connection()).await.unwrap().id;
+    let subscription = store
+        .create_subscription(&NewSubscription {
+            connection_id: id,
+            trigger: "follower.new".into(),
+            configuration: "{}".into(),
+            delivery: Delivery::Poll,
+        })
+        .await
+        .unwrap();
+    store
+        .record_events(&subscription.id, &["1".into(), "2".into()])
+        .await
+        .unwrap();
+
+    let kept = store
+        .forget_events_older_than(&subscription.id, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let forgotten = store
+        .forget_events_older_than(&subscription.id, Duration::ZERO)
+        .await
+        .unwrap();
+
+    assert_eq!((kept, forgotten), (0, 2));
+    assert_eq!(
+        store
+            .record_events(&subscription.id, &["1".into()])
+            .await
+            .unwrap(),
+        vec!["1".to_string()]
+    );
+}
+
+async fn the_refresh_lease_admits_one_holder_at_a_time(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = a.create_connection(&new_connection()).await.unwrap().id;
+    let v1 = a.save_tokens(&id, &tokens("a1", "r1"), None).await.unwrap();
+
+    let mut held = a.refresh_lease(&id, lease_terms(5000)).await.unwrap();
+    let refused = b.refresh_lease(&id, lease_terms(300)).await.unwrap_err();
+    let waiting = {
+        let b = place.open(&key).await;
+        let id = id.clone();
+        tokio::spawn(async move {
+            let mut lease = b.refresh_lease(&id, lease_terms(10_000)).await.unwrap();
+            let seen = lease.tokens().await.unwrap().unwrap();
+            lease.commit().await.unwrap();
+            seen
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (current, version) = held.tokens().await.unwrap().unwrap();
+    assert_eq!(version, v1);
+    assert_eq!(current.refresh_token.unwrap().expose_secret(), "r1");
+    held.save_tokens(&tokens("a2", "r2")).await.unwrap();
+    held.set_status(ConnectionStatus::Connected, None)
+        .await
+        .unwrap();
+    assert!(!waiting.is_finished(), "the waiter did not wait");
+    held.commit().await.unwrap();
+    let (seen, seen_version) = waiting.await.unwrap();
+
+    assert!(matches!(refused, StoreError::LeaseBusy { .. }), "{refused}");
+    assert!(refused.to_string().contains(&id), "{refused}");
+    assert_eq!(seen.refresh_token.unwrap().expose_secret(), "r2");
+    assert_eq!(seen_version, v1 + 1);
+    assert_eq!(
+        b.connection(&id).await.unwrap().status,
+        ConnectionStatus::Connected
+    );
+    // Other connections' leases are not held up by this one.
+    let other = a.create_connection(&new_connection()).await.unwrap().id;
+    if place.is_postgres() {
+        let _held = a.refresh_lease(&id, lease_terms(1000)).await.unwrap();
+        b.refresh_lease(&other, lease_terms(1000)).await.unwrap();
+    }
+}
+
+async fn a_lease_released_without_commit_writes_nothing(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = a.create_connection(&new_connection()).await.unwrap().id;
+    a.save_tokens(&id, &tokens("a1", "r1"), None).await.unwrap();
+
+    {
+        let mut lease = a.refresh_lease(&id, lease_terms(1000)).await.unwrap();
+        lease.save_tokens(&tokens("a2", "r2")).await.unwrap();
+        lease
+            .set_status(ConnectionStatus::NeedsReconnect, Some("lost"))
+            .await
+            .unwrap();
+    }
+    let mut next = b.refresh_lease(&id, lease_terms(5000)).await.unwrap();
+    let (current, version) = next.tokens().await.unwrap().unwrap();
+    next.commit().await.unwrap();
+
+    assert_eq!(current.refresh_token.unwrap().expose_secret(), "r1");
+    assert_eq!(version, 1);
+    assert_eq!(
+        b.connection(&id).await.unwrap().status,
+        ConnectionStatus::Pending
+    );
+}
+
+async fn hosts_opening_a_new_store_at_once_agree_on_it(place: Place) {
+    let key = MasterKey::from_bytes([7; 32]);
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let location = place.location.clone();
+        let key = MasterKey::from_bytes([7; 32]);
+        opening.spawn(async move { Store::open(&location, &key).await.map(|_| ()) });
+    }
+    let opened = opening.join_all().await;
+    let other_key = Store::open(&place.location, &MasterKey::generate()).await;
+
+    assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+    assert!(matches!(other_key, Err(StoreError::WrongKey { .. })));
+    let store = place.open(&key).await;
+    assert!(store.connection_ids().await.unwrap().is_empty());
+    assert!(Store::exists(&place.location).await.unwrap());
+}
+
+async fn a_store_from_a_newer_release_is_refused_without_writing(place: Place) {
+    let key = MasterKey::generate();
+    place.open(&key).await;
+    place.set_schema_version(99).await;
+    let before = place.dump().await;
+
+    let err = Store::open(&place.location, &key).await.unwrap_err();
+
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("newer"), "{err}");
+    assert_eq!(place.dump().await, before);
+}
+
+// ---- One backend only ---------------------------------------------------
+
+#[tokio::test]
+async fn a_database_url_is_shown_without_its_password() {
+    let location =
+        StoreLocation::from_database_url("postgres://app:hunter2-pw@db.internal:6432/platform")
+            .unwrap();
+
+    let shown = format!("{location} {location:?}");
+
+    assert!(!shown.contains("hunter2-pw"), "{shown}");
+    assert!(shown.contains("db.internal:6432/platform"), "{shown}");
+    let refused = StoreLocation::from_database_url("mysql://app@db/platform").unwrap_err();
+    assert!(refused.to_string().contains("postgres://"), "{refused}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_an_error_not_a_missing_store() {
+    let location =
+        StoreLocation::from_database_url("postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+            .unwrap();
+
+    let exists = Store::exists(&location).await;
+    let opened = Store::open(&location, &MasterKey::generate()).await;
+
+    assert!(exists.is_err(), "{exists:?}");
+    let err = opened.unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_store_file_is_an_error_and_stays_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("connections.db");
+    std::fs::write(&path, b"").unwrap();
+
+    let err = Store::open_file(&path, &MasterKey::generate())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, StoreError::Empty { .. }), "{err}");
+    assert!(err.to_string().contains("empty"), "{err}");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    assert!(Store::exists(&StoreLocation::Sqlite(path)).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_that_is_not_a_store_is_not_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, b"not a database at all").unwrap();
+
+    for path in [other, text] {
+        let before = std::fs::read(&path).unwrap();
+        let err = Store::open_file(&path, &MasterKey::generate())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_store_and_its_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").join("host-harness");
+    let path = data.join("connections.db");
+
+    let store = Store::open_file(&path, &MasterKey::generate())
+        .await
+        .unwrap();
+    store.create_connection(&new_connection()).await.unwrap();
+
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    for extra in ["connections.db-wal", "connections.db-shm"] {
+        let p = data.join(extra);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{extra}");
+        }
+    }
+    assert!(
+        std::fs::read_dir(&data).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".new")),
+        "a temporary file was left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
+    let place = Place::sqlite().await;
+    let key = MasterKey::generate();
+    let id = {
+        let store = place.open(&key).await;
+        let id = store.create_connection(&new_connection()).await.unwrap().id;
+        store
+            .save_tokens(&id, &tokens("a", "r"), None)
+            .await
+            .unwrap();
+        id
+    };
+    // Take the store back to what the first release wrote.
+    rusqlite::Connection::open(place.path())
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
+             DROP TABLE sessions; DROP TABLE sign_ins;
+             ALTER TABLE tokens DROP COLUMN access_issued_at;
+             UPDATE meta SET value = 1 WHERE key = 'schema_version';",
+        )
+        .unwrap();
+
+    let store = place.open(&key).await;
+
+    let (t, _) = store.tokens(&id).await.unwrap().unwrap();
+    assert_eq!(t.refresh_token.unwrap().expose_secret(), "r");
+    assert_eq!(t.access_issued_at, None);
+    assert_eq!(
+        store.connection(&id).await.unwrap().fields.len(),
+        2,
+        "the fields survived"
+    );
+    let session = store.open_session(Duration::from_secs(60)).await.unwrap();
+    assert!(store.session_is_open(&session).await.unwrap());
+    place.assert_schema_version(2);
+}

@@ -1,0 +1,274 @@
+//! `host-harness` processes sharing one store, as a platform runs them:
+//! `serve` nodes behind one public address, and one-shot `run` commands.
+//! Each node's stderr is kept, to see which did what.
+
+use host_harness::Routes;
+use host_harness::auth::http::HostHttp;
+use host_harness::outgoing::HttpTimeouts;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What every process of one platform is given: the store, its key, the
+/// routes to the emulator, and (for `serve`) the API key.
+#[derive(Clone)]
+pub struct Platform {
+    /// `--database-url`, or none for the SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// `HOST_HARNESS_MASTER_KEY`.
+    pub master_key: String,
+    /// The emulator's origin, for `api.x.com` and `x.com`.
+    pub emulator: String,
+    pub api_key: Option<String>,
+}
+
+impl Platform {
+    /// The command with the platform's settings.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_host-harness"));
+        command
+            .env(
+                "HOST_HARNESS_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled"),
+            )
+            .env("HOST_HARNESS_MASTER_KEY", &self.master_key)
+            .env_remove("HOST_HARNESS_LOG")
+            .env_remove("HOST_HARNESS_DATABASE_URL")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args([
+                "--route",
+                &format!("api.x.com={}", self.emulator),
+                "--route",
+                &format!("x.com={}", self.emulator),
+            ]);
+        if let Some(url) = &self.database_url {
+            command.args(["--database-url", url]);
+        }
+        match &self.api_key {
+            Some(key) => command.env("HOST_HARNESS_API_KEY", key),
+            None => command.env_remove("HOST_HARNESS_API_KEY"),
+        };
+        command.args(args);
+        command
+    }
+
+    /// Compiles the component into the shared cache once, so that the
+    /// processes a test starts together do not all compile it.
+    pub async fn warm_up(&self) {
+        let mut command = self.command(&["actions"]);
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// A running `host-harness serve`; its requests go through [`NodeClient`].
+pub struct Node {
+    client: NodeClient,
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl std::ops::Deref for Node {
+    type Target = NodeClient;
+
+    fn deref(&self) -> &NodeClient {
+        &self.client
+    }
+}
+
+/// Requests to a node, as a workflow engine or a browser makes them.
+#[derive(Clone)]
+pub struct NodeClient {
+    pub name: &'static str,
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+    api_key: Option<String>,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Node {
+    /// Starts `serve` on `port`, telling browsers it is reached at
+    /// `public_origin` (the address every node stands behind), and waits
+    /// until it answers.
+    pub async fn start(
+        name: &'static str,
+        platform: &Platform,
+        port: u16,
+        public_origin: &str,
+    ) -> Node {
+        let mut child = platform
+            .command(&[
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--public-url",
+                public_origin,
+                "-v",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("host-harness serve starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let node = Node {
+            client: NodeClient {
+                name,
+                origin: format!("http://127.0.0.1:{port}"),
+                api_key: platform.api_key.clone(),
+            },
+            child,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok((200, _)) = node.try_request("GET", "/api/v1/actions", None).await {
+                return node;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {name} did not start: {}",
+                node.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Everything the node wrote on stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Kills the node at once (SIGKILL): no clean-up runs.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A client of this node, to move into a task.
+    pub fn client(&self) -> NodeClient {
+        self.client.clone()
+    }
+}
+
+impl NodeClient {
+    /// An API request with the API key; the status and the JSON answer.
+    pub async fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), String> {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.origin))
+            .header("content-type", "application/json");
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key);
+        }
+        let request = request
+            .body(body.map(|b| b.to_string().into_bytes()).unwrap_or_default())
+            .unwrap();
+        let response = HostHttp::new(
+            Routes::default(),
+            HttpTimeouts {
+                first_byte: Duration::from_secs(120),
+                ..HttpTimeouts::default()
+            },
+        )
+        .send(request)
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok((
+            response.status().as_u16(),
+            serde_json::from_slice(response.body()).unwrap_or_default(),
+        ))
+    }
+
+    /// The same, expecting an answer.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.try_request(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("node {} did not answer {method} {path}: {e}", self.name))
+    }
+
+    /// A GET with the given cookies: status, headers and body.
+    pub async fn get_page(&self, path: &str, cookies: &str) -> (u16, http::HeaderMap, String) {
+        let request = http::Request::get(format!("{}{path}", self.origin))
+            .header("cookie", cookies)
+            .body(Vec::new())
+            .unwrap();
+        let response = HostHttp::new(Routes::default(), HttpTimeouts::default())
+            .send(request)
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.headers().clone(),
+            String::from_utf8_lossy(response.body()).into_owned(),
+        )
+    }
+
+    /// A form POST with the given cookies: status and headers.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        cookies: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, http::HeaderMap, String) {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            body.append_pair(k, v);
+        }
+        let request = http::Request::post(format!("{}{path}", self.origin))
+            .header("cookie", cookies)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.finish().into_bytes())
+            .unwrap();
+        let response = HostHttp::new(Routes::default(), HttpTimeouts::default())
+            .send(request)
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.headers().clone(),
+            String::from_utf8_lossy(response.body()).into_owned(),
+        )
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
