@@ -1,4 +1,4 @@
-//! The store's schema, as numbered migrations in each backend's dialect.
+//! The store's schema, as numbered migrations written once for both backends.
 //!
 //! A store records the last migration applied (`schema_version` in `meta`).
 //! Opening a store applies the ones it lacks, in order, in one transaction
@@ -6,11 +6,24 @@
 //! refused rather than guessed at. The numbers are the same for both
 //! backends, so a version means the same data everywhere.
 
-/// One step of the schema.
+/// One step of the schema, written once in the SQL both backends share.
+/// Two column types differ: SQLite's `BLOB` and `INTEGER` are
+/// PostgreSQL's `BYTEA` and `BIGINT` ([`Migration::postgres`]).
 pub(crate) struct Migration {
     pub version: i64,
-    pub sqlite: &'static str,
-    pub postgres: &'static str,
+    pub sql: &'static str,
+}
+
+impl Migration {
+    pub fn sqlite(&self) -> &'static str {
+        self.sql
+    }
+
+    pub fn postgres(&self) -> String {
+        self.sql
+            .replace(" BLOB", " BYTEA")
+            .replace(" INTEGER", " BIGINT")
+    }
 }
 
 /// The schema version this release writes.
@@ -20,7 +33,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         // The first release's schema, unchanged: stores it made are at 1.
-        sqlite: "
+        sql: "
 CREATE TABLE IF NOT EXISTS app_credentials (
     connector TEXT NOT NULL,
     method    TEXT NOT NULL,
@@ -64,57 +77,13 @@ CREATE TABLE IF NOT EXISTS tokens (
     updated_at        INTEGER NOT NULL
 );
 ",
-        postgres: "
-CREATE TABLE app_credentials (
-    connector TEXT NOT NULL,
-    method    TEXT NOT NULL,
-    level     TEXT NOT NULL,
-    field     TEXT NOT NULL,
-    plain     TEXT,
-    secret    BYTEA,
-    PRIMARY KEY (connector, method, level, field)
-);
-CREATE TABLE connections (
-    id             TEXT PRIMARY KEY,
-    connector      TEXT NOT NULL,
-    method         TEXT NOT NULL,
-    auth_kind      TEXT NOT NULL,
-    name           TEXT NOT NULL,
-    brand          TEXT,
-    status         TEXT NOT NULL,
-    status_reason  TEXT,
-    account_id     TEXT,
-    account_name   TEXT,
-    granted_scopes TEXT,
-    callback_url   TEXT,
-    created_at     BIGINT NOT NULL,
-    updated_at     BIGINT NOT NULL
-);
-CREATE TABLE connection_fields (
-    connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
-    field         TEXT NOT NULL,
-    plain         TEXT,
-    secret        BYTEA,
-    PRIMARY KEY (connection_id, field)
-);
-CREATE TABLE tokens (
-    connection_id     TEXT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
-    access_token      BYTEA,
-    access_expires_at BIGINT,
-    refresh_token     BYTEA,
-    token_secret      BYTEA,
-    scope             TEXT,
-    version           BIGINT NOT NULL,
-    updated_at        BIGINT NOT NULL
-);
-",
     },
     Migration {
         version: 2,
         // What several hosts share beyond connections: sign-ins in flight,
         // page sessions, and the state of triggers; and when each access
         // token was issued.
-        sqlite: "
+        sql: "
 ALTER TABLE tokens ADD COLUMN access_issued_at INTEGER;
 CREATE TABLE sign_ins (
     key_hash      TEXT PRIMARY KEY,
@@ -151,43 +120,6 @@ CREATE TABLE trigger_events_seen (
 );
 CREATE INDEX trigger_events_seen_by_age ON trigger_events_seen (subscription_id, seen_at);
 ",
-        postgres: "
-ALTER TABLE tokens ADD COLUMN access_issued_at BIGINT;
-CREATE TABLE sign_ins (
-    key_hash      TEXT PRIMARY KEY,
-    connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
-    flow          TEXT NOT NULL,
-    payload       BYTEA NOT NULL,
-    expires_at    BIGINT NOT NULL,
-    created_at    BIGINT NOT NULL
-);
-CREATE INDEX sign_ins_by_expiry ON sign_ins (expires_at);
-CREATE TABLE sessions (
-    token_hash TEXT PRIMARY KEY,
-    expires_at BIGINT NOT NULL,
-    created_at BIGINT NOT NULL
-);
-CREATE INDEX sessions_by_expiry ON sessions (expires_at);
-CREATE TABLE trigger_subscriptions (
-    id             TEXT PRIMARY KEY,
-    connection_id  TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
-    trigger_id     TEXT NOT NULL,
-    configuration  TEXT NOT NULL,
-    delivery       TEXT NOT NULL,
-    cursor         TEXT,
-    cursor_version BIGINT NOT NULL,
-    created_at     BIGINT NOT NULL,
-    updated_at     BIGINT NOT NULL
-);
-CREATE INDEX trigger_subscriptions_by_connection ON trigger_subscriptions (connection_id);
-CREATE TABLE trigger_events_seen (
-    subscription_id TEXT NOT NULL REFERENCES trigger_subscriptions(id) ON DELETE CASCADE,
-    event_key       TEXT NOT NULL,
-    seen_at         BIGINT NOT NULL,
-    PRIMARY KEY (subscription_id, event_key)
-);
-CREATE INDEX trigger_events_seen_by_age ON trigger_events_seen (subscription_id, seen_at);
-",
     },
 ];
 
@@ -201,5 +133,17 @@ mod tests {
             assert_eq!(m.version, i as i64 + 1);
         }
         assert_eq!(MIGRATIONS.last().unwrap().version, LATEST);
+    }
+
+    #[test]
+    fn postgres_gets_its_own_column_types_and_nothing_else_changes() {
+        let first = MIGRATIONS[0].postgres();
+        assert!(first.contains("secret    BYTEA"), "{first}");
+        assert!(first.contains("created_at     BIGINT NOT NULL"), "{first}");
+        assert!(!first.contains("BLOB") && !first.contains("INTEGER"));
+        assert_eq!(
+            first.replace("BYTEA", "BLOB").replace("BIGINT", "INTEGER"),
+            MIGRATIONS[0].sqlite()
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! backend holds it.
 
 use crate::backend::postgres::{self, Postgres};
-use crate::backend::sqlite::{KeyCheck, Sqlite};
+use crate::backend::sqlite::Sqlite;
 use crate::backend::{
-    Backend, ConnectionUpdate, LeaseBackend, RawConnection, RawField, RawSignIn, RawSubscription,
-    RawTokens, RawValue,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawField, RawSignIn,
+    RawSubscription, RawTokens, RawValue,
 };
 use crate::crypto::Cipher;
 use crate::error::StoreError;

@@ -49,3 +49,21 @@ impl AuthError {
         }
     }
 }
+
+/// The named text fields of a stored sign-in's payload (a JSON object).
+fn payload_fields<const N: usize>(
+    payload: &secrecy::SecretString,
+    names: [&str; N],
+) -> Result<[String; N], AuthError> {
+    use secrecy::ExposeSecret;
+    let value: serde_json::Value = serde_json::from_str(payload.expose_secret())
+        .map_err(|_| AuthError::SignIn("the stored sign-in is not readable".into()))?;
+    let mut fields = names.map(|_| String::new());
+    for (field, name) in fields.iter_mut().zip(names) {
+        *field = value[name]
+            .as_str()
+            .ok_or_else(|| AuthError::SignIn(format!("the stored sign-in has no {name}")))?
+            .to_string();
+    }
+    Ok(fields)
+}

@@ -39,19 +39,13 @@ impl PendingAuthorization {
 
     /// The sign-in `request_token` names, from the payload stored with it.
     pub fn from_payload(request_token: &str, payload: &SecretString) -> Result<Self, AuthError> {
-        let value: serde_json::Value = serde_json::from_str(payload.expose_secret())
-            .map_err(|_| AuthError::SignIn("the stored sign-in is not readable".into()))?;
-        let text = |name: &str| {
-            value[name]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| AuthError::SignIn(format!("the stored sign-in has no {name}")))
-        };
+        let [callback, request_secret] =
+            super::payload_fields(payload, ["callback", "request_secret"])?;
         Ok(PendingAuthorization {
             authorization_url: String::new(),
-            callback: text("callback")?,
+            callback,
             request_token: request_token.to_string(),
-            request_secret: SecretString::from(text("request_secret")?),
+            request_secret: SecretString::from(request_secret),
         })
     }
 }

@@ -54,19 +54,13 @@ impl PendingAuthorization {
     /// The sign-in `state` names, from the payload stored with it, on
     /// whichever host the redirect reached.
     pub fn from_payload(state: &str, payload: &SecretString) -> Result<Self, AuthError> {
-        let value: serde_json::Value = serde_json::from_str(payload.expose_secret())
-            .map_err(|_| AuthError::SignIn("the stored sign-in is not readable".into()))?;
-        let text = |name: &str| {
-            value[name]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| AuthError::SignIn(format!("the stored sign-in has no {name}")))
-        };
+        let [redirect_uri, verifier] =
+            super::payload_fields(payload, ["redirect_uri", "verifier"])?;
         Ok(PendingAuthorization {
             authorization_url: String::new(),
-            redirect_uri: text("redirect_uri")?,
+            redirect_uri,
             state: state.to_string(),
-            verifier: PkceCodeVerifier::new(text("verifier")?),
+            verifier: PkceCodeVerifier::new(verifier),
         })
     }
 }

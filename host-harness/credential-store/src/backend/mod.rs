@@ -10,6 +10,17 @@ use crate::records::LeaseTerms;
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
+/// Whether a stored key-check value opens with the store's key.
+pub(crate) type OpensWithKey = dyn Fn(&[u8]) -> bool + Send + Sync;
+
+/// How the store layer checks and makes the key-check value, which only it
+/// can seal and open.
+pub(crate) struct KeyCheck {
+    /// A freshly sealed key check, for a new store.
+    pub new_value: Vec<u8>,
+    pub opens: Box<OpensWithKey>,
+}
+
 /// A field's value as stored: plain text, or a sealed secret.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RawValue {

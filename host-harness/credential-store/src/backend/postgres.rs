@@ -14,10 +14,9 @@
 //! the transaction past the lease's `hold`; a waiter gives up after `wait`.
 
 use super::{
-    Backend, ConnectionUpdate, LeaseBackend, RawConnection, RawField, RawSignIn, RawSubscription,
-    RawTokens, RawValue, Result,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawField, RawSignIn,
+    RawSubscription, RawTokens, RawValue, Result,
 };
-use crate::backend::sqlite::KeyCheck;
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
 use crate::schema::{LATEST, MIGRATIONS};
@@ -246,7 +245,7 @@ async fn migrate(
         return Ok(());
     }
     for migration in MIGRATIONS.iter().filter(|m| m.version > version) {
-        tx.batch_execute(migration.postgres).await?;
+        tx.batch_execute(&migration.postgres()).await?;
     }
     tx.execute(
         "UPDATE meta SET value = $1 WHERE key = 'schema_version'",

@@ -14,8 +14,8 @@
 //! wait (up to [`BUSY_TIMEOUT`]); reads go on.
 
 use super::{
-    Backend, ConnectionUpdate, LeaseBackend, RawConnection, RawField, RawSignIn, RawSubscription,
-    RawTokens, RawValue, Result,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawField, RawSignIn,
+    RawSubscription, RawTokens, RawValue, Result,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -32,15 +32,6 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 const IDLE_CONNECTIONS: usize = 8;
 /// The first bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
-
-/// How the store layer checks and makes the key-check value, which only it
-/// can seal and open.
-pub(crate) struct KeyCheck {
-    /// A freshly sealed key check, for a new store.
-    pub new_value: Vec<u8>,
-    /// Whether a stored key check opens with the store's key.
-    pub opens: Box<dyn Fn(&[u8]) -> bool + Send + Sync>,
-}
 
 pub(crate) struct Sqlite {
     inner: Arc<Inner>,
@@ -293,7 +284,7 @@ fn migrate(db: &mut Connection, check: &KeyCheck, location: &str) -> Result<()> 
         return Ok(());
     }
     for migration in MIGRATIONS.iter().filter(|m| m.version > version) {
-        tx.execute_batch(migration.sqlite)?;
+        tx.execute_batch(migration.sqlite())?;
     }
     tx.execute(
         "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
@@ -400,6 +391,17 @@ fn connection_exists(db: &Connection, id: &str) -> Result<bool> {
     Ok(db
         .query_row(
             "SELECT 1 FROM connections WHERE id = ?1",
+            params![id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn subscription_exists(db: &Connection, id: &str) -> Result<bool> {
+    Ok(db
+        .query_row(
+            "SELECT 1 FROM trigger_subscriptions WHERE id = ?1",
             params![id],
             |_| Ok(()),
         )
@@ -878,15 +880,7 @@ impl Backend for Sqlite {
             match moved {
                 Some(version) => Ok(version),
                 None => {
-                    let exists = db
-                        .query_row(
-                            "SELECT 1 FROM trigger_subscriptions WHERE id = ?1",
-                            params![id],
-                            |_| Ok(()),
-                        )
-                        .optional()?
-                        .is_some();
-                    Err(if exists {
+                    Err(if subscription_exists(db, &id)? {
                         StoreError::Conflict(format!("the cursor of subscription `{id}`"))
                     } else {
                         StoreError::NoSuchSubscription(id)
@@ -912,15 +906,7 @@ impl Backend for Sqlite {
         let id = id.to_owned();
         self.run(move |db| {
             let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let exists = tx
-                .query_row(
-                    "SELECT 1 FROM trigger_subscriptions WHERE id = ?1",
-                    params![id],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if !exists {
+            if !subscription_exists(&tx, &id)? {
                 return Err(StoreError::NoSuchSubscription(id));
             }
             let mut new = Vec::new();
