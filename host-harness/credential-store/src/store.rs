@@ -389,6 +389,20 @@ impl Store {
         })
     }
 
+    /// The connection's status and why, read without its fields: what
+    /// every action checks first.
+    pub async fn status(&self, id: &str) -> Result<(ConnectionStatus, Option<String>), StoreError> {
+        let (status, reason) = self
+            .backend
+            .status(id)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchConnection(id.to_string()))?;
+        Ok((
+            ConnectionStatus::parse(&status).unwrap_or(ConnectionStatus::NeedsReconnect),
+            reason,
+        ))
+    }
+
     async fn update(&self, id: &str, update: ConnectionUpdate) -> Result<(), StoreError> {
         if self.backend.update_connection(id, update, now()).await? {
             Ok(())

@@ -582,9 +582,13 @@ async fn the_refresh_lease_admits_one_holder_at_a_time(place: Place) {
     assert_eq!(seen.refresh_token.unwrap().expose_secret(), "r2");
     assert_eq!(seen_version, v1 + 1);
     assert_eq!(
-        b.connection(&id).await.unwrap().status,
-        ConnectionStatus::Connected
+        b.status(&id).await.unwrap(),
+        (ConnectionStatus::Connected, None)
     );
+    assert!(matches!(
+        b.status("conn_missing").await,
+        Err(StoreError::NoSuchConnection(_))
+    ));
     // Other connections' leases are not held up by this one.
     let other = a.create_connection(&new_connection()).await.unwrap().id;
     if place.is_postgres() {

@@ -125,14 +125,12 @@ impl TokenManager {
 
     /// Refuses work on a connection that needs reconnecting.
     async fn check_status(&self, id: &str) -> Result<(), CredentialError> {
-        let record = self.store.connection(id).await.map_err(unavailable)?;
-        match record.status {
+        let (status, reason) = self.store.status(id).await.map_err(unavailable)?;
+        match status {
             ConnectionStatus::NeedsReconnect
             | ConnectionStatus::Revoked
             | ConnectionStatus::Pending => Err(CredentialError::NeedsReconnect(
-                record
-                    .status_reason
-                    .unwrap_or_else(|| format!("the connection is {}", record.status.as_str())),
+                reason.unwrap_or_else(|| format!("the connection is {}", status.as_str())),
             )),
             ConnectionStatus::Connected => Ok(()),
         }

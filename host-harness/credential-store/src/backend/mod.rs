@@ -123,6 +123,8 @@ pub(crate) trait Backend: Send + Sync {
 
     async fn insert_connection(&self, connection: RawConnection) -> Result<()>;
     async fn connection(&self, id: &str) -> Result<Option<RawConnection>>;
+    /// The connection's status and its reason, without its fields.
+    async fn status(&self, id: &str) -> Result<Option<(String, Option<String>)>>;
     /// Oldest first.
     async fn connection_ids(&self) -> Result<Vec<String>>;
     /// False when there is no such connection.

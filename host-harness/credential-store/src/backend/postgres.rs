@@ -407,29 +407,25 @@ impl Backend for Postgres {
 
     async fn connection(&self, id: &str) -> Result<Option<RawConnection>> {
         let db = self.client().await?;
-        let row = db
-            .query_opt(
-                &db.prepare_cached(
-                    "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
-                            account_name, granted_scopes, callback_url, created_at, updated_at
-                     FROM connections WHERE id = $1",
-                )
-                .await?,
-                &[&id],
+        let (row, fields) = (
+            db.prepare_cached(
+                "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
+                        account_name, granted_scopes, callback_url, created_at, updated_at
+                 FROM connections WHERE id = $1",
             )
-            .await?;
+            .await?,
+            db.prepare_cached(
+                "SELECT field, plain, secret FROM connection_fields WHERE connection_id = $1 ORDER BY field",
+            )
+            .await?,
+        );
+        // Both queries in one round trip: the driver pipelines them.
+        let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] = &[&id];
+        let (row, fields) =
+            tokio::try_join!(db.query_opt(&row, params), db.query(&fields, params))?;
         let Some(r) = row else {
             return Ok(None);
         };
-        let fields = db
-            .query(
-                &db.prepare_cached(
-                    "SELECT field, plain, secret FROM connection_fields WHERE connection_id = $1 ORDER BY field",
-                )
-                .await?,
-                &[&id],
-            )
-            .await?;
         Ok(Some(RawConnection {
             id: id.to_string(),
             connector: r.get(0),
@@ -447,6 +443,17 @@ impl Backend for Postgres {
             updated_at: r.get(12),
             fields: fields.iter().map(field_row).collect(),
         }))
+    }
+
+    async fn status(&self, id: &str) -> Result<Option<(String, Option<String>)>> {
+        let db = self.client().await?;
+        let stmt = db
+            .prepare_cached("SELECT status, status_reason FROM connections WHERE id = $1")
+            .await?;
+        Ok(db
+            .query_opt(&stmt, &[&id])
+            .await?
+            .map(|r| (r.get(0), r.get(1))))
     }
 
     async fn connection_ids(&self) -> Result<Vec<String>> {

@@ -592,6 +592,17 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn status(&self, id: &str) -> Result<Option<(String, Option<String>)>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .prepare_cached("SELECT status, status_reason FROM connections WHERE id = ?1")?
+                .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })
+        .await
+    }
+
     async fn connection_ids(&self) -> Result<Vec<String>> {
         self.run(|db| {
             let mut stmt =
