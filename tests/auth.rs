@@ -220,6 +220,71 @@ async fn a_used_authorization_code_cannot_be_used_again() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_code_that_expired_before_its_exchange_is_explained_as_a_slow_sign_in() {
+    let bed = AuthBed::start().await;
+    let record = bed.manager.create(&bed.oauth2_form(SCOPES)).await.unwrap();
+    let pending = bed
+        .manager
+        .begin_oauth2(&record.id, CALLBACK)
+        .await
+        .unwrap();
+    let query = query_of(&consent(&pending.authorization_url, "ada", true).await);
+    // The user left the page open: X's codes last thirty seconds.
+    bed.x.clock().advance(std::time::Duration::from_secs(60));
+
+    let failed = bed
+        .manager
+        .finish_oauth2(&record.id, pending, &query)
+        .await
+        .unwrap_err();
+    bed.store
+        .set_status(
+            &record.id,
+            ConnectionStatus::NeedsReconnect,
+            Some(&failed.to_string()),
+        )
+        .await
+        .unwrap();
+    let report = bed.manager.test(&record.id).await.unwrap();
+
+    assert!(
+        failed.to_string().contains("authorization code"),
+        "{failed}"
+    );
+    let advice = report.advice.join(" ");
+    assert!(advice.contains("took too long"), "{advice}");
+    assert!(!advice.contains("refresh token"), "{advice}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_that_names_another_provider_is_refused_before_the_code_is_used() {
+    let bed = AuthBed::start().await;
+    let mut outcomes = Vec::new();
+    for issuer in ["https://login.evil.example", "https://x.com/"] {
+        let record = bed.manager.create(&bed.oauth2_form(SCOPES)).await.unwrap();
+        let pending = bed
+            .manager
+            .begin_oauth2(&record.id, CALLBACK)
+            .await
+            .unwrap();
+        let mut query = query_of(&consent(&pending.authorization_url, "ada", true).await);
+        query.push(("iss".into(), issuer.into()));
+        outcomes.push(bed.manager.finish_oauth2(&record.id, pending, &query).await);
+    }
+
+    let mix_up = outcomes[0].as_ref().unwrap_err().to_string();
+    assert!(mix_up.contains("login.evil.example"), "{mix_up}");
+    assert!(mix_up.contains("mix-up"), "{mix_up}");
+    assert_eq!(
+        bed.token_requests("authorization_code"),
+        1,
+        "the refused code was sent"
+    );
+    // X's own name, the origin of its sign-in page, is accepted.
+    assert!(outcomes[1].is_ok(), "{:?}", outcomes[1].as_ref().err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_callback_url_that_is_not_registered_stops_the_sign_in_and_test_names_the_url_to_register()
  {
     let bed = AuthBed::start().await;

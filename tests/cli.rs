@@ -143,6 +143,26 @@ fn actions_lists_ids_titles_and_schemas() {
         assert!(stdout(&text).contains(id), "{id} missing");
     }
     assert!(stdout(&text).contains("text: string (required)"));
+    // Objects show their members, choices their values: none is a `string`.
+    let listed = stdout(&text);
+    assert!(
+        listed.contains(
+            "poll: object {duration_minutes: integer (required), options: array of string (required)}"
+        ),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(r#"reply_settings: one of "following", "mentionedUsers""#),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("fields: object {expansions: array of (one of"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("poll: string") && !listed.contains("fields: string"),
+        "{listed}"
+    );
     let actions: Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(actions.as_array().unwrap().len(), 25);
     assert_eq!(actions[5]["input_schema"]["required"][0], "text");
@@ -158,6 +178,22 @@ fn serve_refuses_a_concurrency_of_zero_naming_the_flag() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn serve_keeps_the_emulator_away_from_a_shared_database() {
+    let out = host_harness(&[
+        "serve",
+        "--emulator",
+        "--bind",
+        "127.0.0.1:0",
+        "--database-url",
+        "postgres://nobody:pw-not-shown@127.0.0.1:1/none",
+    ]);
+
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--database-url"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("pw-not-shown"), "{}", stderr(&out));
 }
 
 #[test]
@@ -263,4 +299,111 @@ fn each_action_logs_one_span_with_its_outcome_and_latency_as_json() {
     assert_eq!(span["outcome"], "ok");
     assert!(span["connection"].is_string());
     assert!(span["latency_ms"].is_u64());
+}
+
+/// A directory holding a FIFO, `pipe`, that nothing ever writes to.
+#[cfg(unix)]
+fn directory_with_a_fifo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::ffi::CString::new(dir.path().join("pipe").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    dir
+}
+
+/// Runs the command, killing it if it has not exited after `limit`; its
+/// output, and whether it exited by itself.
+fn run_within(command: &mut Command, limit: std::time::Duration) -> (Output, bool) {
+    let mut child = command
+        .env_remove("HOST_HARNESS_LOG")
+        .env("HOST_HARNESS_CACHE_DIR", shared_cache())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let exited = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    (child.wait_with_output().unwrap(), exited)
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_offered_as_media_is_refused_as_not_a_file_and_the_run_ends() {
+    let dir = directory_with_a_fifo();
+
+    let (out, exited) = run_within(
+        Command::new(env!("CARGO_BIN_EXE_host-harness")).args([
+            "run",
+            "media.upload",
+            "--files",
+            dir.path().to_str().unwrap(),
+            "--deadline",
+            "20",
+            "--input",
+            r#"{"file": "pipe"}"#,
+        ]),
+        std::time::Duration::from_secs(60),
+    );
+
+    assert!(exited, "the run never ended: {}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = error_json(&out);
+    assert_eq!(error["error"], "invalid-input");
+    assert_eq!(error["field"], "file");
+    assert!(
+        error["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"),
+        "{error}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_component_blocked_opening_a_fifo_still_ends_at_its_deadline_and_the_run_exits() {
+    let dir = directory_with_a_fifo();
+
+    let started = std::time::Instant::now();
+    let (out, exited) = run_within(
+        Command::new(env!("CARGO_BIN_EXE_host-harness"))
+            .args([
+                "run",
+                "fs.read",
+                "--component",
+                component_artifacts::HOSTILE_COMPONENT_PATH,
+                "--manifest",
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../tests/fixtures/hostile-component/manifest.json"
+                ),
+                "--bearer-token-env",
+                "UNUSED_TOKEN",
+                "--files",
+                dir.path().to_str().unwrap(),
+                "--deadline",
+                "2",
+                "--input",
+                r#"{"file": "pipe"}"#,
+            ])
+            .env("UNUSED_TOKEN", "not-used"),
+        std::time::Duration::from_secs(60),
+    );
+
+    assert!(exited, "the run never exited: {}", stderr(&out));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(error_json(&out)["error"], "timeout", "{}", stderr(&out));
 }

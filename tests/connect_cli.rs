@@ -397,6 +397,46 @@ fn store_state(dir: &Path) -> (Vec<u8>, Vec<String>) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_secret_typed_on_the_command_line_is_warned_about_and_never_echoed() {
+    let cli = Cli::start(false).await;
+    let secret = cli.app.client_secret.clone().unwrap();
+
+    let typed = cli
+        .run(&[
+            "app-credentials",
+            "set",
+            "--method",
+            "oauth2",
+            "--field",
+            &format!("client_id={}", cli.app.client_id),
+            "--field",
+            &format!("client_secret={secret}"),
+        ])
+        .await;
+    let from_env = cli
+        .run(&[
+            "app-credentials",
+            "set",
+            "--method",
+            "oauth2",
+            "--field-env",
+            "client_secret=CLIENT_SECRET",
+        ])
+        .await;
+
+    assert!(typed.status.success(), "{}", text(&typed));
+    let said = text(&typed);
+    assert!(
+        said.contains("warning: `client_secret` is a secret") && said.contains("--field-env"),
+        "{said}"
+    );
+    assert!(!said.contains("`client_id` is a secret"), "{said}");
+    assert!(!said.contains(&secret), "the secret was echoed");
+    assert!(from_env.status.success(), "{}", text(&from_env));
+    assert!(!text(&from_env).contains("warning"), "{}", text(&from_env));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_or_missing_master_key_is_refused_and_nothing_is_overwritten() {
     let cli = Cli::start(false).await;
     let id = cli.connect_oauth2("ada").await;

@@ -11,7 +11,7 @@ use fantoccini::{Client, Locator};
 use host_harness::auth::http::HostHttp;
 use host_harness::outgoing::HttpTimeouts;
 use host_harness::web::{self, WebConfig};
-use host_harness::{ConnectionManager, Routes};
+use host_harness::{ConnectionManager, Origin, Routes};
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::web::{Browser, ServeBed, click_button, fill, text_of, wait_for_text};
@@ -621,6 +621,125 @@ async fn forged_form_posts_and_unknown_sign_in_redirects_are_refused() {
         support::browser::get(&bed.url("/callback?code=stolen&state=made-up")).await;
     assert_eq!(status, 400);
     assert!(page.contains("not started here"), "{page}");
+}
+
+/// A request with the headers given, its URL's host sent to `bed` (as a
+/// name re-pointed at the machine would be, keeping its `Host`); status,
+/// headers and body.
+async fn raw(
+    bed: &ServeBed,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, http::HeaderMap, String) {
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap()
+        .split(['/', ':'])
+        .next()
+        .unwrap();
+    let mut routes = Routes::default();
+    routes.add(host, Origin::parse(&bed.origin).unwrap());
+    let response = HostHttp::new(routes, HttpTimeouts::default())
+        .send(request.body(body.as_bytes().to_vec()).unwrap())
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.headers().clone(),
+        String::from_utf8_lossy(response.body()).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_on_another_site_cannot_use_the_server_through_a_rebound_name() {
+    let bed = ServeBed::start(None).await;
+    let token = bed
+        .x
+        .issue_user_token("ada", &["tweet.read", "tweet.write", "users.read"]);
+    let id = connect_with_bearer(&bed, "Existing", &token).await;
+    let posts_before = bed.x.posts_of("ada").len();
+    let json = ("content-type", "application/json");
+    let create = r#"{"method": "bearer", "fields": {"bearer_token": "stolen"}}"#;
+    let post = r#"{"text": "Sent by another site"}"#;
+    let action = bed.url(&format!("/api/v1/connections/{id}/actions/post.create"));
+    let port = bed.origin.rsplit(':').next().unwrap();
+    let rebound = |path: &str| format!("http://evil.example:{port}{path}");
+
+    // evil.example re-pointed at 127.0.0.1: the browser sends its own name.
+    let (listed, _, listing) = raw(&bed, "GET", &rebound("/api/v1/connections"), &[], "").await;
+    let (created, _, _) = raw(
+        &bed,
+        "POST",
+        &rebound("/api/v1/connections"),
+        &[json],
+        create,
+    )
+    .await;
+    let (page, page_headers, _) = raw(&bed, "GET", &rebound("/connections"), &[], "").await;
+    // Another origin posting to the right name, as fetch() from a page would.
+    let cross = [("origin", "http://evil.example"), json];
+    let (posted, _, _) = raw(&bed, "POST", &action, &cross, post).await;
+    let fetched = [("sec-fetch-site", "cross-site"), json];
+    let (fetched_post, _, _) = raw(&bed, "POST", &action, &fetched, post).await;
+    // A test without the JSON type, as a cross-site form can send it.
+    let test = bed.url(&format!("/api/v1/connections/{id}/test"));
+    let (form_test, _, _) = raw(
+        &bed,
+        "POST",
+        &test,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "",
+    )
+    .await;
+    let (json_test, _, _) = raw(&bed, "POST", &test, &[json], "").await;
+    // The server's own names and origin still work.
+    let own = [("origin", bed.origin.as_str()), json];
+    let by_name = format!("http://localhost:{port}/api/v1/connections/{id}/actions/post.create");
+    let (own_post, own_headers, _) =
+        raw(&bed, "POST", &by_name, &own, r#"{"text": "Sent here"}"#).await;
+    let (own_page, headers, html) = raw(&bed, "GET", &bed.url("/connections"), &[], "").await;
+    let (css, css_headers, _) = raw(&bed, "GET", &bed.url("/style.css"), &[], "").await;
+
+    assert_eq!((listed, created, page), (421, 421, 421));
+    assert!(!listing.contains(&id), "the list leaked: {listing}");
+    assert_eq!((posted, fetched_post), (403, 403));
+    assert_eq!(form_test, 415);
+    assert_eq!(json_test, 200);
+    assert_eq!(own_post, 200);
+    assert_eq!(own_page, 200);
+    assert_eq!(bed.store.connection_ids().await.unwrap(), vec![id.clone()]);
+    assert_eq!(
+        bed.x.posts_of("ada").len(),
+        posts_before + 1,
+        "only the server's own request posted"
+    );
+    for headers in [&headers, &own_headers, &page_headers] {
+        assert_eq!(
+            headers["content-security-policy"],
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "same-origin");
+    }
+    assert!(
+        !html.contains("<style"),
+        "inline style the policy would block"
+    );
+    assert!(html.contains("href=\"/style.css\""));
+    assert_eq!(css, 200);
+    assert!(
+        css_headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -857,6 +857,8 @@ fn advice_for(reason: &str, auth: &ResolvedAuth) -> Vec<String> {
         vec![format!(
             "The {id_field} or {secret_field} is wrong, or the secret was rotated in the developer portal: copy the current pair from the portal, update it here, and reconnect."
         )]
+    } else if reason.contains("authorization code") {
+        vec!["The sign-in took too long, or its code was used already (a page reloaded, a redirect delivered twice): connect again, and finish the sign-in without waiting.".into()]
     } else if reason.contains("invalid_grant") || reason.contains("refresh token") {
         vec!["The account's authorization ended (access was revoked, or the refresh token was used elsewhere): reconnect.".into()]
     } else {

@@ -22,5 +22,10 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::EXIT_HOST_ERROR);
         }
     };
-    runtime.block_on(cli::run(args))
+    let code = runtime.block_on(cli::run(args));
+    // A component may have left a host call blocked in a thread (opening a
+    // FIFO it was granted waits for a writer): the action already ended at
+    // its deadline, and the process does not wait for the thread either.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
 }

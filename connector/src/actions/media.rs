@@ -183,6 +183,17 @@ impl Source {
         }
         let path = relative_path(input.file.as_deref().unwrap_or_default())?;
         let shown = input.file.as_deref().unwrap_or_default();
+        // Looked at before it is opened: opening a FIFO or a device could
+        // wait for ever.
+        match std::fs::metadata(&path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(invalid_input(
+                    "file",
+                    format!("`{shown}` is not a regular file"),
+                ));
+            }
+            _ => {}
+        }
         let file = std::fs::File::open(&path).map_err(|e| {
             let why = match e.kind() {
                 std::io::ErrorKind::NotFound => {

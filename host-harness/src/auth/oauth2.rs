@@ -156,6 +156,16 @@ pub async fn finish(
             "the redirect's state does not match the request's; the sign-in was not started here, so it is refused".into(),
         ));
     }
+    // RFC 9207: a provider that names itself must be the one the user was
+    // sent to, or the code may be another provider's (a mix-up attack).
+    if let Some(issuer) = get("iss") {
+        let expected = expected_issuer(auth)?;
+        if issuer.trim_end_matches('/') != expected.trim_end_matches('/') {
+            return Err(AuthError::SignIn(format!(
+                "the redirect says it comes from {issuer}, not from {expected} where the sign-in was sent; it is refused (a mix-up of providers)"
+            )));
+        }
+    }
     let code =
         get("code").ok_or_else(|| AuthError::SignIn("the redirect carries no code".into()))?;
     let redirect =
@@ -170,7 +180,31 @@ pub async fn finish(
         .set_redirect_uri(Cow::Owned(redirect))
         .request_async(http)
         .await;
-    issued(http, "the token URL", response)
+    issued(http, "the token URL", response).map_err(|e| match e {
+        // At the code exchange, `invalid_grant` is about the code, not a
+        // refresh token: it expired, or was used already.
+        AuthError::Refused {
+            code, description, ..
+        } if code == "invalid_grant" => AuthError::SignIn(format!(
+            "the token URL refused the authorization code (invalid_grant{}): the sign-in took too long, or the code was used already; connect again",
+            description.map(|d| format!(": {d}")).unwrap_or_default()
+        )),
+        other => other,
+    })
+}
+
+/// The issuer the sign-in was sent to: the auth method's `issuer` field
+/// when the manifest names one, else the authorization URL's origin.
+fn expected_issuer(auth: &ResolvedAuth) -> Result<String, AuthError> {
+    if let Some(issuer) = auth.text("issuer") {
+        return Ok(issuer);
+    }
+    let url = auth.require("authorization_url")?;
+    let parsed = oauth2::url::Url::parse(&url).map_err(|_| AuthError::BadUrl {
+        field: "authorization_url".into(),
+        url: url.clone(),
+    })?;
+    Ok(parsed.origin().ascii_serialization())
 }
 
 /// Exchanges a refresh token for new tokens.

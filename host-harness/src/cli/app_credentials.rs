@@ -74,6 +74,7 @@ pub async fn run(host: &HostArgs, command: AppCredentialsCommand) -> Result<Exit
             fields,
         } => {
             let method = method_of(&method)?;
+            fields.warn_about_secrets(&method);
             let mut values = BTreeMap::new();
             for (name, value) in fields.collect()? {
                 let Some(field) = method.fields.iter().find(|f| f.name == name) else {

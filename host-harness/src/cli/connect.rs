@@ -57,6 +57,9 @@ pub async fn run(host: &HostArgs, args: ConnectArgs) -> Result<ExitCode> {
                 .join(", ")
         ),
     };
+    if let Some(method) = methods.iter().find(|m| m.id == method_id) {
+        args.fields.warn_about_secrets(method);
+    }
     let mut values = args.fields.collect()?;
     if interactive()
         && let Some(method) = methods.iter().find(|m| m.id == method_id)

@@ -69,6 +69,21 @@ impl FieldArgs {
     }
 }
 
+impl FieldArgs {
+    /// Warns about each secret of `method` given with `--field`: every user
+    /// of the machine can read a command line.
+    pub fn warn_about_secrets(&self, method: &AuthMethod) {
+        for spec in &self.fields {
+            let name = spec.split_once('=').map(|(n, _)| n.trim()).unwrap_or(spec);
+            if method.fields.iter().any(|f| f.name == name && f.secret) {
+                super::notice(&format!(
+                    "warning: `{name}` is a secret, and a command line can be read by every user of this machine; give it with --field-env {name}=VARIABLE, --fields-json FILE, or at the prompt"
+                ));
+            }
+        }
+    }
+}
+
 /// Whether prompts can be shown: stdin and stderr are a terminal.
 pub fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()

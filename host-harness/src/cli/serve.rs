@@ -60,7 +60,13 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
     };
 
     // With the emulator, connections live in a directory of their own:
-    // tokens of an emulator that is gone mean nothing.
+    // tokens of an emulator that is gone mean nothing, and its app
+    // credentials must not become a shared store's defaults.
+    if args.emulator && host.database_url.is_some() {
+        anyhow::bail!(
+            "--emulator keeps its throwaway connections apart and cannot use --database-url (or HOST_HARNESS_DATABASE_URL); leave one of them out"
+        );
+    }
     let scratch;
     let host = if args.emulator && host.data_dir.is_none() {
         scratch = tempfile::tempdir().context("cannot create a directory for the connections")?;

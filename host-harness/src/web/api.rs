@@ -121,7 +121,24 @@ async fn delete(State(state): State<Shared>, Path(id): Path<String>) -> Response
     }
 }
 
-async fn test(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+/// Tests a connection. Like every other request that acts, it must say it
+/// is JSON (its body may be empty), which a cross-site form cannot.
+async fn test(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({"error": "invalid-input", "message": "send `Content-Type: application/json` (the body may be empty)"}),
+        );
+    }
     match state.manager.test(&id).await {
         Ok(report) => Json(report).into_response(),
         Err(e) => connect_error(e),

@@ -78,6 +78,8 @@ pub enum ServeError {
 pub(crate) struct AppState {
     manager: ConnectionManager,
     config: WebConfig,
+    /// The names requests may address the server by.
+    reached_at: security::ReachedAt,
 }
 
 impl AppState {
@@ -100,9 +102,24 @@ impl AppState {
 
 type Shared = Arc<AppState>;
 
-/// The pages, the callback and the API, over `manager`'s connector.
+/// The pages, the callback and the API, over `manager`'s connector,
+/// answering to the public origin's host and the loopback names.
 pub fn router(manager: ConnectionManager, config: WebConfig) -> Router {
-    let state: Shared = Arc::new(AppState { manager, config });
+    router_on(manager, config, None)
+}
+
+/// The same, also answering to the address the server listens on.
+fn router_on(
+    manager: ConnectionManager,
+    config: WebConfig,
+    listening: Option<SocketAddr>,
+) -> Router {
+    let reached_at = security::ReachedAt::new(&config.public_origin, listening);
+    let state: Shared = Arc::new(AppState {
+        manager,
+        config,
+        reached_at,
+    });
     Router::new()
         .nest("/api/v1", api::router(state.clone()))
         .route("/", get(pages::home))
@@ -122,6 +139,11 @@ pub fn router(manager: ConnectionManager, config: WebConfig) -> Router {
             get(pages::runner).post(pages::run_action),
         )
         .route(CALLBACK_PATH, get(pages::callback))
+        .route(views::STYLESHEET_PATH, get(pages::stylesheet))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
         .with_state(state)
 }
 
@@ -138,7 +160,7 @@ pub async fn serve(
     if !addr.ip().is_loopback() && config.api_key.is_none() {
         return Err(ServeError::ExposedWithoutKey { addr });
     }
-    axum::serve(listener, router(manager, config))
+    axum::serve(listener, router_on(manager, config, Some(addr)))
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

@@ -134,6 +134,17 @@ fn failed(state: &Shared, id: &str, what: &str, e: ConnectError, status: StatusC
         .render(state, None)
 }
 
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        views::CSS,
+    )
+        .into_response()
+}
+
 pub async fn home() -> Redirect {
     Redirect::to("/connections")
 }

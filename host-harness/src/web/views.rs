@@ -9,9 +9,14 @@ use crate::error::ActionError;
 use crate::manifest::{AuthMethod, Field, FieldKind, Manifest};
 use credential_store::{ConnectionRecord, ConnectionStatus};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+/// Where the stylesheet is served.
+pub const STYLESHEET_PATH: &str = "/style.css";
 use std::collections::{BTreeMap, BTreeSet};
 
-const CSS: &str = "
+/// The pages' stylesheet, served at [`STYLESHEET_PATH`]: a file of its
+/// own, so that the pages' Content-Security-Policy allows no inline style.
+pub const CSS: &str = "
 body{font:16px/1.5 system-ui,sans-serif;max-width:56rem;margin:0 auto;padding:0 1rem;color:#111;background:#fff}
 a{color:#0645ad}.skip{position:absolute;left:-10000px}.skip:focus{left:1rem;top:1rem;background:#ff0}
 header nav a{margin-right:1rem}.notice{background:#eef;padding:.5rem;border-left:4px solid #447}
@@ -34,7 +39,7 @@ pub fn page(title: &str, notice: Option<&str>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — host-harness" }
-                style { (PreEscaped(CSS)) }
+                link rel="stylesheet" href=(STYLESHEET_PATH);
             }
             body {
                 a.skip href="#main" { "Skip to content" }
