@@ -61,16 +61,75 @@ impl ServeBed {
     }
 }
 
+/// Debian's chromium and its driver, where the browser tests look first.
+const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
+const DEBIAN_CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Installs Debian's chromium and chromium-driver with apt-get the first
+/// time a browser test needs them and they are missing (as root, or
+/// through passwordless sudo), so that `cargo test --workspace` needs
+/// nothing installed by hand. One test process installs at a time; the
+/// others wait for it and find them there.
+fn provision_browser() {
+    static PROVISIONED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    PROVISIONED.get_or_init(|| {
+        let present = || {
+            std::path::Path::new(DEBIAN_CHROMIUM).exists()
+                && std::path::Path::new(DEBIAN_CHROMEDRIVER).exists()
+        };
+        let chosen = std::env::var_os("CHROMIUM").is_some() || std::env::var_os("CHROMEDRIVER").is_some();
+        if chosen || present() {
+            return;
+        }
+        let lock_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-install.lock");
+        let lock = std::fs::File::create(&lock_path).expect("the install lock file");
+        lock.lock().expect("the install lock");
+        if present() {
+            return;
+        }
+        let sudo: &[&str] = if unsafe { libc::geteuid() } == 0 {
+            &[]
+        } else {
+            &["sudo", "-n"]
+        };
+        eprintln!("installing Debian's chromium and chromium-driver for the browser tests (apt-get)");
+        for apt in [
+            &["apt-get", "update", "-qq"][..],
+            &[
+                "apt-get",
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+            ][..],
+        ] {
+            let command: Vec<&str> = sudo.iter().chain(apt).copied().collect();
+            let status = Command::new(command[0])
+                .args(&command[1..])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(Stdio::null())
+                .status();
+            assert!(
+                status.as_ref().is_ok_and(|s| s.success()),
+                "the browser tests need chromium and chromedriver: `{}` failed ({status:?}); install Debian's chromium and chromium-driver, or name others with CHROMIUM and CHROMEDRIVER",
+                command.join(" ")
+            );
+        }
+    });
+}
+
 /// The chromedriver and chromium to use: `CHROMEDRIVER` and `CHROMIUM`, or
-/// Debian's (`apt-get install chromium chromium-driver`, which `.ci/run`
-/// does).
+/// Debian's, installed on first use.
 fn tool(var: &str, default: &str) -> PathBuf {
+    provision_browser();
     let path = std::env::var_os(var)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(default));
     assert!(
         path.exists(),
-        "the browser tests need {} ({var}); `.ci/run` installs Debian's chromium and chromium-driver, or run `apt-get install chromium chromium-driver`",
+        "the browser tests need {} ({var}); install Debian's chromium and chromium-driver, or name others with CHROMIUM and CHROMEDRIVER",
         path.display()
     );
     path
@@ -84,8 +143,8 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
-        let driver_path = tool("CHROMEDRIVER", "/usr/bin/chromedriver");
-        let chromium = tool("CHROMIUM", "/usr/bin/chromium");
+        let driver_path = tool("CHROMEDRIVER", DEBIAN_CHROMEDRIVER);
+        let chromium = tool("CHROMIUM", DEBIAN_CHROMIUM);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

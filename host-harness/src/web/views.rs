@@ -8,7 +8,7 @@ use crate::descriptor::ActionDescriptor;
 use crate::error::ActionError;
 use crate::manifest::{AuthMethod, Field, FieldKind, Manifest};
 use credential_store::{ConnectionRecord, ConnectionStatus};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/style.css";
