@@ -342,6 +342,50 @@ async fn a_slow_or_unreachable_api_is_a_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_silent_server_is_given_up_by_the_component_itself_within_the_action_s_deadline() {
+    // A server that takes connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let bed = XBed::start().await;
+    // A host whose HTTP would wait an hour: only the timeouts the component
+    // passes with its request end it before the action's deadline.
+    let hour = Duration::from_secs(3600);
+    let patient = HostConfig {
+        http: host_harness::outgoing::HttpTimeouts {
+            connect: hour,
+            first_byte: hour,
+            between_bytes: hour,
+        },
+        action_deadline: Duration::from_secs(4),
+        ..Default::default()
+    };
+    let mut connector = bed.connector.clone().with_config(patient);
+    connector.route_api_hosts(&host_harness::Origin::parse(&origin).unwrap());
+
+    let started = std::time::Instant::now();
+    let error = connector
+        .invoke(&bed.ada, "users.me", r#"{"retry_budget_secs": 0}"#)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, ActionError::Timeout { ref detail } if detail.contains("did not answer in time")),
+        "the host's deadline, not the request's timeout, ended it: {error:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn reads_are_sent_again_within_the_callers_budget() {
     let bed = XBed::start().await;
     let path = format!("/2/users/{}/tweets", bed.x.user_id("ada").unwrap());

@@ -6,7 +6,8 @@
 
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
-    ErrorCode, Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, Scheme,
+    ErrorCode, Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, RequestOptions,
+    Scheme,
 };
 use crate::bindings::wasi::io::streams::{InputStream, OutputStream, StreamError};
 use crate::error::{ConnectorError, forbidden, internal};
@@ -150,7 +151,7 @@ pub fn send(request: Request<'_>) -> Result<Response, ConnectorError> {
     let body = outgoing
         .body()
         .map_err(|()| internal("request body already taken"))?;
-    let future = outgoing_handler::handle(outgoing, None)
+    let future = outgoing_handler::handle(outgoing, request_options())
         .map_err(|code| transport_error(authority, &code))?;
 
     // The request is on its way; stream the body into it, then close it.
@@ -242,6 +243,22 @@ fn stream_failure(authority: &str, error: StreamError) -> ConnectorError {
 }
 
 /// Maps a `wasi:http` transport failure to the connector's error.
+/// Timeouts within the time the action has left (nine tenths of it, so
+/// that the action can still say what happened), so that a host whose HTTP
+/// has none of its own still gives up on a silent server before the
+/// action's end. Without a deadline, the host's own timeouts apply.
+fn request_options() -> Option<RequestOptions> {
+    let left = crate::bindings::integration::connector::host::time_left()?;
+    let left = left - left / 10;
+    let options = RequestOptions::new();
+    // A host may refuse to take a timeout it does not support; its own
+    // then applies.
+    let _ = options.set_connect_timeout(Some(left));
+    let _ = options.set_first_byte_timeout(Some(left));
+    let _ = options.set_between_bytes_timeout(Some(left));
+    Some(options)
+}
+
 fn transport_error(authority: &str, code: &ErrorCode) -> ConnectorError {
     match code {
         ErrorCode::HttpRequestDenied => forbidden(

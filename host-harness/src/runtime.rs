@@ -37,6 +37,8 @@ mod bindings {
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
             "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
+            "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
         },
         require_store_data_send: true,
     });
@@ -125,6 +127,49 @@ impl std::fmt::Debug for RunOptions {
     }
 }
 
+/// Offers a component exactly what the `plugin` world imports, and nothing
+/// more: no sockets, no name lookup, no other randomness. A component that
+/// imports anything else is refused when it loads.
+fn link_the_world(linker: &mut Linker<ActionState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+    use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView as _};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random};
+    use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi_io::bindings::wasi::io;
+
+    /// The `wasi:io` interfaces reach only the resource table.
+    struct HasIo;
+    impl wasmtime::component::HasData for HasIo {
+        type Data<'a> = &'a mut wasmtime::component::ResourceTable;
+    }
+
+    let l = linker;
+    // What `wasi:http` and `wasi:filesystem` use.
+    io::error::add_to_linker::<_, HasIo>(l, |t| t.ctx().table)?;
+    io::poll::add_to_linker::<_, HasIo>(l, |t| t.ctx().table)?;
+    io::streams::add_to_linker::<_, HasIo>(l, |t| t.ctx().table)?;
+    clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(l, |t| t.clocks())?;
+    clocks::wall_clock::add_to_linker::<_, WasiClocks>(l, |t| t.clocks())?;
+    filesystem::types::add_to_linker::<_, WasiFilesystem>(l, |t| t.filesystem())?;
+    // The world's own imports.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(l)?;
+    filesystem::preopens::add_to_linker::<_, WasiFilesystem>(l, |t| t.filesystem())?;
+    cli::environment::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::exit::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::stdin::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::stdout::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::stderr::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    random::insecure_seed::add_to_linker::<_, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    bindings::integration::connector::host::add_to_linker::<_, HasSelf<ActionState>>(l, |s| s)?;
+    Ok(())
+}
+
 /// The engine and linker, shared by every connector a process loads.
 pub struct Runtime {
     engine: Engine,
@@ -178,15 +223,7 @@ impl Runtime {
         start_epoch_ticker(&engine);
 
         let mut linker = Linker::<ActionState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| HostError::Engine(e.to_string()))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| HostError::Engine(e.to_string()))?;
-        bindings::integration::connector::host::add_to_linker::<_, HasSelf<ActionState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| HostError::Engine(e.to_string()))?;
+        link_the_world(&mut linker).map_err(|e| HostError::Engine(e.to_string()))?;
         let slots = config
             .instance_pool
             .map(|p| Arc::new(Semaphore::new(p.max_concurrent_actions.max(1) as usize)));
@@ -531,6 +568,7 @@ impl LoadedConnector {
             },
             stderr,
             progress: options.progress.clone(),
+            deadline: std::time::Instant::now() + self.config.action_deadline,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -656,6 +694,8 @@ struct ActionState {
     limits: PeakLimits,
     stderr: MemoryOutputPipe,
     progress: Option<ProgressSink>,
+    /// When the host ends the action.
+    deadline: std::time::Instant,
 }
 
 /// The store's limits, remembering the largest linear memory the instance
@@ -759,6 +799,13 @@ impl bindings::integration::connector::host::Host for ActionState {
         if let Some(sink) = &self.progress {
             sink(&progress);
         }
+    }
+
+    fn time_left(&mut self) -> Option<u64> {
+        let left = self
+            .deadline
+            .saturating_duration_since(std::time::Instant::now());
+        Some(left.as_nanos().min(u64::MAX as u128) as u64)
     }
 
     fn log(&mut self, level: bindings::integration::connector::host::LogLevel, message: String) {
