@@ -11,6 +11,18 @@ use std::path::PathBuf;
 struct Manifest {
     api: Api,
     actions: Vec<ActionMeta>,
+    #[serde(default)]
+    triggers: Vec<TriggerMeta>,
+}
+
+#[derive(Deserialize)]
+struct TriggerMeta {
+    id: String,
+    title: String,
+    description: String,
+    scopes: Vec<String>,
+    contexts: Vec<String>,
+    delivery: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +80,21 @@ fn main() {
             a.description,
             strings(&a.scopes),
             strings(&a.contexts)
+        )
+        .unwrap();
+    }
+    writeln!(code, "    ],").unwrap();
+    writeln!(code, "    triggers: &[").unwrap();
+    for t in &manifest.triggers {
+        writeln!(
+            code,
+            "        TriggerMeta {{ id: {:?}, title: {:?}, description: {:?}, scopes: {}, contexts: {}, pushable: {} }},",
+            t.id,
+            t.title,
+            t.description,
+            strings(&t.scopes),
+            strings(&t.contexts),
+            t.delivery.iter().any(|d| d == "push")
         )
         .unwrap();
     }

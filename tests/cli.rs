@@ -60,6 +60,13 @@ fn the_demo_runs_every_step_with_no_credentials() {
     assert!(text.contains("connected as @ada"));
     assert!(text.contains("uploaded image/png as media"));
     assert!(text.contains("All 6 steps succeeded."));
+    // And a trigger: a mention made after subscribing is reported, once.
+    assert!(
+        text.contains("[trigger] New mention — mention.new"),
+        "{text}"
+    );
+    assert!(text.contains("1 new mention(s)"), "{text}");
+    assert!(text.contains("@ada the demo mentions you"), "{text}");
 }
 
 #[test]
@@ -163,7 +170,8 @@ fn actions_lists_ids_titles_and_schemas() {
         !listed.contains("poll: string") && !listed.contains("fields: string"),
         "{listed}"
     );
-    let actions: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let listing: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let actions = &listing["actions"];
     assert_eq!(actions.as_array().unwrap().len(), 25);
     assert_eq!(actions[5]["input_schema"]["required"][0], "text");
 }

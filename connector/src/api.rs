@@ -333,6 +333,11 @@ fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
+/// Writes a warning to the host's log.
+pub fn log_warning(message: &str) {
+    host::log(host::LogLevel::Warn, message);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

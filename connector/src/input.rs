@@ -224,6 +224,35 @@ fn digits_of(text: &str) -> Option<i64> {
         .then(|| text.parse().ok())?
 }
 
+/// Seconds since 1970-01-01 by the host's clock.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `unix` seconds as RFC 3339 in UTC, as X takes times: `2026-12-02T10:00:00Z`
+/// (Howard Hinnant's `civil_from_days`).
+pub fn format_rfc3339(unix: i64) -> String {
+    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
 /// (Howard Hinnant's `days_from_civil`).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
@@ -396,6 +425,15 @@ mod tests {
     fn unknown_field_reason_lists_the_expected_ones() {
         let i = refused(r#"{"text": "a", "colour": 1}"#);
         assert!(i.reason.contains("expected one of"), "{}", i.reason);
+    }
+
+    #[test]
+    fn formatted_times_read_back_as_the_same_instant() {
+        for unix in [0, 951_782_400, 1_798_000_000, 4_102_444_799] {
+            let text = format_rfc3339(unix);
+            assert_eq!(Timestamp::parse(&text).unwrap().unix, unix, "{text}");
+        }
+        assert_eq!(format_rfc3339(1_796_212_800), "2026-12-02T12:00:00Z");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod manifest;
 mod media;
 mod retry;
 pub mod text;
+pub mod triggers;
 
 #[allow(missing_docs, clippy::all)]
 mod bindings {
@@ -28,7 +29,9 @@ mod bindings {
 }
 
 use bindings::exports::integration::connector::connector::Guest;
-use bindings::integration::connector::types::{ConnectorError, Descriptor};
+use bindings::integration::connector::types::{
+    ConnectorError, Descriptor, PollResult, TriggerEvent,
+};
 
 /// The exported component.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -41,6 +44,29 @@ impl Guest for XConnector {
 
     fn invoke(action_id: String, input: String) -> Result<String, ConnectorError> {
         actions::invoke(&action_id, &input)
+    }
+
+    fn poll(
+        trigger_id: String,
+        configuration: String,
+        cursor: Option<String>,
+    ) -> Result<PollResult, ConnectorError> {
+        triggers::poll(&trigger_id, &configuration, cursor.as_deref())
+    }
+
+    fn sample(
+        trigger_id: String,
+        configuration: String,
+    ) -> Result<Option<TriggerEvent>, ConnectorError> {
+        triggers::sample(&trigger_id, &configuration)
+    }
+
+    fn deliver(
+        trigger_id: String,
+        configuration: String,
+        payload: String,
+    ) -> Result<Vec<TriggerEvent>, ConnectorError> {
+        triggers::deliver(&trigger_id, &configuration, &payload)
     }
 }
 

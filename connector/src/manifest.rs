@@ -19,6 +19,8 @@ pub struct Manifest {
     pub api: Api,
     /// Metadata of every action, in display order.
     pub actions: &'static [ActionMeta],
+    /// Metadata of every trigger, in display order.
+    pub triggers: &'static [TriggerMeta],
 }
 
 /// The API section of the manifest.
@@ -43,6 +45,23 @@ pub struct ActionMeta {
     pub contexts: &'static [&'static str],
 }
 
+/// One trigger's metadata.
+#[derive(Debug)]
+pub struct TriggerMeta {
+    /// Trigger identifier.
+    pub id: &'static str,
+    /// Human title.
+    pub title: &'static str,
+    /// What starts the workflow.
+    pub description: &'static str,
+    /// OAuth scopes the trigger needs.
+    pub scopes: &'static [&'static str],
+    /// `user`, `app` or both: which kinds of connection can use it.
+    pub contexts: &'static [&'static str],
+    /// Whether X can push its events (the manifest's `delivery` has `push`).
+    pub pushable: bool,
+}
+
 include!(concat!(env!("OUT_DIR"), "/manifest_meta.rs"));
 
 /// The manifest's parts the connector reads.
@@ -54,6 +73,11 @@ impl Manifest {
     /// Metadata of the action `id`, if the manifest declares it.
     pub fn action(&self, id: &str) -> Option<&'static ActionMeta> {
         self.actions.iter().find(|a| a.id == id)
+    }
+
+    /// Metadata of the trigger `id`, if the manifest declares it.
+    pub fn trigger(&self, id: &str) -> Option<&'static TriggerMeta> {
+        self.triggers.iter().find(|t| t.id == id)
     }
 }
 

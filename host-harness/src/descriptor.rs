@@ -19,6 +19,21 @@ pub struct ConnectorDescriptor {
     pub manifest: Value,
     /// Its actions, in display order.
     pub actions: Vec<ActionDescriptor>,
+    /// Its triggers, in display order.
+    pub triggers: Vec<TriggerDescriptor>,
+}
+
+/// One trigger: what starts a workflow.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerDescriptor {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub configuration_schema: Value,
+    pub event_schema: Value,
+    pub required_scopes: Vec<String>,
+    /// Whether the API can push its events to the host.
+    pub pushable: bool,
 }
 
 /// One action.
@@ -37,35 +52,60 @@ impl ConnectorDescriptor {
     pub fn action(&self, id: &str) -> Option<&ActionDescriptor> {
         self.actions.iter().find(|a| a.id == id)
     }
+
+    /// The trigger `id`, if the connector offers it.
+    pub fn trigger(&self, id: &str) -> Option<&TriggerDescriptor> {
+        self.triggers.iter().find(|t| t.id == id)
+    }
 }
 
-/// Compiled input schemas, one per action.
+/// Compiled input schemas, one per action, and configuration schemas, one
+/// per trigger.
 pub struct InputValidators {
     validators: HashMap<String, jsonschema::Validator>,
     ids: Vec<String>,
+    configurations: HashMap<String, jsonschema::Validator>,
+    trigger_ids: Vec<String>,
+}
+
+fn compile(
+    schema: &Value,
+    id: &str,
+    which: &'static str,
+) -> Result<jsonschema::Validator, HostError> {
+    jsonschema::validator_for(schema).map_err(|e| HostError::Schema {
+        action: id.to_string(),
+        which,
+        reason: e.to_string(),
+    })
 }
 
 impl InputValidators {
-    /// Compiles every action's input schema.
+    /// Compiles every action's input schema and every trigger's
+    /// configuration schema, and checks that the output and event schemas
+    /// compile.
     pub fn compile(descriptor: &ConnectorDescriptor) -> Result<InputValidators, HostError> {
         let mut validators = HashMap::new();
         for action in &descriptor.actions {
-            let validator =
-                jsonschema::validator_for(&action.input_schema).map_err(|e| HostError::Schema {
-                    action: action.id.clone(),
-                    which: "input",
-                    reason: e.to_string(),
-                })?;
-            jsonschema::validator_for(&action.output_schema).map_err(|e| HostError::Schema {
-                action: action.id.clone(),
-                which: "output",
-                reason: e.to_string(),
-            })?;
-            validators.insert(action.id.clone(), validator);
+            compile(&action.output_schema, &action.id, "output")?;
+            validators.insert(
+                action.id.clone(),
+                compile(&action.input_schema, &action.id, "input")?,
+            );
+        }
+        let mut configurations = HashMap::new();
+        for trigger in &descriptor.triggers {
+            compile(&trigger.event_schema, &trigger.id, "event")?;
+            configurations.insert(
+                trigger.id.clone(),
+                compile(&trigger.configuration_schema, &trigger.id, "configuration")?,
+            );
         }
         Ok(InputValidators {
             validators,
             ids: descriptor.actions.iter().map(|a| a.id.clone()).collect(),
+            configurations,
+            trigger_ids: descriptor.triggers.iter().map(|t| t.id.clone()).collect(),
         })
     }
 
@@ -81,20 +121,47 @@ impl InputValidators {
                 ),
             ));
         };
-        let value: Value = if input.trim().is_empty() {
-            Value::Object(Default::default())
-        } else {
-            serde_json::from_str(input)
-                .map_err(|e| ActionError::invalid("", format!("input is not valid JSON: {e}")))?
+        validate(validator, input)
+    }
+
+    /// Parses a trigger's configuration (empty text stands for `{}`) and
+    /// checks it against the trigger's configuration schema.
+    pub fn check_configuration(
+        &self,
+        trigger: &str,
+        configuration: &str,
+    ) -> Result<Value, ActionError> {
+        let Some(validator) = self.configurations.get(trigger) else {
+            return Err(ActionError::invalid(
+                "trigger",
+                format!(
+                    "unknown trigger `{trigger}`; this connector offers {}",
+                    if self.trigger_ids.is_empty() {
+                        "none".to_string()
+                    } else {
+                        self.trigger_ids.join(", ")
+                    }
+                ),
+            ));
         };
-        let violation = validator
-            .iter_errors(&value)
-            .next()
-            .map(|e| describe_violation(&e, &value));
-        match violation {
-            None => Ok(value),
-            Some(error) => Err(error),
-        }
+        validate(validator, configuration)
+    }
+}
+
+fn validate(validator: &jsonschema::Validator, input: &str) -> Result<Value, ActionError> {
+    let value: Value = if input.trim().is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_str(input)
+            .map_err(|e| ActionError::invalid("", format!("input is not valid JSON: {e}")))?
+    };
+    let violation = validator
+        .iter_errors(&value)
+        .next()
+        .map(|e| describe_violation(&e, &value));
+    match violation {
+        None => Ok(value),
+        Some(error) => Err(error),
     }
 }
 
@@ -171,6 +238,7 @@ mod tests {
     fn validators() -> InputValidators {
         let descriptor = ConnectorDescriptor {
             manifest: json!({}),
+            triggers: Vec::new(),
             actions: vec![ActionDescriptor {
                 id: "post.create".into(),
                 title: "t".into(),
@@ -214,6 +282,7 @@ mod tests {
     fn an_unknown_field_of_an_input_without_fields_is_named() {
         let descriptor = ConnectorDescriptor {
             manifest: json!({}),
+            triggers: Vec::new(),
             actions: vec![ActionDescriptor {
                 id: "users.me".into(),
                 title: "t".into(),

@@ -41,6 +41,7 @@ pub mod error;
 pub mod manifest;
 pub mod outgoing;
 mod runtime;
+pub mod triggers;
 pub mod web;
 pub mod workflow;
 
@@ -51,5 +52,6 @@ pub use egress::{Origin, Routes};
 pub use error::{ActionError, HostError};
 pub use manifest::Manifest;
 pub use runtime::{
-    HostConfig, InstancePool, LoadedConnector, Progress, ProgressSink, RunOptions, Runtime,
+    HostConfig, InstancePool, LoadedConnector, Polled, Progress, ProgressSink, RunOptions, Runtime,
+    TriggerEvent,
 };

@@ -45,6 +45,9 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
     pub actions: Vec<ActionMeta>,
+    /// What starts a workflow; a connector may have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<TriggerMeta>,
 }
 
 /// The action that tells who a connection acts for, and where in its output
@@ -154,6 +157,27 @@ pub struct ActionMeta {
     pub contexts: Vec<String>,
 }
 
+/// How a trigger's events can reach the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// The host asks the API for what is new.
+    Poll,
+    /// The API sends events to the host's webhook.
+    Push,
+}
+
+/// A trigger's metadata.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TriggerMeta {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub contexts: Vec<String>,
+    pub delivery: Vec<Delivery>,
+}
+
 impl Manifest {
     /// Reads and checks a manifest file.
     pub fn from_file(path: &Path) -> Result<Manifest, ManifestError> {
@@ -178,6 +202,11 @@ impl Manifest {
         self.actions.iter().find(|a| a.id == id)
     }
 
+    /// The trigger `id`, if declared.
+    pub fn trigger(&self, id: &str) -> Option<&TriggerMeta> {
+        self.triggers.iter().find(|t| t.id == id)
+    }
+
     /// The auth method `id`, if declared.
     pub fn auth_method(&self, id: &str) -> Option<&AuthMethod> {
         self.auth_methods.iter().find(|m| m.id == id)
@@ -192,6 +221,15 @@ impl Manifest {
                 return Err(ManifestError::Inconsistent(format!(
                     "action `{}` is declared twice",
                     action.id
+                )));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for trigger in &self.triggers {
+            if !seen.insert(trigger.id.as_str()) {
+                return Err(ManifestError::Inconsistent(format!(
+                    "trigger `{}` is declared twice",
+                    trigger.id
                 )));
             }
         }

@@ -8,7 +8,9 @@
 
 use crate::compile_cache::{Compilation, CompileCache};
 use crate::credentials::{Authorizer, BoxFuture, Connection, ConnectionFacts, CredentialError};
-use crate::descriptor::{ActionDescriptor, ConnectorDescriptor, InputValidators};
+use crate::descriptor::{
+    ActionDescriptor, ConnectorDescriptor, InputValidators, TriggerDescriptor,
+};
 use crate::egress::{EgressPolicy, Origin};
 use crate::error::{ActionError, HostError};
 use crate::manifest::{AuthKind, Manifest};
@@ -276,6 +278,7 @@ impl Runtime {
             descriptor: Arc::new(ConnectorDescriptor {
                 manifest: serde_json::Value::Null,
                 actions: Vec::new(),
+                triggers: Vec::new(),
             }),
             validators: None,
             compilation,
@@ -326,6 +329,25 @@ fn check_against_manifest(
         return Err(mismatch(format!(
             "the component offers {described:?} and the manifest declares {declared:?}"
         )));
+    }
+    let described: Vec<&str> = descriptor.triggers.iter().map(|t| t.id.as_str()).collect();
+    let declared: Vec<&str> = manifest.triggers.iter().map(|t| t.id.as_str()).collect();
+    if described != declared {
+        return Err(mismatch(format!(
+            "the component offers the triggers {described:?} and the manifest declares {declared:?}"
+        )));
+    }
+    for trigger in &descriptor.triggers {
+        let pushable = manifest
+            .trigger(&trigger.id)
+            .is_some_and(|t| t.delivery.contains(&crate::manifest::Delivery::Push));
+        if trigger.pushable != pushable {
+            return Err(mismatch(format!(
+                "the component says trigger `{}` can{} be pushed and the manifest says otherwise",
+                trigger.id,
+                if trigger.pushable { "" } else { "not" }
+            )));
+        }
     }
     Ok(())
 }
@@ -446,20 +468,186 @@ impl LoadedConnector {
         input: &str,
         options: &RunOptions,
     ) -> Result<serde_json::Value, ActionError> {
-        let validators = self
-            .validators
+        let input = self.validators().check(action, input)?;
+        let call = Call::Invoke {
+            action,
+            input: input.to_string(),
+        };
+        match self.call(connection, call, options).await? {
+            Answer::Output(output) => serde_json::from_str(&output).map_err(|e| {
+                ActionError::internal(format!(
+                    "the connector returned output that is not JSON: {e}"
+                ))
+            }),
+            _ => unreachable!("an invoke answers with output"),
+        }
+    }
+
+    /// Asks the API, through the component, what happened for `trigger`
+    /// since `cursor` (none: a new subscription, whose events are the
+    /// present state, to be recorded as seen and not handed on). Runs like
+    /// an action: a fresh instance, the same limits and deadline.
+    pub async fn poll(
+        &self,
+        connection: &Connection,
+        trigger: &str,
+        configuration: &str,
+        cursor: Option<&str>,
+    ) -> Result<Polled, ActionError> {
+        let configuration = self
+            .validators()
+            .check_configuration(trigger, configuration)?
+            .to_string();
+        let call = Call::Poll {
+            trigger,
+            configuration,
+            cursor,
+        };
+        let span = self.trigger_span(connection, trigger, "poll");
+        let polled = self
+            .call(connection, call, &RunOptions::default())
+            .instrument(span.clone())
+            .await
+            .and_then(|answer| match answer {
+                Answer::Polled(result) => Ok(Polled {
+                    events: events_of(result.events)?,
+                    cursor: result.cursor,
+                }),
+                _ => unreachable!("a poll answers with a poll result"),
+            });
+        record_outcome(&span, polled.as_ref().map(|p| p.events.len()));
+        polled
+    }
+
+    /// The most recent event `trigger` would report, for a workflow builder.
+    pub async fn sample(
+        &self,
+        connection: &Connection,
+        trigger: &str,
+        configuration: &str,
+    ) -> Result<Option<TriggerEvent>, ActionError> {
+        let configuration = self
+            .validators()
+            .check_configuration(trigger, configuration)?
+            .to_string();
+        let call = Call::Sample {
+            trigger,
+            configuration,
+        };
+        match self.call(connection, call, &RunOptions::default()).await? {
+            Answer::Sampled(event) => Ok(events_of(event.into_iter().collect())?.pop()),
+            _ => unreachable!("a sample answers with an event"),
+        }
+    }
+
+    /// Turns a delivery the API pushed (its body, already verified by the
+    /// host) into `trigger`'s events.
+    pub async fn deliver(
+        &self,
+        connection: &Connection,
+        trigger: &str,
+        configuration: &str,
+        payload: &str,
+    ) -> Result<Vec<TriggerEvent>, ActionError> {
+        let configuration = self
+            .validators()
+            .check_configuration(trigger, configuration)?
+            .to_string();
+        let call = Call::Deliver {
+            trigger,
+            configuration,
+            payload,
+        };
+        let span = self.trigger_span(connection, trigger, "deliver");
+        let delivered = self
+            .call(connection, call, &RunOptions::default())
+            .instrument(span.clone())
+            .await
+            .and_then(|answer| match answer {
+                Answer::Delivered(events) => events_of(events),
+                _ => unreachable!("a delivery answers with events"),
+            });
+        record_outcome(&span, delivered.as_ref().map(Vec::len));
+        delivered
+    }
+
+    /// Checks a configuration of `trigger` against its schema; the
+    /// configuration, parsed.
+    pub fn check_configuration(
+        &self,
+        trigger: &str,
+        configuration: &str,
+    ) -> Result<serde_json::Value, ActionError> {
+        self.validators()
+            .check_configuration(trigger, configuration)
+    }
+
+    fn validators(&self) -> &InputValidators {
+        self.validators
             .as_ref()
-            .expect("validators are compiled at load");
-        let input = validators.check(action, input)?;
+            .expect("validators are compiled at load")
+    }
+
+    fn trigger_span(
+        &self,
+        connection: &Connection,
+        trigger: &str,
+        kind: &'static str,
+    ) -> tracing::Span {
+        tracing::info_span!(
+            "trigger",
+            connector = %self.manifest.id,
+            trigger,
+            kind,
+            connection = %connection.facts.id,
+            outcome = tracing::field::Empty,
+            events = tracing::field::Empty,
+        )
+    }
+
+    /// Runs one call of the connector interface in a fresh instance, under
+    /// the action's limits and deadline.
+    async fn call(
+        &self,
+        connection: &Connection,
+        call: Call<'_>,
+        options: &RunOptions,
+    ) -> Result<Answer, ActionError> {
         let _slot = self.slot().await;
         let journal = EgressJournal::default();
         let mut store = self.new_store(connection, journal.clone(), options)?;
         let result = tokio::time::timeout(self.config.action_deadline, async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
-            plugin
-                .integration_connector_connector()
-                .call_invoke(&mut store, action, &input.to_string())
-                .await
+            let connector = plugin.integration_connector_connector();
+            wasmtime::Result::Ok(match call {
+                Call::Invoke { action, input } => connector
+                    .call_invoke(&mut store, action, &input)
+                    .await?
+                    .map(Answer::Output),
+                Call::Poll {
+                    trigger,
+                    configuration,
+                    cursor,
+                } => connector
+                    .call_poll(&mut store, trigger, &configuration, cursor)
+                    .await?
+                    .map(Answer::Polled),
+                Call::Sample {
+                    trigger,
+                    configuration,
+                } => connector
+                    .call_sample(&mut store, trigger, &configuration)
+                    .await?
+                    .map(Answer::Sampled),
+                Call::Deliver {
+                    trigger,
+                    configuration,
+                    payload,
+                } => connector
+                    .call_deliver(&mut store, trigger, &configuration, payload)
+                    .await?
+                    .map(Answer::Delivered),
+            })
         })
         .await;
         let stderr = store.data().stderr.contents();
@@ -477,11 +665,7 @@ impl LoadedConnector {
             }),
             Ok(Err(trap)) => Err(trap_error(&trap, &stderr)),
             Ok(Ok(Err(e))) => Err(from_wit(e)),
-            Ok(Ok(Ok(output))) => serde_json::from_str(&output).map_err(|e| {
-                ActionError::internal(format!(
-                    "the connector returned output that is not JSON: {e}"
-                ))
-            }),
+            Ok(Ok(Ok(answer))) => Ok(answer),
         };
         // When the host stopped a request or an allocation, its reason
         // outranks the component's account of the failure.
@@ -621,7 +805,103 @@ impl LoadedConnector {
                 required_scopes: a.required_scopes,
             });
         }
-        Ok(ConnectorDescriptor { manifest, actions })
+        let mut triggers = Vec::new();
+        for t in described.triggers {
+            let schema = |text: &str, which: &'static str| {
+                serde_json::from_str(text).map_err(|e| HostError::Schema {
+                    action: t.id.clone(),
+                    which,
+                    reason: e.to_string(),
+                })
+            };
+            triggers.push(TriggerDescriptor {
+                configuration_schema: schema(&t.configuration_schema, "configuration")?,
+                event_schema: schema(&t.event_schema, "event")?,
+                id: t.id,
+                title: t.title,
+                description: t.description,
+                required_scopes: t.required_scopes,
+                pushable: t.pushable,
+            });
+        }
+        Ok(ConnectorDescriptor {
+            manifest,
+            actions,
+            triggers,
+        })
+    }
+}
+
+/// One call of the connector interface, with its arguments.
+enum Call<'a> {
+    Invoke {
+        action: &'a str,
+        input: String,
+    },
+    Poll {
+        trigger: &'a str,
+        configuration: String,
+        cursor: Option<&'a str>,
+    },
+    Sample {
+        trigger: &'a str,
+        configuration: String,
+    },
+    Deliver {
+        trigger: &'a str,
+        configuration: String,
+        payload: &'a str,
+    },
+}
+
+/// What a call answered.
+enum Answer {
+    Output(String),
+    Polled(wit::PollResult),
+    Sampled(Option<wit::TriggerEvent>),
+    Delivered(Vec<wit::TriggerEvent>),
+}
+
+/// One thing that happened, as a trigger reports it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TriggerEvent {
+    /// Stable across polls and deliveries: what "seen" is kept by.
+    pub id: String,
+    /// The event, fitting the trigger's event schema.
+    pub data: serde_json::Value,
+}
+
+/// What a poll found: events, oldest first, and where the next starts.
+#[derive(Debug, Clone)]
+pub struct Polled {
+    pub events: Vec<TriggerEvent>,
+    pub cursor: String,
+}
+
+fn events_of(events: Vec<wit::TriggerEvent>) -> Result<Vec<TriggerEvent>, ActionError> {
+    events
+        .into_iter()
+        .map(|e| {
+            let data = serde_json::from_str(&e.data).map_err(|error| {
+                ActionError::internal(format!(
+                    "the connector returned event {} that is not JSON: {error}",
+                    e.id
+                ))
+            })?;
+            Ok(TriggerEvent { id: e.id, data })
+        })
+        .collect()
+}
+
+fn record_outcome(span: &tracing::Span, result: Result<usize, &ActionError>) {
+    match result {
+        Ok(events) => {
+            span.record("outcome", "ok");
+            span.record("events", events as u64);
+        }
+        Err(e) => {
+            span.record("outcome", e.kind());
+        }
     }
 }
 

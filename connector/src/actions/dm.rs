@@ -194,7 +194,7 @@ impl Page for EventsOutput {
 }
 
 /// One page of the account's direct message events.
-fn events_page(
+pub(crate) fn events_page(
     ctx: &Context,
     max_results: Option<u32>,
     pagination_token: Option<String>,

@@ -305,7 +305,7 @@ fn user_pages(
 }
 
 /// Gets one page of users at `path`.
-fn user_page(
+pub(crate) fn user_page(
     ctx: &Context,
     path: &str,
     fields: &UserFields,

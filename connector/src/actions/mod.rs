@@ -5,17 +5,17 @@
 //! same input and output types produce the JSON Schemas that `describe`
 //! publishes. Title, description, scopes and contexts come from the manifest.
 
-mod dm;
+pub(crate) mod dm;
 mod engagement;
-mod fields;
-mod lookup;
+pub(crate) mod fields;
+pub(crate) mod lookup;
 mod media;
-mod model;
+pub(crate) mod model;
 mod paging;
 mod posts;
 mod read_options;
 mod search;
-mod timelines;
+pub(crate) mod timelines;
 mod users;
 
 use crate::api::XApi;
@@ -25,7 +25,7 @@ use crate::bindings::integration::connector::types::{
 };
 use crate::error::{forbidden, internal, invalid_input};
 use crate::input::{self, Validate};
-use crate::manifest::{ActionMeta, MANIFEST_JSON, manifest};
+use crate::manifest::{MANIFEST_JSON, manifest};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -145,6 +145,7 @@ pub fn describe() -> Descriptor {
     Descriptor {
         manifest: MANIFEST_JSON.to_string(),
         actions,
+        triggers: crate::triggers::descriptors(),
     }
 }
 
@@ -164,31 +165,41 @@ pub fn invoke(action_id: &str, input: &str) -> Result<String, ConnectorError> {
     let meta = manifest()
         .action(action_id)
         .ok_or_else(|| internal(format!("action {action_id} is missing from the manifest")))?;
-    let facts = host::connection();
-    check_access(meta, &facts)?;
-    let ctx = Context {
-        api: XApi::from_manifest()?,
-        facts,
-        account_id: OnceCell::new(),
-    };
+    let ctx = context(meta.id, meta.scopes, meta.contexts)?;
     (entry.run)(&ctx, input)
 }
 
-/// Refuses, before any request, an action the connection cannot run.
-fn check_access(meta: &ActionMeta, facts: &ConnectionFacts) -> Result<(), ConnectorError> {
+/// The context of an action or trigger `id` on the host's current
+/// connection, after checking the connection may use it.
+pub fn context(id: &str, scopes: &[&str], contexts: &[&str]) -> Result<Context, ConnectorError> {
+    let facts = host::connection();
+    check_access(id, scopes, contexts, &facts)?;
+    Ok(Context {
+        api: XApi::from_manifest()?,
+        facts,
+        account_id: OnceCell::new(),
+    })
+}
+
+/// Refuses, before any request, what the connection cannot run: a user's
+/// action on an app-only connection, or one whose scopes were not granted.
+fn check_access(
+    id: &str,
+    scopes: &[&str],
+    contexts: &[&str],
+    facts: &ConnectionFacts,
+) -> Result<(), ConnectorError> {
     let app_only = facts.auth_kind == AuthKind::Oauth2ClientCredentials;
-    if app_only && !meta.contexts.contains(&"app") {
+    if app_only && !contexts.contains(&"app") {
         return Err(forbidden(
             Vec::new(),
             format!(
-                "`{}` acts for a user, and this connection is app-only; connect with OAuth 2.0 or OAuth 1.0a",
-                meta.id
+                "`{id}` acts for a user, and this connection is app-only; connect with OAuth 2.0 or OAuth 1.0a"
             ),
         ));
     }
     if let Some(granted) = &facts.granted_scopes {
-        let missing: Vec<String> = meta
-            .scopes
+        let missing: Vec<String> = scopes
             .iter()
             .filter(|s| !granted.iter().any(|g| g == *s))
             .map(|s| s.to_string())
@@ -197,8 +208,7 @@ fn check_access(meta: &ActionMeta, facts: &ConnectionFacts) -> Result<(), Connec
             return Err(forbidden(
                 missing.clone(),
                 format!(
-                    "`{}` needs the scopes {}, which the connection was not granted; reconnect and grant them",
-                    meta.id,
+                    "`{id}` needs the scopes {}, which the connection was not granted; reconnect and grant them",
                     missing.join(", ")
                 ),
             ));
@@ -284,7 +294,9 @@ mod tests {
     fn missing_scopes_are_named_before_any_request() {
         let meta = manifest().action("post.create").unwrap();
         let err = check_access(
-            meta,
+            meta.id,
+            meta.scopes,
+            meta.contexts,
             &facts(
                 AuthKind::Oauth2AuthorizationCode,
                 Some(&["tweet.read", "users.read"]),
@@ -297,14 +309,38 @@ mod tests {
             }
             other => panic!("expected forbidden, got {other:?}"),
         }
-        assert!(check_access(meta, &facts(AuthKind::BearerToken, None)).is_ok());
+        assert!(
+            check_access(
+                meta.id,
+                meta.scopes,
+                meta.contexts,
+                &facts(AuthKind::BearerToken, None)
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn app_only_connections_cannot_run_user_actions() {
         let meta = manifest().action("post.create").unwrap();
-        assert!(check_access(meta, &facts(AuthKind::Oauth2ClientCredentials, None)).is_err());
+        assert!(
+            check_access(
+                meta.id,
+                meta.scopes,
+                meta.contexts,
+                &facts(AuthKind::Oauth2ClientCredentials, None)
+            )
+            .is_err()
+        );
         let search = manifest().action("search.recent").unwrap();
-        assert!(check_access(search, &facts(AuthKind::Oauth2ClientCredentials, None)).is_ok());
+        assert!(
+            check_access(
+                search.id,
+                search.scopes,
+                search.contexts,
+                &facts(AuthKind::Oauth2ClientCredentials, None)
+            )
+            .is_ok()
+        );
     }
 }

@@ -681,6 +681,24 @@ impl Store {
         self.backend.record_events(id, unique, now()).await
     }
 
+    /// Of `keys`, those the subscription has not recorded as seen, in the
+    /// order given, each once. Reads only: a host hands the events on, then
+    /// records them, so a crash in between repeats them (at least once)
+    /// rather than losing them.
+    pub async fn unseen_events(
+        &self,
+        id: &str,
+        keys: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut unique = Vec::with_capacity(keys.len());
+        for key in keys {
+            if !unique.contains(key) {
+                unique.push(key.clone());
+            }
+        }
+        self.backend.unseen_events(id, unique).await
+    }
+
     /// Forgets the event keys the subscription saw more than `age` ago, so
     /// the list does not grow forever; returns how many.
     pub async fn forget_events_older_than(

@@ -491,6 +491,15 @@ async fn two_hosts_recording_the_same_events_each_get_every_key_once_between_the
         b.record_events(&subscription.id, &some_again)
     );
     let (from_a, from_b) = (from_a.unwrap(), from_b.unwrap());
+    let probe = vec![
+        "new-one".to_string(),
+        keys[0].clone(),
+        "new-one".to_string(),
+    ];
+    assert_eq!(
+        b.unseen_events(&subscription.id, &probe).await.unwrap(),
+        vec!["new-one".to_string()]
+    );
 
     let mut all: Vec<String> = from_a.iter().chain(&from_b).cloned().collect();
     all.sort();

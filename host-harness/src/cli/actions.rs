@@ -18,7 +18,11 @@ pub async fn run(host: &HostArgs, args: ActionsArgs) -> Result<ExitCode> {
     let connector = host.connector().await?;
     let descriptor = connector.descriptor();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&descriptor.actions)?);
+        let listing = serde_json::json!({
+            "actions": descriptor.actions,
+            "triggers": descriptor.triggers,
+        });
+        println!("{}", serde_json::to_string_pretty(&listing)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
@@ -33,6 +37,34 @@ pub async fn run(host: &HostArgs, args: ActionsArgs) -> Result<ExitCode> {
         println!("    input:{}", input_fields(action));
         println!();
     }
+    if !descriptor.triggers.is_empty() {
+        println!("{} triggers\n", descriptor.triggers.len());
+    }
+    for trigger in &descriptor.triggers {
+        let delivery = connector
+            .manifest()
+            .trigger(&trigger.id)
+            .map(|t| {
+                t.delivery
+                    .iter()
+                    .map(|d| match d {
+                        host_harness::manifest::Delivery::Poll => "poll",
+                        host_harness::manifest::Delivery::Push => "push",
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        println!("{}  {}", trigger.id, trigger.title);
+        println!("    {}", trigger.description);
+        println!("    scopes: {}", trigger.required_scopes.join(" "));
+        println!("    delivery: {delivery}");
+        println!(
+            "    configuration:{}",
+            fields_of(&trigger.configuration_schema)
+        );
+        println!();
+    }
     println!("Full schemas: host-harness actions --json");
     Ok(ExitCode::SUCCESS)
 }
@@ -41,7 +73,11 @@ pub async fn run(host: &HostArgs, args: ActionsArgs) -> Result<ExitCode> {
 /// and an object's members after it, `poll: object {options: array of
 /// string (required), duration_minutes: integer (required)}`.
 fn input_fields(action: &ActionDescriptor) -> String {
-    let schema = &action.input_schema;
+    fields_of(&action.input_schema)
+}
+
+/// The members of an object schema, one per line.
+fn fields_of(schema: &Value) -> String {
     let Some(properties) = schema["properties"].as_object().filter(|p| !p.is_empty()) else {
         return " (none)".into();
     };

@@ -21,7 +21,7 @@ pub fn component() -> &'static [u8] {
 }
 
 /// The emulator account the demo connects as.
-const DEMO_ACCOUNT: &str = "ada";
+pub const DEMO_ACCOUNT: &str = "ada";
 
 /// Scopes the demo connection is granted: those of the manifest's OAuth 2.0
 /// defaults that the demo's actions need.

@@ -64,8 +64,48 @@ pub async fn run(host: &HostArgs) -> Result<ExitCode> {
             }
         }
     }
-    println!("All {total} steps succeeded.");
-    Ok(ExitCode::SUCCESS)
+    println!("All {total} steps succeeded.\n");
+    match trigger(&connector, &connection, &local.emulator).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(error) => {
+            println!("  failed: {error}");
+            super::print_error(&error)?;
+            Ok(ExitCode::from(EXIT_ACTION_ERROR))
+        }
+    }
+}
+
+/// A trigger: subscribes to the account's mentions (nothing from before is
+/// reported), has another account mention it, and polls again.
+async fn trigger(
+    connector: &host_harness::LoadedConnector,
+    connection: &Connection,
+    emulator: &x_emulator::Emulator,
+) -> Result<(), host_harness::ActionError> {
+    const TRIGGER: &str = "mention.new";
+    println!("[trigger] New mention — {TRIGGER}");
+    let start = connector.poll(connection, TRIGGER, "{}", None).await?;
+    println!(
+        "  subscribed: {} earlier mentions left out; cursor {}",
+        start.events.len(),
+        start.cursor
+    );
+    let text = format!("@{} the demo mentions you", bundled::DEMO_ACCOUNT);
+    emulator.post_as("grace", &text);
+    println!("  on X: @grace posts {text:?}");
+    let next = connector
+        .poll(connection, TRIGGER, "{}", Some(&start.cursor))
+        .await?;
+    for event in &next.events {
+        println!("  event {}:", event.id);
+        print_indented(&event.data);
+    }
+    println!(
+        "  {} new mention(s); next cursor {}",
+        next.events.len(),
+        next.cursor
+    );
+    Ok(())
 }
 
 fn print_indented(output: &serde_json::Value) {

@@ -10,6 +10,7 @@ mod fields;
 mod progress;
 mod run;
 mod serve;
+mod watch;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -231,10 +232,14 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the connector's actions: ids, titles, scopes and input fields.
+    /// List the connector's actions and triggers: ids, titles, scopes and
+    /// input or configuration fields.
     Actions(actions::ActionsArgs),
     /// Run one action and print its output as JSON.
     Run(run::RunArgs),
+    /// Watch a trigger on a connection: one JSON line per new event, the
+    /// place kept in the store so that a restart goes on where it stopped.
+    Watch(watch::WatchArgs),
     /// Run a short workflow against the local X API emulator.
     Demo,
     /// Create a connection: fill the connection form and sign in.
@@ -309,6 +314,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Actions(args) => actions::run(&cli.host, args).await,
         Command::Run(args) => run::run(&cli.host, args).await,
+        Command::Watch(args) => watch::run(&cli.host, args).await,
         Command::Demo => demo::run(&cli.host).await,
         Command::Connect(args) => connect::run(&cli.host, args).await,
         Command::Connections(command) => connections::run(&cli.host, command).await,

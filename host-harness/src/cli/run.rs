@@ -106,7 +106,7 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
     }
 }
 
-fn read_input(arg: &str) -> Result<String> {
+pub(super) fn read_input(arg: &str) -> Result<String> {
     if arg == "-" {
         let mut text = String::new();
         std::io::stdin()

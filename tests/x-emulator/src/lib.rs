@@ -207,6 +207,52 @@ impl Emulator {
         world.add_numbered_posts(user, n, now);
     }
 
+    /// `username` publishes `text`, as if from X's own apps; the post's id.
+    /// What triggers see happen: a mention when the text names `@ada`.
+    pub fn post_as(&self, username: &str, text: &str) -> String {
+        let now = self.shared.clock.now();
+        let mut world = self.shared.world.lock().unwrap();
+        let author = world.user_by_username(username).expect("a seeded user").id;
+        world
+            .create_post(author, text, None, None, now)
+            .unwrap_or_else(|e| panic!("{username} cannot post {text:?}: {e:?}"))
+            .to_string()
+    }
+
+    /// `follower` starts following `followed`.
+    pub fn follow(&self, follower: &str, followed: &str) {
+        let mut world = self.shared.world.lock().unwrap();
+        let a = world.user_by_username(follower).expect("a seeded user").id;
+        let b = world.user_by_username(followed).expect("a seeded user").id;
+        world.set_follow(a, b, true);
+    }
+
+    /// `username` likes the post `post_id`.
+    pub fn like(&self, username: &str, post_id: &str) {
+        let mut world = self.shared.world.lock().unwrap();
+        let user = world.user_by_username(username).expect("a seeded user").id;
+        let post = post_id.parse().expect("a post id");
+        world.engagements.insert(("like", user, post));
+    }
+
+    /// `from` sends `to` a direct message; its event id.
+    pub fn send_dm(&self, from: &str, to: &str, text: &str) -> String {
+        let now = self.shared.clock.now();
+        let mut world = self.shared.world.lock().unwrap();
+        let a = world.user_by_username(from).expect("a seeded user").id;
+        let b = world.user_by_username(to).expect("a seeded user").id;
+        let id = world.new_id(now);
+        world.dm_events.push(world::DmEvent {
+            id,
+            conversation_id: format!("{}-{}", a.min(b), a.max(b)),
+            sender_id: a,
+            participants: [a.min(b), a.max(b)],
+            text: text.to_string(),
+            created_at: now,
+        });
+        id.to_string()
+    }
+
     /// The posts `username` has published and not deleted, newest first.
     pub fn posts_of(&self, username: &str) -> Vec<PostSnapshot> {
         let world = self.shared.world.lock().unwrap();

@@ -179,6 +179,8 @@ pub(crate) trait Backend: Send + Sync {
     /// Records event keys as seen; returns those not seen before, in the
     /// order given.
     async fn record_events(&self, id: &str, keys: Vec<String>, now: i64) -> Result<Vec<String>>;
+    /// Of `keys`, those the subscription has not seen, in the order given.
+    async fn unseen_events(&self, id: &str, keys: Vec<String>) -> Result<Vec<String>>;
     /// Forgets keys seen before `before`; returns how many.
     async fn forget_events(&self, id: &str, before: i64) -> Result<u64>;
 }

@@ -815,6 +815,18 @@ impl Backend for Postgres {
         Ok(keys.into_iter().filter(|k| new.contains(k)).collect())
     }
 
+    async fn unseen_events(&self, id: &str, keys: Vec<String>) -> Result<Vec<String>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                "SELECT event_key FROM trigger_events_seen WHERE subscription_id = $1 AND event_key = ANY($2)",
+                &[&id, &keys],
+            )
+            .await?;
+        let seen: std::collections::HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+        Ok(keys.into_iter().filter(|k| !seen.contains(k)).collect())
+    }
+
     async fn forget_events(&self, id: &str, before: i64) -> Result<u64> {
         let db = self.client().await?;
         Ok(db

@@ -938,6 +938,26 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn unseen_events(&self, id: &str, keys: Vec<String>) -> Result<Vec<String>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction()?;
+            let mut unseen = Vec::new();
+            {
+                let mut seen = tx.prepare_cached(
+                    "SELECT 1 FROM trigger_events_seen WHERE subscription_id = ?1 AND event_key = ?2",
+                )?;
+                for key in keys {
+                    if !seen.exists(params![id, key])? {
+                        unseen.push(key);
+                    }
+                }
+            }
+            Ok(unseen)
+        })
+        .await
+    }
+
     async fn forget_events(&self, id: &str, before: i64) -> Result<u64> {
         let id = id.to_owned();
         self.run(move |db| {
