@@ -756,6 +756,7 @@ async fn serve_refuses_to_listen_beyond_loopback_without_an_api_key() {
         public_origin: "http://example.invalid".into(),
         api_key: None,
         notice: None,
+        triggers: None,
     };
 
     let refused = web::serve(listener, manager, config, std::future::ready(())).await;
@@ -764,4 +765,81 @@ async fn serve_refuses_to_listen_beyond_loopback_without_an_api_key() {
         refused,
         Err(web::ServeError::ExposedWithoutKey { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_connection_page_subscribes_a_workflow_lists_it_and_unsubscribes_it() {
+    let bed = ServeBed::start(None).await;
+    let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+    let id = connect_with_bearer(&bed, "Watched", &token).await;
+    let page = bed.url(&format!("/connections/{id}"));
+    let (_, headers, _) = raw(&bed, "GET", &page, &[], "").await;
+    let cookie = headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = cookie.trim_start_matches("hh_csrf=").to_string();
+    let form = |pairs: &[(&str, &str)]| {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("csrf", &csrf);
+        for (k, v) in pairs {
+            body.append_pair(k, v);
+        }
+        body.finish()
+    };
+    let posting = [
+        ("cookie", cookie.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+    ];
+
+    let (created, _, shown) = raw(
+        &bed,
+        "POST",
+        &bed.url(&format!("/connections/{id}/subscriptions")),
+        &posting,
+        &form(&[
+            ("trigger", "post.matching"),
+            ("configuration", r#"{"query": "lighthouse"}"#),
+            ("target_url", "https://engine.example/hooks/x"),
+            ("interval_secs", "30"),
+        ]),
+    )
+    .await;
+    let (refused, _, explained) = raw(
+        &bed,
+        "POST",
+        &bed.url(&format!("/connections/{id}/subscriptions")),
+        &posting,
+        &form(&[("trigger", "post.matching"), ("configuration", "{}")]),
+    )
+    .await;
+    let subscription = bed.store.subscriptions(Some(&id)).await.unwrap()[0].clone();
+    let (_, _, listed) = raw(&bed, "GET", &page, &[("cookie", cookie.as_str())], "").await;
+    let (unsubscribed, after, _) = raw(
+        &bed,
+        "POST",
+        &bed.url(&format!(
+            "/connections/{id}/subscriptions/{}/delete",
+            subscription.id
+        )),
+        &posting,
+        &form(&[]),
+    )
+    .await;
+
+    assert_eq!(created, 201, "{shown}");
+    assert!(shown.contains("whsec_"), "the signing key is shown once");
+    assert_eq!(refused, 400);
+    assert!(explained.contains("configuration.query"), "{explained}");
+    assert!(listed.contains("post.matching") && listed.contains("https://engine.example/hooks/x"));
+    assert!(
+        !listed.contains("whsec_"),
+        "the signing key was shown again"
+    );
+    assert_eq!(unsubscribed, 303);
+    assert_eq!(after["location"], format!("/connections/{id}"));
+    assert!(bed.store.subscriptions(Some(&id)).await.unwrap().is_empty());
 }

@@ -113,15 +113,29 @@ impl Node {
         port: u16,
         public_origin: &str,
     ) -> Node {
+        Node::start_with(name, platform, port, public_origin, &[]).await
+    }
+
+    /// The same, with more arguments for `serve`.
+    pub async fn start_with(
+        name: &'static str,
+        platform: &Platform,
+        port: u16,
+        public_origin: &str,
+        extra: &[&str],
+    ) -> Node {
+        let bind = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "serve",
+            "--bind",
+            &bind,
+            "--public-url",
+            public_origin,
+            "-v",
+        ];
+        args.extend_from_slice(extra);
         let mut child = platform
-            .command(&[
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--public-url",
-                public_origin,
-                "-v",
-            ])
+            .command(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -33,6 +33,7 @@ impl ServeBed {
             public_origin: origin.clone(),
             api_key: api_key.map(|k| SecretString::from(k.to_string())),
             notice: None,
+            triggers: None,
         };
         let AuthBed {
             x,

@@ -32,7 +32,8 @@ mod store;
 pub use error::StoreError;
 pub use key::{KEY_LEN, KeyError, MasterKey};
 pub use records::{
-    AppCredentialLevel, ConnectionRecord, ConnectionStatus, Delivery, FieldValue, LeaseTerms,
+    AppCredentialLevel, ClaimedDelivery, ConnectionRecord, ConnectionStatus, Delivery,
+    DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination, FieldValue, LeaseTerms,
     NewConnection, NewSubscription, PendingSignIn, SubscriptionRecord, Tokens,
 };
 pub use store::{RefreshLease, Store, StoreLocation};

@@ -203,6 +203,43 @@ impl Delivery {
     }
 }
 
+/// Where a subscription's events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// To whoever watches it (`host-harness watch`), which polls it itself.
+    Watch,
+    /// A server polls it and keeps its events for a workflow engine to
+    /// fetch.
+    Pull,
+    /// A server polls it and sends each event to this URL, signed.
+    Url(String),
+}
+
+impl Destination {
+    fn kind(&self) -> &'static str {
+        match self {
+            Destination::Watch => "watch",
+            Destination::Pull => "pull",
+            Destination::Url(_) => "url",
+        }
+    }
+
+    pub(crate) fn columns(&self) -> (&'static str, Option<String>) {
+        match self {
+            Destination::Url(url) => (self.kind(), Some(url.clone())),
+            _ => (self.kind(), None),
+        }
+    }
+
+    pub(crate) fn from_columns(kind: &str, url: Option<String>) -> Destination {
+        match (kind, url) {
+            ("url", Some(url)) => Destination::Url(url),
+            ("pull", _) => Destination::Pull,
+            _ => Destination::Watch,
+        }
+    }
+}
+
 /// A workflow's subscription to a trigger, to create.
 #[derive(Debug, Clone)]
 pub struct NewSubscription {
@@ -212,6 +249,11 @@ pub struct NewSubscription {
     /// The trigger's configuration, as JSON text (never a secret).
     pub configuration: String,
     pub delivery: Delivery,
+    pub destination: Destination,
+    /// Seconds between polls, for a subscription a server runs.
+    pub interval_secs: u32,
+    /// The key that signs deliveries to a URL: sealed in the store.
+    pub signing_secret: Option<SecretString>,
 }
 
 /// A stored subscription: where its trigger stands.
@@ -227,9 +269,85 @@ pub struct SubscriptionRecord {
     /// Bumped by each cursor change, so two hosts polling at once cannot
     /// both move it.
     pub cursor_version: u64,
+    pub destination: Destination,
+    /// Seconds between polls, for a subscription a server runs.
+    pub interval_secs: u32,
+    /// Unix seconds when a server polls it next.
+    pub next_poll_at: i64,
     /// Unix seconds.
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Where one event stands on its way to a subscription's destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Not delivered yet (or, for a pull subscription, kept to be fetched).
+    Pending,
+    /// The destination took it.
+    Delivered,
+    /// The destination kept refusing it: the dead letters.
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> DeliveryStatus {
+        match text {
+            "delivered" => DeliveryStatus::Delivered,
+            "dead" => DeliveryStatus::Dead,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+}
+
+/// One event of a subscription, in its outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub subscription_id: String,
+    pub event_id: String,
+    /// Its place among the subscription's events, from 1: what a workflow
+    /// engine fetching events passes back as `after`.
+    pub sequence: u64,
+    /// The event, as JSON text.
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds when it was delivered or given up.
+    pub settled_at: Option<i64>,
+}
+
+/// A delivery a host has claimed, with where it goes.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub delivery: DeliveryRecord,
+    pub target_url: String,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Try again at this Unix second.
+    Retry {
+        at: i64,
+        error: String,
+    },
+    /// Give up: a dead letter.
+    Dead {
+        error: String,
+    },
 }
 
 /// How long a refresh lease may be waited for and held.

@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -119,6 +119,38 @@ CREATE TABLE trigger_events_seen (
     PRIMARY KEY (subscription_id, event_key)
 );
 CREATE INDEX trigger_events_seen_by_age ON trigger_events_seen (subscription_id, seen_at);
+",
+    },
+    Migration {
+        version: 3,
+        // Subscriptions a server runs: where their events go, how often
+        // they are polled and by which host, the key that signs their
+        // deliveries; and the deliveries themselves, an outbox.
+        sql: "
+ALTER TABLE trigger_subscriptions ADD COLUMN destination TEXT NOT NULL DEFAULT 'watch';
+ALTER TABLE trigger_subscriptions ADD COLUMN target_url TEXT;
+ALTER TABLE trigger_subscriptions ADD COLUMN interval_secs INTEGER NOT NULL DEFAULT 60;
+ALTER TABLE trigger_subscriptions ADD COLUMN next_poll_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trigger_subscriptions ADD COLUMN poller TEXT;
+ALTER TABLE trigger_subscriptions ADD COLUMN poll_lease_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trigger_subscriptions ADD COLUMN signing_secret BLOB;
+CREATE TABLE trigger_deliveries (
+    subscription_id TEXT NOT NULL REFERENCES trigger_subscriptions(id) ON DELETE CASCADE,
+    event_id        TEXT NOT NULL,
+    sequence        INTEGER NOT NULL,
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    claimed_by      TEXT,
+    claimed_until   INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    settled_at      INTEGER,
+    PRIMARY KEY (subscription_id, event_id)
+);
+CREATE UNIQUE INDEX trigger_deliveries_in_order ON trigger_deliveries (subscription_id, sequence);
+CREATE INDEX trigger_deliveries_due ON trigger_deliveries (status, next_attempt_at);
 ",
     },
 ];

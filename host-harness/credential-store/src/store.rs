@@ -4,14 +4,15 @@
 use crate::backend::postgres::{self, Postgres};
 use crate::backend::sqlite::Sqlite;
 use crate::backend::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawField, RawSignIn,
-    RawSubscription, RawTokens, RawValue,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawDelivery, RawField,
+    RawSignIn, RawSubscription, RawTokens, RawValue, Settlement,
 };
 use crate::crypto::Cipher;
 use crate::error::StoreError;
 use crate::key::MasterKey;
 use crate::records::{
-    AppCredentialLevel, ConnectionRecord, ConnectionStatus, Delivery, FieldValue, LeaseTerms,
+    AppCredentialLevel, ClaimedDelivery, ConnectionRecord, ConnectionStatus, Delivery,
+    DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination, FieldValue, LeaseTerms,
     NewConnection, NewSubscription, PendingSignIn, SubscriptionRecord, Tokens,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -179,8 +180,25 @@ fn subscription_record(raw: RawSubscription) -> SubscriptionRecord {
         configuration: raw.configuration,
         cursor: raw.cursor,
         cursor_version: raw.cursor_version as u64,
+        destination: Destination::from_columns(&raw.destination, raw.target_url),
+        interval_secs: raw.interval_secs.clamp(0, u32::MAX as i64) as u32,
+        next_poll_at: raw.next_poll_at,
         created_at: raw.created_at,
         updated_at: raw.updated_at,
+    }
+}
+
+fn delivery_record(raw: RawDelivery) -> DeliveryRecord {
+    DeliveryRecord {
+        status: DeliveryStatus::parse(&raw.status),
+        subscription_id: raw.subscription_id,
+        event_id: raw.event_id,
+        sequence: raw.sequence.max(0) as u64,
+        payload: raw.payload,
+        attempts: raw.attempts.clamp(0, u32::MAX as i64) as u32,
+        last_error: raw.last_error,
+        created_at: raw.created_at,
+        settled_at: raw.settled_at,
     }
 }
 
@@ -605,19 +623,167 @@ impl Store {
         new: &NewSubscription,
     ) -> Result<SubscriptionRecord, StoreError> {
         let now = now();
+        let (destination, target_url) = new.destination.columns();
+        let id = format!("sub_{}", random_suffix());
+        let secret = new
+            .signing_secret
+            .as_ref()
+            .map(|s| self.seal(s, &format!("trigger_subscriptions/{id}/signing_secret")));
         let raw = RawSubscription {
-            id: format!("sub_{}", random_suffix()),
+            id,
             connection_id: new.connection_id.clone(),
             trigger: new.trigger.clone(),
             configuration: new.configuration.clone(),
             delivery: new.delivery.as_str().to_string(),
             cursor: None,
             cursor_version: 0,
+            destination: destination.to_string(),
+            target_url,
+            interval_secs: new.interval_secs as i64,
+            next_poll_at: now,
             created_at: now,
             updated_at: now,
         };
-        self.backend.insert_subscription(raw.clone()).await?;
+        self.backend
+            .insert_subscription(raw.clone(), secret)
+            .await?;
         Ok(subscription_record(raw))
+    }
+
+    /// The key that signs a subscription's deliveries, if it has one.
+    pub async fn signing_secret(&self, id: &str) -> Result<Option<SecretString>, StoreError> {
+        self.backend
+            .signing_secret(id)
+            .await?
+            .map(|sealed| {
+                open_secret(
+                    &self.cipher,
+                    &sealed,
+                    &format!("trigger_subscriptions/{id}/signing_secret"),
+                    || format!("the signing key of subscription {id}"),
+                )
+            })
+            .transpose()
+    }
+
+    /// Takes the poll of one subscription a server runs whose time has come
+    /// and that no live host is polling: `host` holds it for `lease`, by
+    /// when it must finish or release it (a host that dies frees it then).
+    pub async fn claim_poll(
+        &self,
+        host: &str,
+        lease: Duration,
+    ) -> Result<Option<SubscriptionRecord>, StoreError> {
+        let now = now();
+        Ok(self
+            .backend
+            .claim_poll(host, now, now + lease.as_secs() as i64)
+            .await?
+            .map(subscription_record))
+    }
+
+    /// Ends `host`'s poll in one step: `events` (id and JSON text, oldest
+    /// first) join the subscription's outbox, each once; the cursor moves if
+    /// it is still at `expected`; the next poll is at `next_poll_at`.
+    /// Returns how many events were new. Refused as a conflict when the
+    /// lease was lost or the cursor moved: nothing is written then.
+    pub async fn finish_poll(
+        &self,
+        id: &str,
+        host: &str,
+        events: &[(String, String)],
+        cursor: &str,
+        expected: u64,
+        next_poll_at: i64,
+    ) -> Result<u64, StoreError> {
+        self.backend
+            .finish_poll(
+                id,
+                host,
+                events.to_vec(),
+                cursor.to_string(),
+                expected as i64,
+                next_poll_at,
+                now(),
+            )
+            .await
+    }
+
+    /// Releases `host`'s poll without moving the cursor (the poll failed);
+    /// the next is at `next_poll_at`.
+    pub async fn release_poll(
+        &self,
+        id: &str,
+        host: &str,
+        next_poll_at: i64,
+    ) -> Result<(), StoreError> {
+        self.backend.release_poll(id, host, next_poll_at).await
+    }
+
+    /// Takes up to `limit` deliveries to URLs that are due and that no live
+    /// host is sending; `host` holds them for `claim`, oldest first.
+    pub async fn claim_deliveries(
+        &self,
+        host: &str,
+        claim: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let now = now();
+        Ok(self
+            .backend
+            .claim_deliveries(host, now, now + claim.as_secs() as i64, limit as i64)
+            .await?
+            .into_iter()
+            .map(|(raw, target_url)| ClaimedDelivery {
+                delivery: delivery_record(raw),
+                target_url,
+            })
+            .collect())
+    }
+
+    /// Records how an attempt at a delivery ended.
+    pub async fn settle_delivery(
+        &self,
+        subscription_id: &str,
+        event_id: &str,
+        outcome: &DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        let settlement = match outcome.clone() {
+            DeliveryOutcome::Delivered => Settlement::Delivered,
+            DeliveryOutcome::Retry { at, error } => Settlement::Retry { at, error },
+            DeliveryOutcome::Dead { error } => Settlement::Dead { error },
+        };
+        self.backend
+            .settle_delivery(subscription_id, event_id, settlement, now())
+            .await
+    }
+
+    /// A subscription's events after `after` (by sequence), of one status
+    /// or any, oldest first, at most `limit`.
+    pub async fn deliveries(
+        &self,
+        subscription_id: &str,
+        after: u64,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        Ok(self
+            .backend
+            .deliveries(
+                subscription_id,
+                after.min(i64::MAX as u64) as i64,
+                status.map(DeliveryStatus::as_str),
+                limit as i64,
+            )
+            .await?
+            .into_iter()
+            .map(delivery_record)
+            .collect())
+    }
+
+    /// Sends a subscription's dead letters again; returns how many.
+    pub async fn requeue_dead(&self, subscription_id: &str) -> Result<u64, StoreError> {
+        self.backend.requeue_dead(subscription_id, now()).await
     }
 
     pub async fn subscription(&self, id: &str) -> Result<SubscriptionRecord, StoreError> {

@@ -6,8 +6,9 @@
 //! hosts sharing it.
 
 use credential_store::{
-    AppCredentialLevel, ConnectionStatus, Delivery, FieldValue, LeaseTerms, MasterKey,
-    NewConnection, NewSubscription, PendingSignIn, Store, StoreError, StoreLocation, Tokens,
+    AppCredentialLevel, ConnectionStatus, Delivery, DeliveryOutcome, DeliveryStatus, Destination,
+    FieldValue, LeaseTerms, MasterKey, NewConnection, NewSubscription, PendingSignIn, Store,
+    StoreError, StoreLocation, Tokens,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
@@ -56,6 +57,8 @@ contract!(
     a_lease_released_without_commit_writes_nothing,
     hosts_opening_a_new_store_at_once_agree_on_it,
     a_store_from_a_newer_release_is_refused_without_writing,
+    a_server_subscription_is_polled_by_one_host_at_a_time_and_its_events_queue_once,
+    deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -317,6 +320,9 @@ async fn deleting_a_connection_removes_everything_kept_for_it(place: Place) {
             trigger: "mention.new".into(),
             configuration: "{}".into(),
             delivery: Delivery::Poll,
+            destination: Destination::Watch,
+            interval_secs: 60,
+            signing_secret: None,
         })
         .await
         .unwrap();
@@ -432,6 +438,9 @@ async fn a_cursor_moves_once_per_version_whoever_moves_it(place: Place) {
             trigger: "post.matching".into(),
             configuration: "{\"query\":\"rust\"}".into(),
             delivery: Delivery::Poll,
+            destination: Destination::Watch,
+            interval_secs: 60,
+            signing_secret: None,
         })
         .await
         .unwrap();
@@ -474,6 +483,9 @@ async fn two_hosts_recording_the_same_events_each_get_every_key_once_between_the
             trigger: "mention.new".into(),
             configuration: "{}".into(),
             delivery: Delivery::Push,
+            destination: Destination::Watch,
+            interval_secs: 60,
+            signing_secret: None,
         })
         .await
         .unwrap();
@@ -528,6 +540,9 @@ async fn old_seen_events_are_forgotten(place: Place) {
             trigger: "follower.new".into(),
             configuration: "{}".into(),
             delivery: Delivery::Poll,
+            destination: Destination::Watch,
+            interval_secs: 60,
+            signing_secret: None,
         })
         .await
         .unwrap();
@@ -663,6 +678,165 @@ async fn a_store_from_a_newer_release_is_refused_without_writing(place: Place) {
     assert_eq!(place.dump().await, before);
 }
 
+async fn served_subscription(store: &Store, secret: Option<&str>) -> String {
+    let id = store.create_connection(&new_connection()).await.unwrap().id;
+    store
+        .create_subscription(&NewSubscription {
+            connection_id: id,
+            trigger: "mention.new".into(),
+            configuration: "{}".into(),
+            delivery: Delivery::Poll,
+            destination: Destination::Url("https://engine.example/hooks/x".into()),
+            interval_secs: 30,
+            signing_secret: secret.map(|s| SecretString::from(s.to_string())),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+fn events(ids: &[&str]) -> Vec<(String, String)> {
+    ids.iter()
+        .map(|id| (id.to_string(), format!("{{\"post\":{{\"id\":\"{id}\"}}}}")))
+        .collect()
+}
+
+async fn a_server_subscription_is_polled_by_one_host_at_a_time_and_its_events_queue_once(
+    place: Place,
+) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = served_subscription(&a, Some("whsec-SIGNING-KEY")).await;
+    let lease = Duration::from_secs(30);
+
+    let (first, second) =
+        tokio::join!(a.claim_poll("host-a", lease), b.claim_poll("host-b", lease));
+    let winners: Vec<&str> = [("host-a", first.unwrap()), ("host-b", second.unwrap())]
+        .into_iter()
+        .filter(|(_, claimed)| claimed.as_ref().is_some_and(|s| s.id == id))
+        .map(|(host, _)| host)
+        .collect();
+    assert_eq!(winners.len(), 1, "both hosts took the poll: {winners:?}");
+    let owner = winners[0];
+    let other = if owner == "host-a" {
+        "host-b"
+    } else {
+        "host-a"
+    };
+
+    let refused = a.finish_poll(&id, other, &events(&["9"]), "9", 0, 0).await;
+    let new = a
+        .finish_poll(&id, owner, &events(&["101", "102", "101"]), "102", 0, 0)
+        .await;
+    let again = b.claim_poll(other, lease).await.unwrap().unwrap();
+    let stale = b.finish_poll(&id, other, &events(&["9"]), "9", 0, 0).await;
+    let repeated = b
+        .finish_poll(&id, other, &events(&["102", "103"]), "103", 1, i64::MAX)
+        .await;
+    let none_due = a.claim_poll(owner, lease).await.unwrap();
+
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert_eq!(new.unwrap(), 2, "101 once, 102 once");
+    assert_eq!(again.cursor.as_deref(), Some("102"));
+    assert_eq!(repeated.unwrap(), 1, "only 103 is new");
+    assert!(none_due.is_none(), "polled before its time");
+    let queued = b.deliveries(&id, 0, None, 10).await.unwrap();
+    let order: Vec<(u64, &str)> = queued
+        .iter()
+        .map(|d| (d.sequence, d.event_id.as_str()))
+        .collect();
+    assert_eq!(order, vec![(1, "101"), (2, "102"), (3, "103")]);
+    assert!(queued.iter().all(|d| d.status == DeliveryStatus::Pending));
+    assert_eq!(b.deliveries(&id, 2, None, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        b.signing_secret(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        "whsec-SIGNING-KEY"
+    );
+    let dump = place.dump().await;
+    assert!(
+        !dump.windows(11).any(|w| w == b"SIGNING-KEY"),
+        "the signing key is stored in the clear"
+    );
+}
+
+async fn deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = served_subscription(&a, None).await;
+    a.claim_poll("host-a", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    a.finish_poll(&id, "host-a", &events(&["1", "2"]), "2", 0, i64::MAX)
+        .await
+        .unwrap();
+    let claim = Duration::from_secs(30);
+
+    let (mine, theirs) = tokio::join!(
+        a.claim_deliveries("host-a", claim, 10),
+        b.claim_deliveries("host-b", claim, 10)
+    );
+    let (mine, theirs) = (mine.unwrap(), theirs.unwrap());
+    assert_eq!(mine.len() + theirs.len(), 2, "each delivery claimed once");
+    let all: Vec<_> = mine.iter().chain(&theirs).collect();
+    assert!(
+        all.iter()
+            .all(|c| c.target_url == "https://engine.example/hooks/x")
+    );
+    a.settle_delivery(&id, "1", &DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    a.settle_delivery(
+        &id,
+        "2",
+        &DeliveryOutcome::Retry {
+            at: 0,
+            error: "status 500".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let retried = b.claim_deliveries("host-b", claim, 10).await.unwrap();
+    b.settle_delivery(
+        &id,
+        "2",
+        &DeliveryOutcome::Dead {
+            error: "status 503".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let dead = a
+        .deliveries(&id, 0, Some(DeliveryStatus::Dead), 10)
+        .await
+        .unwrap();
+    let nothing_due = a.claim_deliveries("host-a", claim, 10).await.unwrap();
+    let requeued = a.requeue_dead(&id).await.unwrap();
+
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].delivery.event_id, "2");
+    assert_eq!(retried[0].delivery.attempts, 1);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attempts, 2);
+    assert_eq!(dead[0].last_error.as_deref(), Some("status 503"));
+    assert!(nothing_due.is_empty());
+    assert_eq!(requeued, 1);
+    let delivered = a
+        .deliveries(&id, 0, Some(DeliveryStatus::Delivered), 10)
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert!(delivered[0].settled_at.is_some());
+}
+
 // ---- One backend only ---------------------------------------------------
 
 #[tokio::test]
@@ -780,7 +954,7 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     rusqlite::Connection::open(place.path())
         .unwrap()
         .execute_batch(
-            "DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
+            "DROP TABLE trigger_deliveries; DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
              DROP TABLE sessions; DROP TABLE sign_ins;
              ALTER TABLE tokens DROP COLUMN access_issued_at;
              UPDATE meta SET value = 1 WHERE key = 'schema_version';",
@@ -799,5 +973,5 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     );
     let session = store.open_session(Duration::from_secs(60)).await.unwrap();
     assert!(store.session_is_open(&session).await.unwrap());
-    place.assert_schema_version(2);
+    place.assert_schema_version(3);
 }

@@ -5,6 +5,7 @@ use super::{HostArgs, bundled};
 use anyhow::{Context, Result};
 use clap::Args;
 use host_harness::outgoing::HttpTimeouts;
+use host_harness::triggers::runner::RunnerConfig;
 use host_harness::web::{self, WebConfig};
 use host_harness::{ConnectionManager, HostConfig, InstancePool};
 use secrecy::SecretString;
@@ -36,6 +37,18 @@ pub struct ServeArgs {
     /// is faster per action than mapping memory for each.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_concurrent_actions: u32,
+    /// Attempts at delivering a trigger event to its URL before it becomes
+    /// a dead letter.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    delivery_attempts: u32,
+    /// Seconds before the second attempt at a failed delivery; each next
+    /// attempt waits twice as long, up to an hour.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    delivery_backoff_secs: u64,
+    /// Seconds a poll this server took stays its own; another server takes
+    /// it over after that if this one died.
+    #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    poll_lease_secs: u64,
 }
 
 pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
@@ -57,6 +70,12 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
         public_origin,
         api_key,
         notice: None,
+        triggers: Some(RunnerConfig {
+            attempts: args.delivery_attempts,
+            first_backoff: std::time::Duration::from_secs(args.delivery_backoff_secs),
+            poll_lease: std::time::Duration::from_secs(args.poll_lease_secs),
+            ..RunnerConfig::default()
+        }),
     };
 
     // With the emulator, connections live in a directory of their own:

@@ -12,6 +12,7 @@ use super::Shared;
 use super::security;
 use crate::ActionError;
 use crate::connections::{ConnectError, ConnectRequest, public_summary};
+use crate::triggers;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -32,6 +33,20 @@ pub fn router(state: Shared) -> Router<Shared> {
         .route("/connections/{id}", get(show).delete(delete))
         .route("/connections/{id}/test", post(test))
         .route("/connections/{id}/actions/{action}", post(invoke))
+        .route(
+            "/connections/{id}/subscriptions",
+            get(list_subscriptions).post(create_subscription),
+        )
+        .route(
+            "/subscriptions/{id}",
+            get(show_subscription).delete(delete_subscription),
+        )
+        .route("/subscriptions/{id}/events", get(subscription_events))
+        .route("/subscriptions/{id}/dead-letters", get(dead_letters))
+        .route(
+            "/subscriptions/{id}/dead-letters/retry",
+            post(retry_dead_letters),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_key))
 }
 
@@ -128,21 +143,29 @@ async fn test(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let json = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|t| t.to_str().ok())
-        .and_then(|t| t.split(';').next())
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
-    if !json {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            json!({"error": "invalid-input", "message": "send `Content-Type: application/json` (the body may be empty)"}),
-        );
+    if !is_json(&headers) {
+        return needs_json();
     }
     match state.manager.test(&id).await {
         Ok(report) => Json(report).into_response(),
         Err(e) => connect_error(e),
     }
+}
+
+/// Whether a request says it is JSON, which a cross-site form cannot.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn needs_json() -> Response {
+    error(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        json!({"error": "invalid-input", "message": "send `Content-Type: application/json` (the body may be empty)"}),
+    )
 }
 
 /// A connection to create: the form's values as the manifest names them.
@@ -254,5 +277,206 @@ async fn invoke(
     {
         Ok(output) => Json(json!({ "output": output })).into_response(),
         Err(e) => (action_status(&e), Json(e)).into_response(),
+    }
+}
+
+/// A subscription to create: a trigger of the connection, its
+/// configuration, and where its events go.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSubscriptionRequest {
+    trigger: String,
+    #[serde(default)]
+    configuration: Option<Value>,
+    /// Where each event is POSTed, signed; without it, events are kept to
+    /// be fetched (`GET …/events?after=`).
+    #[serde(default)]
+    target_url: Option<String>,
+    /// Seconds between polls, at least `triggers::MIN_INTERVAL_SECS`.
+    #[serde(default)]
+    interval_secs: Option<u32>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid-input", "field": field, "message": message.into()}),
+    )
+}
+
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::NoSuchSubscription(_) | StoreError::NoSuchConnection(_) => error(
+            StatusCode::NOT_FOUND,
+            json!({"error": "not-found", "message": e.to_string()}),
+        ),
+        e => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": "internal", "message": e.to_string()}),
+        ),
+    }
+}
+
+/// What may be shown of a subscription (never its signing key).
+pub(super) fn subscription_summary(s: &credential_store::SubscriptionRecord) -> Value {
+    let (destination, target_url) = match &s.destination {
+        credential_store::Destination::Url(url) => ("url", Some(url.clone())),
+        credential_store::Destination::Pull => ("pull", None),
+        credential_store::Destination::Watch => ("watch", None),
+    };
+    json!({
+        "id": s.id,
+        "connection": s.connection_id,
+        "trigger": s.trigger,
+        "configuration": serde_json::from_str::<Value>(&s.configuration).unwrap_or(Value::Null),
+        "destination": destination,
+        "target_url": target_url,
+        "interval_secs": s.interval_secs,
+        "started": s.cursor.is_some(),
+        "created_at": s.created_at,
+    })
+}
+
+/// Subscribes a workflow to a trigger of the connection; answers with the
+/// key that signs its deliveries, shown this once.
+async fn create_subscription(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Result<Json<NewSubscriptionRequest>, JsonRejection>,
+) -> Response {
+    let Json(new) = match body {
+        Ok(body) => body,
+        Err(rejection) => return bad_json(rejection),
+    };
+    let configuration = new.configuration.unwrap_or_else(|| json!({})).to_string();
+    let created = triggers::subscribe_served(
+        &state.manager,
+        &id,
+        &new.trigger,
+        &configuration,
+        new.target_url.as_deref(),
+        new.interval_secs.unwrap_or(60),
+    )
+    .await;
+    match created {
+        Ok((subscription, key)) => {
+            let mut answer = subscription_summary(&subscription);
+            answer["signing_secret"] = json!(secrecy::ExposeSecret::expose_secret(&key));
+            (StatusCode::CREATED, Json(answer)).into_response()
+        }
+        Err(triggers::SubscribeError::Invalid { field, reason }) => invalid(&field, reason),
+        Err(triggers::SubscribeError::Store(e)) => store_error(e),
+    }
+}
+
+async fn list_subscriptions(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    let store = state.manager.store();
+    if let Err(e) = store.connection(&id).await {
+        return store_error(e);
+    }
+    match store.subscriptions(Some(&id)).await {
+        Ok(list) => Json(json!({
+            "subscriptions": list
+                .iter()
+                .filter(|s| s.destination != credential_store::Destination::Watch)
+                .map(subscription_summary)
+                .collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn show_subscription(State(state): State<Shared>, Path(sid): Path<String>) -> Response {
+    match state.manager.store().subscription(&sid).await {
+        Ok(s) => Json(subscription_summary(&s)).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn delete_subscription(State(state): State<Shared>, Path(sid): Path<String>) -> Response {
+    match state.manager.store().delete_subscription(&sid).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// Which events to fetch.
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+fn delivery_json(d: &credential_store::DeliveryRecord) -> Value {
+    json!({
+        "sequence": d.sequence,
+        "id": d.event_id,
+        "data": serde_json::from_str::<Value>(&d.payload).unwrap_or(Value::Null),
+        "status": d.status.as_str(),
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "created_at": d.created_at,
+    })
+}
+
+/// A subscription's events after `after`, oldest first; `next_after`
+/// continues from the last one.
+async fn subscription_events(
+    State(state): State<Shared>,
+    Path(sid): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<EventsQuery>,
+) -> Response {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let store = state.manager.store();
+    if let Err(e) = store.subscription(&sid).await {
+        return store_error(e);
+    }
+    match store.deliveries(&sid, query.after, None, limit).await {
+        Ok(list) => Json(json!({
+            "next_after": list.last().map(|d| d.sequence).unwrap_or(query.after),
+            "events": list.iter().map(delivery_json).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// A subscription's dead letters: events its receiver kept refusing.
+async fn dead_letters(State(state): State<Shared>, Path(sid): Path<String>) -> Response {
+    let store = state.manager.store();
+    if let Err(e) = store.subscription(&sid).await {
+        return store_error(e);
+    }
+    match store
+        .deliveries(&sid, 0, Some(credential_store::DeliveryStatus::Dead), 1000)
+        .await
+    {
+        Ok(list) => Json(json!({
+            "dead_letters": list.iter().map(delivery_json).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// Sends a subscription's dead letters again.
+async fn retry_dead_letters(
+    State(state): State<Shared>,
+    Path(sid): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if !is_json(&headers) {
+        return needs_json();
+    }
+    let store = state.manager.store();
+    if let Err(e) = store.subscription(&sid).await {
+        return store_error(e);
+    }
+    match store.requeue_dead(&sid).await {
+        Ok(n) => Json(json!({ "requeued": n })).into_response(),
+        Err(e) => store_error(e),
     }
 }

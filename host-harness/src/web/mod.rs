@@ -49,6 +49,9 @@ pub struct WebConfig {
     /// A line shown at the top of every page, such as which API the server
     /// talks to.
     pub notice: Option<String>,
+    /// When set, the server runs the subscriptions in the store: polls
+    /// them and sends their events (with other servers sharing the store).
+    pub triggers: Option<crate::triggers::runner::RunnerConfig>,
 }
 
 impl WebConfig {
@@ -120,6 +123,10 @@ fn router_on(
         config,
         reached_at,
     });
+    routes(state)
+}
+
+fn routes(state: Shared) -> Router {
     Router::new()
         .nest("/api/v1", api::router(state.clone()))
         .route("/", get(pages::home))
@@ -134,6 +141,11 @@ fn router_on(
         .route("/connections/{id}/reconnect", post(pages::reconnect))
         .route("/connections/{id}/revoke", post(pages::revoke))
         .route("/connections/{id}/delete", post(pages::delete))
+        .route("/connections/{id}/subscriptions", post(pages::subscribe))
+        .route(
+            "/connections/{id}/subscriptions/{subscription}/delete",
+            post(pages::unsubscribe),
+        )
         .route(
             "/connections/{id}/run",
             get(pages::runner).post(pages::run_action),
@@ -160,8 +172,26 @@ pub async fn serve(
     if !addr.ip().is_loopback() && config.api_key.is_none() {
         return Err(ServeError::ExposedWithoutKey { addr });
     }
-    axum::serve(listener, router_on(manager, config, Some(addr)))
+    let reached_at = security::ReachedAt::new(&config.public_origin, Some(addr));
+    let state: Shared = Arc::new(AppState {
+        manager,
+        config,
+        reached_at,
+    });
+    let mut runners = tokio::task::JoinSet::new();
+    if let Some(runner) = state.config.triggers.clone() {
+        let (polls, deliveries) = (state.clone(), state.clone());
+        let for_polls = runner.clone();
+        runners.spawn(async move {
+            crate::triggers::runner::run_polls(&polls.manager, &for_polls).await
+        });
+        runners.spawn(async move {
+            crate::triggers::runner::run_deliveries(&deliveries.manager, &runner).await
+        });
+    }
+    axum::serve(listener, routes(state))
         .with_graceful_shutdown(shutdown)
         .await?;
+    runners.abort_all();
     Ok(())
 }

@@ -370,7 +370,7 @@ async fn connection_page(
     };
     let (token, new) = security::csrf_token(headers);
     let manifest = state.manager.manifest();
-    let body = match above {
+    let details = match above {
         Above::Nothing => views::connection(manifest, &record, None, None, &token),
         Above::Message(m) => views::connection(manifest, &record, None, Some(m), &token),
         Above::Report(r) => views::connection(manifest, &record, Some(r), None, &token),
@@ -378,6 +378,19 @@ async fn connection_page(
             (views::error_box(error))
             (views::connection(manifest, &record, report, None, &token))
         },
+    };
+    let subscriptions: Vec<_> = state
+        .manager
+        .store()
+        .subscriptions(Some(id))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.destination != credential_store::Destination::Watch)
+        .collect();
+    let body = maud::html! {
+        (details)
+        (views::subscriptions(id, &state.manager.connector().descriptor().triggers, &subscriptions, &token))
     };
     Page::ok(record.name.clone(), body)
         .with_status(status)
@@ -520,6 +533,93 @@ pub async fn revoke(
         Ok(()) => Redirect::to(&format!("/connections/{id}")).into_response(),
         Err(e) => failed(&state, &id, "Revoke", e, StatusCode::BAD_GATEWAY),
     }
+}
+
+/// Subscribes a workflow to a trigger from the connection's page; the
+/// signing key is shown this once.
+pub async fn subscribe(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = match posted(&state, &headers, &body).await {
+        Ok(form) => form,
+        Err(r) => return *r,
+    };
+    let interval = match first(&form, "interval_secs")
+        .unwrap_or("60")
+        .trim()
+        .parse::<u32>()
+    {
+        Ok(n) => n,
+        Err(_) => {
+            let message = "`interval_secs`: must be a whole number of seconds";
+            return connection_page(
+                &state,
+                &headers,
+                &id,
+                Above::Failure(message, None),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    let created = crate::triggers::subscribe_served(
+        &state.manager,
+        &id,
+        first(&form, "trigger").unwrap_or_default(),
+        first(&form, "configuration").unwrap_or("{}"),
+        first(&form, "target_url"),
+        interval,
+    )
+    .await;
+    match created {
+        Ok((subscription, key)) => {
+            let message = format!(
+                "Subscribed ({}). Deliveries are signed with this key, shown only now: {}",
+                subscription.id,
+                secrecy::ExposeSecret::expose_secret(&key)
+            );
+            connection_page(
+                &state,
+                &headers,
+                &id,
+                Above::Message(&message),
+                StatusCode::CREATED,
+            )
+            .await
+        }
+        Err(e) => {
+            let message = e.to_string();
+            connection_page(
+                &state,
+                &headers,
+                &id,
+                Above::Failure(&message, None),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    }
+}
+
+/// Ends a subscription from the connection's page.
+pub async fn unsubscribe(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path((id, subscription)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = posted(&state, &headers, &body).await {
+        return *r;
+    }
+    let _ = state
+        .manager
+        .store()
+        .delete_subscription(&subscription)
+        .await;
+    Redirect::to(&format!("/connections/{id}")).into_response()
 }
 
 pub async fn delete(

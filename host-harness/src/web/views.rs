@@ -297,6 +297,61 @@ pub fn connection(
     }
 }
 
+/// A connection's subscriptions, and a form to add one.
+pub fn subscriptions(
+    connection_id: &str,
+    triggers: &[crate::descriptor::TriggerDescriptor],
+    subscriptions: &[credential_store::SubscriptionRecord],
+    token: &str,
+) -> Markup {
+    html! {
+        section aria-labelledby="subscriptions" {
+            h2 #subscriptions { "Triggers subscribed" }
+            @if subscriptions.is_empty() {
+                p { "No workflow is subscribed to this connection's triggers yet." }
+            } @else {
+                table {
+                    thead { tr { th { "Trigger" } th { "Events go to" } th { "Every" } th { "Id" } th { "" } } }
+                    tbody {
+                        @for s in subscriptions {
+                            tr {
+                                td { (s.trigger) }
+                                td {
+                                    @match &s.destination {
+                                        credential_store::Destination::Url(url) => code { (url) },
+                                        _ => "fetched by the engine",
+                                    }
+                                }
+                                td { (s.interval_secs) " s" }
+                                td { code { (s.id) } }
+                                td { (post_button(&format!("/connections/{connection_id}/subscriptions/{}/delete", s.id), "Unsubscribe", token)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !triggers.is_empty() {
+                form method="post" action={"/connections/" (connection_id) "/subscriptions"} {
+                    (csrf(token))
+                    label for="trigger" { "Trigger" }
+                    select #trigger name="trigger" {
+                        @for t in triggers { option value=(t.id) { (t.title) " (" (t.id) ")" } }
+                    }
+                    label for="configuration" { "Configuration (JSON)" }
+                    p.help { "The trigger's settings, such as {\"query\": \"from:XDevelopers\"} for a search; {} for none." }
+                    textarea #configuration name="configuration" rows="3" { "{}" }
+                    label for="target_url" { "Send events to (URL)" }
+                    p.help { "Each event is POSTed here, signed; leave blank to fetch events from the API instead." }
+                    input #target_url type="url" name="target_url";
+                    label for="interval_secs" { "Seconds between polls" }
+                    input #interval_secs type="number" name="interval_secs" min="5" value="60";
+                    button type="submit" { "Subscribe" }
+                }
+            }
+        }
+    }
+}
+
 /// A credentials test, in the same words as the command line's.
 pub fn test_report(report: &TestReport) -> Markup {
     html! {

@@ -98,8 +98,45 @@ pub(crate) struct RawSubscription {
     pub delivery: String,
     pub cursor: Option<String>,
     pub cursor_version: i64,
+    pub destination: String,
+    pub target_url: Option<String>,
+    pub interval_secs: i64,
+    pub next_poll_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawDelivery {
+    pub subscription_id: String,
+    pub event_id: String,
+    pub sequence: i64,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub settled_at: Option<i64>,
+}
+
+/// How a delivery attempt ended, as stored.
+#[derive(Debug, Clone)]
+pub(crate) enum Settlement {
+    Delivered,
+    Retry { at: i64, error: String },
+    Dead { error: String },
+}
+
+impl Settlement {
+    /// The delivery's new status, next attempt time, error (kept when
+    /// none) and settling time.
+    pub fn columns(self, now: i64) -> (&'static str, i64, Option<String>, Option<i64>) {
+        match self {
+            Settlement::Delivered => ("delivered", 0, None, Some(now)),
+            Settlement::Retry { at, error } => ("pending", at, Some(error), None),
+            Settlement::Dead { error } => ("dead", 0, Some(error), Some(now)),
+        }
+    }
 }
 
 /// What a store backend does. Every method is one atomic step, safe to
@@ -162,7 +199,71 @@ pub(crate) trait Backend: Send + Sync {
     /// returns how many.
     async fn sweep(&self, now: i64) -> Result<u64>;
 
-    async fn insert_subscription(&self, subscription: RawSubscription) -> Result<()>;
+    /// Inserts a subscription, with its signing key sealed.
+    async fn insert_subscription(
+        &self,
+        subscription: RawSubscription,
+        signing_secret: Option<Vec<u8>>,
+    ) -> Result<()>;
+    /// The sealed key that signs a subscription's deliveries.
+    async fn signing_secret(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// Takes the poll of one subscription a server runs whose time has
+    /// come and whose poll no live host holds: `host` holds it until
+    /// `lease_until`.
+    async fn claim_poll(
+        &self,
+        host: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<RawSubscription>>;
+    /// Ends `host`'s poll: the new events go to the outbox (each once),
+    /// the cursor moves if it is still at `expected`, the next poll is at
+    /// `next_poll_at`, and the poll is released; all or nothing. Returns
+    /// how many events were new. A poll whose lease `host` lost, or whose
+    /// cursor moved, is refused as a conflict.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_poll(
+        &self,
+        id: &str,
+        host: &str,
+        events: Vec<(String, String)>,
+        cursor: String,
+        expected: i64,
+        next_poll_at: i64,
+        now: i64,
+    ) -> Result<u64>;
+    /// Releases `host`'s poll without moving the cursor; the next poll is
+    /// at `next_poll_at`.
+    async fn release_poll(&self, id: &str, host: &str, next_poll_at: i64) -> Result<()>;
+    /// Takes up to `limit` deliveries to URLs that are due and that no live
+    /// host holds; `host` holds them until `claimed_until`. With each, its
+    /// subscription's URL.
+    async fn claim_deliveries(
+        &self,
+        host: &str,
+        now: i64,
+        claimed_until: i64,
+        limit: i64,
+    ) -> Result<Vec<(RawDelivery, String)>>;
+    /// Records how an attempt at a delivery ended.
+    async fn settle_delivery(
+        &self,
+        subscription_id: &str,
+        event_id: &str,
+        settlement: Settlement,
+        now: i64,
+    ) -> Result<()>;
+    /// A subscription's deliveries after `after` (by sequence), of one
+    /// status or any, in order.
+    async fn deliveries(
+        &self,
+        subscription_id: &str,
+        after: i64,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RawDelivery>>;
+    /// Sends a subscription's dead letters again; returns how many.
+    async fn requeue_dead(&self, subscription_id: &str, now: i64) -> Result<u64>;
     async fn subscription(&self, id: &str) -> Result<Option<RawSubscription>>;
     /// Oldest first; of one connection, or all.
     async fn subscriptions(&self, connection_id: Option<&str>) -> Result<Vec<RawSubscription>>;

@@ -14,8 +14,8 @@
 //! the transaction past the lease's `hold`; a waiter gives up after `wait`.
 
 use super::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawField, RawSignIn,
-    RawSubscription, RawTokens, RawValue, Result,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawDelivery, RawField,
+    RawSignIn, RawSubscription, RawTokens, RawValue, Result, Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -274,7 +274,23 @@ fn tokens_row(r: &Row) -> RawTokens {
     }
 }
 
-const SUBSCRIPTION_COLUMNS: &str = "id, connection_id, trigger_id, configuration, delivery, cursor, cursor_version, created_at, updated_at";
+const SUBSCRIPTION_COLUMNS: &str = "id, connection_id, trigger_id, configuration, delivery, cursor, cursor_version, destination, target_url, interval_secs, next_poll_at, created_at, updated_at";
+
+const DELIVERY_COLUMNS: &str = "subscription_id, event_id, sequence, payload, status, attempts, last_error, created_at, settled_at";
+
+fn delivery_row(r: &Row) -> RawDelivery {
+    RawDelivery {
+        subscription_id: r.get(0),
+        event_id: r.get(1),
+        sequence: r.get(2),
+        payload: r.get(3),
+        status: r.get(4),
+        attempts: r.get(5),
+        last_error: r.get(6),
+        created_at: r.get(7),
+        settled_at: r.get(8),
+    }
+}
 
 fn subscription_row(r: &Row) -> RawSubscription {
     RawSubscription {
@@ -285,8 +301,12 @@ fn subscription_row(r: &Row) -> RawSubscription {
         delivery: r.get(4),
         cursor: r.get(5),
         cursor_version: r.get(6),
-        created_at: r.get(7),
-        updated_at: r.get(8),
+        destination: r.get(7),
+        target_url: r.get(8),
+        interval_secs: r.get(9),
+        next_poll_at: r.get(10),
+        created_at: r.get(11),
+        updated_at: r.get(12),
     }
 }
 
@@ -704,12 +724,13 @@ impl Backend for Postgres {
         Ok(sign_ins + sessions)
     }
 
-    async fn insert_subscription(&self, s: RawSubscription) -> Result<()> {
+    async fn insert_subscription(&self, s: RawSubscription, secret: Option<Vec<u8>>) -> Result<()> {
         let db = self.client().await?;
         let inserted = db
             .execute(
                 &format!(
-                    "INSERT INTO trigger_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    "INSERT INTO trigger_subscriptions ({SUBSCRIPTION_COLUMNS}, signing_secret)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
                 ),
                 &[
                     &s.id,
@@ -719,8 +740,13 @@ impl Backend for Postgres {
                     &s.delivery,
                     &s.cursor,
                     &s.cursor_version,
+                    &s.destination,
+                    &s.target_url,
+                    &s.interval_secs,
+                    &s.next_poll_at,
                     &s.created_at,
                     &s.updated_at,
+                    &secret,
                 ],
             )
             .await;
@@ -730,6 +756,202 @@ impl Backend for Postgres {
             }
             other => other.map(|_| ()).map_err(Into::into),
         }
+    }
+
+    async fn signing_secret(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let db = self.client().await?;
+        Ok(db
+            .query_opt(
+                "SELECT signing_secret FROM trigger_subscriptions WHERE id = $1",
+                &[&id],
+            )
+            .await?
+            .and_then(|r| r.get::<_, Option<Vec<u8>>>(0)))
+    }
+
+    async fn claim_poll(
+        &self,
+        host: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<RawSubscription>> {
+        let db = self.client().await?;
+        // The outer condition is checked again on the locked row, so two
+        // hosts picking the same subscription cannot both take it.
+        Ok(db
+            .query_opt(
+                &format!(
+                    "UPDATE trigger_subscriptions SET poller = $1, poll_lease_until = $3
+                     WHERE id = (SELECT id FROM trigger_subscriptions
+                                 WHERE destination <> 'watch' AND next_poll_at <= $2 AND poll_lease_until < $2
+                                 ORDER BY next_poll_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                       AND poll_lease_until < $2
+                     RETURNING {SUBSCRIPTION_COLUMNS}"
+                ),
+                &[&host, &now, &lease_until],
+            )
+            .await?
+            .as_ref()
+            .map(subscription_row))
+    }
+
+    async fn finish_poll(
+        &self,
+        id: &str,
+        host: &str,
+        events: Vec<(String, String)>,
+        cursor: String,
+        expected: i64,
+        next_poll_at: i64,
+        now: i64,
+    ) -> Result<u64> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        let moved = tx
+            .execute(
+                "UPDATE trigger_subscriptions
+                 SET cursor = $3, cursor_version = cursor_version + 1, next_poll_at = $5,
+                     poller = NULL, poll_lease_until = 0, updated_at = $6
+                 WHERE id = $1 AND poller = $2 AND cursor_version = $4",
+                &[&id, &host, &cursor, &expected, &next_poll_at, &now],
+            )
+            .await?;
+        if moved == 0 {
+            return Err(StoreError::Conflict(format!(
+                "the poll of subscription `{id}`"
+            )));
+        }
+        let mut sequence: i64 = tx
+            .query_one(
+                "SELECT coalesce(max(sequence), 0)::BIGINT FROM trigger_deliveries WHERE subscription_id = $1",
+                &[&id],
+            )
+            .await?
+            .get(0);
+        let mut new = 0;
+        for (event_id, payload) in events {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO trigger_deliveries (subscription_id, event_id, sequence, payload, status,
+                         attempts, next_attempt_at, claimed_until, created_at)
+                     VALUES ($1, $2, $3, $4, 'pending', 0, $5, 0, $5)
+                     ON CONFLICT DO NOTHING",
+                    &[&id, &event_id, &(sequence + 1), &payload, &now],
+                )
+                .await?;
+            if inserted > 0 {
+                sequence += 1;
+                new += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn release_poll(&self, id: &str, host: &str, next_poll_at: i64) -> Result<()> {
+        let db = self.client().await?;
+        db.execute(
+            "UPDATE trigger_subscriptions SET poller = NULL, poll_lease_until = 0, next_poll_at = $3
+             WHERE id = $1 AND poller = $2",
+            &[&id, &host, &next_poll_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_deliveries(
+        &self,
+        host: &str,
+        now: i64,
+        claimed_until: i64,
+        limit: i64,
+    ) -> Result<Vec<(RawDelivery, String)>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                &format!(
+                    "WITH due AS (
+                         SELECT d.subscription_id, d.event_id FROM trigger_deliveries d
+                         JOIN trigger_subscriptions s ON s.id = d.subscription_id
+                         WHERE d.status = 'pending' AND s.destination = 'url'
+                           AND d.next_attempt_at <= $2 AND d.claimed_until < $2
+                         ORDER BY d.subscription_id, d.sequence LIMIT $4
+                         FOR UPDATE OF d SKIP LOCKED)
+                     UPDATE trigger_deliveries t SET claimed_by = $1, claimed_until = $3
+                     FROM due, trigger_subscriptions s
+                     WHERE t.subscription_id = due.subscription_id AND t.event_id = due.event_id
+                       AND s.id = t.subscription_id AND t.claimed_until < $2
+                     RETURNING {}, coalesce(s.target_url, '')",
+                    DELIVERY_COLUMNS
+                        .split(", ")
+                        .map(|c| format!("t.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                &[&host, &now, &claimed_until, &limit],
+            )
+            .await?;
+        let mut out: Vec<(RawDelivery, String)> = rows
+            .iter()
+            .map(|r| (delivery_row(r), r.get::<_, String>(9)))
+            .collect();
+        out.sort_by(|a, b| {
+            (a.0.subscription_id.as_str(), a.0.sequence)
+                .cmp(&(b.0.subscription_id.as_str(), b.0.sequence))
+        });
+        Ok(out)
+    }
+
+    async fn settle_delivery(
+        &self,
+        subscription_id: &str,
+        event_id: &str,
+        settlement: Settlement,
+        now: i64,
+    ) -> Result<()> {
+        let db = self.client().await?;
+        let (status, next, error, settled) = settlement.columns(now);
+        db.execute(
+            "UPDATE trigger_deliveries SET status = $3, attempts = attempts + 1, next_attempt_at = $4,
+                 last_error = coalesce($5, last_error), settled_at = $6, claimed_by = NULL, claimed_until = 0
+             WHERE subscription_id = $1 AND event_id = $2",
+            &[&subscription_id, &event_id, &status, &next, &error, &settled],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn deliveries(
+        &self,
+        subscription_id: &str,
+        after: i64,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RawDelivery>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM trigger_deliveries
+                     WHERE subscription_id = $1 AND sequence > $2 AND ($3::text IS NULL OR status = $3)
+                     ORDER BY sequence LIMIT $4"
+                ),
+                &[&subscription_id, &after, &status, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(delivery_row).collect())
+    }
+
+    async fn requeue_dead(&self, subscription_id: &str, now: i64) -> Result<u64> {
+        let db = self.client().await?;
+        Ok(db
+            .execute(
+                "UPDATE trigger_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,
+                     settled_at = NULL, claimed_until = 0
+                 WHERE subscription_id = $1 AND status = 'dead'",
+                &[&subscription_id, &now],
+            )
+            .await?)
     }
 
     async fn subscription(&self, id: &str) -> Result<Option<RawSubscription>> {

@@ -14,8 +14,8 @@
 //! wait (up to [`BUSY_TIMEOUT`]); reads go on.
 
 use super::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawField, RawSignIn,
-    RawSubscription, RawTokens, RawValue, Result,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawDelivery, RawField,
+    RawSignIn, RawSubscription, RawTokens, RawValue, Result, Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -422,7 +422,23 @@ fn set_status(
     )? > 0)
 }
 
-const SUBSCRIPTION_COLUMNS: &str = "id, connection_id, trigger_id, configuration, delivery, cursor, cursor_version, created_at, updated_at";
+const SUBSCRIPTION_COLUMNS: &str = "id, connection_id, trigger_id, configuration, delivery, cursor, cursor_version, destination, target_url, interval_secs, next_poll_at, created_at, updated_at";
+
+const DELIVERY_COLUMNS: &str = "subscription_id, event_id, sequence, payload, status, attempts, last_error, created_at, settled_at";
+
+fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDelivery> {
+    Ok(RawDelivery {
+        subscription_id: r.get(0)?,
+        event_id: r.get(1)?,
+        sequence: r.get(2)?,
+        payload: r.get(3)?,
+        status: r.get(4)?,
+        attempts: r.get(5)?,
+        last_error: r.get(6)?,
+        created_at: r.get(7)?,
+        settled_at: r.get(8)?,
+    })
+}
 
 fn subscription_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawSubscription> {
     Ok(RawSubscription {
@@ -433,8 +449,12 @@ fn subscription_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawSubscription> 
         delivery: r.get(4)?,
         cursor: r.get(5)?,
         cursor_version: r.get(6)?,
-        created_at: r.get(7)?,
-        updated_at: r.get(8)?,
+        destination: r.get(7)?,
+        target_url: r.get(8)?,
+        interval_secs: r.get(9)?,
+        next_poll_at: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
     })
 }
 
@@ -812,11 +832,12 @@ impl Backend for Sqlite {
         .await
     }
 
-    async fn insert_subscription(&self, s: RawSubscription) -> Result<()> {
+    async fn insert_subscription(&self, s: RawSubscription, secret: Option<Vec<u8>>) -> Result<()> {
         self.run(move |db| {
             let inserted = db.execute(
                 &format!(
-                    "INSERT INTO trigger_subscriptions ({SUBSCRIPTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                    "INSERT INTO trigger_subscriptions ({SUBSCRIPTION_COLUMNS}, signing_secret)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                 ),
                 params![
                     s.id,
@@ -826,8 +847,13 @@ impl Backend for Sqlite {
                     s.delivery,
                     s.cursor,
                     s.cursor_version,
+                    s.destination,
+                    s.target_url,
+                    s.interval_secs,
+                    s.next_poll_at,
                     s.created_at,
-                    s.updated_at
+                    s.updated_at,
+                    secret
                 ],
             );
             match inserted {
@@ -836,6 +862,209 @@ impl Backend for Sqlite {
                 }
                 other => other.map(|_| ()).map_err(Into::into),
             }
+        })
+        .await
+    }
+
+    async fn signing_secret(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .query_row(
+                    "SELECT signing_secret FROM trigger_subscriptions WHERE id = ?1",
+                    params![id],
+                    |r| r.get::<_, Option<Vec<u8>>>(0),
+                )
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    async fn claim_poll(
+        &self,
+        host: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<RawSubscription>> {
+        let host = host.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let claimed = tx
+                .query_row(
+                    &format!(
+                        "UPDATE trigger_subscriptions SET poller = ?1, poll_lease_until = ?3
+                         WHERE id = (SELECT id FROM trigger_subscriptions
+                                     WHERE destination <> 'watch' AND next_poll_at <= ?2 AND poll_lease_until < ?2
+                                     ORDER BY next_poll_at, id LIMIT 1)
+                         RETURNING {SUBSCRIPTION_COLUMNS}"
+                    ),
+                    params![host, now, lease_until],
+                    subscription_row,
+                )
+                .optional()?;
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn finish_poll(
+        &self,
+        id: &str,
+        host: &str,
+        events: Vec<(String, String)>,
+        cursor: String,
+        expected: i64,
+        next_poll_at: i64,
+        now: i64,
+    ) -> Result<u64> {
+        let (id, host) = (id.to_owned(), host.to_owned());
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let moved = tx.execute(
+                "UPDATE trigger_subscriptions
+                 SET cursor = ?3, cursor_version = cursor_version + 1, next_poll_at = ?5,
+                     poller = NULL, poll_lease_until = 0, updated_at = ?6
+                 WHERE id = ?1 AND poller = ?2 AND cursor_version = ?4",
+                params![id, host, cursor, expected, next_poll_at, now],
+            )?;
+            if moved == 0 {
+                return Err(StoreError::Conflict(format!("the poll of subscription `{id}`")));
+            }
+            let mut sequence: i64 = tx.query_row(
+                "SELECT coalesce(max(sequence), 0) FROM trigger_deliveries WHERE subscription_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )?;
+            let mut new = 0;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO trigger_deliveries (subscription_id, event_id, sequence, payload, status,
+                         attempts, next_attempt_at, claimed_until, created_at)
+                     VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, ?5)
+                     ON CONFLICT DO NOTHING",
+                )?;
+                for (event_id, payload) in events {
+                    if insert.execute(params![id, event_id, sequence + 1, payload, now])? > 0 {
+                        sequence += 1;
+                        new += 1;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn release_poll(&self, id: &str, host: &str, next_poll_at: i64) -> Result<()> {
+        let (id, host) = (id.to_owned(), host.to_owned());
+        self.run(move |db| {
+            db.execute(
+                "UPDATE trigger_subscriptions SET poller = NULL, poll_lease_until = 0, next_poll_at = ?3
+                 WHERE id = ?1 AND poller = ?2",
+                params![id, host, next_poll_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        host: &str,
+        now: i64,
+        claimed_until: i64,
+        limit: i64,
+    ) -> Result<Vec<(RawDelivery, String)>> {
+        let host = host.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let claimed: Vec<RawDelivery> = tx
+                .prepare_cached(&format!(
+                    "UPDATE trigger_deliveries SET claimed_by = ?1, claimed_until = ?3
+                     WHERE rowid IN (
+                         SELECT d.rowid FROM trigger_deliveries d
+                         JOIN trigger_subscriptions s ON s.id = d.subscription_id
+                         WHERE d.status = 'pending' AND s.destination = 'url'
+                           AND d.next_attempt_at <= ?2 AND d.claimed_until < ?2
+                         ORDER BY d.subscription_id, d.sequence LIMIT ?4)
+                     RETURNING {DELIVERY_COLUMNS}"
+                ))?
+                .query_map(params![host, now, claimed_until, limit], delivery_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::with_capacity(claimed.len());
+            for delivery in claimed {
+                let url: String = tx.query_row(
+                    "SELECT coalesce(target_url, '') FROM trigger_subscriptions WHERE id = ?1",
+                    params![delivery.subscription_id],
+                    |r| r.get(0),
+                )?;
+                out.push((delivery, url));
+            }
+            tx.commit()?;
+            out.sort_by(|a, b| {
+                (a.0.subscription_id.as_str(), a.0.sequence)
+                    .cmp(&(b.0.subscription_id.as_str(), b.0.sequence))
+            });
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn settle_delivery(
+        &self,
+        subscription_id: &str,
+        event_id: &str,
+        settlement: Settlement,
+        now: i64,
+    ) -> Result<()> {
+        let (sid, eid) = (subscription_id.to_owned(), event_id.to_owned());
+        self.run(move |db| {
+            let (status, next, error, settled) = settlement.columns(now);
+            db.execute(
+                "UPDATE trigger_deliveries SET status = ?3, attempts = attempts + 1, next_attempt_at = ?4,
+                     last_error = coalesce(?5, last_error), settled_at = ?6, claimed_by = NULL, claimed_until = 0
+                 WHERE subscription_id = ?1 AND event_id = ?2",
+                params![sid, eid, status, next, error, settled],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn deliveries(
+        &self,
+        subscription_id: &str,
+        after: i64,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<RawDelivery>> {
+        let (sid, status) = (subscription_id.to_owned(), status.map(str::to_owned));
+        self.run(move |db| {
+            let rows = db
+                .prepare_cached(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM trigger_deliveries
+                     WHERE subscription_id = ?1 AND sequence > ?2 AND (?3 IS NULL OR status = ?3)
+                     ORDER BY sequence LIMIT ?4"
+                ))?
+                .query_map(params![sid, after, status, limit], delivery_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn requeue_dead(&self, subscription_id: &str, now: i64) -> Result<u64> {
+        let sid = subscription_id.to_owned();
+        self.run(move |db| {
+            Ok(db.execute(
+                "UPDATE trigger_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?2,
+                     settled_at = NULL, claimed_until = 0
+                 WHERE subscription_id = ?1 AND status = 'dead'",
+                params![sid, now],
+            )? as u64)
         })
         .await
     }

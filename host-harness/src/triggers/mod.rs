@@ -10,10 +10,13 @@
 //! already exists and hands nothing on, so a workflow starts with what
 //! happens next.
 
+pub mod runner;
+pub mod signature;
+
 use crate::connections::{ConnectError, ConnectionManager};
 use crate::error::ActionError;
 use crate::runtime::TriggerEvent;
-use credential_store::{Delivery, NewSubscription, StoreError, SubscriptionRecord};
+use credential_store::{Delivery, Destination, NewSubscription, StoreError, SubscriptionRecord};
 use std::time::Duration;
 
 /// How long the ids of handed-on events are kept: a cursor never goes
@@ -77,6 +80,9 @@ pub async fn subscribe(
                 trigger: trigger.to_string(),
                 configuration,
                 delivery,
+                destination: Destination::Watch,
+                interval_secs: 0,
+                signing_secret: None,
             })
             .await?),
     }
@@ -139,4 +145,86 @@ pub async fn poll_once(
         .forget_events_older_than(subscription_id, SEEN_RETENTION)
         .await?;
     Ok(report)
+}
+
+/// The shortest time between two polls of a subscription a server runs.
+pub const MIN_INTERVAL_SECS: u32 = 5;
+
+/// Why a server could not take a subscription.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    /// A field of the request is wrong: `trigger`, `configuration.query`,
+    /// `interval_secs`, `target_url`.
+    #[error("`{field}`: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Subscribes a workflow to `trigger` of connection `connection_id`, run by
+/// the servers sharing the store: polled every `interval_secs`, its events
+/// sent to `target_url` signed with the key returned (shown this once), or
+/// kept to be fetched when there is no URL.
+pub async fn subscribe_served(
+    manager: &ConnectionManager,
+    connection_id: &str,
+    trigger: &str,
+    configuration: &str,
+    target_url: Option<&str>,
+    interval_secs: u32,
+) -> Result<(SubscriptionRecord, secrecy::SecretString), SubscribeError> {
+    let invalid = |field: &str, reason: String| SubscribeError::Invalid {
+        field: field.to_string(),
+        reason,
+    };
+    let configuration = match manager
+        .connector()
+        .check_configuration(trigger, configuration)
+    {
+        Ok(c) => c.to_string(),
+        Err(ActionError::InvalidInput { field, reason }) => {
+            let field = match field.as_str() {
+                "trigger" => "trigger".to_string(),
+                "" => "configuration".to_string(),
+                f => format!("configuration.{f}"),
+            };
+            return Err(invalid(&field, reason));
+        }
+        Err(e) => return Err(invalid("configuration", e.to_string())),
+    };
+    if interval_secs < MIN_INTERVAL_SECS {
+        return Err(invalid(
+            "interval_secs",
+            format!("must be at least {MIN_INTERVAL_SECS} seconds"),
+        ));
+    }
+    let destination = match target_url.map(str::trim).filter(|u| !u.is_empty()) {
+        None => Destination::Pull,
+        Some(url) => match oauth2::url::Url::parse(url) {
+            Ok(parsed)
+                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() =>
+            {
+                Destination::Url(url.to_string())
+            }
+            _ => return Err(invalid("target_url", "must be an http or https URL".into())),
+        },
+    };
+    let store = manager.store();
+    store.connection(connection_id).await?;
+    let bytes: [u8; 32] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let key = format!("whsec_{hex}");
+    let key = secrecy::SecretString::from(key);
+    let created = store
+        .create_subscription(&NewSubscription {
+            connection_id: connection_id.to_string(),
+            trigger: trigger.to_string(),
+            configuration,
+            delivery: Delivery::Poll,
+            destination,
+            interval_secs,
+            signing_secret: Some(key.clone()),
+        })
+        .await?;
+    Ok((created, key))
 }

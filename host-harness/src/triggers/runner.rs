@@ -1,0 +1,267 @@
+//! What a server does for the subscriptions it runs: polls those whose
+//! time has come, one host per subscription at a time, and sends their
+//! events to their URLs, signed, with retries and then a dead letter.
+//!
+//! Both loops take their work from the store with a lease, so several
+//! servers on one store share it: a poll or a delivery a host took is
+//! nobody else's until the host finishes it or its lease runs out (a host
+//! that dies hands it over then). A poll writes its new events to the
+//! subscription's outbox and moves the cursor in one step; a delivery is
+//! marked done once the receiver answered 2xx. A host that dies after
+//! sending and before marking sends that event again later (same
+//! `X-Host-Harness-Event-Id`): at least once.
+
+use super::signature::{SIGNATURE_HEADER, sign};
+use crate::auth::http::HostHttp;
+use crate::connections::ConnectionManager;
+use crate::error::ActionError;
+use crate::outgoing::HttpTimeouts;
+use credential_store::{ClaimedDelivery, DeliveryOutcome, SubscriptionRecord};
+use secrecy::ExposeSecret;
+use std::time::Duration;
+
+/// How a server runs subscriptions.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// This host's name in the store's leases.
+    pub host: String,
+    /// How long a taken poll is this host's: longer than a poll takes.
+    pub poll_lease: Duration,
+    /// Attempts at a delivery before it becomes a dead letter.
+    pub attempts: u32,
+    /// Wait before the second attempt; each next one waits twice as long,
+    /// up to `max_backoff`.
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How long a receiver has to answer.
+    pub delivery_timeout: Duration,
+    /// How long the loops rest when there is nothing to do.
+    pub idle: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            host: format!("host-{:016x}", rand::random::<u64>()),
+            poll_lease: Duration::from_secs(180),
+            attempts: 8,
+            first_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(3600),
+            delivery_timeout: Duration::from_secs(10),
+            idle: Duration::from_millis(500),
+        }
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Polls due subscriptions for ever.
+pub async fn run_polls(manager: &ConnectionManager, config: &RunnerConfig) {
+    loop {
+        match manager
+            .store()
+            .claim_poll(&config.host, config.poll_lease)
+            .await
+        {
+            Ok(Some(subscription)) => poll(manager, config, &subscription).await,
+            Ok(None) => tokio::time::sleep(config.idle).await,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot take a poll from the store");
+                tokio::time::sleep(config.idle * 4).await;
+            }
+        }
+    }
+}
+
+/// Polls one subscription this host took, and finishes or releases it.
+async fn poll(manager: &ConnectionManager, config: &RunnerConfig, s: &SubscriptionRecord) {
+    let store = manager.store();
+    let interval = i64::from(s.interval_secs.max(1));
+    let polled = match manager.connection(&s.connection_id).await {
+        Ok(connection) => {
+            manager
+                .connector()
+                .poll(
+                    &connection,
+                    &s.trigger,
+                    &s.configuration,
+                    s.cursor.as_deref(),
+                )
+                .await
+        }
+        Err(e) => Err(ActionError::Unauthorized {
+            reason: e.to_string(),
+        }),
+    };
+    let finished = match polled {
+        Ok(polled) => {
+            // A first poll's events are what already existed: none is queued.
+            let events: Vec<(String, String)> = if s.cursor.is_none() {
+                Vec::new()
+            } else {
+                polled
+                    .events
+                    .iter()
+                    .map(|e| (e.id.clone(), e.data.to_string()))
+                    .collect()
+            };
+            store
+                .finish_poll(
+                    &s.id,
+                    &config.host,
+                    &events,
+                    &polled.cursor,
+                    s.cursor_version,
+                    now() + interval,
+                )
+                .await
+                .map(|new| tracing::info!(subscription = %s.id, new, "polled"))
+        }
+        Err(error) => {
+            // A spent rate limit is waited out; anything else waits a turn.
+            let next = match &error {
+                ActionError::RateLimited {
+                    reset_at: Some(reset),
+                    ..
+                } => (*reset as i64).max(now() + 1),
+                _ => now() + interval,
+            };
+            tracing::warn!(subscription = %s.id, %error, next_poll_at = next, "a poll failed");
+            store.release_poll(&s.id, &config.host, next).await
+        }
+    };
+    if let Err(e) = finished {
+        tracing::warn!(subscription = %s.id, error = %e, "cannot end a poll");
+    }
+}
+
+/// Sends due deliveries for ever.
+pub async fn run_deliveries(manager: &ConnectionManager, config: &RunnerConfig) {
+    let http = HostHttp::new(
+        crate::Routes::default(),
+        HttpTimeouts {
+            connect: config.delivery_timeout,
+            first_byte: config.delivery_timeout,
+            between_bytes: config.delivery_timeout,
+        },
+    );
+    let claim = config.delivery_timeout * 3;
+    loop {
+        let claimed = manager
+            .store()
+            .claim_deliveries(&config.host, claim, 32)
+            .await;
+        match claimed {
+            Ok(claimed) if !claimed.is_empty() => {
+                for delivery in claimed {
+                    deliver(manager, config, &http, &delivery).await;
+                }
+            }
+            Ok(_) => tokio::time::sleep(config.idle).await,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot take deliveries from the store");
+                tokio::time::sleep(config.idle * 4).await;
+            }
+        }
+    }
+}
+
+/// Sends one delivery and records how it went.
+async fn deliver(
+    manager: &ConnectionManager,
+    config: &RunnerConfig,
+    http: &HostHttp,
+    claimed: &ClaimedDelivery,
+) {
+    let d = &claimed.delivery;
+    let store = manager.store();
+    let result = send(manager, http, claimed).await;
+    let attempt = d.attempts + 1;
+    let outcome = match result {
+        Ok(()) => DeliveryOutcome::Delivered,
+        Err(error) if attempt >= config.attempts => DeliveryOutcome::Dead { error },
+        Err(error) => {
+            let backoff = config
+                .first_backoff
+                .saturating_mul(1 << (attempt - 1).min(20))
+                .min(config.max_backoff);
+            DeliveryOutcome::Retry {
+                at: now() + backoff.as_secs().max(1) as i64,
+                error,
+            }
+        }
+    };
+    match &outcome {
+        DeliveryOutcome::Delivered => {
+            tracing::info!(subscription = %d.subscription_id, event = %d.event_id, "delivered")
+        }
+        DeliveryOutcome::Retry { error, .. } => {
+            tracing::warn!(subscription = %d.subscription_id, event = %d.event_id, attempt, %error, "a delivery failed; it will be sent again")
+        }
+        DeliveryOutcome::Dead { error } => {
+            tracing::warn!(subscription = %d.subscription_id, event = %d.event_id, attempt, %error, "a delivery failed for the last time: a dead letter")
+        }
+    }
+    if let Err(e) = store
+        .settle_delivery(&d.subscription_id, &d.event_id, &outcome)
+        .await
+    {
+        tracing::error!(error = %e, "cannot record a delivery's outcome");
+    }
+}
+
+/// POSTs the event to its URL, signed; an error says why it did not take.
+async fn send(
+    manager: &ConnectionManager,
+    http: &HostHttp,
+    claimed: &ClaimedDelivery,
+) -> Result<(), String> {
+    let d = &claimed.delivery;
+    let store = manager.store();
+    let subscription = store
+        .subscription(&d.subscription_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let data: serde_json::Value = serde_json::from_str(&d.payload)
+        .map_err(|e| format!("the stored event is not JSON: {e}"))?;
+    let body = serde_json::json!({
+        "subscription": d.subscription_id,
+        "connection": subscription.connection_id,
+        "trigger": subscription.trigger,
+        "sequence": d.sequence,
+        "id": d.event_id,
+        "data": data,
+    })
+    .to_string()
+    .into_bytes();
+    let mut request = http::Request::post(&claimed.target_url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("x-host-harness-event-id", &d.event_id)
+        .header("x-host-harness-subscription", &d.subscription_id)
+        .header("x-host-harness-attempt", (d.attempts + 1).to_string());
+    if let Some(key) = store
+        .signing_secret(&d.subscription_id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        request = request.header(
+            SIGNATURE_HEADER,
+            sign(key.expose_secret().as_bytes(), now(), &body),
+        );
+    }
+    let request = request
+        .body(body)
+        .map_err(|_| format!("`{}` is not a URL", claimed.target_url))?;
+    let response = http.send(request).await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the receiver answered {}", status.as_u16()))
+    }
+}

@@ -1,0 +1,468 @@
+//! A workflow engine subscribes to a trigger through `serve`'s API: the
+//! server polls X and POSTs each new event to the engine's URL, signed with
+//! a key the engine got when it subscribed; a restart, a second node on the
+//! same database and a node killed in between neither lose an event nor
+//! send one twice; a receiver that keeps failing gets retries, then the
+//! event waits in the dead letters; an engine without a URL fetches events.
+
+mod support;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use credential_store::{MasterKey, StoreLocation};
+use hmac::Mac;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::auth::AuthBed;
+use support::nodes::{Node, Platform, free_port};
+use support::postgres::TestDatabase;
+
+const SCOPES: &str = "tweet.read tweet.write users.read offline.access";
+const API_KEY: &str = "engine-key-for-the-subscription-tests";
+/// Quick retries and takeovers, so the stories run in seconds.
+const SERVE_ARGS: &[&str] = &[
+    "--delivery-attempts",
+    "3",
+    "--delivery-backoff-secs",
+    "1",
+    "--poll-lease-secs",
+    "10",
+];
+
+/// What the engine's endpoint received.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A workflow engine's webhook endpoint on loopback, recording every
+/// request, answering 500 while `failing`.
+#[derive(Clone, Default)]
+struct Receiver {
+    received: Arc<Mutex<Vec<Received>>>,
+    failing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Receiver {
+    async fn start() -> (Receiver, String) {
+        let receiver = Receiver::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks/x", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route("/hooks/x", axum::routing::post(Receiver::take))
+            .with_state(receiver.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, url)
+    }
+
+    async fn take(
+        State(receiver): State<Receiver>,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> StatusCode {
+        receiver.received.lock().unwrap().push(Received {
+            headers,
+            body: body.to_vec(),
+        });
+        if receiver.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::NO_CONTENT
+        }
+    }
+
+    fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The event ids received, in order.
+    fn ids(&self) -> Vec<String> {
+        self.all()
+            .iter()
+            .map(|r| {
+                serde_json::from_slice::<Value>(&r.body).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// Waits until `n` requests came.
+    async fn until(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.all().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} deliveries came: {:?}",
+                self.all().len(),
+                self.ids()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// `ada` connected in a store (SQLite, or a PostgreSQL database) that
+/// `serve` nodes open too.
+async fn platform(database: Option<&TestDatabase>) -> (AuthBed, String, Platform) {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let bytes: [u8; 32] = rand::random();
+    let location = match database {
+        Some(db) => db.location(),
+        None => StoreLocation::Sqlite(data_dir.join("connections.db")),
+    };
+    let callback = "http://127.0.0.1:8765/callback";
+    let bed = AuthBed::on_store(dir, &location, &MasterKey::from_bytes(bytes), callback).await;
+    let id = bed
+        .connect_oauth2_via(&bed.oauth2_form(SCOPES), "ada", callback)
+        .await;
+    let platform = Platform {
+        database_url: database.map(|d| d.url.clone()),
+        data_dir,
+        master_key: base64::engine::general_purpose::STANDARD.encode(bytes),
+        emulator: bed.x.base_url(),
+        api_key: Some(API_KEY.into()),
+    };
+    platform.warm_up().await;
+    (bed, id, platform)
+}
+
+async fn node(name: &'static str, platform: &Platform) -> Node {
+    let port = free_port();
+    Node::start_with(
+        name,
+        platform,
+        port,
+        &format!("http://127.0.0.1:{port}"),
+        SERVE_ARGS,
+    )
+    .await
+}
+
+/// Polls of `ada`'s mentions so far.
+fn mention_polls(bed: &AuthBed) -> usize {
+    bed.x.arrivals(&format!(
+        "/2/users/{}/mentions",
+        bed.x.user_id("ada").unwrap()
+    ))
+}
+
+/// Waits for a poll after `before` polls.
+async fn a_poll_after(bed: &AuthBed, before: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while mention_polls(bed) <= before {
+        assert!(Instant::now() < deadline, "no poll came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Subscribes to `ada`'s mentions through `node`; the subscription.
+async fn subscribe(node: &Node, connection: &str, target_url: Option<&str>) -> Value {
+    let (status, created) = node
+        .request(
+            "POST",
+            &format!("/api/v1/connections/{connection}/subscriptions"),
+            Some(json!({
+                "trigger": "mention.new",
+                "configuration": {},
+                "target_url": target_url,
+                "interval_secs": 5,
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
+/// HMAC-SHA256 of `t.body`, as the receiver computes it with its key.
+fn signature_is_valid(key: &str, received: &Received) -> bool {
+    let header = received.headers["x-host-harness-signature"]
+        .to_str()
+        .unwrap();
+    let (t, v1) = header
+        .split_once(',')
+        .map(|(t, v)| (t.trim_start_matches("t="), v.trim_start_matches("v1=")))
+        .unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&received.body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let fresh = (t.parse::<i64>().unwrap() - chrono::Utc::now().timestamp()).abs() < 300;
+    expected == v1 && fresh
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_new_mention_reaches_the_engine_once_signed_across_a_restart() {
+    let (bed, connection, platform) = platform(None).await;
+    let (receiver, url) = Receiver::start().await;
+    let mut server = node("A", &platform).await;
+    let polls = mention_polls(&bed);
+    let subscription = subscribe(&server, &connection, Some(&url)).await;
+    let key = subscription["signing_secret"].as_str().unwrap().to_string();
+    a_poll_after(&bed, polls).await;
+
+    let one = bed.x.post_as("grace", "@ada one");
+    receiver.until(1).await;
+    // Stopped once that delivery is settled and a later poll began.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    a_poll_after(&bed, mention_polls(&bed)).await;
+    server.kill();
+    let two = bed.x.post_as("alan", "@ada two, while the server is down");
+    let server = node("A again", &platform).await;
+    receiver.until(2).await;
+    let three = bed.x.post_as("grace", "@ada three");
+    receiver.until(3).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let sid = subscription["id"].as_str().unwrap();
+    let (status, fetched) = server
+        .request(
+            "GET",
+            &format!("/api/v1/subscriptions/{sid}/events?after=1"),
+            None,
+        )
+        .await;
+
+    assert_eq!(
+        receiver.ids(),
+        vec![one, two.clone(), three.clone()],
+        "each once, in order"
+    );
+    let first: Value = serde_json::from_slice(&receiver.all()[0].body).unwrap();
+    assert_eq!(first["trigger"], "mention.new");
+    assert_eq!(first["sequence"], 1);
+    assert_eq!(first["data"]["post"]["text"], "@ada one");
+    assert_eq!(first["data"]["post"]["author"]["username"], "grace");
+    for received in receiver.all() {
+        assert!(
+            signature_is_valid(&key, &received),
+            "a delivery's signature does not check"
+        );
+        assert!(!signature_is_valid("whsec_another_key", &received));
+    }
+    assert_eq!(status, 200, "{fetched}");
+    let ids: Vec<&str> = fetched["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![two.as_str(), three.as_str()]);
+    assert!(
+        fetched["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "delivered")
+    );
+    assert!(!server.log().contains(&key), "the signing key was logged");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_on_one_database_deliver_every_mention_once_when_one_is_killed() {
+    let database = TestDatabase::create().await;
+    let (bed, connection, platform) = platform(Some(&database)).await;
+    let (receiver, url) = Receiver::start().await;
+    let mut a = node("A", &platform).await;
+    let b = node("B", &platform).await;
+    let polls = mention_polls(&bed);
+    subscribe(&a, &connection, Some(&url)).await;
+    a_poll_after(&bed, polls).await;
+
+    let mut posted = Vec::new();
+    for round in 0..3 {
+        posted.push(
+            bed.x
+                .post_as("grace", &format!("@ada round {round}, first")),
+        );
+        posted.push(
+            bed.x
+                .post_as("alan", &format!("@ada round {round}, second")),
+        );
+        receiver.until(posted.len()).await;
+        if round == 0 {
+            // A goes away between polls; B carries on.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            a.kill();
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    assert_eq!(receiver.ids(), posted, "every mention once, in order");
+    assert!(b.log().contains("delivered"), "B never delivered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_that_keeps_failing_gets_retries_then_a_dead_letter_it_can_replay() {
+    let (bed, connection, platform) = platform(None).await;
+    let (receiver, url) = Receiver::start().await;
+    receiver
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let server = node("A", &platform).await;
+    let polls = mention_polls(&bed);
+    let subscription = subscribe(&server, &connection, Some(&url)).await;
+    let sid = subscription["id"].as_str().unwrap().to_string();
+    a_poll_after(&bed, polls).await;
+
+    let mention = bed.x.post_as("grace", "@ada nobody hears this");
+    receiver.until(3).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dead = loop {
+        let (_, dead) = server
+            .request(
+                "GET",
+                &format!("/api/v1/subscriptions/{sid}/dead-letters"),
+                None,
+            )
+            .await;
+        if !dead["dead_letters"].as_array().unwrap().is_empty() {
+            break dead;
+        }
+        assert!(Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let attempts_before_replay = receiver.all().len();
+    receiver
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let (status, replayed) = server
+        .request(
+            "POST",
+            &format!("/api/v1/subscriptions/{sid}/dead-letters/retry"),
+            Some(json!({})),
+        )
+        .await;
+    receiver.until(4).await;
+
+    let attempts: Vec<String> = receiver
+        .all()
+        .iter()
+        .map(|r| {
+            r.headers["x-host-harness-attempt"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(attempts_before_replay, 3, "three attempts, then it stopped");
+    assert_eq!(&attempts[..3], ["1", "2", "3"]);
+    assert!(receiver.ids().iter().all(|id| *id == mention));
+    let letter = &dead["dead_letters"][0];
+    assert_eq!(letter["id"], json!(mention));
+    assert_eq!(letter["attempts"], 3);
+    assert!(
+        letter["last_error"].as_str().unwrap().contains("500"),
+        "{letter}"
+    );
+    assert_eq!(status, 200);
+    assert_eq!(replayed["requeued"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_without_a_url_fetches_events_and_bad_subscriptions_are_named() {
+    let (bed, connection, platform) = platform(None).await;
+    let server = node("A", &platform).await;
+    let polls = mention_polls(&bed);
+    let subscription = subscribe(&server, &connection, None).await;
+    let sid = subscription["id"].as_str().unwrap().to_string();
+    a_poll_after(&bed, polls).await;
+    let first = bed.x.post_as("grace", "@ada fetch me");
+    let second = bed.x.post_as("alan", "@ada and me");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let (_, page) = server
+            .request(
+                "GET",
+                &format!("/api/v1/subscriptions/{sid}/events?after=0"),
+                None,
+            )
+            .await;
+        if page["events"].as_array().unwrap().len() == 2 {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "{page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let next = page["next_after"].as_u64().unwrap();
+    let (_, later) = server
+        .request(
+            "GET",
+            &format!("/api/v1/subscriptions/{sid}/events?after={next}"),
+            None,
+        )
+        .await;
+    let bad = |body: Value| {
+        let server = &server;
+        let connection = connection.clone();
+        async move {
+            server
+                .request(
+                    "POST",
+                    &format!("/api/v1/connections/{connection}/subscriptions"),
+                    Some(body),
+                )
+                .await
+        }
+    };
+    let unknown = bad(json!({"trigger": "weather.rain"})).await;
+    let no_query = bad(json!({"trigger": "post.matching", "configuration": {}})).await;
+    let too_often = bad(json!({"trigger": "mention.new", "interval_secs": 1})).await;
+    let not_http = bad(json!({"trigger": "mention.new", "target_url": "ftp://engine/x"})).await;
+    let (listed_status, listed) = server
+        .request(
+            "GET",
+            &format!("/api/v1/connections/{connection}/subscriptions"),
+            None,
+        )
+        .await;
+    let (deleted, _) = server
+        .request("DELETE", &format!("/api/v1/subscriptions/{sid}"), None)
+        .await;
+    let (gone, _) = server
+        .request("GET", &format!("/api/v1/subscriptions/{sid}"), None)
+        .await;
+
+    let ids: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![first.as_str(), second.as_str()]);
+    assert_eq!(page["events"][0]["data"]["post"]["text"], "@ada fetch me");
+    assert!(later["events"].as_array().unwrap().is_empty());
+    assert_eq!(
+        (unknown.0, unknown.1["field"].as_str()),
+        (400, Some("trigger"))
+    );
+    assert_eq!(
+        (no_query.0, no_query.1["field"].as_str()),
+        (400, Some("configuration.query"))
+    );
+    assert_eq!(
+        (too_often.0, too_often.1["field"].as_str()),
+        (400, Some("interval_secs"))
+    );
+    assert_eq!(
+        (not_http.0, not_http.1["field"].as_str()),
+        (400, Some("target_url"))
+    );
+    assert_eq!(listed_status, 200);
+    assert_eq!(listed["subscriptions"][0]["id"], json!(sid));
+    assert!(
+        listed.to_string().find("whsec_").is_none(),
+        "a signing key was listed"
+    );
+    assert_eq!((deleted, gone), (204, 404));
+}
