@@ -721,7 +721,10 @@ impl Store {
     }
 
     /// Takes up to `limit` deliveries to URLs that are due and that no live
-    /// host is sending; `host` holds them for `claim`, oldest first.
+    /// host is sending; `host` holds them for `claim`, oldest first. A
+    /// delivery is taken only when no earlier event of its subscription is
+    /// out with another host or waiting for a retry, so each subscription's
+    /// events reach its URL in order, whichever hosts send them.
     pub async fn claim_deliveries(
         &self,
         host: &str,
@@ -739,6 +742,16 @@ impl Store {
                 target_url,
             })
             .collect())
+    }
+
+    /// Gives back the deliveries of a subscription that `host` took but did
+    /// not send because an earlier one failed; they go after its retry.
+    pub async fn release_deliveries(
+        &self,
+        host: &str,
+        subscription_id: &str,
+    ) -> Result<(), StoreError> {
+        self.backend.release_deliveries(host, subscription_id).await
     }
 
     /// Records how an attempt at a delivery ended.

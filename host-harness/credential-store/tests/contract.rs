@@ -6,7 +6,7 @@
 //! hosts sharing it.
 
 use credential_store::{
-    AppCredentialLevel, ConnectionStatus, Delivery, DeliveryOutcome, DeliveryStatus, Destination,
+    AppCredentialLevel, ClaimedDelivery, ConnectionStatus, Delivery, DeliveryOutcome, DeliveryStatus, Destination,
     FieldValue, LeaseTerms, MasterKey, NewConnection, NewSubscription, PendingSignIn, Store,
     StoreError, StoreLocation, Tokens,
 };
@@ -59,6 +59,7 @@ contract!(
     a_store_from_a_newer_release_is_refused_without_writing,
     a_server_subscription_is_polled_by_one_host_at_a_time_and_its_events_queue_once,
     deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters,
+    a_subscriptions_events_are_claimed_in_order_whichever_host_sends_them,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -835,6 +836,57 @@ async fn deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters(plac
         .unwrap();
     assert_eq!(delivered.len(), 1);
     assert!(delivered[0].settled_at.is_some());
+}
+
+async fn a_subscriptions_events_are_claimed_in_order_whichever_host_sends_them(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = served_subscription(&a, None).await;
+    a.claim_poll("host-a", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    a.finish_poll(&id, "host-a", &events(&["1", "2", "3"]), "3", 0, i64::MAX)
+        .await
+        .unwrap();
+    let claim = Duration::from_secs(30);
+    let ids = |claimed: Vec<ClaimedDelivery>| -> Vec<String> {
+        claimed.into_iter().map(|c| c.delivery.event_id).collect()
+    };
+
+    let first = ids(a.claim_deliveries("host-a", claim, 1).await.unwrap());
+    let while_first_is_out = ids(b.claim_deliveries("host-b", claim, 10).await.unwrap());
+    a.settle_delivery(
+        &id,
+        "1",
+        &DeliveryOutcome::Retry {
+            at: i64::MAX,
+            error: "status 500".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let while_first_waits = ids(b.claim_deliveries("host-b", claim, 10).await.unwrap());
+    a.settle_delivery(
+        &id,
+        "1",
+        &DeliveryOutcome::Dead {
+            error: "status 500".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let after_the_dead_letter = ids(b.claim_deliveries("host-b", claim, 10).await.unwrap());
+    let while_b_holds_them = ids(a.claim_deliveries("host-a", claim, 10).await.unwrap());
+    b.release_deliveries("host-b", &id).await.unwrap();
+    let given_back = ids(a.claim_deliveries("host-a", claim, 10).await.unwrap());
+
+    assert_eq!(first, ["1"]);
+    assert!(while_first_is_out.is_empty(), "{while_first_is_out:?}");
+    assert!(while_first_waits.is_empty(), "{while_first_waits:?}");
+    assert_eq!(after_the_dead_letter, ["2", "3"]);
+    assert!(while_b_holds_them.is_empty(), "{while_b_holds_them:?}");
+    assert_eq!(given_back, ["2", "3"]);
 }
 
 // ---- One backend only ---------------------------------------------------

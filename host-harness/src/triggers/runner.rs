@@ -158,9 +158,24 @@ pub async fn run_deliveries(manager: &ConnectionManager, config: &RunnerConfig) 
             .await;
         match claimed {
             Ok(claimed) if !claimed.is_empty() => {
+                let mut by_subscription: Vec<Vec<ClaimedDelivery>> = Vec::new();
                 for delivery in claimed {
-                    deliver(manager, config, &http, &delivery).await;
+                    match by_subscription.last_mut() {
+                        Some(run)
+                            if run[0].delivery.subscription_id
+                                == delivery.delivery.subscription_id =>
+                        {
+                            run.push(delivery)
+                        }
+                        _ => by_subscription.push(vec![delivery]),
+                    }
                 }
+                futures_util::future::join_all(
+                    by_subscription
+                        .iter()
+                        .map(|run| deliver_in_order(manager, config, &http, run)),
+                )
+                .await;
             }
             Ok(_) => tokio::time::sleep(config.idle).await,
             Err(e) => {
@@ -171,13 +186,37 @@ pub async fn run_deliveries(manager: &ConnectionManager, config: &RunnerConfig) 
     }
 }
 
-/// Sends one delivery and records how it went.
+/// Sends one subscription's claimed deliveries one after the other; after
+/// one that will be retried, gives the rest back so they wait for it.
+async fn deliver_in_order(
+    manager: &ConnectionManager,
+    config: &RunnerConfig,
+    http: &HostHttp,
+    run: &[ClaimedDelivery],
+) {
+    for claimed in run {
+        if !deliver(manager, config, http, claimed).await {
+            let subscription = &claimed.delivery.subscription_id;
+            if let Err(e) = manager
+                .store()
+                .release_deliveries(&config.host, subscription)
+                .await
+            {
+                tracing::error!(error = %e, "cannot give deliveries back to the store");
+            }
+            return;
+        }
+    }
+}
+
+/// Sends one delivery and records how it went; false when it waits for a
+/// retry, which the subscription's later events must wait for too.
 async fn deliver(
     manager: &ConnectionManager,
     config: &RunnerConfig,
     http: &HostHttp,
     claimed: &ClaimedDelivery,
-) {
+) -> bool {
     let d = &claimed.delivery;
     let store = manager.store();
     let result = send(manager, http, claimed).await;
@@ -213,6 +252,7 @@ async fn deliver(
     {
         tracing::error!(error = %e, "cannot record a delivery's outcome");
     }
+    !matches!(outcome, DeliveryOutcome::Retry { .. })
 }
 
 /// POSTs the event to its URL, signed; an error says why it did not take.

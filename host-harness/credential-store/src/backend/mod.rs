@@ -245,6 +245,9 @@ pub(crate) trait Backend: Send + Sync {
         claimed_until: i64,
         limit: i64,
     ) -> Result<Vec<(RawDelivery, String)>>;
+    /// Gives back the deliveries of a subscription that `host` holds and
+    /// has not sent (an earlier one failed), so they wait for it in order.
+    async fn release_deliveries(&self, host: &str, subscription_id: &str) -> Result<()>;
     /// Records how an attempt at a delivery ended.
     async fn settle_delivery(
         &self,

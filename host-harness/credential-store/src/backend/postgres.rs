@@ -866,21 +866,34 @@ impl Backend for Postgres {
         claimed_until: i64,
         limit: i64,
     ) -> Result<Vec<(RawDelivery, String)>> {
-        let db = self.client().await?;
-        let rows = db
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        // Claims are taken one host at a time, so the check that no earlier
+        // event of the subscription is out with another host (or waiting for
+        // its retry) reads every claim made before it: each subscription's
+        // events leave in order.
+        tx.execute(
+            &format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
+            &[&"deliveries"],
+        )
+        .await?;
+        let rows = tx
             .query(
                 &format!(
-                    "WITH due AS (
+                    "UPDATE trigger_deliveries t SET claimed_by = $1, claimed_until = $3
+                     FROM trigger_subscriptions s
+                     WHERE s.id = t.subscription_id
+                       AND (t.subscription_id, t.event_id) IN (
                          SELECT d.subscription_id, d.event_id FROM trigger_deliveries d
                          JOIN trigger_subscriptions s ON s.id = d.subscription_id
                          WHERE d.status = 'pending' AND s.destination = 'url'
                            AND d.next_attempt_at <= $2 AND d.claimed_until < $2
-                         ORDER BY d.subscription_id, d.sequence LIMIT $4
-                         FOR UPDATE OF d SKIP LOCKED)
-                     UPDATE trigger_deliveries t SET claimed_by = $1, claimed_until = $3
-                     FROM due, trigger_subscriptions s
-                     WHERE t.subscription_id = due.subscription_id AND t.event_id = due.event_id
-                       AND s.id = t.subscription_id AND t.claimed_until < $2
+                           AND NOT EXISTS (
+                             SELECT 1 FROM trigger_deliveries e
+                             WHERE e.subscription_id = d.subscription_id AND e.status = 'pending'
+                               AND e.sequence < d.sequence
+                               AND (e.claimed_until >= $2 OR e.next_attempt_at > $2))
+                         ORDER BY d.subscription_id, d.sequence LIMIT $4)
                      RETURNING {}, coalesce(s.target_url, '')",
                     DELIVERY_COLUMNS
                         .split(", ")
@@ -891,6 +904,7 @@ impl Backend for Postgres {
                 &[&host, &now, &claimed_until, &limit],
             )
             .await?;
+        tx.commit().await?;
         let mut out: Vec<(RawDelivery, String)> = rows
             .iter()
             .map(|r| (delivery_row(r), r.get::<_, String>(9)))
@@ -900,6 +914,17 @@ impl Backend for Postgres {
                 .cmp(&(b.0.subscription_id.as_str(), b.0.sequence))
         });
         Ok(out)
+    }
+
+    async fn release_deliveries(&self, host: &str, subscription_id: &str) -> Result<()> {
+        let db = self.client().await?;
+        db.execute(
+            "UPDATE trigger_deliveries SET claimed_by = NULL, claimed_until = 0
+             WHERE subscription_id = $2 AND claimed_by = $1 AND status = 'pending'",
+            &[&host, &subscription_id],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn settle_delivery(

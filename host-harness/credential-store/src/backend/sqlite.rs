@@ -989,6 +989,11 @@ impl Backend for Sqlite {
                          JOIN trigger_subscriptions s ON s.id = d.subscription_id
                          WHERE d.status = 'pending' AND s.destination = 'url'
                            AND d.next_attempt_at <= ?2 AND d.claimed_until < ?2
+                           AND NOT EXISTS (
+                             SELECT 1 FROM trigger_deliveries e
+                             WHERE e.subscription_id = d.subscription_id AND e.status = 'pending'
+                               AND e.sequence < d.sequence
+                               AND (e.claimed_until >= ?2 OR e.next_attempt_at > ?2))
                          ORDER BY d.subscription_id, d.sequence LIMIT ?4)
                      RETURNING {DELIVERY_COLUMNS}"
                 ))?
@@ -1009,6 +1014,19 @@ impl Backend for Sqlite {
                     .cmp(&(b.0.subscription_id.as_str(), b.0.sequence))
             });
             Ok(out)
+        })
+        .await
+    }
+
+    async fn release_deliveries(&self, host: &str, subscription_id: &str) -> Result<()> {
+        let (host, sid) = (host.to_owned(), subscription_id.to_owned());
+        self.run(move |db| {
+            db.execute(
+                "UPDATE trigger_deliveries SET claimed_by = NULL, claimed_until = 0
+                 WHERE subscription_id = ?2 AND claimed_by = ?1 AND status = 'pending'",
+                params![host, sid],
+            )?;
+            Ok(())
         })
         .await
     }
