@@ -753,6 +753,7 @@ async fn serve_refuses_to_listen_beyond_loopback_without_an_api_key() {
         HttpTimeouts::default(),
     );
     let config = WebConfig {
+        push: None,
         public_origin: "http://example.invalid".into(),
         api_key: None,
         notice: None,

@@ -109,6 +109,12 @@ impl Id {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Checks an id the host passed as a plain string, naming `field`.
+    pub fn parse(field: &str, text: &str) -> Result<Id, ConnectorError> {
+        Id::deserialize(serde_json::Value::String(text.to_string()))
+            .map_err(|e| invalid_input(field, e.to_string()))
+    }
 }
 
 impl<'de> Deserialize<'de> for Id {

@@ -15,6 +15,7 @@ mod http;
 mod input;
 pub mod manifest;
 mod media;
+mod push;
 mod retry;
 pub mod text;
 pub mod triggers;
@@ -67,6 +68,26 @@ impl Guest for XConnector {
         payload: String,
     ) -> Result<Vec<TriggerEvent>, ConnectorError> {
         triggers::deliver(&trigger_id, &configuration, &payload)
+    }
+
+    fn register_webhook(url: String) -> Result<String, ConnectorError> {
+        push::register_webhook(&url)
+    }
+
+    fn subscribe_push(
+        trigger_id: String,
+        configuration: String,
+        webhook_id: String,
+    ) -> Result<String, ConnectorError> {
+        push::subscribe(&trigger_id, &configuration, &webhook_id)
+    }
+
+    fn unsubscribe_push(_trigger_id: String, push_id: String) -> Result<(), ConnectorError> {
+        push::unsubscribe(&push_id)
+    }
+
+    fn replay_push(webhook_id: String, since: u64, until: u64) -> Result<(), ConnectorError> {
+        push::replay(&webhook_id, since, until)
     }
 }
 

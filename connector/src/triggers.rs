@@ -66,6 +66,18 @@ pub trait Trigger {
         configuration: &Self::Configuration,
     ) -> Result<Option<Keyed<Self::Event>>, ConnectorError>;
 
+    /// What to ask the X Activity API to push for this configuration, for
+    /// triggers X can push.
+    fn push_subscription(
+        _ctx: &Context,
+        _configuration: &Self::Configuration,
+    ) -> Result<PushSubscription, ConnectorError> {
+        Err(invalid_input(
+            "trigger",
+            format!("X does not push `{}`; poll it", Self::ID),
+        ))
+    }
+
     /// The events of a delivery X pushed (the body of a webhook request),
     /// for triggers X can push.
     fn deliver(
@@ -80,6 +92,15 @@ pub trait Trigger {
     }
 }
 
+/// What a pushable trigger asks the X Activity API for: an event type for
+/// one user.
+pub struct PushSubscription {
+    /// The Activity API's `event_type` (`follow.follow`).
+    pub event_type: &'static str,
+    /// Whose events (`filter.user_id`).
+    pub user_id: String,
+}
+
 /// A trigger with its types erased, for the catalogue table.
 pub struct Entry {
     pub id: &'static str,
@@ -88,6 +109,7 @@ pub struct Entry {
     poll: fn(&Context, &str, Option<&str>) -> Result<PollResult, ConnectorError>,
     sample: fn(&Context, &str) -> Result<Option<TriggerEvent>, ConnectorError>,
     deliver: fn(&Context, &str, &str) -> Result<Vec<TriggerEvent>, ConnectorError>,
+    push_subscription: fn(&Context, &str) -> Result<PushSubscription, ConnectorError>,
 }
 
 impl Entry {
@@ -139,6 +161,10 @@ fn entry<T: Trigger>() -> Entry {
                 .into_iter()
                 .map(encode)
                 .collect()
+        },
+        push_subscription: |ctx, configuration| {
+            let configuration = input::parse::<T::Configuration>(configuration)?;
+            T::push_subscription(ctx, &configuration)
         },
     }
 }
@@ -223,6 +249,16 @@ pub fn deliver(
 ) -> Result<Vec<TriggerEvent>, ConnectorError> {
     let (entry, ctx) = find(trigger_id)?;
     (entry.deliver)(&ctx, configuration, payload)
+}
+
+/// What to ask X to push for `trigger_id` with this configuration, on the
+/// host's current connection.
+pub fn push_subscription(
+    trigger_id: &str,
+    configuration: &str,
+) -> Result<PushSubscription, ConnectorError> {
+    let (entry, ctx) = find(trigger_id)?;
+    (entry.push_subscription)(&ctx, configuration)
 }
 
 // ---- Posts: mentions, a user's posts, a search --------------------------
@@ -638,6 +674,17 @@ impl Trigger for NewFollower {
             .map(|u| follower_event(&u.id.clone(), u, &followed)))
     }
 
+    /// X Activity API `follow.follow` events for the followed user.
+    fn push_subscription(
+        ctx: &Context,
+        c: &FollowerConfiguration,
+    ) -> Result<PushSubscription, ConnectorError> {
+        Ok(PushSubscription {
+            event_type: "follow.follow",
+            user_id: user_or_account(ctx, &c.user_id)?,
+        })
+    }
+
     /// An X Activity API delivery of `follow.follow`: `payload.source`
     /// followed `payload.target`.
     fn deliver(
@@ -650,8 +697,12 @@ impl Trigger for NewFollower {
             return Ok(Vec::new());
         }
         let followed = user_or_account(ctx, &c.user_id)?;
+        // X's specification gives the users as they are; its published
+        // deliveries wrap each in `data`, as a lookup answer does.
         let user = |side: &str| -> Result<User, ConnectorError> {
-            User::deserialize(&data["payload"][side]).map_err(|e| {
+            let user = &data["payload"][side];
+            let user = user.get("data").unwrap_or(user);
+            User::deserialize(user).map_err(|e| {
                 invalid_input(
                     format!("payload.data.payload.{side}"),
                     format!("is not an X user: {e}"),

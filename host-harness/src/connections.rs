@@ -524,6 +524,37 @@ impl ConnectionManager {
     /// The connection `id`, ready for actions: its facts and an authorizer
     /// that keeps its credentials valid. A connection that needs
     /// reconnecting still loads; its actions fail as `unauthorized`.
+    /// The key of the webhook that connection `id` registered: its value of
+    /// the manifest's `push.secret_field`. It keys the API's challenges and
+    /// signatures, and never leaves the host.
+    pub async fn push_key(&self, id: &str) -> Result<secrecy::SecretString, ConnectError> {
+        let record = self.record(id).await?;
+        let auth = self.resolved(&record).await?;
+        let Some(push) = &self.manifest().push else {
+            return Err(ConnectError::WrongMethod {
+                id: id.to_string(),
+                method: auth.method.label.clone(),
+                reason: "cannot receive pushed events: the connector pushes none".into(),
+            });
+        };
+        if auth.method.id != push.auth_method {
+            return Err(ConnectError::WrongMethod {
+                id: id.to_string(),
+                method: auth.method.label.clone(),
+                reason: format!(
+                    "cannot register a webhook; connect one with the `{}` method",
+                    push.auth_method
+                ),
+            });
+        }
+        auth.secret(&push.secret_field).ok_or_else(|| {
+            ConnectError::Auth(AuthError::MissingField {
+                method: auth.method.label.clone(),
+                field: push.secret_field.clone(),
+            })
+        })
+    }
+
     pub async fn connection(&self, id: &str) -> Result<Connection, ConnectError> {
         let record = self.record(id).await?;
         let auth = self.resolved(&record).await?;

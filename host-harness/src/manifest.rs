@@ -48,6 +48,40 @@ pub struct Manifest {
     /// What starts a workflow; a connector may have none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<TriggerMeta>,
+    /// How the API pushes events to the host; absent when it pushes none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<Push>,
+}
+
+/// How the API pushes trigger events to the host's webhook: what the host
+/// needs to answer the API's challenge and check each delivery, which it
+/// does itself so that the key never reaches the component.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Push {
+    /// The auth method of the app-level connection that registers the
+    /// webhook.
+    pub auth_method: String,
+    /// The field of that method whose value keys challenges and signatures.
+    pub secret_field: String,
+    /// The query parameter of a challenge.
+    pub challenge_parameter: String,
+    /// The member of the JSON answer to a challenge.
+    pub challenge_response_field: String,
+    /// The header that carries a delivery's signature.
+    pub signature_header: String,
+    /// How responses and signatures are made.
+    pub digest: PushDigest,
+    /// What an operator does at the API to use push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_help: Option<String>,
+}
+
+/// The digests a push section may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PushDigest {
+    /// `sha256=` + Base64(HMAC-SHA256(key, message)).
+    #[serde(rename = "hmac-sha256-base64")]
+    HmacSha256Base64,
 }
 
 /// The action that tells who a connection acts for, and where in its output
@@ -241,6 +275,37 @@ impl Manifest {
                     method.id
                 )));
             }
+        }
+        if let Some(push) = &self.push {
+            let method = self
+                .auth_methods
+                .iter()
+                .find(|m| m.id == push.auth_method)
+                .ok_or_else(|| {
+                    ManifestError::Inconsistent(format!(
+                        "push.auth_method `{}` is not an auth method of the manifest",
+                        push.auth_method
+                    ))
+                })?;
+            if !method
+                .fields
+                .iter()
+                .any(|f| f.name == push.secret_field && f.secret)
+            {
+                return Err(ManifestError::Inconsistent(format!(
+                    "push.secret_field `{}` is not a secret field of auth method `{}`",
+                    push.secret_field, push.auth_method
+                )));
+            }
+        } else if let Some(t) = self
+            .triggers
+            .iter()
+            .find(|t| t.delivery.contains(&Delivery::Push))
+        {
+            return Err(ManifestError::Inconsistent(format!(
+                "trigger `{}` can be pushed, and the manifest has no `push` section",
+                t.id
+            )));
         }
         if let Some(identity) = &self.identity
             && self.action(&identity.action).is_none()

@@ -571,6 +571,82 @@ impl LoadedConnector {
         delivered
     }
 
+    /// Registers `url` as the webhook the API pushes to, on an app-level
+    /// connection; the API's id of it.
+    pub async fn register_webhook(
+        &self,
+        connection: &Connection,
+        url: &str,
+    ) -> Result<String, ActionError> {
+        match self
+            .call(
+                connection,
+                Call::RegisterWebhook { url },
+                &RunOptions::default(),
+            )
+            .await?
+        {
+            Answer::Registered(id) => Ok(id),
+            _ => unreachable!("a registration answers with an id"),
+        }
+    }
+
+    /// Asks the API to push `trigger`'s events for `connection`'s account
+    /// to the webhook `webhook_id`; the API's id of that subscription.
+    pub async fn subscribe_push(
+        &self,
+        connection: &Connection,
+        trigger: &str,
+        configuration: &str,
+        webhook_id: &str,
+    ) -> Result<String, ActionError> {
+        let configuration = self
+            .validators()
+            .check_configuration(trigger, configuration)?
+            .to_string();
+        let call = Call::SubscribePush {
+            trigger,
+            configuration,
+            webhook_id,
+        };
+        match self.call(connection, call, &RunOptions::default()).await? {
+            Answer::Registered(id) => Ok(id),
+            _ => unreachable!("a push subscription answers with an id"),
+        }
+    }
+
+    /// Ends a push subscription, on the app-level connection.
+    pub async fn unsubscribe_push(
+        &self,
+        connection: &Connection,
+        trigger: &str,
+        push_id: &str,
+    ) -> Result<(), ActionError> {
+        let call = Call::UnsubscribePush { trigger, push_id };
+        self.call(connection, call, &RunOptions::default())
+            .await
+            .map(|_| ())
+    }
+
+    /// Asks the API to push again what it pushed to `webhook_id` between
+    /// `since` and `until` (Unix seconds).
+    pub async fn replay_push(
+        &self,
+        connection: &Connection,
+        webhook_id: &str,
+        since: u64,
+        until: u64,
+    ) -> Result<(), ActionError> {
+        let call = Call::ReplayPush {
+            webhook_id,
+            since,
+            until,
+        };
+        self.call(connection, call, &RunOptions::default())
+            .await
+            .map(|_| ())
+    }
+
     /// Checks a configuration of `trigger` against its schema; the
     /// configuration, parsed.
     pub fn check_configuration(
@@ -647,6 +723,30 @@ impl LoadedConnector {
                     .call_deliver(&mut store, trigger, &configuration, payload)
                     .await?
                     .map(Answer::Delivered),
+                Call::RegisterWebhook { url } => connector
+                    .call_register_webhook(&mut store, url)
+                    .await?
+                    .map(Answer::Registered),
+                Call::SubscribePush {
+                    trigger,
+                    configuration,
+                    webhook_id,
+                } => connector
+                    .call_subscribe_push(&mut store, trigger, &configuration, webhook_id)
+                    .await?
+                    .map(Answer::Registered),
+                Call::UnsubscribePush { trigger, push_id } => connector
+                    .call_unsubscribe_push(&mut store, trigger, push_id)
+                    .await?
+                    .map(|()| Answer::Done),
+                Call::ReplayPush {
+                    webhook_id,
+                    since,
+                    until,
+                } => connector
+                    .call_replay_push(&mut store, webhook_id, since, until)
+                    .await?
+                    .map(|()| Answer::Done),
             })
         })
         .await;
@@ -852,6 +952,23 @@ enum Call<'a> {
         configuration: String,
         payload: &'a str,
     },
+    RegisterWebhook {
+        url: &'a str,
+    },
+    SubscribePush {
+        trigger: &'a str,
+        configuration: String,
+        webhook_id: &'a str,
+    },
+    UnsubscribePush {
+        trigger: &'a str,
+        push_id: &'a str,
+    },
+    ReplayPush {
+        webhook_id: &'a str,
+        since: u64,
+        until: u64,
+    },
 }
 
 /// What a call answered.
@@ -860,6 +977,9 @@ enum Answer {
     Polled(wit::PollResult),
     Sampled(Option<wit::TriggerEvent>),
     Delivered(Vec<wit::TriggerEvent>),
+    /// An id the API gave: a webhook's or a push subscription's.
+    Registered(String),
+    Done,
 }
 
 /// One thing that happened, as a trigger reports it.

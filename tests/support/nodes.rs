@@ -236,6 +236,26 @@ impl NodeClient {
             .unwrap_or_else(|e| panic!("node {} did not answer {method} {path}: {e}", self.name))
     }
 
+    /// A POST of `body` as an outside service sends it: JSON, these
+    /// headers, no API key; the status.
+    #[allow(dead_code)]
+    pub async fn raw_post(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> u16 {
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{path}", self.origin))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.as_bytes().to_vec()).unwrap();
+        HostHttp::new(Routes::default(), HttpTimeouts::default())
+            .send(request)
+            .await
+            .unwrap_or_else(|e| panic!("node {} did not answer POST {path}: {e}", self.name))
+            .status()
+            .as_u16()
+    }
+
     /// A GET with the given cookies: status, headers and body.
     pub async fn get_page(&self, path: &str, cookies: &str) -> (u16, http::HeaderMap, String) {
         let request = http::Request::get(format!("{}{path}", self.origin))

@@ -30,6 +30,7 @@ impl ServeBed {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let config = WebConfig {
+            push: None,
             public_origin: origin.clone(),
             api_key: api_key.map(|k| SecretString::from(k.to_string())),
             notice: None,

@@ -256,6 +256,20 @@ pub struct NewSubscription {
     pub signing_secret: Option<SecretString>,
 }
 
+/// A webhook registered at the API for an app-level connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRecord {
+    pub connection_id: String,
+    /// The host's URL the API pushes to.
+    pub url: String,
+    /// The API's id of the webhook; none until it is registered.
+    pub remote_id: Option<String>,
+    /// Unix seconds.
+    pub registered_at: Option<i64>,
+    /// Unix seconds of the last delivery the API pushed.
+    pub last_event_at: Option<i64>,
+}
+
 /// A stored subscription: where its trigger stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionRecord {

@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 3;
+pub(crate) const LATEST: i64 = 4;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -151,6 +151,24 @@ CREATE TABLE trigger_deliveries (
 );
 CREATE UNIQUE INDEX trigger_deliveries_in_order ON trigger_deliveries (subscription_id, sequence);
 CREATE INDEX trigger_deliveries_due ON trigger_deliveries (status, next_attempt_at);
+",
+    },
+    Migration {
+        version: 4,
+        // Push: the API's id of a subscription it pushes, and the webhook
+        // registered at the API for an app-level connection (who is
+        // registering it, and when the last event came, to replay a gap).
+        sql: "
+ALTER TABLE trigger_subscriptions ADD COLUMN push_id TEXT;
+CREATE TABLE push_webhooks (
+    connection_id   TEXT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+    url             TEXT NOT NULL,
+    remote_id       TEXT,
+    registrar       TEXT,
+    registrar_until INTEGER NOT NULL,
+    registered_at   INTEGER,
+    last_event_at   INTEGER
+);
 ",
     },
 ];

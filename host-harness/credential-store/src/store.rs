@@ -13,7 +13,7 @@ use crate::key::MasterKey;
 use crate::records::{
     AppCredentialLevel, ClaimedDelivery, ConnectionRecord, ConnectionStatus, Delivery,
     DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination, FieldValue, LeaseTerms,
-    NewConnection, NewSubscription, PendingSignIn, SubscriptionRecord, Tokens,
+    NewConnection, NewSubscription, PendingSignIn, SubscriptionRecord, Tokens, WebhookRecord,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -742,6 +742,112 @@ impl Store {
                 target_url,
             })
             .collect())
+    }
+
+    /// Holds back every polled subscription of a connection to the same
+    /// trigger until `until` (Unix seconds): they read the same endpoint,
+    /// whose rate limit the API counts per connection, so when one finds
+    /// it spent, none of them polls before it resets. Returns how many
+    /// were held back.
+    pub async fn defer_polls(
+        &self,
+        connection_id: &str,
+        trigger: &str,
+        until: i64,
+    ) -> Result<u64, StoreError> {
+        self.backend
+            .defer_polls(connection_id, trigger, until)
+            .await
+    }
+
+    /// Queues the events the API pushed for a subscription, each once
+    /// whoever queues it and however often the API sends it; returns how
+    /// many were new.
+    pub async fn queue_events(
+        &self,
+        subscription_id: &str,
+        events: &[(String, String)],
+    ) -> Result<u64, StoreError> {
+        self.backend
+            .queue_events(subscription_id, events.to_vec(), now())
+            .await
+    }
+
+    /// Marks a subscription as pushed by the API under `push_id` (no host
+    /// polls it then), or as polled again with `None`.
+    pub async fn set_push(
+        &self,
+        subscription_id: &str,
+        push_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.backend
+            .set_push(subscription_id, push_id.map(str::to_owned), now())
+            .await
+    }
+
+    /// The API's id of a pushed subscription, to end it.
+    pub async fn push_id(&self, subscription_id: &str) -> Result<Option<String>, StoreError> {
+        self.backend.push_id(subscription_id).await
+    }
+
+    /// Every subscription the API pushes, whichever connection it is of.
+    pub async fn push_subscriptions(&self) -> Result<Vec<SubscriptionRecord>, StoreError> {
+        Ok(self
+            .backend
+            .push_subscriptions()
+            .await?
+            .into_iter()
+            .map(subscription_record)
+            .collect())
+    }
+
+    /// The webhook registered for an app-level connection, if any.
+    pub async fn webhook(&self, connection_id: &str) -> Result<Option<WebhookRecord>, StoreError> {
+        Ok(self
+            .backend
+            .webhook(connection_id)
+            .await?
+            .map(|w| WebhookRecord {
+                connection_id: w.connection_id,
+                url: w.url,
+                remote_id: w.remote_id,
+                registered_at: w.registered_at,
+                last_event_at: w.last_event_at,
+            }))
+    }
+
+    /// Takes, for `host` and for `lease`, the registration of `url` as the
+    /// connection's webhook: false when it is registered there already or
+    /// another live host is registering it, so that hosts sharing the store
+    /// register it once.
+    pub async fn claim_webhook(
+        &self,
+        connection_id: &str,
+        url: &str,
+        host: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = now();
+        self.backend
+            .claim_webhook(connection_id, url, host, now, now + lease.as_secs() as i64)
+            .await
+    }
+
+    /// Records the API's id of the webhook just registered.
+    pub async fn save_webhook(
+        &self,
+        connection_id: &str,
+        remote_id: &str,
+    ) -> Result<(), StoreError> {
+        self.backend
+            .save_webhook(connection_id, remote_id, now())
+            .await
+    }
+
+    /// Records that the API pushed a delivery now: a later replay starts
+    /// from here.
+    pub async fn touch_webhook(&self, connection_id: &str) -> Result<(), StoreError> {
+        self.backend.touch_webhook(connection_id, now()).await
     }
 
     /// Gives back the deliveries of a subscription that `host` took but did

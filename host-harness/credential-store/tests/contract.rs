@@ -6,9 +6,9 @@
 //! hosts sharing it.
 
 use credential_store::{
-    AppCredentialLevel, ClaimedDelivery, ConnectionStatus, Delivery, DeliveryOutcome, DeliveryStatus, Destination,
-    FieldValue, LeaseTerms, MasterKey, NewConnection, NewSubscription, PendingSignIn, Store,
-    StoreError, StoreLocation, Tokens,
+    AppCredentialLevel, ClaimedDelivery, ConnectionStatus, Delivery, DeliveryOutcome,
+    DeliveryStatus, Destination, FieldValue, LeaseTerms, MasterKey, NewConnection, NewSubscription,
+    PendingSignIn, Store, StoreError, StoreLocation, Tokens,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
@@ -60,6 +60,9 @@ contract!(
     a_server_subscription_is_polled_by_one_host_at_a_time_and_its_events_queue_once,
     deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters,
     a_subscriptions_events_are_claimed_in_order_whichever_host_sends_them,
+    a_pushed_subscription_is_not_polled_and_its_pushed_events_queue_once,
+    a_webhook_is_registered_by_one_host_and_remembers_its_last_event,
+    a_spent_rate_limit_holds_back_the_connections_polls_of_that_trigger,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -889,6 +892,135 @@ async fn a_subscriptions_events_are_claimed_in_order_whichever_host_sends_them(p
     assert_eq!(given_back, ["2", "3"]);
 }
 
+async fn a_pushed_subscription_is_not_polled_and_its_pushed_events_queue_once(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = served_subscription(&a, None).await;
+
+    a.set_push(&id, Some("1146654567674912769")).await.unwrap();
+    let polled = b
+        .claim_poll("host-b", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let (seven_eight, eight_seven_nine) = (events(&["7", "8"]), events(&["8", "7", "9"]));
+    let (first, again) = tokio::join!(
+        a.queue_events(&id, &seven_eight),
+        b.queue_events(&id, &eight_seven_nine)
+    );
+    let pushed = b.push_subscriptions().await.unwrap();
+    let push_id = b.push_id(&id).await.unwrap();
+    let unknown = a.queue_events("sub_none", &events(&["1"])).await;
+    b.set_push(&id, None).await.unwrap();
+    let polled_again = b
+        .claim_poll("host-b", Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    assert!(polled.is_none(), "a pushed subscription was polled");
+    assert_eq!(first.unwrap() + again.unwrap(), 3, "7, 8 and 9, each once");
+    let queued: Vec<String> = a
+        .deliveries(&id, 0, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event_id)
+        .collect();
+    assert_eq!(queued.len(), 3);
+    assert!(queued.contains(&"9".to_string()));
+    assert_eq!(pushed.len(), 1);
+    assert_eq!(pushed[0].delivery, Delivery::Push);
+    assert_eq!(push_id.as_deref(), Some("1146654567674912769"));
+    assert!(
+        matches!(unknown, Err(StoreError::NoSuchSubscription(_))),
+        "{unknown:?}"
+    );
+    assert_eq!(polled_again.map(|s| s.id), Some(id));
+}
+
+async fn a_webhook_is_registered_by_one_host_and_remembers_its_last_event(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let app = a.create_connection(&new_connection()).await.unwrap().id;
+    let url = "https://hooks.example/webhooks/app";
+    let lease = Duration::from_secs(60);
+
+    let (mine, theirs) = tokio::join!(
+        a.claim_webhook(&app, url, "host-a", lease),
+        b.claim_webhook(&app, url, "host-b", lease)
+    );
+    let (mine, theirs) = (mine.unwrap(), theirs.unwrap());
+    let while_registering = b.webhook(&app).await.unwrap().unwrap();
+    let winner = if mine { &a } else { &b };
+    winner
+        .save_webhook(&app, "1146654567674912769")
+        .await
+        .unwrap();
+    let registered_again = a.claim_webhook(&app, url, "host-a", lease).await.unwrap();
+    a.touch_webhook(&app).await.unwrap();
+    let saved = b.webhook(&app).await.unwrap().unwrap();
+    let moved = b
+        .claim_webhook(&app, "https://new.example/webhooks/app", "host-b", lease)
+        .await
+        .unwrap();
+
+    assert!(mine ^ theirs, "exactly one registers");
+    assert_eq!(while_registering.remote_id, None);
+    assert!(!registered_again, "registered twice at the same URL");
+    assert_eq!(saved.remote_id.as_deref(), Some("1146654567674912769"));
+    assert_eq!(saved.url, url);
+    assert!(saved.registered_at.is_some() && saved.last_event_at.is_some());
+    assert!(moved, "a new URL is registered anew");
+    assert!(b.webhook("conn_none").await.unwrap().is_none());
+}
+
+async fn a_spent_rate_limit_holds_back_the_connections_polls_of_that_trigger(place: Place) {
+    let key = MasterKey::generate();
+    let store = place.open(&key).await;
+    let connection = store.create_connection(&new_connection()).await.unwrap().id;
+    let other_connection = store.create_connection(&new_connection()).await.unwrap().id;
+    let subscribe = |connection: String, trigger: &str| NewSubscription {
+        connection_id: connection,
+        trigger: trigger.into(),
+        configuration: "{}".into(),
+        delivery: Delivery::Poll,
+        destination: Destination::Pull,
+        interval_secs: 30,
+        signing_secret: None,
+    };
+    let mut ids = Vec::new();
+    for (c, t) in [
+        (&connection, "mention.new"),
+        (&connection, "mention.new"),
+        (&connection, "dm.new"),
+        (&other_connection, "mention.new"),
+    ] {
+        ids.push(
+            store
+                .create_subscription(&subscribe(c.clone(), t))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let reset = i64::MAX / 2;
+
+    let held = store
+        .defer_polls(&connection, "mention.new", reset)
+        .await
+        .unwrap();
+
+    assert_eq!(held, 2, "both mention subscriptions of the connection");
+    let next = |i: usize| {
+        let store = &store;
+        let id = ids[i].clone();
+        async move { store.subscription(&id).await.unwrap().next_poll_at }
+    };
+    assert_eq!(next(0).await, reset);
+    assert_eq!(next(1).await, reset);
+    assert!(next(2).await < reset, "another endpoint was held back");
+    assert!(next(3).await < reset, "another connection was held back");
+}
+
 // ---- One backend only ---------------------------------------------------
 
 #[tokio::test]
@@ -1006,7 +1138,8 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     rusqlite::Connection::open(place.path())
         .unwrap()
         .execute_batch(
-            "DROP TABLE trigger_deliveries; DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
+            "DROP TABLE push_webhooks;
+             DROP TABLE trigger_deliveries; DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
              DROP TABLE sessions; DROP TABLE sign_ins;
              ALTER TABLE tokens DROP COLUMN access_issued_at;
              UPDATE meta SET value = 1 WHERE key = 'schema_version';",
@@ -1025,5 +1158,5 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     );
     let session = store.open_session(Duration::from_secs(60)).await.unwrap();
     assert!(store.session_is_open(&session).await.unwrap());
-    place.assert_schema_version(3);
+    place.assert_schema_version(4);
 }

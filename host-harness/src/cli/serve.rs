@@ -5,6 +5,7 @@ use super::{HostArgs, bundled};
 use anyhow::{Context, Result};
 use clap::Args;
 use host_harness::outgoing::HttpTimeouts;
+use host_harness::triggers::push::PushSetup;
 use host_harness::triggers::runner::RunnerConfig;
 use host_harness::web::{self, WebConfig};
 use host_harness::{ConnectionManager, HostConfig, InstancePool};
@@ -49,6 +50,13 @@ pub struct ServeArgs {
     /// it over after that if this one died.
     #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(10..=86_400))]
     poll_lease_secs: u64,
+    /// Receive pushed trigger events: the id of an app-level connection
+    /// (for X, App-only with the API Key and Secret) that registers this
+    /// server's webhook at <public URL>/webhooks/<ID>; its secret keys the
+    /// API's challenges and signatures. Needs --public-url, reachable by
+    /// the API. Pushable triggers are then pushed, the rest polled.
+    #[arg(long, value_name = "ID", env = "HOST_HARNESS_PUSH_CONNECTION")]
+    push_connection: Option<String>,
 }
 
 pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
@@ -66,7 +74,17 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
         .ok()
         .filter(|k| !k.trim().is_empty())
         .map(SecretString::from);
+    if args.push_connection.is_some() && args.public_url.is_none() && !args.emulator {
+        anyhow::bail!(
+            "--push-connection needs --public-url: the address where the API reaches this server's webhook"
+        );
+    }
+    let push = args
+        .push_connection
+        .as_deref()
+        .map(|id| PushSetup::new(id, &public_origin));
     let mut config = WebConfig {
+        push,
         public_origin,
         api_key,
         notice: None,

@@ -53,7 +53,7 @@ impl Default for RunnerConfig {
     }
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -132,6 +132,16 @@ async fn poll(manager: &ConnectionManager, config: &RunnerConfig, s: &Subscripti
                 _ => now() + interval,
             };
             tracing::warn!(subscription = %s.id, %error, next_poll_at = next, "a poll failed");
+            if matches!(error, ActionError::RateLimited { .. }) {
+                // The connection's other subscriptions to this trigger read
+                // the same endpoint: they wait for the reset too.
+                match store.defer_polls(&s.connection_id, &s.trigger, next).await {
+                    Ok(held) => {
+                        tracing::info!(connection = %s.connection_id, trigger = %s.trigger, held, until = next, "rate limit spent; polls held back")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot hold back polls"),
+                }
+            }
             store.release_poll(&s.id, &config.host, next).await
         }
     };

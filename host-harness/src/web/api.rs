@@ -295,6 +295,11 @@ struct NewSubscriptionRequest {
     /// Seconds between polls, at least `triggers::MIN_INTERVAL_SECS`.
     #[serde(default)]
     interval_secs: Option<u32>,
+    /// `push` (the API pushes the events, when the trigger can be pushed
+    /// and push is set up; otherwise it is polled), `poll`, or `auto`
+    /// (the default: push when possible).
+    #[serde(default)]
+    delivery: Option<String>,
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> Response {
@@ -332,6 +337,7 @@ pub(super) fn subscription_summary(s: &credential_store::SubscriptionRecord) -> 
         "destination": destination,
         "target_url": target_url,
         "interval_secs": s.interval_secs,
+        "delivery": s.delivery.as_str(),
         "started": s.cursor.is_some(),
         "created_at": s.created_at,
     })
@@ -349,6 +355,16 @@ async fn create_subscription(
         Err(rejection) => return bad_json(rejection),
     };
     let configuration = new.configuration.unwrap_or_else(|| json!({})).to_string();
+    let wants_push = match new.delivery.as_deref().unwrap_or("auto") {
+        "auto" | "push" => true,
+        "poll" => false,
+        other => {
+            return invalid(
+                "delivery",
+                format!("`{other}` is not one of push, poll, auto"),
+            );
+        }
+    };
     let created = triggers::subscribe_served(
         &state.manager,
         &id,
@@ -359,9 +375,20 @@ async fn create_subscription(
     )
     .await;
     match created {
-        Ok((subscription, key)) => {
+        Ok((mut subscription, key)) => {
+            let push_error = if wants_push {
+                start_push(&state, &subscription.id, &subscription.trigger).await
+            } else {
+                None
+            };
+            if let Ok(now) = state.manager.store().subscription(&subscription.id).await {
+                subscription = now;
+            }
             let mut answer = subscription_summary(&subscription);
             answer["signing_secret"] = json!(secrecy::ExposeSecret::expose_secret(&key));
+            if let Some(reason) = push_error {
+                answer["push_error"] = json!(reason);
+            }
             (StatusCode::CREATED, Json(answer)).into_response()
         }
         Err(triggers::SubscribeError::Invalid { field, reason }) => invalid(&field, reason),
@@ -394,8 +421,44 @@ async fn show_subscription(State(state): State<Shared>, Path(sid): Path<String>)
     }
 }
 
+/// Asks the API to push a new subscription's events; why it stays polled,
+/// when the trigger is pushable and it does.
+async fn start_push(state: &Shared, subscription_id: &str, trigger: &str) -> Option<String> {
+    let pushable = state
+        .manager
+        .manifest()
+        .trigger(trigger)
+        .is_some_and(|t| t.delivery.contains(&crate::manifest::Delivery::Push));
+    if !pushable {
+        return None;
+    }
+    let Some(webhook_id) = state.webhook_id.get() else {
+        return Some(
+            "push is not set up on this server (serve --push-connection with --public-url); the trigger is polled"
+                .into(),
+        );
+    };
+    match triggers::push::push_subscription(&state.manager, webhook_id, subscription_id).await {
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(subscription = %subscription_id, error = %e, "the API does not push this subscription; it is polled");
+            Some(format!("{e}; the trigger is polled"))
+        }
+    }
+}
+
 async fn delete_subscription(State(state): State<Shared>, Path(sid): Path<String>) -> Response {
-    match state.manager.store().delete_subscription(&sid).await {
+    let store = state.manager.store();
+    if let (Ok(Some(push_id)), Ok(subscription), Some(setup)) = (
+        store.push_id(&sid).await,
+        store.subscription(&sid).await,
+        state.config.push.as_ref(),
+    ) && let Err(e) =
+        triggers::push::end_push(&state.manager, setup, &subscription.trigger, &push_id).await
+    {
+        tracing::warn!(subscription = %sid, error = %e, "cannot end the push subscription at the API");
+    }
+    match store.delete_subscription(&sid).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => store_error(e),
     }

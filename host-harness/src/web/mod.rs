@@ -23,6 +23,7 @@ mod pages;
 mod schema_form;
 mod security;
 mod views;
+mod webhooks;
 
 use crate::connections::{ConnectError, ConnectionManager};
 use axum::Router;
@@ -52,6 +53,9 @@ pub struct WebConfig {
     /// When set, the server runs the subscriptions in the store: polls
     /// them and sends their events (with other servers sharing the store).
     pub triggers: Option<crate::triggers::runner::RunnerConfig>,
+    /// When set, the API pushes pushable triggers' events to this server's
+    /// webhook, registered through an app-level connection.
+    pub push: Option<crate::triggers::push::PushSetup>,
 }
 
 impl WebConfig {
@@ -83,6 +87,8 @@ pub(crate) struct AppState {
     config: WebConfig,
     /// The names requests may address the server by.
     reached_at: security::ReachedAt,
+    /// The API's id of the webhook, once push is set up.
+    webhook_id: std::sync::OnceLock<String>,
 }
 
 impl AppState {
@@ -122,6 +128,7 @@ fn router_on(
         manager,
         config,
         reached_at,
+        webhook_id: std::sync::OnceLock::new(),
     });
     routes(state)
 }
@@ -151,6 +158,10 @@ fn routes(state: Shared) -> Router {
             get(pages::runner).post(pages::run_action),
         )
         .route(CALLBACK_PATH, get(pages::callback))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::challenge).post(webhooks::delivery),
+        )
         .route(views::STYLESHEET_PATH, get(pages::stylesheet))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -177,8 +188,31 @@ pub async fn serve(
         manager,
         config,
         reached_at,
+        webhook_id: std::sync::OnceLock::new(),
     });
     let mut runners = tokio::task::JoinSet::new();
+    if let (Some(setup), Some(runner)) = (state.config.push.clone(), state.config.triggers.clone())
+    {
+        let state = state.clone();
+        // The API challenges the URL while it registers it: this runs once
+        // the listener below answers, and tries again until it works.
+        runners.spawn(async move {
+            let mut wait = std::time::Duration::from_secs(1);
+            loop {
+                match crate::triggers::push::start(&state.manager, &setup, &runner.host).await {
+                    Ok(id) => {
+                        let _ = state.webhook_id.set(id);
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "push is not set up; pushable triggers are polled");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(std::time::Duration::from_secs(300));
+                    }
+                }
+            }
+        });
+    }
     if let Some(runner) = state.config.triggers.clone() {
         let (polls, deliveries) = (state.clone(), state.clone());
         let for_polls = runner.clone();

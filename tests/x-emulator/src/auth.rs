@@ -3,7 +3,7 @@
 use crate::Shared;
 use crate::faults::Fault;
 use crate::problem;
-use crate::rate_limit::{Endpoint, RateStatus};
+use crate::rate_limit::{Endpoint, RateStatus, Scheme};
 use crate::world::Grant;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 pub struct Caller {
     /// The user the token acts for; `None` for an app-only token.
     pub user_id: Option<u64>,
+    /// The app the token was issued to (its Client ID or API Key), if any.
+    pub client_id: Option<String>,
     pub rate: RateStatus,
     /// The status that replaces the answer after the request is carried
     /// out, when a test injected [`Fault::LoseAnswer`].
@@ -19,9 +21,9 @@ pub struct Caller {
 }
 
 /// Checks the `Authorization` header for `endpoint`: a known, unexpired token
-/// (401), a user token where the endpoint needs one (403), the scopes the
-/// endpoint needs (403), and the rate limit (429); then applies a fault a
-/// test injected, if any.
+/// (401), a user token where the endpoint needs one and an app-only token
+/// where it takes only that (403), the scopes the endpoint needs (403), and
+/// the rate limit (429); then applies a fault a test injected, if any.
 pub async fn authorize(
     shared: &Shared,
     headers: &HeaderMap,
@@ -65,18 +67,41 @@ fn check(shared: &Shared, headers: &HeaderMap, endpoint: Endpoint) -> Result<Cal
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(problem::unauthorized)?;
-    let grant = {
+    let token = token.trim();
+    let (grant, client_id, oauth1) = {
         let world = shared.world.lock().unwrap();
-        let token = world
-            .token(token.trim())
-            .ok_or_else(problem::unauthorized)?;
-        if token.expires_at.is_some_and(|at| at <= now) {
+        let issued = world.token(token).ok_or_else(problem::unauthorized)?;
+        if issued.expires_at.is_some_and(|at| at <= now) {
             return Err(problem::unauthorized());
         }
-        token.grant.clone()
+        // A request signed with OAuth 1.0a arrives here as the bearer token
+        // that its access token stands for.
+        let oauth1 = world
+            .oauth1_tokens
+            .values()
+            .any(|t| t.access && t.bearer.as_deref() == Some(token));
+        (issued.grant.clone(), issued.client_id.clone(), oauth1)
     };
+    let scheme = match (&grant, oauth1) {
+        (Grant::App, _) => Scheme::App,
+        (Grant::User { .. }, true) => Scheme::OAuth1User,
+        (Grant::User { .. }, false) => Scheme::OAuth2User,
+    };
+    if !endpoint.accepts(scheme) {
+        if scheme == Scheme::App {
+            return Err(problem::unsupported_authentication());
+        }
+        let supported: Vec<&str> = [Scheme::OAuth1User, Scheme::App, Scheme::OAuth2User]
+            .into_iter()
+            .filter(|s| endpoint.accepts(*s))
+            .map(Scheme::label)
+            .collect();
+        return Err(problem::unsupported_authentication_of(
+            scheme.label(),
+            &supported,
+        ));
+    }
     let (user_id, caller_key) = match &grant {
-        Grant::App if endpoint.needs_user() => return Err(problem::unsupported_authentication()),
         Grant::App => (None, "app".to_string()),
         Grant::User { user_id, scopes } => {
             if endpoint.scopes().iter().any(|s| !scopes.contains(*s)) {
@@ -91,6 +116,7 @@ fn check(shared: &Shared, headers: &HeaderMap, endpoint: Endpoint) -> Result<Cal
     {
         Ok(rate) => Ok(Caller {
             user_id,
+            client_id,
             rate,
             lose_answer: None,
         }),

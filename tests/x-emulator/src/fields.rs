@@ -170,6 +170,24 @@ impl Selection {
         Self::read(params, USER_EXPANSIONS)
     }
 
+    /// The user fields X Activity events carry for the users they name.
+    pub fn activity_user() -> Selection {
+        Selection {
+            user: [
+                "created_at",
+                "description",
+                "profile_image_url",
+                "protected",
+                "public_metrics",
+                "verified",
+            ]
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+            ..Selection::default()
+        }
+    }
+
     fn read(params: &Params, expansions: &[&str]) -> Result<Selection, Response> {
         // No post of the emulator's carries a place; the names are still checked.
         list(params, "place.fields", PLACE_FIELDS)?;

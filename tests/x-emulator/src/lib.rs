@@ -11,6 +11,11 @@
 //! Every exchange is recorded, so tests can check each request and answer
 //! against X's OpenAPI specification.
 //!
+//! Apps can register webhooks (`/2/webhooks`, checked with a real CRC) and
+//! subscribe to X Activity events (`/2/activity/subscriptions`); follows and
+//! unfollows are then pushed to the webhooks, signed as X signs them, and
+//! can be replayed (`/2/webhooks/replay`).
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! let x = x_emulator::Emulator::start().await?;
@@ -23,7 +28,9 @@
 // large, and boxing them would only add noise to a test fixture.
 #![allow(clippy::result_large_err)]
 
+mod activity;
 mod auth;
+mod body;
 mod clock;
 mod faults;
 mod fields;
@@ -36,6 +43,7 @@ mod rate_limit;
 mod routes;
 mod search_query;
 mod traffic;
+mod webhook_client;
 mod world;
 
 pub use clock::Clock;
@@ -43,11 +51,12 @@ pub use faults::Fault;
 pub use media::Processing as MediaProcessing;
 pub use rate_limit::Endpoint;
 pub use traffic::Exchange;
+pub use webhook_client::SIGNATURE_HEADER;
 pub use world::PostSnapshot;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// The keys X shows for a registered app.
@@ -73,6 +82,8 @@ pub(crate) struct Shared {
     pub faults: faults::Faults,
     /// Requests that arrived, by path, counted before they are handled.
     pub arrivals: Mutex<std::collections::HashMap<String, usize>>,
+    /// Events waiting to be pushed to webhooks, in the order they happened.
+    pub pusher: webhook_client::Pusher,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -81,6 +92,8 @@ pub struct Emulator {
     shared: Arc<Shared>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The task that pushes events to webhooks.
+    pusher: Option<JoinHandle<()>>,
 }
 
 impl Emulator {
@@ -89,6 +102,7 @@ impl Emulator {
     pub async fn start() -> std::io::Result<Emulator> {
         let clock = Clock::system();
         let world = world::World::seeded(&clock);
+        let (pusher, jobs) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             clock,
@@ -97,7 +111,10 @@ impl Emulator {
             limits: rate_limit::Limits::default(),
             faults: faults::Faults::default(),
             arrivals: Mutex::new(Default::default()),
+            pusher,
         });
+        // The pusher holds the state weakly, so that it ends with the emulator.
+        let pusher = webhook_client::start(Arc::downgrade(&shared), jobs);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let app = routes::router(shared.clone());
@@ -115,6 +132,7 @@ impl Emulator {
             shared,
             shutdown: Some(shutdown),
             task: Some(task),
+            pusher: Some(pusher),
         })
     }
 
@@ -145,6 +163,45 @@ impl Emulator {
     /// Issues an app-only bearer token (no user context).
     pub fn issue_app_token(&self) -> String {
         self.shared.world.lock().unwrap().issue_app_token()
+    }
+
+    /// Issues an app-only bearer token of the app `app`, as `POST
+    /// /oauth2/token` does with its API Key and Secret. The endpoints that
+    /// belong to an app (webhooks, activity subscriptions) need one.
+    pub fn issue_app_token_for(&self, app: &AppKeys) -> String {
+        self.shared
+            .world
+            .lock()
+            .unwrap()
+            .issue_app_token_for(Some(app.api_key.clone()))
+    }
+
+    /// Issues a two-hour OAuth 2.0 user token of the app `app` for
+    /// `username` with `scopes`, as if the user had authorized the app. An
+    /// app may subscribe to the private activity events of such a user.
+    ///
+    /// # Panics
+    /// If no such user exists: tests name users of the seed.
+    pub fn issue_user_token_for_app(
+        &self,
+        app: &AppKeys,
+        username: &str,
+        scopes: &[&str],
+    ) -> String {
+        let now = self.shared.clock.now();
+        let mut world = self.shared.world.lock().unwrap();
+        let user = world
+            .user_by_username(username)
+            .unwrap_or_else(|| panic!("no user @{username} in the emulator"))
+            .id;
+        let scopes = scopes.iter().map(|s| s.to_string()).collect();
+        world.issue_access_token(
+            user,
+            scopes,
+            Some(app.client_id.clone()),
+            Some(now + world::ACCESS_TOKEN_LIFETIME),
+            None,
+        )
     }
 
     /// Registers a developer app with its callback URLs. A confidential app
@@ -219,12 +276,83 @@ impl Emulator {
             .to_string()
     }
 
-    /// `follower` starts following `followed`.
+    /// `follower` starts following `followed`, as if from X's own apps;
+    /// the `follow.follow` subscriptions of either get the event.
     pub fn follow(&self, follower: &str, followed: &str) {
+        self.set_follow(follower, followed, true);
+    }
+
+    /// `follower` stops following `followed`; the `follow.unfollow`
+    /// subscriptions of either get the event.
+    pub fn unfollow(&self, follower: &str, followed: &str) {
+        self.set_follow(follower, followed, false);
+    }
+
+    fn set_follow(&self, follower: &str, followed: &str, on: bool) {
         let mut world = self.shared.world.lock().unwrap();
         let a = world.user_by_username(follower).expect("a seeded user").id;
         let b = world.user_by_username(followed).expect("a seeded user").id;
-        world.set_follow(a, b, true);
+        activity::follow(&self.shared, &mut world, a, b, on);
+    }
+
+    /// Every registered webhook, oldest first.
+    pub fn webhooks(&self) -> Vec<WebhookSnapshot> {
+        let world = self.shared.world.lock().unwrap();
+        world
+            .activity
+            .webhooks
+            .iter()
+            .map(|w| WebhookSnapshot {
+                id: w.id.to_string(),
+                url: w.url.clone(),
+                valid: w.valid,
+            })
+            .collect()
+    }
+
+    /// Every X Activity subscription, oldest first.
+    pub fn activity_subscriptions(&self) -> Vec<ActivitySubscriptionSnapshot> {
+        let world = self.shared.world.lock().unwrap();
+        world
+            .activity
+            .subscriptions
+            .iter()
+            .map(|s| ActivitySubscriptionSnapshot {
+                id: s.id.to_string(),
+                event_type: s.event_type.clone(),
+                user_id: s.filter.user_id.map(|u| u.to_string()),
+                webhook_id: s.webhook_id.map(|w| w.to_string()),
+                tag: s.tag.clone(),
+            })
+            .collect()
+    }
+
+    /// Every event pushed or queued for a webhook in the last 24 hours, in
+    /// the order the events happened. An event is listed as soon as it
+    /// happens; `attempts` and `delivered` change as the pusher sends it.
+    pub fn pushes(&self) -> Vec<PushSnapshot> {
+        let kept_since = self.shared.clock.now() - activity::REPLAY_WINDOW;
+        let world = self.shared.world.lock().unwrap();
+        world
+            .activity
+            .pushes
+            .iter()
+            .filter(|p| p.at > kept_since)
+            .map(|p| PushSnapshot {
+                webhook_id: p.webhook_id.to_string(),
+                event_type: p.event_type.clone(),
+                event_uuid: p.event_uuid.to_string(),
+                attempts: p.attempts,
+                delivered: p.delivered,
+            })
+            .collect()
+    }
+
+    /// Runs the CRC of every webhook now, as X's periodic check does: a
+    /// webhook that fails it becomes invalid and receives no more events
+    /// until a CRC passes again (here or through `PUT /2/webhooks/:id`).
+    pub async fn recheck_webhooks(&self) {
+        webhook_client::recheck_all(&self.shared).await;
     }
 
     /// `username` likes the post `post_id`.
@@ -376,6 +504,38 @@ impl Emulator {
     }
 }
 
+/// A webhook as the emulator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSnapshot {
+    pub id: String,
+    pub url: String,
+    /// Whether its last CRC passed.
+    pub valid: bool,
+}
+
+/// An X Activity subscription as the emulator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivitySubscriptionSnapshot {
+    pub id: String,
+    pub event_type: String,
+    /// The filter's `user_id`, if it has one.
+    pub user_id: Option<String>,
+    pub webhook_id: Option<String>,
+    pub tag: Option<String>,
+}
+
+/// An event pushed, or waiting to be pushed, to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSnapshot {
+    pub webhook_id: String,
+    pub event_type: String,
+    pub event_uuid: String,
+    /// POSTs made so far, replays included.
+    pub attempts: u32,
+    /// Whether the receiver answered one of them with a 2xx status.
+    pub delivered: bool,
+}
+
 /// An upload session, for tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaSnapshot {
@@ -399,6 +559,9 @@ impl Drop for Emulator {
         }
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Some(pusher) = self.pusher.take() {
+            pusher.abort();
         }
     }
 }

@@ -30,6 +30,41 @@ pub fn unsupported_authentication() -> Response {
     )
 }
 
+/// 403 for a way of authenticating the endpoint does not take, naming the
+/// ways it does (an OAuth 2.0 user token where only the app's own
+/// credentials may manage webhooks, say).
+pub fn unsupported_authentication_of(used: &str, supported: &[&str]) -> Response {
+    with_body(
+        StatusCode::FORBIDDEN,
+        json!({
+            "title": "Unsupported Authentication",
+            "detail": format!(
+                "Authenticating with {used} is forbidden for this endpoint.  Supported authentication types are [{}].",
+                supported.join(", ")
+            ),
+            "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+            "status": 403
+        }),
+    )
+}
+
+/// 403 for a token issued to no registered app: X's endpoints that belong to
+/// an app (webhooks, activity subscriptions) need a token of an app in a
+/// Project.
+pub fn client_not_enrolled() -> Response {
+    with_body(
+        StatusCode::FORBIDDEN,
+        json!({
+            "title": "Client Forbidden",
+            "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a Twitter developer App that is attached to a Project. You can create a project via the developer portal.",
+            "reason": "client-not-enrolled",
+            "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+            "type": "https://api.twitter.com/2/problems/client-forbidden",
+            "status": 403
+        }),
+    )
+}
+
 /// 403 for a user token that lacks a scope the endpoint needs.
 pub fn missing_scope() -> Response {
     generic(

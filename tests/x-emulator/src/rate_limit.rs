@@ -62,6 +62,22 @@ pub enum Endpoint {
     /// `POST /2/oauth2/token`: not rate limited; named here so tests can
     /// inject faults into token requests.
     OAuth2Token,
+    /// `POST /2/webhooks`
+    CreateWebhook,
+    /// `GET /2/webhooks`
+    ListWebhooks,
+    /// `PUT /2/webhooks/:webhook_id`
+    ValidateWebhook,
+    /// `DELETE /2/webhooks/:webhook_id`
+    DeleteWebhook,
+    /// `POST /2/webhooks/replay`
+    ReplayWebhook,
+    /// `POST /2/activity/subscriptions`
+    CreateActivitySubscription,
+    /// `GET /2/activity/subscriptions`
+    ListActivitySubscriptions,
+    /// `DELETE /2/activity/subscriptions/:subscription_id`
+    DeleteActivitySubscription,
 }
 
 impl Endpoint {
@@ -90,6 +106,17 @@ impl Endpoint {
             Endpoint::DmEvents => (300, 0),
             Endpoint::PostsLookup => (900, 450),
             Endpoint::OAuth2Token => (u32::MAX, u32::MAX),
+            // X's rate-limit table lists these per app only. Creating,
+            // validating and deleting a webhook also take OAuth 1.0a user
+            // context, and creating a subscription a user token; the
+            // emulator gives such callers the app's number.
+            Endpoint::CreateWebhook | Endpoint::ValidateWebhook | Endpoint::DeleteWebhook => {
+                (450, 450)
+            }
+            Endpoint::ListWebhooks => (0, 450),
+            Endpoint::ReplayWebhook => (0, 100),
+            Endpoint::CreateActivitySubscription => (500, 500),
+            Endpoint::ListActivitySubscriptions | Endpoint::DeleteActivitySubscription => (0, 500),
         }
     }
 
@@ -112,6 +139,15 @@ impl Endpoint {
             Endpoint::LikingUsers => &["like.read", "tweet.read", "users.read"],
             Endpoint::DmSend => &["dm.write", "tweet.read", "users.read"],
             Endpoint::DmEvents => &["dm.read", "tweet.read", "users.read"],
+            Endpoint::CreateActivitySubscription => &["dm.read", "tweet.read"],
+            // Only app-only tokens and OAuth 1.0a user context reach these.
+            Endpoint::CreateWebhook
+            | Endpoint::ListWebhooks
+            | Endpoint::ValidateWebhook
+            | Endpoint::DeleteWebhook
+            | Endpoint::ReplayWebhook
+            | Endpoint::ListActivitySubscriptions
+            | Endpoint::DeleteActivitySubscription => &[],
             _ => &["tweet.read", "users.read"],
         }
     }
@@ -119,6 +155,52 @@ impl Endpoint {
     /// Whether X refuses app-only tokens here.
     pub fn needs_user(self) -> bool {
         self.default_limits().1 == 0
+    }
+
+    /// Whether X takes only app-only tokens here.
+    pub fn app_only(self) -> bool {
+        self.default_limits().0 == 0
+    }
+
+    /// Whether X takes a caller who authenticated with `scheme` here, as
+    /// the operation's `security` in X's OpenAPI specification lists.
+    pub fn accepts(self, scheme: Scheme) -> bool {
+        match scheme {
+            Scheme::App => !self.needs_user(),
+            Scheme::OAuth1User => !self.app_only(),
+            // Webhooks are managed with the app's own credentials.
+            Scheme::OAuth2User => {
+                !self.app_only()
+                    && !matches!(
+                        self,
+                        Endpoint::CreateWebhook
+                            | Endpoint::ValidateWebhook
+                            | Endpoint::DeleteWebhook
+                    )
+            }
+        }
+    }
+}
+
+/// How a caller authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// An app-only bearer token (`BearerToken` in X's specification).
+    App,
+    /// An OAuth 2.0 user access token (`OAuth2UserToken`).
+    OAuth2User,
+    /// A request signed with an OAuth 1.0a access token (`UserToken`).
+    OAuth1User,
+}
+
+impl Scheme {
+    /// The name X's problem documents give the scheme.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scheme::App => "OAuth 2.0 Application-Only",
+            Scheme::OAuth2User => "OAuth 2.0 User Context",
+            Scheme::OAuth1User => "OAuth 1.0a User Context",
+        }
     }
 }
 

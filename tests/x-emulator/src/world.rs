@@ -246,6 +246,8 @@ pub struct World {
     /// Authorizations revoked because a used refresh token or code was
     /// presented again.
     pub reuses_detected: usize,
+    /// Webhooks, X Activity subscriptions and the events pushed to them.
+    pub activity: crate::activity::Activity,
 }
 
 impl World {
@@ -470,12 +472,13 @@ impl World {
             .collect()
     }
 
-    /// Starts or stops `follower` following `followed`.
-    pub fn set_follow(&mut self, follower: u64, followed: u64, on: bool) {
+    /// Starts or stops `follower` following `followed`; whether that
+    /// changed anything.
+    pub fn set_follow(&mut self, follower: u64, followed: u64, on: bool) -> bool {
         if on {
-            self.follows.insert((follower, followed));
+            self.follows.insert((follower, followed))
         } else {
-            self.follows.remove(&(follower, followed));
+            self.follows.remove(&(follower, followed))
         }
     }
 
@@ -599,6 +602,30 @@ impl World {
 
     pub fn app_by_consumer_key(&self, key: &str) -> Option<&App> {
         self.apps.iter().find(|a| a.consumer_key == key)
+    }
+
+    /// The app a token's `client_id` names: its OAuth 2.0 Client ID (user
+    /// tokens from the token endpoint) or its API Key (app-only tokens and
+    /// OAuth 1.0a access tokens).
+    pub fn app_of(&self, client_id: &str) -> Option<&App> {
+        self.app_by_client_id(client_id)
+            .or_else(|| self.app_by_consumer_key(client_id))
+    }
+
+    /// Whether `user` has authorized the app with API Key `consumer_key`:
+    /// some user token or refresh token of that app for that user exists.
+    pub fn has_authorized(&self, user: u64, consumer_key: &str) -> bool {
+        let of_app = |client_id: &str| {
+            self.app_of(client_id)
+                .is_some_and(|a| a.consumer_key == consumer_key)
+        };
+        self.tokens.values().any(|t| {
+            matches!(t.grant, Grant::User { user_id, .. } if user_id == user)
+                && t.client_id.as_deref().is_some_and(of_app)
+        }) || self
+            .refresh_tokens
+            .values()
+            .any(|r| r.user_id == user && of_app(&r.client_id))
     }
 
     pub fn users(&self) -> &[User] {

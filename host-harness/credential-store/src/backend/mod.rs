@@ -107,6 +107,15 @@ pub(crate) struct RawSubscription {
 }
 
 #[derive(Debug, Clone)]
+pub(crate) struct RawWebhook {
+    pub connection_id: String,
+    pub url: String,
+    pub remote_id: Option<String>,
+    pub registered_at: Option<i64>,
+    pub last_event_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
 pub(crate) struct RawDelivery {
     pub subscription_id: String,
     pub event_id: String,
@@ -235,6 +244,45 @@ pub(crate) trait Backend: Send + Sync {
     /// Releases `host`'s poll without moving the cursor; the next poll is
     /// at `next_poll_at`.
     async fn release_poll(&self, id: &str, host: &str, next_poll_at: i64) -> Result<()>;
+    /// Moves the next poll of every polled subscription of `connection_id`
+    /// to `trigger` to `until` at the earliest.
+    async fn defer_polls(&self, connection_id: &str, trigger: &str, until: i64) -> Result<u64>;
+    /// Queues events the API pushed for a subscription, each once.
+    async fn queue_events(
+        &self,
+        subscription_id: &str,
+        events: Vec<(String, String)>,
+        now: i64,
+    ) -> Result<u64>;
+    /// Marks a subscription pushed under the API's `push_id`, or polled
+    /// again with none.
+    async fn set_push(
+        &self,
+        subscription_id: &str,
+        push_id: Option<String>,
+        now: i64,
+    ) -> Result<()>;
+    /// The API's id of a pushed subscription.
+    async fn push_id(&self, subscription_id: &str) -> Result<Option<String>>;
+    /// Every subscription the API pushes.
+    async fn push_subscriptions(&self) -> Result<Vec<RawSubscription>>;
+    /// The webhook of an app-level connection.
+    async fn webhook(&self, connection_id: &str) -> Result<Option<RawWebhook>>;
+    /// Takes the registration of `url` as the connection's webhook for
+    /// `host` until `until`, unless it is registered at that URL or another
+    /// live host is registering it; true when `host` has it.
+    async fn claim_webhook(
+        &self,
+        connection_id: &str,
+        url: &str,
+        host: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool>;
+    /// Records the API's id of the webhook `host` registered.
+    async fn save_webhook(&self, connection_id: &str, remote_id: &str, now: i64) -> Result<()>;
+    /// Records that the API pushed a delivery at `at`.
+    async fn touch_webhook(&self, connection_id: &str, at: i64) -> Result<()>;
     /// Takes up to `limit` deliveries to URLs that are due and that no live
     /// host holds; `host` holds them until `claimed_until`. With each, its
     /// subscription's URL.

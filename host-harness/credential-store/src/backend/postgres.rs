@@ -15,7 +15,7 @@
 
 use super::{
     Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawDelivery, RawField,
-    RawSignIn, RawSubscription, RawTokens, RawValue, Result, Settlement,
+    RawSignIn, RawSubscription, RawTokens, RawValue, RawWebhook, Result, Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -289,6 +289,52 @@ fn delivery_row(r: &Row) -> RawDelivery {
         last_error: r.get(6),
         created_at: r.get(7),
         settled_at: r.get(8),
+    }
+}
+
+/// Adds events to a subscription's outbox in order, each once; returns how
+/// many were new. The caller's transaction holds the subscription's row.
+async fn queue(
+    tx: &deadpool_postgres::Transaction<'_>,
+    subscription_id: &str,
+    events: Vec<(String, String)>,
+    now: i64,
+) -> Result<u64> {
+    let mut sequence: i64 = tx
+        .query_one(
+            "SELECT coalesce(max(sequence), 0)::BIGINT FROM trigger_deliveries WHERE subscription_id = $1",
+            &[&subscription_id],
+        )
+        .await?
+        .get(0);
+    let mut new = 0;
+    for (event_id, payload) in events {
+        let inserted = tx
+            .execute(
+                "INSERT INTO trigger_deliveries (subscription_id, event_id, sequence, payload, status,
+                     attempts, next_attempt_at, claimed_until, created_at)
+                 VALUES ($1, $2, $3, $4, 'pending', 0, $5, 0, $5)
+                 ON CONFLICT DO NOTHING",
+                &[&subscription_id, &event_id, &(sequence + 1), &payload, &now],
+            )
+            .await?;
+        if inserted > 0 {
+            sequence += 1;
+            new += 1;
+        }
+    }
+    Ok(new)
+}
+
+const WEBHOOK_COLUMNS: &str = "connection_id, url, remote_id, registered_at, last_event_at";
+
+fn webhook_row(r: &Row) -> RawWebhook {
+    RawWebhook {
+        connection_id: r.get(0),
+        url: r.get(1),
+        remote_id: r.get(2),
+        registered_at: r.get(3),
+        last_event_at: r.get(4),
     }
 }
 
@@ -783,7 +829,8 @@ impl Backend for Postgres {
                 &format!(
                     "UPDATE trigger_subscriptions SET poller = $1, poll_lease_until = $3
                      WHERE id = (SELECT id FROM trigger_subscriptions
-                                 WHERE destination <> 'watch' AND next_poll_at <= $2 AND poll_lease_until < $2
+                                 WHERE destination <> 'watch' AND delivery = 'poll'
+                                   AND next_poll_at <= $2 AND poll_lease_until < $2
                                  ORDER BY next_poll_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
                        AND poll_lease_until < $2
                      RETURNING {SUBSCRIPTION_COLUMNS}"
@@ -821,29 +868,7 @@ impl Backend for Postgres {
                 "the poll of subscription `{id}`"
             )));
         }
-        let mut sequence: i64 = tx
-            .query_one(
-                "SELECT coalesce(max(sequence), 0)::BIGINT FROM trigger_deliveries WHERE subscription_id = $1",
-                &[&id],
-            )
-            .await?
-            .get(0);
-        let mut new = 0;
-        for (event_id, payload) in events {
-            let inserted = tx
-                .execute(
-                    "INSERT INTO trigger_deliveries (subscription_id, event_id, sequence, payload, status,
-                         attempts, next_attempt_at, claimed_until, created_at)
-                     VALUES ($1, $2, $3, $4, 'pending', 0, $5, 0, $5)
-                     ON CONFLICT DO NOTHING",
-                    &[&id, &event_id, &(sequence + 1), &payload, &now],
-                )
-                .await?;
-            if inserted > 0 {
-                sequence += 1;
-                new += 1;
-            }
-        }
+        let new = queue(&tx, id, events, now).await?;
         tx.commit().await?;
         Ok(new)
     }
@@ -914,6 +939,147 @@ impl Backend for Postgres {
                 .cmp(&(b.0.subscription_id.as_str(), b.0.sequence))
         });
         Ok(out)
+    }
+
+    async fn defer_polls(&self, connection_id: &str, trigger: &str, until: i64) -> Result<u64> {
+        let db = self.client().await?;
+        Ok(db
+            .execute(
+                "UPDATE trigger_subscriptions SET next_poll_at = $3
+                 WHERE connection_id = $1 AND trigger_id = $2 AND delivery = 'poll'
+                   AND destination <> 'watch' AND next_poll_at < $3",
+                &[&connection_id, &trigger, &until],
+            )
+            .await?)
+    }
+
+    async fn queue_events(
+        &self,
+        subscription_id: &str,
+        events: Vec<(String, String)>,
+        now: i64,
+    ) -> Result<u64> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        // The subscription's row lock orders this with its polls.
+        if tx
+            .query_opt(
+                "SELECT 1 FROM trigger_subscriptions WHERE id = $1 FOR UPDATE",
+                &[&subscription_id],
+            )
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NoSuchSubscription(subscription_id.to_string()));
+        }
+        let new = queue(&tx, subscription_id, events, now).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn set_push(
+        &self,
+        subscription_id: &str,
+        push_id: Option<String>,
+        now: i64,
+    ) -> Result<()> {
+        let db = self.client().await?;
+        let changed = db
+            .execute(
+                "UPDATE trigger_subscriptions
+                 SET delivery = CASE WHEN $2::text IS NULL THEN 'poll' ELSE 'push' END, push_id = $2, updated_at = $3
+                 WHERE id = $1",
+                &[&subscription_id, &push_id, &now],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchSubscription(subscription_id.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn push_id(&self, subscription_id: &str) -> Result<Option<String>> {
+        let db = self.client().await?;
+        Ok(db
+            .query_opt(
+                "SELECT push_id FROM trigger_subscriptions WHERE id = $1",
+                &[&subscription_id],
+            )
+            .await?
+            .and_then(|r| r.get::<_, Option<String>>(0)))
+    }
+
+    async fn push_subscriptions(&self) -> Result<Vec<RawSubscription>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                &format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM trigger_subscriptions
+                     WHERE delivery = 'push' AND push_id IS NOT NULL ORDER BY created_at, id"
+                ),
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(subscription_row).collect())
+    }
+
+    async fn webhook(&self, connection_id: &str) -> Result<Option<RawWebhook>> {
+        let db = self.client().await?;
+        Ok(db
+            .query_opt(
+                &format!("SELECT {WEBHOOK_COLUMNS} FROM push_webhooks WHERE connection_id = $1"),
+                &[&connection_id],
+            )
+            .await?
+            .as_ref()
+            .map(webhook_row))
+    }
+
+    async fn claim_webhook(
+        &self,
+        connection_id: &str,
+        url: &str,
+        host: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool> {
+        let db = self.client().await?;
+        let taken = db
+            .execute(
+                "INSERT INTO push_webhooks (connection_id, url, registrar, registrar_until)
+                 VALUES ($1, $2, $3, $5)
+                 ON CONFLICT (connection_id) DO UPDATE
+                 SET url = excluded.url, remote_id = NULL, registered_at = NULL,
+                     registrar = excluded.registrar, registrar_until = excluded.registrar_until
+                 WHERE push_webhooks.registrar_until < $4
+                   AND (push_webhooks.remote_id IS NULL OR push_webhooks.url <> excluded.url)",
+                &[&connection_id, &url, &host, &now, &until],
+            )
+            .await?;
+        Ok(taken > 0)
+    }
+
+    async fn save_webhook(&self, connection_id: &str, remote_id: &str, now: i64) -> Result<()> {
+        let db = self.client().await?;
+        db.execute(
+            "UPDATE push_webhooks SET remote_id = $2, registered_at = $3, registrar = NULL,
+                 registrar_until = 0, last_event_at = coalesce(last_event_at, $3)
+             WHERE connection_id = $1",
+            &[&connection_id, &remote_id, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_webhook(&self, connection_id: &str, at: i64) -> Result<()> {
+        let db = self.client().await?;
+        db.execute(
+            "UPDATE push_webhooks SET last_event_at = greatest(coalesce(last_event_at, 0), $2)
+             WHERE connection_id = $1",
+            &[&connection_id, &at],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn release_deliveries(&self, host: &str, subscription_id: &str) -> Result<()> {

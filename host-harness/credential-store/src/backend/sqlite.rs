@@ -15,7 +15,7 @@
 
 use super::{
     Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawDelivery, RawField,
-    RawSignIn, RawSubscription, RawTokens, RawValue, Result, Settlement,
+    RawSignIn, RawSubscription, RawTokens, RawValue, RawWebhook, Result, Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -437,6 +437,54 @@ fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDelivery> {
         last_error: r.get(6)?,
         created_at: r.get(7)?,
         settled_at: r.get(8)?,
+    })
+}
+
+/// Adds events to a subscription's outbox in order, each once; returns how
+/// many were new.
+fn queue(
+    tx: &rusqlite::Transaction<'_>,
+    subscription_id: &str,
+    events: Vec<(String, String)>,
+    now: i64,
+) -> rusqlite::Result<u64> {
+    let mut sequence: i64 = tx.query_row(
+        "SELECT coalesce(max(sequence), 0) FROM trigger_deliveries WHERE subscription_id = ?1",
+        params![subscription_id],
+        |r| r.get(0),
+    )?;
+    let mut new = 0;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO trigger_deliveries (subscription_id, event_id, sequence, payload, status,
+             attempts, next_attempt_at, claimed_until, created_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, ?5)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for (event_id, payload) in events {
+        if insert.execute(params![
+            subscription_id,
+            event_id,
+            sequence + 1,
+            payload,
+            now
+        ])? > 0
+        {
+            sequence += 1;
+            new += 1;
+        }
+    }
+    Ok(new)
+}
+
+const WEBHOOK_COLUMNS: &str = "connection_id, url, remote_id, registered_at, last_event_at";
+
+fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawWebhook> {
+    Ok(RawWebhook {
+        connection_id: r.get(0)?,
+        url: r.get(1)?,
+        remote_id: r.get(2)?,
+        registered_at: r.get(3)?,
+        last_event_at: r.get(4)?,
     })
 }
 
@@ -895,7 +943,8 @@ impl Backend for Sqlite {
                     &format!(
                         "UPDATE trigger_subscriptions SET poller = ?1, poll_lease_until = ?3
                          WHERE id = (SELECT id FROM trigger_subscriptions
-                                     WHERE destination <> 'watch' AND next_poll_at <= ?2 AND poll_lease_until < ?2
+                                     WHERE destination <> 'watch' AND delivery = 'poll'
+                                       AND next_poll_at <= ?2 AND poll_lease_until < ?2
                                      ORDER BY next_poll_at, id LIMIT 1)
                          RETURNING {SUBSCRIPTION_COLUMNS}"
                     ),
@@ -930,28 +979,11 @@ impl Backend for Sqlite {
                 params![id, host, cursor, expected, next_poll_at, now],
             )?;
             if moved == 0 {
-                return Err(StoreError::Conflict(format!("the poll of subscription `{id}`")));
+                return Err(StoreError::Conflict(format!(
+                    "the poll of subscription `{id}`"
+                )));
             }
-            let mut sequence: i64 = tx.query_row(
-                "SELECT coalesce(max(sequence), 0) FROM trigger_deliveries WHERE subscription_id = ?1",
-                params![id],
-                |r| r.get(0),
-            )?;
-            let mut new = 0;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO trigger_deliveries (subscription_id, event_id, sequence, payload, status,
-                         attempts, next_attempt_at, claimed_until, created_at)
-                     VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, ?5)
-                     ON CONFLICT DO NOTHING",
-                )?;
-                for (event_id, payload) in events {
-                    if insert.execute(params![id, event_id, sequence + 1, payload, now])? > 0 {
-                        sequence += 1;
-                        new += 1;
-                    }
-                }
-            }
+            let new = queue(&tx, &id, events, now)?;
             tx.commit()?;
             Ok(new)
         })
@@ -1014,6 +1046,162 @@ impl Backend for Sqlite {
                     .cmp(&(b.0.subscription_id.as_str(), b.0.sequence))
             });
             Ok(out)
+        })
+        .await
+    }
+
+    async fn defer_polls(&self, connection_id: &str, trigger: &str, until: i64) -> Result<u64> {
+        let (id, trigger) = (connection_id.to_owned(), trigger.to_owned());
+        self.run(move |db| {
+            Ok(db.execute(
+                "UPDATE trigger_subscriptions SET next_poll_at = ?3
+                 WHERE connection_id = ?1 AND trigger_id = ?2 AND delivery = 'poll'
+                   AND destination <> 'watch' AND next_poll_at < ?3",
+                params![id, trigger, until],
+            )? as u64)
+        })
+        .await
+    }
+
+    async fn queue_events(
+        &self,
+        subscription_id: &str,
+        events: Vec<(String, String)>,
+        now: i64,
+    ) -> Result<u64> {
+        let id = subscription_id.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM trigger_subscriptions WHERE id = ?1)",
+                params![id],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Err(StoreError::NoSuchSubscription(id.clone()));
+            }
+            let new = queue(&tx, &id, events, now)?;
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn set_push(
+        &self,
+        subscription_id: &str,
+        push_id: Option<String>,
+        now: i64,
+    ) -> Result<()> {
+        let id = subscription_id.to_owned();
+        self.run(move |db| {
+            let changed = db.execute(
+                "UPDATE trigger_subscriptions
+                 SET delivery = CASE WHEN ?2 IS NULL THEN 'poll' ELSE 'push' END, push_id = ?2, updated_at = ?3
+                 WHERE id = ?1",
+                params![id, push_id, now],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NoSuchSubscription(id.clone()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn push_id(&self, subscription_id: &str) -> Result<Option<String>> {
+        let id = subscription_id.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .query_row(
+                    "SELECT push_id FROM trigger_subscriptions WHERE id = ?1",
+                    params![id],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    async fn push_subscriptions(&self) -> Result<Vec<RawSubscription>> {
+        self.run(move |db| {
+            let mut stmt = db.prepare_cached(&format!(
+                "SELECT {SUBSCRIPTION_COLUMNS} FROM trigger_subscriptions
+                 WHERE delivery = 'push' AND push_id IS NOT NULL ORDER BY created_at, id"
+            ))?;
+            let rows = stmt
+                .query_map([], subscription_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn webhook(&self, connection_id: &str) -> Result<Option<RawWebhook>> {
+        let id = connection_id.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .query_row(
+                    &format!(
+                        "SELECT {WEBHOOK_COLUMNS} FROM push_webhooks WHERE connection_id = ?1"
+                    ),
+                    params![id],
+                    webhook_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn claim_webhook(
+        &self,
+        connection_id: &str,
+        url: &str,
+        host: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool> {
+        let (id, url, host) = (connection_id.to_owned(), url.to_owned(), host.to_owned());
+        self.run(move |db| {
+            let taken = db.execute(
+                "INSERT INTO push_webhooks (connection_id, url, registrar, registrar_until)
+                 VALUES (?1, ?2, ?3, ?5)
+                 ON CONFLICT (connection_id) DO UPDATE
+                 SET url = excluded.url, remote_id = NULL, registered_at = NULL,
+                     registrar = excluded.registrar, registrar_until = excluded.registrar_until
+                 WHERE push_webhooks.registrar_until < ?4
+                   AND (push_webhooks.remote_id IS NULL OR push_webhooks.url <> excluded.url)",
+                params![id, url, host, now, until],
+            )?;
+            Ok(taken > 0)
+        })
+        .await
+    }
+
+    async fn save_webhook(&self, connection_id: &str, remote_id: &str, now: i64) -> Result<()> {
+        let (id, remote) = (connection_id.to_owned(), remote_id.to_owned());
+        self.run(move |db| {
+            db.execute(
+                "UPDATE push_webhooks SET remote_id = ?2, registered_at = ?3, registrar = NULL,
+                     registrar_until = 0, last_event_at = coalesce(last_event_at, ?3)
+                 WHERE connection_id = ?1",
+                params![id, remote, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn touch_webhook(&self, connection_id: &str, at: i64) -> Result<()> {
+        let id = connection_id.to_owned();
+        self.run(move |db| {
+            db.execute(
+                "UPDATE push_webhooks SET last_event_at = max(coalesce(last_event_at, 0), ?2)
+                 WHERE connection_id = ?1",
+                params![id, at],
+            )?;
+            Ok(())
         })
         .await
     }

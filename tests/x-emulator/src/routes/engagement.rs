@@ -78,7 +78,8 @@ fn apply(shared: &Shared, kind: &Kind, user: u64, target: u64, on: bool) -> Resu
         if world.user(target).is_none() {
             return Err(problem::not_found("user", kind.member, &target.to_string()));
         }
-        world.set_follow(user, target, on);
+        // Follow subscriptions hear of it, in the order follows happen.
+        crate::activity::follow(shared, &mut world, user, target, on);
         return Ok(());
     }
     if on && world.post(target).is_none() {

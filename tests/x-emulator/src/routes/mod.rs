@@ -1,5 +1,6 @@
 //! The HTTP routes of the emulated API.
 
+mod activity;
 mod dm;
 mod engagement;
 mod lookup;
@@ -10,6 +11,7 @@ mod posts;
 mod search;
 mod timelines;
 mod users;
+mod webhooks;
 
 use crate::auth::{Caller, add_rate_headers};
 use crate::fields::Selection;
@@ -19,7 +21,7 @@ use crate::{Shared, problem, traffic};
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -70,6 +72,20 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/2/media/upload/{id}/finalize", post(media::finalize))
         .route("/2/media/upload", get(media::status))
         .route("/2/media/metadata", post(media::metadata))
+        .route("/2/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/2/webhooks/replay", post(webhooks::replay))
+        .route(
+            "/2/webhooks/{webhook_id}",
+            put(webhooks::validate).delete(webhooks::delete),
+        )
+        .route(
+            "/2/activity/subscriptions",
+            post(activity::create).get(activity::list),
+        )
+        .route(
+            "/2/activity/subscriptions/{subscription_id}",
+            delete(activity::delete),
+        )
         .route(
             "/i/oauth2/authorize",
             get(oauth2::authorize_page).post(oauth2::authorize_decision),
