@@ -466,3 +466,89 @@ async fn an_engine_without_a_url_fetches_events_and_bad_subscriptions_are_named(
     );
     assert_eq!((deleted, gone), (204, 404));
 }
+
+/// The ids of the events a subscription holds.
+async fn event_ids(node: &Node, subscription: &str) -> Vec<String> {
+    let (status, events) = node
+        .request(
+            "GET",
+            &format!("/api/v1/subscriptions/{subscription}/events"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{events}");
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_rate_limit_stops_the_connections_mention_polls_until_it_resets() {
+    let (bed, connection, platform) = platform(None).await;
+    // Windows of seconds instead of X's 15 minutes; three polls in each.
+    bed.x.set_rate_window(Duration::from_secs(15));
+    bed.x.set_rate_limit(x_emulator::Endpoint::Mentions, 3);
+    let server = node("A", &platform).await;
+    let ada = bed.x.user_id("ada").unwrap();
+    // Two subscriptions of one connection reading the same endpoint, kept
+    // to be fetched.
+    let first = subscribe(&server, &connection, None).await;
+    let (status, second) = server
+        .request(
+            "POST",
+            &format!("/api/v1/connections/{connection}/subscriptions"),
+            Some(json!({"trigger": "mention.new", "configuration": {"user_id": ada}, "interval_secs": 5})),
+        )
+        .await;
+    assert_eq!(status, 201, "{second}");
+    let (first, second) = (
+        first["id"].as_str().unwrap().to_string(),
+        second["id"].as_str().unwrap().to_string(),
+    );
+    let refused = || {
+        bed.x
+            .traffic()
+            .iter()
+            .filter(|e| e.path.ends_with("/mentions") && e.status == 429)
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while refused() == 0 {
+        assert!(Instant::now() < deadline, "the limit was never spent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let polls_when_spent = mention_polls(&bed);
+    let mention = bed.x.post_as("grace", "@ada is anyone polling?");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let polls_while_spent = mention_polls(&bed) - polls_when_spent;
+    let refused_while_spent = refused();
+    let seen_while_spent = event_ids(&server, &first).await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (a, b) = (
+            event_ids(&server, &first).await,
+            event_ids(&server, &second).await,
+        );
+        if a.contains(&mention) && b.contains(&mention) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "polling did not resume after the reset: {}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    assert_eq!(polls_while_spent, 0, "a subscription polled a spent limit");
+    assert_eq!(
+        refused_while_spent, 1,
+        "the other subscription ran into the spent limit too"
+    );
+    assert!(seen_while_spent.is_empty(), "{seen_while_spent:?}");
+    assert!(server.log().contains("polls held back"), "{}", server.log());
+}

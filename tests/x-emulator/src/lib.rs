@@ -396,6 +396,21 @@ impl Emulator {
         self.shared.limits.set(endpoint, limit);
     }
 
+    /// Makes every rate-limit window last `length` instead of X's 15
+    /// minutes, so a test sees a spent limit reset in seconds.
+    pub fn set_rate_window(&self, length: std::time::Duration) {
+        let length = chrono::Duration::from_std(length).expect("a sane window");
+        self.shared.limits.set_window(length);
+    }
+
+    /// Adds an account `@username`, so that a test or a benchmark has as
+    /// many distinct users (followers, authors) as it needs; its id.
+    pub fn add_user(&self, username: &str) -> String {
+        let mut world = self.shared.world.lock().unwrap();
+        let now = self.shared.clock.now();
+        world.add_user(username, username, "", now).to_string()
+    }
+
     /// Makes the token endpoint issue access tokens that last `lifetime`
     /// (X's last two hours), as providers with short-lived tokens do.
     pub fn set_access_token_lifetime(&self, lifetime: std::time::Duration) {

@@ -223,9 +223,16 @@ struct Window {
 pub struct Limits {
     overrides: Mutex<HashMap<Endpoint, u32>>,
     windows: Mutex<HashMap<(String, Endpoint), Window>>,
+    /// A window other than X's 15 minutes, set by a test.
+    window: Mutex<Option<Duration>>,
 }
 
 impl Limits {
+    /// Makes every window last `length` from now on.
+    pub fn set_window(&self, length: Duration) {
+        *self.window.lock().unwrap() = Some(length);
+    }
+
     pub fn set(&self, endpoint: Endpoint, limit: u32) {
         self.overrides.lock().unwrap().insert(endpoint, limit);
     }
@@ -247,6 +254,7 @@ impl Limits {
             .get(&endpoint)
             .copied()
             .unwrap_or(if app { app_limit } else { user_limit });
+        let length = self.window.lock().unwrap().unwrap_or(WINDOW);
         let mut windows = self.windows.lock().unwrap();
         let window = windows
             .entry((caller.to_string(), endpoint))
@@ -254,13 +262,13 @@ impl Limits {
                 started: now,
                 used: 0,
             });
-        if now >= window.started + WINDOW {
+        if now >= window.started + length {
             *window = Window {
                 started: now,
                 used: 0,
             };
         }
-        let reset = (window.started + WINDOW).timestamp();
+        let reset = (window.started + length).timestamp();
         if window.used >= limit {
             return Err(RateStatus {
                 limit,

@@ -340,7 +340,7 @@ impl World {
         world
     }
 
-    fn add_user(
+    pub fn add_user(
         &mut self,
         username: &str,
         name: &str,
