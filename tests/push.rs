@@ -207,17 +207,33 @@ async fn a_new_follower_is_pushed_to_the_engine_once_and_a_forged_delivery_is_re
         )
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // X's hourly check, answered by the server again.
+    bed.bed.x.recheck_webhooks().await;
+    let still_valid = bed.bed.x.webhooks().iter().all(|w| w.valid);
+    let subscriptions_at_x = bed.bed.x.activity_subscriptions();
+    let (ended, _) = node
+        .request(
+            "DELETE",
+            &format!("/api/v1/subscriptions/{}", created["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
 
     assert_eq!(status, 200);
+    assert!(still_valid, "the server failed X's CRC re-check");
+    assert_eq!(ended, 204);
+    assert!(
+        bed.bed.x.activity_subscriptions().is_empty(),
+        "ending the subscription left it at X"
+    );
     assert_eq!(
         crc["response_token"],
         crc_answer(&bed.bed.app.api_secret, "challenge-from-x")
     );
     assert_eq!(created["delivery"], "push", "{created}");
     assert!(created.get("push_error").is_none(), "{created}");
-    let subscriptions = bed.bed.x.activity_subscriptions();
-    assert_eq!(subscriptions.len(), 1);
-    assert_eq!(subscriptions[0].event_type, "follow.follow");
+    assert_eq!(subscriptions_at_x.len(), 1);
+    assert_eq!(subscriptions_at_x[0].event_type, "follow.follow");
     assert_eq!(forged, 401, "a forged delivery was taken");
     assert_eq!(receiver.followers(), ["grace"], "each follower once");
     assert!(

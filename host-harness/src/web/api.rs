@@ -377,7 +377,9 @@ async fn create_subscription(
     match created {
         Ok((mut subscription, key)) => {
             let push_error = if wants_push {
-                start_push(&state, &subscription.id, &subscription.trigger).await
+                state
+                    .start_push(&subscription.id, &subscription.trigger)
+                    .await
             } else {
                 None
             };
@@ -421,44 +423,8 @@ async fn show_subscription(State(state): State<Shared>, Path(sid): Path<String>)
     }
 }
 
-/// Asks the API to push a new subscription's events; why it stays polled,
-/// when the trigger is pushable and it does.
-async fn start_push(state: &Shared, subscription_id: &str, trigger: &str) -> Option<String> {
-    let pushable = state
-        .manager
-        .manifest()
-        .trigger(trigger)
-        .is_some_and(|t| t.delivery.contains(&crate::manifest::Delivery::Push));
-    if !pushable {
-        return None;
-    }
-    let Some(webhook_id) = state.webhook_id.get() else {
-        return Some(
-            "push is not set up on this server (serve --push-connection with --public-url); the trigger is polled"
-                .into(),
-        );
-    };
-    match triggers::push::push_subscription(&state.manager, webhook_id, subscription_id).await {
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(subscription = %subscription_id, error = %e, "the API does not push this subscription; it is polled");
-            Some(format!("{e}; the trigger is polled"))
-        }
-    }
-}
-
 async fn delete_subscription(State(state): State<Shared>, Path(sid): Path<String>) -> Response {
-    let store = state.manager.store();
-    if let (Ok(Some(push_id)), Ok(subscription), Some(setup)) = (
-        store.push_id(&sid).await,
-        store.subscription(&sid).await,
-        state.config.push.as_ref(),
-    ) && let Err(e) =
-        triggers::push::end_push(&state.manager, setup, &subscription.trigger, &push_id).await
-    {
-        tracing::warn!(subscription = %sid, error = %e, "cannot end the push subscription at the API");
-    }
-    match store.delete_subscription(&sid).await {
+    match state.end_subscription(&sid).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => store_error(e),
     }

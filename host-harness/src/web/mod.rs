@@ -100,6 +100,51 @@ impl AppState {
             .await
     }
 
+    /// Asks the API to push a new subscription's events when its trigger
+    /// can be pushed; why it stays polled, when it does.
+    async fn start_push(&self, subscription_id: &str, trigger: &str) -> Option<String> {
+        let pushable = self
+            .manager
+            .manifest()
+            .trigger(trigger)
+            .is_some_and(|t| t.delivery.contains(&crate::manifest::Delivery::Push));
+        if !pushable {
+            return None;
+        }
+        let Some(webhook_id) = self.webhook_id.get() else {
+            return Some(
+                "push is not set up on this server (serve --push-connection with --public-url); the trigger is polled"
+                    .into(),
+            );
+        };
+        match crate::triggers::push::push_subscription(&self.manager, webhook_id, subscription_id)
+            .await
+        {
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(subscription = %subscription_id, error = %e, "the API does not push this subscription; it is polled");
+                Some(format!("{e}; the trigger is polled"))
+            }
+        }
+    }
+
+    /// Ends a subscription: at the API first when the API pushes it (a
+    /// failure there is logged, and the subscription ends here anyway).
+    async fn end_subscription(&self, id: &str) -> Result<(), credential_store::StoreError> {
+        let store = self.manager.store();
+        if let (Ok(Some(push_id)), Ok(subscription), Some(setup)) = (
+            store.push_id(id).await,
+            store.subscription(id).await,
+            self.config.push.as_ref(),
+        ) && let Err(e) =
+            crate::triggers::push::end_push(&self.manager, setup, &subscription.trigger, &push_id)
+                .await
+        {
+            tracing::warn!(subscription = %id, error = %e, "cannot end the push subscription at the API");
+        }
+        store.delete_subscription(id).await
+    }
+
     /// Completes the sign-in a redirect names, whichever host started it.
     async fn finish_sign_in(
         &self,

@@ -576,8 +576,27 @@ pub async fn subscribe(
     .await;
     match created {
         Ok((subscription, key)) => {
+            let how = match state
+                .start_push(&subscription.id, &subscription.trigger)
+                .await
+            {
+                Some(reason) => format!(" Polled: {reason}."),
+                None if state.webhook_id.get().is_some()
+                    && state
+                        .manager
+                        .store()
+                        .push_id(&subscription.id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some() =>
+                {
+                    " Pushed by the API.".to_string()
+                }
+                None => String::new(),
+            };
             let message = format!(
-                "Subscribed ({}). Deliveries are signed with this key, shown only now: {}",
+                "Subscribed ({}).{how} Deliveries are signed with this key, shown only now: {}",
                 subscription.id,
                 secrecy::ExposeSecret::expose_secret(&key)
             );
@@ -614,11 +633,7 @@ pub async fn unsubscribe(
     if let Err(r) = posted(&state, &headers, &body).await {
         return *r;
     }
-    let _ = state
-        .manager
-        .store()
-        .delete_subscription(&subscription)
-        .await;
+    let _ = state.end_subscription(&subscription).await;
     Redirect::to(&format!("/connections/{id}")).into_response()
 }
 

@@ -311,7 +311,7 @@ pub fn subscriptions(
                 p { "No workflow is subscribed to this connection's triggers yet." }
             } @else {
                 table {
-                    thead { tr { th { "Trigger" } th { "Events go to" } th { "Every" } th { "Id" } th { "" } } }
+                    thead { tr { th { "Trigger" } th { "Events go to" } th { "How" } th { "Id" } th { "" } } }
                     tbody {
                         @for s in subscriptions {
                             tr {
@@ -322,7 +322,12 @@ pub fn subscriptions(
                                         _ => "fetched by the engine",
                                     }
                                 }
-                                td { (s.interval_secs) " s" }
+                                td {
+                                    @match s.delivery {
+                                        credential_store::Delivery::Push => "pushed by the API",
+                                        credential_store::Delivery::Poll => { "polled every " (s.interval_secs) " s" }
+                                    }
+                                }
                                 td { code { (s.id) } }
                                 td { (post_button(&format!("/connections/{connection_id}/subscriptions/{}/delete", s.id), "Unsubscribe", token)) }
                             }
