@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::auth::AuthBed;
 use support::nodes::{Node, Platform, free_port};
+use support::postgres::TestDatabase;
 
 const SCOPES: &str = "tweet.read users.read follows.read dm.read offline.access";
 const API_KEY: &str = "engine-key-for-the-push-tests";
@@ -87,10 +88,18 @@ struct Bed {
 }
 
 async fn bed() -> Bed {
+    bed_on(None).await
+}
+
+/// The same on a PostgreSQL database instead of the SQLite file.
+async fn bed_on(database: Option<&TestDatabase>) -> Bed {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_path_buf();
     let bytes: [u8; 32] = rand::random();
-    let location = StoreLocation::Sqlite(data_dir.join("connections.db"));
+    let location = match database {
+        Some(db) => db.location(),
+        None => StoreLocation::Sqlite(data_dir.join("connections.db")),
+    };
     let callback = "http://127.0.0.1:8765/callback";
     let bed = AuthBed::on_store(dir, &location, &MasterKey::from_bytes(bytes), callback).await;
     let ada = bed
@@ -111,7 +120,7 @@ async fn bed() -> Bed {
         .id;
     bed.manager.activate(&app).await.unwrap();
     let platform = Platform {
-        database_url: None,
+        database_url: database.map(|d| d.url.clone()),
         data_dir,
         master_key: base64::engine::general_purpose::STANDARD.encode(bytes),
         emulator: bed.x.base_url(),
@@ -128,9 +137,15 @@ async fn bed() -> Bed {
 
 /// A node on `port` receiving pushes through connection `app`.
 async fn pushing_node(bed: &Bed, port: u16) -> Node {
-    let origin = format!("http://127.0.0.1:{port}");
+    pushing_node_behind(bed, "push", port, port).await
+}
+
+/// A node on `port` whose webhook X reaches at `public_port`, the address
+/// every node stands behind.
+async fn pushing_node_behind(bed: &Bed, name: &'static str, port: u16, public_port: u16) -> Node {
+    let origin = format!("http://127.0.0.1:{public_port}");
     Node::start_with(
-        "push",
+        name,
         &bed.platform,
         port,
         &origin,
@@ -299,4 +314,38 @@ async fn without_push_set_up_a_pushable_trigger_is_polled_and_says_why() {
         "{created}"
     );
     assert!(bed.bed.x.activity_subscriptions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_on_one_database_register_one_webhook_and_either_takes_a_push() {
+    let database = TestDatabase::create().await;
+    let bed = bed_on(Some(&database)).await;
+    let (receiver, url) = Receiver::start().await;
+    let (a_port, b_port) = (free_port(), free_port());
+    // Both stand behind A's address, as behind one load balancer.
+    let (a, b) = tokio::join!(
+        pushing_node_behind(&bed, "A", a_port, a_port),
+        pushing_node_behind(&bed, "B", b_port, a_port)
+    );
+    until_webhook_is_valid(&bed, &a).await;
+    let created = subscribe_followers(&b, &bed, &url).await;
+
+    bed.bed.x.follow("grace", "ada");
+    receiver
+        .until(1, || format!("{}\n{}", a.log(), b.log()))
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    assert_eq!(
+        bed.bed.x.webhooks().len(),
+        1,
+        "the webhook was registered twice"
+    );
+    assert_eq!(created["delivery"], "push", "{created}");
+    assert_eq!(receiver.followers(), ["grace"]);
+    let registered = [a.log(), b.log()]
+        .iter()
+        .filter(|log| log.contains("webhook registered"))
+        .count();
+    assert_eq!(registered, 1);
 }
