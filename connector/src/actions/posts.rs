@@ -179,8 +179,7 @@ fn check_text(text: &str) -> Result<TextCheck, ConnectorError> {
         return Err(invalid_input(
             "text",
             format!(
-                "is {}{} weighted characters long; X allows at most {MAX_WEIGHTED_LENGTH}",
-                if checked.exact { "" } else { "at least " },
+                "is {} weighted characters long; X allows at most {MAX_WEIGHTED_LENGTH}",
                 checked.weighted_length
             ),
         ));

@@ -168,9 +168,7 @@ fn id_member(name: &str, value: &Value) -> Result<u64, Response> {
 
 /// The weighted length X counts (twitter-text, configuration v3).
 fn weighted_length(text: &str) -> usize {
-    twitter_text::parse(text, twitter_text_config::config_v3(), true)
-        .weighted_length
-        .max(0) as usize
+    x_text::count(text).weighted_length as usize
 }
 
 pub async fn delete(
