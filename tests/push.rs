@@ -328,6 +328,15 @@ async fn two_nodes_on_one_database_register_one_webhook_and_either_takes_a_push(
         pushing_node_behind(&bed, "B", b_port, a_port)
     );
     until_webhook_is_valid(&bed, &a).await;
+    // The node that registered it has kept its id in the store.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ![a.log(), b.log()]
+        .iter()
+        .any(|log| log.contains("webhook registered"))
+    {
+        assert!(Instant::now() < deadline, "{}\n{}", a.log(), b.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let created = subscribe_followers(&b, &bed, &url).await;
 
     bed.bed.x.follow("grace", "ada");

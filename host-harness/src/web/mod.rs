@@ -100,6 +100,20 @@ impl AppState {
             .await
     }
 
+    /// The API's id of this server's webhook: known once push has
+    /// started here, or already registered by another server on the store
+    /// while this one is still starting.
+    async fn webhook_id(&self) -> Option<String> {
+        if let Some(id) = self.webhook_id.get() {
+            return Some(id.clone());
+        }
+        let setup = self.config.push.as_ref()?;
+        match self.manager.store().webhook(&setup.connection_id).await {
+            Ok(Some(webhook)) if webhook.url == setup.url => webhook.remote_id,
+            _ => None,
+        }
+    }
+
     /// Asks the API to push a new subscription's events when its trigger
     /// can be pushed; why it stays polled, when it does.
     async fn start_push(&self, subscription_id: &str, trigger: &str) -> Option<String> {
@@ -111,13 +125,13 @@ impl AppState {
         if !pushable {
             return None;
         }
-        let Some(webhook_id) = self.webhook_id.get() else {
+        let Some(webhook_id) = self.webhook_id().await else {
             return Some(
                 "push is not set up on this server (serve --push-connection with --public-url); the trigger is polled"
                     .into(),
             );
         };
-        match crate::triggers::push::push_subscription(&self.manager, webhook_id, subscription_id)
+        match crate::triggers::push::push_subscription(&self.manager, &webhook_id, subscription_id)
             .await
         {
             Ok(_) => None,

@@ -581,15 +581,14 @@ pub async fn subscribe(
                 .await
             {
                 Some(reason) => format!(" Polled: {reason}."),
-                None if state.webhook_id.get().is_some()
-                    && state
-                        .manager
-                        .store()
-                        .push_id(&subscription.id)
-                        .await
-                        .ok()
-                        .flatten()
-                        .is_some() =>
+                None if state
+                    .manager
+                    .store()
+                    .push_id(&subscription.id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some() =>
                 {
                     " Pushed by the API.".to_string()
                 }
