@@ -40,6 +40,15 @@ struct ActionMeta {
 }
 
 fn main() {
+    // A component build given the schemas' text derived natively (see
+    // connector/artifacts/build.rs) carries it instead of deriving it.
+    println!("cargo::rustc-check-cfg=cfg(prebuilt_schemas)");
+    println!("cargo:rerun-if-env-changed=X_CONNECTOR_SCHEMAS");
+    if let Ok(schemas) = std::env::var("X_CONNECTOR_SCHEMAS") {
+        println!("cargo:rerun-if-changed={schemas}");
+        println!("cargo:rustc-cfg=prebuilt_schemas");
+    }
+
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let path = crate_dir.join("../manifests/x.json");
     println!("cargo:rerun-if-changed={}", path.display());

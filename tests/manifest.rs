@@ -32,6 +32,39 @@ async fn the_component_embeds_the_installed_manifest() {
     assert_eq!(described, declared);
 }
 
+/// The component carries its schemas as text derived natively before it
+/// was built; they must be the schemas the connector's types derive.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_components_schemas_are_those_its_types_derive() {
+    let connector = support::x_connector().await;
+
+    let described = connector.descriptor();
+
+    let actions = x_connector::actions::catalogue();
+    assert_eq!(described.actions.len(), actions.len());
+    for entry in actions {
+        let action = described.action(entry.id).unwrap();
+        assert_eq!(action.input_schema, entry.input_schema(), "{}", entry.id);
+        assert_eq!(action.output_schema, entry.output_schema(), "{}", entry.id);
+    }
+    let triggers = x_connector::triggers::catalogue();
+    assert_eq!(described.triggers.len(), triggers.len());
+    for entry in triggers {
+        let trigger = described
+            .triggers
+            .iter()
+            .find(|t| t.id == entry.id)
+            .unwrap();
+        assert_eq!(
+            trigger.configuration_schema,
+            entry.configuration_schema(),
+            "{}",
+            entry.id
+        );
+        assert_eq!(trigger.event_schema, entry.event_schema(), "{}", entry.id);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_manifest_that_differs_from_the_components_is_refused() {
     let mut altered: Value = serde_json::from_str(X_MANIFEST).unwrap();

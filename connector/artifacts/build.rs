@@ -27,6 +27,10 @@ const INPUTS: &[&str] = &[
     "manifests",
     "connector/Cargo.toml",
     "connector/src",
+    "connector/examples",
+    "connector/build.rs",
+    "connector/text/Cargo.toml",
+    "connector/text/src",
     "tests/fixtures/probe-component/Cargo.toml",
     "tests/fixtures/probe-component/src",
     "tests/fixtures/probe-component/manifest.json",
@@ -48,29 +52,16 @@ fn main() {
     ensure_target_installed();
 
     let target_dir = workspace.join("target").join("components");
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(&workspace)
-        .args(["build", "--target", TARGET, "--profile", PROFILE])
-        .arg("--target-dir")
-        .arg(&target_dir);
+    let schemas = prebuilt_schemas(&workspace, &target_dir);
+
+    let mut command = nested_cargo(&workspace, &target_dir);
+    command.args(["build", "--target", TARGET, "--profile", PROFILE]);
     for (package, _) in COMPONENTS {
         command.args(["--package", package]);
     }
-    // Settings meant for the outer (host) build must not leak into the guest build.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_LLVM_COV",
-        "LLVM_PROFILE_FILE",
-    ] {
-        command.env_remove(var);
-    }
+    // The X connector carries its schemas' text rather than the code that
+    // derives them (see `connector/src/prebuilt.rs`).
+    command.env("X_CONNECTOR_SCHEMAS", &schemas);
     let status = command
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the components: {e}"));
@@ -84,6 +75,49 @@ fn main() {
         assert!(wasm.exists(), "the build produced no {}", wasm.display());
         println!("cargo:rustc-env={var}={}", wasm.display());
     }
+}
+
+/// A cargo for the nested builds, in `target_dir`, without the settings
+/// meant for the outer (host) build.
+fn nested_cargo(workspace: &Path, target_dir: &Path) -> Command {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace).arg("--quiet");
+    command.env("CARGO_TARGET_DIR", target_dir);
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_LLVM_COV",
+        "LLVM_PROFILE_FILE",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Derives the X connector's JSON Schemas natively (its `schemas`
+/// example) and writes them as Rust statics for the component build: the
+/// derivation code is then left out of the component, which gets smaller
+/// by more than the schemas' text weighs.
+fn prebuilt_schemas(workspace: &Path, target_dir: &Path) -> PathBuf {
+    let output = nested_cargo(workspace, target_dir)
+        .args(["run", "--package", "x-connector", "--example", "schemas"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo to derive the connector's schemas: {e}"));
+    if !output.status.success() {
+        panic!(
+            "deriving the connector's schemas failed ({}); see the cargo output above",
+            output.status
+        );
+    }
+    let path = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("schemas.rs");
+    std::fs::write(&path, &output.stdout)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    path
 }
 
 /// Adds the wasm32-wasip2 standard library with rustup when it is missing.

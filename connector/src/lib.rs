@@ -15,6 +15,8 @@ mod http;
 mod input;
 pub mod manifest;
 mod media;
+#[cfg(prebuilt_schemas)]
+mod prebuilt;
 mod push;
 mod retry;
 pub mod text;

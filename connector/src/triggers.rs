@@ -104,7 +104,9 @@ pub struct PushSubscription {
 /// A trigger with its types erased, for the catalogue table.
 pub struct Entry {
     pub id: &'static str,
+    #[cfg(not(prebuilt_schemas))]
     configuration_schema: fn() -> Value,
+    #[cfg(not(prebuilt_schemas))]
     event_schema: fn() -> Value,
     poll: fn(&Context, &str, Option<&str>) -> Result<PollResult, ConnectorError>,
     sample: fn(&Context, &str) -> Result<Option<TriggerEvent>, ConnectorError>,
@@ -112,6 +114,7 @@ pub struct Entry {
     push_subscription: fn(&Context, &str) -> Result<PushSubscription, ConnectorError>,
 }
 
+#[cfg(not(prebuilt_schemas))]
 impl Entry {
     /// JSON Schema of the configuration.
     pub fn configuration_schema(&self) -> Value {
@@ -121,6 +124,22 @@ impl Entry {
     /// JSON Schema of one event.
     pub fn event_schema(&self) -> Value {
         (self.event_schema)()
+    }
+
+    /// Both schemas as JSON text, for `describe`.
+    fn schema_texts(&self) -> (String, String) {
+        (
+            self.configuration_schema().to_string(),
+            self.event_schema().to_string(),
+        )
+    }
+}
+
+#[cfg(prebuilt_schemas)]
+impl Entry {
+    /// Both schemas as JSON text, for `describe`: derived before the build.
+    fn schema_texts(&self) -> (String, String) {
+        crate::prebuilt::schemas(crate::prebuilt::TRIGGERS, self.id)
     }
 }
 
@@ -135,7 +154,9 @@ fn encode<E: Serialize>(keyed: Keyed<E>) -> Result<TriggerEvent, ConnectorError>
 fn entry<T: Trigger>() -> Entry {
     Entry {
         id: T::ID,
+        #[cfg(not(prebuilt_schemas))]
         configuration_schema: || schemars::schema_for!(T::Configuration).to_value(),
+        #[cfg(not(prebuilt_schemas))]
         event_schema: || schemars::schema_for!(T::Event).to_value(),
         poll: |ctx, configuration, cursor| {
             let configuration = input::parse::<T::Configuration>(configuration)?;
@@ -190,12 +211,13 @@ pub fn descriptors() -> Vec<TriggerDescriptor> {
             let meta = m
                 .trigger(entry.id)
                 .expect("every catalogued trigger is in the manifest (checked by tests)");
+            let (configuration_schema, event_schema) = entry.schema_texts();
             TriggerDescriptor {
                 id: entry.id.to_string(),
                 title: meta.title.to_string(),
                 description: meta.description.to_string(),
-                configuration_schema: entry.configuration_schema().to_string(),
-                event_schema: entry.event_schema().to_string(),
+                configuration_schema,
+                event_schema,
                 required_scopes: meta.scopes.iter().map(|s| s.to_string()).collect(),
                 pushable: meta.pushable,
             }

@@ -50,11 +50,14 @@ pub trait Action {
 /// An action with its types erased, for the catalogue table.
 pub struct Entry {
     pub id: &'static str,
+    #[cfg(not(prebuilt_schemas))]
     input_schema: fn() -> serde_json::Value,
+    #[cfg(not(prebuilt_schemas))]
     output_schema: fn() -> serde_json::Value,
     run: fn(&Context, &str) -> Result<String, ConnectorError>,
 }
 
+#[cfg(not(prebuilt_schemas))]
 impl Entry {
     /// JSON Schema of the input.
     pub fn input_schema(&self) -> serde_json::Value {
@@ -65,11 +68,28 @@ impl Entry {
     pub fn output_schema(&self) -> serde_json::Value {
         (self.output_schema)()
     }
+
+    /// Both schemas as JSON text, for `describe`.
+    fn schema_texts(&self) -> (String, String) {
+        (
+            self.input_schema().to_string(),
+            self.output_schema().to_string(),
+        )
+    }
+}
+
+#[cfg(prebuilt_schemas)]
+impl Entry {
+    /// Both schemas as JSON text, for `describe`: derived before the build.
+    fn schema_texts(&self) -> (String, String) {
+        crate::prebuilt::schemas(crate::prebuilt::ACTIONS, self.id)
+    }
 }
 
 fn entry<A: Action>() -> Entry {
     Entry {
         id: A::ID,
+        #[cfg(not(prebuilt_schemas))]
         input_schema: || {
             let mut schema = schemars::schema_for!(A::Input).to_value();
             if A::READS {
@@ -77,6 +97,7 @@ fn entry<A: Action>() -> Entry {
             }
             schema
         },
+        #[cfg(not(prebuilt_schemas))]
         output_schema: || schemars::schema_for!(A::Output).to_value(),
         run: |ctx, text| {
             let text = if A::READS {
@@ -132,12 +153,13 @@ pub fn describe() -> Descriptor {
             let meta = m
                 .action(entry.id)
                 .expect("every catalogued action is in the manifest (checked by tests)");
+            let (input_schema, output_schema) = entry.schema_texts();
             ActionDescriptor {
                 id: entry.id.to_string(),
                 title: meta.title.to_string(),
                 description: meta.description.to_string(),
-                input_schema: entry.input_schema().to_string(),
-                output_schema: entry.output_schema().to_string(),
+                input_schema,
+                output_schema,
                 required_scopes: meta.scopes.iter().map(|s| s.to_string()).collect(),
             }
         })
