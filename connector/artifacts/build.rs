@@ -31,6 +31,7 @@ const INPUTS: &[&str] = &[
     "connector/build.rs",
     "connector/text/Cargo.toml",
     "connector/text/src",
+    "connector/text/build.rs",
     "tests/fixtures/probe-component/Cargo.toml",
     "tests/fixtures/probe-component/src",
     "tests/fixtures/probe-component/manifest.json",

@@ -11,12 +11,10 @@
 //! [`match_at`] honours by taking the passing TLD that comes first in them.
 
 use crate::classes::{ends_tld, punycode_char, starts_with_ignore_case};
-use std::sync::OnceLock;
 
-/// validGTLD.js's list, in its order, one a line.
-pub(crate) const GENERIC: &str = include_str!("tlds/generic.txt");
-/// validCCTLD.js's list, in its order, one a line.
-pub(crate) const COUNTRY: &str = include_str!("tlds/country.txt");
+// validGTLD.js's and validCCTLD.js's lists (`tlds/*.txt`), sorted by the
+// build script: `BYTES`, `ENDS`, `PLACES`.
+include!(concat!(env!("OUT_DIR"), "/tld_table.rs"));
 
 /// Non-ASCII characters that the `i` flag lets match a character of a TLD:
 /// `(character, the TLD's character)`, sorted. Read off V8 by testing every
@@ -75,21 +73,24 @@ fn fold(c: u16) -> u16 {
     }
 }
 
-/// Every TLD as UTF-16, sorted, with its place in the regex's alternation
-/// (generic first).
-fn table() -> &'static [(Box<[u16]>, u16)] {
-    static TABLE: OnceLock<Vec<(Box<[u16]>, u16)>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut table: Vec<(Box<[u16]>, u16)> = GENERIC
-            .lines()
-            .chain(COUNTRY.lines())
-            .filter(|tld| !tld.is_empty())
-            .enumerate()
-            .map(|(place, tld)| (tld.encode_utf16().collect(), place as u16))
-            .collect();
-        table.sort_unstable();
-        table
-    })
+/// The `i`-th TLD of the sorted table, as UTF-8.
+fn entry(i: usize) -> &'static [u8] {
+    let start = if i == 0 { 0 } else { usize::from(ENDS[i - 1]) };
+    &BYTES[start..usize::from(ENDS[i])]
+}
+
+/// The first index in `lo..hi` for which `before` is false (`before`
+/// being true for a prefix of that range).
+fn partition(mut lo: usize, mut hi: usize, before: impl Fn(usize) -> bool) -> usize {
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// Where the regex's TLD alternative `(?:gTLD|ccTLD|punycode)` ends when
@@ -97,30 +98,36 @@ fn table() -> &'static [(Box<[u16]>, u16)] {
 /// `None` if no alternative matches. Costs O(longest TLD × log TLDs), plus
 /// the punycode label's length.
 pub(crate) fn match_at(t: &[u16], pos: usize, end: usize) -> Option<usize> {
-    let table = table();
-    let (mut lo, mut hi) = (0, table.len());
+    let (mut lo, mut hi) = (0, PLACES.len());
     // The passing TLD that comes first in the alternation, and its end.
     let mut best: Option<(u16, usize)> = None;
-    let mut k = 0;
-    // Invariant: the entries in lo..hi are those that start with the k
-    // folded characters at pos.
+    // Invariant: the entries in lo..hi are those that start with the UTF-8
+    // of the k folded code units at pos, `depth` bytes.
+    let (mut k, mut depth) = (0, 0);
     loop {
-        if lo < hi && table[lo].0.len() == k {
+        if lo < hi && entry(lo).len() == depth {
             let after = pos + k;
             if (after == end || ends_tld(t[after]))
-                && best.is_none_or(|(place, _)| table[lo].1 < place)
+                && best.is_none_or(|(place, _)| PLACES[lo] < place)
             {
-                best = Some((table[lo].1, after));
+                best = Some((PLACES[lo], after));
             }
             lo += 1;
         }
         if lo >= hi || pos + k >= end {
             break;
         }
-        let c = fold(t[pos + k]);
-        let first = lo + table[lo..hi].partition_point(|(tld, _)| tld[k] < c);
-        let past = first + table[first..hi].partition_point(|(tld, _)| tld[k] == c);
-        (lo, hi) = (first, past);
+        // A surrogate is in no TLD.
+        let Some(c) = char::from_u32(u32::from(fold(t[pos + k]))) else {
+            break;
+        };
+        let mut utf8 = [0u8; 4];
+        for &byte in c.encode_utf8(&mut utf8).as_bytes() {
+            let key = |i: usize| entry(i).get(depth).copied();
+            let first = partition(lo, hi, |i| key(i) < Some(byte));
+            (lo, hi) = (first, partition(first, hi, |i| key(i) == Some(byte)));
+            depth += 1;
+        }
         k += 1;
     }
     if let Some((_, after)) = best {
@@ -202,10 +209,23 @@ mod tests {
                 .collect()
         };
         let embedded = |list: &str| -> Vec<String> { list.lines().map(str::to_owned).collect() };
+        let (generic, country) = (
+            include_str!("tlds/generic.txt"),
+            include_str!("tlds/country.txt"),
+        );
 
-        // Assert
-        assert_eq!(embedded(GENERIC), listed("generic"));
-        assert_eq!(embedded(COUNTRY), listed("country"));
+        // Assert: the lists, and the table built from them.
+        assert_eq!(embedded(generic), listed("generic"));
+        assert_eq!(embedded(country), listed("country"));
+        let in_order: Vec<String> = embedded(generic)
+            .into_iter()
+            .chain(embedded(country))
+            .collect();
+        let mut from_table = vec![String::new(); PLACES.len()];
+        for (i, place) in PLACES.iter().enumerate() {
+            from_table[usize::from(*place)] = String::from_utf8(entry(i).to_vec()).unwrap();
+        }
+        assert_eq!(from_table, in_order);
     }
 
     #[test]
