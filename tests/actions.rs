@@ -387,6 +387,9 @@ async fn like_repost_bookmark_and_follow_and_undo_each() {
     run("post.unrepost", json!({"post_id": post})).await;
     run("post.unbookmark", json!({"post_id": post})).await;
     let followed = run("user.follow", json!({"user_id": alan})).await;
+    // mary's account is protected: following it asks her first.
+    let mary = bed.x.user_id("mary").unwrap();
+    let asked = run("user.follow", json!({"user_id": mary})).await;
 
     assert_eq!(
         (liked["active"].clone(), liked["target_id"].clone()),
@@ -399,6 +402,11 @@ async fn like_repost_bookmark_and_follow_and_undo_each() {
     assert_eq!(unliked["active"], false);
     assert_eq!(followed["active"], true);
     assert_eq!(followed["pending"], false);
+    assert_eq!(
+        (asked["active"].clone(), asked["pending"].clone()),
+        (json!(false), json!(true))
+    );
+    assert!(bed.x.follow_request_pending("ada", "mary") && !bed.x.is_following("ada", "mary"));
     assert!(!bed.x.engaged("ada", "like", &post) && !bed.x.engaged("ada", "bookmark", &post));
     assert!(bed.x.is_following("ada", "alan"));
     assert_eq!(liked["rate_limit"]["limit"], 50);

@@ -149,6 +149,16 @@ pub const POST_QUERY_PARAMS: &[&str] = &[
 pub const USER_QUERY_PARAMS: &[&str] =
     &["user.fields", "expansions", "tweet.fields", "post.fields"];
 
+/// Each post expansion and the post field that carries its ids.
+const LINKING_FIELDS: &[(&str, &str)] = &[
+    ("author_id", "author_id"),
+    ("in_reply_to_user_id", "in_reply_to_user_id"),
+    ("referenced_tweets.id", "referenced_tweets"),
+    ("referenced_tweets.id.author_id", "referenced_tweets"),
+    ("attachments.media_keys", "attachments"),
+    ("attachments.poll_ids", "attachments"),
+];
+
 /// What an answer should carry.
 #[derive(Debug, Default)]
 pub struct Selection {
@@ -196,12 +206,23 @@ impl Selection {
         } else {
             "tweet.fields"
         };
+        let expansions = list(params, "expansions", expansions)?;
+        let mut tweet = list(params, tweet_param, TWEET_FIELDS)?;
+        // X returns the field that links a post to what an expansion puts
+        // in `includes` whether or not `tweet.fields` asks for it (docs.x.com,
+        // "Expansions": `expansions=author_id` alone answers `author_id`);
+        // clients join on it.
+        for (expansion, field) in LINKING_FIELDS {
+            if expansions.contains(*expansion) {
+                tweet.insert((*field).to_string());
+            }
+        }
         Ok(Selection {
-            tweet: list(params, tweet_param, TWEET_FIELDS)?,
+            tweet,
             user: list(params, "user.fields", USER_FIELDS)?,
             media: list(params, "media.fields", MEDIA_FIELDS)?,
             poll: list(params, "poll.fields", POLL_FIELDS)?,
-            expansions: list(params, "expansions", expansions)?,
+            expansions,
         })
     }
 

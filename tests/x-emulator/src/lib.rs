@@ -288,6 +288,28 @@ impl Emulator {
         self.set_follow(follower, followed, false);
     }
 
+    /// `followed`, a protected account, approves `follower`'s request:
+    /// the follow happens then. False if there was no such request.
+    pub fn approve_follow_request(&self, followed: &str, follower: &str) -> bool {
+        let mut world = self.shared.world.lock().unwrap();
+        let a = world.user_by_username(follower).expect("a seeded user").id;
+        let b = world.user_by_username(followed).expect("a seeded user").id;
+        if !world.follow_requests.remove(&(a, b)) {
+            return false;
+        }
+        activity::follow(&self.shared, &mut world, a, b, true);
+        true
+    }
+
+    /// Whether `follower` has asked to follow `followed` and waits.
+    pub fn follow_request_pending(&self, follower: &str, followed: &str) -> bool {
+        let world = self.shared.world.lock().unwrap();
+        let id = |name: &str| world.user_by_username(name).expect("a seeded user").id;
+        world
+            .follow_requests
+            .contains(&(id(follower), id(followed)))
+    }
+
     fn set_follow(&self, follower: &str, followed: &str, on: bool) {
         let mut world = self.shared.world.lock().unwrap();
         let a = world.user_by_username(follower).expect("a seeded user").id;

@@ -227,6 +227,9 @@ pub struct World {
     pub dm_events: Vec<DmEvent>,
     /// Likes, reposts and bookmarks: (kind, user, post).
     pub engagements: BTreeSet<(&'static str, u64, u64)>,
+    /// Follow requests a protected account has not approved yet:
+    /// (follower, followed).
+    pub follow_requests: BTreeSet<(u64, u64)>,
     tokens: HashMap<String, Token>,
     sequence: u64,
     pub apps: Vec<App>,

@@ -72,15 +72,24 @@ async fn acting_user(
 }
 
 /// Sets (or clears) the engagement after checking its target exists.
-fn apply(shared: &Shared, kind: &Kind, user: u64, target: u64, on: bool) -> Result<(), Response> {
+/// True when it waits for the target's approval: following a protected
+/// account makes a follow request, as on X (`pending_follow: true`).
+fn apply(shared: &Shared, kind: &Kind, user: u64, target: u64, on: bool) -> Result<bool, Response> {
     let mut world = shared.world.lock().unwrap();
     if kind.name == "follow" {
-        if world.user(target).is_none() {
+        let Some(followed) = world.user(target) else {
             return Err(problem::not_found("user", kind.member, &target.to_string()));
+        };
+        let asks = on && followed.protected && user != target && !world.follows(user, target);
+        if asks {
+            world.follow_requests.insert((user, target));
+            return Ok(true);
         }
+        // Unfollowing withdraws a request too.
+        world.follow_requests.remove(&(user, target));
         // Follow subscriptions hear of it, in the order follows happen.
         crate::activity::follow(shared, &mut world, user, target, on);
-        return Ok(());
+        return Ok(false);
     }
     if on && world.post(target).is_none() {
         return Err(problem::not_found(
@@ -94,7 +103,7 @@ fn apply(shared: &Shared, kind: &Kind, user: u64, target: u64, on: bool) -> Resu
     } else {
         world.engagements.remove(&(kind.name, user, target));
     }
-    Ok(())
+    Ok(false)
 }
 
 async fn create(
@@ -114,10 +123,10 @@ async fn create(
             problem::invalid_body(&format!("$.{}: is missing but it is required", kind.member))
         })?;
     let target = parse_id(kind.member, target)?;
-    apply(&shared, &kind, user, target, true)?;
-    let mut data = json!({ kind.answer: true });
+    let pending = apply(&shared, &kind, user, target, true)?;
+    let mut data = json!({ kind.answer: !pending });
     if kind.name == "follow" {
-        data["pending_follow"] = json!(false);
+        data["pending_follow"] = json!(pending);
     }
     Ok(answer(&caller, StatusCode::OK, json!({ "data": data })))
 }
