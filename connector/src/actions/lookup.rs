@@ -3,7 +3,7 @@
 //! `post.liking_users`, `post.reposted_by`.
 
 use super::fields::{PostFields, UserFields};
-use super::model::{Includes, Post, User, looked_up_posts, not_found, partial_errors};
+use super::model::{Includes, Post, Refused, User, looked_up_posts, lookup_errors, partial_errors};
 use super::paging::{Bounds, Page, check_limit, check_page, one_or_many};
 use super::{Action, Context};
 use crate::api::{Answer, RateLimit};
@@ -51,6 +51,12 @@ pub struct PostLookupOutput {
     pub posts: Vec<Post>,
     /// Ids X could not find (deleted, or never existed).
     pub not_found: Vec<String>,
+    /// Ids X found but would not return, with X's reason (a protected
+    /// account's posts, for one the connected account does not follow).
+    pub refused: Vec<Refused>,
+    /// X's other errors beside the answer, such as a post that a found
+    /// post quotes and that was deleted since.
+    pub partial_errors: Vec<Value>,
     /// The endpoint's rate limit after this call.
     pub rate_limit: RateLimit,
 }
@@ -69,10 +75,12 @@ impl Action for PostLookup {
         let mut query = vec![("ids", ids.join(","))];
         query.extend(input.fields.query());
         let answer = ctx.api.get("/2/tweets", &query)?;
-        let (posts, not_found) = looked_up_posts(&answer.body)?;
+        let errors = lookup_errors(&answer.body, "ids", &ids);
         Ok(PostLookupOutput {
-            posts,
-            not_found,
+            posts: looked_up_posts(&answer.body)?,
+            not_found: errors.not_found,
+            refused: errors.refused,
+            partial_errors: errors.partial_errors,
             rate_limit: answer.rate_limit,
         })
     }
@@ -128,6 +136,11 @@ pub struct UsersLookupOutput {
     pub users: Vec<User>,
     /// Usernames or ids X could not find (or that are suspended).
     pub not_found: Vec<String>,
+    /// Usernames or ids X would not return, with X's reason.
+    pub refused: Vec<Refused>,
+    /// X's other errors beside the answer, such as a pinned post deleted
+    /// since.
+    pub partial_errors: Vec<Value>,
     /// The endpoint's rate limit after this call.
     pub rate_limit: RateLimit,
 }
@@ -142,25 +155,27 @@ impl Action for UsersLookup {
     type Output = UsersLookupOutput;
 
     fn run(ctx: &Context, input: UsersLookupInput) -> Result<UsersLookupOutput, ConnectorError> {
-        let (path, mut query) = match (&input.usernames, &input.ids) {
-            (Some(names), _) => {
-                let names: Vec<&str> = names
+        let (path, parameter, values): (_, _, Vec<&str>) = match (&input.usernames, &input.ids) {
+            (Some(names), _) => (
+                "/2/users/by",
+                "usernames",
+                names
                     .iter()
                     .map(|n| n.strip_prefix('@').unwrap_or(n))
-                    .collect();
-                ("/2/users/by", vec![("usernames", names.join(","))])
-            }
-            (None, Some(ids)) => {
-                let ids: Vec<&str> = ids.iter().map(Id::as_str).collect();
-                ("/2/users", vec![("ids", ids.join(","))])
-            }
+                    .collect(),
+            ),
+            (None, Some(ids)) => ("/2/users", "ids", ids.iter().map(Id::as_str).collect()),
             (None, None) => return Err(invalid_input("usernames", "give `usernames` or `ids`")),
         };
+        let mut query = vec![(parameter, values.join(","))];
         query.extend(input.fields.query());
         let answer = ctx.api.get(path, &query)?;
+        let errors = lookup_errors(&answer.body, parameter, &values);
         Ok(UsersLookupOutput {
             users: users_of(&answer)?,
-            not_found: not_found(&answer.body),
+            not_found: errors.not_found,
+            refused: errors.refused,
+            partial_errors: errors.partial_errors,
             rate_limit: answer.rate_limit,
         })
     }

@@ -290,9 +290,8 @@ pub fn partial_errors(body: &Value) -> Vec<Value> {
     }
 }
 
-/// The posts of a lookup answer with their authors joined, and the ids X
-/// could not find (its partial `errors`).
-pub fn looked_up_posts(body: &Value) -> Result<(Vec<Post>, Vec<String>), ConnectorError> {
+/// The posts of a lookup answer, with their authors joined.
+pub fn looked_up_posts(body: &Value) -> Result<Vec<Post>, ConnectorError> {
     let includes = Includes::of(body);
     let raw: Vec<RawPost> = match body.get("data") {
         Some(d) => {
@@ -300,29 +299,67 @@ pub fn looked_up_posts(body: &Value) -> Result<(Vec<Post>, Vec<String>), Connect
         }
         None => Vec::new(),
     };
-    let posts = raw
+    Ok(raw
         .into_iter()
         .map(|r| Post::from_raw(r, &includes, true))
-        .collect();
-    Ok((posts, not_found(body)))
+        .collect())
 }
 
-/// The values X reports as not found in a lookup's partial `errors`.
-pub fn not_found(body: &Value) -> Vec<String> {
-    body.get("errors")
-        .and_then(Value::as_array)
-        .map(|errors| {
-            errors
-                .iter()
-                .filter(|e| {
-                    e.get("type")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| t.ends_with("resource-not-found"))
-                })
-                .filter_map(|e| e.get("value").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// A value asked for that X would not return, with X's reason.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Refused {
+    /// The id or username asked for.
+    pub value: String,
+    /// X's problem type, such as
+    /// `https://api.twitter.com/2/problems/not-authorized-for-resource`
+    /// (a protected account's post or profile the connected account may
+    /// not see).
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// X's title of the problem.
+    pub title: String,
+    /// X's explanation.
+    pub detail: String,
+}
+
+/// What a lookup's partial `errors` say about the values asked for.
+#[derive(Debug, Default, PartialEq)]
+pub struct LookupErrors {
+    /// Values X could not find.
+    pub not_found: Vec<String>,
+    /// Values X found but would not return, and why.
+    pub refused: Vec<Refused>,
+    /// Errors about anything else, such as a post that a found post quotes
+    /// and that was deleted since.
+    pub partial_errors: Vec<Value>,
+}
+
+/// Sorts a lookup answer's partial `errors`: one about a value asked for
+/// as `parameter` (compared without case, as X compares usernames) says
+/// that value was not found or was refused; any other is passed on as it
+/// is.
+pub fn lookup_errors(body: &Value, parameter: &str, requested: &[&str]) -> LookupErrors {
+    let mut sorted = LookupErrors::default();
+    let errors = body.get("errors").and_then(Value::as_array);
+    for error in errors.into_iter().flatten() {
+        let text = |name: &str| error.get(name).and_then(Value::as_str).unwrap_or_default();
+        let value = text("value");
+        let asked = text("parameter") == parameter
+            && requested.iter().any(|r| r.eq_ignore_ascii_case(value));
+        if !asked {
+            sorted.partial_errors.push(error.clone());
+        } else if text("type").ends_with("resource-not-found") {
+            sorted.not_found.push(value.to_string());
+        } else {
+            sorted.refused.push(Refused {
+                value: value.to_string(),
+                problem_type: text("type").to_string(),
+                title: text("title").to_string(),
+                detail: text("detail").to_string(),
+            });
+        }
+    }
+    sorted
 }
 
 /// Builds one post from an answer whose `data` is a post.

@@ -226,7 +226,8 @@ impl Selection {
         })
     }
 
-    fn expands(&self, name: &str) -> bool {
+    /// Whether the answer expands `name`.
+    pub fn expands(&self, name: &str) -> bool {
         self.expansions.contains(name)
     }
 

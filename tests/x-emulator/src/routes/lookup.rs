@@ -268,8 +268,25 @@ pub async fn posts_by_ids(
     for raw in ids {
         let id = parse_id("ids", raw)?;
         match world.post(id) {
-            Some(p) => posts.push(p),
+            Some(p) if world.can_see(caller.user_id, p.author_id) => posts.push(p),
+            Some(_) => errors.push(problem::not_authorized_error("tweet", "ids", raw)),
             None => errors.push(problem::not_found_error("tweet", "ids", raw)),
+        }
+    }
+    // A post found may quote or answer one deleted since: X names it among
+    // the errors, by the parameter that led to it.
+    if selection.expands("referenced_tweets.id") {
+        for post in &posts {
+            for (_, id) in &post.references {
+                if world.post(*id).is_none() {
+                    let id = id.to_string();
+                    errors.push(problem::not_found_error(
+                        "tweet",
+                        "referenced_tweets.id",
+                        &id,
+                    ));
+                }
+            }
         }
     }
     let mut body = lookup_answer(posts.iter().map(|p| selection.post(p)).collect(), errors);
