@@ -222,8 +222,10 @@ fn problem(status: u16, body: &Value) -> Problem<'_> {
         .and_then(|e| e.get(0))
         .and_then(|e| e.get("message").or_else(|| e.get("detail")))
         .and_then(Value::as_str);
-    let title = text("title").unwrap_or(reason_phrase(status)).to_string();
+    let title = text("title").map_or_else(|| reason_phrase(status), str::to_string);
+    // The specification's `Error` shape is `{"code": ..., "message": ...}`.
     let detail = text("detail")
+        .or(text("message"))
         .or(first_error_message)
         .unwrap_or(&title)
         .to_string();
@@ -317,20 +319,37 @@ pub fn partial_error(body: &Value) -> Option<ConnectorError> {
     })
 }
 
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
+/// The standard reason phrase of `status` (RFC 9110), for an answer that
+/// carries no title of its own.
+fn reason_phrase(status: u16) -> String {
+    let phrase = match status {
         400 => "Bad Request",
         401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
         409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        425 => "Too Early",
+        428 => "Precondition Required",
         429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
-        _ => "HTTP error",
-    }
+        _ => return format!("HTTP {status}"),
+    };
+    phrase.to_string()
 }
 
 /// Writes a warning to the host's log.
@@ -430,6 +449,37 @@ mod tests {
                 assert!(i.reason.contains("not between 10 and 100"), "{}", i.reason);
             }
             other => panic!("expected invalid-input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_answer_in_the_specifications_error_shape_keeps_its_message() {
+        // X's specification: `Error` is `{"code": ..., "message": ...}`.
+        let r = response(
+            403,
+            &[],
+            json!({"code": 453, "message": "You currently have access to a subset of X API v2 endpoints."}),
+        );
+        match classify(&r).unwrap_err() {
+            ConnectorError::Forbidden(f) => {
+                assert!(f.detail.contains("subset of X API v2"), "{}", f.detail)
+            }
+            other => panic!("expected forbidden, got {other:?}"),
+        }
+        let r = response(422, &[], json!({"code": 422, "message": "No."}));
+        match classify(&r).unwrap_err() {
+            ConnectorError::Upstream(u) => {
+                assert_eq!(
+                    (u.title.as_str(), u.detail.as_str()),
+                    ("Unprocessable Content", "No.")
+                );
+            }
+            other => panic!("expected upstream, got {other:?}"),
+        }
+        let r = response(418, &[], json!({}));
+        match classify(&r).unwrap_err() {
+            ConnectorError::Upstream(u) => assert_eq!(u.title, "HTTP 418"),
+            other => panic!("expected upstream, got {other:?}"),
         }
     }
 
