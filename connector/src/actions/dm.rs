@@ -151,6 +151,9 @@ pub struct EventsOutput {
     /// Pass back as `pagination_token` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
+    /// Problems met while reading, such as paging that X did not advance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partial_errors: Vec<Value>,
     /// The endpoint's rate limit after this call.
     pub rate_limit: RateLimit,
 }
@@ -189,7 +192,12 @@ impl Page for EventsOutput {
         self.result_count += later.result_count;
         self.next_token = later.next_token;
         self.rate_limit = later.rate_limit;
+        self.partial_errors.extend(later.partial_errors);
         self.events.extend(later.events);
+    }
+
+    fn note(&mut self, problem: Value) {
+        self.partial_errors.push(problem);
     }
 }
 
@@ -230,6 +238,7 @@ pub(crate) fn events_page(
             .and_then(Value::as_str)
             .map(str::to_string),
         events,
+        partial_errors: Vec::new(),
         rate_limit: answer.rate_limit,
     })
 }

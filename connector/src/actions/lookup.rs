@@ -225,6 +225,10 @@ impl Page for UserPage {
         self.partial_errors.extend(later.partial_errors);
         self.users.extend(later.users);
     }
+
+    fn note(&mut self, problem: Value) {
+        self.partial_errors.push(problem);
+    }
 }
 
 /// Which page of a user list.

@@ -45,15 +45,21 @@ pub fn check_limit(limit: Option<u32>, bounds: Bounds) -> Result<(), ConnectorEr
     }
 }
 
-/// How many items to ask for next, with `remaining` still wanted: as many
-/// as a page holds, but leaving at least `min` for the last request.
-pub fn next_request(remaining: u32, bounds: Bounds) -> u32 {
-    if remaining <= bounds.max {
+/// How many items to ask for next, with `remaining` still wanted: a page
+/// of `page` items (the caller's `max_results`, or the endpoint's most),
+/// unless that would leave less than the endpoint's minimum for the last
+/// request: then the rest at once if a request may hold it, else all but
+/// the minimum.
+pub fn next_request(remaining: u32, bounds: Bounds, page: u32) -> u32 {
+    let page = page.clamp(bounds.min, bounds.max);
+    if remaining <= page {
         remaining.max(bounds.min)
-    } else if remaining - bounds.max < bounds.min {
-        remaining - bounds.min
+    } else if remaining - page >= bounds.min {
+        page
+    } else if remaining <= bounds.max {
+        remaining
     } else {
-        bounds.max
+        remaining - bounds.min
     }
 }
 
@@ -65,6 +71,9 @@ pub trait Page: Sized {
     fn next_token(&self) -> Option<String>;
     /// Appends a later page, which brings its own next token and rate limit.
     fn append(&mut self, later: Self);
+    /// Records a problem met while collecting, among the page's partial
+    /// errors.
+    fn note(&mut self, problem: Value);
 }
 
 impl Page for PostPage {
@@ -85,11 +94,16 @@ impl Page for PostPage {
         self.partial_errors.extend(later.partial_errors);
         self.posts.extend(later.posts);
     }
+
+    fn note(&mut self, problem: Value) {
+        self.partial_errors.push(problem);
+    }
 }
 
 /// One page as the caller sized it, or, given `limit`, pages until
-/// `limit` items or the last page; `fetch` gets the page size (`None` for
-/// X's default) and the token of the page to get.
+/// `limit` items or the last page, each of `max_results` items if given;
+/// `fetch` gets the page size (`None` for X's default) and the token of
+/// the page to get.
 pub fn one_or_many<P: Page>(
     limit: Option<u32>,
     bounds: Bounds,
@@ -99,19 +113,26 @@ pub fn one_or_many<P: Page>(
 ) -> Result<P, ConnectorError> {
     match limit {
         None => fetch(max_results, token),
-        Some(limit) => collect(limit, bounds, token, |n, t| fetch(Some(n), t)),
+        Some(limit) => {
+            let page = max_results.unwrap_or(bounds.max);
+            collect(limit, bounds, page, token, |n, t| fetch(Some(n), t))
+        }
     }
 }
 
-/// Fetches pages until `limit` items or the last page; `fetch` gets the
-/// page size and the token of the page to get.
+/// Fetches pages of `page` items until `limit` items or the last page;
+/// `fetch` gets the page size and the token of the page to get. A token X
+/// gives again ends the reading, said among the partial errors, rather
+/// than reading the same page again.
 fn collect<P: Page>(
     limit: u32,
     bounds: Bounds,
+    page: u32,
     first_token: Option<String>,
     mut fetch: impl FnMut(u32, Option<String>) -> Result<P, ConnectorError>,
 ) -> Result<P, ConnectorError> {
-    let mut all = fetch(next_request(limit, bounds), first_token)?;
+    let mut all = fetch(next_request(limit, bounds, page), first_token.clone())?;
+    let mut used: Vec<String> = first_token.into_iter().collect();
     loop {
         let have = all.items() as u32;
         let Some(token) = all.next_token() else {
@@ -120,9 +141,17 @@ fn collect<P: Page>(
         if have >= limit {
             return Ok(all);
         }
-        let page = fetch(next_request(limit - have, bounds), Some(token))?;
-        let empty = page.items() == 0;
-        all.append(page);
+        if used.contains(&token) {
+            all.note(serde_json::json!({
+                "title": "Paging stopped",
+                "detail": format!("X gave the pagination token {token} again; the pages after it were not read, so fewer than `limit` items may be here"),
+            }));
+            return Ok(all);
+        }
+        used.push(token.clone());
+        let next = fetch(next_request(limit - have, bounds, page), Some(token))?;
+        let empty = next.items() == 0;
+        all.append(next);
         if empty {
             return Ok(all);
         }
@@ -158,13 +187,83 @@ mod tests {
     fn requests_never_go_below_the_minimum_nor_past_the_limit() {
         let b = Bounds { min: 5, max: 100 };
         for limit in 5..=MAX_LIMIT {
-            let mut left = limit;
-            while left > 0 {
-                let n = next_request(left, b);
-                assert!((b.min..=b.max).contains(&n), "limit {limit}: asked {n}");
-                assert!(n <= left, "limit {limit}: asked {n} with {left} left");
-                left -= n;
+            for page in [5, 7, 50, 100] {
+                let mut left = limit;
+                while left > 0 {
+                    let n = next_request(left, b, page);
+                    assert!(
+                        n <= page || n == left,
+                        "limit {limit}, page {page}: asked {n}"
+                    );
+                    assert!((b.min..=b.max).contains(&n), "limit {limit}: asked {n}");
+                    assert!(n <= left, "limit {limit}: asked {n} with {left} left");
+                    left -= n;
+                }
             }
         }
+    }
+
+    /// A page of numbers, for the collecting tests.
+    #[derive(Debug, Default)]
+    struct Numbers {
+        items: Vec<u32>,
+        next: Option<String>,
+        notes: Vec<Value>,
+    }
+
+    impl Page for Numbers {
+        fn items(&self) -> usize {
+            self.items.len()
+        }
+        fn next_token(&self) -> Option<String> {
+            self.next.clone()
+        }
+        fn append(&mut self, later: Numbers) {
+            self.items.extend(later.items);
+            self.next = later.next;
+        }
+        fn note(&mut self, problem: Value) {
+            self.notes.push(problem);
+        }
+    }
+
+    #[test]
+    fn a_token_given_again_stops_the_reading_and_says_so() {
+        let b = Bounds { min: 1, max: 100 };
+        let mut calls = 0;
+        // X answers every page with the same token.
+        let got = one_or_many(Some(50), b, Some(10), None, |_, _| {
+            calls += 1;
+            Ok(Numbers {
+                items: (0..10).collect(),
+                next: Some("same".into()),
+                notes: Vec::new(),
+            })
+        })
+        .unwrap();
+        assert_eq!(calls, 2);
+        assert_eq!(got.items.len(), 20);
+        assert_eq!(got.notes.len(), 1);
+        assert!(got.notes[0]["detail"].as_str().unwrap().contains("same"));
+    }
+
+    #[test]
+    fn max_results_given_with_limit_sizes_each_page() {
+        let b = Bounds { min: 5, max: 100 };
+        let mut sizes = Vec::new();
+        let got = one_or_many(Some(25), b, Some(10), None, |n, t: Option<String>| {
+            let n = n.unwrap();
+            sizes.push(n);
+            let at: u32 = t.map_or(0, |t| t.parse().unwrap());
+            Ok(Numbers {
+                items: (at..at + n).collect(),
+                next: Some((at + n).to_string()),
+                notes: Vec::new(),
+            })
+        })
+        .unwrap();
+        assert_eq!(sizes, [10, 10, 5]);
+        assert_eq!(got.items, (0..25).collect::<Vec<_>>());
+        assert!(got.notes.is_empty());
     }
 }
