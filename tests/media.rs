@@ -407,6 +407,44 @@ async fn video_processing_is_polled_as_x_asks_and_its_failure_carries_xs_reason(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_check_later_than_the_action_may_wait_ends_it_at_once_and_says_so() {
+    // Arrange: X asks to check again in ten minutes; the action has 20 s.
+    let mut bed = XBed::start().await;
+    bed.connector = bed.connector.clone().with_config(HostConfig {
+        action_deadline: Duration::from_secs(20),
+        ..HostConfig::default()
+    });
+    bed.x.set_media_processing(MediaProcessing {
+        polls: 1,
+        check_after_secs: 600,
+        fail: None,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "clip.mp4", &media_bytes("mp4", 10_000));
+
+    // Act
+    let started = Instant::now();
+    let error = run_with_files(
+        &bed,
+        dir.path(),
+        "media.upload",
+        json!({"file": "clip.mp4"}),
+    )
+    .await
+    .unwrap_err();
+
+    // Assert: it did not wait, and says what X asked and what it could wait.
+    assert!(started.elapsed() < Duration::from_secs(15));
+    match &error {
+        ActionError::Timeout { detail } => {
+            assert!(detail.contains("again in 600 s"), "{detail}");
+            assert!(detail.contains("after 0 s of waiting"), "{detail}");
+        }
+        other => panic!("expected timeout, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_host_hears_the_upload_progress() {
     let bed = XBed::start().await;
     quick_processing(&bed);

@@ -582,10 +582,19 @@ fn wait_for_processing(
                 .and_then(Value::as_u64)
                 .unwrap_or(1),
         );
-        if waited + after > MAX_PROCESSING_WAIT {
+        // What this action may still wait: its own bound, and the time the
+        // host gives it (less a margin to answer in).
+        let mut may_wait = MAX_PROCESSING_WAIT.saturating_sub(waited);
+        if let Some(left) = host::time_left() {
+            let left = Duration::from_nanos(left);
+            may_wait = may_wait.min(left.saturating_sub(left / 10));
+        }
+        if after > may_wait {
             return Err(ConnectorError::Timeout(format!(
-                "X was still processing media {id} after {} minutes; its id stays valid, poll again later",
-                MAX_PROCESSING_WAIT.as_secs() / 60
+                "X is still processing media {id} and asks to check again in {} s, past what this action may still wait ({} s, after {} s of waiting); its id stays valid, check it again later",
+                after.as_secs(),
+                may_wait.as_secs(),
+                waited.as_secs()
             )));
         }
         std::thread::sleep(after);
