@@ -322,6 +322,20 @@ async fn post_validate_counts_as_x_does_and_post_create_agrees() {
             json!({"text": format!("Read https://example.com/{}", "a".repeat(300))}),
         )
         .await;
+    // A long post, against the limit of an account that may publish one.
+    let long_text = format!("{} https://example.com/long", "word ".repeat(4000));
+    let long = bed
+        .ok(
+            "post.validate",
+            json!({"text": long_text, "max_weighted_length": 25000}),
+        )
+        .await;
+    let too_high = bed
+        .err(
+            "post.validate",
+            json!({"text": "hi", "max_weighted_length": 25001}),
+        )
+        .await;
     let published = bed
         .ok("post.create", json!({"text": family.repeat(140)}))
         .await;
@@ -340,6 +354,15 @@ async fn post_validate_counts_as_x_does_and_post_create_agrees() {
     assert_eq!(over["valid"], false);
     assert_eq!(over["valid_range"], json!([0, 139]));
     assert_eq!(link["weighted_length"], 5 + 23);
+    // 4,000 words and their spaces, one more space, a URL.
+    assert_eq!(long["weighted_length"], 20_000 + 1 + 23);
+    assert_eq!(long["max_weighted_length"], 25_000);
+    assert_eq!(long["valid"], true);
+    assert_eq!(long["permillage"], 800);
+    assert!(
+        matches!(&too_high, host_harness::ActionError::InvalidInput { field, .. } if field == "max_weighted_length"),
+        "{too_high:?}"
+    );
     assert!(published["post"]["id"].is_string());
     assert!(
         matches!(&refused, host_harness::ActionError::InvalidInput { field, reason } if field == "text" && reason.contains("289")),

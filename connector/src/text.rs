@@ -46,6 +46,12 @@ pub fn check(text: &str) -> TextCheck {
     x_text::count(text).into()
 }
 
+/// Counts `text` as X does against `max_weighted_length` (25,000 for an
+/// account whose subscription allows long posts).
+pub fn check_with_limit(text: &str, max_weighted_length: u32) -> TextCheck {
+    x_text::count_with_limit(text, max_weighted_length).into()
+}
+
 /// The weighted length of `text`.
 pub fn weighted_length(text: &str) -> usize {
     check(text).weighted_length as usize

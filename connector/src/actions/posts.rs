@@ -5,9 +5,9 @@ use super::{Action, Context};
 use crate::api::{Answer, RateLimit};
 use crate::bindings::integration::connector::host;
 use crate::error::{ConnectorError, invalid_input};
-use crate::input::{Id, Timestamp, Validate};
+use crate::input::{Id, Timestamp, Validate, check_range};
 use crate::retry;
-use crate::text::{MAX_WEIGHTED_LENGTH, TextCheck, check, same_published_text};
+use crate::text::{MAX_WEIGHTED_LENGTH, TextCheck, check, check_with_limit, same_published_text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -199,9 +199,24 @@ fn check_text(text: &str) -> Result<TextCheck, ConnectorError> {
 pub struct ValidateInput {
     /// The text of a post, as it would be published.
     pub text: String,
+    /// The most the post may weigh: 280 (the default) for a standard
+    /// account, up to 25,000 for an account whose X subscription allows
+    /// long posts.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 25000))]
+    pub max_weighted_length: Option<u32>,
 }
 
-impl Validate for ValidateInput {}
+impl Validate for ValidateInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_range(
+            "max_weighted_length",
+            self.max_weighted_length,
+            1,
+            x_text::config::PREMIUM_MAX_WEIGHTED_LENGTH,
+        )
+    }
+}
 
 /// `post.validate`: X's verdict on a text, without asking X.
 pub struct ValidateText;
@@ -212,7 +227,10 @@ impl Action for ValidateText {
     type Output = TextCheck;
 
     fn run(_ctx: &Context, input: ValidateInput) -> Result<TextCheck, ConnectorError> {
-        Ok(check(&input.text))
+        Ok(match input.max_weighted_length {
+            Some(limit) => check_with_limit(&input.text, limit),
+            None => check(&input.text),
+        })
     }
 }
 
