@@ -1,6 +1,7 @@
 //! The manifest is the one source of truth a platform installs: the component
 //! embeds the same file, the host refuses a component that disagrees with
-//! it, and each action's scopes are those X's specification requires.
+//! it, and each action's scopes are those X's specification requires. What
+//! a platform installs is also small: the component stays under 1 MiB.
 
 mod support;
 
@@ -150,4 +151,18 @@ async fn each_actions_scopes_and_contexts_match_xs_specification() {
             }
         }
     }
+}
+
+/// Platforms load the component for every action and keep it in their
+/// catalogues: it stays under 1 MiB with the full catalogue
+/// (BENCHMARKS.md says where its bytes are).
+#[test]
+fn the_component_stays_under_one_mebibyte() {
+    let size = component_artifacts::x_connector().len();
+
+    assert!(
+        size < 1024 * 1024,
+        "x_connector.wasm is {size} bytes, over 1 MiB by {}",
+        size - 1024 * 1024
+    );
 }
