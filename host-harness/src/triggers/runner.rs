@@ -18,7 +18,9 @@ use crate::error::ActionError;
 use crate::outgoing::HttpTimeouts;
 use credential_store::{ClaimedDelivery, DeliveryOutcome, SubscriptionRecord};
 use secrecy::ExposeSecret;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// How a server runs subscriptions.
 #[derive(Debug, Clone)]
@@ -37,6 +39,10 @@ pub struct RunnerConfig {
     pub delivery_timeout: Duration,
     /// How long the loops rest when there is nothing to do.
     pub idle: Duration,
+    /// Wakes this host's delivery loop when this host queues events, so
+    /// that they go out at once; events another host queued are found at
+    /// the loop's next look, at most `idle` later.
+    pub queued: Arc<Notify>,
 }
 
 impl Default for RunnerConfig {
@@ -49,6 +55,7 @@ impl Default for RunnerConfig {
             max_backoff: Duration::from_secs(3600),
             delivery_timeout: Duration::from_secs(10),
             idle: Duration::from_millis(500),
+            queued: Arc::new(Notify::new()),
         }
     }
 }
@@ -120,7 +127,12 @@ async fn poll(manager: &ConnectionManager, config: &RunnerConfig, s: &Subscripti
                     now() + interval,
                 )
                 .await
-                .map(|new| tracing::info!(subscription = %s.id, new, "polled"))
+                .map(|new| {
+                    tracing::info!(subscription = %s.id, new, "polled");
+                    if new > 0 {
+                        config.queued.notify_one();
+                    }
+                })
         }
         Err(error) => {
             // A spent rate limit is waited out; anything else waits a turn.
@@ -187,7 +199,10 @@ pub async fn run_deliveries(manager: &ConnectionManager, config: &RunnerConfig) 
                 )
                 .await;
             }
-            Ok(_) => tokio::time::sleep(config.idle).await,
+            Ok(_) => {
+                // Rest, unless this host queues events meanwhile.
+                let _ = tokio::time::timeout(config.idle, config.queued.notified()).await;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot take deliveries from the store");
                 tokio::time::sleep(config.idle * 4).await;

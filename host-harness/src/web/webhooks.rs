@@ -86,7 +86,12 @@ pub(super) async fn delivery(
         .get(spec.signature_header.as_str())
         .and_then(|v| v.to_str().ok());
     match push::receive(&state.manager, &id, signature, &body).await {
-        Ok(queued) => Json(json!({ "queued": queued })).into_response(),
+        Ok(queued) => {
+            if let Some(runner) = state.config.triggers.as_ref().filter(|_| queued > 0) {
+                runner.queued.notify_one();
+            }
+            Json(json!({ "queued": queued })).into_response()
+        }
         Err(e @ PushError::BadSignature(_)) => {
             tracing::warn!(error = %e, "refused a pushed delivery");
             (
