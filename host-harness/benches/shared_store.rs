@@ -29,6 +29,7 @@
 
 #[path = "../../tests/support/browser.rs"]
 mod browser;
+mod support;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -38,34 +39,18 @@ use host_harness::{
     ConnectRequest, ConnectionManager, HostConfig, Manifest, Origin, Routes, Runtime,
 };
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{HttpClient, env_number, free_port, http_client};
 
 const X_MANIFEST: &str = include_str!("../../manifests/x.json");
 const SCOPES: &str = "tweet.read tweet.write users.read offline.access";
 const BURST: usize = 200;
 /// Fresh and stale bursts per round.
 const BURST_PAIRS: usize = 3;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn server_url() -> String {
     std::env::var("HOST_HARNESS_TEST_DATABASE_URL")
@@ -198,7 +183,7 @@ impl Bed {
             connection: record.id,
             _dir: dir,
         };
-        let client = http_client();
+        let client = http_client(256);
         for origin in &set_up.origins {
             let deadline = Instant::now() + Duration::from_secs(120);
             while send(&client, origin, &set_up.connection).await.is_err() {
@@ -210,22 +195,9 @@ impl Bed {
     }
 }
 
-fn http_client() -> Client<HttpConnector, Full<Bytes>> {
-    let mut connector = HttpConnector::new();
-    // A request's head and body leave at once, not a delayed ACK apart.
-    connector.set_nodelay(true);
-    Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_max_idle_per_host(256)
-        .build(connector)
-}
-
 /// `users.me` on the connection through one node's API; an error unless it
 /// answered 200.
-async fn send(
-    client: &Client<HttpConnector, Full<Bytes>>,
-    origin: &str,
-    connection: &str,
-) -> Result<(), String> {
+async fn send(client: &HttpClient, origin: &str, connection: &str) -> Result<(), String> {
     let request = http::Request::post(format!(
         "{origin}/api/v1/connections/{connection}/actions/users.me"
     ))
@@ -252,7 +224,7 @@ async fn send(
 /// `requests` actions from `clients` concurrent clients, alternating
 /// between the nodes; the time of each, and the whole run's.
 async fn load(set_up: &SetUp, clients: usize, requests: usize) -> (Vec<Duration>, Duration) {
-    let client = http_client();
+    let client = http_client(256);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -287,7 +259,7 @@ async fn burst(set_up: &SetUp) -> Duration {
 
 /// One action alone, over a connection already open; its time.
 async fn single(set_up: &SetUp) -> Duration {
-    let client = http_client();
+    let client = http_client(256);
     send(&client, &set_up.origins[0], &set_up.connection)
         .await
         .unwrap();
@@ -301,7 +273,7 @@ async fn single(set_up: &SetUp) -> Duration {
 
 /// The same, the token made stale between the two requests.
 async fn single_after_expiry(set_up: &SetUp) -> Duration {
-    let client = http_client();
+    let client = http_client(256);
     send(&client, &set_up.origins[0], &set_up.connection)
         .await
         .unwrap();

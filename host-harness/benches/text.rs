@@ -11,6 +11,9 @@
 //! `cargo bench -p host-harness --bench text` (`BENCH_SAMPLES`, default 31
 //! per text and side, interleaved).
 
+// Only its `env_number` is used here.
+#[allow(dead_code)]
+mod support;
 #[path = "../../connector/text/tests/support/texts.rs"]
 mod texts;
 
@@ -29,10 +32,7 @@ fn median(mut samples: Vec<Duration>) -> f64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let samples: usize = std::env::var("BENCH_SAMPLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(31);
+    let samples = support::env_number("BENCH_SAMPLES", 31);
     let runtime = Runtime::new(HostConfig::default()).unwrap();
     let connector = runtime
         .load(

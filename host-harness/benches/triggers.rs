@@ -34,6 +34,7 @@
 
 #[path = "../../tests/support/browser.rs"]
 mod browser;
+mod support;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -45,14 +46,13 @@ use host_harness::{
     ConnectRequest, ConnectionManager, HostConfig, Manifest, Origin, Routes, Runtime,
 };
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::{HttpClient, env_number, free_port, http_client};
 use x_emulator::{Emulator, Endpoint};
 
 const X_MANIFEST: &str = include_str!("../../manifests/x.json");
@@ -63,31 +63,6 @@ const AUTHORS: usize = 8;
 const INTERVAL_SECS: u32 = 5;
 /// Concurrent API clients while subscriptions are made.
 const MAKERS: usize = 16;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-fn http_client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_max_idle_per_host(64)
-        .build(connector)
-}
 
 /// A JSON API request: the status and the answer (`null` when empty).
 async fn api(
@@ -315,7 +290,7 @@ impl Bed {
             log,
             _dir: dir,
         };
-        let client = http_client();
+        let client = http_client(64);
         let deadline = Instant::now() + Duration::from_secs(120);
         while !matches!(
             api(&client, "GET", &serve.url("/actions"), None).await,
@@ -532,7 +507,7 @@ async fn singles(
 /// seconds until each `n` had been polled.
 async fn memory(bed: &Bed, round: usize, n: usize) -> ([f64; 3], [f64; 2]) {
     let serve = bed.serve(&format!("bench memory {round}"), false).await;
-    let client = http_client();
+    let client = http_client(64);
     // Warm-up: the pool's instances, an action's and a poll's paths.
     let action = serve.url(&format!(
         "/connections/{}/actions/users.me",
@@ -691,7 +666,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (receiver, target) = Receiver::start().await;
-    let client = http_client();
+    let client = http_client(64);
     let polled = serve
         .subscribe(
             &client,
