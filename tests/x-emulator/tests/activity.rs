@@ -10,9 +10,10 @@
 #[allow(dead_code)]
 #[path = "../../support/openapi.rs"]
 mod openapi;
+mod support;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
@@ -20,14 +21,13 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use chrono::{Duration as Minutes, DurationRound};
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::{call, send};
 use x_emulator::{AppKeys, Emulator};
 
 /// The callback URL of the apps that sign users in with OAuth 1.0a.
@@ -978,69 +978,6 @@ async fn subscribe_ada_follows(x: &Emulator, app: &AppKeys, webhook: &str) {
     )
     .await;
     assert_eq!(status, 200, "{answer}");
-}
-
-/// One request to the emulator with a bearer token: the status and the
-/// JSON answer (`null` when there is none).
-async fn call(
-    x: &Emulator,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let (content_type, body) = match body {
-        Some(json) => (Some("application/json"), Bytes::from(json.to_string())),
-        None => (None, Bytes::new()),
-    };
-    let (status, _, answer) = send(
-        x,
-        method,
-        path,
-        &format!("Bearer {token}"),
-        content_type,
-        body,
-    )
-    .await;
-    (
-        status,
-        serde_json::from_slice(&answer).unwrap_or(Value::Null),
-    )
-}
-
-/// One request to the emulator on a connection of its own: the status, the
-/// headers and the body of the answer.
-async fn send(
-    x: &Emulator,
-    method: &str,
-    path: &str,
-    authorization: &str,
-    content_type: Option<&str>,
-    body: Bytes,
-) -> (u16, HeaderMap, Bytes) {
-    let stream = tokio::net::TcpStream::connect(x.authority()).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, x.authority());
-    if !authorization.is_empty() {
-        request = request.header(header::AUTHORIZATION, authorization);
-    }
-    if let Some(content_type) = content_type {
-        request = request.header(header::CONTENT_TYPE, content_type);
-    }
-    let response = sender
-        .send_request(request.body(Full::new(body)).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, bytes)
 }
 
 /// An OAuth 1.0a `Authorization` header (RFC 5849, HMAC-SHA1) for a

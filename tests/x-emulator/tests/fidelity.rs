@@ -15,12 +15,10 @@
 #[allow(dead_code)]
 #[path = "../../support/openapi.rs"]
 mod openapi;
+mod support;
 
-use axum::http::{Request, header};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use support::call;
 use x_emulator::Emulator;
 
 #[tokio::test]
@@ -154,42 +152,4 @@ async fn following(x: &Emulator, token: &str, user_id: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// A request with a bearer token on a connection of its own: the status and
-/// the JSON answer (`null` when there is none).
-async fn call(
-    x: &Emulator,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let stream = tokio::net::TcpStream::connect(x.authority()).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, x.authority())
-        .header(header::AUTHORIZATION, format!("Bearer {token}"));
-    let body = match body {
-        Some(json) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Bytes::from(json.to_string())
-        }
-        None => Bytes::new(),
-    };
-    let response = sender
-        .send_request(request.body(Full::new(body)).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }

@@ -1,0 +1,36 @@
+//! What the benches that drive `host-harness serve` over HTTP share.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+
+/// A kept-alive HTTP/1 client, as a workflow engine has.
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A client that keeps up to `idle` connections to a server open.
+pub fn http_client(idle: usize) -> HttpClient {
+    let mut connector = HttpConnector::new();
+    // A request's head and body leave at once, not a delayed ACK apart.
+    connector.set_nodelay(true);
+    Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(idle)
+        .build(connector)
+}
+
+/// The number in the environment variable `name`, or `default`.
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A loopback port nothing listens on now, for a server to bind.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
