@@ -35,9 +35,7 @@ use base64::Engine;
 use bytes::Bytes;
 use credential_store::{MasterKey, Store, StoreLocation};
 use host_harness::outgoing::HttpTimeouts;
-use host_harness::{
-    ConnectRequest, ConnectionManager, HostConfig, Manifest, Origin, Routes, Runtime,
-};
+use host_harness::{ConnectRequest, ConnectionManager, Manifest, Origin, Routes};
 use http_body_util::{BodyExt, Full};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -46,7 +44,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{HttpClient, env_number, free_port, http_client};
 
-const X_MANIFEST: &str = include_str!("../../manifests/x.json");
 const SCOPES: &str = "tweet.read tweet.write users.read offline.access";
 const BURST: usize = 200;
 /// Fresh and stale bursts per round.
@@ -110,7 +107,7 @@ impl Bed {
         let key = MasterKey::from_bytes(bytes);
         let store = Arc::new(Store::open(&location, &key).await.unwrap());
         let origin = Origin::parse(&self.x.base_url()).unwrap();
-        let manifest = Manifest::from_json(X_MANIFEST).unwrap();
+        let manifest = Manifest::from_json(support::X_MANIFEST).unwrap();
         let routes = Routes::all_hosts_of(&manifest, &origin);
         let mut connector = self.connector.clone();
         connector.set_routes(routes.clone());
@@ -328,14 +325,7 @@ async fn main() {
     let x = x_emulator::Emulator::start().await.unwrap();
     x.set_rate_limit(x_emulator::Endpoint::UsersMe, u32::MAX);
     let public_port = free_port();
-    let runtime = Runtime::new(HostConfig::default()).unwrap();
-    let connector = runtime
-        .load(
-            component_artifacts::x_connector(),
-            Manifest::from_json(X_MANIFEST).unwrap(),
-        )
-        .await
-        .unwrap();
+    let connector = support::x_connector().await;
     let bed = Bed {
         x,
         connector,

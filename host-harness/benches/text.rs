@@ -11,18 +11,17 @@
 //! `cargo bench -p host-harness --bench text` (`BENCH_SAMPLES`, default 31
 //! per text and side, interleaved).
 
-// Only its `env_number` is used here.
+// Only its `env_number` and `x_connector` are used here.
 #[allow(dead_code)]
 mod support;
 #[path = "../../connector/text/tests/support/texts.rs"]
 mod texts;
 
 use host_harness::manifest::AuthKind;
-use host_harness::{Connection, ConnectionFacts, HostConfig, Manifest, Runtime};
+use host_harness::{Connection, ConnectionFacts};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-const X_MANIFEST: &str = include_str!("../../manifests/x.json");
 const LENGTHS: [usize; 4] = [280, 1_000, 5_000, 25_000];
 
 fn median(mut samples: Vec<Duration>) -> f64 {
@@ -33,14 +32,7 @@ fn median(mut samples: Vec<Duration>) -> f64 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let samples = support::env_number("BENCH_SAMPLES", 31);
-    let runtime = Runtime::new(HostConfig::default()).unwrap();
-    let connector = runtime
-        .load(
-            component_artifacts::x_connector(),
-            Manifest::from_json(X_MANIFEST).unwrap(),
-        )
-        .await
-        .unwrap();
+    let connector = support::x_connector().await;
     // post.validate sends nothing; a connection is needed only to invoke.
     let connection = Connection::bearer(
         ConnectionFacts {

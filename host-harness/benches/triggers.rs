@@ -42,9 +42,7 @@ use base64::Engine;
 use bytes::Bytes;
 use credential_store::{MasterKey, Store, StoreLocation};
 use host_harness::outgoing::HttpTimeouts;
-use host_harness::{
-    ConnectRequest, ConnectionManager, HostConfig, Manifest, Origin, Routes, Runtime,
-};
+use host_harness::{ConnectRequest, ConnectionManager, Manifest, Origin, Routes};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -55,7 +53,6 @@ use std::time::{Duration, Instant};
 use support::{HttpClient, env_number, free_port, http_client};
 use x_emulator::{Emulator, Endpoint};
 
-const X_MANIFEST: &str = include_str!("../../manifests/x.json");
 const SCOPES: &str = "tweet.read users.read follows.read dm.read offline.access";
 /// Accounts that write the mentions, in turn.
 const AUTHORS: usize = 8;
@@ -204,7 +201,7 @@ impl Bed {
                 .unwrap(),
         );
         let routes = Routes::all_hosts_of(
-            &Manifest::from_json(X_MANIFEST).unwrap(),
+            &Manifest::from_json(support::X_MANIFEST).unwrap(),
             &Origin::parse(&self.x.base_url()).unwrap(),
         );
         let mut connector = self.connector.clone();
@@ -642,14 +639,7 @@ async fn main() {
     for author in 0..AUTHORS {
         x.add_user(&format!("author{author}"));
     }
-    let runtime = Runtime::new(HostConfig::default()).unwrap();
-    let connector = runtime
-        .load(
-            component_artifacts::x_connector(),
-            Manifest::from_json(X_MANIFEST).unwrap(),
-        )
-        .await
-        .unwrap();
+    let connector = support::x_connector().await;
     let bed = Bed { x, connector };
     let x = &bed.x;
 

@@ -34,3 +34,19 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The X connector's manifest, as installed.
+pub const X_MANIFEST: &str = include_str!("../../../manifests/x.json");
+
+/// The X connector with its manifest, loaded on a host with the default
+/// configuration.
+pub async fn x_connector() -> host_harness::LoadedConnector {
+    host_harness::Runtime::new(host_harness::HostConfig::default())
+        .unwrap()
+        .load(
+            component_artifacts::x_connector(),
+            host_harness::Manifest::from_json(X_MANIFEST).unwrap(),
+        )
+        .await
+        .unwrap()
+}
