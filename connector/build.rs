@@ -13,6 +13,37 @@ struct Manifest {
     actions: Vec<ActionMeta>,
     #[serde(default)]
     triggers: Vec<TriggerMeta>,
+    usage: Usage,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    units: Vec<Unit>,
+    endpoints: Vec<Endpoint>,
+}
+
+#[derive(Deserialize)]
+struct Unit {
+    id: String,
+    label: String,
+}
+
+#[derive(Deserialize)]
+struct Endpoint {
+    method: String,
+    path: String,
+    data: Option<String>,
+    owned: Option<String>,
+    #[serde(default)]
+    includes: std::collections::BTreeMap<String, String>,
+    request: Option<String>,
+    request_with_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Restriction {
+    rule: String,
+    detail: String,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +68,8 @@ struct ActionMeta {
     description: String,
     scopes: Vec<String>,
     contexts: Vec<String>,
+    #[serde(default)]
+    restrictions: Vec<Restriction>,
 }
 
 fn main() {
@@ -83,12 +116,17 @@ fn main() {
     for a in &manifest.actions {
         writeln!(
             code,
-            "        ActionMeta {{ id: {:?}, title: {:?}, description: {:?}, scopes: {}, contexts: {} }},",
+            "        ActionMeta {{ id: {:?}, title: {:?}, description: {:?}, scopes: {}, contexts: {}, restrictions: &[{}] }},",
             a.id,
             a.title,
             a.description,
             strings(&a.scopes),
-            strings(&a.contexts)
+            strings(&a.contexts),
+            a.restrictions
+                .iter()
+                .map(|r| format!("Restriction {{ rule: {:?}, detail: {:?} }}", r.rule, r.detail))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
         .unwrap();
     }
@@ -104,6 +142,64 @@ fn main() {
             strings(&t.scopes),
             strings(&t.contexts),
             t.delivery.iter().any(|d| d == "push")
+        )
+        .unwrap();
+    }
+    writeln!(code, "    ],").unwrap();
+    // The usage table: units by position, endpoints naming them by index.
+    let unit = |id: &Option<String>, what: &str| -> String {
+        match id {
+            None => "None".into(),
+            Some(id) => match manifest.usage.units.iter().position(|u| &u.id == id) {
+                Some(i) => format!("Some({i})"),
+                None => panic!(
+                    "usage: {what} names the unit `{id}`, which usage.units does not declare"
+                ),
+            },
+        }
+    };
+    assert!(
+        manifest
+            .usage
+            .units
+            .first()
+            .is_some_and(|u| u.id == "requests"),
+        "usage.units must start with `requests`, which every request sent counts in"
+    );
+    writeln!(code, "    usage_units: &[").unwrap();
+    for u in &manifest.usage.units {
+        writeln!(
+            code,
+            "        UsageUnit {{ id: {:?}, label: {:?} }},",
+            u.id, u.label
+        )
+        .unwrap();
+    }
+    writeln!(code, "    ],").unwrap();
+    writeln!(code, "    usage_endpoints: &[").unwrap();
+    for e in &manifest.usage.endpoints {
+        let at = format!("{} {}", e.method, e.path);
+        let includes: Vec<String> = e
+            .includes
+            .iter()
+            .map(|(kind, id)| {
+                let i = unit(&Some(id.clone()), &at);
+                format!(
+                    "({kind:?}, {})",
+                    i.trim_start_matches("Some(").trim_end_matches(')')
+                )
+            })
+            .collect();
+        writeln!(
+            code,
+            "        UsageEndpoint {{ method: {:?}, path: {:?}, data: {}, owned: {}, includes: &[{}], request: {}, request_with_url: {} }},",
+            e.method,
+            e.path,
+            unit(&e.data, &at),
+            unit(&e.owned, &at),
+            includes.join(", "),
+            unit(&e.request, &at),
+            unit(&e.request_with_url, &at),
         )
         .unwrap();
     }

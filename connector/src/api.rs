@@ -8,11 +8,12 @@
 
 use crate::bindings::integration::connector::host;
 use crate::error::{
-    ConnectorError, RateLimited, UpstreamError, forbidden, internal, invalid_input,
+    ConnectorError, RateLimited, Refusal, UpstreamError, internal, invalid_input, refused,
 };
 use crate::http::{self, BodySource, Request, Response, Verb};
 use crate::manifest::manifest;
 use crate::retry::{self, Budget};
+use crate::usage::Meter;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -46,11 +47,14 @@ pub struct XApi {
     authority: String,
     /// How long GETs may keep retrying, for the running action.
     read_budget: Cell<Budget>,
+    /// What the running action has consumed at X.
+    pub usage: Meter,
 }
 
 impl XApi {
-    /// The client for the manifest's `api.base_url`.
-    pub fn from_manifest() -> Result<Self, ConnectorError> {
+    /// The client for the manifest's `api.base_url`, acting for
+    /// `account_id` when known (for metering the account's own reads).
+    pub fn from_manifest(account_id: Option<String>) -> Result<Self, ConnectorError> {
         let base = manifest().api.base_url;
         let (https, authority) = if let Some(rest) = base.strip_prefix("https://") {
             (true, rest)
@@ -65,6 +69,7 @@ impl XApi {
             https,
             authority: authority.trim_end_matches('/').to_string(),
             read_budget: Cell::new(Budget::new(retry::DEFAULT_BUDGET)),
+            usage: Meter::new(account_id),
         })
     }
 
@@ -110,10 +115,12 @@ impl XApi {
     /// `POST path` with a JSON body.
     pub fn post_json(&self, path: &str, body: &Value) -> Result<Answer, ConnectorError> {
         let mut bytes = serde_json::to_vec(body).map_err(|e| internal(e.to_string()))?;
-        self.send(
+        let text = body.get("text").and_then(Value::as_str);
+        self.send_metered(
             Verb::Post,
             path.to_string(),
             Some(("application/json", &mut bytes)),
+            text,
         )
     }
 
@@ -143,6 +150,18 @@ impl XApi {
         path_and_query: String,
         body: Option<(&str, &mut dyn BodySource)>,
     ) -> Result<Answer, ConnectorError> {
+        self.send_metered(verb, path_and_query, body, None)
+    }
+
+    /// Sends a request and counts what it consumed; `text` is the text a
+    /// write publishes, which X prices apart when it holds a URL.
+    fn send_metered(
+        &self,
+        verb: Verb,
+        path_and_query: String,
+        body: Option<(&str, &mut dyn BodySource)>,
+        text: Option<&str>,
+    ) -> Result<Answer, ConnectorError> {
         let mut headers = vec![
             ("accept", "application/json".to_string()),
             (
@@ -154,15 +173,22 @@ impl XApi {
             headers.push(("content-type", content_type.to_string()));
             source
         });
-        let response = http::send(Request {
+        let sent = http::send(Request {
             verb,
             https: self.https,
             authority: &self.authority,
-            path_and_query,
+            path_and_query: path_and_query.clone(),
             headers,
             body,
-        })?;
-        classify(&response)
+        });
+        // A request the host refused never reached X.
+        if !matches!(sent, Err(ConnectorError::Forbidden(_))) {
+            self.usage.sent();
+        }
+        let answer = classify(&sent?)?;
+        self.usage
+            .answered(verb, &path_and_query, &answer.body, text);
+        Ok(answer)
     }
 }
 
@@ -262,8 +288,16 @@ fn problem_error(status: u16, body: &Value, rate_limit: &RateLimit) -> Connector
         401 => ConnectorError::Unauthorized(format!(
             "X refused the connection's credentials ({detail}); reconnect the account"
         )),
+        402 => refused(
+            Refusal::AccessLevel,
+            Some("credits-depleted"),
+            p.kind,
+            format!(
+                "X refused the request for payment ({detail}): the app's prepaid credits are used up or its spending limit is reached; add credits or raise the limit in the X Developer Console"
+            ),
+        ),
         403 if is_duplicate(&detail) => ConnectorError::Conflict(detail),
-        403 => forbidden(Vec::new(), detail),
+        403 => refusal(body, p.kind, detail),
         404 => ConnectorError::NotFound(detail),
         409 => ConnectorError::Conflict(detail),
         429 => ConnectorError::RateLimited(RateLimited {
@@ -279,6 +313,41 @@ fn problem_error(status: u16, body: &Value, rate_limit: &RateLimit) -> Connector
             detail,
             problem_type: p.kind.map(str::to_string),
         }),
+    }
+}
+
+/// Tells apart X's 403s: the app's access level, a rule of X's such as
+/// who may reply, a protected resource, or the app's permission setting.
+fn refusal(body: &Value, kind: Option<&str>, detail: String) -> ConnectorError {
+    let short_kind = kind.and_then(|k| k.rsplit('/').next()).unwrap_or("");
+    let lower = detail.to_ascii_lowercase();
+    match short_kind {
+        // `reason: client-not-enrolled`: the app's access does not include
+        // the endpoint; the action's wording comes from the manifest.
+        "client-forbidden" => {
+            let mut words = format!("X refused this for the app's access level: {detail}");
+            if let Some(url) = body.get("registration_url").and_then(Value::as_str) {
+                words.push_str(&format!(" (access: {url})"));
+            }
+            refused(Refusal::AccessLevel, None, kind, words)
+        }
+        "oauth1-permissions" => refused(
+            Refusal::AccessLevel,
+            Some("app-permissions"),
+            kind,
+            format!(
+                "X refused this for the app's permissions: {detail}; in the X Developer Console set the app to Read and write (and Direct messages when needed), then reconnect"
+            ),
+        ),
+        "not-authorized-for-resource" | "resource-unavailable" => {
+            refused(Refusal::Resource, None, kind, detail)
+        }
+        _ if lower.contains("mentioned or otherwise engaged")
+            || lower.contains("reply to this conversation is not allowed") =>
+        {
+            refused(Refusal::Rule, Some("summoned-replies-only"), kind, detail)
+        }
+        _ => refused(Refusal::Other, None, kind, detail),
     }
 }
 
@@ -303,9 +372,10 @@ pub fn partial_error(body: &Value) -> Option<ConnectorError> {
     let kind = first.get("type").and_then(Value::as_str).unwrap_or("");
     Some(match kind.rsplit('/').next().unwrap_or("") {
         "resource-not-found" => ConnectorError::NotFound(detail),
-        "not-authorized-for-resource" | "not-authorized-for-field" | "client-forbidden" => {
-            forbidden(Vec::new(), detail)
+        "not-authorized-for-resource" | "not-authorized-for-field" => {
+            refused(Refusal::Resource, None, Some(kind), detail)
         }
+        "client-forbidden" => refused(Refusal::AccessLevel, None, Some(kind), detail),
         _ => ConnectorError::Upstream(UpstreamError {
             status: 200,
             title: first

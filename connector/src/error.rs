@@ -4,7 +4,7 @@
 //! keep call sites short and the wording consistent.
 
 pub use crate::bindings::integration::connector::types::{
-    ConnectorError, Forbidden, InvalidInput, RateLimited, UpstreamError,
+    ConnectorError, Forbidden, InvalidInput, RateLimited, Refusal, UpstreamError,
 };
 
 /// The input field at `field` is refused for `reason`.
@@ -20,11 +20,30 @@ pub fn internal(message: impl Into<String>) -> ConnectorError {
     ConnectorError::Internal(message.into())
 }
 
-/// The connection lacks `missing` scopes, or is refused for `detail`.
-pub fn forbidden(missing: Vec<String>, detail: impl Into<String>) -> ConnectorError {
+/// The connection lacks the `missing` scopes.
+pub fn missing_scopes(missing: Vec<String>, detail: impl Into<String>) -> ConnectorError {
     ConnectorError::Forbidden(Forbidden {
         missing_scopes: missing,
         detail: detail.into(),
+        reason: Refusal::MissingScopes,
+        rule: None,
+        problem_type: None,
+    })
+}
+
+/// A refusal for `reason`, by the named `rule` when one applies.
+pub fn refused(
+    reason: Refusal,
+    rule: Option<&str>,
+    problem_type: Option<&str>,
+    detail: impl Into<String>,
+) -> ConnectorError {
+    ConnectorError::Forbidden(Forbidden {
+        missing_scopes: Vec::new(),
+        detail: detail.into(),
+        reason,
+        rule: rule.map(str::to_string),
+        problem_type: problem_type.map(str::to_string),
     })
 }
 

@@ -10,7 +10,7 @@ use crate::bindings::wasi::http::types::{
     Scheme,
 };
 use crate::bindings::wasi::io::streams::{InputStream, OutputStream, StreamError};
-use crate::error::{ConnectorError, forbidden, internal};
+use crate::error::{ConnectorError, Refusal, internal, refused};
 
 /// Largest response body the connector reads into memory. X's largest JSON
 /// answers (100 posts with every field and expansion) are far below this.
@@ -25,6 +25,17 @@ pub enum Verb {
     Get,
     Post,
     Delete,
+}
+
+impl Verb {
+    /// The method's name, as HTTP writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
+        }
+    }
 }
 
 /// A request to one origin.
@@ -261,8 +272,10 @@ fn request_options() -> Option<RequestOptions> {
 
 fn transport_error(authority: &str, code: &ErrorCode) -> ConnectorError {
     match code {
-        ErrorCode::HttpRequestDenied => forbidden(
-            Vec::new(),
+        ErrorCode::HttpRequestDenied => refused(
+            Refusal::Resource,
+            Some("egress-denied"),
+            None,
             format!(
                 "the host refused a request to {authority}: it is not in the connector's egress list"
             ),

@@ -1,12 +1,13 @@
 //! Parsing an action's JSON input, with errors that name the field.
 //!
 //! Inputs are Rust types with `#[serde(deny_unknown_fields)]`; the same types
-//! produce the published JSON Schemas. serde reports *what* is wrong and
-//! `serde_path_to_error` *where*; this module turns both into an
-//! `invalid-input` whose `field` is a path such as `reply.in_reply_to` or
-//! `media_ids[2]`.
+//! produce the published JSON Schemas. serde reports *what* is wrong and at
+//! which line and column; this module turns both into an `invalid-input`
+//! whose `field` is a path such as `reply.in_reply_to` or `media_ids[2]`
+//! (see `json_path`).
 
 use crate::error::{ConnectorError, invalid_input};
+use crate::json_path;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -37,19 +38,9 @@ pub fn parse<T: DeserializeOwned + Validate>(text: &str) -> Result<T, ConnectorE
             ),
         });
     }
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        describe(&path, e.inner())
-    })?;
-    de.end().map_err(|e| {
-        invalid_input(
-            "",
-            format!(
-                "input is not valid JSON: {}",
-                strip_position(&e.to_string())
-            ),
-        )
+    let value: T = serde_json::from_str(text).map_err(|e| {
+        let offset = json_path::offset_of(text, e.line(), e.column());
+        describe(&json_path::path_at(text, offset), &e)
     })?;
     value.validate()?;
     Ok(value)
@@ -58,8 +49,6 @@ pub fn parse<T: DeserializeOwned + Validate>(text: &str) -> Result<T, ConnectorE
 fn describe(path: &str, error: &serde_json::Error) -> ConnectorError {
     let message = error.to_string();
     let message = strip_position(&message);
-    // serde_path_to_error renders the root as ".".
-    let path = if path == "." { "" } else { path };
     if error.is_syntax() || error.is_eof() {
         return invalid_input("", format!("input is not valid JSON: {message}"));
     }
@@ -99,6 +88,26 @@ fn strip_position(message: &str) -> &str {
     }
 }
 
+/// Deserializes a string and checks it with `check` while the parser still
+/// knows where the string is, so that a refusal names its field (see
+/// `json_path`): an error raised after deserializing has no position.
+pub fn checked_str<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    check: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    struct Checked<T>(fn(&str) -> Result<T, String>);
+    impl<T> serde::de::Visitor<'_> for Checked<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+            (self.0)(text).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_str(Checked(check))
+}
+
 /// The numeric id of a post or user, as X writes it: 1 to 19 digits, in a
 /// string so that no JSON number rounds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,15 +128,16 @@ impl Id {
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        if (1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Id(text))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "`{}` is not an X id: expected a string of 1 to 19 digits",
-                text.chars().take(40).collect::<String>()
-            )))
-        }
+        checked_str(deserializer, |text| {
+            if (1..=19).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(Id(text.to_string()))
+            } else {
+                Err(format!(
+                    "`{}` is not an X id: expected a string of 1 to 19 digits",
+                    text.chars().take(40).collect::<String>()
+                ))
+            }
+        })
     }
 }
 
@@ -279,12 +289,13 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Timestamp::parse(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "`{}` is not an RFC 3339 date-time such as 2026-11-20T09:30:00Z",
-                text.chars().take(40).collect::<String>()
-            ))
+        checked_str(deserializer, |text| {
+            Timestamp::parse(text).ok_or_else(|| {
+                format!(
+                    "`{}` is not an RFC 3339 date-time such as 2026-11-20T09:30:00Z",
+                    text.chars().take(40).collect::<String>()
+                )
+            })
         })
     }
 }

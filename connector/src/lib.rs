@@ -13,6 +13,7 @@ mod api;
 mod error;
 mod http;
 mod input;
+mod json_path;
 pub mod manifest;
 mod media;
 #[cfg(prebuilt_schemas)]
@@ -21,6 +22,7 @@ mod push;
 mod retry;
 pub mod text;
 pub mod triggers;
+mod usage;
 
 #[allow(missing_docs, clippy::all)]
 mod bindings {

@@ -22,6 +22,47 @@ pub struct Manifest {
     pub actions: &'static [ActionMeta],
     /// Metadata of every trigger, in display order.
     pub triggers: &'static [TriggerMeta],
+    /// The API's billing units, which `usage` outputs count in.
+    pub usage_units: &'static [UsageUnit],
+    /// What each endpoint consumes, in those units.
+    pub usage_endpoints: &'static [UsageEndpoint],
+}
+
+/// One billing unit of the API.
+#[derive(Debug)]
+pub struct UsageUnit {
+    /// The unit's name in an output's `usage`.
+    pub id: &'static str,
+    /// The API's own name for it, from its pricing page.
+    pub label: &'static str,
+}
+
+/// What one endpoint consumes; units are indices into `usage_units`.
+#[derive(Debug)]
+pub struct UsageEndpoint {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path, with `{name}` for a segment that varies.
+    pub path: &'static str,
+    /// The unit each resource of `data` counts in.
+    pub data: Option<usize>,
+    /// The unit `data` counts in when the first `{...}` is the account.
+    pub owned: Option<usize>,
+    /// The unit of each kind of resource in `includes`.
+    pub includes: &'static [(&'static str, usize)],
+    /// The unit a successful request counts one in.
+    pub request: Option<usize>,
+    /// The unit a successful request whose text holds a URL counts in.
+    pub request_with_url: Option<usize>,
+}
+
+/// What an action cannot do on an access level the API sells.
+#[derive(Debug)]
+pub struct Restriction {
+    /// The rule's stable name, as a `forbidden` error carries it.
+    pub rule: &'static str,
+    /// What is refused and what to do, for a workflow builder.
+    pub detail: &'static str,
 }
 
 /// The API section of the manifest.
@@ -44,6 +85,8 @@ pub struct ActionMeta {
     pub scopes: &'static [&'static str],
     /// `user`, `app` or both: which kinds of connection can run it.
     pub contexts: &'static [&'static str],
+    /// What the API refuses this action on some access levels.
+    pub restrictions: &'static [Restriction],
 }
 
 /// One trigger's metadata.

@@ -780,6 +780,7 @@ impl ConnectionManager {
             Err(ActionError::Forbidden {
                 missing_scopes,
                 detail,
+                ..
             }) => {
                 let needed = self
                     .manifest()

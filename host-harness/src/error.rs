@@ -17,11 +17,22 @@ pub enum ActionError {
     /// The user must reconnect.
     #[error("unauthorized: {reason}")]
     Unauthorized { reason: String },
-    /// The connection lacks permission, possibly the named scopes.
+    /// The connection lacks permission: the named scopes, the app's
+    /// access level, the account's plan, a rule of the API, or access to
+    /// the resource (`reason`).
     #[error("forbidden: {detail}")]
     Forbidden {
         missing_scopes: Vec<String>,
         detail: String,
+        /// `missing-scopes`, `access-level`, `account-plan`, `rule`,
+        /// `resource` or `other`, as in the WIT contract.
+        reason: String,
+        /// The connector's stable name of the rule that refused it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+        /// The API's own type of the refusal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem_type: Option<String>,
     },
     /// The target does not exist or is not visible.
     #[error("not found: {detail}")]

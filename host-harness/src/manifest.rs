@@ -44,6 +44,10 @@ pub struct Manifest {
     /// How to learn the connected account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
+    /// The levels of access the API sells to apps, which actions'
+    /// restrictions name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_levels: Vec<AccessLevel>,
     pub actions: Vec<ActionMeta>,
     /// What starts a workflow; a connector may have none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -189,6 +193,30 @@ pub struct ActionMeta {
     pub description: String,
     pub scopes: Vec<String>,
     pub contexts: Vec<String>,
+    /// What the API refuses this action on some access levels, so that a
+    /// platform can say so before a workflow runs into it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restrictions: Vec<Restriction>,
+}
+
+/// A level of access the API sells to apps (a plan).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessLevel {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub help: Option<String>,
+}
+
+/// What an action cannot do on one access level.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Restriction {
+    /// An `access_levels` id.
+    pub access_level: String,
+    /// The rule's stable name, as the action's `forbidden` error carries it.
+    pub rule: String,
+    /// What is refused and what to do.
+    pub detail: String,
 }
 
 /// How a trigger's events can reach the host.
@@ -306,6 +334,16 @@ impl Manifest {
                 "trigger `{}` can be pushed, and the manifest has no `push` section",
                 t.id
             )));
+        }
+        for action in &self.actions {
+            for r in &action.restrictions {
+                if !self.access_levels.iter().any(|l| l.id == r.access_level) {
+                    return Err(ManifestError::Inconsistent(format!(
+                        "action `{}` is restricted on access level `{}`, which access_levels does not declare",
+                        action.id, r.access_level
+                    )));
+                }
+            }
         }
         if let Some(identity) = &self.identity
             && self.action(&identity.action).is_none()

@@ -794,6 +794,9 @@ impl LoadedConnector {
                 return Err(ActionError::Forbidden {
                     missing_scopes: Vec::new(),
                     detail: format!("the host refused a request: {refusal}"),
+                    reason: "resource".into(),
+                    rule: Some("egress-denied".into()),
+                    problem_type: None,
                 });
             }
         }
@@ -1064,6 +1067,9 @@ fn from_wit(e: wit::ConnectorError) -> ActionError {
         W::Forbidden(f) => ActionError::Forbidden {
             missing_scopes: f.missing_scopes,
             detail: f.detail,
+            reason: refusal_name(f.reason).into(),
+            rule: f.rule,
+            problem_type: f.problem_type,
         },
         W::NotFound(detail) => ActionError::NotFound { detail },
         W::RateLimited(r) => ActionError::RateLimited {
@@ -1081,6 +1087,19 @@ fn from_wit(e: wit::ConnectorError) -> ActionError {
         },
         W::Timeout(detail) => ActionError::Timeout { detail },
         W::Internal(detail) => ActionError::Internal { detail },
+    }
+}
+
+/// The WIT `refusal`'s name, as the JSON error carries it.
+fn refusal_name(reason: wit::Refusal) -> &'static str {
+    use wit::Refusal as R;
+    match reason {
+        R::MissingScopes => "missing-scopes",
+        R::AccessLevel => "access-level",
+        R::AccountPlan => "account-plan",
+        R::Rule => "rule",
+        R::Resource => "resource",
+        R::Other => "other",
     }
 }
 

@@ -31,16 +31,17 @@ macro_rules! names {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                match Self::ALL.iter().find(|name| **name == text) {
-                    Some(name) => Ok($name(name)),
-                    None => Err(serde::de::Error::custom(format!(
-                        "`{}` is not one of X's {}: {}",
-                        text.chars().take(40).collect::<String>(),
-                        $param,
-                        Self::ALL.join(", ")
-                    ))),
-                }
+                crate::input::checked_str(deserializer, |text| {
+                    match Self::ALL.iter().find(|name| **name == text) {
+                        Some(name) => Ok($name(name)),
+                        None => Err(format!(
+                            "`{}` is not one of X's {}: {}",
+                            text.chars().take(40).collect::<String>(),
+                            $param,
+                            Self::ALL.join(", ")
+                        )),
+                    }
+                })
             }
         }
 

@@ -23,9 +23,9 @@ use crate::bindings::integration::connector::host;
 use crate::bindings::integration::connector::types::{
     ActionDescriptor, AuthKind, ConnectionFacts, ConnectorError, Descriptor,
 };
-use crate::error::{forbidden, internal, invalid_input};
+use crate::error::{Refusal, internal, invalid_input, missing_scopes, refused};
 use crate::input::{self, Validate};
-use crate::manifest::{MANIFEST_JSON, manifest};
+use crate::manifest::{ActionMeta, MANIFEST_JSON, manifest};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -98,7 +98,14 @@ fn entry<A: Action>() -> Entry {
             schema
         },
         #[cfg(not(prebuilt_schemas))]
-        output_schema: || schemars::schema_for!(A::Output).to_value(),
+        output_schema: || {
+            let mut schema = schemars::schema_for!(A::Output).to_value();
+            schema["properties"]["usage"] = crate::usage::schema();
+            if let Some(required) = schema["required"].as_array_mut() {
+                required.push("usage".into());
+            }
+            schema
+        },
         run: |ctx, text| {
             let text = if A::READS {
                 read_options::take(ctx, text)?
@@ -107,8 +114,10 @@ fn entry<A: Action>() -> Entry {
             };
             let input = input::parse::<A::Input>(&text)?;
             let output = A::run(ctx, input)?;
-            serde_json::to_string(&output)
-                .map_err(|e| internal(format!("cannot encode the output: {e}")))
+            let mut output = serde_json::to_value(&output)
+                .map_err(|e| internal(format!("cannot encode the output: {e}")))?;
+            output["usage"] = ctx.api.usage.to_json();
+            Ok(output.to_string())
         },
     }
 }
@@ -188,7 +197,25 @@ pub fn invoke(action_id: &str, input: &str) -> Result<String, ConnectorError> {
         .action(action_id)
         .ok_or_else(|| internal(format!("action {action_id} is missing from the manifest")))?;
     let ctx = context(meta.id, meta.scopes, meta.contexts)?;
-    (entry.run)(&ctx, input)
+    (entry.run)(&ctx, input).map_err(|e| explain_restriction(meta, e))
+}
+
+/// Words an access-level or rule refusal with what the manifest says the
+/// action's restrictions are, keeping X's own detail and problem type.
+fn explain_restriction(meta: &ActionMeta, error: ConnectorError) -> ConnectorError {
+    let ConnectorError::Forbidden(mut refusal) = error else {
+        return error;
+    };
+    let wanted = match (&refusal.reason, refusal.rule.as_deref()) {
+        (_, Some(rule)) => rule,
+        (Refusal::AccessLevel, None) => "not-in-access-level",
+        _ => return ConnectorError::Forbidden(refusal),
+    };
+    if let Some(r) = meta.restrictions.iter().find(|r| r.rule == wanted) {
+        refusal.rule = Some(r.rule.to_string());
+        refusal.detail = format!("{} X said: {}", r.detail, refusal.detail);
+    }
+    ConnectorError::Forbidden(refusal)
 }
 
 /// The context of an action or trigger `id` on the host's current
@@ -197,7 +224,7 @@ pub fn context(id: &str, scopes: &[&str], contexts: &[&str]) -> Result<Context, 
     let facts = host::connection();
     check_access(id, scopes, contexts, &facts)?;
     Ok(Context {
-        api: XApi::from_manifest()?,
+        api: XApi::from_manifest(facts.account_id.clone())?,
         facts,
         account_id: OnceCell::new(),
     })
@@ -213,8 +240,10 @@ fn check_access(
 ) -> Result<(), ConnectorError> {
     let app_only = facts.auth_kind == AuthKind::Oauth2ClientCredentials;
     if app_only && !contexts.contains(&"app") {
-        return Err(forbidden(
-            Vec::new(),
+        return Err(refused(
+            Refusal::Resource,
+            Some("user-context-only"),
+            None,
             format!(
                 "`{id}` acts for a user, and this connection is app-only; connect with OAuth 2.0 or OAuth 1.0a"
             ),
@@ -227,7 +256,7 @@ fn check_access(
             .map(|s| s.to_string())
             .collect();
         if !missing.is_empty() {
-            return Err(forbidden(
+            return Err(missing_scopes(
                 missing.clone(),
                 format!(
                     "`{id}` needs the scopes {}, which the connection was not granted; reconnect and grant them",
@@ -257,6 +286,7 @@ impl Context {
             Some(id) => id.clone(),
             None => users::me(self, &fields::UserFields::bare())?.user.id,
         };
+        self.api.usage.set_account_id(&id);
         Ok(self.account_id.get_or_init(|| id))
     }
 }

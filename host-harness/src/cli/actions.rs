@@ -34,6 +34,19 @@ pub async fn run(host: &HostArgs, args: ActionsArgs) -> Result<ExitCode> {
         println!("{}  {}", action.id, action.title);
         println!("    {}", action.description);
         println!("    scopes: {}", action.required_scopes.join(" "));
+        let manifest = connector.manifest();
+        for r in manifest
+            .action(&action.id)
+            .map(|a| a.restrictions.as_slice())
+            .unwrap_or_default()
+        {
+            let level = manifest
+                .access_levels
+                .iter()
+                .find(|l| l.id == r.access_level)
+                .map_or(r.access_level.as_str(), |l| l.label.as_str());
+            println!("    restricted on {level} ({}): {}", r.rule, r.detail);
+        }
         println!("    input:{}", input_fields(action));
         println!();
     }

@@ -72,8 +72,24 @@ pub struct AppKeys {
     pub api_secret: String,
 }
 
+/// The access X sells an app, which decides what X refuses it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AccessLevel {
+    /// Negotiated access: nothing below is refused. The emulator's default,
+    /// so that every action can be tried.
+    #[default]
+    Enterprise,
+    /// X's self-serve pay-per-use access since April 2026: likes, follows
+    /// and quote posts are refused as `client-forbidden`, and a reply only
+    /// goes to a post that mentions the replying account, quotes one of its
+    /// posts, or is its own.
+    PayPerUse,
+}
+
 /// State shared by every request handler.
 pub(crate) struct Shared {
+    /// The access level of every app calling this emulator.
+    pub access: Mutex<AccessLevel>,
     pub world: Mutex<world::World>,
     pub clock: Clock,
     pub traffic: Mutex<Vec<Exchange>>,
@@ -104,6 +120,7 @@ impl Emulator {
         let world = world::World::seeded(&clock);
         let (pusher, jobs) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            access: Mutex::new(AccessLevel::default()),
             world: Mutex::new(world),
             clock,
             traffic: Mutex::new(Vec::new()),
@@ -134,6 +151,11 @@ impl Emulator {
             task: Some(task),
             pusher: Some(pusher),
         })
+    }
+
+    /// Serves every app as having `access`, from the next request on.
+    pub fn set_access_level(&self, access: AccessLevel) {
+        *self.shared.access.lock().unwrap() = access;
     }
 
     /// `http://127.0.0.1:PORT`, the emulator's origin.

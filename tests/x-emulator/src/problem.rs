@@ -65,6 +65,33 @@ pub fn client_not_enrolled() -> Response {
     )
 }
 
+/// 403 for an endpoint the app's access level does not include: X's
+/// answer to a self-serve app asking for what only Enterprise access has.
+pub fn not_in_access_level() -> Response {
+    with_body(
+        StatusCode::FORBIDDEN,
+        json!({
+            "title": "Client Forbidden",
+            "detail": "You currently have access to a subset of X API V2 endpoints and limited v1.1 endpoints (e.g. media post, oauth) only. If you need access to this endpoint, you may need a different access level. You can learn more here: https://developer.x.com/en/portal/product",
+            "reason": "client-not-enrolled",
+            "registration_url": "https://developer.x.com/en/portal/product",
+            "required_enrollment": "Appropriate Level of API Access",
+            "type": "https://api.twitter.com/2/problems/client-forbidden",
+            "status": 403
+        }),
+    )
+}
+
+/// 403 for a reply that X's rule for self-serve apps refuses: the post
+/// replied to neither mentions the replying account nor quotes it.
+pub fn reply_not_summoned() -> Response {
+    generic(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the author of the post you are replying to.",
+    )
+}
+
 /// 403 for a user token that lacks a scope the endpoint needs.
 pub fn missing_scope() -> Response {
     generic(

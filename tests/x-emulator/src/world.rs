@@ -445,6 +445,32 @@ impl World {
             .find(|u| u.username.eq_ignore_ascii_case(username))
     }
 
+    /// Whether `user` may reply to post `id` under X's rule for self-serve
+    /// apps: the post is the user's own, mentions the user, or quotes one
+    /// of the user's posts. A post that does not exist is left to the
+    /// reply's own check.
+    pub fn summons(&self, id: u64, user: u64) -> bool {
+        let Some(post) = self.post(id) else {
+            return true;
+        };
+        if post.author_id == user {
+            return true;
+        }
+        let mentioned = self.user(user).is_some_and(|u| {
+            let handle = format!("@{}", u.username.to_ascii_lowercase());
+            let text = post.text.to_ascii_lowercase();
+            text.match_indices(&handle).any(|(at, _)| {
+                let next = text[at + handle.len()..].chars().next();
+                !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        });
+        let quotes_user = post.references.iter().any(|(kind, quoted)| {
+            matches!(kind, Reference::Quoted)
+                && self.post(*quoted).is_some_and(|q| q.author_id == user)
+        });
+        mentioned || quotes_user
+    }
+
     pub fn post(&self, id: u64) -> Option<&Post> {
         self.posts.get(&id)
     }

@@ -1,10 +1,27 @@
 //! Runs the emulator on its own: prints its origin and a user token for
 //! `@ada` with every scope, then serves until stopped. For benchmarks that
 //! need the emulator in another process, and for trying requests by hand.
+//!
+//! `--access pay-per-use` serves apps as X's self-serve access does (likes,
+//! follows and quote posts refused, replies only where summoned);
+//! `--access enterprise`, the default, refuses none of it.
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let access = match std::env::args()
+        .skip_while(|a| a != "--access")
+        .nth(1)
+        .as_deref()
+    {
+        None | Some("enterprise") => x_emulator::AccessLevel::Enterprise,
+        Some("pay-per-use") => x_emulator::AccessLevel::PayPerUse,
+        Some(other) => {
+            eprintln!("--access takes pay-per-use or enterprise, not {other}");
+            std::process::exit(2);
+        }
+    };
     let x = x_emulator::Emulator::start().await?;
+    x.set_access_level(access);
     let token = x.issue_user_token(
         "ada",
         &[

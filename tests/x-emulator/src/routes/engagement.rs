@@ -114,6 +114,11 @@ async fn create(
     kind: Kind,
 ) -> Result<Response, Response> {
     let (caller, user) = acting_user(&shared, &headers, &kind, &id).await?;
+    if matches!(kind.name, "like" | "follow")
+        && *shared.access.lock().unwrap() == crate::AccessLevel::PayPerUse
+    {
+        return Err(problem::not_in_access_level());
+    }
     let request: Value = serde_json::from_slice(&body)
         .map_err(|e| problem::invalid_body(&format!("Request body is not valid JSON: {e}")))?;
     let target = request

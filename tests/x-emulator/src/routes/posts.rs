@@ -123,6 +123,16 @@ pub async fn create(
         nullcast: flag("nullcast")?,
     };
     let mut world = shared.world.lock().unwrap();
+    if *shared.access.lock().unwrap() == crate::AccessLevel::PayPerUse {
+        if quote.is_some() {
+            return Err(problem::not_in_access_level());
+        }
+        if let Some(target) = reply_to
+            && !world.summons(target, author)
+        {
+            return Err(problem::reply_not_summoned());
+        }
+    }
     match world.create_post(author, &text, reply_to, quote, now) {
         Ok(id) => Ok({
             let mut extras = extras;
