@@ -38,6 +38,7 @@ struct Endpoint {
     includes: std::collections::BTreeMap<String, String>,
     request: Option<String>,
     request_with_url: Option<String>,
+    body_has: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -192,9 +193,10 @@ fn main() {
             .collect();
         writeln!(
             code,
-            "        UsageEndpoint {{ method: {:?}, path: {:?}, data: {}, owned: {}, includes: &[{}], request: {}, request_with_url: {} }},",
+            "        UsageEndpoint {{ method: {:?}, path: {:?}, body_has: {:?}, data: {}, owned: {}, includes: &[{}], request: {}, request_with_url: {} }},",
             e.method,
             e.path,
+            e.body_has.as_deref(),
             unit(&e.data, &at),
             unit(&e.owned, &at),
             includes.join(", "),

@@ -160,6 +160,7 @@ async fn the_manifest_names_the_restricted_actions_and_their_access_level() {
         vec![
             ("post.create", "pay-per-use", "not-in-access-level"),
             ("post.create", "pay-per-use", "summoned-replies-only"),
+            ("post.thread", "pay-per-use", "summoned-replies-only"),
             ("post.like", "pay-per-use", "not-in-access-level"),
             ("user.follow", "pay-per-use", "not-in-access-level"),
         ]

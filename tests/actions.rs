@@ -1068,6 +1068,8 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
     scopes.sort();
     scopes.dedup();
     let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    // A subscriber, so that `post.edit` may edit.
+    bed.x.set_subscription("ada", "Premium");
     let ada = oauth_connection(&bed.x, "ada", &scopes);
     let grace_id = bed.x.user_id("grace").unwrap();
     let target = bed
@@ -1079,6 +1081,10 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
         .run_as(&ada, "post.create", json!({"text": "A post to delete."}))
         .await
         .unwrap();
+    let editable = bed
+        .run_as(&ada, "post.create", json!({"text": "A post to edit."}))
+        .await
+        .unwrap();
     let sample = |action: &str| -> Option<serde_json::Value> {
         Some(match action {
             "users.me" | "user.followers" | "user.following" | "timeline.user"
@@ -1086,6 +1092,8 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
             "users.lookup" => json!({"usernames": ["grace", "nobody_here"]}),
             "post.validate" => json!({"text": "Counting 🧮 https://example.com"}),
             "post.create" => json!({"text": "Checking the catalogue."}),
+            "post.thread" => json!({"posts": [{"text": "Thread, one."}, {"text": "Thread, two."}]}),
+            "post.edit" => json!({"post_id": editable["post"]["id"], "text": "A post, edited."}),
             "post.delete" => json!({"id": doomed["post"]["id"]}),
             "post.lookup" => json!({"ids": [post_id, "1"]}),
             "post.liking_users" | "post.reposted_by" | "post.like" | "post.unlike"

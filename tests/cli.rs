@@ -172,7 +172,7 @@ fn actions_lists_ids_titles_and_schemas() {
     );
     let listing: Value = serde_json::from_str(&stdout(&json)).unwrap();
     let actions = &listing["actions"];
-    assert_eq!(actions.as_array().unwrap().len(), 25);
+    assert_eq!(actions.as_array().unwrap().len(), 27);
     assert_eq!(actions[5]["input_schema"]["required"][0], "text");
 }
 

@@ -167,6 +167,7 @@ async fn missing_scopes_are_named_and_x_refusals_are_forbidden() {
             auth_kind: AuthKind::Oauth2ClientCredentials,
             granted_scopes: None,
             account_id: None,
+            account_facts: Default::default(),
         },
         SecretString::from(bed.x.issue_app_token()),
     );

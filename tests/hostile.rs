@@ -51,6 +51,7 @@ fn ada(x: &Emulator) -> Connection {
             auth_kind: host_harness::manifest::AuthKind::BearerToken,
             granted_scopes: None,
             account_id: x.user_id("ada"),
+            account_facts: Default::default(),
         },
         secrecy::SecretString::from(x.issue_user_token("ada", &["tweet.read", "users.read"])),
     )

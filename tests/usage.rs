@@ -62,12 +62,10 @@ async fn a_post_with_a_url_is_priced_apart_and_every_output_has_every_unit() {
     assert_eq!(unit(&linked, "posts_created"), 0);
     assert_eq!(unit(&linked, "posts_created_with_url"), 1);
     assert_eq!(unit(&counted, "requests"), 0);
-    let units: Vec<String> = bed
-        .connector
-        .descriptor()
-        .action("post.create")
-        .unwrap()
-        .output_schema["properties"]["usage"]["required"]
+    let descriptor = bed.connector.descriptor();
+    let schema = &descriptor.action("post.create").unwrap().output_schema;
+    assert_eq!(schema["properties"]["usage"]["$ref"], "#/$defs/Usage");
+    let units: Vec<String> = schema["$defs"]["Usage"]["required"]
         .as_array()
         .unwrap()
         .iter()

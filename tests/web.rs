@@ -258,13 +258,17 @@ async fn every_action_runs_from_its_generated_form() {
     scopes.sort();
     scopes.dedup();
     let token = bed.x.issue_user_token("ada", &scopes);
+    // A subscriber, recorded as such when connected, so that `post.edit` may edit.
+    bed.x.set_subscription("ada", "Premium");
     let id = connect_with_bearer(&bed, "Every action", &token).await;
     let run = bed.url(&format!("/api/v1/connections/{id}/actions/post.create"));
     let (_, target) = api("POST", &run, None, Some(json!({"text": "To act on."}))).await;
     let (_, doomed) = api("POST", &run, None, Some(json!({"text": "To delete."}))).await;
-    let (post_id, doomed_id) = (
+    let (_, editable) = api("POST", &run, None, Some(json!({"text": "To edit."}))).await;
+    let (post_id, doomed_id, editable_id) = (
         target["output"]["post"]["id"].clone(),
         doomed["output"]["post"]["id"].clone(),
+        editable["output"]["post"]["id"].clone(),
     );
     let grace = bed.x.user_id("grace").unwrap();
     let sample = move |action: &str| -> Value {
@@ -272,6 +276,8 @@ async fn every_action_runs_from_its_generated_form() {
             "users.lookup" => json!({"usernames": ["grace", "nobody_here"]}),
             "post.validate" => json!({"text": "Counting 🧮 https://example.com"}),
             "post.create" => json!({"text": "From the runner."}),
+            "post.thread" => json!({"text": "From the runner, a thread of one."}),
+            "post.edit" => json!({"post_id": editable_id, "text": "Edited from the runner."}),
             "post.delete" => json!({"id": doomed_id}),
             "post.lookup" => json!({"ids": [post_id, "1"]}),
             "post.liking_users" | "post.reposted_by" | "post.like" | "post.unlike"

@@ -115,12 +115,11 @@ impl XApi {
     /// `POST path` with a JSON body.
     pub fn post_json(&self, path: &str, body: &Value) -> Result<Answer, ConnectorError> {
         let mut bytes = serde_json::to_vec(body).map_err(|e| internal(e.to_string()))?;
-        let text = body.get("text").and_then(Value::as_str);
         self.send_metered(
             Verb::Post,
             path.to_string(),
             Some(("application/json", &mut bytes)),
-            text,
+            Some(body),
         )
     }
 
@@ -153,14 +152,15 @@ impl XApi {
         self.send_metered(verb, path_and_query, body, None)
     }
 
-    /// Sends a request and counts what it consumed; `text` is the text a
-    /// write publishes, which X prices apart when it holds a URL.
+    /// Sends a request and counts what it consumed; `request` is its JSON
+    /// body, which decides the unit of some writes (a post with a URL, an
+    /// edit).
     fn send_metered(
         &self,
         verb: Verb,
         path_and_query: String,
         body: Option<(&str, &mut dyn BodySource)>,
-        text: Option<&str>,
+        request: Option<&Value>,
     ) -> Result<Answer, ConnectorError> {
         let mut headers = vec![
             ("accept", "application/json".to_string()),
@@ -187,7 +187,7 @@ impl XApi {
         }
         let answer = classify(&sent?)?;
         self.usage
-            .answered(verb, &path_and_query, &answer.body, text);
+            .answered(verb, &path_and_query, &answer.body, request);
         Ok(answer)
     }
 }

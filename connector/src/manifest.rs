@@ -44,6 +44,8 @@ pub struct UsageEndpoint {
     pub method: &'static str,
     /// The path, with `{name}` for a segment that varies.
     pub path: &'static str,
+    /// Applies only to a request whose JSON body has this member.
+    pub body_has: Option<&'static str>,
     /// The unit each resource of `data` counts in.
     pub data: Option<usize>,
     /// The unit `data` counts in when the first `{...}` is the account.

@@ -6,19 +6,53 @@
 //! would weigh more than the text it produces, and `describe` is the only
 //! caller; so the component build runs the derivation natively first
 //! (`connector/examples/schemas.rs`, from `connector/artifacts/build.rs`)
-//! and includes its output here. A test holds the component's
-//! descriptions to the native ones.
+//! and includes its output here. The definitions schemas share (`$defs`)
+//! are kept once and put back into each schema here. A test holds the
+//! component's descriptions to the native ones.
+
+/// A schema's text without its `$defs`, and the indices in `DEFS` of the
+/// definitions it holds.
+pub struct Schema(pub &'static str, pub &'static [usize]);
 
 include!(env!("X_CONNECTOR_SCHEMAS"));
 
+impl Schema {
+    /// The whole schema, its definitions put back.
+    fn text(&self) -> String {
+        let Schema(text, defs) = self;
+        if defs.is_empty() {
+            return text.to_string();
+        }
+        let mut out = String::from("{\"$defs\":{");
+        for (n, &i) in defs.iter().enumerate() {
+            let (name, definition) = DEFS[i];
+            if n > 0 {
+                out.push(',');
+            }
+            // Definition names are Rust type names: nothing to escape.
+            out.push('"');
+            out.push_str(name);
+            out.push_str("\":");
+            out.push_str(definition);
+        }
+        out.push('}');
+        let members = &text[1..];
+        if members != "}" {
+            out.push(',');
+        }
+        out.push_str(members);
+        out
+    }
+}
+
 /// The two schemas listed for `id` in `table`; `{}` (any value) for an id
 /// the table lacks, which the build rules out.
-pub fn schemas(table: &[(&str, &str, &str)], id: &str) -> (String, String) {
+pub fn schemas(table: &[(&str, Schema, Schema)], id: &str) -> (String, String) {
     table
         .iter()
         .find(|(listed, _, _)| *listed == id)
         .map_or_else(
             || ("{}".to_string(), "{}".to_string()),
-            |(_, first, second)| (first.to_string(), second.to_string()),
+            |(_, first, second)| (first.text(), second.text()),
         )
 }

@@ -52,6 +52,15 @@ pub fn check_with_limit(text: &str, max_weighted_length: u32) -> TextCheck {
     x_text::count_with_limit(text, max_weighted_length).into()
 }
 
+/// The most a post may weigh for an account with X subscription `kind`
+/// (X's `subscription_type`): 25,000 for any subscription, 280 for `None`.
+pub fn limit_for_subscription(kind: &str) -> u32 {
+    match kind {
+        "" | "None" => x_text::config::MAX_WEIGHTED_LENGTH,
+        _ => x_text::config::PREMIUM_MAX_WEIGHTED_LENGTH,
+    }
+}
+
 /// The weighted length of `text`.
 pub fn weighted_length(text: &str) -> usize {
     check(text).weighted_length as usize

@@ -39,13 +39,20 @@ impl Meter {
         self.add(Some(0), 1);
     }
 
-    /// A request to `path_and_query` succeeded with `body`; `text` is the
-    /// text it published, if any.
-    pub fn answered(&self, verb: Verb, path_and_query: &str, body: &Value, text: Option<&str>) {
+    /// A request to `path_and_query` with JSON body `request`, if any,
+    /// succeeded with `body`.
+    pub fn answered(
+        &self,
+        verb: Verb,
+        path_and_query: &str,
+        body: &Value,
+        request: Option<&Value>,
+    ) {
         let path = path_and_query.split('?').next().unwrap_or_default();
-        let Some((endpoint, first_param)) = endpoint(verb, path) else {
+        let Some((endpoint, first_param)) = endpoint(verb, path, request) else {
             return;
         };
+        let text = request.and_then(|r| r.get("text")).and_then(Value::as_str);
         let with_url = text.is_some_and(|t| !x_text::extract_urls(t).is_empty());
         match (endpoint.request_with_url, endpoint.request) {
             (Some(unit), _) if with_url => self.add(Some(unit), 1),
@@ -84,14 +91,19 @@ impl Meter {
     }
 }
 
-/// The manifest's endpoint for `verb path`, and the value of its first
-/// `{...}` segment.
-fn endpoint(verb: Verb, path: &str) -> Option<(&'static UsageEndpoint, Option<&str>)> {
+/// The manifest's endpoint for `verb path` with body `request`, and the
+/// value of its first `{...}` segment.
+fn endpoint<'p>(
+    verb: Verb,
+    path: &'p str,
+    request: Option<&Value>,
+) -> Option<(&'static UsageEndpoint, Option<&'p str>)> {
     let method = verb.as_str();
+    let has = |member: &str| request.is_some_and(|r| r.get(member).is_some());
     manifest()
         .usage_endpoints
         .iter()
-        .filter(|e| e.method == method)
+        .filter(|e| e.method == method && e.body_has.is_none_or(has))
         .find_map(|e| matches(e.path, path).map(|first| (e, first)))
 }
 
@@ -184,10 +196,25 @@ mod tests {
     fn a_post_with_a_url_is_counted_apart() {
         let meter = Meter::new(None);
         let created = json!({"data": {"id": "1", "text": "x"}});
-        meter.answered(Verb::Post, "/2/tweets", &created, Some("plain words"));
-        meter.answered(Verb::Post, "/2/tweets", &created, Some("see example.com"));
+        let sent = |text: &str| json!({ "text": text });
+        meter.answered(
+            Verb::Post,
+            "/2/tweets",
+            &created,
+            Some(&sent("plain words")),
+        );
+        meter.answered(
+            Verb::Post,
+            "/2/tweets",
+            &created,
+            Some(&sent("see example.com")),
+        );
+        let edit = json!({"text": "x", "edit_options": {"previous_post_id": "1"}});
+        meter.answered(Verb::Post, "/2/tweets", &created, Some(&edit));
         assert_eq!(count(&meter, "posts_created"), 1);
         assert_eq!(count(&meter, "posts_created_with_url"), 1);
+        // An edit is priced as managing content.
+        assert_eq!(count(&meter, "content_managed"), 1);
         // Writes do not count what their answer echoes as reads.
         assert_eq!(count(&meter, "posts_read"), 0);
     }

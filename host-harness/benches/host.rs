@@ -207,6 +207,7 @@ fn in_process(url: &str, token: &str, samples: usize) {
             auth_kind: AuthKind::BearerToken,
             granted_scopes: None,
             account_id: None,
+            account_facts: Default::default(),
         },
         secrecy::SecretString::from(token.to_string()),
     );

@@ -40,6 +40,7 @@ async fn main() {
             auth_kind: AuthKind::BearerToken,
             granted_scopes: None,
             account_id: None,
+            account_facts: Default::default(),
         },
         secrecy::SecretString::from("unused".to_string()),
     );

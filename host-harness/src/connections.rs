@@ -294,7 +294,7 @@ impl ConnectionManager {
         self.replace_tokens(id, &tokens).await?;
         let granted = issued.scopes.or_else(|| Some(auth.list("scopes")));
         self.store
-            .set_account(id, None, None, granted.as_deref())
+            .set_account(id, None, None, &Default::default(), granted.as_deref())
             .await?;
         self.activate(id).await
     }
@@ -428,6 +428,7 @@ impl ConnectionManager {
                 id,
                 access.user_id.as_deref(),
                 access.screen_name.as_deref(),
+                &Default::default(),
                 None,
             )
             .await?;
@@ -497,12 +498,25 @@ impl ConnectionManager {
                     .as_deref()
                     .and_then(|p| output.pointer(p))
                     .and_then(|v| v.as_str());
+                // Each fact as text: a string as it is, anything else as JSON.
+                let account_facts = identity
+                    .facts
+                    .iter()
+                    .filter_map(|(name, pointer)| {
+                        let value = output.pointer(pointer)?;
+                        let text = value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_string);
+                        Some((name.clone(), text))
+                    })
+                    .collect();
                 let record = self.record(id).await?;
                 self.store
                     .set_account(
                         id,
                         account_id,
                         account_name,
+                        &account_facts,
                         record.granted_scopes.as_deref(),
                     )
                     .await?;
@@ -563,6 +577,7 @@ impl ConnectionManager {
             auth_kind: auth.method.kind,
             granted_scopes: record.granted_scopes.clone(),
             account_id: record.account_id.clone(),
+            account_facts: record.account_facts.clone(),
         };
         let authorizer: Arc<dyn Authorizer> = match record.status {
             ConnectionStatus::NeedsReconnect

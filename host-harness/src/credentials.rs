@@ -23,6 +23,10 @@ pub struct ConnectionFacts {
     pub granted_scopes: Option<Vec<String>>,
     /// The account's id at the API, when known.
     pub account_id: Option<String>,
+    /// What the host recorded about the account at connect time, as the
+    /// manifest's `identity.facts` names it.
+    #[serde(default)]
+    pub account_facts: std::collections::BTreeMap<String, String>,
 }
 
 /// Why credentials could not be produced.
@@ -134,6 +138,7 @@ mod tests {
             auth_kind: AuthKind::BearerToken,
             granted_scopes: None,
             account_id: None,
+            account_facts: Default::default(),
         };
         let connection = Connection::bearer(facts, SecretString::from("s3cr3t-token"));
         assert!(!format!("{connection:?}").contains("s3cr3t"));

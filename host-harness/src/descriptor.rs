@@ -194,6 +194,21 @@ fn describe_violation(error: &jsonschema::ValidationError<'_>, input: &Value) ->
             }
             "unknown field".to_string()
         }
+        // An optional member derives `anyOf: [T, null]`: for a value that
+        // is not null, the error inside `T` names the field and the rule.
+        ValidationErrorKind::AnyOf { context } => {
+            let inner = context
+                .iter()
+                .filter_map(|branch| branch.first())
+                .find(|e| {
+                    !matches!(e.kind(), ValidationErrorKind::Type { .. })
+                        || e.instance_path().to_string() != pointer
+                });
+            if let Some(inner) = inner {
+                return describe_violation(inner, input);
+            }
+            error.to_string()
+        }
         ValidationErrorKind::Required { property } => {
             if let Some(name) = property.as_str() {
                 field = join(&field, name);

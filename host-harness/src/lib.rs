@@ -23,6 +23,7 @@
 //!         auth_kind: AuthKind::BearerToken,
 //!         granted_scopes: None,
 //!         account_id: None,
+//!         account_facts: Default::default(),
 //!     },
 //!     SecretString::from(std::env::var("API_TOKEN")?),
 //! );

@@ -98,6 +98,11 @@ pub struct Identity {
     /// JSON Pointer into the output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_name: Option<String>,
+    /// Facts about the account to record at connect time and hand to every
+    /// action (`connection-facts.account-facts`): name to JSON Pointer into
+    /// the output. A fact the output lacks is not recorded.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub facts: std::collections::BTreeMap<String, String>,
 }
 
 /// Where the connector's API lives and what it may reach.

@@ -872,6 +872,7 @@ impl LoadedConnector {
             auth_kind: AuthKind::BearerToken,
             granted_scopes: Some(Vec::new()),
             account_id: None,
+            account_facts: Default::default(),
         };
         let nobody = Connection::new(facts, Arc::new(NoCredentials));
         let _slot = self.slot().await;
@@ -1205,6 +1206,7 @@ impl bindings::integration::connector::host::Host for ActionState {
             },
             granted_scopes: self.facts.granted_scopes.clone(),
             account_id: self.facts.account_id.clone(),
+            account_facts: self.facts.account_facts.clone().into_iter().collect(),
         }
     }
 

@@ -112,8 +112,23 @@ impl XBed {
     }
 }
 
-/// A user-context OAuth 2.0 connection to `username` with `scopes`.
+/// A user-context OAuth 2.0 connection to `username` with `scopes`, with
+/// what a host records at connect time (the account's id and
+/// subscription).
 pub fn oauth_connection(x: &Emulator, username: &str, scopes: &[&str]) -> Connection {
+    let subscription = x.subscription_type(username).unwrap_or_default();
+    let facts = [("subscription_type".to_string(), subscription)];
+    oauth_connection_with_facts(x, username, scopes, facts.into_iter().collect())
+}
+
+/// The same, with `account_facts` as the host recorded them (none, for a
+/// connection made before the host recorded facts).
+pub fn oauth_connection_with_facts(
+    x: &Emulator,
+    username: &str,
+    scopes: &[&str],
+    account_facts: std::collections::BTreeMap<String, String>,
+) -> Connection {
     let token = x.issue_user_token(username, scopes);
     Connection::bearer(
         ConnectionFacts {
@@ -121,6 +136,7 @@ pub fn oauth_connection(x: &Emulator, username: &str, scopes: &[&str]) -> Connec
             auth_kind: AuthKind::Oauth2AuthorizationCode,
             granted_scopes: Some(scopes.iter().map(|s| s.to_string()).collect()),
             account_id: x.user_id(username),
+            account_facts,
         },
         SecretString::from(token),
     )
@@ -134,6 +150,7 @@ pub fn pasted_token_connection(token: String) -> Connection {
             auth_kind: AuthKind::BearerToken,
             granted_scopes: None,
             account_id: None,
+            account_facts: Default::default(),
         },
         SecretString::from(token),
     )

@@ -239,7 +239,13 @@ impl PostFields {
             PostExpansion::as_str,
         );
         let mut tweet = chosen(&self.tweet, DEFAULT_TWEET, TweetField::as_str);
-        for needed in expansions.iter().filter_map(|e| field_of(e)) {
+        // A long post's full text is in `note_tweet`; `text` is a preview.
+        let full_text = std::iter::once("note_tweet");
+        for needed in expansions
+            .iter()
+            .filter_map(|e| field_of(e))
+            .chain(full_text)
+        {
             if !tweet.contains(&needed) {
                 tweet.push(needed);
             }
@@ -393,7 +399,7 @@ mod tests {
     #[test]
     fn a_given_list_replaces_its_default_and_expansions_bring_their_field() {
         let q = query_of(r#"{"fields": {"tweet": ["lang"], "expansions": ["author_id"]}}"#);
-        assert_eq!(param(&q, "tweet.fields"), Some("lang,author_id"));
+        assert_eq!(param(&q, "tweet.fields"), Some("lang,author_id,note_tweet"));
         assert_eq!(param(&q, "expansions"), Some("author_id"));
         // Default user fields still apply to the included authors.
         assert!(param(&q, "user.fields").unwrap().contains("public_metrics"));

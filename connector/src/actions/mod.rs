@@ -6,6 +6,7 @@
 //! publishes. Title, description, scopes and contexts come from the manifest.
 
 pub(crate) mod dm;
+mod edit;
 mod engagement;
 pub(crate) mod fields;
 pub(crate) mod lookup;
@@ -15,6 +16,7 @@ mod paging;
 mod posts;
 mod read_options;
 mod search;
+mod thread;
 pub(crate) mod timelines;
 mod users;
 
@@ -100,7 +102,9 @@ fn entry<A: Action>() -> Entry {
         #[cfg(not(prebuilt_schemas))]
         output_schema: || {
             let mut schema = schemars::schema_for!(A::Output).to_value();
-            schema["properties"]["usage"] = crate::usage::schema();
+            // One definition, which the component's prebuilt schemas share.
+            schema["properties"]["usage"] = serde_json::json!({"$ref": "#/$defs/Usage"});
+            schema["$defs"]["Usage"] = crate::usage::schema();
             if let Some(required) = schema["required"].as_array_mut() {
                 required.push("usage".into());
             }
@@ -131,6 +135,8 @@ pub fn catalogue() -> Vec<Entry> {
         entry::<lookup::Following>(),
         entry::<posts::ValidateText>(),
         entry::<posts::Create>(),
+        entry::<thread::Thread>(),
+        entry::<edit::Edit>(),
         entry::<posts::Delete>(),
         entry::<lookup::PostLookup>(),
         entry::<lookup::LikingUsers>(),
@@ -227,6 +233,7 @@ pub fn context(id: &str, scopes: &[&str], contexts: &[&str]) -> Result<Context, 
         api: XApi::from_manifest(facts.account_id.clone())?,
         facts,
         account_id: OnceCell::new(),
+        post_limit: OnceCell::new(),
     })
 }
 
@@ -273,9 +280,40 @@ pub struct Context {
     pub api: XApi,
     pub facts: ConnectionFacts,
     account_id: OnceCell<String>,
+    post_limit: OnceCell<u32>,
 }
 
 impl Context {
+    /// The most a post of the connected account may weigh, when known
+    /// without asking X: from the subscription the host recorded at
+    /// connect time. Any X subscription allows long posts.
+    pub fn known_post_limit(&self) -> Option<u32> {
+        self.facts
+            .account_facts
+            .iter()
+            .find(|(name, _)| name == users::SUBSCRIPTION)
+            .map(|(_, kind)| crate::text::limit_for_subscription(kind))
+    }
+
+    /// The most a post of the connected account may weigh: as known, or
+    /// asked of X (one request) when the host recorded nothing.
+    pub fn post_limit(&self) -> Result<u32, ConnectorError> {
+        if let Some(limit) = self.known_post_limit().or(self.post_limit.get().copied()) {
+            return Ok(limit);
+        }
+        let me = users::me(self, &fields::UserFields::bare())?;
+        let kind = me
+            .user
+            .fields
+            .get(users::SUBSCRIPTION)
+            .and_then(|v| v.as_str());
+        let limit = kind.map_or(
+            x_text::config::MAX_WEIGHTED_LENGTH,
+            crate::text::limit_for_subscription,
+        );
+        Ok(*self.post_limit.get_or_init(|| limit))
+    }
+
     /// The connected account's user id: from the host's facts, or asked of X
     /// once per action when the host does not know it (a pasted token).
     pub fn account_id(&self) -> Result<&str, ConnectorError> {
@@ -339,6 +377,7 @@ mod tests {
             auth_kind: kind,
             granted_scopes: scopes.map(|s| s.iter().map(|x| x.to_string()).collect()),
             account_id: None,
+            account_facts: Vec::new(),
         }
     }
 

@@ -29,8 +29,13 @@ pub struct User {
 pub struct Post {
     /// The post's id.
     pub id: String,
-    /// The post's text.
+    /// The post's whole text, a long post's included.
     pub text: String,
+    /// A long post's preview, as X shows it in `text` (about 280 weighted
+    /// characters); absent for a post within the standard length. `entities`
+    /// are those of the whole text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview_text: Option<String>,
     /// Where the post can be seen on x.com.
     pub url: String,
     /// The author, when X included it (expansion `author_id`).
@@ -139,7 +144,18 @@ impl Includes {
 impl Post {
     /// Joins `includes` into a post from `data`; `nested` follows its
     /// references one level.
-    fn from_raw(raw: RawPost, includes: &Includes, nested: bool) -> Post {
+    fn from_raw(mut raw: RawPost, includes: &Includes, nested: bool) -> Post {
+        // A long post: its whole text and entities are X's `note_tweet`.
+        let mut preview_text = None;
+        if let Some(Value::Object(mut note)) = raw.fields.remove("note_tweet")
+            && let Some(Value::String(full)) = note.remove("text")
+        {
+            preview_text = Some(std::mem::replace(&mut raw.text, full));
+            match note.remove("entities") {
+                Some(entities) => raw.fields.insert("entities".into(), entities),
+                None => raw.fields.remove("entities"),
+            };
+        }
         // `outer.inner` of the post's fields, without copying them.
         let member = |outer: &str, inner: &str| raw.fields.get(outer).and_then(|o| o.get(inner));
         let author = raw
@@ -192,6 +208,7 @@ impl Post {
         Post {
             id: raw.id,
             text: raw.text,
+            preview_text,
             url,
             author,
             media,

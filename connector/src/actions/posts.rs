@@ -7,18 +7,20 @@ use crate::bindings::integration::connector::host;
 use crate::error::{ConnectorError, invalid_input};
 use crate::input::{Id, Timestamp, Validate, check_range};
 use crate::retry;
-use crate::text::{MAX_WEIGHTED_LENGTH, TextCheck, check, check_with_limit, same_published_text};
+use crate::text::{TextCheck, check, check_with_limit, same_published_text};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
+use x_text::config::PREMIUM_MAX_WEIGHTED_LENGTH;
 
 /// What to publish.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInput {
     /// The text of the post: at most 280 weighted characters, where a URL
-    /// counts 23 and most CJK characters and emoji count 2.
+    /// counts 23 and most CJK characters and emoji count 2; up to 25,000
+    /// for an account whose X subscription allows long posts.
     #[schemars(length(min = 1))]
     pub text: String,
     /// Publish the post as a reply to this post.
@@ -92,9 +94,26 @@ pub struct PollInput {
     pub duration_minutes: u32,
 }
 
+impl CreateInput {
+    /// A post of `text` alone.
+    pub fn new(text: String) -> CreateInput {
+        CreateInput {
+            text,
+            reply_to_post_id: None,
+            exclude_reply_user_ids: None,
+            quote_post_id: None,
+            reply_settings: None,
+            for_super_followers_only: false,
+            nullcast: false,
+            media_ids: None,
+            poll: None,
+        }
+    }
+}
+
 impl Validate for CreateInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_text(&self.text)?;
+        check_text("text", &self.text)?;
         if self.exclude_reply_user_ids.is_some() && self.reply_to_post_id.is_none() {
             return Err(invalid_input(
                 "exclude_reply_user_ids",
@@ -169,28 +188,48 @@ impl Validate for CreateInput {
     }
 }
 
-/// Refuses text X would refuse, saying why.
-fn check_text(text: &str) -> Result<TextCheck, ConnectorError> {
+/// Refuses text X would refuse from any account, saying why; the
+/// account's own limit is checked when the action runs ([`check_length`]).
+pub(crate) fn check_text(field: &str, text: &str) -> Result<TextCheck, ConnectorError> {
     if text.trim().is_empty() {
-        return Err(invalid_input("text", "must not be empty"));
+        return Err(invalid_input(field, "must not be empty"));
     }
-    let checked = check(text);
-    if checked.weighted_length as usize > MAX_WEIGHTED_LENGTH {
+    let checked = check_with_limit(text, PREMIUM_MAX_WEIGHTED_LENGTH);
+    if checked.weighted_length > PREMIUM_MAX_WEIGHTED_LENGTH {
         return Err(invalid_input(
-            "text",
+            field,
             format!(
-                "is {} weighted characters long; X allows at most {MAX_WEIGHTED_LENGTH}",
+                "is {} weighted characters long; X allows at most {PREMIUM_MAX_WEIGHTED_LENGTH}, to accounts whose subscription allows long posts",
                 checked.weighted_length
             ),
         ));
     }
     if !checked.valid {
         return Err(invalid_input(
-            "text",
+            field,
             "contains characters X does not accept (such as U+FFFE or U+FFFF)",
         ));
     }
     Ok(checked)
+}
+
+/// Refuses, before any request, a long text the account may not post. A
+/// text within 280 needs no look: every account may post it.
+pub(crate) fn check_length(ctx: &Context, field: &str, text: &str) -> Result<(), ConnectorError> {
+    let weight = check(text).weighted_length;
+    if weight <= x_text::config::MAX_WEIGHTED_LENGTH {
+        return Ok(());
+    }
+    let limit = ctx.post_limit()?;
+    if weight > limit {
+        return Err(invalid_input(
+            field,
+            format!(
+                "is {weight} weighted characters long; this account may post at most {limit} (X allows up to {PREMIUM_MAX_WEIGHTED_LENGTH} to accounts whose subscription allows long posts)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The text to check.
@@ -199,9 +238,10 @@ fn check_text(text: &str) -> Result<TextCheck, ConnectorError> {
 pub struct ValidateInput {
     /// The text of a post, as it would be published.
     pub text: String,
-    /// The most the post may weigh: 280 (the default) for a standard
-    /// account, up to 25,000 for an account whose X subscription allows
-    /// long posts.
+    /// The most the post may weigh: 280 for a standard account, 25,000
+    /// for an account whose X subscription allows long posts. By default,
+    /// the connected account's limit when the host recorded its
+    /// subscription at connect time, else 280.
     #[serde(default)]
     #[schemars(range(min = 1, max = 25000))]
     pub max_weighted_length: Option<u32>,
@@ -226,8 +266,9 @@ impl Action for ValidateText {
     type Input = ValidateInput;
     type Output = TextCheck;
 
-    fn run(_ctx: &Context, input: ValidateInput) -> Result<TextCheck, ConnectorError> {
-        Ok(match input.max_weighted_length {
+    fn run(ctx: &Context, input: ValidateInput) -> Result<TextCheck, ConnectorError> {
+        let limit = input.max_weighted_length.or(ctx.known_post_limit());
+        Ok(match limit {
             Some(limit) => check_with_limit(&input.text, limit),
             None => check(&input.text),
         })
@@ -255,10 +296,11 @@ impl Action for Create {
     type Output = CreateOutput;
 
     fn run(ctx: &Context, input: CreateInput) -> Result<CreateOutput, ConnectorError> {
+        check_length(ctx, "text", &input.text)?;
         let body = create_body(&input);
         let sent_at = unix_now();
         let first = match ctx.api.post_json("/2/tweets", &body) {
-            Ok(answer) => return created(&answer, false),
+            Ok(answer) => return created(&answer, &input.text),
             Err(e) if retry::transient(&e) => e,
             Err(e) => return Err(e),
         };
@@ -275,7 +317,7 @@ impl Action for Create {
             return Ok(found);
         }
         match ctx.api.post_json("/2/tweets", &body) {
-            Ok(answer) => created(&answer, false),
+            Ok(answer) => created(&answer, &input.text),
             // X refuses a repeat: the first attempt did land after all.
             Err(ConnectorError::Conflict(detail)) => {
                 find_published(ctx, &input.text, sent_at)?.ok_or(ConnectorError::Conflict(detail))
@@ -318,15 +360,22 @@ fn create_body(input: &CreateInput) -> Value {
     body
 }
 
-fn created(answer: &Answer, recovered: bool) -> Result<CreateOutput, ConnectorError> {
+/// The output for X's answer to publishing `sent`. X answers a long post
+/// with its preview as `text`; the output gives the whole text published
+/// and the preview apart, as reads do.
+fn created(answer: &Answer, sent: &str) -> Result<CreateOutput, ConnectorError> {
+    let mut post = single_post(answer)?;
+    if post.preview_text.is_none() && post.text != sent && !same_published_text(sent, &post.text) {
+        post.preview_text = Some(std::mem::replace(&mut post.text, sent.to_string()));
+    }
     Ok(CreateOutput {
-        post: single_post(answer)?,
-        recovered,
+        post,
+        recovered: false,
         rate_limit: answer.rate_limit.clone(),
     })
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -349,7 +398,8 @@ fn find_published(
         &format!("/2/users/{me}/tweets"),
         &[
             ("max_results", "20".to_string()),
-            ("tweet.fields", "created_at".to_string()),
+            // A long post's whole text is its note.
+            ("tweet.fields", "created_at,note_tweet".to_string()),
         ],
     )?;
     let page = post_page(answer)?;
@@ -432,9 +482,9 @@ mod tests {
     fn empty_and_over_long_text_are_refused() {
         assert_eq!(refused_field(r#"{"text": ""}"#), "text");
         assert_eq!(refused_field(r#"{"text": "   "}"#), "text");
-        let long = format!(r#"{{"text": "{}"}}"#, "a".repeat(281));
+        let long = format!(r#"{{"text": "{}"}}"#, "a".repeat(25_001));
         assert_eq!(refused_field(&long), "text");
-        let fits = format!(r#"{{"text": "{}"}}"#, "a".repeat(280));
+        let fits = format!(r#"{{"text": "{}"}}"#, "a".repeat(25_000));
         assert!(parse::<CreateInput>(&fits).is_ok());
     }
 

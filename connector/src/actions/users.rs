@@ -43,10 +43,24 @@ impl Action for Me {
     }
 }
 
+/// X's user field that names the account's subscription.
+pub const SUBSCRIPTION: &str = "subscription_type";
+
 /// The connected account, also used to learn the account id when the host
 /// does not know it.
 pub fn me(ctx: &Context, fields: &UserFields) -> Result<MeOutput, ConnectorError> {
-    let answer = ctx.api.get("/2/users/me", &fields.query())?;
+    let mut query = fields.query();
+    // The account's subscription decides how long its posts may be; the
+    // host records it at connect time (manifest `identity.facts`).
+    match query.iter_mut().find(|(name, _)| *name == "user.fields") {
+        Some((_, list)) if !list.split(',').any(|f| f == SUBSCRIPTION) => {
+            list.push(',');
+            list.push_str(SUBSCRIPTION);
+        }
+        Some(_) => {}
+        None => query.push(("user.fields", SUBSCRIPTION.to_string())),
+    }
+    let answer = ctx.api.get("/2/users/me", &query)?;
     Ok(MeOutput {
         user: Includes::of(&answer.body).join_user(data(&answer)?),
         rate_limit: answer.rate_limit,

@@ -111,6 +111,9 @@ pub struct ConnectionRecord {
     pub status_reason: Option<String>,
     pub account_id: Option<String>,
     pub account_name: Option<String>,
+    /// What the host learnt of the account at connect time (the manifest's
+    /// `identity.facts`); never a secret.
+    pub account_facts: BTreeMap<String, String>,
     /// Scopes granted, when known.
     pub granted_scopes: Option<Vec<String>>,
     /// The callback URL the sign-in redirects to, for OAuth methods.

@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 4;
+pub(crate) const LATEST: i64 = 5;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -170,6 +170,12 @@ CREATE TABLE push_webhooks (
     last_event_at   INTEGER
 );
 ",
+    },
+    Migration {
+        version: 5,
+        // What the host learnt of the account at connect time, as the
+        // manifest's identity.facts names it: a JSON object of strings.
+        sql: "ALTER TABLE connections ADD COLUMN account_facts TEXT;",
     },
 ];
 

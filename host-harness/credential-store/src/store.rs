@@ -360,6 +360,7 @@ impl Store {
                 status_reason: None,
                 account_id: None,
                 account_name: None,
+                account_facts: None,
                 granted_scopes: None,
                 callback_url: None,
                 created_at: now,
@@ -397,6 +398,11 @@ impl Store {
             status_reason: raw.status_reason,
             account_id: raw.account_id,
             account_name: raw.account_name,
+            // Facts are a convenience: unreadable ones are simply absent.
+            account_facts: raw
+                .account_facts
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default(),
             granted_scopes: raw
                 .granted_scopes
                 .map(|s| s.split_whitespace().map(str::to_string).collect()),
@@ -441,19 +447,24 @@ impl Store {
         self.backend.connection_ids().await
     }
 
-    /// Records the connected account and the scopes granted.
+    /// Records the connected account, what the host learnt of it, and the
+    /// scopes granted.
     pub async fn set_account(
         &self,
         id: &str,
         account_id: Option<&str>,
         account_name: Option<&str>,
+        account_facts: &BTreeMap<String, String>,
         granted_scopes: Option<&[String]>,
     ) -> Result<(), StoreError> {
+        let account_facts = (!account_facts.is_empty())
+            .then(|| serde_json::to_string(account_facts).unwrap_or_default());
         self.update(
             id,
             ConnectionUpdate::Account {
                 account_id: account_id.map(str::to_string),
                 account_name: account_name.map(str::to_string),
+                account_facts,
                 granted_scopes: granted_scopes.map(|s| s.join(" ")),
             },
         )

@@ -1142,6 +1142,7 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
              DROP TABLE trigger_deliveries; DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
              DROP TABLE sessions; DROP TABLE sign_ins;
              ALTER TABLE tokens DROP COLUMN access_issued_at;
+             ALTER TABLE connections DROP COLUMN account_facts;
              UPDATE meta SET value = 1 WHERE key = 'schema_version';",
         )
         .unwrap();
@@ -1158,5 +1159,20 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     );
     let session = store.open_session(Duration::from_secs(60)).await.unwrap();
     assert!(store.session_is_open(&session).await.unwrap());
-    place.assert_schema_version(4);
+    // The account's facts, a later column, start empty and can be set.
+    assert!(
+        store
+            .connection(&id)
+            .await
+            .unwrap()
+            .account_facts
+            .is_empty()
+    );
+    let facts = std::collections::BTreeMap::from([("plan".to_string(), "gold".to_string())]);
+    store
+        .set_account(&id, Some("42"), Some("ada"), &facts, None)
+        .await
+        .unwrap();
+    assert_eq!(store.connection(&id).await.unwrap().account_facts, facts);
+    place.assert_schema_version(5);
 }

@@ -49,6 +49,7 @@ pub async fn start_emulator() -> std::io::Result<LocalX> {
         auth_kind: AuthKind::Oauth2AuthorizationCode,
         granted_scopes: Some(DEMO_SCOPES.iter().map(|s| s.to_string()).collect()),
         account_id: emulator.user_id(DEMO_ACCOUNT),
+        account_facts: Default::default(),
     };
     Ok(LocalX {
         emulator,

@@ -55,6 +55,7 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
             auth_kind: AuthKind::BearerToken,
             granted_scopes: None,
             account_id: None,
+            account_facts: Default::default(),
         };
         (
             host.connector().await?,

@@ -235,13 +235,20 @@ impl Selection {
     pub fn post(&self, post: &Post) -> Value {
         let mut o = Map::new();
         o.insert("id".into(), json!(post.id.to_string()));
-        o.insert("text".into(), json!(post.text));
+        o.insert("text".into(), json!(preview(&post.text)));
         o.insert(
             "edit_history_tweet_ids".into(),
-            json!([post.id.to_string()]),
+            json!(
+                post.edit_history
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+            ),
         );
         for field in &self.tweet {
             let value = match field.as_str() {
+                // A long post's full text is its note; `text` is a preview.
+                "note_tweet" if is_long(&post.text) => json!({ "text": post.text }),
                 "author_id" => json!(post.author_id.to_string()),
                 "created_at" => json!(timestamp(post.created_at)),
                 "conversation_id" => json!(post.conversation_id.to_string()),
@@ -250,6 +257,11 @@ impl Selection {
                     None => continue,
                 },
                 "lang" => json!(post.lang),
+                "edit_controls" => json!({
+                    "is_edit_eligible": post.is_edit_eligible(),
+                    "editable_until": timestamp(post.editable_until()),
+                    "edits_remaining": post.edits_remaining(),
+                }),
                 "possibly_sensitive" => json!(false),
                 "reply_settings" => {
                     json!(post.extras.reply_settings.as_deref().unwrap_or("everyone"))
@@ -313,6 +325,7 @@ impl Selection {
                 "description" => json!(user.description),
                 "protected" => json!(user.protected),
                 "verified" => json!(user.verified),
+                "subscription_type" => json!(user.subscription_type),
                 "profile_image_url" => json!(format!(
                     "https://pbs.twimg.com/profile_images/{}/avatar_normal.jpg",
                     user.id
@@ -479,4 +492,40 @@ fn list(params: &Params, name: &str, allowed: &[&str]) -> Result<BTreeSet<String
         out.insert(item.to_string());
     }
     Ok(out)
+}
+
+/// Whether a post's text is over the standard 280 weighted characters, so
+/// that X keeps it as a note and shows a preview.
+fn is_long(text: &str) -> bool {
+    x_text::count(text).weighted_length > 280
+}
+
+/// What X puts in a long post's `text`: its beginning, cut to fit 280
+/// weighted characters with an ellipsis (each character weighed as
+/// twitter-text's ranges do, URLs not shortened); a post within 280 is its
+/// own preview.
+pub fn preview(text: &str) -> String {
+    if !is_long(text) {
+        return text.to_string();
+    }
+    let scale = x_text::config::SCALE;
+    let weight_of = |c: char| {
+        let cp = c as u32;
+        x_text::config::RANGES
+            .iter()
+            .find(|(start, end, _)| (*start..=*end).contains(&cp))
+            .map_or(x_text::config::DEFAULT_WEIGHT, |(_, _, w)| *w)
+    };
+    let mut weight = 0;
+    let mut cut = String::new();
+    for c in text.chars() {
+        weight += weight_of(c);
+        if weight > 279 * scale {
+            break;
+        }
+        cut.push(c);
+    }
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
 }

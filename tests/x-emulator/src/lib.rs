@@ -455,6 +455,24 @@ impl Emulator {
         world.add_user(username, username, "", now).to_string()
     }
 
+    /// Gives `username` X subscription `subscription_type` (`None`,
+    /// `Basic`, `Premium`, `PremiumPlus`); any but `None` may publish long
+    /// posts, of up to 25,000 weighted characters.
+    pub fn set_subscription(&self, username: &str, subscription_type: &'static str) {
+        let mut world = self.shared.world.lock().unwrap();
+        if let Some(id) = world.user_by_username(username).map(|u| u.id) {
+            world.set_subscription(id, subscription_type);
+        }
+    }
+
+    /// `username`'s X subscription, as X's `subscription_type` names it.
+    pub fn subscription_type(&self, username: &str) -> Option<String> {
+        let world = self.shared.world.lock().unwrap();
+        world
+            .user_by_username(username)
+            .map(|u| u.subscription_type.to_string())
+    }
+
     /// Makes the token endpoint issue access tokens that last `lifetime`
     /// (X's last two hours), as providers with short-lived tokens do.
     pub fn set_access_token_lifetime(&self, lifetime: std::time::Duration) {

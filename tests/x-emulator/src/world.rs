@@ -9,6 +9,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// How long an OAuth 2.0 user access token lives at X.
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::hours(2);
 
+/// How long after its first version a post can be edited, as X sets it.
+pub const EDIT_WINDOW: Duration = Duration::hours(1);
+
+/// How many times a post can be edited, as X sets it.
+pub const MAX_EDITS: usize = 5;
+
 /// An account.
 #[derive(Debug, Clone)]
 pub struct User {
@@ -19,6 +25,20 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     pub protected: bool,
     pub verified: bool,
+    /// X's `subscription_type`: `None`, `Basic`, `Premium` or
+    /// `PremiumPlus`. Any subscription allows long posts.
+    pub subscription_type: &'static str,
+}
+
+impl User {
+    /// The most a post of this user's may weigh: 25,000 for a subscriber.
+    pub fn max_post_weight(&self) -> usize {
+        if self.subscription_type == "None" {
+            280
+        } else {
+            25_000
+        }
+    }
 }
 
 /// How a post refers to another.
@@ -56,6 +76,13 @@ pub struct Post {
     pub quote_count: u64,
     /// What the author set when publishing: media, poll, reply settings.
     pub extras: PostExtras,
+    /// The ids of every version of the post, oldest first, this one last
+    /// (X's `edit_history_tweet_ids`).
+    pub edit_history: Vec<u64>,
+    /// The version that replaced this one, once the post was edited.
+    pub superseded_by: Option<u64>,
+    /// When the first version was published: the edit window runs from it.
+    pub first_published: DateTime<Utc>,
 }
 
 impl Post {
@@ -64,7 +91,26 @@ impl Post {
     /// none) shows to its author alone.
     pub fn listed_for(&self, viewer: Option<u64>) -> bool {
         let restricted = self.extras.nullcast || self.extras.for_super_followers_only;
-        !restricted || viewer == Some(self.author_id)
+        self.superseded_by.is_none() && (!restricted || viewer == Some(self.author_id))
+    }
+
+    /// Until when the post can be edited.
+    pub fn editable_until(&self) -> DateTime<Utc> {
+        self.first_published + EDIT_WINDOW
+    }
+
+    /// Edits left to this version: five in all.
+    pub fn edits_remaining(&self) -> usize {
+        if self.superseded_by.is_some() {
+            return 0;
+        }
+        MAX_EDITS.saturating_sub(self.edit_history.len() - 1)
+    }
+
+    /// Whether X lets the post be edited at all: not one with a poll, nor
+    /// a promoted-only one.
+    pub fn is_edit_eligible(&self) -> bool {
+        self.extras.poll.is_none() && !self.extras.nullcast
     }
 }
 
@@ -359,8 +405,15 @@ impl World {
             created_at,
             protected: false,
             verified: false,
+            subscription_type: "None",
         });
         id
+    }
+
+    /// Sets a user's X subscription (`None`, `Basic`, `Premium`,
+    /// `PremiumPlus`).
+    pub fn set_subscription(&mut self, id: u64, subscription_type: &'static str) {
+        self.user_mut(id).subscription_type = subscription_type;
     }
 
     fn user_mut(&mut self, id: u64) -> &mut User {
@@ -429,9 +482,60 @@ impl World {
                 reply_count: 0,
                 quote_count: 0,
                 extras: PostExtras::default(),
+                edit_history: vec![id],
+                superseded_by: None,
+                first_published: at,
             },
         );
         id
+    }
+
+    /// Replaces post `previous` of `author`'s by a new version with `text`,
+    /// keeping what it replies to and quotes, its conversation and what it
+    /// carries; the old version stays readable by its id, as on X.
+    pub fn edit_post(
+        &mut self,
+        author: u64,
+        previous: u64,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, EditRefusal> {
+        let Some(old) = self.posts.get(&previous) else {
+            return Err(EditRefusal::NotFound);
+        };
+        if old.author_id != author {
+            return Err(EditRefusal::NotAuthor);
+        }
+        if !old.is_edit_eligible() {
+            return Err(EditRefusal::NotEligible);
+        }
+        if old.edits_remaining() == 0 {
+            return Err(EditRefusal::NoEditsLeft);
+        }
+        if now > old.editable_until() {
+            return Err(EditRefusal::WindowPassed);
+        }
+        if self
+            .user(author)
+            .is_some_and(|u| u.subscription_type == "None")
+        {
+            return Err(EditRefusal::NeedsSubscription);
+        }
+        let old = old.clone();
+        let id = self.next_id(now);
+        let mut new = old.clone();
+        new.id = id;
+        new.text = text.into();
+        new.created_at = now;
+        new.edit_history.push(id);
+        if new.conversation_id == old.id {
+            new.conversation_id = id;
+        }
+        self.posts.insert(id, new);
+        if let Some(old) = self.posts.get_mut(&previous) {
+            old.superseded_by = Some(id);
+        }
+        Ok(id)
     }
 
     pub fn user(&self, id: u64) -> Option<&User> {
@@ -741,6 +845,17 @@ impl World {
             }
         }
     }
+}
+
+/// Why X refuses an edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditRefusal {
+    NotFound,
+    NotAuthor,
+    NotEligible,
+    NoEditsLeft,
+    WindowPassed,
+    NeedsSubscription,
 }
 
 /// A random token of 40 letters and digits.

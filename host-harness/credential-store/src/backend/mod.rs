@@ -46,6 +46,8 @@ pub(crate) struct RawConnection {
     pub status_reason: Option<String>,
     pub account_id: Option<String>,
     pub account_name: Option<String>,
+    /// A JSON object of strings.
+    pub account_facts: Option<String>,
     /// Space separated.
     pub granted_scopes: Option<String>,
     pub callback_url: Option<String>,
@@ -72,6 +74,7 @@ pub(crate) enum ConnectionUpdate {
     Account {
         account_id: Option<String>,
         account_name: Option<String>,
+        account_facts: Option<String>,
         granted_scopes: Option<String>,
     },
     Status {

@@ -615,7 +615,7 @@ impl Backend for Sqlite {
             let connection = tx
                 .prepare_cached(
                     "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
-                            account_name, granted_scopes, callback_url, created_at, updated_at
+                            account_name, granted_scopes, callback_url, created_at, updated_at, account_facts
                      FROM connections WHERE id = ?1",
                 )?
                 .query_row(params![id], |r| {
@@ -630,6 +630,7 @@ impl Backend for Sqlite {
                         status_reason: r.get(6)?,
                         account_id: r.get(7)?,
                         account_name: r.get(8)?,
+                        account_facts: r.get(13)?,
                         granted_scopes: r.get(9)?,
                         callback_url: r.get(10)?,
                         created_at: r.get(11)?,
@@ -699,10 +700,11 @@ impl Backend for Sqlite {
                 ConnectionUpdate::Account {
                     account_id,
                     account_name,
+                    account_facts,
                     granted_scopes,
                 } => db.execute(
-                    "UPDATE connections SET account_id = ?2, account_name = ?3, granted_scopes = ?4, updated_at = ?5 WHERE id = ?1",
-                    params![id, account_id, account_name, granted_scopes, now],
+                    "UPDATE connections SET account_id = ?2, account_name = ?3, granted_scopes = ?4, updated_at = ?5, account_facts = ?6 WHERE id = ?1",
+                    params![id, account_id, account_name, granted_scopes, now, account_facts],
                 )?,
                 ConnectionUpdate::Status { status, reason } => {
                     return set_status(db, &id, status, reason.as_deref(), now);

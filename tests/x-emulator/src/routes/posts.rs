@@ -7,7 +7,7 @@ use crate::fields::{POST_QUERY_PARAMS, Selection};
 use crate::params::{Params, parse_id};
 use crate::problem;
 use crate::rate_limit::Endpoint;
-use crate::world::{AttachedMedia, CreateRefusal, DeleteRefusal, Poll, PostExtras};
+use crate::world::{AttachedMedia, CreateRefusal, DeleteRefusal, EditRefusal, Poll, PostExtras};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -71,8 +71,25 @@ pub async fn create(
     if text.trim().is_empty() {
         return Err(problem::invalid_body("$.text: Post text must not be empty"));
     }
-    if weighted_length(&text) > 280 {
+    let most = shared
+        .world
+        .lock()
+        .unwrap()
+        .user(author)
+        .map_or(280, |u| u.max_post_weight());
+    if weighted_length(&text) > most {
         return Err(problem::invalid_body("$.text: Your Post text is too long."));
+    }
+    if let Some(options) = fields.get("edit_options") {
+        let previous = match options.get("previous_post_id") {
+            Some(v) => id_member("edit_options.previous_post_id", v)?,
+            None => {
+                return Err(problem::invalid_body(
+                    "$.edit_options.previous_post_id: is missing but it is required",
+                ));
+            }
+        };
+        return publish_edit(&shared, &caller, author, previous, &text);
     }
     let reply_to = match request.pointer("/reply/in_reply_to_tweet_id") {
         None => None,
@@ -144,7 +161,7 @@ pub async fn create(
             answer(
                 &caller,
                 StatusCode::CREATED,
-                json!({ "data": { "id": id.to_string(), "text": text, "edit_history_tweet_ids": [id.to_string()] } }),
+                json!({ "data": { "id": id.to_string(), "text": crate::fields::preview(&text), "edit_history_tweet_ids": [id.to_string()] } }),
             )
         }),
         Err(CreateRefusal::Duplicate) => Err(problem::generic(
@@ -177,6 +194,48 @@ fn id_member(name: &str, value: &Value) -> Result<u64, Response> {
 }
 
 /// The weighted length X counts (twitter-text, configuration v3).
+/// `POST /2/tweets` with `edit_options`: a new version of a post.
+fn publish_edit(
+    shared: &Shared,
+    caller: &crate::auth::Caller,
+    author: u64,
+    previous: u64,
+    text: &str,
+) -> Result<Response, Response> {
+    let now = shared.clock.now();
+    let mut world = shared.world.lock().unwrap();
+    let refused = |detail: &str| problem::generic(StatusCode::FORBIDDEN, "Forbidden", detail);
+    match world.edit_post(author, previous, text, now) {
+        Ok(id) => {
+            let post = world.post(id).expect("the new version exists");
+            let history: Vec<String> = post.edit_history.iter().map(u64::to_string).collect();
+            Ok(answer(
+                caller,
+                StatusCode::CREATED,
+                json!({ "data": { "id": id.to_string(), "text": crate::fields::preview(text), "edit_history_tweet_ids": history } }),
+            ))
+        }
+        Err(EditRefusal::NotFound) => Err(refused(
+            "You attempted to edit a Post that is deleted or not visible to you.",
+        )),
+        Err(EditRefusal::NotAuthor) => Err(refused(
+            "You are not allowed to edit a Post of another account.",
+        )),
+        Err(EditRefusal::NotEligible) => Err(refused(
+            "This Post is not eligible for editing: a Post with a poll or a promoted-only Post cannot be edited.",
+        )),
+        Err(EditRefusal::NoEditsLeft) => Err(refused(
+            "This Post has already been edited the maximum number of times.",
+        )),
+        Err(EditRefusal::WindowPassed) => Err(refused(
+            "This Post can no longer be edited: the time allowed for edits has passed.",
+        )),
+        Err(EditRefusal::NeedsSubscription) => Err(refused(
+            "Editing a Post requires an X Premium subscription.",
+        )),
+    }
+}
+
 fn weighted_length(text: &str) -> usize {
     x_text::count(text).weighted_length as usize
 }
