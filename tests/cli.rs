@@ -170,10 +170,20 @@ fn actions_lists_ids_titles_and_schemas() {
         !listed.contains("poll: string") && !listed.contains("fields: string"),
         "{listed}"
     );
+    // What X refuses on its self-serve access, as the manifest lists it.
+    assert!(
+        listed.contains("restricted on Pay-per-use (self-serve) (not-in-access-level): X's self-serve pay-per-use access does not include liking posts"),
+        "{listed}"
+    );
     let listing: Value = serde_json::from_str(&stdout(&json)).unwrap();
     let actions = &listing["actions"];
     assert_eq!(actions.as_array().unwrap().len(), 27);
     assert_eq!(actions[5]["input_schema"]["required"][0], "text");
+    assert_eq!(
+        listing["restrictions"]["post.like"][0]["rule"],
+        "not-in-access-level"
+    );
+    assert_eq!(listing["access_levels"][0]["id"], "pay-per-use");
 }
 
 #[test]

@@ -29,6 +29,9 @@ fn median(mut samples: Vec<Duration>) -> f64 {
     samples[samples.len() / 2].as_secs_f64() * 1e3
 }
 
+/// X's limit for an account whose subscription allows long posts.
+const LONG_POST_LIMIT: u32 = 25_000;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let samples = support::env_number("BENCH_SAMPLES", 31);
@@ -44,7 +47,10 @@ async fn main() {
         },
         secrecy::SecretString::from("unused".to_string()),
     );
-    let validate = |text: &str| serde_json::json!({ "text": text }).to_string();
+    // At the limit of an account whose subscription allows long posts.
+    let validate = |text: &str| {
+        serde_json::json!({ "text": text, "max_weighted_length": LONG_POST_LIMIT }).to_string()
+    };
 
     let component = |input: String| {
         let (connector, connection) = (&connector, &connection);
@@ -81,7 +87,8 @@ async fn main() {
                 let (elapsed, weighed) = component(input.clone()).await;
                 wasm.push(elapsed);
                 let started = Instant::now();
-                let counted = black_box(x_text::count(black_box(&text)));
+                let counted =
+                    black_box(x_text::count_with_limit(black_box(&text), LONG_POST_LIMIT));
                 native.push(started.elapsed());
                 assert_eq!(weighed, u64::from(counted.weighted_length), "{}", kind.name);
             }

@@ -18,9 +18,19 @@ pub async fn run(host: &HostArgs, args: ActionsArgs) -> Result<ExitCode> {
     let connector = host.connector().await?;
     let descriptor = connector.descriptor();
     if args.json {
+        let manifest = connector.manifest();
+        // What the API refuses on which access level, by action.
+        let restrictions: std::collections::BTreeMap<&str, _> = manifest
+            .actions
+            .iter()
+            .filter(|a| !a.restrictions.is_empty())
+            .map(|a| (a.id.as_str(), &a.restrictions))
+            .collect();
         let listing = serde_json::json!({
             "actions": descriptor.actions,
             "triggers": descriptor.triggers,
+            "access_levels": manifest.access_levels,
+            "restrictions": restrictions,
         });
         println!("{}", serde_json::to_string_pretty(&listing)?);
         return Ok(ExitCode::SUCCESS);
