@@ -42,7 +42,7 @@ fn main() {
     let mut defs = Defs::default();
     let mut tables = String::new();
     // `{:?}` of a string is a Rust string literal with every escape needed.
-    let mut row = |defs: &mut Defs, id: &str, first: Value, second: Value| {
+    let row = |defs: &mut Defs, id: &str, first: Value, second: Value| {
         let (first, first_defs) = defs.split(first, id);
         let (second, second_defs) = defs.split(second, id);
         format!(
