@@ -287,6 +287,9 @@ fn transport_error(authority: &str, code: &ErrorCode) -> ConnectorError {
         | ErrorCode::DnsTimeout => {
             ConnectorError::Timeout(format!("{authority} did not answer in time ({code:?})"))
         }
+        ErrorCode::TlsCertificateError => ConnectorError::Timeout(format!(
+            "could not reach {authority}: its TLS certificate is not trusted (the host does not trust the certificate's issuer, or the certificate does not name {authority})"
+        )),
         ErrorCode::DnsError(_)
         | ErrorCode::DestinationNotFound
         | ErrorCode::DestinationUnavailable
@@ -295,7 +298,6 @@ fn transport_error(authority: &str, code: &ErrorCode) -> ConnectorError {
         | ErrorCode::ConnectionTerminated
         | ErrorCode::ConnectionLimitReached
         | ErrorCode::TlsProtocolError
-        | ErrorCode::TlsCertificateError
         | ErrorCode::TlsAlertReceived(_)
         | ErrorCode::HttpResponseIncomplete => {
             ConnectorError::Timeout(format!("could not reach {authority} ({code:?})"))

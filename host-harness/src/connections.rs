@@ -103,7 +103,7 @@ impl ConnectionManager {
         routes: crate::Routes,
         timeouts: HttpTimeouts,
     ) -> ConnectionManager {
-        let http = HostHttp::new(routes, timeouts);
+        let http = HostHttp::new(routes, timeouts).with_transport(connector.transport());
         let tokens = Arc::new(TokenManager::new(store.clone(), http.clone()));
         ConnectionManager {
             store,

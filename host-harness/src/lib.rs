@@ -42,6 +42,7 @@ pub mod error;
 pub mod manifest;
 pub mod outgoing;
 mod runtime;
+pub mod transport;
 pub mod triggers;
 pub mod web;
 pub mod workflow;

@@ -8,9 +8,10 @@
 
 use crate::credentials::{Authorizer, CredentialError};
 use crate::egress::{Decision, EgressPolicy};
+use crate::transport::Transport;
 use bytes::{Bytes, BytesMut};
-use http::header::{AUTHORIZATION, HOST};
-use http::{HeaderValue, Request, Uri};
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request};
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -130,6 +131,7 @@ impl EgressJournal {
 
 /// The hooks of one action's store.
 pub struct OutgoingHooks {
+    transport: Arc<Transport>,
     policy: Arc<EgressPolicy>,
     authorizer: Arc<dyn Authorizer>,
     timeouts: HttpTimeouts,
@@ -139,6 +141,7 @@ pub struct OutgoingHooks {
 
 impl OutgoingHooks {
     pub fn new(
+        transport: Arc<Transport>,
         policy: Arc<EgressPolicy>,
         authorizer: Arc<dyn Authorizer>,
         timeouts: HttpTimeouts,
@@ -146,6 +149,7 @@ impl OutgoingHooks {
         journal: EgressJournal,
     ) -> OutgoingHooks {
         OutgoingHooks {
+            transport,
             policy,
             authorizer,
             timeouts,
@@ -170,11 +174,15 @@ impl WasiHttpHooks for OutgoingHooks {
         let options = self.timeouts.cap(options);
         let journal = self.journal.clone();
         let limits = self.limits;
-        Box::new(send(policy, authorizer, options, limits, journal, request))
+        let transport = self.transport.clone();
+        Box::new(send(
+            transport, policy, authorizer, options, limits, journal, request,
+        ))
     }
 }
 
 async fn send(
+    transport: Arc<Transport>,
     policy: Arc<EgressPolicy>,
     authorizer: Arc<dyn Authorizer>,
     options: RequestOptions,
@@ -210,6 +218,7 @@ async fn send(
         tracing::warn!(host = %authority, "removed an Authorization header the component set itself");
     }
     let target = Target {
+        transport,
         authority,
         route,
         options,
@@ -251,6 +260,7 @@ async fn send(
 
 /// Where an allowed request goes, and how.
 struct Target {
+    transport: Arc<Transport>,
     authority: http::uri::Authority,
     route: Option<crate::egress::Origin>,
     options: RequestOptions,
@@ -273,25 +283,7 @@ impl Target {
     }
 
     /// Sends the request, following the route.
-    async fn forward(&self, mut parts: http::request::Parts, body: WasiBody) -> SendResult {
-        if let Some(origin) = &self.route {
-            // The Host header keeps naming the API, as through a proxy.
-            let path = parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/")
-                .to_string();
-            parts.uri = Uri::builder()
-                .scheme(origin.scheme.clone())
-                .authority(origin.authority.clone())
-                .path_and_query(path)
-                .build()
-                .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-            if let Ok(host) = HeaderValue::from_str(self.authority.as_str()) {
-                parts.headers.insert(HOST, host);
-            }
-        }
+    async fn forward(&self, parts: http::request::Parts, body: WasiBody) -> SendResult {
         let sent = {
             let mut inner = self.journal.inner.lock().unwrap();
             inner.requests += 1;
@@ -309,9 +301,13 @@ impl Target {
         }
         tracing::debug!(method = %parts.method, host = %self.authority, path = parts.uri.path(), "request");
         let request = Request::from_parts(parts, body);
-        let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(self.options))
+        let response = self
+            .transport
+            .send(request, self.route.as_ref(), &self.options)
             .await
             .inspect_err(|e| tracing::debug!(error = ?e, "the request failed"))?;
+        // The pool drives its connections itself: nothing is left to await.
+        let io = async { Ok(()) };
         tracing::debug!(status = response.status().as_u16(), "answer");
         let max = self.limits.max_response_bytes;
         let declared = response

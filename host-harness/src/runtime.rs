@@ -15,6 +15,7 @@ use crate::egress::{EgressPolicy, Origin};
 use crate::error::{ActionError, HostError};
 use crate::manifest::{AuthKind, Manifest};
 use crate::outgoing::{EgressJournal, HttpTimeouts, OutgoingHooks, TrafficLimits};
+use crate::transport::Transport;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -59,6 +60,9 @@ const STDERR_CAPACITY: usize = 64 * 1024;
 pub struct HostConfig {
     /// HTTP timeouts, the most a component may use.
     pub http: HttpTimeouts,
+    /// The pooled client every request goes out through, and the
+    /// certificates it trusts.
+    pub transport: Arc<Transport>,
     /// Wall-clock time an action may take, all requests included.
     pub action_deadline: Duration,
     /// Linear memory an instance may grow to.
@@ -84,6 +88,7 @@ impl Default for HostConfig {
     fn default() -> Self {
         HostConfig {
             http: HttpTimeouts::default(),
+            transport: Transport::shared(),
             action_deadline: Duration::from_secs(120),
             max_memory_bytes: 256 * 1024 * 1024,
             traffic: TrafficLimits::default(),
@@ -384,6 +389,12 @@ impl LoadedConnector {
     /// The connector's description of itself, read once at load.
     pub fn descriptor(&self) -> &ConnectorDescriptor {
         &self.descriptor
+    }
+
+    /// The pooled client this connector's requests go out through, for
+    /// the host's own requests on its connections to share.
+    pub fn transport(&self) -> Arc<Transport> {
+        self.config.transport.clone()
     }
 
     /// This connector with other limits and timeouts.
@@ -833,6 +844,7 @@ impl LoadedConnector {
         }
         let wasi = wasi.build();
         let hooks = OutgoingHooks::new(
+            self.config.transport.clone(),
             self.egress.clone(),
             connection.authorizer(),
             self.config.http,

@@ -3,9 +3,9 @@
 
 use crate::egress::Routes;
 use crate::outgoing::HttpTimeouts;
+use crate::transport::Transport;
 use bytes::Bytes;
-use http::header::HOST;
-use http::{HeaderValue, Request, Response, Uri};
+use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use std::sync::{Arc, Mutex};
 use wasmtime_wasi_http::RequestOptions;
@@ -28,18 +28,29 @@ pub enum HostHttpError {
 /// can explain an answer a protocol library could not parse.
 #[derive(Clone)]
 pub struct HostHttp {
+    transport: Arc<Transport>,
     routes: Arc<Routes>,
     timeouts: HttpTimeouts,
     last_status: Arc<Mutex<Option<u16>>>,
 }
 
 impl HostHttp {
+    /// A client on the process's shared transport.
     pub fn new(routes: Routes, timeouts: HttpTimeouts) -> HostHttp {
         HostHttp {
+            transport: Transport::shared(),
             routes: Arc::new(routes),
             timeouts,
             last_status: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// The same client on `transport`: the one a connector's actions use,
+    /// so that token requests trust the same certificates and share its
+    /// connections.
+    pub fn with_transport(mut self, transport: Arc<Transport>) -> HostHttp {
+        self.transport = transport;
+        self
     }
 
     pub fn routes(&self) -> &Routes {
@@ -56,31 +67,14 @@ impl HostHttp {
         &self,
         request: Request<Vec<u8>>,
     ) -> Result<Response<Vec<u8>>, HostHttpError> {
-        let (mut parts, body) = request.into_parts();
+        let (parts, body) = request.into_parts();
         let authority = parts
             .uri
             .authority()
             .cloned()
             .ok_or_else(|| HostHttpError::Url(parts.uri.to_string()))?;
         let host = authority.host().to_string();
-        if let Some(origin) = self.routes.get(&host) {
-            let path = parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/")
-                .to_string();
-            parts.uri = Uri::builder()
-                .scheme(origin.scheme.clone())
-                .authority(origin.authority.clone())
-                .path_and_query(path)
-                .build()
-                .map_err(|_| HostHttpError::Url(parts.uri.to_string()))?;
-        }
-        // Like a proxy, a route keeps the Host the client addressed.
-        if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
-            parts.headers.insert(HOST, value);
-        }
+        let route = self.routes.get(&host);
         let body = Full::new(Bytes::from(body))
             .map_err(|never| match never {})
             .boxed_unsync();
@@ -93,17 +87,14 @@ impl HostHttp {
             host: host.clone(),
             reason: e.to_string(),
         };
-        let (response, io) = wasmtime_wasi_http::default_send_request(
-            Request::from_parts(parts, body),
-            Some(options),
-        )
-        .await
-        .map_err(transport)?;
-        let connection = tokio::spawn(io);
+        let response = self
+            .transport
+            .send(Request::from_parts(parts, body), route, &options)
+            .await
+            .map_err(transport)?;
         *self.last_status.lock().unwrap() = Some(response.status().as_u16());
         let (parts, body) = response.into_parts();
         let collected = Limited::new(body, MAX_ANSWER).collect().await;
-        connection.abort();
         let bytes = collected
             .map_err(|_| HostHttpError::Answer { host: host.clone() })?
             .to_bytes();

@@ -16,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use credential_store::{KeyError, MasterKey, Store, StoreLocation};
 use host_harness::outgoing::HttpTimeouts;
+use host_harness::transport::Transport;
 use host_harness::{
     CompileCache, ConnectionManager, HostConfig, LoadedConnector, Manifest, Routes, Runtime,
 };
@@ -86,6 +87,11 @@ struct HostArgs {
         value_delimiter = ','
     )]
     routes: Vec<String>,
+    /// A PEM file of CA certificates to trust beside the platform's, for
+    /// the component's requests and the host's own: a test CA, or a
+    /// corporate proxy's.
+    #[arg(long, global = true, env = "HOST_HARNESS_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
 }
 
 impl HostArgs {
@@ -158,7 +164,10 @@ impl HostArgs {
 
     /// The connector on a runtime set up by `config`, with the routes
     /// applied to its traffic.
-    async fn connector_with(&self, config: HostConfig) -> Result<LoadedConnector> {
+    async fn connector_with(&self, mut config: HostConfig) -> Result<LoadedConnector> {
+        if let Some(path) = &self.ca_cert {
+            config.transport = Arc::new(Transport::with_ca_file(path).context("--ca-cert")?);
+        }
         let mut connector = load(&self.connector, config).await?;
         let routes = self.routes()?;
         if !routes.is_empty() {

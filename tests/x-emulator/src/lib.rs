@@ -42,6 +42,7 @@ mod problem;
 mod rate_limit;
 mod routes;
 mod search_query;
+mod tls;
 mod traffic;
 mod webhook_client;
 mod world;
@@ -50,6 +51,7 @@ pub use clock::Clock;
 pub use faults::Fault;
 pub use media::Processing as MediaProcessing;
 pub use rate_limit::Endpoint;
+pub use tls::TlsConnection;
 pub use traffic::Exchange;
 pub use webhook_client::SIGNATURE_HEADER;
 pub use world::PostSnapshot;
@@ -110,12 +112,27 @@ pub struct Emulator {
     task: Option<JoinHandle<()>>,
     /// The task that pushes events to webhooks.
     pusher: Option<JoinHandle<()>>,
+    /// The test CA's certificate, when serving HTTPS.
+    ca_pem: Option<String>,
+    /// The TLS connections made, when serving HTTPS.
+    connections: Arc<Mutex<Vec<tls::TlsConnection>>>,
 }
 
 impl Emulator {
     /// Starts an emulator seeded with the demo accounts (`ada`, `grace`,
     /// `alan`) and their recent posts, on an ephemeral loopback port.
     pub async fn start() -> std::io::Result<Emulator> {
+        Emulator::start_serving(None).await
+    }
+
+    /// The same, serving HTTPS as api.x.com does: a certificate for
+    /// `api.x.com`, `localhost` and `127.0.0.1` from a CA made now
+    /// ([`Emulator::ca_pem`]), HTTP/2 and HTTP/1.1 offered by ALPN.
+    pub async fn start_tls() -> std::io::Result<Emulator> {
+        Emulator::start_serving(Some(tls::test_ca())).await
+    }
+
+    async fn start_serving(tls: Option<tls::TestCa>) -> std::io::Result<Emulator> {
         let clock = Clock::system();
         let world = world::World::seeded(&clock);
         let (pusher, jobs) = mpsc::unbounded_channel();
@@ -136,20 +153,27 @@ impl Emulator {
         let addr = listener.local_addr()?;
         let app = routes::router(shared.clone());
         let (shutdown, stop) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let server = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stop.await;
-            });
-            if let Err(e) = server.await {
-                tracing::error!("x-emulator stopped: {e}");
-            }
-        });
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let task = match tls {
+            None => tokio::spawn(async move {
+                let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                    let _ = stop.await;
+                });
+                if let Err(e) = server.await {
+                    tracing::error!("x-emulator stopped: {e}");
+                }
+            }),
+            Some(ca) => tokio::spawn(tls::serve(listener, app, ca.config, connections.clone())),
+        };
         Ok(Emulator {
             addr,
             shared,
             shutdown: Some(shutdown),
             task: Some(task),
             pusher: Some(pusher),
+            ca_pem,
+            connections,
         })
     }
 
@@ -160,7 +184,24 @@ impl Emulator {
 
     /// `http://127.0.0.1:PORT`, the emulator's origin.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The PEM certificate of the CA that issued the emulator's, when it
+    /// serves HTTPS: what a client must trust to reach it.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// The TLS connections clients made so far: the server name each sent
+    /// and the protocol ALPN settled on.
+    pub fn tls_connections(&self) -> Vec<tls::TlsConnection> {
+        self.connections.lock().unwrap().clone()
     }
 
     /// `127.0.0.1:PORT`.

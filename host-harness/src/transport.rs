@@ -1,0 +1,483 @@
+//! How the host's requests reach the network: one pooled HTTP client,
+//! shared by every action and by the host's own token and sign-in requests.
+//!
+//! Connections are kept alive and reused, over HTTP/2 where the server
+//! offers it by ALPN (X does), so a paged read or a segmented upload pays
+//! one TCP and TLS handshake rather than one per request. TLS (rustls)
+//! trusts the platform's roots and, when the operator names one
+//! (`--ca-cert`, `HOST_HARNESS_CA_CERT`), an extra CA: a test CA, or a
+//! corporate proxy's. A pooled connection carries nothing of one action
+//! into another: each request is its own headers and body, and the client
+//! keeps no cookies.
+//!
+//! A route (the emulator, a proxy) is followed without changing what the
+//! request names. An `https` route is reached at the route's address while
+//! TLS and `Host` keep the API's name (SNI, the certificate checked); an
+//! `http` route, a loopback emulator, gets the request in plain text with
+//! `Host` kept. The egress hook decides beforehand which requests may go at
+//! all and which carry credentials.
+
+use bytes::Bytes;
+use http::uri::{Authority, Scheme};
+use http::{HeaderValue, Request, Response, Uri};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
+
+/// The environment variable naming a PEM file of extra CA certificates.
+pub const CA_CERT_ENV: &str = "HOST_HARNESS_CA_CERT";
+
+/// How long an unused connection stays in the pool.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Idle connections kept per origin.
+const MAX_IDLE_PER_ORIGIN: usize = 16;
+
+/// The longest a new connection may take to open, TLS included, whatever a
+/// request allows.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a transport could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot read the CA certificate file {path}: {reason}")]
+    CaFile { path: String, reason: String },
+    #[error("the CA certificate file {path} holds no certificate the host can use")]
+    NoCertificate { path: String },
+}
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector<RouteResolver>>;
+type Connector = Watched;
+
+/// The pooled client, and the routes its resolver follows.
+pub struct Transport {
+    client: Client<Connector, WasiBody>,
+    routes: Arc<RwLock<HashMap<String, String>>>,
+    extra_cas: usize,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("extra_cas", &self.extra_cas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    /// The process's transport: the platform's roots, and the CA file
+    /// `HOST_HARNESS_CA_CERT` names, if any. Made on first use.
+    pub fn shared() -> Arc<Transport> {
+        static SHARED: OnceLock<Arc<Transport>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let extra = match std::env::var_os(CA_CERT_ENV) {
+                    Some(path) => match read_ca_file(Path::new(&path)) {
+                        Ok(certs) => certs,
+                        Err(e) => {
+                            tracing::error!(error = %e, "{CA_CERT_ENV} is set, and its CA is not trusted");
+                            Vec::new()
+                        }
+                    },
+                    None => Vec::new(),
+                };
+                Arc::new(Transport::with_extra_cas(extra))
+            })
+            .clone()
+    }
+
+    /// A transport that also trusts the CA certificates of a PEM file.
+    pub fn with_ca_file(path: &Path) -> Result<Transport, TransportError> {
+        Ok(Transport::with_extra_cas(read_ca_file(path)?))
+    }
+
+    /// A transport that also trusts the CA certificates of PEM text.
+    pub fn with_ca_pem(pem: &[u8]) -> Result<Transport, TransportError> {
+        let certs = parse_pem(pem).map_err(|reason| TransportError::CaFile {
+            path: "(PEM text)".into(),
+            reason,
+        })?;
+        Ok(Transport::with_extra_cas(certs))
+    }
+
+    /// A transport that trusts the platform's roots only.
+    pub fn platform() -> Transport {
+        Transport::with_extra_cas(Vec::new())
+    }
+
+    fn with_extra_cas(extra: Vec<CertificateDer<'static>>) -> Transport {
+        let mut roots = platform_roots().clone();
+        let extra_cas = extra.len();
+        for cert in extra {
+            if let Err(e) = roots.add(cert) {
+                tracing::warn!(error = %e, "an extra CA certificate was not usable");
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let routes = Arc::new(RwLock::new(HashMap::new()));
+        let mut http = HttpConnector::new_with_resolver(RouteResolver {
+            routes: routes.clone(),
+        });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        http.set_nodelay(true);
+        let connector = Watched(
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http1()
+                .enable_http2()
+                .wrap_connector(http),
+        );
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(IDLE_TIMEOUT)
+            .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
+            .build(connector);
+        Transport {
+            client,
+            routes,
+            extra_cas,
+        }
+    }
+
+    /// Sends `request` to its URL, or along `route`, within `options`'
+    /// timeouts, and gives the answer with its body still streaming.
+    pub async fn send(
+        &self,
+        request: Request<WasiBody>,
+        route: Option<&crate::egress::Origin>,
+        options: &RequestOptions,
+    ) -> Result<Response<WasiBody>, HttpError> {
+        let (mut parts, body) = request.into_parts();
+        let authority = parts
+            .uri
+            .authority()
+            .cloned()
+            .ok_or(HttpError::HttpRequestUriInvalid)?;
+        if let Some(origin) = route {
+            parts.uri = self.routed(&parts.uri, &authority, origin)?;
+        }
+        // Like a proxy, a route keeps the Host the request named.
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            parts.headers.insert(http::header::HOST, host);
+        }
+        let connect = options
+            .connect_timeout
+            .unwrap_or(CONNECT_TIMEOUT)
+            .min(CONNECT_TIMEOUT);
+        let first_byte = options
+            .first_byte_timeout
+            .unwrap_or(Duration::from_secs(600));
+        let between_bytes = options
+            .between_bytes_timeout
+            .unwrap_or(Duration::from_secs(600))
+            .max(Duration::from_nanos(1));
+        let request = Request::from_parts(parts, body);
+        let phase = Arc::new(std::sync::Mutex::new(Phase::default()));
+        let answer = PHASE.scope(phase.clone(), self.client.request(request));
+        let response = tokio::select! {
+            answer = answer => answer.map_err(|e| classify(&e))?,
+            late = watchdog(phase, connect, first_byte) => return Err(late),
+        };
+        let mut timer = tokio::time::interval(between_bytes);
+        timer.reset();
+        Ok(response.map(|incoming| TimedBody { incoming, timer }.map_err(|e| e).boxed_unsync()))
+    }
+
+    /// The URL a request takes along `origin`: an `https` route keeps the
+    /// API's name, at the route's port, and the resolver sends that name to
+    /// the route's host; an `http` route is addressed directly.
+    fn routed(
+        &self,
+        uri: &Uri,
+        authority: &Authority,
+        origin: &crate::egress::Origin,
+    ) -> Result<Uri, HttpError> {
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let target = if origin.scheme == Scheme::HTTPS {
+            let port = origin.authority.port_u16().unwrap_or(443);
+            self.routes.write().unwrap().insert(
+                authority.host().to_ascii_lowercase(),
+                origin.authority.host().to_string(),
+            );
+            format!("{}:{port}", authority.host())
+        } else {
+            origin.authority.to_string()
+        };
+        Uri::builder()
+            .scheme(origin.scheme.clone())
+            .authority(target)
+            .path_and_query(path)
+            .build()
+            .map_err(|_| HttpError::HttpRequestUriInvalid)
+    }
+}
+
+/// Where a request stands on its way to an answer: whether it opened a
+/// connection (a pooled one needs none), and when that was done.
+#[derive(Debug, Default, Clone, Copy)]
+struct Phase {
+    connecting: bool,
+    connected_at: Option<std::time::Instant>,
+}
+
+tokio::task_local! {
+    /// The phase of the request this task is sending, which the connector
+    /// updates when it opens a connection for it.
+    static PHASE: Arc<std::sync::Mutex<Phase>>;
+}
+
+/// Ends when the request is late: its new connection not open within
+/// `connect`, or no answer `first_byte` after the connection was ready (a
+/// pooled connection being ready at once).
+async fn watchdog(
+    phase: Arc<std::sync::Mutex<Phase>>,
+    connect: Duration,
+    first_byte: Duration,
+) -> HttpError {
+    let start = tokio::time::Instant::now();
+    loop {
+        let now = tokio::time::Instant::now();
+        let state = *phase.lock().unwrap();
+        let (deadline, late) = match state {
+            Phase {
+                connecting: true,
+                connected_at: None,
+            } => (start + connect, HttpError::ConnectionTimeout),
+            Phase {
+                connected_at: Some(at),
+                ..
+            } => (
+                tokio::time::Instant::from_std(at) + first_byte,
+                HttpError::ConnectionReadTimeout,
+            ),
+            Phase { .. } => (start + first_byte, HttpError::ConnectionReadTimeout),
+        };
+        if now >= deadline {
+            return late;
+        }
+        // The phase can change while waiting: look again soon.
+        tokio::time::sleep((deadline - now).min(Duration::from_millis(20))).await;
+    }
+}
+
+/// The HTTPS connector, noting in the sending task's [`PHASE`] when it
+/// opens a connection and when the connection is ready.
+#[derive(Clone)]
+struct Watched(Https);
+
+impl tower_service::Service<Uri> for Watched {
+    type Response = <Https as tower_service::Service<Uri>>::Response;
+    type Error = <Https as tower_service::Service<Uri>>::Error;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let phase = PHASE.try_with(Arc::clone).ok();
+        if let Some(phase) = &phase {
+            phase.lock().unwrap().connecting = true;
+        }
+        let connecting = self.0.call(uri);
+        Box::pin(async move {
+            let connected = connecting.await;
+            if let Some(phase) = phase {
+                phase.lock().unwrap().connected_at = Some(std::time::Instant::now());
+            }
+            connected
+        })
+    }
+}
+
+/// The platform's trusted roots, read once per process; Mozilla's set
+/// where the platform has none (a minimal container).
+fn platform_roots() -> &'static rustls::RootCertStore {
+    static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            tracing::warn!("the platform lists no trusted roots; trusting Mozilla's set instead");
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        roots
+    })
+}
+
+fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|e| TransportError::CaFile {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let certs = parse_pem(&pem).map_err(|reason| TransportError::CaFile {
+        path: shown.clone(),
+        reason,
+    })?;
+    if certs.is_empty() {
+        return Err(TransportError::NoCertificate { path: shown });
+    }
+    Ok(certs)
+}
+
+fn parse_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+}
+
+/// Names the failure the way `wasi:http` does, so that a component can
+/// tell a certificate it cannot trust from a server that is down.
+fn classify(error: &hyper_util::client::legacy::Error) -> HttpError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
+                _ => HttpError::TlsProtocolError,
+            };
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return match tls {
+                    rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
+                    _ => HttpError::TlsProtocolError,
+                };
+            }
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return HttpError::ConnectionRefused,
+                std::io::ErrorKind::TimedOut => return HttpError::ConnectionTimeout,
+                _ => {}
+            }
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_timeout() {
+                return HttpError::HttpResponseTimeout;
+            }
+        }
+        source = e.source();
+    }
+    // The connector boxes its errors, which hides their types from
+    // `downcast_ref`; rustls's own wording still names a certificate.
+    let mut text = String::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        text.push_str(&e.to_string());
+        text.push_str(": ");
+        source = e.source();
+    }
+    if text.contains("invalid peer certificate") {
+        return HttpError::TlsCertificateError;
+    }
+    if text.contains("received fatal alert") || text.contains("tls") {
+        return HttpError::TlsProtocolError;
+    }
+    if error.is_connect() {
+        if text.contains("dns") {
+            return HttpError::DnsError {
+                rcode: Some(text),
+                info_code: None,
+            };
+        }
+        return HttpError::ConnectionRefused;
+    }
+    HttpError::InternalError(Some(error.to_string()))
+}
+
+/// An answer's body whose reads time out when the server goes quiet
+/// between two chunks.
+struct TimedBody {
+    incoming: hyper::body::Incoming,
+    timer: tokio::time::Interval,
+}
+
+impl http_body::Body for TimedBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, HttpError>>> {
+        match Pin::new(&mut self.incoming).poll_frame(cx) {
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(if e.is_timeout() {
+                HttpError::HttpResponseTimeout
+            } else {
+                HttpError::from(e)
+            }))),
+            Poll::Ready(Some(Ok(frame))) => {
+                self.timer.reset();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Pending => match self.timer.poll_tick(cx) {
+                Poll::Ready(_) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+/// Resolves names as the system does, except a name an `https` route was
+/// given for, which resolves to the route's host.
+#[derive(Clone)]
+struct RouteResolver {
+    routes: Arc<RwLock<HashMap<String, String>>>,
+}
+
+impl tower_service::Service<Name> for RouteResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let target = self
+            .routes
+            .read()
+            .unwrap()
+            .get(&name.as_str().to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_else(|| name.as_str().to_string());
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((target.as_str(), 0))
+                .await?
+                .collect();
+            Ok(found.into_iter())
+        })
+    }
+}
