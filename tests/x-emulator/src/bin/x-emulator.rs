@@ -5,6 +5,11 @@
 //! `--access pay-per-use` serves apps as X's self-serve access does (likes,
 //! follows and quote posts refused, replies only where summoned);
 //! `--access enterprise`, the default, refuses none of it.
+//!
+//! `--tls CA_FILE` serves HTTPS, as api.x.com does, and writes the PEM
+//! certificate of the CA that issued the emulator's to `CA_FILE`: give it
+//! to the host with `--ca-cert CA_FILE` and route `api.x.com` to the
+//! printed origin.
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -20,7 +25,15 @@ async fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
-    let x = x_emulator::Emulator::start().await?;
+    let ca_file = std::env::args().skip_while(|a| a != "--tls").nth(1);
+    let x = match &ca_file {
+        Some(path) => {
+            let x = x_emulator::Emulator::start_tls().await?;
+            std::fs::write(path, x.ca_pem().unwrap_or_default())?;
+            x
+        }
+        None => x_emulator::Emulator::start().await?,
+    };
     x.set_access_level(access);
     let token = x.issue_user_token(
         "ada",
