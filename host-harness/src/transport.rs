@@ -199,7 +199,7 @@ impl Transport {
         };
         let mut timer = tokio::time::interval(between_bytes);
         timer.reset();
-        Ok(response.map(|incoming| TimedBody { incoming, timer }.map_err(|e| e).boxed_unsync()))
+        Ok(response.map(|incoming| TimedBody { incoming, timer }.boxed_unsync()))
     }
 
     /// The URL a request takes along `origin`: an `https` route keeps the
