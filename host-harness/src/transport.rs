@@ -64,15 +64,17 @@ type Connector = Watched;
 
 /// The pooled client, and the routes its resolver follows.
 pub struct Transport {
-    client: Client<Connector, WasiBody>,
+    /// Made on the first request, so that a process that sends none (a
+    /// listing of the actions, say) does not read the platform's roots.
+    client: OnceLock<Client<Connector, WasiBody>>,
     routes: Arc<RwLock<HashMap<String, String>>>,
-    extra_cas: usize,
+    extra: Vec<CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
-            .field("extra_cas", &self.extra_cas)
+            .field("extra_cas", &self.extra.len())
             .finish_non_exhaustive()
     }
 }
@@ -119,9 +121,21 @@ impl Transport {
     }
 
     fn with_extra_cas(extra: Vec<CertificateDer<'static>>) -> Transport {
+        Transport {
+            client: OnceLock::new(),
+            routes: Arc::new(RwLock::new(HashMap::new())),
+            extra,
+        }
+    }
+
+    /// The pooled client, made on first use.
+    fn client(&self) -> &Client<Connector, WasiBody> {
+        self.client.get_or_init(|| self.build_client())
+    }
+
+    fn build_client(&self) -> Client<Connector, WasiBody> {
         let mut roots = platform_roots().clone();
-        let extra_cas = extra.len();
-        for cert in extra {
+        for cert in self.extra.iter().cloned() {
             if let Err(e) = roots.add(cert) {
                 tracing::warn!(error = %e, "an extra CA certificate was not usable");
             }
@@ -132,9 +146,8 @@ impl Transport {
             .expect("ring supports the default protocol versions")
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let routes = Arc::new(RwLock::new(HashMap::new()));
         let mut http = HttpConnector::new_with_resolver(RouteResolver {
-            routes: routes.clone(),
+            routes: self.routes.clone(),
         });
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
@@ -147,15 +160,10 @@ impl Transport {
                 .enable_http2()
                 .wrap_connector(http),
         );
-        let client = Client::builder(TokioExecutor::new())
+        Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
             .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
-            .build(connector);
-        Transport {
-            client,
-            routes,
-            extra_cas,
-        }
+            .build(connector)
     }
 
     /// Sends `request` to its URL, or along `route`, within `options`'
@@ -192,7 +200,7 @@ impl Transport {
             .max(Duration::from_nanos(1));
         let request = Request::from_parts(parts, body);
         let phase = Arc::new(std::sync::Mutex::new(Phase::default()));
-        let answer = PHASE.scope(phase.clone(), self.client.request(request));
+        let answer = PHASE.scope(phase.clone(), self.client().request(request));
         let response = tokio::select! {
             answer = answer => answer.map_err(|e| classify(&e))?,
             late = watchdog(phase, connect, first_byte) => return Err(late),
