@@ -53,9 +53,10 @@ impl Meter {
             return;
         };
         let text = request.and_then(|r| r.get("text")).and_then(Value::as_str);
-        let with_url = text.is_some_and(|t| !x_text::extract_urls(t).is_empty());
+        // Only an endpoint that prices a URL apart needs the text searched.
+        let with_url = || text.is_some_and(|t| !x_text::extract_urls(t).is_empty());
         match (endpoint.request_with_url, endpoint.request) {
-            (Some(unit), _) if with_url => self.add(Some(unit), 1),
+            (Some(unit), _) if with_url() => self.add(Some(unit), 1),
             (_, Some(unit)) => self.add(Some(unit), 1),
             _ => {}
         }

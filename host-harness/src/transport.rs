@@ -222,10 +222,20 @@ impl Transport {
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let target = if origin.scheme == Scheme::HTTPS {
             let port = origin.authority.port_u16().unwrap_or(443);
-            self.routes.write().unwrap().insert(
+            let (name, route_host) = (
                 authority.host().to_ascii_lowercase(),
-                origin.authority.host().to_string(),
+                origin.authority.host(),
             );
+            // Every request of a routed host takes this path: write only
+            // when the route is new.
+            let known =
+                self.routes.read().unwrap().get(&name).map(String::as_str) == Some(route_host);
+            if !known {
+                self.routes
+                    .write()
+                    .unwrap()
+                    .insert(name, route_host.to_string());
+            }
             format!("{}:{port}", authority.host())
         } else {
             origin.authority.to_string()
@@ -359,39 +369,24 @@ fn parse_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
 /// Names the failure the way `wasi:http` does, so that a component can
 /// tell a certificate it cannot trust from a server that is down.
 fn classify(error: &hyper_util::client::legacy::Error) -> HttpError {
+    // The connector boxes its errors, which hides rustls's type from
+    // `downcast_ref`; its wording still names a certificate. Each error of
+    // the chain is looked at by type where it shows one, and by text.
+    let mut text = String::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return match tls {
-                rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
-                _ => HttpError::TlsProtocolError,
-            };
-        }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return match tls {
-                    rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
-                    _ => HttpError::TlsProtocolError,
-                };
-            }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return HttpError::ConnectionRefused,
                 std::io::ErrorKind::TimedOut => return HttpError::ConnectionTimeout,
                 _ => {}
             }
         }
-        if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            if h.is_timeout() {
-                return HttpError::HttpResponseTimeout;
-            }
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_timeout)
+        {
+            return HttpError::HttpResponseTimeout;
         }
-        source = e.source();
-    }
-    // The connector boxes its errors, which hides their types from
-    // `downcast_ref`; rustls's own wording still names a certificate.
-    let mut text = String::new();
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
         text.push_str(&e.to_string());
         text.push_str(": ");
         source = e.source();
