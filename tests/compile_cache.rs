@@ -28,14 +28,17 @@ async fn load(cache: &Path) -> (LoadedConnector, Duration) {
     (connector, started.elapsed())
 }
 
-/// The one entry in the cache.
-fn entry(cache: &Path) -> std::path::PathBuf {
-    let entries: Vec<_> = std::fs::read_dir(cache)
+/// The one entry in the cache: its artifact and its note.
+fn entry(cache: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut files: Vec<_> = std::fs::read_dir(cache)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    entries[0].clone()
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0].extension().unwrap(), "cwasm", "{files:?}");
+    assert_eq!(files[1], files[0].with_extension("meta"), "{files:?}");
+    (files[0].clone(), files[1].clone())
 }
 
 /// The connector still works: it counts a text without calling anything.
@@ -59,14 +62,21 @@ async fn a_second_load_takes_the_compiled_component_from_the_cache() {
     assert_eq!(first.compilation(), &Compilation::CompiledAndStored);
     assert_eq!(second.compilation(), &Compilation::Cached);
     works(&second).await;
-    let stored = entry(&cache);
+    let (artifact, note) = entry(&cache);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&cache), 0o700);
-        assert_eq!(mode(&stored), 0o600);
+        assert_eq!(mode(&artifact), 0o600);
+        assert_eq!(mode(&note), 0o600);
     }
+    // The second load read its description from the cache, as the first
+    // load had it from the component.
+    assert_eq!(
+        serde_json::to_value(second.descriptor()).unwrap(),
+        serde_json::to_value(first.descriptor()).unwrap()
+    );
     // Not a timing test: a cached load skips Cranelift, which shows even here.
     assert!(
         cached_time < compile_time,
@@ -79,8 +89,9 @@ async fn a_damaged_or_foreign_entry_is_compiled_again_and_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("compiled");
     load(&cache).await;
-    let path = entry(&cache);
+    let (path, note) = entry(&cache);
     let good = std::fs::read(&path).unwrap();
+    let good_note = std::fs::read(&note).unwrap();
 
     // One flipped bit in the machine code.
     let mut flipped = good.clone();
@@ -90,15 +101,16 @@ async fn a_damaged_or_foreign_entry_is_compiled_again_and_replaced() {
     let (after_flip, _) = load(&cache).await;
     let repaired = std::fs::read(&path).unwrap();
 
-    // Half an entry.
+    // Half an artifact.
     std::fs::write(&path, &good[..good.len() / 2]).unwrap();
     let (after_truncation, _) = load(&cache).await;
 
-    // Not an entry at all.
-    std::fs::write(&path, b"garbage").unwrap();
+    // A note that is not a note at all.
+    std::fs::write(&note, b"garbage").unwrap();
     let (after_garbage, _) = load(&cache).await;
 
-    // A sound entry, but made by an engine with other settings.
+    // A sound artifact, but made by an engine with other settings, with a
+    // note that matches it.
     let mut other = wasmtime::Config::new();
     other.wasm_component_model(true).epoch_interruption(false);
     let other_engine = wasmtime::Engine::new(&other).unwrap();
@@ -107,13 +119,11 @@ async fn a_damaged_or_foreign_entry_is_compiled_again_and_replaced() {
             .unwrap()
             .serialize()
             .unwrap();
-    let mut foreign = good[..8 + 64].to_vec();
-    {
-        use sha2::Digest;
-        foreign[8..40].copy_from_slice(&sha2::Sha256::digest(&foreign_artifact));
-    }
-    foreign.extend_from_slice(&foreign_artifact);
-    std::fs::write(&path, &foreign).unwrap();
+    let mut foreign_note = good_note.clone();
+    foreign_note[8..12].copy_from_slice(&crc32fast::hash(&foreign_artifact).to_le_bytes());
+    foreign_note[12..20].copy_from_slice(&(foreign_artifact.len() as u64).to_le_bytes());
+    std::fs::write(&path, &foreign_artifact).unwrap();
+    std::fs::write(&note, &foreign_note).unwrap();
     let (after_foreign, _) = load(&cache).await;
     let (finally, _) = load(&cache).await;
 

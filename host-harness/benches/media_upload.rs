@@ -15,7 +15,10 @@
 //! The same binary plays the emulator (`--serve-emulator`) and the native
 //! client (`--native-client URL TOKEN FILE`).
 
+mod support;
+
 use bytes::Bytes;
+use support::write_video;
 use http_body_util::BodyExt;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -165,26 +168,6 @@ fn measure(mut command: Command) -> Run {
     Run {
         wall,
         max_rss_kib: usage.ru_maxrss,
-    }
-}
-
-/// A file that starts like an MP4 video, with bytes that do not repeat.
-fn write_video(path: &Path, len: u64) {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    out.write_all(b"\0\0\0\x18ftypmp42\0\0\0\0").unwrap();
-    let mut state = 0x2545_F491u32;
-    let mut written = 16;
-    let mut block = vec![0u8; PIECE];
-    while written < len {
-        for chunk in block.chunks_mut(4) {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            chunk.copy_from_slice(&state.to_le_bytes());
-        }
-        let n = (len - written).min(PIECE as u64) as usize;
-        out.write_all(&block[..n]).unwrap();
-        written += n as u64;
     }
 }
 

@@ -8,12 +8,14 @@
 
 use crate::error::{ActionError, HostError};
 use jsonschema::error::ValidationErrorKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 /// A connector's description of itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConnectorDescriptor {
     /// The manifest the component embeds.
     pub manifest: Value,
@@ -24,27 +26,113 @@ pub struct ConnectorDescriptor {
 }
 
 /// One trigger: what starts a workflow.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TriggerDescriptor {
     pub id: String,
     pub title: String,
     pub description: String,
-    pub configuration_schema: Value,
-    pub event_schema: Value,
+    pub configuration_schema: Schema,
+    pub event_schema: Schema,
     pub required_scopes: Vec<String>,
     /// Whether the API can push its events to the host.
     pub pushable: bool,
 }
 
 /// One action.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActionDescriptor {
     pub id: String,
     pub title: String,
     pub description: String,
-    pub input_schema: Value,
-    pub output_schema: Value,
+    pub input_schema: Schema,
+    pub output_schema: Schema,
     pub required_scopes: Vec<String>,
+}
+
+/// A JSON Schema a connector published, kept as its JSON text and parsed
+/// on first use: a process that runs one action parses one schema, not the
+/// hundreds of kilobytes of all of them. Reads as a [`Value`].
+pub struct Schema {
+    text: Box<RawValue>,
+    parsed: OnceLock<Value>,
+}
+
+impl Schema {
+    /// The schema in `text`, which must be JSON.
+    pub fn from_text(text: &str) -> Result<Schema, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The schema as a JSON value.
+    pub fn value(&self) -> &Value {
+        self.parsed.get_or_init(|| {
+            serde_json::from_str(self.text.get())
+                .expect("a RawValue holds valid JSON, which parses as a Value")
+        })
+    }
+}
+
+impl From<Value> for Schema {
+    fn from(value: Value) -> Schema {
+        Schema {
+            text: serde_json::value::to_raw_value(&value)
+                .expect("a Value always serialises"),
+            parsed: OnceLock::from(value),
+        }
+    }
+}
+
+impl std::ops::Deref for Schema {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        self.value()
+    }
+}
+
+impl Clone for Schema {
+    fn clone(&self) -> Schema {
+        Schema {
+            text: self.text.clone(),
+            parsed: self.parsed.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.value(), f)
+    }
+}
+
+impl PartialEq for Schema {
+    fn eq(&self, other: &Schema) -> bool {
+        self.value() == other.value()
+    }
+}
+
+impl PartialEq<Value> for Schema {
+    fn eq(&self, other: &Value) -> bool {
+        self.value() == other
+    }
+}
+
+impl Serialize for Schema {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.parsed.get() {
+            Some(value) => value.serialize(serializer),
+            None => self.text.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Schema {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Schema, D::Error> {
+        Ok(Schema {
+            text: Box::<RawValue>::deserialize(deserializer)?,
+            parsed: OnceLock::new(),
+        })
+    }
 }
 
 impl ConnectorDescriptor {
@@ -59,13 +147,13 @@ impl ConnectorDescriptor {
     }
 }
 
-/// Compiled input schemas, one per action, and configuration schemas, one
-/// per trigger.
+/// The input checks of a connector: each action's input schema and each
+/// trigger's configuration schema, compiled when first used, so that a
+/// process that runs one action compiles one schema.
 pub struct InputValidators {
-    validators: HashMap<String, jsonschema::Validator>,
-    ids: Vec<String>,
-    configurations: HashMap<String, jsonschema::Validator>,
-    trigger_ids: Vec<String>,
+    descriptor: Arc<ConnectorDescriptor>,
+    actions: HashMap<String, (usize, OnceLock<jsonschema::Validator>)>,
+    triggers: HashMap<String, (usize, OnceLock<jsonschema::Validator>)>,
 }
 
 fn compile(
@@ -80,47 +168,70 @@ fn compile(
     })
 }
 
-impl InputValidators {
-    /// Compiles every action's input schema and every trigger's
-    /// configuration schema, and checks that the output and event schemas
-    /// compile.
-    pub fn compile(descriptor: &ConnectorDescriptor) -> Result<InputValidators, HostError> {
-        let mut validators = HashMap::new();
-        for action in &descriptor.actions {
+impl ConnectorDescriptor {
+    /// Checks that every schema the connector published compiles: each
+    /// action's input and output, each trigger's configuration and event.
+    /// Done when a description is first read from a component, so that a
+    /// broken schema fails the load rather than an action later.
+    pub fn verify_schemas(&self) -> Result<(), HostError> {
+        for action in &self.actions {
+            compile(&action.input_schema, &action.id, "input")?;
             compile(&action.output_schema, &action.id, "output")?;
-            validators.insert(
-                action.id.clone(),
-                compile(&action.input_schema, &action.id, "input")?,
-            );
         }
-        let mut configurations = HashMap::new();
-        for trigger in &descriptor.triggers {
+        for trigger in &self.triggers {
+            compile(&trigger.configuration_schema, &trigger.id, "configuration")?;
             compile(&trigger.event_schema, &trigger.id, "event")?;
-            configurations.insert(
-                trigger.id.clone(),
-                compile(&trigger.configuration_schema, &trigger.id, "configuration")?,
-            );
         }
-        Ok(InputValidators {
-            validators,
-            ids: descriptor.actions.iter().map(|a| a.id.clone()).collect(),
-            configurations,
-            trigger_ids: descriptor.triggers.iter().map(|t| t.id.clone()).collect(),
-        })
+        Ok(())
+    }
+}
+
+impl InputValidators {
+    /// The input checks of `descriptor`, none compiled yet.
+    pub fn new(descriptor: Arc<ConnectorDescriptor>) -> InputValidators {
+        let actions = descriptor
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), (i, OnceLock::new())))
+            .collect();
+        let triggers = descriptor
+            .triggers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.clone(), (i, OnceLock::new())))
+            .collect();
+        InputValidators {
+            descriptor,
+            actions,
+            triggers,
+        }
+    }
+
+    /// Compiles every schema now: the checks of a verified description.
+    #[cfg(test)]
+    fn compile(descriptor: &ConnectorDescriptor) -> Result<InputValidators, HostError> {
+        descriptor.verify_schemas()?;
+        Ok(InputValidators::new(Arc::new(descriptor.clone())))
     }
 
     /// Parses `input` (empty text stands for `{}`) and checks it against the
     /// schema of `action`.
     pub fn check(&self, action: &str, input: &str) -> Result<Value, ActionError> {
-        let Some(validator) = self.validators.get(action) else {
+        let Some((index, compiled)) = self.actions.get(action) else {
+            let ids: Vec<&str> = self.descriptor.actions.iter().map(|a| a.id.as_str()).collect();
             return Err(ActionError::invalid(
                 "action",
                 format!(
                     "unknown action `{action}`; this connector offers {}",
-                    self.ids.join(", ")
+                    ids.join(", ")
                 ),
             ));
         };
+        let validator = compiled_or_err(compiled, || {
+            let a = &self.descriptor.actions[*index];
+            compile(&a.input_schema, &a.id, "input")
+        })?;
         validate(validator, input)
     }
 
@@ -131,21 +242,42 @@ impl InputValidators {
         trigger: &str,
         configuration: &str,
     ) -> Result<Value, ActionError> {
-        let Some(validator) = self.configurations.get(trigger) else {
+        let Some((index, compiled)) = self.triggers.get(trigger) else {
+            let ids: Vec<&str> = self.descriptor.triggers.iter().map(|t| t.id.as_str()).collect();
             return Err(ActionError::invalid(
                 "trigger",
                 format!(
                     "unknown trigger `{trigger}`; this connector offers {}",
-                    if self.trigger_ids.is_empty() {
+                    if ids.is_empty() {
                         "none".to_string()
                     } else {
-                        self.trigger_ids.join(", ")
+                        ids.join(", ")
                     }
                 ),
             ));
         };
+        let validator = compiled_or_err(compiled, || {
+            let t = &self.descriptor.triggers[*index];
+            compile(&t.configuration_schema, &t.id, "configuration")
+        })?;
         validate(validator, configuration)
     }
+}
+
+/// The validator in `slot`, compiled by `compile` on first use. The
+/// schemas were verified when the description was first read, so a failure
+/// here means the description changed since: a host error, not the input's.
+fn compiled_or_err<'a>(
+    slot: &'a OnceLock<jsonschema::Validator>,
+    compile: impl FnOnce() -> Result<jsonschema::Validator, HostError>,
+) -> Result<&'a jsonschema::Validator, ActionError> {
+    if let Some(validator) = slot.get() {
+        return Ok(validator);
+    }
+    let validator = compile().map_err(|e| ActionError::Internal {
+        detail: e.to_string(),
+    })?;
+    Ok(slot.get_or_init(|| validator))
 }
 
 fn validate(validator: &jsonschema::Validator, input: &str) -> Result<Value, ActionError> {
@@ -258,7 +390,7 @@ mod tests {
                 id: "post.create".into(),
                 title: "t".into(),
                 description: "d".into(),
-                input_schema: json!({
+                input_schema: Schema::from(json!({
                     "type": "object",
                     "additionalProperties": false,
                     "required": ["text"],
@@ -267,8 +399,8 @@ mod tests {
                         "reply": {"type": "object", "additionalProperties": false, "properties": {"id": {"type": "string"}}},
                         "ids": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]+$"}}
                     }
-                }),
-                output_schema: json!({"type": "object"}),
+                })),
+                output_schema: json!({"type": "object"}).into(),
                 required_scopes: vec![],
             }],
         };
@@ -302,8 +434,8 @@ mod tests {
                 id: "users.me".into(),
                 title: "t".into(),
                 description: "d".into(),
-                input_schema: json!({"type": "object", "additionalProperties": false}),
-                output_schema: json!({"type": "object"}),
+                input_schema: json!({"type": "object", "additionalProperties": false}).into(),
+                output_schema: json!({"type": "object"}).into(),
                 required_scopes: vec![],
             }],
         };

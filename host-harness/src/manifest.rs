@@ -264,6 +264,16 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// A manifest known to fit the schema already, such as one built into
+    /// the binary whose tests hold it to the schema: parsed and checked for
+    /// consistency, without compiling the schema (a fifth of the CPU time
+    /// of a process that runs one action).
+    pub fn from_checked_json(text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = serde_json::from_str(text)?;
+        manifest.check_consistency()?;
+        Ok(manifest)
+    }
+
     /// The action `id`, if declared.
     pub fn action(&self, id: &str) -> Option<&ActionMeta> {
         self.actions.iter().find(|a| a.id == id)

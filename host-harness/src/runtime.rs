@@ -6,7 +6,7 @@
 //! action then runs in a fresh instance with its own store, so nothing leaks
 //! from one connection to another, under a deadline and a memory cap.
 
-use crate::compile_cache::{Compilation, CompileCache};
+use crate::compile_cache::{Compilation, CompileCache, Lookup};
 use crate::credentials::{Authorizer, BoxFuture, Connection, ConnectionFacts, CredentialError};
 use crate::descriptor::{
     ActionDescriptor, ConnectorDescriptor, InputValidators, TriggerDescriptor,
@@ -251,7 +251,9 @@ impl Runtime {
     }
 
     /// Compiles `component`, checks it against `manifest`, and prepares it
-    /// to run actions.
+    /// to run actions. With a compile cache, a component loaded before is
+    /// mapped rather than compiled, and its description read rather than
+    /// asked for.
     pub async fn load(
         &self,
         component: &[u8],
@@ -260,9 +262,18 @@ impl Runtime {
         let engine = self.engine.clone();
         let bytes = component.to_vec();
         let cache = self.compile_cache.clone();
-        let (component, compilation) = tokio::task::spawn_blocking(move || match cache {
-            Some(cache) => cache.load_or_compile(&engine, &bytes),
-            None => Component::new(&engine, &bytes).map(|c| (c, Compilation::Compiled)),
+        let (component, described, mut place) = tokio::task::spawn_blocking(move || {
+            match cache.map(|cache| cache.lookup(&engine, &bytes)) {
+                Some(Lookup::Found {
+                    component,
+                    description,
+                    place,
+                }) => Ok((component, Some(description), Some(place))),
+                Some(Lookup::Missing(place)) => {
+                    Component::new(&engine, &bytes).map(|c| (c, None, Some(place)))
+                }
+                None => Component::new(&engine, &bytes).map(|c| (c, None, None)),
+            }
         })
         .await
         .map_err(|e| HostError::Compile(e.to_string()))?
@@ -286,12 +297,44 @@ impl Runtime {
                 triggers: Vec::new(),
             }),
             validators: None,
-            compilation,
+            compilation: Compilation::Compiled,
         };
-        let descriptor = connector.describe_uncached().await?;
+        // A stored description was verified when it was stored.
+        let stored = described.and_then(|text| match serde_json::from_str(&text) {
+            Ok(descriptor) => Some(descriptor),
+            Err(e) => {
+                let reason = format!("the stored description is not readable: {e}");
+                tracing::warn!(%reason, "describing the component again");
+                if let Some(place) = &mut place {
+                    place.refused = Some(reason);
+                }
+                None
+            }
+        });
+        let descriptor = match stored {
+            Some(descriptor) => {
+                connector.compilation = Compilation::Cached;
+                descriptor
+            }
+            None => {
+                let descriptor = connector.describe_uncached().await?;
+                descriptor.verify_schemas()?;
+                if let Some(place) = place {
+                    let text = serde_json::to_string(&descriptor)
+                        .map_err(|e| HostError::Describe(e.to_string()))?;
+                    let component = component.clone();
+                    connector.compilation =
+                        tokio::task::spawn_blocking(move || place.store(&component, &text))
+                            .await
+                            .map_err(|e| HostError::Compile(e.to_string()))?;
+                }
+                descriptor
+            }
+        };
         check_against_manifest(&connector.manifest, &descriptor)?;
-        connector.validators = Some(Arc::new(InputValidators::compile(&descriptor)?));
-        connector.descriptor = Arc::new(descriptor);
+        let descriptor = Arc::new(descriptor);
+        connector.validators = Some(Arc::new(InputValidators::new(descriptor.clone())));
+        connector.descriptor = descriptor;
         Ok(connector)
     }
 }

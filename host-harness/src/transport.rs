@@ -35,6 +35,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 /// The environment variable naming a PEM file of extra CA certificates.
@@ -45,6 +46,12 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Idle connections kept per origin.
 const MAX_IDLE_PER_ORIGIN: usize = 16;
+
+/// Connections open at once to one origin, idle or busy. Over HTTP/2 (X)
+/// one connection carries every concurrent request; the bound matters for
+/// an HTTP/1.1 server, where each request in flight holds a connection: a
+/// burst of actions waits for a connection rather than opening hundreds.
+const MAX_CONNECTIONS_PER_ORIGIN: usize = 32;
 
 /// The longest a new connection may take to open, TLS included, whatever a
 /// request allows.
@@ -69,6 +76,8 @@ pub struct Transport {
     client: OnceLock<Client<Connector, WasiBody>>,
     routes: Arc<RwLock<HashMap<String, String>>>,
     extra: Vec<CertificateDer<'static>>,
+    reuse: bool,
+    max_connections_per_origin: usize,
 }
 
 impl std::fmt::Debug for Transport {
@@ -125,7 +134,25 @@ impl Transport {
             client: OnceLock::new(),
             routes: Arc::new(RwLock::new(HashMap::new())),
             extra,
+            reuse: true,
+            max_connections_per_origin: MAX_CONNECTIONS_PER_ORIGIN,
         }
+    }
+
+    /// The same transport, opening a new connection for every request and
+    /// closing it after the answer: what a host without a pool pays, for
+    /// comparison in the benches.
+    pub fn without_reuse(mut self) -> Transport {
+        self.reuse = false;
+        self
+    }
+
+    /// The same transport, with at most `n` connections (at least one)
+    /// open at once to one origin; a request finding them all busy waits
+    /// for one to be free, within its first-byte timeout.
+    pub fn with_max_connections_per_origin(mut self, n: usize) -> Transport {
+        self.max_connections_per_origin = n.max(1);
+        self
     }
 
     /// The pooled client, made on first use.
@@ -152,17 +179,22 @@ impl Transport {
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         http.set_nodelay(true);
-        let connector = Watched(
-            hyper_rustls::HttpsConnectorBuilder::new()
+        let connector = Watched {
+            inner: hyper_rustls::HttpsConnectorBuilder::new()
                 .with_tls_config(tls)
                 .https_or_http()
                 .enable_http1()
                 .enable_http2()
                 .wrap_connector(http),
-        );
+            slots: Arc::new(OriginSlots {
+                per_origin: self.max_connections_per_origin,
+                origins: std::sync::Mutex::new(HashMap::new()),
+            }),
+        };
+        let idle = if self.reuse { MAX_IDLE_PER_ORIGIN } else { 0 };
         Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
-            .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
+            .pool_max_idle_per_host(idle)
             .build(connector)
     }
 
@@ -298,33 +330,124 @@ async fn watchdog(
 }
 
 /// The HTTPS connector, noting in the sending task's [`PHASE`] when it
-/// opens a connection and when the connection is ready.
+/// opens a connection and when the connection is ready, and holding each
+/// connection to its origin's bound.
 #[derive(Clone)]
-struct Watched(Https);
+struct Watched {
+    inner: Https,
+    slots: Arc<OriginSlots>,
+}
+
+/// How many more connections each origin may have open.
+struct OriginSlots {
+    per_origin: usize,
+    origins: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl OriginSlots {
+    fn of(&self, uri: &Uri) -> Arc<Semaphore> {
+        let origin = format!(
+            "{}://{}",
+            uri.scheme_str().unwrap_or("http"),
+            uri.authority().map(|a| a.as_str()).unwrap_or("")
+        );
+        self.origins
+            .lock()
+            .unwrap()
+            .entry(origin)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_origin)))
+            .clone()
+    }
+}
 
 impl tower_service::Service<Uri> for Watched {
-    type Response = <Https as tower_service::Service<Uri>>::Response;
+    type Response = Bounded<<Https as tower_service::Service<Uri>>::Response>;
     type Error = <Https as tower_service::Service<Uri>>::Error;
     type Future =
         Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let phase = PHASE.try_with(Arc::clone).ok();
-        if let Some(phase) = &phase {
-            phase.lock().unwrap().connecting = true;
-        }
-        let connecting = self.0.call(uri);
+        let slots = self.slots.of(&uri);
+        let mut inner = self.inner.clone();
         Box::pin(async move {
-            let connected = connecting.await;
+            // Waiting for a free slot is waiting for the answer (the
+            // first-byte timeout), not connecting: a pooled connection
+            // freed meanwhile takes the request instead.
+            let permit = slots
+                .acquire_owned()
+                .await
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+            if let Some(phase) = &phase {
+                phase.lock().unwrap().connecting = true;
+            }
+            let connected = inner.call(uri).await;
             if let Some(phase) = phase {
                 phase.lock().unwrap().connected_at = Some(std::time::Instant::now());
             }
-            connected
+            Ok(Bounded {
+                io: connected?,
+                _permit: permit,
+            })
         })
+    }
+}
+
+/// A connection holding its origin's slot until it is closed.
+struct Bounded<T> {
+    io: T,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Bounded<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Bounded<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
+
+impl<T: hyper_util::client::legacy::connect::Connection> hyper_util::client::legacy::connect::Connection
+    for Bounded<T>
+{
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        self.io.connected()
     }
 }
 
@@ -334,14 +457,33 @@ fn platform_roots() -> &'static rustls::RootCertStore {
     static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
     ROOTS.get_or_init(|| {
         let mut roots = rustls::RootCertStore::empty();
-        let found = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(found.certs);
+        let (added, _) = roots.add_parsable_certificates(native_certificates());
         if added == 0 {
             tracing::warn!("the platform lists no trusted roots; trusting Mozilla's set instead");
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         }
         roots
     })
+}
+
+/// The platform's certificates: its bundle file alone where it has one
+/// (`SSL_CERT_FILE`, or where OpenSSL keeps it), else its certificate
+/// directory. The directory beside a bundle holds the same roots again, a
+/// file each, which OpenSSL opens only when a chain needs one; rustls
+/// cannot look them up lazily, and reading all of them (280 files on
+/// Debian) was a quarter of a warm start's CPU time. A root kept only in
+/// the directory is trusted when named with `--ca-cert`.
+fn native_certificates() -> Vec<CertificateDer<'static>> {
+    let bundle = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| openssl_probe::probe().cert_file);
+    if let Some(bundle) = bundle {
+        let found = rustls_native_certs::load_certs_from_paths(Some(&bundle), None);
+        if !found.certs.is_empty() {
+            return found.certs;
+        }
+    }
+    rustls_native_certs::load_native_certs().certs
 }
 
 fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {

@@ -1,6 +1,11 @@
 //! What the benches that drive `host-harness serve` over HTTP share.
 
+// Each bench uses a part of what is here.
+#![allow(dead_code)]
+
 use bytes::Bytes;
+use std::io::Write;
+use std::path::Path;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -49,4 +54,24 @@ pub async fn x_connector() -> host_harness::LoadedConnector {
         )
         .await
         .unwrap()
+}
+
+/// A file that starts like an MP4 video, with bytes that do not repeat.
+pub fn write_video(path: &Path, len: u64) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    out.write_all(b"\0\0\0\x18ftypmp42\0\0\0\0").unwrap();
+    let mut state = 0x2545_F491u32;
+    let mut written = 16;
+    let mut block = vec![0u8; 64 * 1024];
+    while written < len {
+        for chunk in block.chunks_mut(4) {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            chunk.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = (len - written).min(block.len() as u64) as usize;
+        out.write_all(&block[..n]).unwrap();
+        written += n as u64;
+    }
 }

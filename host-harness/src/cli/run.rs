@@ -95,6 +95,9 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
         .invoke_with(&connection, &args.action, &input, &options)
         .await;
     bar.finish();
+    // The process ends with the action: freeing the connector's
+    // description (every schema, as JSON trees) would only cost time.
+    std::mem::forget(connector);
     match outcome {
         Ok(output) => {
             println!("{}", serde_json::to_string_pretty(&output)?);

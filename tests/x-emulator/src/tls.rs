@@ -85,6 +85,9 @@ pub async fn serve(
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
+        // An answer's head and body leave at once, not a delayed ACK apart
+        // (X's servers do not make a client wait 40 ms for a body).
+        let _ = tcp.set_nodelay(true);
         let (acceptor, app, seen) = (acceptor.clone(), app.clone(), seen.clone());
         tokio::spawn(async move {
             // A client that does not trust the certificate ends here.
