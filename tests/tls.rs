@@ -138,3 +138,80 @@ async fn the_hosts_token_requests_trust_what_the_actions_trust() {
         "{error}"
     );
 }
+
+/// An HTTP/1.1 server on loopback that answers every request after
+/// `delay`, and the most connections it ever had open at once.
+async fn slow_http1_server(
+    delay: std::time::Duration,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let seen = most.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (open, most) = (open.clone(), most.clone());
+            tokio::spawn(async move {
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let service = hyper::service::service_fn(move |_request| async move {
+                    tokio::time::sleep(delay).await;
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(b"{}")),
+                    ))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .await;
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (origin, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_to_an_http1_server_waits_for_connections_instead_of_opening_one_each() {
+    use http_body_util::BodyExt;
+    let (origin, most_open) = slow_http1_server(std::time::Duration::from_millis(100)).await;
+    let transport = Arc::new(Transport::platform().with_max_connections_per_origin(2));
+
+    let started = std::time::Instant::now();
+    let requests = (0..6).map(|_| {
+        let (transport, origin) = (transport.clone(), origin.clone());
+        tokio::spawn(async move {
+            let request = http::Request::get(format!("{origin}/2/users/me"))
+                .body(
+                    http_body_util::Empty::<bytes::Bytes>::new()
+                        .map_err(|never| match never {})
+                        .boxed_unsync(),
+                )
+                .unwrap();
+            let options = wasmtime_wasi_http::RequestOptions {
+                first_byte_timeout: Some(std::time::Duration::from_secs(5)),
+                ..Default::default()
+            };
+            let response = transport.send(request, None, &options).await.unwrap();
+            response.status()
+        })
+    });
+    let statuses: Vec<_> = futures_util::future::join_all(requests).await;
+
+    for status in statuses {
+        assert_eq!(status.unwrap(), 200);
+    }
+    // Two connections at most, each carrying three requests in turn.
+    assert_eq!(
+        most_open.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the bound is the most connections open at once"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(300),
+        "six requests of 100 ms over two connections take three turns: {:?}",
+        started.elapsed()
+    );
+}

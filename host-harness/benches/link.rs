@@ -384,7 +384,8 @@ impl Native {
     }
 
     /// The calls the component makes for a video: initialize, multipart
-    /// appends of 4 MiB, finalize (processing succeeds at once here).
+    /// appends of 4 MiB, finalize, status until processed (at the first
+    /// look here).
     async fn upload(&self, token: &str, path: &Path) {
         let video = std::fs::read(path).unwrap();
         let init = self
@@ -427,10 +428,22 @@ impl Native {
                 Bytes::new(),
             )
             .await;
-        let state = done["data"]["processing_info"]["state"]
-            .as_str()
-            .unwrap_or("succeeded");
-        assert_eq!(state, "succeeded", "{done}");
+        // Processing: look at the status until it is done, as the
+        // component does.
+        let mut answer = done;
+        loop {
+            match answer["data"]["processing_info"]["state"].as_str() {
+                None | Some("succeeded") => break,
+                Some("failed") => panic!("processing failed: {answer}"),
+                Some(_) => {}
+            }
+            answer = self
+                .get(
+                    token,
+                    &format!("/2/media/upload?media_id={id}&command=STATUS"),
+                )
+                .await;
+        }
     }
 }
 

@@ -18,12 +18,12 @@
 mod support;
 
 use bytes::Bytes;
-use support::write_video;
 use http_body_util::BodyExt;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::write_video;
 
 const MIB: u64 = 1024 * 1024;
 const BIG: u64 = 200 * MIB;

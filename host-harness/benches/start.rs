@@ -161,7 +161,9 @@ fn main() {
             samples[index].push(run(sides[index].1(), &token).unwrap());
         }
     }
-    println!("warm start, one GET /2/users/me over HTTPS to the emulator on loopback, {rounds} rounds, medians");
+    println!(
+        "warm start, one GET /2/users/me over HTTPS to the emulator on loopback, {rounds} rounds, medians"
+    );
     println!(
         "   {:36} {:>9} {:>9} {:>12} {:>12}",
         "process", "CPU ms", "wall ms", "CPU / curl", "CPU / run"
@@ -253,7 +255,13 @@ fn node(clients: &Path) -> Option<PathBuf> {
     std::fs::create_dir_all(&dir).ok()?;
     if !dir.join("node_modules/twitter-api-v2").is_dir() {
         let installed = Command::new("npm")
-            .args(["install", "--silent", "--no-audit", "--no-fund", "twitter-api-v2@1"])
+            .args([
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "twitter-api-v2@1",
+            ])
             .current_dir(&dir)
             .status()
             .is_ok_and(|s| s.success());

@@ -215,7 +215,8 @@ fn open_entry(
         .map_err(|_| "the entry's description is not UTF-8")?
         .to_string();
     let expected = u64::from_le_bytes(length.try_into().expect("eight bytes"));
-    let (found, length) = checksum_of(artifact).map_err(|e| format!("cannot read the artifact: {e}"))?;
+    let (found, length) =
+        checksum_of(artifact).map_err(|e| format!("cannot read the artifact: {e}"))?;
     if length != expected || found.to_le_bytes() != checksum {
         return Err("checksum mismatch: the entry is damaged".into());
     }

@@ -75,8 +75,7 @@ impl Schema {
 impl From<Value> for Schema {
     fn from(value: Value) -> Schema {
         Schema {
-            text: serde_json::value::to_raw_value(&value)
-                .expect("a Value always serialises"),
+            text: serde_json::value::to_raw_value(&value).expect("a Value always serialises"),
             parsed: OnceLock::from(value),
         }
     }
@@ -219,7 +218,12 @@ impl InputValidators {
     /// schema of `action`.
     pub fn check(&self, action: &str, input: &str) -> Result<Value, ActionError> {
         let Some((index, compiled)) = self.actions.get(action) else {
-            let ids: Vec<&str> = self.descriptor.actions.iter().map(|a| a.id.as_str()).collect();
+            let ids: Vec<&str> = self
+                .descriptor
+                .actions
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect();
             return Err(ActionError::invalid(
                 "action",
                 format!(
@@ -243,7 +247,12 @@ impl InputValidators {
         configuration: &str,
     ) -> Result<Value, ActionError> {
         let Some((index, compiled)) = self.triggers.get(trigger) else {
-            let ids: Vec<&str> = self.descriptor.triggers.iter().map(|t| t.id.as_str()).collect();
+            let ids: Vec<&str> = self
+                .descriptor
+                .triggers
+                .iter()
+                .map(|t| t.id.as_str())
+                .collect();
             return Err(ActionError::invalid(
                 "trigger",
                 format!(

@@ -443,8 +443,8 @@ impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Bounded<T> {
     }
 }
 
-impl<T: hyper_util::client::legacy::connect::Connection> hyper_util::client::legacy::connect::Connection
-    for Bounded<T>
+impl<T: hyper_util::client::legacy::connect::Connection>
+    hyper_util::client::legacy::connect::Connection for Bounded<T>
 {
     fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
         self.io.connected()

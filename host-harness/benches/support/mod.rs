@@ -4,11 +4,11 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
-use std::io::Write;
-use std::path::Path;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use std::io::Write;
+use std::path::Path;
 
 /// A kept-alive HTTP/1 client, as a workflow engine has.
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
