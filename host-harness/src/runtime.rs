@@ -9,7 +9,7 @@
 use crate::compile_cache::{Compilation, CompileCache, Lookup};
 use crate::credentials::{Authorizer, BoxFuture, Connection, ConnectionFacts, CredentialError};
 use crate::descriptor::{
-    ActionDescriptor, ConnectorDescriptor, InputValidators, TriggerDescriptor,
+    ActionDescriptor, ConnectorDescriptor, InputValidators, Schema, TriggerDescriptor,
 };
 use crate::egress::{EgressPolicy, Origin};
 use crate::error::{ActionError, HostError};
@@ -949,7 +949,7 @@ impl LoadedConnector {
         let mut actions = Vec::new();
         for a in described.actions {
             let schema = |text: &str, which: &'static str| {
-                serde_json::from_str(text).map_err(|e| HostError::Schema {
+                Schema::from_text(text).map_err(|e| HostError::Schema {
                     action: a.id.clone(),
                     which,
                     reason: e.to_string(),
@@ -967,7 +967,7 @@ impl LoadedConnector {
         let mut triggers = Vec::new();
         for t in described.triggers {
             let schema = |text: &str, which: &'static str| {
-                serde_json::from_str(text).map_err(|e| HostError::Schema {
+                Schema::from_text(text).map_err(|e| HostError::Schema {
                     action: t.id.clone(),
                     which,
                     reason: e.to_string(),
