@@ -52,6 +52,7 @@ pub struct ActionDescriptor {
 /// A JSON Schema a connector published, kept as its JSON text and parsed
 /// on first use: a process that runs one action parses one schema, not the
 /// hundreds of kilobytes of all of them. Reads as a [`Value`].
+#[derive(Clone)]
 pub struct Schema {
     text: Box<RawValue>,
     parsed: OnceLock<Value>,
@@ -86,15 +87,6 @@ impl std::ops::Deref for Schema {
 
     fn deref(&self) -> &Value {
         self.value()
-    }
-}
-
-impl Clone for Schema {
-    fn clone(&self) -> Schema {
-        Schema {
-            text: self.text.clone(),
-            parsed: self.parsed.clone(),
-        }
     }
 }
 
