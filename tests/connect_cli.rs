@@ -665,3 +665,60 @@ fn with_terminal_echo(command: Command) -> Command {
     }
     shell
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_name_reaches_the_operators_terminal_as_a_control_sequence() {
+    let cli = Cli::start(false).await;
+    let token = cli.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+    let field = format!("bearer_token={token}");
+    let forged_row = "Ada\r\nconn_fake0             Forged             bearer    pending";
+    let refused = cli
+        .run(&[
+            "connect", "--method", "bearer", "--name", forged_row, "--field", &field,
+        ])
+        .await;
+    let made = cli
+        .run(&[
+            "connect", "--method", "bearer", "--name", "Ada", "--field", &field,
+        ])
+        .await;
+    // A name kept from before names were checked: a terminal hyperlink,
+    // a forged row, NUL, BEL and backspace.
+    let hostile =
+        "Ada\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7}\r\nconn_fake0  pending\0\u{8}";
+    let kept = open_store(cli.data_dir())
+        .await
+        .create_connection(&credential_store::NewConnection {
+            connector: "x".into(),
+            method: "bearer".into(),
+            auth_kind: "bearer-token".into(),
+            name: hostile.into(),
+            brand: Some("acme\u{1b}[2J".into()),
+            fields: Default::default(),
+        })
+        .await
+        .unwrap();
+    let list = cli.run(&["connections", "list"]).await;
+    let show = cli.run(&["connections", "show", &kept.id]).await;
+
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("`name`"), "{}", text(&refused));
+    assert!(made.status.success(), "{}", text(&made));
+    for output in [&list, &show] {
+        assert!(output.status.success(), "{}", text(output));
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            !printed.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character reached the terminal: {printed:?}"
+        );
+        assert!(!printed.contains("conn_fake0             Forged"));
+        assert!(printed.contains("Ada\\u{1b}]8;;"), "{printed}");
+    }
+    let listing = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(
+        listing.lines().count(),
+        3,
+        "one line for the heading and one for each connection: {listing}"
+    );
+    assert!(String::from_utf8_lossy(&show.stdout).contains("acme\\u{1b}[2J"));
+}

@@ -358,3 +358,94 @@ async fn two_nodes_on_one_database_register_one_webhook_and_either_takes_a_push(
         .count();
     assert_eq!(registered, 1);
 }
+
+/// A follow of `ada` by `source`, as X pushes it.
+fn follow_delivery(bed: &Bed, uuid: &str, source: &str) -> String {
+    let ada = bed.bed.x.user_id("ada").unwrap();
+    json!({"data": {"event_type": "follow.follow", "event_uuid": uuid,
+        "filter": {"user_id": ada},
+        "payload": {"source": {"id": "9".repeat(uuid.len() + 3), "name": source, "username": source},
+                    "target": {"id": ada, "name": "Ada", "username": "ada"}}}})
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_webhook_signs_no_forgery_and_takes_exactly_one_signature() {
+    let bed = bed().await;
+    let (receiver, url) = Receiver::start().await;
+    let node = pushing_node(&bed, free_port()).await;
+    until_webhook_is_valid(&bed, &node).await;
+    subscribe_followers(&node, &bed, &url).await;
+    let webhook = format!("/webhooks/{}", bed.app);
+    let challenge = |token: &str| {
+        let path = format!(
+            "{webhook}?crc_token={}",
+            form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+        );
+        let node = &node;
+        async move { node.request("GET", &path, None).await }
+    };
+    let deliver = |body: String, signatures: Vec<String>| {
+        let (node, webhook) = (&node, webhook.clone());
+        async move {
+            let headers: Vec<(&str, &str)> = signatures
+                .iter()
+                .map(|s| ("x-twitter-webhooks-signature", s.as_str()))
+                .collect();
+            node.client().raw_post(&webhook, &body, &headers).await
+        }
+    };
+
+    // The attacker has the webhook sign a forged delivery as a challenge...
+    let forged = follow_delivery(&bed, "1", "oracle_forged");
+    let (oracle_status, oracle) = challenge(&forged).await;
+    let stolen = oracle["response_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    // ...and posts it with what came back.
+    let forged_status = deliver(forged.clone(), vec![stolen.clone()]).await;
+    // A token-shaped text that is also JSON (a number) is answered, and is
+    // still no delivery.
+    let (number_status, number) = challenge("12345").await;
+    let number_signature = number["response_token"].as_str().unwrap().to_string();
+    let number_delivery = deliver("12345".into(), vec![number_signature]).await;
+    let (empty_status, empty) = challenge("").await;
+    // A genuine delivery beside a wrong signature, in either order.
+    let genuine = follow_delivery(&bed, "2", "twice");
+    let right = crc_answer(&bed.bed.app.api_secret, &genuine);
+    let wrong = crc_answer("not-the-api-key-secret", &genuine);
+    let right_first = deliver(genuine.clone(), vec![right.clone(), wrong.clone()]).await;
+    let wrong_first = deliver(genuine.clone(), vec![wrong, right.clone()]).await;
+    let alone = deliver(genuine, vec![right]).await;
+    receiver.until(1, || node.log()).await;
+    // Challenges as fast as they can be sent.
+    let mut burst = Vec::new();
+    for i in 0..40 {
+        burst.push(challenge(&format!("burst{i}")).await);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    assert_eq!(oracle_status, 400, "a delivery body was signed: {oracle}");
+    assert_eq!(oracle["field"], "crc_token");
+    assert!(stolen.is_empty());
+    assert_eq!(forged_status, 401, "the forged delivery was taken");
+    assert_eq!(number_status, 200);
+    assert_eq!(
+        number_delivery, 400,
+        "a JSON number was taken as a delivery"
+    );
+    assert_eq!(empty_status, 400, "an empty token was answered: {empty}");
+    assert_eq!(
+        (right_first, wrong_first),
+        (401, 401),
+        "two signatures were taken"
+    );
+    assert_eq!(alone, 200);
+    assert_eq!(receiver.followers(), ["twice"], "only the genuine delivery");
+    let answered = burst.iter().filter(|(status, _)| *status == 200).count();
+    let (last_status, last) = burst.last().unwrap();
+    assert!(answered < 30, "{answered} challenges answered in a burst");
+    assert_eq!(*last_status, 429, "{last}");
+    assert_eq!(last["error"], "rate_limited");
+}

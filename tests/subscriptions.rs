@@ -552,3 +552,262 @@ async fn a_spent_rate_limit_stops_the_connections_mention_polls_until_it_resets(
     assert!(seen_while_spent.is_empty(), "{seen_while_spent:?}");
     assert!(server.log().contains("polls held back"), "{}", server.log());
 }
+
+/// The subscription's events as the API lists them.
+async fn events(node: &Node, subscription: &str) -> Vec<Value> {
+    let (status, events) = node
+        .request(
+            "GET",
+            &format!("/api/v1/subscriptions/{subscription}/events?after=0"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{events}");
+    events["events"].as_array().unwrap().clone()
+}
+
+/// Waits until the subscription's first event records a failed attempt;
+/// its `last_error`.
+async fn first_failure(node: &Node, subscription: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(error) = events(node, subscription)
+            .await
+            .first()
+            .and_then(|e| e["last_error"].as_str().map(str::to_string))
+        {
+            return error;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no delivery was attempted: {}",
+            node.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_builder_cannot_aim_deliveries_at_the_servers_own_network() {
+    let (bed, connection, platform) = platform(None).await;
+    let (receiver, receiver_url) = Receiver::start().await;
+    let port = free_port();
+    // A server exposed to users: no private range allowed.
+    let server = Node::start_guarded(
+        "guarded",
+        &platform,
+        port,
+        &format!("http://127.0.0.1:{port}"),
+        SERVE_ARGS,
+    )
+    .await;
+    let own_api = format!("http://127.0.0.1:{port}/api/v1/connections");
+    let internal = [
+        "http://10.0.0.1/x",
+        "http://172.16.0.1/x",
+        "http://192.168.1.1/x",
+        "http://100.64.0.1/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://[::ffff:169.254.169.254]/x",
+        "http://2852039166/x",
+        "http://0xa9fea9fe/x",
+        "http://[fd00::1]/x",
+        "http://[fe80::1]/x",
+        "http://127.0.0.1/x",
+        "http://localhost/x",
+        "http://[::1]/x",
+        "http://0.0.0.0/x",
+        "http://2130706433/x",
+        "http://0177.0.0.1/x",
+        "http://0x7f.1/x",
+        "http://127.1/x",
+        own_api.as_str(),
+        receiver_url.as_str(),
+    ];
+    let long = format!("https://engine.example/{}", "a".repeat(3000));
+    let malformed = [
+        "http:///x",
+        "http:\\\\engine.example\\x",
+        "https://engine.example/x\r\nX-Injected: 1",
+        long.as_str(),
+    ];
+    let ask = |target: &str| {
+        let server = &server;
+        let body = json!({"trigger": "mention.new", "target_url": target, "interval_secs": 5});
+        let path = format!("/api/v1/connections/{connection}/subscriptions");
+        async move { server.request("POST", &path, Some(body)).await }
+    };
+    // A subscription kept from before the guard, aimed at loopback.
+    let kept = bed
+        .manager
+        .store()
+        .create_subscription(&credential_store::NewSubscription {
+            connection_id: connection.clone(),
+            trigger: "mention.new".into(),
+            configuration: "{}".into(),
+            delivery: credential_store::Delivery::Poll,
+            destination: credential_store::Destination::Url(receiver_url.clone()),
+            interval_secs: 5,
+            signing_secret: Some(secrecy::SecretString::from("whsec_kept".to_string())),
+        })
+        .await
+        .unwrap();
+    let polls = mention_polls(&bed);
+    a_poll_after(&bed, polls).await;
+    bed.x.post_as("grace", "@ada this must not reach loopback");
+    let refusal = first_failure(&server, &kept.id).await;
+    let mut answers = Vec::new();
+    for target in internal.iter().chain(malformed.iter()) {
+        answers.push((target.to_string(), ask(target).await));
+    }
+    let (public_status, public) = ask("https://engine.example/hooks/x").await;
+
+    for (target, (status, answer)) in &answers {
+        assert_eq!(
+            (*status, answer["field"].as_str()),
+            (400, Some("target_url")),
+            "{target} was not refused: {answer}"
+        );
+    }
+    let (_, metadata) = &answers[4].1;
+    assert!(
+        metadata["message"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-private-targets"),
+        "the refusal does not say how to allow a range: {metadata}"
+    );
+    assert_eq!(public_status, 201, "a public target was refused: {public}");
+    assert!(refusal.contains("loopback"), "{refusal}");
+    assert!(receiver.all().is_empty(), "a delivery reached loopback");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_that_redirects_is_not_followed() {
+    let (bed, connection, platform) = platform(None).await;
+    let elsewhere = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/hooks/x",
+            axum::routing::post(move || async move {
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [("location", format!("http://{address}/hooks/elsewhere"))],
+                )
+            }),
+        )
+        .route("/hooks/elsewhere", axum::routing::post(Receiver::take))
+        .with_state(elsewhere.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = node("A", &platform).await;
+    let polls = mention_polls(&bed);
+    let subscription = subscribe(
+        &server,
+        &connection,
+        Some(&format!("http://{address}/hooks/x")),
+    )
+    .await;
+    a_poll_after(&bed, polls).await;
+
+    bed.x.post_as("grace", "@ada follow me elsewhere");
+    let failure = first_failure(&server, subscription["id"].as_str().unwrap()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    assert!(
+        failure.contains("307") && failure.contains("redirect"),
+        "{failure}"
+    );
+    assert!(elsewhere.all().is_empty(), "the redirect was followed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_needs_the_triggers_scopes_and_an_interval_within_a_day() {
+    let (_bed, connection, platform) = platform(None).await;
+    let server = node("A", &platform).await;
+    let ask = |body: Value| {
+        let server = &server;
+        let path = format!("/api/v1/connections/{connection}/subscriptions");
+        async move { server.request("POST", &path, Some(body)).await }
+    };
+
+    let (dm_status, dm) = ask(json!({"trigger": "dm.new"})).await;
+    let (huge_status, huge) =
+        ask(json!({"trigger": "mention.new", "interval_secs": 4_294_967_295u64})).await;
+    let (over_status, over) = ask(json!({"trigger": "mention.new", "interval_secs": 86_401})).await;
+    let (day_status, day) = ask(json!({"trigger": "mention.new", "interval_secs": 86_400})).await;
+
+    // The connection was granted tweet.read, tweet.write, users.read.
+    assert_eq!(dm_status, 403, "{dm}");
+    assert_eq!(dm["error"], "forbidden");
+    assert_eq!(dm["reason"], "missing-scopes");
+    assert_eq!(dm["missing_scopes"], json!(["dm.read"]));
+    assert_eq!(
+        (huge_status, huge["field"].as_str()),
+        (400, Some("interval_secs")),
+        "{huge}"
+    );
+    assert_eq!(
+        (over_status, over["field"].as_str()),
+        (400, Some("interval_secs")),
+        "{over}"
+    );
+    assert_eq!(day_status, 201, "{day}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_connection_of_a_delivery_checks_the_addresses_it_is_about_to_use() {
+    use host_harness::target_guard::TargetGuard;
+    use host_harness::transport::Transport;
+    let (receiver, url) = Receiver::start().await;
+    let port = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let client = |guard: TargetGuard| {
+        host_harness::auth::http::HostHttp::new(
+            host_harness::Routes::default(),
+            host_harness::outgoing::HttpTimeouts::default(),
+        )
+        .with_transport(Arc::new(Transport::for_user_urls(guard)))
+    };
+    let post = |client: host_harness::auth::http::HostHttp, target: String| async move {
+        let request = http::Request::post(target).body(b"{}".to_vec()).unwrap();
+        client.send(request).await.map(|r| r.status().as_u16())
+    };
+    let loopback =
+        || TargetGuard::allowing(["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]);
+    // Names the resolver turns into loopback addresses, and an address
+    // written out: the names are checked as they resolve, not before.
+    let targets = [
+        format!("http://localhost:{port}/hooks/x"),
+        format!("http://127.1:{port}/hooks/x"),
+        format!("http://2130706433:{port}/hooks/x"),
+        format!("http://127.0.0.1:{port}/hooks/x"),
+    ];
+
+    let mut refused = Vec::new();
+    for target in &targets {
+        refused.push(post(client(TargetGuard::public_only()), target.clone()).await);
+    }
+    let received_when_refused = receiver.all().len();
+    let mut allowed = Vec::new();
+    for target in &targets {
+        allowed.push(post(client(loopback()), target.clone()).await);
+    }
+
+    for (target, outcome) in targets.iter().zip(&refused) {
+        let error = outcome.as_ref().expect_err(target).to_string();
+        assert!(error.contains("prohibited"), "{target}: {error}");
+    }
+    assert_eq!(received_when_refused, 0, "a refused connection was made");
+    for (target, outcome) in targets.iter().zip(&allowed) {
+        assert_eq!(outcome.as_ref().ok(), Some(&204), "{target}: {outcome:?}");
+    }
+}

@@ -764,6 +764,7 @@ async fn serve_refuses_to_listen_beyond_loopback_without_an_api_key() {
         api_key: None,
         notice: None,
         triggers: None,
+        targets: host_harness::target_guard::TargetGuard::public_only(),
     };
 
     let refused = web::serve(listener, manager, config, std::future::ready(())).await;
@@ -849,4 +850,74 @@ async fn the_connection_page_subscribes_a_workflow_lists_it_and_unsubscribes_it(
     assert_eq!(unsubscribed, 303);
     assert_eq!(after["location"], format!("/connections/{id}"));
     assert!(bed.store.subscriptions(Some(&id)).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_name_is_plain_text_and_one_stored_before_is_shown_escaped() {
+    let bed = ServeBed::start(None).await;
+    let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+    let create = |name: String, brand: Option<&str>| {
+        let url = bed.url("/api/v1/connections");
+        let body = json!({"method": "bearer", "name": name, "brand": brand,
+            "fields": {"bearer_token": token}});
+        async move { api("POST", &url, None, Some(body)).await }
+    };
+    // A name kept from before names were checked: a terminal hyperlink,
+    // a forged row, NUL and BEL.
+    let hostile =
+        "Ada\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7}\r\nconn_fake0  pending\0";
+    let kept = bed
+        .store
+        .create_connection(&credential_store::NewConnection {
+            connector: "x".into(),
+            method: "bearer".into(),
+            auth_kind: "bearer-token".into(),
+            name: hostile.into(),
+            brand: Some("acme\u{1b}[2J".into()),
+            fields: Default::default(),
+        })
+        .await
+        .unwrap();
+
+    let refusals = [
+        create(hostile.to_string(), None).await,
+        create("row\r\nconn_fake0 pending".into(), None).await,
+        create("nul\0".into(), None).await,
+        create("rtl\u{202e}gnp.exe".into(), None).await,
+        create("a".repeat(1_000_000), None).await,
+    ];
+    let (brand_status, brand) = create("Marketing".into(), Some("acme\u{7}")).await;
+    let (fine_status, fine) = create("Ada's account — 📣".into(), Some("acme")).await;
+    let (_, _, list_page) = raw(&bed, "GET", &bed.url("/connections"), &[], "").await;
+    let (_, _, kept_page) = raw(
+        &bed,
+        "GET",
+        &bed.url(&format!("/connections/{}", kept.id)),
+        &[],
+        "",
+    )
+    .await;
+
+    for (status, refused) in &refusals {
+        assert_eq!(
+            (*status, refused["field"].as_str()),
+            (400, Some("name")),
+            "{refused}"
+        );
+    }
+    assert_eq!(
+        (brand_status, brand["field"].as_str()),
+        (400, Some("brand"))
+    );
+    assert_eq!(fine_status, 201, "{fine}");
+    for page in [&list_page, &kept_page] {
+        assert!(
+            !page.contains(['\u{1b}', '\0', '\u{7}']),
+            "a control character reached the page"
+        );
+        assert!(
+            page.contains("Ada\\u{1b}]8;;"),
+            "the name is not shown escaped"
+        );
+    }
 }

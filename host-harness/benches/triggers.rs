@@ -274,6 +274,9 @@ impl Bed {
                 &format!("127.0.0.1:{port}"),
                 "--public-url",
                 &origin,
+                // The receiving engine listens on loopback.
+                "--allow-private-targets",
+                "127.0.0.0/8",
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));

@@ -46,6 +46,9 @@ pub enum ConnectError {
     FixedField { field: String, value: String },
     #[error("`{field}`: {reason}")]
     InvalidField { field: String, reason: String },
+    /// The connection's `name` or `brand` is not a plain, short label.
+    #[error("`{field}` {reason}")]
+    InvalidLabel { field: String, reason: String },
     #[error("connection `{id}` uses {method}, which {reason}")]
     WrongMethod {
         id: String,
@@ -197,6 +200,20 @@ impl ConnectionManager {
             };
             fields.insert(field_name.clone(), stored);
         }
+        let label = |field: &str, value: &Option<String>| match value {
+            Some(v) => crate::labels::check_label(v).map_err(|reason| ConnectError::InvalidLabel {
+                field: field.to_string(),
+                reason,
+            }),
+            None => Ok(()),
+        };
+        let name_field = if request.fields.contains_key("connection_name") {
+            "connection_name"
+        } else {
+            "name"
+        };
+        label(name_field, &name)?;
+        label("brand", &request.brand)?;
         let new = NewConnection {
             connector: self.manifest().id.clone(),
             method: method.id.clone(),

@@ -17,6 +17,7 @@
 //! `Host` kept. The egress hook decides beforehand which requests may go at
 //! all and which carry credentials.
 
+use crate::target_guard::{TargetError, TargetGuard};
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
@@ -78,6 +79,10 @@ pub struct Transport {
     extra: Vec<CertificateDer<'static>>,
     reuse: bool,
     max_connections_per_origin: usize,
+    /// When set, the transport carries requests to URLs a user gave: it
+    /// follows no route and connects only to addresses the guard allows,
+    /// checked as they are resolved.
+    guard: Option<Arc<TargetGuard>>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -94,20 +99,17 @@ impl Transport {
     pub fn shared() -> Arc<Transport> {
         static SHARED: OnceLock<Arc<Transport>> = OnceLock::new();
         SHARED
-            .get_or_init(|| {
-                let extra = match std::env::var_os(CA_CERT_ENV) {
-                    Some(path) => match read_ca_file(Path::new(&path)) {
-                        Ok(certs) => certs,
-                        Err(e) => {
-                            tracing::error!(error = %e, "{CA_CERT_ENV} is set, and its CA is not trusted");
-                            Vec::new()
-                        }
-                    },
-                    None => Vec::new(),
-                };
-                Arc::new(Transport::with_extra_cas(extra))
-            })
+            .get_or_init(|| Arc::new(Transport::with_extra_cas(env_extra_cas())))
             .clone()
+    }
+
+    /// A transport for URLs users give (trigger deliveries): the same
+    /// roots as [`Transport::shared`], no routes, and every address it
+    /// connects to held to `guard`.
+    pub fn for_user_urls(guard: TargetGuard) -> Transport {
+        let mut transport = Transport::with_extra_cas(env_extra_cas());
+        transport.guard = Some(Arc::new(guard));
+        transport
     }
 
     /// A transport that also trusts the CA certificates of a PEM file.
@@ -136,6 +138,7 @@ impl Transport {
             extra,
             reuse: true,
             max_connections_per_origin: MAX_CONNECTIONS_PER_ORIGIN,
+            guard: None,
         }
     }
 
@@ -175,6 +178,7 @@ impl Transport {
             .with_no_client_auth();
         let mut http = HttpConnector::new_with_resolver(RouteResolver {
             routes: self.routes.clone(),
+            guard: self.guard.clone(),
         });
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
@@ -212,7 +216,19 @@ impl Transport {
             .authority()
             .cloned()
             .ok_or(HttpError::HttpRequestUriInvalid)?;
-        if let Some(origin) = route {
+        if let Some(guard) = &self.guard {
+            // An address written in the URL is connected to without the
+            // resolver: it is checked here instead.
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            if let Ok(address) = host.parse::<std::net::IpAddr>()
+                && guard.check_address(address).is_err()
+            {
+                return Err(HttpError::DestinationIpProhibited);
+            }
+        } else if let Some(origin) = route {
             parts.uri = self.routed(&parts.uri, &authority, origin)?;
         }
         // Like a proxy, a route keeps the Host the request named.
@@ -486,6 +502,20 @@ fn native_certificates() -> Vec<CertificateDer<'static>> {
     rustls_native_certs::load_native_certs().certs
 }
 
+/// The CA certificates `HOST_HARNESS_CA_CERT` names, if any.
+fn env_extra_cas() -> Vec<CertificateDer<'static>> {
+    match std::env::var_os(CA_CERT_ENV) {
+        Some(path) => match read_ca_file(Path::new(&path)) {
+            Ok(certs) => certs,
+            Err(e) => {
+                tracing::error!(error = %e, "{CA_CERT_ENV} is set, and its CA is not trusted");
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    }
+}
+
 fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TransportError> {
     let shown = path.display().to_string();
     let pem = std::fs::read(path).map_err(|e| TransportError::CaFile {
@@ -518,6 +548,12 @@ fn classify(error: &hyper_util::client::legacy::Error) -> HttpError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<TargetError>().is_some())
+            {
+                return HttpError::DestinationIpProhibited;
+            }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return HttpError::ConnectionRefused,
                 std::io::ErrorKind::TimedOut => return HttpError::ConnectionTimeout,
@@ -594,10 +630,12 @@ impl http_body::Body for TimedBody {
 }
 
 /// Resolves names as the system does, except a name an `https` route was
-/// given for, which resolves to the route's host.
+/// given for, which resolves to the route's host; with a guard, a name
+/// resolves to its addresses only when the guard allows every one.
 #[derive(Clone)]
 struct RouteResolver {
     routes: Arc<RwLock<HashMap<String, String>>>,
+    guard: Option<Arc<TargetGuard>>,
 }
 
 impl tower_service::Service<Name> for RouteResolver {
@@ -611,6 +649,9 @@ impl tower_service::Service<Name> for RouteResolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
+        if let Some(guard) = self.guard.clone() {
+            return Box::pin(async move { Ok(guard.resolve(name.as_str(), 0).await?.into_iter()) });
+        }
         let target = self
             .routes
             .read()

@@ -124,6 +124,21 @@ impl Node {
         public_origin: &str,
         extra: &[&str],
     ) -> Node {
+        // The tests' workflow engines listen on loopback.
+        let mut with_loopback = vec!["--allow-private-targets", "127.0.0.0/8"];
+        with_loopback.extend_from_slice(extra);
+        Node::start_guarded(name, platform, port, public_origin, &with_loopback).await
+    }
+
+    /// A node that delivers to public addresses only, and to the ranges
+    /// `extra` allows: what a server exposed to users runs.
+    pub async fn start_guarded(
+        name: &'static str,
+        platform: &Platform,
+        port: u16,
+        public_origin: &str,
+        extra: &[&str],
+    ) -> Node {
         let bind = format!("127.0.0.1:{port}");
         let mut args = vec![
             "serve",

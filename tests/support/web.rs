@@ -35,6 +35,7 @@ impl ServeBed {
             api_key: api_key.map(|k| SecretString::from(k.to_string())),
             notice: None,
             triggers: None,
+            targets: host_harness::target_guard::TargetGuard::public_only(),
         };
         let AuthBed {
             x,

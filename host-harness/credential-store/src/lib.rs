@@ -34,6 +34,7 @@ pub use key::{KEY_LEN, KeyError, MasterKey};
 pub use records::{
     AppCredentialLevel, ClaimedDelivery, ConnectionRecord, ConnectionStatus, Delivery,
     DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination, FieldValue, LeaseTerms,
-    NewConnection, NewSubscription, PendingSignIn, SubscriptionRecord, Tokens, WebhookRecord,
+    NewConnection, NewSubscription, PendingSignIn, RequestCount, SubscriptionRecord, Tokens,
+    WebhookRecord,
 };
 pub use store::{RefreshLease, Store, StoreLocation};

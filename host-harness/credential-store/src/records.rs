@@ -377,3 +377,16 @@ pub struct LeaseTerms {
     /// refresh well before.
     pub hold: std::time::Duration,
 }
+
+/// The longest window [`crate::Store::count_request`] counts in; windows
+/// older than this are swept.
+pub(crate) const LONGEST_COUNT_WINDOW_SECS: i64 = 24 * 3600;
+
+/// Requests counted in a window so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestCount {
+    /// This request included.
+    pub count: u64,
+    /// Until the window ends and the count starts again.
+    pub resets_in_secs: u64,
+}

@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 5;
+pub(crate) const LATEST: i64 = 6;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -176,6 +176,19 @@ CREATE TABLE push_webhooks (
         // What the host learnt of the account at connect time, as the
         // manifest's identity.facts names it: a JSON object of strings.
         sql: "ALTER TABLE connections ADD COLUMN account_facts TEXT;",
+    },
+    Migration {
+        version: 6,
+        // Requests counted per key in fixed windows, so that a limit
+        // (challenges a webhook answers, say) holds for every host sharing
+        // the store rather than for each apart.
+        sql: "
+CREATE TABLE request_counts (
+    key          TEXT PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL
+);
+",
     },
 ];
 

@@ -13,7 +13,8 @@ use crate::key::MasterKey;
 use crate::records::{
     AppCredentialLevel, ClaimedDelivery, ConnectionRecord, ConnectionStatus, Delivery,
     DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination, FieldValue, LeaseTerms,
-    NewConnection, NewSubscription, PendingSignIn, SubscriptionRecord, Tokens, WebhookRecord,
+    NewConnection, NewSubscription, PendingSignIn, RequestCount, SubscriptionRecord, Tokens,
+    WebhookRecord,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -859,6 +860,25 @@ impl Store {
     /// from here.
     pub async fn touch_webhook(&self, connection_id: &str) -> Result<(), StoreError> {
         self.backend.touch_webhook(connection_id, now()).await
+    }
+
+    /// Counts a request under `key` in the current fixed window of
+    /// `window` (at most a day), for every host sharing the store. Returns
+    /// the count, this request included, and the seconds until the window
+    /// ends, for a `Retry-After`.
+    pub async fn count_request(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<RequestCount, StoreError> {
+        let length = (window.as_secs() as i64).clamp(1, crate::records::LONGEST_COUNT_WINDOW_SECS);
+        let now = now();
+        let window_start = now - now.rem_euclid(length);
+        let count = self.backend.count_request(key, window_start).await?;
+        Ok(RequestCount {
+            count,
+            resets_in_secs: (window_start + length - now).max(1) as u64,
+        })
     }
 
     /// Gives back the deliveries of a subscription that `host` took but did

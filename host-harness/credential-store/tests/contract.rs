@@ -63,6 +63,7 @@ contract!(
     a_pushed_subscription_is_not_polled_and_its_pushed_events_queue_once,
     a_webhook_is_registered_by_one_host_and_remembers_its_last_event,
     a_spent_rate_limit_holds_back_the_connections_polls_of_that_trigger,
+    requests_are_counted_per_key_in_one_window_for_every_host,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -1023,6 +1024,51 @@ async fn a_spent_rate_limit_holds_back_the_connections_polls_of_that_trigger(pla
 
 // ---- One backend only ---------------------------------------------------
 
+async fn requests_are_counted_per_key_in_one_window_for_every_host(place: Place) {
+    let key = MasterKey::generate();
+    let one = std::sync::Arc::new(place.open(&key).await);
+    let other = std::sync::Arc::new(place.open(&key).await);
+    // A day's window turns at midnight UTC only: not within this test.
+    let window = Duration::from_secs(24 * 3600);
+
+    let mut counts = Vec::new();
+    for store in [&one, &other, &one] {
+        counts.push(store.count_request("crc:app", window).await.unwrap());
+    }
+    let elsewhere = other.count_request("crc:another", window).await.unwrap();
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let store = if i % 2 == 0 {
+            one.clone()
+        } else {
+            other.clone()
+        };
+        burst.spawn(async move {
+            store
+                .count_request("crc:burst", window)
+                .await
+                .unwrap()
+                .count
+        });
+    }
+    let mut burst: Vec<u64> = burst.join_all().await;
+    burst.sort();
+
+    let seen: Vec<u64> = counts.iter().map(|c| c.count).collect();
+    assert_eq!(seen, [1, 2, 3], "both hosts count in one window");
+    assert!(
+        counts
+            .iter()
+            .all(|c| (1..=24 * 3600).contains(&c.resets_in_secs))
+    );
+    assert_eq!(elsewhere.count, 1, "each key counts apart");
+    assert_eq!(
+        burst,
+        (1..=10).collect::<Vec<u64>>(),
+        "every concurrent request counted once"
+    );
+}
+
 #[tokio::test]
 async fn a_database_url_is_shown_without_its_password() {
     let location =
@@ -1138,7 +1184,7 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     rusqlite::Connection::open(place.path())
         .unwrap()
         .execute_batch(
-            "DROP TABLE push_webhooks;
+            "DROP TABLE request_counts; DROP TABLE push_webhooks;
              DROP TABLE trigger_deliveries; DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
              DROP TABLE sessions; DROP TABLE sign_ins;
              ALTER TABLE tokens DROP COLUMN access_issued_at;
@@ -1174,5 +1220,5 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
         .await
         .unwrap();
     assert_eq!(store.connection(&id).await.unwrap().account_facts, facts);
-    place.assert_schema_version(5);
+    place.assert_schema_version(6);
 }

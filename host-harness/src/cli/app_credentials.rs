@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use credential_store::{AppCredentialLevel, FieldValue};
 use host_harness::connections::preview;
+use host_harness::labels::printable;
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -98,7 +99,7 @@ pub async fn run(host: &HostArgs, command: AppCredentialsCommand) -> Result<Exit
                 "Set {} field(s) of {} for {}.",
                 values.len(),
                 method.id,
-                brand.as_deref().unwrap_or("everyone")
+                printable(brand.as_deref().unwrap_or("everyone"))
             );
         }
         AppCredentialsCommand::Show { method, brand } => {
@@ -116,7 +117,7 @@ pub async fn run(host: &HostArgs, command: AppCredentialsCommand) -> Result<Exit
                     FieldValue::Plain(v) if name == "client_id" || name == "api_key" => preview(&v),
                     FieldValue::Plain(v) => v,
                 };
-                println!("{name}: {shown}");
+                println!("{}: {}", printable(&name), printable(&shown));
             }
         }
         AppCredentialsCommand::Clear {

@@ -6,6 +6,7 @@ use clap::Subcommand;
 use credential_store::{ConnectionRecord, FieldValue};
 use host_harness::TestReport;
 use host_harness::connections::preview;
+use host_harness::labels::printable;
 use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
@@ -51,18 +52,23 @@ pub async fn run(host: &HostArgs, command: ConnectionsCommand) -> Result<ExitCod
                     "{:<22} {:<18} {:<9} {:<16} {:<16} CLIENT",
                     "ID", "NAME", "METHOD", "STATUS", "ACCOUNT"
                 );
+                // Every value from the store is printed escaped: a name
+                // stored before names were checked must not reach the
+                // terminal as a control sequence or a forged row.
                 for r in &records {
                     println!(
                         "{:<22} {:<18} {:<9} {:<16} {:<16} {}",
-                        r.id,
-                        truncate(&r.name, 18),
-                        r.method,
+                        printable(&r.id),
+                        truncate(&printable(&r.name), 18),
+                        printable(&r.method),
                         r.status.as_str(),
-                        r.account_name
-                            .as_deref()
-                            .or(r.account_id.as_deref())
-                            .unwrap_or("-"),
-                        client_preview(r).unwrap_or_else(|| "-".into())
+                        printable(
+                            r.account_name
+                                .as_deref()
+                                .or(r.account_id.as_deref())
+                                .unwrap_or("-")
+                        ),
+                        printable(&client_preview(r).unwrap_or_else(|| "-".into()))
                     );
                 }
             }
@@ -114,16 +120,16 @@ pub fn print_record(record: &ConnectionRecord, as_json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
     }
-    println!("Connection {}", record.id);
-    println!("  name:    {}", record.name);
-    println!("  method:  {}", record.method);
+    println!("Connection {}", printable(&record.id));
+    println!("  name:    {}", printable(&record.name));
+    println!("  method:  {}", printable(&record.method));
     println!(
         "  status:  {}{}",
         record.status.as_str(),
         record
             .status_reason
             .as_deref()
-            .map(|r| format!(" — {r}"))
+            .map(|r| format!(" — {}", printable(r)))
             .unwrap_or_default()
     );
     if let Some(account) = record
@@ -131,16 +137,20 @@ pub fn print_record(record: &ConnectionRecord, as_json: bool) -> Result<()> {
         .as_deref()
         .or(record.account_id.as_deref())
     {
-        println!("  account: {account}");
+        println!("  account: {}", printable(account));
     }
     if let Some(brand) = &record.brand {
-        println!("  brand:   {brand}");
+        println!("  brand:   {}", printable(brand));
     }
     if let Some(scopes) = &record.granted_scopes {
-        println!("  scopes:  {}", scopes.join(" "));
+        println!("  scopes:  {}", printable(&scopes.join(" ")));
     }
     for (name, value) in s["fields"].as_object().into_iter().flatten() {
-        println!("  {name}: {}", value.as_str().unwrap_or_default());
+        println!(
+            "  {}: {}",
+            printable(name),
+            printable(value.as_str().unwrap_or_default())
+        );
     }
     Ok(())
 }
@@ -154,10 +164,10 @@ pub fn print_report(id: &str, report: &TestReport, as_json: bool) -> Result<()> 
     println!(
         "{}: {}",
         if report.ok { "ok" } else { "failed" },
-        report.summary
+        printable(&report.summary)
     );
     for advice in &report.advice {
-        println!("  - {advice}");
+        println!("  - {}", printable(advice));
     }
     for (action, scopes) in &report.actions_missing_scopes {
         println!("  {action} needs {}", scopes.join(" "));

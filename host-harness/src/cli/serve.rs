@@ -5,6 +5,7 @@ use super::{HostArgs, bundled};
 use anyhow::{Context, Result};
 use clap::Args;
 use host_harness::outgoing::HttpTimeouts;
+use host_harness::target_guard::TargetGuard;
 use host_harness::triggers::push::PushSetup;
 use host_harness::triggers::runner::RunnerConfig;
 use host_harness::web::{self, WebConfig};
@@ -57,6 +58,35 @@ pub struct ServeArgs {
     /// the API. Pushable triggers are then pushed, the rest polled.
     #[arg(long, value_name = "ID", env = "HOST_HARNESS_PUSH_CONNECTION")]
     push_connection: Option<String>,
+    /// A private range (CIDR, such as 10.20.0.0/16 or 127.0.0.1/32) that
+    /// subscriptions' target URLs may reach; repeat for more. Without it
+    /// they reach public addresses only: not loopback, private networks,
+    /// link-local (cloud metadata) or other special ranges. --emulator
+    /// allows loopback.
+    #[arg(
+        long,
+        value_name = "CIDR",
+        env = "HOST_HARNESS_ALLOW_PRIVATE_TARGETS",
+        value_delimiter = ',',
+        value_parser = parse_range
+    )]
+    allow_private_targets: Vec<ipnet::IpNet>,
+}
+
+/// A range as CIDR, or a single address.
+fn parse_range(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is not a range such as 10.0.0.0/8 or an address"))
+}
+
+/// The ranges a loopback demo delivers within.
+fn loopback_ranges() -> [ipnet::IpNet; 2] {
+    [
+        "127.0.0.0/8".parse().expect("a valid range"),
+        "::1/128".parse().expect("a valid range"),
+    ]
 }
 
 pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
@@ -83,7 +113,16 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
         .push_connection
         .as_deref()
         .map(|id| PushSetup::new(id, &public_origin));
+    let mut allowed = args.allow_private_targets.clone();
+    if args.emulator {
+        allowed.extend(loopback_ranges());
+    }
+    if !allowed.is_empty() {
+        let shown: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+        tracing::info!(ranges = %shown.join(", "), "target URLs may reach these private ranges");
+    }
     let mut config = WebConfig {
+        targets: TargetGuard::allowing(allowed),
         push,
         public_origin,
         api_key,

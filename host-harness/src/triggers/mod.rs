@@ -17,6 +17,7 @@ pub mod signature;
 use crate::connections::{ConnectError, ConnectionManager};
 use crate::error::ActionError;
 use crate::runtime::TriggerEvent;
+use crate::target_guard::TargetGuard;
 use credential_store::{Delivery, Destination, NewSubscription, StoreError, SubscriptionRecord};
 use std::time::Duration;
 
@@ -151,6 +152,11 @@ pub async fn poll_once(
 /// The shortest time between two polls of a subscription a server runs.
 pub const MIN_INTERVAL_SECS: u32 = 5;
 
+/// The longest: a day. A trigger polled less often than that is better
+/// read by an action run on a schedule; and an interval this side of a
+/// day keeps `next_poll_at` arithmetic far from any overflow.
+pub const MAX_INTERVAL_SECS: u32 = 86_400;
+
 /// Why a server could not take a subscription.
 #[derive(Debug, thiserror::Error)]
 pub enum SubscribeError {
@@ -158,26 +164,96 @@ pub enum SubscribeError {
     /// `interval_secs`, `target_url`.
     #[error("`{field}`: {reason}")]
     Invalid { field: String, reason: String },
+    /// The connection was not granted the trigger's scopes: as an action
+    /// would be, the subscription is refused rather than left to fail at
+    /// every poll.
+    #[error(
+        "`{trigger}` needs the scopes {}, which the connection was not granted; reconnect and grant them",
+        missing.join(", ")
+    )]
+    MissingScopes {
+        trigger: String,
+        missing: Vec<String>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Subscribes a workflow to `trigger` of connection `connection_id`, run by
+impl SubscribeError {
+    /// The refusal as an action's typed error, for a missing scope.
+    pub fn as_action_error(&self) -> Option<ActionError> {
+        match self {
+            SubscribeError::MissingScopes { missing, .. } => Some(ActionError::Forbidden {
+                missing_scopes: missing.clone(),
+                detail: self.to_string(),
+                reason: "missing-scopes".into(),
+                rule: None,
+                problem_type: None,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The trigger's scopes the connection was not granted (none when the
+/// connection does not record what it was granted, as an app-only one).
+fn missing_scopes(
+    manager: &ConnectionManager,
+    trigger: &str,
+    granted: Option<&[String]>,
+) -> Vec<String> {
+    let (Some(granted), Some(descriptor)) = (
+        granted,
+        manager
+            .connector()
+            .descriptor()
+            .triggers
+            .iter()
+            .find(|t| t.id == trigger),
+    ) else {
+        return Vec::new();
+    };
+    descriptor
+        .required_scopes
+        .iter()
+        .filter(|s| !granted.contains(s))
+        .cloned()
+        .collect()
+}
+
+/// What a workflow asks a server to run for it.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscriptionRequest<'a> {
+    pub trigger: &'a str,
+    /// The trigger's configuration, as JSON text.
+    pub configuration: &'a str,
+    /// Where each event is POSTed, signed; without it, events are kept to
+    /// be fetched.
+    pub target_url: Option<&'a str>,
+    pub interval_secs: u32,
+}
+
+/// Subscribes a workflow to a trigger of connection `connection_id`, run by
 /// the servers sharing the store: polled every `interval_secs`, its events
-/// sent to `target_url` signed with the key returned (shown this once), or
-/// kept to be fetched when there is no URL.
+/// sent to `target_url` (which must lead where `targets` allows) signed
+/// with the key returned (shown this once), or kept to be fetched when
+/// there is no URL.
 pub async fn subscribe_served(
     manager: &ConnectionManager,
     connection_id: &str,
-    trigger: &str,
-    configuration: &str,
-    target_url: Option<&str>,
-    interval_secs: u32,
+    request: SubscriptionRequest<'_>,
+    targets: &TargetGuard,
 ) -> Result<(SubscriptionRecord, secrecy::SecretString), SubscribeError> {
     let invalid = |field: &str, reason: String| SubscribeError::Invalid {
         field: field.to_string(),
         reason,
     };
+    let SubscriptionRequest {
+        trigger,
+        configuration,
+        target_url,
+        interval_secs,
+    } = request;
     let configuration = match manager
         .connector()
         .check_configuration(trigger, configuration)
@@ -193,25 +269,28 @@ pub async fn subscribe_served(
         }
         Err(e) => return Err(invalid("configuration", e.to_string())),
     };
-    if interval_secs < MIN_INTERVAL_SECS {
+    if !(MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS).contains(&interval_secs) {
         return Err(invalid(
             "interval_secs",
-            format!("must be at least {MIN_INTERVAL_SECS} seconds"),
+            format!("must be from {MIN_INTERVAL_SECS} to {MAX_INTERVAL_SECS} seconds (a day)"),
         ));
     }
     let destination = match target_url.map(str::trim).filter(|u| !u.is_empty()) {
         None => Destination::Pull,
-        Some(url) => match oauth2::url::Url::parse(url) {
-            Ok(parsed)
-                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() =>
-            {
-                Destination::Url(url.to_string())
-            }
-            _ => return Err(invalid("target_url", "must be an http or https URL".into())),
+        Some(url) => match targets.check_url_resolved(url).await {
+            Ok(parsed) => Destination::Url(parsed.to_string()),
+            Err(e) => return Err(invalid("target_url", e.to_string())),
         },
     };
     let store = manager.store();
-    store.connection(connection_id).await?;
+    let connection = store.connection(connection_id).await?;
+    let missing = missing_scopes(manager, trigger, connection.granted_scopes.as_deref());
+    if !missing.is_empty() {
+        return Err(SubscribeError::MissingScopes {
+            trigger: trigger.to_string(),
+            missing,
+        });
+    }
     let bytes: [u8; 32] = rand::random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let key = format!("whsec_{hex}");

@@ -61,6 +61,12 @@ pub enum PushError {
     NotPushed,
     #[error("the delivery's `{0}` header is missing or does not verify")]
     BadSignature(String),
+    #[error("the delivery carries more than one `{0}` header; it must carry exactly one")]
+    SeveralSignatures(String),
+    #[error("`{parameter}` {reason}")]
+    NotAChallenge { parameter: String, reason: String },
+    #[error("too many challenges to this webhook; try again in {retry_after_secs} s")]
+    TooManyChallenges { retry_after_secs: u64 },
     #[error("the delivery is not JSON: {0}")]
     NotJson(String),
     #[error(transparent)]
@@ -79,6 +85,43 @@ const REGISTRATION_LEASE: Duration = Duration::from_secs(60);
 
 /// How far back the API replays.
 const REPLAY_WINDOW_SECS: u64 = 24 * 3600;
+
+/// The longest challenge token answered. X's are about 48 characters.
+const MAX_CHALLENGE_LENGTH: usize = 128;
+
+/// Challenges one webhook answers per [`CHALLENGE_WINDOW`], across every
+/// server sharing the store. X challenges at registration, about once a
+/// day after, and when asked to; this leaves room for retries and manual
+/// checks, not for an oracle.
+const CHALLENGES_PER_WINDOW: u64 = 30;
+const CHALLENGE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Whether `token` is shaped as the API's challenge tokens are, and why
+/// not.
+///
+/// The API signs a challenge answer and a delivery with the same key and
+/// the same construction (`sha256=` + Base64(HMAC-SHA256(secret, text))).
+/// Answering any text would sign any delivery body for whoever sends it as
+/// a challenge: a forgery the signature check then accepts. So only a
+/// short run of the characters the API's tokens are made of (Base64 and
+/// its URL-safe form) is answered. A delivery is a JSON object, which
+/// always holds `{`, never one of these, so no answer is ever a valid
+/// delivery's signature.
+pub fn check_challenge_token(token: &str) -> Result<(), &'static str> {
+    if token.is_empty() {
+        return Err("is empty");
+    }
+    if token.len() > MAX_CHALLENGE_LENGTH {
+        return Err("is longer than any challenge token the API sends");
+    }
+    let shaped = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'='));
+    if !shaped {
+        return Err("is not a challenge token: the API sends letters, digits and - _ + / = only");
+    }
+    Ok(())
+}
 
 fn digest(push: &Push, key: &[u8], message: &[u8]) -> String {
     match push.digest {
@@ -112,13 +155,31 @@ fn manifest_push(manager: &ConnectionManager) -> Result<&Push, PushError> {
     manager.manifest().push.as_ref().ok_or(PushError::NotPushed)
 }
 
-/// Answers a challenge for the webhook of `connection_id`.
+/// Answers a challenge for the webhook of `connection_id`: only a token
+/// shaped as the API's ([`check_challenge_token`]), and only so many a
+/// minute.
 pub async fn answer_challenge(
     manager: &ConnectionManager,
     connection_id: &str,
     challenge: &str,
 ) -> Result<serde_json::Value, PushError> {
     let push = manifest_push(manager)?;
+    check_challenge_token(challenge).map_err(|reason| PushError::NotAChallenge {
+        parameter: push.challenge_parameter.clone(),
+        reason: reason.to_string(),
+    })?;
+    let counted = manager
+        .store()
+        .count_request(
+            &format!("webhook-challenge:{connection_id}"),
+            CHALLENGE_WINDOW,
+        )
+        .await?;
+    if counted.count > CHALLENGES_PER_WINDOW {
+        return Err(PushError::TooManyChallenges {
+            retry_after_secs: counted.resets_in_secs,
+        });
+    }
     let key = manager.push_key(connection_id).await?;
     Ok(challenge_answer(
         push,
@@ -143,8 +204,13 @@ pub async fn receive(
         return Err(PushError::BadSignature(push.signature_header.clone()));
     }
     let payload = std::str::from_utf8(body).map_err(|e| PushError::NotJson(e.to_string()))?;
-    serde_json::from_str::<serde_json::Value>(payload)
+    let parsed = serde_json::from_str::<serde_json::Value>(payload)
         .map_err(|e| PushError::NotJson(e.to_string()))?;
+    // The API delivers objects; only a non-object could share its text
+    // with a challenge token (a number), so none is taken.
+    if !parsed.is_object() {
+        return Err(PushError::NotJson("a delivery is a JSON object".into()));
+    }
     let store = manager.store();
     store.touch_webhook(connection_id).await?;
     let mut queued = 0;
@@ -325,6 +391,30 @@ mod tests {
             answer,
             serde_json::json!({"response_token": "sha256=97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg="})
         );
+    }
+
+    #[test]
+    fn only_tokens_shaped_as_the_apis_are_challenges() {
+        for token in [
+            "challenge-from-x",
+            "dGhlIHF1aWNrIGJyb3duIGZveA==",
+            "a_b-c+d/e=",
+            "0123456789abcdefghijABCDEFGHIJ0123456789",
+        ] {
+            assert_eq!(check_challenge_token(token), Ok(()), "{token}");
+        }
+        let delivery = r#"{"data":{"event_type":"follow.follow"}}"#;
+        for token in [
+            "",
+            delivery,
+            "has space",
+            "line\nbreak",
+            "semi;colon",
+            "quote\"",
+            &"a".repeat(MAX_CHALLENGE_LENGTH + 1),
+        ] {
+            assert!(check_challenge_token(token).is_err(), "{token:?} was taken");
+        }
     }
 
     #[test]

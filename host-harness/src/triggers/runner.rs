@@ -16,6 +16,8 @@ use crate::auth::http::HostHttp;
 use crate::connections::ConnectionManager;
 use crate::error::ActionError;
 use crate::outgoing::HttpTimeouts;
+use crate::target_guard::TargetGuard;
+use crate::transport::Transport;
 use credential_store::{ClaimedDelivery, DeliveryOutcome, SubscriptionRecord};
 use secrecy::ExposeSecret;
 use std::sync::Arc;
@@ -162,8 +164,14 @@ async fn poll(manager: &ConnectionManager, config: &RunnerConfig, s: &Subscripti
     }
 }
 
-/// Sends due deliveries for ever.
-pub async fn run_deliveries(manager: &ConnectionManager, config: &RunnerConfig) {
+/// Sends due deliveries for ever, each only where `targets` allows: a
+/// target URL is checked again before each attempt, and its name's
+/// addresses as the connection is made; no redirect is followed.
+pub async fn run_deliveries(
+    manager: &ConnectionManager,
+    config: &RunnerConfig,
+    targets: &TargetGuard,
+) {
     let http = HostHttp::new(
         crate::Routes::default(),
         HttpTimeouts {
@@ -171,7 +179,12 @@ pub async fn run_deliveries(manager: &ConnectionManager, config: &RunnerConfig) 
             first_byte: config.delivery_timeout,
             between_bytes: config.delivery_timeout,
         },
-    );
+    )
+    .with_transport(Arc::new(Transport::for_user_urls(targets.clone())));
+    let deliveries = Deliveries {
+        http,
+        targets: targets.clone(),
+    };
     let claim = config.delivery_timeout * 3;
     loop {
         let claimed = manager
@@ -195,7 +208,7 @@ pub async fn run_deliveries(manager: &ConnectionManager, config: &RunnerConfig) 
                 futures_util::future::join_all(
                     by_subscription
                         .iter()
-                        .map(|run| deliver_in_order(manager, config, &http, run)),
+                        .map(|run| deliver_in_order(manager, config, &deliveries, run)),
                 )
                 .await;
             }
@@ -211,16 +224,23 @@ pub async fn run_deliveries(manager: &ConnectionManager, config: &RunnerConfig) 
     }
 }
 
+/// How deliveries leave: the client (its transport held to the guard) and
+/// the guard itself.
+struct Deliveries {
+    http: HostHttp,
+    targets: TargetGuard,
+}
+
 /// Sends one subscription's claimed deliveries one after the other; after
 /// one that will be retried, gives the rest back so they wait for it.
 async fn deliver_in_order(
     manager: &ConnectionManager,
     config: &RunnerConfig,
-    http: &HostHttp,
+    deliveries: &Deliveries,
     run: &[ClaimedDelivery],
 ) {
     for claimed in run {
-        if !deliver(manager, config, http, claimed).await {
+        if !deliver(manager, config, deliveries, claimed).await {
             let subscription = &claimed.delivery.subscription_id;
             if let Err(e) = manager
                 .store()
@@ -239,12 +259,12 @@ async fn deliver_in_order(
 async fn deliver(
     manager: &ConnectionManager,
     config: &RunnerConfig,
-    http: &HostHttp,
+    deliveries: &Deliveries,
     claimed: &ClaimedDelivery,
 ) -> bool {
     let d = &claimed.delivery;
     let store = manager.store();
-    let result = send(manager, http, claimed).await;
+    let result = send(manager, deliveries, claimed).await;
     let attempt = d.attempts + 1;
     let outcome = match result {
         Ok(()) => DeliveryOutcome::Delivered,
@@ -283,10 +303,15 @@ async fn deliver(
 /// POSTs the event to its URL, signed; an error says why it did not take.
 async fn send(
     manager: &ConnectionManager,
-    http: &HostHttp,
+    deliveries: &Deliveries,
     claimed: &ClaimedDelivery,
 ) -> Result<(), String> {
     let d = &claimed.delivery;
+    // A target stored before the guard, or allowed by an operator since
+    // gone stricter, is refused here, before anything is sent.
+    if let Err(e) = deliveries.targets.check_url(&claimed.target_url) {
+        return Err(format!("the target URL {e}"));
+    }
     let store = manager.store();
     let subscription = store
         .subscription(&d.subscription_id)
@@ -322,10 +347,19 @@ async fn send(
     let request = request
         .body(body)
         .map_err(|_| format!("`{}` is not a URL", claimed.target_url))?;
-    let response = http.send(request).await.map_err(|e| e.to_string())?;
+    let response = deliveries
+        .http
+        .send(request)
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status();
     if status.is_success() {
         Ok(())
+    } else if status.is_redirection() {
+        Err(format!(
+            "the receiver answered {} (a redirect, which is not followed: give the final URL)",
+            status.as_u16()
+        ))
     } else {
         Err(format!("the receiver answered {}", status.as_u16()))
     }

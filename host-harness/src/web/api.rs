@@ -82,6 +82,10 @@ fn connect_error(e: ConnectError) -> Response {
             StatusCode::BAD_REQUEST,
             json!({"error": "invalid-input", "field": format!("fields.{field}"), "message": message}),
         ),
+        ConnectError::InvalidLabel { field, .. } => error(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid-input", "field": field, "message": message}),
+        ),
         ConnectError::Auth(crate::auth::AuthError::MissingField { field, .. }) => error(
             StatusCode::BAD_REQUEST,
             json!({"error": "invalid-input", "field": format!("fields.{field}"), "message": message}),
@@ -368,10 +372,13 @@ async fn create_subscription(
     let created = triggers::subscribe_served(
         &state.manager,
         &id,
-        &new.trigger,
-        &configuration,
-        new.target_url.as_deref(),
-        new.interval_secs.unwrap_or(60),
+        triggers::SubscriptionRequest {
+            trigger: &new.trigger,
+            configuration: &configuration,
+            target_url: new.target_url.as_deref(),
+            interval_secs: new.interval_secs.unwrap_or(60),
+        },
+        &state.config.targets,
     )
     .await;
     match created {
@@ -394,6 +401,10 @@ async fn create_subscription(
             (StatusCode::CREATED, Json(answer)).into_response()
         }
         Err(triggers::SubscribeError::Invalid { field, reason }) => invalid(&field, reason),
+        Err(e @ triggers::SubscribeError::MissingScopes { .. }) => match e.as_action_error() {
+            Some(refusal) => (action_status(&refusal), Json(refusal)).into_response(),
+            None => invalid("trigger", e.to_string()),
+        },
         Err(triggers::SubscribeError::Store(e)) => store_error(e),
     }
 }

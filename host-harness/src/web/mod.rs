@@ -56,6 +56,9 @@ pub struct WebConfig {
     /// When set, the API pushes pushable triggers' events to this server's
     /// webhook, registered through an app-level connection.
     pub push: Option<crate::triggers::push::PushSetup>,
+    /// Where URLs that users give this server (delivery targets) may
+    /// lead: public addresses, and the private ranges the operator allows.
+    pub targets: crate::target_guard::TargetGuard,
 }
 
 impl WebConfig {
@@ -279,7 +282,12 @@ pub async fn serve(
             crate::triggers::runner::run_polls(&polls.manager, &for_polls).await
         });
         runners.spawn(async move {
-            crate::triggers::runner::run_deliveries(&deliveries.manager, &runner).await
+            crate::triggers::runner::run_deliveries(
+                &deliveries.manager,
+                &runner,
+                &deliveries.config.targets,
+            )
+            .await
         });
     }
     axum::serve(listener, routes(state))

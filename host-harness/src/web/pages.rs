@@ -37,7 +37,8 @@ impl Page {
 
     fn render(self, state: &Shared, new_csrf: Option<String>) -> Response {
         let html = views::page(&self.title, state.config.notice.as_deref(), self.body);
-        let mut response = (self.status, Html(html.into_string())).into_response();
+        let html = crate::labels::printable_html(html.into_string());
+        let mut response = (self.status, Html(html)).into_response();
         if let Some(token) = new_csrf {
             response.headers_mut().append(
                 header::SET_COOKIE,
@@ -568,10 +569,13 @@ pub async fn subscribe(
     let created = crate::triggers::subscribe_served(
         &state.manager,
         &id,
-        first(&form, "trigger").unwrap_or_default(),
-        first(&form, "configuration").unwrap_or("{}"),
-        first(&form, "target_url"),
-        interval,
+        crate::triggers::SubscriptionRequest {
+            trigger: first(&form, "trigger").unwrap_or_default(),
+            configuration: first(&form, "configuration").unwrap_or("{}"),
+            target_url: first(&form, "target_url"),
+            interval_secs: interval,
+        },
+        &state.config.targets,
     )
     .await;
     match created {
@@ -610,12 +614,16 @@ pub async fn subscribe(
         }
         Err(e) => {
             let message = e.to_string();
+            let status = match e {
+                crate::triggers::SubscribeError::MissingScopes { .. } => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
             connection_page(
                 &state,
                 &headers,
                 &id,
                 Above::Failure(&message, None),
-                StatusCode::BAD_REQUEST,
+                status,
             )
             .await
         }

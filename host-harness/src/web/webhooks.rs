@@ -58,6 +58,30 @@ pub(super) async fn challenge(
     };
     match push::answer_challenge(&state.manager, &id, token).await {
         Ok(answer) => Json(answer).into_response(),
+        Err(e @ PushError::NotAChallenge { .. }) => {
+            tracing::warn!(error = %e, "refused a challenge");
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({
+                    "error": "invalid_input",
+                    "field": spec.challenge_parameter,
+                    "message": e.to_string(),
+                })),
+            )
+                .into_response()
+        }
+        Err(e @ PushError::TooManyChallenges { retry_after_secs }) => {
+            tracing::warn!(error = %e, "refused a challenge");
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(
+                    axum::http::header::RETRY_AFTER,
+                    retry_after_secs.to_string(),
+                )],
+                Json(json!({"error": "rate_limited", "message": e.to_string()})),
+            )
+                .into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot answer the API's challenge");
             (
@@ -82,17 +106,23 @@ pub(super) async fn delivery(
     if !is_push_connection(&state, &id) {
         return not_found();
     }
-    let signature = headers
-        .get(spec.signature_header.as_str())
-        .and_then(|v| v.to_str().ok());
-    match push::receive(&state.manager, &id, signature, &body).await {
+    // Two signatures would let a forged one stand beside a copied one;
+    // a delivery carries exactly one.
+    let mut signatures = headers.get_all(spec.signature_header.as_str()).iter();
+    let signature = signatures.next().and_then(|v| v.to_str().ok());
+    let outcome = if signatures.next().is_some() {
+        Err(PushError::SeveralSignatures(spec.signature_header.clone()))
+    } else {
+        push::receive(&state.manager, &id, signature, &body).await
+    };
+    match outcome {
         Ok(queued) => {
             if let Some(runner) = state.config.triggers.as_ref().filter(|_| queued > 0) {
                 runner.queued.notify_one();
             }
             Json(json!({ "queued": queued })).into_response()
         }
-        Err(e @ PushError::BadSignature(_)) => {
+        Err(e @ (PushError::BadSignature(_) | PushError::SeveralSignatures(_))) => {
             tracing::warn!(error = %e, "refused a pushed delivery");
             (
                 StatusCode::UNAUTHORIZED,

@@ -286,6 +286,10 @@ pub(crate) trait Backend: Send + Sync {
     async fn save_webhook(&self, connection_id: &str, remote_id: &str, now: i64) -> Result<()>;
     /// Records that the API pushed a delivery at `at`.
     async fn touch_webhook(&self, connection_id: &str, at: i64) -> Result<()>;
+    /// Counts one request under `key` in the window that started at
+    /// `window_start` (a new window restarts the count); the count, this
+    /// request included.
+    async fn count_request(&self, key: &str, window_start: i64) -> Result<u64>;
     /// Takes up to `limit` deliveries to URLs that are due and that no live
     /// host holds; `host` holds them until `claimed_until`. With each, its
     /// subscription's URL.

@@ -769,6 +769,11 @@ impl Backend for Postgres {
         let sessions = db
             .execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
             .await?;
+        db.execute(
+            "DELETE FROM request_counts WHERE window_start < $1",
+            &[&(now - crate::records::LONGEST_COUNT_WINDOW_SECS)],
+        )
+        .await?;
         Ok(sign_ins + sessions)
     }
 
@@ -1082,6 +1087,22 @@ impl Backend for Postgres {
         )
         .await?;
         Ok(())
+    }
+
+    async fn count_request(&self, key: &str, window_start: i64) -> Result<u64> {
+        let db = self.client().await?;
+        let row = db
+            .query_one(
+                "INSERT INTO request_counts (key, window_start, count) VALUES ($1, $2, 1)
+                 ON CONFLICT (key) DO UPDATE
+                 SET count = CASE WHEN request_counts.window_start = excluded.window_start
+                                  THEN request_counts.count + 1 ELSE 1 END,
+                     window_start = excluded.window_start
+                 RETURNING count",
+                &[&key, &window_start],
+            )
+            .await?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
     async fn release_deliveries(&self, host: &str, subscription_id: &str) -> Result<()> {

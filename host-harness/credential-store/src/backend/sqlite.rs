@@ -876,6 +876,10 @@ impl Backend for Sqlite {
                 tx.execute("DELETE FROM sign_ins WHERE expires_at <= ?1", params![now])?;
             let sessions =
                 tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", params![now])?;
+            tx.execute(
+                "DELETE FROM request_counts WHERE window_start < ?1",
+                params![now - crate::records::LONGEST_COUNT_WINDOW_SECS],
+            )?;
             tx.commit()?;
             Ok((sign_ins + sessions) as u64)
         })
@@ -1204,6 +1208,24 @@ impl Backend for Sqlite {
                 params![id, at],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn count_request(&self, key: &str, window_start: i64) -> Result<u64> {
+        let key = key.to_owned();
+        self.run(move |db| {
+            let count: i64 = db.query_row(
+                "INSERT INTO request_counts (key, window_start, count) VALUES (?1, ?2, 1)
+                 ON CONFLICT (key) DO UPDATE
+                 SET count = CASE WHEN request_counts.window_start = excluded.window_start
+                                  THEN request_counts.count + 1 ELSE 1 END,
+                     window_start = excluded.window_start
+                 RETURNING count",
+                params![key, window_start],
+                |row| row.get(0),
+            )?;
+            Ok(count.max(0) as u64)
         })
         .await
     }
