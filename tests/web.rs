@@ -862,25 +862,15 @@ async fn a_connection_name_is_plain_text_and_one_stored_before_is_shown_escaped(
             "fields": {"bearer_token": token}});
         async move { api("POST", &url, None, Some(body)).await }
     };
-    // A name kept from before names were checked: a terminal hyperlink,
-    // a forged row, NUL and BEL.
-    let hostile =
-        "Ada\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7}\r\nconn_fake0  pending\0";
+    // A name kept from before names were checked.
     let kept = bed
         .store
-        .create_connection(&credential_store::NewConnection {
-            connector: "x".into(),
-            method: "bearer".into(),
-            auth_kind: "bearer-token".into(),
-            name: hostile.into(),
-            brand: Some("acme\u{1b}[2J".into()),
-            fields: Default::default(),
-        })
+        .create_connection(&support::hostile_connection())
         .await
         .unwrap();
 
     let refusals = [
-        create(hostile.to_string(), None).await,
+        create(support::HOSTILE_NAME.to_string(), None).await,
         create("row\r\nconn_fake0 pending".into(), None).await,
         create("nul\0".into(), None).await,
         create("rtl\u{202e}gnp.exe".into(), None).await,

@@ -181,3 +181,22 @@ pub fn tiny_png_base64() -> String {
     png.resize(256, 7);
     base64::engine::general_purpose::STANDARD.encode(png)
 }
+
+/// A name as one could be stored before names were checked: a terminal
+/// hyperlink (OSC 8), a forged listing row after CR LF, NUL, BEL and
+/// backspace.
+pub const HOSTILE_NAME: &str =
+    "Ada\u{1b}]8;;https://evil.example\u{7}click\u{1b}]8;;\u{7}\r\nconn_fake0  pending\0\u{8}";
+
+/// A bearer connection with [`HOSTILE_NAME`] and a brand that clears the
+/// screen, written to the store directly, past every check.
+pub fn hostile_connection() -> credential_store::NewConnection {
+    credential_store::NewConnection {
+        connector: "x".into(),
+        method: "bearer".into(),
+        auth_kind: "bearer-token".into(),
+        name: HOSTILE_NAME.into(),
+        brand: Some("acme\u{1b}[2J".into()),
+        fields: Default::default(),
+    }
+}
