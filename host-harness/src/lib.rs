@@ -1,61 +1,20 @@
-//! A wasmtime host for connector components of the `integration:connector`
-//! world (`wit/connector.wit`).
+//! `host-harness`: the command line of the connector host, with the X
+//! connector, its manifest, its demo workflow and its local emulator
+//! bundled (the `cli` feature).
 //!
-//! The host plays the integration platform. It knows no API: everything about
-//! one comes from the connector's manifest, which it trusts for the hosts a
-//! component may reach and the credentials they get. For each action it
-//! validates the input against the action's schema, starts a fresh instance,
-//! and serves the instance's HTTP requests through [`outgoing::OutgoingHooks`]:
-//! refusing hosts outside the manifest, attaching credentials for API hosts,
-//! and applying timeouts. A component never sees a secret.
-//!
-//! ```no_run
-//! use host_harness::{Connection, ConnectionFacts, HostConfig, Manifest, Runtime};
-//! use host_harness::manifest::AuthKind;
-//! use secrecy::SecretString;
-//!
-//! # async fn run(component: &[u8], manifest_json: &str) -> Result<(), Box<dyn std::error::Error>> {
-//! let runtime = Runtime::new(HostConfig::default())?;
-//! let connector = runtime.load(component, Manifest::from_json(manifest_json)?).await?;
-//! let connection = Connection::bearer(
-//!     ConnectionFacts {
-//!         id: "my-connection".into(),
-//!         auth_kind: AuthKind::BearerToken,
-//!         granted_scopes: None,
-//!         account_id: None,
-//!         account_facts: Default::default(),
-//!     },
-//!     SecretString::from(std::env::var("API_TOKEN")?),
-//! );
-//! let output = connector.invoke(&connection, "users.me", "{}").await?;
-//! println!("{output}");
-//! # Ok(()) }
-//! ```
+//! The host itself is split by concern, each crate depending only on those
+//! before it: [`host_core`] (the runtime, the egress policy, the
+//! transport: what an embedder takes alone), [`host_auth`] (sign-in,
+//! refresh, the connection manager), [`host_triggers`] (subscriptions,
+//! deliveries, push) and [`host_server`] (`serve`). This crate re-exports
+//! them under one name for the command line, its tests and its benches.
 
-pub mod auth;
-pub mod compile_cache;
-pub mod connections;
-pub mod credentials;
-pub mod descriptor;
-pub mod egress;
-pub mod error;
-pub mod labels;
-pub mod manifest;
-pub mod outgoing;
-mod runtime;
-pub mod target_guard;
-pub mod transport;
-pub mod triggers;
-pub mod web;
+pub use host_core::*;
+
+pub use host_auth as auth;
+pub use host_auth::connections;
+pub use host_auth::{ConnectError, ConnectRequest, ConnectionManager, TestReport};
+pub use host_server as web;
+pub use host_triggers as triggers;
+
 pub mod workflow;
-
-pub use compile_cache::{Compilation, CompileCache};
-pub use connections::{ConnectError, ConnectRequest, ConnectionManager, TestReport};
-pub use credentials::{Connection, ConnectionFacts};
-pub use egress::{Origin, Routes};
-pub use error::{ActionError, HostError};
-pub use manifest::Manifest;
-pub use runtime::{
-    HostConfig, InstancePool, LoadedConnector, Polled, Progress, ProgressSink, RunOptions, Runtime,
-    TriggerEvent,
-};

@@ -25,17 +25,17 @@ mod security;
 mod views;
 mod webhooks;
 
-use crate::connections::{ConnectError, ConnectionManager};
 use axum::Router;
 use axum::routing::{get, post};
 use credential_store::ConnectionRecord;
+use host_auth::connections::{ConnectError, ConnectionManager};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// The path of the OAuth callback, under the server's origin.
-pub const CALLBACK_PATH: &str = crate::auth::callback::CALLBACK_PATH;
+pub const CALLBACK_PATH: &str = host_auth::callback::CALLBACK_PATH;
 
 /// How the server presents itself and whom it lets in.
 #[derive(Clone)]
@@ -52,13 +52,13 @@ pub struct WebConfig {
     pub notice: Option<String>,
     /// When set, the server runs the subscriptions in the store: polls
     /// them and sends their events (with other servers sharing the store).
-    pub triggers: Option<crate::triggers::runner::RunnerConfig>,
+    pub triggers: Option<host_triggers::runner::RunnerConfig>,
     /// When set, the API pushes pushable triggers' events to this server's
     /// webhook, registered through an app-level connection.
-    pub push: Option<crate::triggers::push::PushSetup>,
+    pub push: Option<host_triggers::push::PushSetup>,
     /// Where URLs that users give this server (delivery targets) may
     /// lead: public addresses, and the private ranges the operator allows.
-    pub targets: crate::target_guard::TargetGuard,
+    pub targets: host_core::target_guard::TargetGuard,
 }
 
 impl WebConfig {
@@ -124,7 +124,7 @@ impl AppState {
             .manager
             .manifest()
             .trigger(trigger)
-            .is_some_and(|t| t.delivery.contains(&crate::manifest::Delivery::Push));
+            .is_some_and(|t| t.delivery.contains(&host_core::manifest::Delivery::Push));
         if !pushable {
             return None;
         }
@@ -134,7 +134,7 @@ impl AppState {
                     .into(),
             );
         };
-        match crate::triggers::push::push_subscription(&self.manager, &webhook_id, subscription_id)
+        match host_triggers::push::push_subscription(&self.manager, &webhook_id, subscription_id)
             .await
         {
             Ok(_) => None,
@@ -154,7 +154,7 @@ impl AppState {
             store.subscription(id).await,
             self.config.push.as_ref(),
         ) && let Err(e) =
-            crate::triggers::push::end_push(&self.manager, setup, &subscription.trigger, &push_id)
+            host_triggers::push::end_push(&self.manager, setup, &subscription.trigger, &push_id)
                 .await
         {
             tracing::warn!(subscription = %id, error = %e, "cannot end the push subscription at the API");
@@ -261,7 +261,7 @@ pub async fn serve(
         runners.spawn(async move {
             let mut wait = std::time::Duration::from_secs(1);
             loop {
-                match crate::triggers::push::start(&state.manager, &setup, &runner.host).await {
+                match host_triggers::push::start(&state.manager, &setup, &runner.host).await {
                     Ok(id) => {
                         let _ = state.webhook_id.set(id);
                         break;
@@ -278,11 +278,11 @@ pub async fn serve(
     if let Some(runner) = state.config.triggers.clone() {
         let (polls, deliveries) = (state.clone(), state.clone());
         let for_polls = runner.clone();
+        runners.spawn(
+            async move { host_triggers::runner::run_polls(&polls.manager, &for_polls).await },
+        );
         runners.spawn(async move {
-            crate::triggers::runner::run_polls(&polls.manager, &for_polls).await
-        });
-        runners.spawn(async move {
-            crate::triggers::runner::run_deliveries(
+            host_triggers::runner::run_deliveries(
                 &deliveries.manager,
                 &runner,
                 &deliveries.config.targets,

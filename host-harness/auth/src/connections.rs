@@ -6,21 +6,21 @@
 //! is learned by running the manifest's identity action through the
 //! connector itself.
 
-use crate::auth::callback::CALLBACK_PATH;
-use crate::auth::http::HostHttp;
-use crate::auth::tokens::{ManagedToken, TokenKind, TokenManager};
-use crate::auth::{AuthError, ResolvedAuth, oauth1, oauth2, resolve};
-use crate::credentials::{
-    Authorizer, BearerToken, BoxFuture, Connection, ConnectionFacts, CredentialError,
-};
-use crate::error::ActionError;
-use crate::manifest::{AuthKind, AuthMethod, FieldKind, Manifest};
-use crate::outgoing::HttpTimeouts;
-use crate::runtime::LoadedConnector;
+use crate::callback::CALLBACK_PATH;
+use crate::http::HostHttp;
+use crate::tokens::{ManagedToken, TokenKind, TokenManager};
+use crate::{AuthError, ResolvedAuth, oauth1, oauth2, resolve};
 use credential_store::{
     ConnectionRecord, ConnectionStatus, FieldValue, NewConnection, PendingSignIn, Store,
     StoreError, Tokens,
 };
+use host_core::LoadedConnector;
+use host_core::credentials::{
+    Authorizer, BearerToken, BoxFuture, Connection, ConnectionFacts, CredentialError,
+};
+use host_core::error::ActionError;
+use host_core::manifest::{AuthKind, AuthMethod, FieldKind, Manifest};
+use host_core::outgoing::HttpTimeouts;
 use http::HeaderValue;
 use secrecy::SecretString;
 use serde::Serialize;
@@ -103,7 +103,7 @@ impl ConnectionManager {
     pub fn new(
         store: Arc<Store>,
         connector: LoadedConnector,
-        routes: crate::Routes,
+        routes: host_core::Routes,
         timeouts: HttpTimeouts,
     ) -> ConnectionManager {
         let http = HostHttp::new(routes, timeouts).with_transport(connector.transport());
@@ -129,7 +129,7 @@ impl ConnectionManager {
     }
 
     /// How many token requests the host has made.
-    pub fn token_stats(&self) -> crate::auth::tokens::TokenStats {
+    pub fn token_stats(&self) -> crate::tokens::TokenStats {
         self.tokens.stats()
     }
 
@@ -201,10 +201,12 @@ impl ConnectionManager {
             fields.insert(field_name.clone(), stored);
         }
         let label = |field: &str, value: &Option<String>| match value {
-            Some(v) => crate::labels::check_label(v).map_err(|reason| ConnectError::InvalidLabel {
-                field: field.to_string(),
-                reason,
-            }),
+            Some(v) => {
+                host_core::labels::check_label(v).map_err(|reason| ConnectError::InvalidLabel {
+                    field: field.to_string(),
+                    reason,
+                })
+            }
             None => Ok(()),
         };
         let name_field = if request.fields.contains_key("connection_name") {

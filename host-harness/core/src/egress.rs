@@ -238,7 +238,7 @@ mod tests {
     use super::*;
 
     fn policy() -> EgressPolicy {
-        let manifest = Manifest::from_json(include_str!("../../manifests/x.json")).unwrap();
+        let manifest = Manifest::from_json(include_str!("../../../manifests/x.json")).unwrap();
         EgressPolicy::from_manifest(&manifest)
     }
 
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn routes_cover_every_host_the_manifest_names_and_rewrite_urls() {
-        let manifest = Manifest::from_json(include_str!("../../manifests/x.json")).unwrap();
+        let manifest = Manifest::from_json(include_str!("../../../manifests/x.json")).unwrap();
         let origin = Origin::parse("http://127.0.0.1:9999").unwrap();
         let routes = Routes::all_hosts_of(&manifest, &origin);
         assert_eq!(routes.get("api.x.com"), Some(&origin));

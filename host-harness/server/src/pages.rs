@@ -5,12 +5,12 @@ use super::Shared;
 use super::schema_form;
 use super::security::{self, CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE};
 use super::views::{self, FormState};
-use crate::connections::{ConnectError, ConnectRequest, TestReport};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use credential_store::{AppCredentialLevel, ConnectionStatus, StoreError};
+use host_auth::connections::{ConnectError, ConnectRequest, TestReport};
 use maud::Markup;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -37,7 +37,7 @@ impl Page {
 
     fn render(self, state: &Shared, new_csrf: Option<String>) -> Response {
         let html = views::page(&self.title, state.config.notice.as_deref(), self.body);
-        let html = crate::labels::printable_html(html.into_string());
+        let html = host_core::labels::printable_html(html.into_string());
         let mut response = (self.status, Html(html)).into_response();
         if let Some(token) = new_csrf {
             response.headers_mut().append(
@@ -566,10 +566,10 @@ pub async fn subscribe(
             .await;
         }
     };
-    let created = crate::triggers::subscribe_served(
+    let created = host_triggers::subscribe_served(
         &state.manager,
         &id,
-        crate::triggers::SubscriptionRequest {
+        host_triggers::SubscriptionRequest {
             trigger: first(&form, "trigger").unwrap_or_default(),
             configuration: first(&form, "configuration").unwrap_or("{}"),
             target_url: first(&form, "target_url"),
@@ -615,7 +615,7 @@ pub async fn subscribe(
         Err(e) => {
             let message = e.to_string();
             let status = match e {
-                crate::triggers::SubscribeError::MissingScopes { .. } => StatusCode::FORBIDDEN,
+                host_triggers::SubscribeError::MissingScopes { .. } => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             };
             connection_page(
@@ -724,10 +724,10 @@ async fn run(
     id: &str,
     action: &str,
     form: &[(String, String)],
-) -> Result<serde_json::Value, crate::ActionError> {
+) -> Result<serde_json::Value, host_core::ActionError> {
     let descriptor = state.manager.connector().descriptor();
     let Some(described) = descriptor.action(action) else {
-        return Err(crate::ActionError::InvalidInput {
+        return Err(host_core::ActionError::InvalidInput {
             field: "action".into(),
             reason: format!("the connector has no action `{action}`"),
         });
@@ -746,7 +746,7 @@ async fn run(
             .manager
             .connection(id)
             .await
-            .map_err(|e| crate::ActionError::Unauthorized {
+            .map_err(|e| host_core::ActionError::Unauthorized {
                 reason: e.to_string(),
             })?;
     state

@@ -7,12 +7,12 @@
 //! connection's key; the key never leaves the host.
 
 use super::Shared;
-use crate::triggers::push::{self, PushError};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use host_triggers::push::{self, PushError};
 use serde_json::json;
 use std::collections::HashMap;
 

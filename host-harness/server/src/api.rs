@@ -10,9 +10,6 @@
 
 use super::Shared;
 use super::security;
-use crate::ActionError;
-use crate::connections::{ConnectError, ConnectRequest, public_summary};
-use crate::triggers;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -22,6 +19,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use credential_store::StoreError;
+use host_auth::connections::{ConnectError, ConnectRequest, public_summary};
+use host_core::ActionError;
+use host_triggers as triggers;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -86,7 +86,7 @@ fn connect_error(e: ConnectError) -> Response {
             StatusCode::BAD_REQUEST,
             json!({"error": "invalid-input", "field": field, "message": message}),
         ),
-        ConnectError::Auth(crate::auth::AuthError::MissingField { field, .. }) => error(
+        ConnectError::Auth(host_auth::AuthError::MissingField { field, .. }) => error(
             StatusCode::BAD_REQUEST,
             json!({"error": "invalid-input", "field": format!("fields.{field}"), "message": message}),
         ),

@@ -4,7 +4,7 @@
 
 use super::http::HostHttp;
 use super::{AuthError, ResolvedAuth};
-use crate::credentials::{Authorizer, BoxFuture, CredentialError};
+use host_core::credentials::{Authorizer, BoxFuture, CredentialError};
 use http::{HeaderValue, Method, Request};
 use oauth1_request as oauth;
 use secrecy::{ExposeSecret, SecretString};

@@ -9,7 +9,7 @@
 //! on as typed where they parse; a value that does not is passed on as text,
 //! so the host's schema check names the field.
 
-use crate::error::ActionError;
+use host_core::error::ActionError;
 use serde_json::{Map, Value, json};
 
 /// One control of the form.

@@ -3,11 +3,11 @@
 
 use super::schema_form::{Control, Widget};
 use super::security::CSRF_FIELD;
-use crate::connections::TestReport;
-use crate::descriptor::ActionDescriptor;
-use crate::error::ActionError;
-use crate::manifest::{AuthMethod, Field, FieldKind, Manifest};
 use credential_store::{ConnectionRecord, ConnectionStatus};
+use host_auth::connections::TestReport;
+use host_core::descriptor::ActionDescriptor;
+use host_core::error::ActionError;
+use host_core::manifest::{AuthMethod, Field, FieldKind, Manifest};
 use maud::{DOCTYPE, Markup, html};
 
 /// Where the stylesheet is served.
@@ -110,7 +110,8 @@ pub fn connection_form(
 ) -> Markup {
     let oauth = matches!(
         method.kind,
-        crate::manifest::AuthKind::Oauth2AuthorizationCode | crate::manifest::AuthKind::Oauth1
+        host_core::manifest::AuthKind::Oauth2AuthorizationCode
+            | host_core::manifest::AuthKind::Oauth1
     );
     html! {
         @if let Some(error) = state.error { (error_box(error)) }
@@ -300,7 +301,7 @@ pub fn connection(
 /// A connection's subscriptions, and a form to add one.
 pub fn subscriptions(
     connection_id: &str,
-    triggers: &[crate::descriptor::TriggerDescriptor],
+    triggers: &[host_core::descriptor::TriggerDescriptor],
     subscriptions: &[credential_store::SubscriptionRecord],
     token: &str,
 ) -> Markup {

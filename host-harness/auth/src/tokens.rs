@@ -12,8 +12,8 @@
 
 use super::http::HostHttp;
 use super::{AuthError, ResolvedAuth, oauth2};
-use crate::credentials::{Authorizer, BoxFuture, CredentialError};
 use credential_store::{ConnectionStatus, LeaseTerms, RefreshLease, Store, StoreError, Tokens};
+use host_core::credentials::{Authorizer, BoxFuture, CredentialError};
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;

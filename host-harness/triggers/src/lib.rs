@@ -14,11 +14,11 @@ pub mod push;
 pub mod runner;
 pub mod signature;
 
-use crate::connections::{ConnectError, ConnectionManager};
-use crate::error::ActionError;
-use crate::runtime::TriggerEvent;
-use crate::target_guard::TargetGuard;
 use credential_store::{Delivery, Destination, NewSubscription, StoreError, SubscriptionRecord};
+use host_auth::connections::{ConnectError, ConnectionManager};
+use host_core::TriggerEvent;
+use host_core::error::ActionError;
+use host_core::target_guard::TargetGuard;
 use std::time::Duration;
 
 /// How long the ids of handed-on events are kept: a cursor never goes

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The JSON Schema of the manifest format.
-pub const MANIFEST_SCHEMA: &str = include_str!("../../manifests/manifest.schema.json");
+pub const MANIFEST_SCHEMA: &str = include_str!("../../../manifests/manifest.schema.json");
 
 /// Why a manifest was refused.
 #[derive(Debug, thiserror::Error)]
@@ -413,7 +413,7 @@ fn validate_against_schema(value: &serde_json::Value) -> Result<(), ManifestErro
 mod tests {
     use super::*;
 
-    const X_MANIFEST: &str = include_str!("../../manifests/x.json");
+    const X_MANIFEST: &str = include_str!("../../../manifests/x.json");
 
     #[test]
     fn the_x_manifest_is_valid() {

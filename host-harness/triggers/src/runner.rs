@@ -12,13 +12,13 @@
 //! `X-Host-Harness-Event-Id`): at least once.
 
 use super::signature::{SIGNATURE_HEADER, sign};
-use crate::auth::http::HostHttp;
-use crate::connections::ConnectionManager;
-use crate::error::ActionError;
-use crate::outgoing::HttpTimeouts;
-use crate::target_guard::TargetGuard;
-use crate::transport::Transport;
 use credential_store::{ClaimedDelivery, DeliveryOutcome, SubscriptionRecord};
+use host_auth::connections::ConnectionManager;
+use host_auth::http::HostHttp;
+use host_core::error::ActionError;
+use host_core::outgoing::HttpTimeouts;
+use host_core::target_guard::TargetGuard;
+use host_core::transport::Transport;
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
@@ -173,7 +173,7 @@ pub async fn run_deliveries(
     targets: &TargetGuard,
 ) {
     let http = HostHttp::new(
-        crate::Routes::default(),
+        host_core::Routes::default(),
         HttpTimeouts {
             connect: config.delivery_timeout,
             first_byte: config.delivery_timeout,

@@ -16,12 +16,12 @@
 //! A pushable trigger is pushed when push is set up and the API takes the
 //! subscription; otherwise it is polled, as before.
 
-use crate::connections::{ConnectError, ConnectionManager};
-use crate::error::ActionError;
-use crate::manifest::{Push, PushDigest};
 use base64::Engine as _;
 use credential_store::StoreError;
 use hmac::{Hmac, Mac};
+use host_auth::connections::{ConnectError, ConnectionManager};
+use host_core::error::ActionError;
+use host_core::manifest::{Push, PushDigest};
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 use std::time::Duration;

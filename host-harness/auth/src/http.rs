@@ -1,10 +1,10 @@
 //! The host's own HTTP client, for token and sign-in endpoints. Follows the
 //! same routes as the component's traffic, and shares its TLS and timeouts.
 
-use crate::egress::Routes;
-use crate::outgoing::HttpTimeouts;
-use crate::transport::Transport;
 use bytes::Bytes;
+use host_core::egress::Routes;
+use host_core::outgoing::HttpTimeouts;
+use host_core::transport::Transport;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use std::sync::{Arc, Mutex};

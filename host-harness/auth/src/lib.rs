@@ -1,15 +1,18 @@
 //! How the host signs connections in and keeps their credentials working:
 //! OAuth 2.0 authorization code with PKCE, app-only client credentials,
 //! OAuth 1.0a, and static bearer tokens, all driven by the manifest's auth
-//! methods and their fields.
+//! methods and their fields; and the connection manager, through which an
+//! action gets a connection whose credentials are current.
 
 pub mod callback;
+pub mod connections;
 pub mod http;
 mod layering;
 pub mod oauth1;
 pub mod oauth2;
 pub mod tokens;
 
+pub use connections::{ConnectError, ConnectRequest, ConnectionManager, TestReport};
 pub use layering::{ResolvedAuth, resolve};
 
 use credential_store::StoreError;

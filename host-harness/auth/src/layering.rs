@@ -4,8 +4,8 @@
 //! set by default, then the manifest's default. Blank values fall through.
 
 use super::AuthError;
-use crate::manifest::{AuthMethod, Manifest};
 use credential_store::{AppCredentialLevel, ConnectionRecord, FieldValue, Store};
+use host_core::manifest::{AuthMethod, Manifest};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 
