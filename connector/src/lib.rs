@@ -10,6 +10,8 @@
 
 pub mod actions;
 mod api;
+mod context;
+mod describe;
 mod error;
 mod http;
 mod input;
@@ -44,7 +46,7 @@ struct XConnector;
 
 impl Guest for XConnector {
     fn describe() -> Descriptor {
-        actions::describe()
+        describe::describe()
     }
 
     fn invoke(action_id: String, input: String) -> Result<String, ConnectorError> {

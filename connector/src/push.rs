@@ -8,8 +8,8 @@
 //! (`DELETE /2/activity/subscriptions/{id}`), and a replay of what X pushed
 //! while the host was away (`POST /2/webhooks/replay`).
 
-use crate::actions::Context;
 use crate::bindings::integration::connector::types::ConnectorError;
+use crate::context::Context;
 use crate::error::{internal, invalid_input};
 use crate::input::{Id, format_rfc3339};
 use crate::triggers;
@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 /// The context of a push request: any connection may make one; X decides
 /// which kinds it accepts (an app-only token for webhooks and deletions).
 fn context() -> Result<Context, ConnectorError> {
-    crate::actions::context("push", &[], &["app", "user"])
+    crate::context::context("push", &[], &["app", "user"])
 }
 
 /// Registers `url` as the app's webhook; X checks it with a CRC before it

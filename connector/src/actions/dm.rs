@@ -1,9 +1,10 @@
 //! Direct messages: `dm.send` to one user, `dm.events` for the account's
 //! recent messages across its conversations.
 
+use super::Action;
 use super::paging::{Bounds, Page, check_limit, check_page, one_or_many};
-use super::{Action, Context};
 use crate::api::RateLimit;
+use crate::context::Context;
 use crate::error::{ConnectorError, internal, invalid_input};
 use crate::input::{Id, Validate};
 use schemars::JsonSchema;

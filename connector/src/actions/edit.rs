@@ -8,10 +8,11 @@
 //! could not tell (the account's subscription, when the host did not
 //! record it).
 
+use super::Action;
 use super::model::{Post, single_post};
 use super::posts::{check_length, check_text, unix_now};
-use super::{Action, Context};
 use crate::api::RateLimit;
+use crate::context::Context;
 use crate::error::{ConnectorError, Refusal, refused};
 use crate::input::{Id, Timestamp, Validate};
 use schemars::JsonSchema;

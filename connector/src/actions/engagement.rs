@@ -2,8 +2,9 @@
 //! like, repost, bookmark, follow. Each is `POST /2/users/:me/<list>` with
 //! the target in the body, and `DELETE /2/users/:me/<list>/:target`.
 
-use super::{Action, Context};
+use super::Action;
 use crate::api::RateLimit;
+use crate::context::Context;
 use crate::error::{ConnectorError, internal};
 use crate::input::{Id, Validate};
 use schemars::JsonSchema;

@@ -300,15 +300,6 @@ pub struct UserFields {
 }
 
 impl UserFields {
-    /// Id, name and username only.
-    pub fn bare() -> UserFields {
-        UserFields {
-            user: Some(Vec::new()),
-            tweet: None,
-            expansions: Some(Vec::new()),
-        }
-    }
-
     /// The query parameters that select these fields.
     pub fn query(&self) -> Vec<(&'static str, String)> {
         let expansions = chosen(

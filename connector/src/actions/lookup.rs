@@ -2,11 +2,12 @@
 //! post: `post.lookup`, `users.lookup`, `user.followers`, `user.following`,
 //! `post.liking_users`, `post.reposted_by`.
 
+use super::Action;
 use super::fields::{PostFields, UserFields};
 use super::model::{Includes, Post, Refused, User, looked_up_posts, lookup_errors, partial_errors};
 use super::paging::{Bounds, Page, check_limit, check_page, one_or_many};
-use super::{Action, Context};
 use crate::api::{Answer, RateLimit};
+use crate::context::Context;
 use crate::error::{ConnectorError, internal, invalid_input};
 use crate::input::{Id, Validate};
 use schemars::JsonSchema;

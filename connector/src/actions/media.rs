@@ -7,9 +7,10 @@
 //! and written into the request in small pieces, so the component's memory
 //! does not grow with the file; a failed segment is sent again alone.
 
-use super::{Action, Context};
+use super::Action;
 use crate::api::{Answer, RateLimit, XApi};
 use crate::bindings::integration::connector::host;
+use crate::context::Context;
 use crate::error::{ConnectorError, internal, invalid_input};
 use crate::http::{BodySink, BodySource};
 use crate::input::Validate;

@@ -20,18 +20,15 @@ mod thread;
 pub(crate) mod timelines;
 mod users;
 
-use crate::api::XApi;
-use crate::bindings::integration::connector::host;
-use crate::bindings::integration::connector::types::{
-    ActionDescriptor, AuthKind, ConnectionFacts, ConnectorError, Descriptor,
-};
-use crate::error::{Refusal, internal, invalid_input, missing_scopes, refused};
+use crate::bindings::integration::connector::types::{ActionDescriptor, ConnectorError};
+use crate::context::Context;
+use crate::context::context;
+use crate::error::{Refusal, internal, invalid_input};
 use crate::input::{self, Validate};
-use crate::manifest::{ActionMeta, MANIFEST_JSON, manifest};
+use crate::manifest::{ActionMeta, manifest};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::cell::OnceCell;
 
 /// One action of the catalogue.
 pub trait Action {
@@ -159,10 +156,10 @@ pub fn catalogue() -> Vec<Entry> {
     ]
 }
 
-/// The descriptor `describe` returns: the manifest and every action.
-pub fn describe() -> Descriptor {
+/// The actions `describe` returns.
+pub fn descriptors() -> Vec<ActionDescriptor> {
     let m = manifest();
-    let actions = catalogue()
+    catalogue()
         .into_iter()
         .map(|entry| {
             let meta = m
@@ -178,12 +175,7 @@ pub fn describe() -> Descriptor {
                 required_scopes: meta.scopes.iter().map(|s| s.to_string()).collect(),
             }
         })
-        .collect();
-    Descriptor {
-        manifest: MANIFEST_JSON.to_string(),
-        actions,
-        triggers: crate::triggers::descriptors(),
-    }
+        .collect()
 }
 
 /// Runs `action_id` on `input` for the host's current connection.
@@ -224,111 +216,6 @@ fn explain_restriction(meta: &ActionMeta, error: ConnectorError) -> ConnectorErr
     ConnectorError::Forbidden(refusal)
 }
 
-/// The context of an action or trigger `id` on the host's current
-/// connection, after checking the connection may use it.
-pub fn context(id: &str, scopes: &[&str], contexts: &[&str]) -> Result<Context, ConnectorError> {
-    let facts = host::connection();
-    check_access(id, scopes, contexts, &facts)?;
-    Ok(Context {
-        api: XApi::from_manifest(facts.account_id.clone())?,
-        facts,
-        account_id: OnceCell::new(),
-        post_limit: OnceCell::new(),
-    })
-}
-
-/// Refuses, before any request, what the connection cannot run: a user's
-/// action on an app-only connection, or one whose scopes were not granted.
-fn check_access(
-    id: &str,
-    scopes: &[&str],
-    contexts: &[&str],
-    facts: &ConnectionFacts,
-) -> Result<(), ConnectorError> {
-    let app_only = facts.auth_kind == AuthKind::Oauth2ClientCredentials;
-    if app_only && !contexts.contains(&"app") {
-        return Err(refused(
-            Refusal::Resource,
-            Some("user-context-only"),
-            None,
-            format!(
-                "`{id}` acts for a user, and this connection is app-only; connect with OAuth 2.0 or OAuth 1.0a"
-            ),
-        ));
-    }
-    if let Some(granted) = &facts.granted_scopes {
-        let missing: Vec<String> = scopes
-            .iter()
-            .filter(|s| !granted.iter().any(|g| g == *s))
-            .map(|s| s.to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(missing_scopes(
-                missing.clone(),
-                format!(
-                    "`{id}` needs the scopes {}, which the connection was not granted; reconnect and grant them",
-                    missing.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// What a running action can reach: the API and the connection's facts.
-pub struct Context {
-    pub api: XApi,
-    pub facts: ConnectionFacts,
-    account_id: OnceCell<String>,
-    post_limit: OnceCell<u32>,
-}
-
-impl Context {
-    /// The most a post of the connected account may weigh, when known
-    /// without asking X: from the subscription the host recorded at
-    /// connect time. Any X subscription allows long posts.
-    pub fn known_post_limit(&self) -> Option<u32> {
-        self.facts
-            .account_facts
-            .iter()
-            .find(|(name, _)| name == users::SUBSCRIPTION)
-            .map(|(_, kind)| crate::text::limit_for_subscription(kind))
-    }
-
-    /// The most a post of the connected account may weigh: as known, or
-    /// asked of X (one request) when the host recorded nothing.
-    pub fn post_limit(&self) -> Result<u32, ConnectorError> {
-        if let Some(limit) = self.known_post_limit().or(self.post_limit.get().copied()) {
-            return Ok(limit);
-        }
-        let me = users::me(self, &fields::UserFields::bare())?;
-        let kind = me
-            .user
-            .fields
-            .get(users::SUBSCRIPTION)
-            .and_then(|v| v.as_str());
-        let limit = kind.map_or(
-            x_text::config::MAX_WEIGHTED_LENGTH,
-            crate::text::limit_for_subscription,
-        );
-        Ok(*self.post_limit.get_or_init(|| limit))
-    }
-
-    /// The connected account's user id: from the host's facts, or asked of X
-    /// once per action when the host does not know it (a pasted token).
-    pub fn account_id(&self) -> Result<&str, ConnectorError> {
-        if let Some(id) = self.account_id.get() {
-            return Ok(id);
-        }
-        let id = match &self.facts.account_id {
-            Some(id) => id.clone(),
-            None => users::me(self, &fields::UserFields::bare())?.user.id,
-        };
-        self.api.usage.set_account_id(&id);
-        Ok(self.account_id.get_or_init(|| id))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,85 +240,5 @@ mod tests {
                 entry.id
             );
         }
-    }
-
-    #[test]
-    fn describe_returns_the_manifest_verbatim() {
-        let d = describe();
-        assert_eq!(d.manifest, MANIFEST_JSON);
-        assert_eq!(d.actions.len(), catalogue().len());
-        for a in &d.actions {
-            // Every action that calls X names the scopes it needs.
-            assert!(
-                !a.required_scopes.is_empty() || a.id == "post.validate",
-                "{}",
-                a.id
-            );
-            serde_json::from_str::<serde_json::Value>(&a.input_schema).unwrap();
-        }
-    }
-
-    fn facts(kind: AuthKind, scopes: Option<&[&str]>) -> ConnectionFacts {
-        ConnectionFacts {
-            id: "c1".into(),
-            auth_kind: kind,
-            granted_scopes: scopes.map(|s| s.iter().map(|x| x.to_string()).collect()),
-            account_id: None,
-            account_facts: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn missing_scopes_are_named_before_any_request() {
-        let meta = manifest().action("post.create").unwrap();
-        let err = check_access(
-            meta.id,
-            meta.scopes,
-            meta.contexts,
-            &facts(
-                AuthKind::Oauth2AuthorizationCode,
-                Some(&["tweet.read", "users.read"]),
-            ),
-        )
-        .unwrap_err();
-        match err {
-            ConnectorError::Forbidden(f) => {
-                assert_eq!(f.missing_scopes, vec!["tweet.write".to_string()])
-            }
-            other => panic!("expected forbidden, got {other:?}"),
-        }
-        assert!(
-            check_access(
-                meta.id,
-                meta.scopes,
-                meta.contexts,
-                &facts(AuthKind::BearerToken, None)
-            )
-            .is_ok()
-        );
-    }
-
-    #[test]
-    fn app_only_connections_cannot_run_user_actions() {
-        let meta = manifest().action("post.create").unwrap();
-        assert!(
-            check_access(
-                meta.id,
-                meta.scopes,
-                meta.contexts,
-                &facts(AuthKind::Oauth2ClientCredentials, None)
-            )
-            .is_err()
-        );
-        let search = manifest().action("search.recent").unwrap();
-        assert!(
-            check_access(
-                search.id,
-                search.scopes,
-                search.contexts,
-                &facts(AuthKind::Oauth2ClientCredentials, None)
-            )
-            .is_ok()
-        );
     }
 }

@@ -1,9 +1,10 @@
 //! `post.create` and `post.delete`.
 
+use super::Action;
 use super::model::{Post, data, post_page, single_post};
-use super::{Action, Context};
 use crate::api::{Answer, RateLimit};
 use crate::bindings::integration::connector::host;
+use crate::context::Context;
 use crate::error::{ConnectorError, invalid_input};
 use crate::input::{Id, Timestamp, Validate, check_range};
 use crate::retry;

@@ -3,7 +3,7 @@
 //! again. They are taken out of the input before it is parsed, so each
 //! action's input type stays about the action.
 
-use super::Context;
+use crate::context::Context;
 use crate::error::{ConnectorError, invalid_input};
 use crate::retry::{DEFAULT_BUDGET, MAX_BUDGET_SECS};
 use serde_json::{Value, json};

@@ -1,9 +1,10 @@
 //! `search.recent`: posts of the last seven days matching a query.
 
+use super::Action;
 use super::fields::PostFields;
 use super::model::{PostPage, post_page};
 use super::paging::{Bounds, check_limit, check_page, one_or_many};
-use super::{Action, Context};
+use crate::context::Context;
 use crate::error::{ConnectorError, invalid_input};
 use crate::input::{Id, Timestamp, Validate, check_id_order, check_length, check_order};
 use schemars::JsonSchema;

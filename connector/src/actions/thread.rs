@@ -7,10 +7,11 @@
 //! same input again finds the posts already published among the account's
 //! recent posts and continues after them.
 
+use super::Action;
 use super::model::{Post, post_page};
 use super::posts::{Create, CreateInput, PollInput, check_length};
-use super::{Action, Context};
 use crate::api::RateLimit;
+use crate::context::Context;
 use crate::error::{ConnectorError, invalid_input};
 use crate::input::{Id, Validate};
 use crate::text::same_published_text;

@@ -1,9 +1,11 @@
 //! `users.me`: who the connection acts for.
 
+use super::Action;
 use super::fields::UserFields;
 use super::model::{Includes, User, data};
-use super::{Action, Context};
 use crate::api::RateLimit;
+use crate::context::Context;
+use crate::context::SUBSCRIPTION;
 use crate::error::ConnectorError;
 use crate::input::Validate;
 use schemars::JsonSchema;
@@ -43,11 +45,8 @@ impl Action for Me {
     }
 }
 
-/// X's user field that names the account's subscription.
-pub const SUBSCRIPTION: &str = "subscription_type";
-
-/// The connected account, also used to learn the account id when the host
-/// does not know it.
+/// The connected account, with its subscription (which decides how long
+/// its posts may be).
 pub fn me(ctx: &Context, fields: &UserFields) -> Result<MeOutput, ConnectorError> {
     let mut query = fields.query();
     // The account's subscription decides how long its posts may be; the
