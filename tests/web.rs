@@ -762,6 +762,7 @@ async fn serve_refuses_to_listen_beyond_loopback_without_an_api_key() {
         push: None,
         public_origin: "http://example.invalid".into(),
         api_key: None,
+        admin_key: None,
         notice: None,
         triggers: None,
         targets: host_harness::target_guard::TargetGuard::public_only(),

@@ -123,6 +123,7 @@ impl Bed {
                     ("client_secret".into(), app.client_secret.clone().unwrap()),
                     ("scopes".into(), SCOPES.into()),
                 ]),
+                tenant: None,
             })
             .await
             .unwrap();

@@ -74,6 +74,7 @@ impl AuthBed {
                 ),
                 ("scopes".into(), scopes.into()),
             ]),
+            tenant: None,
         }
     }
 

@@ -198,5 +198,6 @@ pub fn hostile_connection() -> credential_store::NewConnection {
         name: HOSTILE_NAME.into(),
         brand: Some("acme\u{1b}[2J".into()),
         fields: Default::default(),
+        tenant_id: None,
     }
 }

@@ -27,12 +27,18 @@ pub struct ServeBed {
 
 impl ServeBed {
     pub async fn start(api_key: Option<&str>) -> ServeBed {
+        ServeBed::start_with_keys(api_key, None).await
+    }
+
+    /// A server with the default tenant's key and the operator's admin key.
+    pub async fn start_with_keys(api_key: Option<&str>, admin_key: Option<&str>) -> ServeBed {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let config = WebConfig {
             push: None,
             public_origin: origin.clone(),
             api_key: api_key.map(|k| SecretString::from(k.to_string())),
+            admin_key: admin_key.map(|k| SecretString::from(k.to_string())),
             notice: None,
             triggers: None,
             targets: host_harness::target_guard::TargetGuard::public_only(),
@@ -61,6 +67,11 @@ impl ServeBed {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
+    }
+
+    /// The SQLite file the server keeps its store in.
+    pub fn store_file(&self) -> std::path::PathBuf {
+        self._dir.path().join("connections.db")
     }
 }
 

@@ -72,6 +72,8 @@ pub struct ConnectRequest {
     /// Field values by field name, as typed in the form; blank ones fall
     /// through to app credentials.
     pub fields: BTreeMap<String, String>,
+    /// The tenant the connection is made for: `None` for the default one.
+    pub tenant: Option<String>,
 }
 
 /// The outcome of testing a connection, in words a user can act on.
@@ -225,6 +227,7 @@ impl ConnectionManager {
                 .unwrap_or_else(|| format!("{} connection", self.manifest().display_name)),
             brand: request.brand.clone().filter(|b| !b.trim().is_empty()),
             fields,
+            tenant_id: request.tenant.clone(),
         };
         let record = self.store.create_connection(&new).await?;
         // Every required field must have a value once app credentials are layered in.

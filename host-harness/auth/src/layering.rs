@@ -186,6 +186,7 @@ mod tests {
                     name: "n".into(),
                     brand: brand.map(str::to_string),
                     fields,
+                    tenant_id: None,
                 })
                 .await
                 .unwrap()

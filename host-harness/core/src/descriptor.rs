@@ -268,10 +268,10 @@ impl InputValidators {
 /// The validator in `slot`, compiled by `compile` on first use. The
 /// schemas were verified when the description was first read, so a failure
 /// here means the description changed since: a host error, not the input's.
-fn compiled_or_err<'a>(
-    slot: &'a OnceLock<jsonschema::Validator>,
+fn compiled_or_err(
+    slot: &OnceLock<jsonschema::Validator>,
     compile: impl FnOnce() -> Result<jsonschema::Validator, HostError>,
-) -> Result<&'a jsonschema::Validator, ActionError> {
+) -> Result<&jsonschema::Validator, ActionError> {
     if let Some(validator) = slot.get() {
         return Ok(validator);
     }

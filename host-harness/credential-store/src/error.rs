@@ -35,6 +35,10 @@ pub enum StoreError {
     NoSuchConnection(String),
     #[error("no subscription `{0}`")]
     NoSuchSubscription(String),
+    #[error("no tenant `{0}`")]
+    NoSuchTenant(String),
+    #[error("no API key `{0}`")]
+    NoSuchApiKey(String),
     #[error("`{0}` changed since it was read")]
     Conflict(String),
     #[error(

@@ -95,6 +95,8 @@ pub struct NewConnection {
     pub brand: Option<String>,
     /// The connection's own form fields.
     pub fields: BTreeMap<String, FieldValue>,
+    /// Whose it is: `None` for the default tenant.
+    pub tenant_id: Option<String>,
 }
 
 /// A stored connection, with its secrets decrypted.
@@ -119,6 +121,8 @@ pub struct ConnectionRecord {
     /// The callback URL the sign-in redirects to, for OAuth methods.
     pub callback_url: Option<String>,
     pub fields: BTreeMap<String, FieldValue>,
+    /// Whose it is: `None` for the default tenant.
+    pub tenant_id: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     pub updated_at: i64,
@@ -389,4 +393,43 @@ pub struct RequestCount {
     pub count: u64,
     /// Until the window ends and the count starts again.
     pub resets_in_secs: u64,
+}
+
+/// One of a platform's customers: its API keys and connections are its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRecord {
+    pub id: String,
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A tenant's API key, as it may be shown: never the key itself, which is
+/// kept only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// The key's id, also the start of its text (`hhk_<id>_…`).
+    pub id: String,
+    pub tenant_id: String,
+    /// What the key may do (`read`, `actions`, `subscriptions`,
+    /// `connections`).
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// When it stops working (a rotation's overlap ends), if set.
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl ApiKeyRecord {
+    /// The first characters of the key, which is how people tell keys
+    /// apart: `hhk_<id>`.
+    pub fn prefix(&self) -> String {
+        format!("hhk_{}", self.id)
+    }
+
+    /// Whether the key works at `now` (Unix seconds).
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
+    }
 }

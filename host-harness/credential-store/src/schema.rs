@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 6;
+pub(crate) const LATEST: i64 = 7;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -188,6 +188,31 @@ CREATE TABLE request_counts (
     window_start INTEGER NOT NULL,
     count        INTEGER NOT NULL
 );
+",
+    },
+    Migration {
+        version: 7,
+        // Tenants: a platform's customers, each with its own API keys (kept
+        // by hash) and connections. A connection without a tenant is the
+        // default tenant's, as every connection made before was.
+        sql: "
+CREATE TABLE tenants (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+    id         TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    key_hash   TEXT NOT NULL UNIQUE,
+    scopes     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER
+);
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
+ALTER TABLE connections ADD COLUMN tenant_id TEXT REFERENCES tenants(id);
+CREATE INDEX connections_by_tenant ON connections (tenant_id);
 ",
     },
 ];

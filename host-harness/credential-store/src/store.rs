@@ -4,17 +4,17 @@
 use crate::backend::postgres::{self, Postgres};
 use crate::backend::sqlite::Sqlite;
 use crate::backend::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawDelivery, RawField,
-    RawSignIn, RawSubscription, RawTokens, RawValue, Settlement,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnection, RawDelivery,
+    RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, Settlement,
 };
 use crate::crypto::Cipher;
 use crate::error::StoreError;
 use crate::key::MasterKey;
 use crate::records::{
-    AppCredentialLevel, ClaimedDelivery, ConnectionRecord, ConnectionStatus, Delivery,
-    DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination, FieldValue, LeaseTerms,
-    NewConnection, NewSubscription, PendingSignIn, RequestCount, SubscriptionRecord, Tokens,
-    WebhookRecord,
+    ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ConnectionRecord, ConnectionStatus,
+    Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination, FieldValue, LeaseTerms,
+    NewConnection, NewSubscription, PendingSignIn, RequestCount, SubscriptionRecord, TenantRecord,
+    Tokens, WebhookRecord,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -107,6 +107,25 @@ pub(crate) fn random_suffix() -> String {
 }
 
 /// What the store keeps of a key it is given: its SHA-256, in hex.
+fn tenant_record(raw: RawTenant) -> TenantRecord {
+    TenantRecord {
+        id: raw.id,
+        name: raw.name,
+        created_at: raw.created_at,
+    }
+}
+
+fn api_key_record(raw: RawApiKey) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: raw.id,
+        tenant_id: raw.tenant_id,
+        scopes: raw.scopes.split_whitespace().map(str::to_string).collect(),
+        created_at: raw.created_at,
+        expires_at: raw.expires_at,
+        revoked_at: raw.revoked_at,
+    }
+}
+
 fn hash(key: &str) -> String {
     Sha256::digest(key.as_bytes())
         .iter()
@@ -332,6 +351,132 @@ impl Store {
         Ok(out)
     }
 
+    // ---- Tenants and their API keys -----------------------------------------
+
+    /// Creates a tenant.
+    pub async fn create_tenant(&self, name: &str) -> Result<TenantRecord, StoreError> {
+        let tenant = RawTenant {
+            id: format!("ten_{}", random_suffix()),
+            name: name.to_string(),
+            created_at: now(),
+        };
+        self.backend.insert_tenant(tenant.clone()).await?;
+        Ok(tenant_record(tenant))
+    }
+
+    /// The tenant `id`.
+    pub async fn tenant(&self, id: &str) -> Result<TenantRecord, StoreError> {
+        self.backend
+            .tenant(id)
+            .await?
+            .map(tenant_record)
+            .ok_or_else(|| StoreError::NoSuchTenant(id.to_string()))
+    }
+
+    /// Every tenant, oldest first.
+    pub async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        Ok(self
+            .backend
+            .tenants()
+            .await?
+            .into_iter()
+            .map(tenant_record)
+            .collect())
+    }
+
+    /// A new API key of `tenant_id` with `scopes`; its text is returned
+    /// this once and kept only as a hash. A key is 32 random bytes, so a
+    /// plain SHA-256 of it cannot be searched back.
+    pub async fn create_api_key(
+        &self,
+        tenant_id: &str,
+        scopes: &[String],
+    ) -> Result<(ApiKeyRecord, SecretString), StoreError> {
+        self.tenant(tenant_id).await?;
+        let id = random_suffix()[..12].to_string();
+        let bytes: [u8; 32] = rand::random();
+        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let text = format!("hhk_{id}_{secret}");
+        let raw = RawApiKey {
+            id,
+            tenant_id: tenant_id.to_string(),
+            scopes: scopes.join(" "),
+            created_at: now(),
+            expires_at: None,
+            revoked_at: None,
+        };
+        self.backend
+            .insert_api_key(raw.clone(), &hash(&text))
+            .await?;
+        Ok((api_key_record(raw), SecretString::from(text)))
+    }
+
+    /// The tenant's keys, live or not, oldest first.
+    pub async fn api_keys(&self, tenant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.tenant(tenant_id).await?;
+        Ok(self
+            .backend
+            .api_keys(tenant_id)
+            .await?
+            .into_iter()
+            .map(api_key_record)
+            .collect())
+    }
+
+    /// The live key whose text this is, if any.
+    pub async fn authenticate_api_key(
+        &self,
+        text: &str,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let now = now();
+        Ok(self
+            .backend
+            .api_key_by_hash(&hash(text))
+            .await?
+            .map(api_key_record)
+            .filter(|k| k.is_live(now)))
+    }
+
+    /// Revokes a tenant's key at once.
+    pub async fn revoke_api_key(&self, tenant_id: &str, key_id: &str) -> Result<(), StoreError> {
+        if self
+            .backend
+            .end_api_key(tenant_id, key_id, Some(now()), None)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::NoSuchApiKey(key_id.to_string()))
+        }
+    }
+
+    /// Replaces a tenant's key with a new one of the same scopes; the old
+    /// one keeps working for `overlap`, so clients can move over, then
+    /// stops. Returns the new key, shown this once.
+    pub async fn rotate_api_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        overlap: Duration,
+    ) -> Result<(ApiKeyRecord, SecretString), StoreError> {
+        let old = self
+            .api_keys(tenant_id)
+            .await?
+            .into_iter()
+            .find(|k| k.id == key_id && k.is_live(now()))
+            .ok_or_else(|| StoreError::NoSuchApiKey(key_id.to_string()))?;
+        let created = self.create_api_key(tenant_id, &old.scopes).await?;
+        self.backend
+            .end_api_key(
+                tenant_id,
+                key_id,
+                None,
+                Some(now() + overlap.as_secs() as i64),
+            )
+            .await?;
+        Ok(created)
+    }
+
     // ---- Connections -----------------------------------------------------
 
     /// Stores a new connection, `pending` until its sign-in completes.
@@ -364,6 +509,7 @@ impl Store {
                 account_facts: None,
                 granted_scopes: None,
                 callback_url: None,
+                tenant_id: new.tenant_id.clone(),
                 created_at: now,
                 updated_at: now,
                 fields,
@@ -409,6 +555,7 @@ impl Store {
                 .map(|s| s.split_whitespace().map(str::to_string).collect()),
             callback_url: raw.callback_url,
             fields,
+            tenant_id: raw.tenant_id,
             created_at: raw.created_at,
             updated_at: raw.updated_at,
         })

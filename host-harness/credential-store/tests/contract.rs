@@ -64,6 +64,7 @@ contract!(
     a_webhook_is_registered_by_one_host_and_remembers_its_last_event,
     a_spent_rate_limit_holds_back_the_connections_polls_of_that_trigger,
     requests_are_counted_per_key_in_one_window_for_every_host,
+    tenants_keep_their_keys_by_hash_and_their_connections_apart,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -84,6 +85,7 @@ fn new_connection() -> NewConnection {
             ),
             ("client_secret".to_string(), secret("very-secret-value")),
         ]),
+        tenant_id: None,
     }
 }
 
@@ -1069,6 +1071,104 @@ async fn requests_are_counted_per_key_in_one_window_for_every_host(place: Place)
     );
 }
 
+async fn tenants_keep_their_keys_by_hash_and_their_connections_apart(place: Place) {
+    let key = MasterKey::generate();
+    let (one, other) = (place.open(&key).await, place.open(&key).await);
+    let acme = one.create_tenant("Acme").await.unwrap();
+    let globex = other.create_tenant("Globex").await.unwrap();
+    let read_only = vec!["read".to_string()];
+    let (acme_key, acme_text) = one.create_api_key(&acme.id, &read_only).await.unwrap();
+    let (_, globex_text) = other
+        .create_api_key(&globex.id, &["read".into(), "actions".into()])
+        .await
+        .unwrap();
+    let owned = one
+        .create_connection(&NewConnection {
+            tenant_id: Some(acme.id.clone()),
+            ..new_connection()
+        })
+        .await
+        .unwrap();
+
+    let found = other
+        .authenticate_api_key(acme_text.expose_secret())
+        .await
+        .unwrap();
+    let wrong = one
+        .authenticate_api_key(&format!("{}x", acme_text.expose_secret()))
+        .await
+        .unwrap();
+    let (rotated, rotated_text) = other
+        .rotate_api_key(&acme.id, &acme_key.id, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let old_in_overlap = one
+        .authenticate_api_key(acme_text.expose_secret())
+        .await
+        .unwrap();
+    let new_works = one
+        .authenticate_api_key(rotated_text.expose_secret())
+        .await
+        .unwrap();
+    one.rotate_api_key(&acme.id, &rotated.id, Duration::ZERO)
+        .await
+        .unwrap();
+    let rotated_without_overlap = one
+        .authenticate_api_key(rotated_text.expose_secret())
+        .await
+        .unwrap();
+    one.revoke_api_key(&globex.id, "no-such-key")
+        .await
+        .unwrap_err();
+    let cross = other.revoke_api_key(&globex.id, &acme_key.id).await;
+    other.revoke_api_key(&acme.id, &acme_key.id).await.unwrap();
+    let revoked = one
+        .authenticate_api_key(acme_text.expose_secret())
+        .await
+        .unwrap();
+    let listed = one.api_keys(&acme.id).await.unwrap();
+
+    assert_eq!(
+        found.as_ref().map(|k| k.tenant_id.as_str()),
+        Some(acme.id.as_str())
+    );
+    assert_eq!(found.unwrap().scopes, read_only);
+    assert!(wrong.is_none());
+    assert!(
+        old_in_overlap.is_some(),
+        "the old key stopped before its overlap ended"
+    );
+    assert_eq!(
+        new_works.unwrap().scopes,
+        read_only,
+        "a rotated key keeps its scopes"
+    );
+    assert!(rotated_without_overlap.is_none());
+    assert!(
+        matches!(cross, Err(credential_store::StoreError::NoSuchApiKey(_))),
+        "one tenant revoked another's key"
+    );
+    assert!(revoked.is_none());
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|k| k.prefix().starts_with("hhk_")));
+    assert!(
+        other
+            .authenticate_api_key(globex_text.expose_secret())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        other.connection(&owned.id).await.unwrap().tenant_id,
+        Some(acme.id.clone())
+    );
+    assert_eq!(one.tenants().await.unwrap().len(), 2);
+    assert!(matches!(
+        one.tenant("ten_nobody").await,
+        Err(credential_store::StoreError::NoSuchTenant(_))
+    ));
+}
+
 #[tokio::test]
 async fn a_database_url_is_shown_without_its_password() {
     let location =
@@ -1184,10 +1284,11 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     rusqlite::Connection::open(place.path())
         .unwrap()
         .execute_batch(
-            "DROP TABLE request_counts; DROP TABLE push_webhooks;
+            "DROP TABLE api_keys; DROP TABLE tenants; DROP TABLE request_counts; DROP TABLE push_webhooks;
              DROP TABLE trigger_deliveries; DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
              DROP TABLE sessions; DROP TABLE sign_ins;
              ALTER TABLE tokens DROP COLUMN access_issued_at;
+             DROP INDEX connections_by_tenant; ALTER TABLE connections DROP COLUMN tenant_id;
              ALTER TABLE connections DROP COLUMN account_facts;
              UPDATE meta SET value = 1 WHERE key = 'schema_version';",
         )
@@ -1220,5 +1321,6 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
         .await
         .unwrap();
     assert_eq!(store.connection(&id).await.unwrap().account_facts, facts);
-    place.assert_schema_version(6);
+    assert_eq!(store.connection(&id).await.unwrap().tenant_id, None);
+    place.assert_schema_version(7);
 }

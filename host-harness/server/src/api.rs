@@ -9,11 +9,12 @@
 //! cannot send; with an API key, every request must carry it.
 
 use super::Shared;
-use super::security;
+use super::tenancy::{self, Caller, Scope};
+use super::tenants;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Extension, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -42,6 +43,23 @@ pub fn router(state: Shared) -> Router<Shared> {
             get(show_subscription).delete(delete_subscription),
         )
         .route("/subscriptions/{id}/events", get(subscription_events))
+        .route(
+            "/tenants",
+            get(tenants::list_tenants).post(tenants::create_tenant),
+        )
+        .route("/tenants/{id}", get(tenants::show_tenant))
+        .route(
+            "/tenants/{id}/api-keys",
+            get(tenants::list_keys).post(tenants::create_key),
+        )
+        .route(
+            "/tenants/{id}/api-keys/{key}",
+            axum::routing::delete(tenants::revoke_key),
+        )
+        .route(
+            "/tenants/{id}/api-keys/{key}/rotate",
+            post(tenants::rotate_key),
+        )
         .route("/subscriptions/{id}/dead-letters", get(dead_letters))
         .route(
             "/subscriptions/{id}/dead-letters/retry",
@@ -50,15 +68,78 @@ pub fn router(state: Shared) -> Router<Shared> {
         .route_layer(middleware::from_fn_with_state(state, require_key))
 }
 
-/// Refuses a request without the server's API key.
-async fn require_key(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    if security::api_key_ok(request.headers(), state.config.api_key.as_ref()) {
-        return next.run(request).await;
+/// Finds who the request acts for (the operator, or a tenant with its
+/// key's scopes) and hands it to the handler; refuses a request without a
+/// key the server knows.
+async fn require_key(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
+    match tenancy::identify(request.headers(), &state.keys(), state.manager.store()).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(e @ tenancy::Refused::NoKey) => error(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "unauthorized", "message": e.to_string()}),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check an API key");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "unavailable", "message": e.to_string()}),
+            )
+        }
     }
-    error(
-        StatusCode::UNAUTHORIZED,
-        json!({"error": "unauthorized", "message": "this server requires its API key: `Authorization: Bearer KEY` or `X-API-Key: KEY`"}),
-    )
+}
+
+/// Refuses what the caller's key may not do. The admin key manages
+/// tenants only: it reaches no tenant's connections.
+fn refusal(caller: &Caller, scope: Scope) -> Option<Response> {
+    match caller {
+        _ if caller.may(scope) => None,
+        Caller::Admin => Some(error(
+            StatusCode::FORBIDDEN,
+            json!({"error": "forbidden", "reason": "admin-key", "message": "the admin key manages tenants and their keys; use a tenant's key for its connections"}),
+        )),
+        Caller::Tenant { .. } => Some(error(
+            StatusCode::FORBIDDEN,
+            json!({"error": "forbidden", "reason": "key-scope", "missing_scopes": [scope.as_str()],
+                   "message": format!("this API key was not given the `{}` scope", scope.as_str())}),
+        )),
+    }
+}
+
+/// The connection `id` when it is the caller's; another tenant's is
+/// answered exactly as one that does not exist.
+async fn own_connection(
+    state: &Shared,
+    caller: &Caller,
+    id: &str,
+) -> Result<credential_store::ConnectionRecord, Response> {
+    match state.manager.store().connection(id).await {
+        Ok(record) if caller.owns(&record.tenant_id) => Ok(record),
+        Ok(_) => Err(connect_error(
+            StoreError::NoSuchConnection(id.to_string()).into(),
+        )),
+        Err(e) => Err(connect_error(e.into())),
+    }
+}
+
+/// The subscription `sid` when its connection is the caller's; another
+/// tenant's is answered exactly as one that does not exist.
+async fn own_subscription(
+    state: &Shared,
+    caller: &Caller,
+    sid: &str,
+) -> Result<credential_store::SubscriptionRecord, Response> {
+    let store = state.manager.store();
+    let subscription = store.subscription(sid).await.map_err(store_error)?;
+    match store.connection(&subscription.connection_id).await {
+        Ok(record) if caller.owns(&record.tenant_id) => Ok(subscription),
+        Ok(_) | Err(StoreError::NoSuchConnection(_)) => {
+            Err(store_error(StoreError::NoSuchSubscription(sid.to_string())))
+        }
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 fn error(status: StatusCode, body: Value) -> Response {
@@ -112,28 +193,55 @@ fn bad_json(rejection: JsonRejection) -> Response {
     )
 }
 
-async fn actions(State(state): State<Shared>) -> Response {
+async fn actions(State(state): State<Shared>, Extension(caller): Extension<Caller>) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Read) {
+        return refused;
+    }
     Json(json!({ "actions": state.manager.connector().descriptor().actions })).into_response()
 }
 
-async fn list(State(state): State<Shared>) -> Response {
+async fn list(State(state): State<Shared>, Extension(caller): Extension<Caller>) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Read) {
+        return refused;
+    }
     match state.manager.list().await {
         Ok(records) => Json(json!({
-            "connections": records.iter().map(public_summary).collect::<Vec<_>>()
+            "connections": records
+                .iter()
+                .filter(|r| caller.owns(&r.tenant_id))
+                .map(public_summary)
+                .collect::<Vec<_>>()
         }))
         .into_response(),
         Err(e) => connect_error(e),
     }
 }
 
-async fn show(State(state): State<Shared>, Path(id): Path<String>) -> Response {
-    match state.manager.store().connection(&id).await {
+async fn show(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Read) {
+        return refused;
+    }
+    match own_connection(&state, &caller, &id).await {
         Ok(record) => Json(public_summary(&record)).into_response(),
-        Err(e) => connect_error(e.into()),
+        Err(refused) => refused,
     }
 }
 
-async fn delete(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+async fn delete(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Connections) {
+        return refused;
+    }
+    if let Err(refused) = own_connection(&state, &caller, &id).await {
+        return refused;
+    }
     match state.manager.delete(&id).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => connect_error(e),
@@ -144,11 +252,18 @@ async fn delete(State(state): State<Shared>, Path(id): Path<String>) -> Response
 /// is JSON (its body may be empty), which a cross-site form cannot.
 async fn test(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     if !is_json(&headers) {
         return needs_json();
+    }
+    if let Some(refused) = refusal(&caller, Scope::Actions) {
+        return refused;
+    }
+    if let Err(refused) = own_connection(&state, &caller, &id).await {
+        return refused;
     }
     match state.manager.test(&id).await {
         Ok(report) => Json(report).into_response(),
@@ -198,8 +313,12 @@ enum FieldInput {
 /// completes at this server's callback.
 async fn create(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<NewConnection>, JsonRejection>,
 ) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Connections) {
+        return refused;
+    }
     let Json(new) = match body {
         Ok(body) => body,
         Err(rejection) => return bad_json(rejection),
@@ -216,6 +335,7 @@ async fn create(
                 FieldInput::List(l) => (k, l.join(" ")),
             })
             .collect(),
+        tenant: caller.tenant().cloned().flatten(),
     };
     let manager = &state.manager;
     let record = match manager.create(&request).await {
@@ -262,9 +382,16 @@ fn action_status(e: &ActionError) -> StatusCode {
 /// Runs an action: the body is its input.
 async fn invoke(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path((id, action)): Path<(String, String)>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Actions) {
+        return refused;
+    }
+    if let Err(refused) = own_connection(&state, &caller, &id).await {
+        return refused;
+    }
     let Json(input) = match body {
         Ok(body) => body,
         Err(rejection) => return bad_json(rejection),
@@ -351,9 +478,16 @@ pub(super) fn subscription_summary(s: &credential_store::SubscriptionRecord) -> 
 /// key that signs its deliveries, shown this once.
 async fn create_subscription(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<NewSubscriptionRequest>, JsonRejection>,
 ) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Subscriptions) {
+        return refused;
+    }
+    if let Err(refused) = own_connection(&state, &caller, &id).await {
+        return refused;
+    }
     let Json(new) = match body {
         Ok(body) => body,
         Err(rejection) => return bad_json(rejection),
@@ -409,11 +543,18 @@ async fn create_subscription(
     }
 }
 
-async fn list_subscriptions(State(state): State<Shared>, Path(id): Path<String>) -> Response {
-    let store = state.manager.store();
-    if let Err(e) = store.connection(&id).await {
-        return store_error(e);
+async fn list_subscriptions(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Read) {
+        return refused;
     }
+    if let Err(refused) = own_connection(&state, &caller, &id).await {
+        return refused;
+    }
+    let store = state.manager.store();
     match store.subscriptions(Some(&id)).await {
         Ok(list) => Json(json!({
             "subscriptions": list
@@ -427,14 +568,31 @@ async fn list_subscriptions(State(state): State<Shared>, Path(id): Path<String>)
     }
 }
 
-async fn show_subscription(State(state): State<Shared>, Path(sid): Path<String>) -> Response {
-    match state.manager.store().subscription(&sid).await {
+async fn show_subscription(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(sid): Path<String>,
+) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Read) {
+        return refused;
+    }
+    match own_subscription(&state, &caller, &sid).await {
         Ok(s) => Json(subscription_summary(&s)).into_response(),
-        Err(e) => store_error(e),
+        Err(refused) => refused,
     }
 }
 
-async fn delete_subscription(State(state): State<Shared>, Path(sid): Path<String>) -> Response {
+async fn delete_subscription(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(sid): Path<String>,
+) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Subscriptions) {
+        return refused;
+    }
+    if let Err(refused) = own_subscription(&state, &caller, &sid).await {
+        return refused;
+    }
     match state.end_subscription(&sid).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => store_error(e),
@@ -466,14 +624,18 @@ fn delivery_json(d: &credential_store::DeliveryRecord) -> Value {
 /// continues from the last one.
 async fn subscription_events(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,
     axum::extract::Query(query): axum::extract::Query<EventsQuery>,
 ) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Read) {
+        return refused;
+    }
+    if let Err(refused) = own_subscription(&state, &caller, &sid).await {
+        return refused;
+    }
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let store = state.manager.store();
-    if let Err(e) = store.subscription(&sid).await {
-        return store_error(e);
-    }
     match store.deliveries(&sid, query.after, None, limit).await {
         Ok(list) => Json(json!({
             "next_after": list.last().map(|d| d.sequence).unwrap_or(query.after),
@@ -485,11 +647,18 @@ async fn subscription_events(
 }
 
 /// A subscription's dead letters: events its receiver kept refusing.
-async fn dead_letters(State(state): State<Shared>, Path(sid): Path<String>) -> Response {
-    let store = state.manager.store();
-    if let Err(e) = store.subscription(&sid).await {
-        return store_error(e);
+async fn dead_letters(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(sid): Path<String>,
+) -> Response {
+    if let Some(refused) = refusal(&caller, Scope::Read) {
+        return refused;
     }
+    if let Err(refused) = own_subscription(&state, &caller, &sid).await {
+        return refused;
+    }
+    let store = state.manager.store();
     match store
         .deliveries(&sid, 0, Some(credential_store::DeliveryStatus::Dead), 1000)
         .await
@@ -505,16 +674,20 @@ async fn dead_letters(State(state): State<Shared>, Path(sid): Path<String>) -> R
 /// Sends a subscription's dead letters again.
 async fn retry_dead_letters(
     State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     if !is_json(&headers) {
         return needs_json();
     }
-    let store = state.manager.store();
-    if let Err(e) = store.subscription(&sid).await {
-        return store_error(e);
+    if let Some(refused) = refusal(&caller, Scope::Subscriptions) {
+        return refused;
     }
+    if let Err(refused) = own_subscription(&state, &caller, &sid).await {
+        return refused;
+    }
+    let store = state.manager.store();
     match store.requeue_dead(&sid).await {
         Ok(n) => Json(json!({ "requeued": n })).into_response(),
         Err(e) => store_error(e),

@@ -22,6 +22,8 @@ mod api;
 mod pages;
 mod schema_form;
 mod security;
+mod tenancy;
+mod tenants;
 mod views;
 mod webhooks;
 
@@ -44,9 +46,14 @@ pub struct WebConfig {
     /// `http://127.0.0.1:8765`. The callback URL to register with the API's
     /// developer portal is this origin followed by [`CALLBACK_PATH`].
     pub public_origin: String,
-    /// When set, every API request must carry it (`Authorization: Bearer`
-    /// or `X-API-Key`), and the pages ask for it once per browser session.
+    /// The default tenant's key. When set, every API request must carry
+    /// a key (`Authorization: Bearer` or `X-API-Key`), and the pages ask
+    /// for this one once per browser session.
     pub api_key: Option<SecretString>,
+    /// The operator's key: creates tenants and their API keys, and reaches
+    /// no tenant's connections. When set, every API request must carry a
+    /// key.
+    pub admin_key: Option<SecretString>,
     /// A line shown at the top of every page, such as which API the server
     /// talks to.
     pub notice: Option<String>,
@@ -95,6 +102,14 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// The keys this server knows beside its tenants'.
+    fn keys(&self) -> tenancy::ServerKeys {
+        tenancy::ServerKeys {
+            api_key: self.config.api_key.clone(),
+            admin_key: self.config.admin_key.clone(),
+        }
+    }
+
     /// Starts connection `id`'s browser sign-in; returns the URL to send
     /// the user to, or `None` for a method that signs in without a browser.
     async fn begin_sign_in(&self, id: &str) -> Result<Option<String>, ConnectError> {
@@ -227,6 +242,10 @@ fn routes(state: Shared) -> Router {
         .route(views::STYLESHEET_PATH, get(pages::stylesheet))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            pages::default_tenant_only,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             security::guard,
         ))
         .with_state(state)
@@ -242,7 +261,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
-    if !addr.ip().is_loopback() && config.api_key.is_none() {
+    if !addr.ip().is_loopback() && config.api_key.is_none() && config.admin_key.is_none() {
         return Err(ServeError::ExposedWithoutKey { addr });
     }
     let reached_at = security::ReachedAt::new(&config.public_origin, Some(addr));

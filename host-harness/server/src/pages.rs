@@ -55,7 +55,9 @@ fn secure(state: &Shared) -> bool {
 
 /// With an API key, pages need a session opened with it.
 async fn signed_in(state: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    if state.config.api_key.is_none() {
+    // Open only on a server with no key at all (a loopback demo); a
+    // session opens with the default tenant's key alone.
+    if state.config.api_key.is_none() && state.config.admin_key.is_none() {
         return Ok(());
     }
     let open = match security::cookie(headers, SESSION_COOKIE) {
@@ -195,10 +197,13 @@ pub async fn connections(State(state): State<Shared>, headers: HeaderMap) -> Res
     let (token, new) = security::csrf_token(&headers);
     let manifest = state.manager.manifest();
     let page = match state.manager.list().await {
-        Ok(records) => Page::ok(
-            "Connections",
-            views::connections(manifest, &records, &token),
-        ),
+        Ok(mut records) => {
+            records.retain(|r| r.tenant_id.is_none());
+            Page::ok(
+                "Connections",
+                views::connections(manifest, &records, &token),
+            )
+        }
         Err(e) => Page::ok("Connections", views::error_box(&e.to_string()))
             .with_status(StatusCode::INTERNAL_SERVER_ERROR),
     };
@@ -460,10 +465,47 @@ pub async fn callback(
         .with_status(StatusCode::BAD_REQUEST)
         .render(&state, None);
     };
+    // A tenant's connection has no page here (the pages are the default
+    // tenant's): its user learns the outcome and nothing more.
+    let tenants = matches!(
+        state.manager.store().connection(&id).await,
+        Ok(record) if record.tenant_id.is_some()
+    );
     match finished {
+        Ok(_) if tenants => Page::ok(
+            "Connected",
+            maud::html! { p { "Connected. You can close this window." } },
+        )
+        .render(&state, None),
         Ok(_) => Redirect::to(&format!("/connections/{id}?connected=1")).into_response(),
+        Err(e) if tenants => Page::ok("Sign-in failed", views::error_box(&e.to_string()))
+            .with_status(StatusCode::BAD_REQUEST)
+            .render(&state, None),
         Err(e) => failed_sign_in(&state, &headers, &id, e).await,
     }
+}
+
+/// The pages are the default tenant's: a page of another tenant's
+/// connection answers exactly as one of a connection that does not exist.
+pub async fn default_tenant_only(
+    State(state): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let id = request
+        .uri()
+        .path()
+        .strip_prefix("/connections/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|id| !id.is_empty() && *id != "new")
+        .map(str::to_string);
+    if let Some(id) = id
+        && let Ok(record) = state.manager.store().connection(&id).await
+        && record.tenant_id.is_some()
+    {
+        return not_found(&state, &id);
+    }
+    next.run(request).await
 }
 
 pub async fn connection(
@@ -640,7 +682,14 @@ pub async fn unsubscribe(
     if let Err(r) = posted(&state, &headers, &body).await {
         return *r;
     }
-    let _ = state.end_subscription(&subscription).await;
+    // Only a subscription of this page's connection: the path's connection
+    // is the one the pages' tenant check looked at.
+    match state.manager.store().subscription(&subscription).await {
+        Ok(found) if found.connection_id == id => {
+            let _ = state.end_subscription(&subscription).await;
+        }
+        _ => return not_found(&state, &id),
+    }
     Redirect::to(&format!("/connections/{id}")).into_response()
 }
 

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
-use secrecy::{ExposeSecret, SecretString};
+
 use std::net::{IpAddr, SocketAddr};
 
 /// The cookie holding a page session (only with an API key).
@@ -192,19 +192,6 @@ pub fn csrf_ok(headers: &HeaderMap, posted: Option<&str>) -> bool {
     }
 }
 
-/// Whether an API request carries the key (always, when there is none).
-pub fn api_key_ok(headers: &HeaderMap, key: Option<&SecretString>) -> bool {
-    let Some(key) = key else {
-        return true;
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
-    given.is_some_and(|g| same(g.trim(), key.expose_secret()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,24 +264,5 @@ mod tests {
         assert!(!csrf_ok(&headers, Some(&random_token())));
         assert!(!csrf_ok(&headers, None));
         assert!(!csrf_ok(&HeaderMap::new(), Some(&token)));
-    }
-
-    #[test]
-    fn the_api_key_is_read_from_either_header() {
-        let key = SecretString::from("k3y");
-        let mut bearer = HeaderMap::new();
-        bearer.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer k3y"),
-        );
-        let mut plain = HeaderMap::new();
-        plain.insert("x-api-key", HeaderValue::from_static("k3y"));
-        let mut wrong = HeaderMap::new();
-        wrong.insert("x-api-key", HeaderValue::from_static("k3z"));
-        assert!(api_key_ok(&bearer, Some(&key)));
-        assert!(api_key_ok(&plain, Some(&key)));
-        assert!(!api_key_ok(&wrong, Some(&key)));
-        assert!(!api_key_ok(&HeaderMap::new(), Some(&key)));
-        assert!(api_key_ok(&HeaderMap::new(), None));
     }
 }

@@ -73,6 +73,8 @@ pub async fn run(host: &HostArgs, args: ConnectArgs) -> Result<ExitCode> {
             name: args.name.clone(),
             brand: args.brand.clone(),
             fields: values,
+            // The command line acts for the default tenant.
+            tenant: None,
         })
         .await?;
     let kind = manager

@@ -15,13 +15,18 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 /// The environment variable holding the API key (never a flag: flags show
-/// in process listings).
+/// in process listings): the default tenant's.
 const API_KEY_VAR: &str = "HOST_HARNESS_API_KEY";
+
+/// The environment variable holding the operator's admin key, which
+/// manages tenants and their keys.
+const ADMIN_KEY_VAR: &str = "HOST_HARNESS_ADMIN_KEY";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Where to listen. Beyond 127.0.0.1 the server requires an API key,
-    /// read from HOST_HARNESS_API_KEY.
+    /// read from HOST_HARNESS_API_KEY (the default tenant's), or an admin
+    /// key, from HOST_HARNESS_ADMIN_KEY (which manages tenants).
     #[arg(long, default_value = "127.0.0.1:8765")]
     bind: SocketAddr,
     /// The origin browsers reach the server at, when not `http://BIND`
@@ -100,10 +105,20 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| format!("http://{bound}"))
         .trim_end_matches('/')
         .to_string();
-    let api_key = std::env::var(API_KEY_VAR)
-        .ok()
-        .filter(|k| !k.trim().is_empty())
-        .map(SecretString::from);
+    let key_of = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(SecretString::from)
+    };
+    let (api_key, admin_key) = (key_of(API_KEY_VAR), key_of(ADMIN_KEY_VAR));
+    if let (Some(api), Some(admin)) = (&api_key, &admin_key)
+        && secrecy::ExposeSecret::expose_secret(api) == secrecy::ExposeSecret::expose_secret(admin)
+    {
+        anyhow::bail!(
+            "{API_KEY_VAR} and {ADMIN_KEY_VAR} must differ: one acts for the default tenant, the other manages tenants"
+        );
+    }
     if args.push_connection.is_some() && args.public_url.is_none() && !args.emulator {
         anyhow::bail!(
             "--push-connection needs --public-url: the address where the API reaches this server's webhook"
@@ -126,6 +141,7 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
         push,
         public_origin,
         api_key,
+        admin_key,
         notice: None,
         triggers: Some(RunnerConfig {
             attempts: args.delivery_attempts,
@@ -191,6 +207,8 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
-    .with_context(|| format!("--bind {bound} (the API key is read from {API_KEY_VAR})"))?;
+    .with_context(|| {
+        format!("--bind {bound} (the API keys are read from {API_KEY_VAR} and {ADMIN_KEY_VAR})")
+    })?;
     Ok(ExitCode::SUCCESS)
 }

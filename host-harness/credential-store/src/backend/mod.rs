@@ -51,9 +51,29 @@ pub(crate) struct RawConnection {
     /// Space separated.
     pub granted_scopes: Option<String>,
     pub callback_url: Option<String>,
+    /// `None`: the default tenant's.
+    pub tenant_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub fields: Vec<RawField>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawTenant {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawApiKey {
+    pub id: String,
+    pub tenant_id: String,
+    /// Space separated.
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -286,6 +306,23 @@ pub(crate) trait Backend: Send + Sync {
     async fn save_webhook(&self, connection_id: &str, remote_id: &str, now: i64) -> Result<()>;
     /// Records that the API pushed a delivery at `at`.
     async fn touch_webhook(&self, connection_id: &str, at: i64) -> Result<()>;
+    async fn insert_tenant(&self, tenant: RawTenant) -> Result<()>;
+    async fn tenant(&self, id: &str) -> Result<Option<RawTenant>>;
+    async fn tenants(&self) -> Result<Vec<RawTenant>>;
+    /// Stores a key of an existing tenant, by the hash of its text.
+    async fn insert_api_key(&self, key: RawApiKey, key_hash: &str) -> Result<()>;
+    /// The key whose text hashes to `key_hash`, whatever its state.
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<RawApiKey>>;
+    async fn api_keys(&self, tenant_id: &str) -> Result<Vec<RawApiKey>>;
+    /// Sets when a tenant's key stops working (revoked now, or expiring
+    /// after a rotation's overlap); false when the tenant has no such key.
+    async fn end_api_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        revoked_at: Option<i64>,
+        expires_at: Option<i64>,
+    ) -> Result<bool>;
     /// Counts one request under `key` in the window that started at
     /// `window_start` (a new window restarts the count); the count, this
     /// request included.

@@ -14,8 +14,9 @@
 //! the transaction past the lease's `hold`; a waiter gives up after `wait`.
 
 use super::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawDelivery, RawField,
-    RawSignIn, RawSubscription, RawTokens, RawValue, RawWebhook, Result, Settlement,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnection, RawDelivery,
+    RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, RawWebhook, Result,
+    Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -440,8 +441,8 @@ impl Backend for Postgres {
         let tx = db.transaction().await?;
         tx.execute(
             "INSERT INTO connections (id, connector, method, auth_kind, name, brand, status, status_reason,
-                 account_id, account_name, granted_scopes, callback_url, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 account_id, account_name, granted_scopes, callback_url, created_at, updated_at, tenant_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             &[
                 &c.id,
                 &c.connector,
@@ -457,6 +458,7 @@ impl Backend for Postgres {
                 &c.callback_url,
                 &c.created_at,
                 &c.updated_at,
+                &c.tenant_id,
             ],
         )
         .await?;
@@ -476,7 +478,7 @@ impl Backend for Postgres {
         let (row, fields) = (
             db.prepare_cached(
                 "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
-                        account_name, granted_scopes, callback_url, created_at, updated_at, account_facts
+                        account_name, granted_scopes, callback_url, created_at, updated_at, account_facts, tenant_id
                  FROM connections WHERE id = $1",
             )
             .await?,
@@ -508,6 +510,7 @@ impl Backend for Postgres {
             callback_url: r.get(10),
             created_at: r.get(11),
             updated_at: r.get(12),
+            tenant_id: r.get(14),
             fields: fields.iter().map(field_row).collect(),
         }))
     }
@@ -1089,6 +1092,93 @@ impl Backend for Postgres {
         Ok(())
     }
 
+    async fn insert_tenant(&self, t: RawTenant) -> Result<()> {
+        let db = self.client().await?;
+        db.execute(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)",
+            &[&t.id, &t.name, &t.created_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &str) -> Result<Option<RawTenant>> {
+        let db = self.client().await?;
+        let row = db
+            .query_opt(
+                "SELECT id, name, created_at FROM tenants WHERE id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(row.as_ref().map(tenant_row))
+    }
+
+    async fn tenants(&self) -> Result<Vec<RawTenant>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                "SELECT id, name, created_at FROM tenants ORDER BY created_at, id",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(tenant_row).collect())
+    }
+
+    async fn insert_api_key(&self, k: RawApiKey, key_hash: &str) -> Result<()> {
+        let db = self.client().await?;
+        db.execute(
+            "INSERT INTO api_keys (id, tenant_id, key_hash, scopes, created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&k.id, &k.tenant_id, &key_hash, &k.scopes, &k.created_at, &k.expires_at, &k.revoked_at],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<RawApiKey>> {
+        let db = self.client().await?;
+        let row = db
+            .query_opt(
+                &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"),
+                &[&key_hash],
+            )
+            .await?;
+        Ok(row.as_ref().map(api_key_row))
+    }
+
+    async fn api_keys(&self, tenant_id: &str) -> Result<Vec<RawApiKey>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                &format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id"
+                ),
+                &[&tenant_id],
+            )
+            .await?;
+        Ok(rows.iter().map(api_key_row).collect())
+    }
+
+    async fn end_api_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        revoked_at: Option<i64>,
+        expires_at: Option<i64>,
+    ) -> Result<bool> {
+        let db = self.client().await?;
+        let changed = db
+            .execute(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3),
+                     expires_at = CASE WHEN $4::BIGINT IS NULL THEN expires_at
+                                       ELSE least(coalesce(expires_at, $4), $4) END
+                 WHERE tenant_id = $1 AND id = $2",
+                &[&tenant_id, &key_id, &revoked_at, &expires_at],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
     async fn count_request(&self, key: &str, window_start: i64) -> Result<u64> {
         let db = self.client().await?;
         let row = db
@@ -1345,5 +1435,26 @@ impl LeaseBackend for PostgresLease {
     async fn commit(self: Box<Self>) -> Result<()> {
         self.client.batch_execute("COMMIT").await?;
         Ok(())
+    }
+}
+
+const API_KEY_COLUMNS: &str = "id, tenant_id, scopes, created_at, expires_at, revoked_at";
+
+fn tenant_row(r: &tokio_postgres::Row) -> RawTenant {
+    RawTenant {
+        id: r.get(0),
+        name: r.get(1),
+        created_at: r.get(2),
+    }
+}
+
+fn api_key_row(r: &tokio_postgres::Row) -> RawApiKey {
+    RawApiKey {
+        id: r.get(0),
+        tenant_id: r.get(1),
+        scopes: r.get(2),
+        created_at: r.get(3),
+        expires_at: r.get(4),
+        revoked_at: r.get(5),
     }
 }

@@ -14,8 +14,9 @@
 //! wait (up to [`BUSY_TIMEOUT`]); reads go on.
 
 use super::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawConnection, RawDelivery, RawField,
-    RawSignIn, RawSubscription, RawTokens, RawValue, RawWebhook, Result, Settlement,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnection, RawDelivery,
+    RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, RawWebhook, Result,
+    Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -577,8 +578,8 @@ impl Backend for Sqlite {
             let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO connections (id, connector, method, auth_kind, name, brand, status, status_reason,
-                     account_id, account_name, granted_scopes, callback_url, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                     account_id, account_name, granted_scopes, callback_url, created_at, updated_at, tenant_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 params![
                     c.id,
                     c.connector,
@@ -593,7 +594,8 @@ impl Backend for Sqlite {
                     c.granted_scopes,
                     c.callback_url,
                     c.created_at,
-                    c.updated_at
+                    c.updated_at,
+                    c.tenant_id
                 ],
             )?;
             for field in &c.fields {
@@ -615,7 +617,7 @@ impl Backend for Sqlite {
             let connection = tx
                 .prepare_cached(
                     "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
-                            account_name, granted_scopes, callback_url, created_at, updated_at, account_facts
+                            account_name, granted_scopes, callback_url, created_at, updated_at, account_facts, tenant_id
                      FROM connections WHERE id = ?1",
                 )?
                 .query_row(params![id], |r| {
@@ -635,6 +637,7 @@ impl Backend for Sqlite {
                         callback_url: r.get(10)?,
                         created_at: r.get(11)?,
                         updated_at: r.get(12)?,
+                        tenant_id: r.get(14)?,
                         fields: Vec::new(),
                     })
                 })
@@ -1212,6 +1215,102 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn insert_tenant(&self, t: RawTenant) -> Result<()> {
+        self.run(move |db| {
+            db.execute(
+                "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![t.id, t.name, t.created_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn tenant(&self, id: &str) -> Result<Option<RawTenant>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .prepare_cached("SELECT id, name, created_at FROM tenants WHERE id = ?1")?
+                .query_row(params![id], tenant_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn tenants(&self) -> Result<Vec<RawTenant>> {
+        self.run(|db| {
+            let mut stmt = db.prepare_cached(
+                "SELECT id, name, created_at FROM tenants ORDER BY created_at, id",
+            )?;
+            let rows = stmt
+                .query_map([], tenant_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn insert_api_key(&self, k: RawApiKey, key_hash: &str) -> Result<()> {
+        let key_hash = key_hash.to_owned();
+        self.run(move |db| {
+            db.execute(
+                "INSERT INTO api_keys (id, tenant_id, key_hash, scopes, created_at, expires_at, revoked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![k.id, k.tenant_id, key_hash, k.scopes, k.created_at, k.expires_at, k.revoked_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<RawApiKey>> {
+        let key_hash = key_hash.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .prepare_cached(&format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"
+                ))?
+                .query_row(params![key_hash], api_key_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn api_keys(&self, tenant_id: &str) -> Result<Vec<RawApiKey>> {
+        let tenant_id = tenant_id.to_owned();
+        self.run(move |db| {
+            let mut stmt = db.prepare_cached(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt
+                .query_map(params![tenant_id], api_key_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn end_api_key(
+        &self,
+        tenant_id: &str,
+        key_id: &str,
+        revoked_at: Option<i64>,
+        expires_at: Option<i64>,
+    ) -> Result<bool> {
+        let (tenant_id, key_id) = (tenant_id.to_owned(), key_id.to_owned());
+        self.run(move |db| {
+            let changed = db.execute(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?3),
+                     expires_at = CASE WHEN ?4 IS NULL THEN expires_at
+                                       ELSE min(coalesce(expires_at, ?4), ?4) END
+                 WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant_id, key_id, revoked_at, expires_at],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     async fn count_request(&self, key: &str, window_start: i64) -> Result<u64> {
         let key = key.to_owned();
         self.run(move |db| {
@@ -1495,4 +1594,25 @@ impl LeaseBackend for SqliteLease {
     async fn commit(mut self: Box<Self>) -> Result<()> {
         self.run(|db| Ok(db.execute_batch("COMMIT")?)).await
     }
+}
+
+const API_KEY_COLUMNS: &str = "id, tenant_id, scopes, created_at, expires_at, revoked_at";
+
+fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTenant> {
+    Ok(RawTenant {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at: r.get(2)?,
+    })
+}
+
+fn api_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawApiKey> {
+    Ok(RawApiKey {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        scopes: r.get(2)?,
+        created_at: r.get(3)?,
+        expires_at: r.get(4)?,
+        revoked_at: r.get(5)?,
+    })
 }

@@ -1,0 +1,256 @@
+//! The operator's routes: tenants and their API keys (`/api/v1/tenants`).
+//! Only the admin key reaches them; a key is shown once, when it is made,
+//! and listed after by its prefix.
+
+use super::Shared;
+use super::tenancy::{Caller, Scope};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use credential_store::{ApiKeyRecord, StoreError, TenantRecord};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The longest a rotated key keeps working beside its successor.
+const MAX_OVERLAP_SECS: u64 = 30 * 24 * 3600;
+
+fn answer(status: StatusCode, body: Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Response {
+    answer(
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid-input", "field": field, "message": message.into()}),
+    )
+}
+
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::NoSuchTenant(_) | StoreError::NoSuchApiKey(_) => answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": "not-found", "message": e.to_string()}),
+        ),
+        e => answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": "internal", "message": e.to_string()}),
+        ),
+    }
+}
+
+/// The refusal of everyone but the operator.
+fn not_admin(caller: &Caller) -> Option<Response> {
+    match caller {
+        Caller::Admin => None,
+        Caller::Tenant { .. } => Some(answer(
+            StatusCode::FORBIDDEN,
+            json!({"error": "forbidden", "reason": "admin-only",
+                   "message": "only the admin key (HOST_HARNESS_ADMIN_KEY) manages tenants and their keys"}),
+        )),
+    }
+}
+
+fn tenant_json(t: &TenantRecord) -> Value {
+    json!({"id": t.id, "name": t.name, "created_at": t.created_at})
+}
+
+/// What may be shown of a key: never the key.
+fn key_json(k: &ApiKeyRecord) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    json!({
+        "id": k.id,
+        "prefix": k.prefix(),
+        "scopes": k.scopes,
+        "created_at": k.created_at,
+        "expires_at": k.expires_at,
+        "revoked_at": k.revoked_at,
+        "live": k.is_live(now),
+    })
+}
+
+/// A tenant to create.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewTenant {
+    name: String,
+}
+
+pub(super) async fn create_tenant(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<NewTenant>, JsonRejection>,
+) -> Response {
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    let Json(new) = match body {
+        Ok(body) => body,
+        Err(rejection) => return invalid("name", rejection.body_text()),
+    };
+    let name = new.name.trim();
+    if name.is_empty() {
+        return invalid("name", "must not be empty");
+    }
+    if let Err(reason) = host_core::labels::check_label(name) {
+        return invalid("name", format!("`name` {reason}"));
+    }
+    match state.manager.store().create_tenant(name).await {
+        Ok(tenant) => answer(StatusCode::CREATED, tenant_json(&tenant)),
+        Err(e) => store_error(e),
+    }
+}
+
+pub(super) async fn list_tenants(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    match state.manager.store().tenants().await {
+        Ok(list) => Json(json!({"tenants": list.iter().map(tenant_json).collect::<Vec<_>>()}))
+            .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+pub(super) async fn show_tenant(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    match state.manager.store().tenant(&id).await {
+        Ok(tenant) => Json(tenant_json(&tenant)).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// A key to make: its scopes (all of them when left out).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewKey {
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+pub(super) async fn create_key(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<NewKey>, JsonRejection>,
+) -> Response {
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    let new = match body {
+        Ok(Json(new)) => new,
+        Err(JsonRejection::MissingJsonContentType(_)) => {
+            return invalid("scopes", "send `Content-Type: application/json`");
+        }
+        Err(rejection) => return invalid("scopes", rejection.body_text()),
+    };
+    let scopes = match new.scopes {
+        None => Scope::ALL.iter().map(|s| s.as_str().to_string()).collect(),
+        Some(list) if list.is_empty() => return invalid("scopes", "give at least one scope"),
+        Some(list) => {
+            if let Some(unknown) = list.iter().find(|s| Scope::parse(s).is_none()) {
+                return invalid(
+                    "scopes",
+                    format!("`{unknown}` is not one of read, actions, subscriptions, connections"),
+                );
+            }
+            list
+        }
+    };
+    match state.manager.store().create_api_key(&id, &scopes).await {
+        Ok((key, text)) => {
+            let mut shown = key_json(&key);
+            shown["key"] = json!(text.expose_secret());
+            answer(StatusCode::CREATED, shown)
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+pub(super) async fn list_keys(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    match state.manager.store().api_keys(&id).await {
+        Ok(list) => {
+            Json(json!({"api_keys": list.iter().map(key_json).collect::<Vec<_>>()})).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+pub(super) async fn revoke_key(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Response {
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    match state.manager.store().revoke_api_key(&id, &key_id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// How long the old key keeps working beside the new one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Rotation {
+    #[serde(default)]
+    overlap_secs: Option<u64>,
+}
+
+pub(super) async fn rotate_key(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((id, key_id)): Path<(String, String)>,
+    body: Result<Json<Rotation>, JsonRejection>,
+) -> Response {
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    let rotation = match body {
+        Ok(Json(rotation)) => rotation,
+        Err(rejection) => return invalid("overlap_secs", rejection.body_text()),
+    };
+    let overlap = rotation.overlap_secs.unwrap_or(3600);
+    if overlap > MAX_OVERLAP_SECS {
+        return invalid(
+            "overlap_secs",
+            format!("must be at most {MAX_OVERLAP_SECS} seconds (30 days)"),
+        );
+    }
+    match state
+        .manager
+        .store()
+        .rotate_api_key(&id, &key_id, Duration::from_secs(overlap))
+        .await
+    {
+        Ok((key, text)) => {
+            let mut shown = key_json(&key);
+            shown["key"] = json!(text.expose_secret());
+            answer(StatusCode::CREATED, shown)
+        }
+        Err(e) => store_error(e),
+    }
+}
