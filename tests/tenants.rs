@@ -560,3 +560,133 @@ async fn page(
         String::from_utf8_lossy(response.body()).into_owned(),
     )
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_brings_its_own_app_per_brand_and_nobody_reads_its_secret_back() {
+    let bed = ServeBed::start_with_keys(Some(DEFAULT_KEY), Some(ADMIN_KEY)).await;
+    // The operator's own app, which tenants' connections must not borrow.
+    bed.store
+        .set_app_credentials(
+            "x",
+            "app_only",
+            &credential_store::AppCredentialLevel::Default,
+            &std::collections::BTreeMap::from([
+                (
+                    "client_id".to_string(),
+                    credential_store::FieldValue::Plain(bed.app.api_key.clone()),
+                ),
+                (
+                    "client_secret".to_string(),
+                    credential_store::FieldValue::Secret(bed.app.api_secret.clone().into()),
+                ),
+            ]),
+        )
+        .await
+        .unwrap();
+    let (acme, _, acme_key) = tenant(&bed, "Acme").await;
+    let (_, _, globex_key) = tenant(&bed, "Globex").await;
+    let acme_app = bed.x.register_app("Acme's app", &[], true);
+    let apps = format!("/api/v1/tenants/{acme}/app-credentials/app_only");
+    let app_only = |brand: Option<&str>, fields: Value| json!({"method": "app_only", "brand": brand, "fields": fields});
+
+    let (set_status, set) = call(
+        &bed,
+        "PUT",
+        &apps,
+        ADMIN_KEY,
+        Some(json!({"fields": {"client_id": acme_app.api_key, "client_secret": acme_app.api_secret}})),
+    )
+    .await;
+    let (blue_status, _) = call(
+        &bed,
+        "PUT",
+        &apps,
+        ADMIN_KEY,
+        Some(json!({"brand": "blue", "fields": {"client_id": "not-an-app", "client_secret": "wrong"}})),
+    )
+    .await;
+    let (_, shown) = call(&bed, "GET", &format!("{apps}?brand=blue"), ADMIN_KEY, None).await;
+    let (tenant_writes, _) = call(
+        &bed,
+        "PUT",
+        &apps,
+        &acme_key,
+        Some(json!({"fields": {"client_id": "mine"}})),
+    )
+    .await;
+    let (tenant_reads, _) = call(&bed, "GET", &apps, &acme_key, None).await;
+    let (not_a_field, wrong_field) = call(
+        &bed,
+        "PUT",
+        &apps,
+        ADMIN_KEY,
+        Some(json!({"fields": {"password": "x"}})),
+    )
+    .await;
+    let (uses_its_app, connected) = call(
+        &bed,
+        "POST",
+        "/api/v1/connections",
+        &acme_key,
+        Some(app_only(None, json!({}))),
+    )
+    .await;
+    let (brand_app, brand_failed) = call(
+        &bed,
+        "POST",
+        "/api/v1/connections",
+        &acme_key,
+        Some(app_only(Some("blue"), json!({}))),
+    )
+    .await;
+    let (own_fields, _) = call(
+        &bed,
+        "POST",
+        "/api/v1/connections",
+        &acme_key,
+        Some(app_only(
+            Some("blue"),
+            json!({"client_id": acme_app.api_key, "client_secret": acme_app.api_secret}),
+        )),
+    )
+    .await;
+    let (borrows, borrowed) = call(
+        &bed,
+        "POST",
+        "/api/v1/connections",
+        &globex_key,
+        Some(app_only(None, json!({}))),
+    )
+    .await;
+
+    assert_eq!(set_status, 200, "{set}");
+    assert_eq!(set["fields"]["client_secret"], "(set, hidden)");
+    assert_eq!(
+        set["fields"]["client_id"],
+        format!("{}…", &acme_app.api_key[..6]),
+        "the Client ID shows by its first characters"
+    );
+    assert!(
+        !set.to_string().contains(&acme_app.api_secret)
+            && !set.to_string().contains(&acme_app.api_key)
+    );
+    assert_eq!(blue_status, 200);
+    assert_eq!(shown["fields"]["client_id"], "not-an…");
+    assert_eq!((tenant_writes, tenant_reads), (403, 403));
+    assert_eq!(
+        (not_a_field, wrong_field["field"].as_str()),
+        (400, Some("fields.password"))
+    );
+    assert_eq!(uses_its_app, 201, "{connected}");
+    assert_eq!(connected["status"], "connected");
+    assert_eq!(
+        brand_app, 502,
+        "the brand's app was not used: {brand_failed}"
+    );
+    assert_eq!(own_fields, 201, "the connection's own fields did not win");
+    assert_eq!(
+        (borrows, borrowed["field"].as_str()),
+        (400, Some("fields.client_id")),
+        "a tenant without an app borrowed the operator's: {borrowed}"
+    );
+}

@@ -1,7 +1,9 @@
 //! The values of a connection's auth fields, from the most specific level
 //! that sets them: a fixed value from the manifest, then the connection's
 //! own field, then app credentials set for its brand, then app credentials
-//! set by default, then the manifest's default. Blank values fall through.
+//! set for everyone (a tenant's own for a tenant's connection, the
+//! operator's otherwise), then the manifest's default. Blank values fall
+//! through.
 
 use super::AuthError;
 use credential_store::{AppCredentialLevel, ConnectionRecord, FieldValue, Store};
@@ -81,41 +83,32 @@ pub async fn resolve(
             ))
         })?
         .clone();
-    let default = store
-        .app_credentials(&manifest.id, &method.id, &AppCredentialLevel::Default)
-        .await?;
-    let brand = match &record.brand {
-        Some(b) => {
+    let mut layers = Vec::new();
+    for level in
+        AppCredentialLevel::layers_for(record.tenant_id.as_deref(), record.brand.as_deref())
+    {
+        layers.push(
             store
-                .app_credentials(
-                    &manifest.id,
-                    &method.id,
-                    &AppCredentialLevel::Brand(b.clone()),
-                )
-                .await?
-        }
-        None => BTreeMap::new(),
-    };
+                .app_credentials(&manifest.id, &method.id, &level)
+                .await?,
+        );
+    }
     let mut values = BTreeMap::new();
     for field in &method.fields {
         let chosen = if let Some(fixed) = &field.fixed {
             Some(FieldValue::Plain(fixed.clone()))
         } else {
-            [
-                record.fields.get(&field.name),
-                brand.get(&field.name),
-                default.get(&field.name),
-            ]
-            .into_iter()
-            .flatten()
-            .find(|v| !v.is_blank())
-            .cloned()
-            .or_else(|| {
-                field
-                    .default
-                    .as_ref()
-                    .map(|d| FieldValue::Plain(default_text(d)))
-            })
+            std::iter::once(record.fields.get(&field.name))
+                .chain(layers.iter().map(|layer| layer.get(&field.name)))
+                .flatten()
+                .find(|v| !v.is_blank())
+                .cloned()
+                .or_else(|| {
+                    field
+                        .default
+                        .as_ref()
+                        .map(|d| FieldValue::Plain(default_text(d)))
+                })
         };
         if let Some(value) = chosen {
             values.insert(field.name.clone(), value);

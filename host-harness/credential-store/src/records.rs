@@ -36,8 +36,14 @@ impl FieldValue {
 /// connection's own fields override both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppCredentialLevel {
+    /// The operator's, for the default tenant's connections.
     Default,
+    /// The operator's for one brand.
     Brand(String),
+    /// A tenant's own app, for its connections.
+    Tenant(String),
+    /// A tenant's app for one of its brands.
+    TenantBrand { tenant: String, brand: String },
 }
 
 impl AppCredentialLevel {
@@ -45,6 +51,32 @@ impl AppCredentialLevel {
         match self {
             AppCredentialLevel::Default => String::new(),
             AppCredentialLevel::Brand(b) => format!("brand:{b}"),
+            AppCredentialLevel::Tenant(t) => format!("tenant:{t}"),
+            AppCredentialLevel::TenantBrand { tenant, brand } => {
+                format!("tenant:{tenant}:brand:{brand}")
+            }
+        }
+    }
+
+    /// The levels a connection's fields fall through to, most specific
+    /// first: its tenant's brand and its tenant (a tenant brings its own
+    /// app, and never borrows the operator's), or, for the default
+    /// tenant, the operator's brand and default.
+    pub fn layers_for(tenant: Option<&str>, brand: Option<&str>) -> Vec<AppCredentialLevel> {
+        match (tenant, brand) {
+            (Some(tenant), Some(brand)) => vec![
+                AppCredentialLevel::TenantBrand {
+                    tenant: tenant.to_string(),
+                    brand: brand.to_string(),
+                },
+                AppCredentialLevel::Tenant(tenant.to_string()),
+            ],
+            (Some(tenant), None) => vec![AppCredentialLevel::Tenant(tenant.to_string())],
+            (None, Some(brand)) => vec![
+                AppCredentialLevel::Brand(brand.to_string()),
+                AppCredentialLevel::Default,
+            ],
+            (None, None) => vec![AppCredentialLevel::Default],
         }
     }
 }

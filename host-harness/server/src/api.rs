@@ -60,6 +60,10 @@ pub fn router(state: Shared) -> Router<Shared> {
             "/tenants/{id}/api-keys/{key}/rotate",
             post(tenants::rotate_key),
         )
+        .route(
+            "/tenants/{id}/app-credentials/{method}",
+            get(tenants::show_app_credentials).put(tenants::set_app_credentials),
+        )
         .route("/subscriptions/{id}/dead-letters", get(dead_letters))
         .route(
             "/subscriptions/{id}/dead-letters/retry",

@@ -254,3 +254,181 @@ pub(super) async fn rotate_key(
         Err(e) => store_error(e),
     }
 }
+
+/// Which of a tenant's levels: its own, or one of its brands'.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BrandQuery {
+    #[serde(default)]
+    brand: Option<String>,
+}
+
+/// App credential fields to set at a tenant's level (or a brand's in it);
+/// a blank value removes the field there.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AppCredentials {
+    #[serde(default)]
+    brand: Option<String>,
+    fields: std::collections::BTreeMap<String, String>,
+}
+
+/// The level `brand` names inside tenant `id`, checked.
+fn tenant_level(
+    id: &str,
+    brand: Option<&str>,
+) -> Result<credential_store::AppCredentialLevel, Box<Response>> {
+    use credential_store::AppCredentialLevel;
+    match brand.map(str::trim).filter(|b| !b.is_empty()) {
+        None => Ok(AppCredentialLevel::Tenant(id.to_string())),
+        Some(brand) => {
+            host_core::labels::check_label(brand)
+                .map_err(|reason| Box::new(invalid("brand", format!("`brand` {reason}"))))?;
+            Ok(AppCredentialLevel::TenantBrand {
+                tenant: id.to_string(),
+                brand: brand.to_string(),
+            })
+        }
+    }
+}
+
+/// The auth method `method` of the connector, or the refusal naming it.
+fn auth_method(
+    state: &Shared,
+    method: &str,
+) -> Result<host_core::manifest::AuthMethod, Box<Response>> {
+    let manifest = state.manager.manifest();
+    manifest.auth_method(method).cloned().ok_or_else(|| {
+        let offered: Vec<&str> = manifest.auth_methods.iter().map(|m| m.id.as_str()).collect();
+        Box::new(answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": "not-found", "message": format!("no auth method `{method}`; this connector offers {}", offered.join(", "))}),
+        ))
+    })
+}
+
+/// What may be shown of app credentials: a secret says only that it is
+/// set, a Client ID or API Key shows its first characters.
+fn shown_fields(
+    fields: &std::collections::BTreeMap<String, credential_store::FieldValue>,
+) -> Value {
+    use credential_store::FieldValue;
+    fields
+        .iter()
+        .map(|(name, value)| {
+            let shown = match value {
+                FieldValue::Secret(_) => "(set, hidden)".to_string(),
+                FieldValue::Plain(v) if name == "client_id" || name == "api_key" => {
+                    host_auth::connections::preview(v)
+                }
+                FieldValue::Plain(v) => v.clone(),
+            };
+            (name.clone(), json!(shown))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Sets a tenant's own app (Client ID and Secret, API Key and Secret) for
+/// one auth method, for all its connections or a brand's.
+pub(super) async fn set_app_credentials(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((id, method)): Path<(String, String)>,
+    body: Result<Json<AppCredentials>, JsonRejection>,
+) -> Response {
+    use credential_store::FieldValue;
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    let Json(given) = match body {
+        Ok(body) => body,
+        Err(rejection) => return invalid("fields", rejection.body_text()),
+    };
+    let store = state.manager.store();
+    if let Err(e) = store.tenant(&id).await {
+        return store_error(e);
+    }
+    let method = match auth_method(&state, &method) {
+        Ok(method) => method,
+        Err(refused) => return *refused,
+    };
+    let level = match tenant_level(&id, given.brand.as_deref()) {
+        Ok(level) => level,
+        Err(refused) => return *refused,
+    };
+    let mut values = std::collections::BTreeMap::new();
+    for (name, value) in given.fields {
+        let Some(field) = method.fields.iter().find(|f| f.name == name) else {
+            let fields: Vec<&str> = method.fields.iter().map(|f| f.name.as_str()).collect();
+            return invalid(
+                &format!("fields.{name}"),
+                format!(
+                    "`{name}` is not a field of {}; it has {}",
+                    method.label,
+                    fields.join(", ")
+                ),
+            );
+        };
+        if field.fixed.is_some() {
+            return invalid(
+                &format!("fields.{name}"),
+                format!("`{name}` is fixed by the manifest"),
+            );
+        }
+        let value = if field.secret {
+            FieldValue::Secret(secrecy::SecretString::from(value))
+        } else {
+            FieldValue::Plain(value)
+        };
+        values.insert(name, value);
+    }
+    let connector = &state.manager.manifest().id;
+    if let Err(e) = store
+        .set_app_credentials(connector, &method.id, &level, &values)
+        .await
+    {
+        return store_error(e);
+    }
+    match store.app_credentials(connector, &method.id, &level).await {
+        Ok(set) => {
+            Json(json!({"method": method.id, "brand": given.brand, "fields": shown_fields(&set)}))
+                .into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+/// What a tenant's level holds for one auth method (never a secret).
+pub(super) async fn show_app_credentials(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((id, method)): Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<BrandQuery>,
+) -> Response {
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    let store = state.manager.store();
+    if let Err(e) = store.tenant(&id).await {
+        return store_error(e);
+    }
+    let method = match auth_method(&state, &method) {
+        Ok(method) => method,
+        Err(refused) => return *refused,
+    };
+    let level = match tenant_level(&id, query.brand.as_deref()) {
+        Ok(level) => level,
+        Err(refused) => return *refused,
+    };
+    match store
+        .app_credentials(&state.manager.manifest().id, &method.id, &level)
+        .await
+    {
+        Ok(set) => {
+            Json(json!({"method": method.id, "brand": query.brand, "fields": shown_fields(&set)}))
+                .into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
