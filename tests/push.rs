@@ -125,6 +125,7 @@ async fn bed_on(database: Option<&TestDatabase>) -> Bed {
         master_key: base64::engine::general_purpose::STANDARD.encode(bytes),
         emulator: bed.x.base_url(),
         api_key: Some(API_KEY.into()),
+        admin_key: None,
     };
     platform.warm_up().await;
     Bed {

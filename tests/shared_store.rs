@@ -60,6 +60,7 @@ async fn twenty_run_processes_started_right_after_expiry_refresh_once_on_one_sql
         master_key: key_text,
         emulator: bed.x.base_url(),
         api_key: None,
+        admin_key: None,
     };
     platform.warm_up().await;
     bed.expire_access_token(&id).await;
@@ -124,6 +125,7 @@ impl TwoNodes {
             master_key: key_text,
             emulator: bed.x.base_url(),
             api_key: Some(API_KEY.into()),
+            admin_key: None,
         };
         platform.warm_up().await;
         let a = Node::start("A", &platform, port_a, &public_origin).await;

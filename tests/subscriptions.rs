@@ -127,6 +127,7 @@ async fn platform(database: Option<&TestDatabase>) -> (AuthBed, String, Platform
         master_key: base64::engine::general_purpose::STANDARD.encode(bytes),
         emulator: bed.x.base_url(),
         api_key: Some(API_KEY.into()),
+        admin_key: None,
     };
     platform.warm_up().await;
     (bed, id, platform)

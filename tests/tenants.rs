@@ -12,6 +12,9 @@ use host_harness::Routes;
 use host_harness::auth::http::HostHttp;
 use host_harness::outgoing::HttpTimeouts;
 use serde_json::{Value, json};
+use support::auth::AuthBed;
+use support::nodes::{Node, Platform, free_port};
+use support::postgres::TestDatabase;
 use support::web::ServeBed;
 
 const DEFAULT_KEY: &str = "the-default-tenants-key";
@@ -689,4 +692,118 @@ async fn a_tenant_brings_its_own_app_per_brand_and_nobody_reads_its_secret_back(
         (400, Some("fields.client_id")),
         "a tenant without an app borrowed the operator's: {borrowed}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_two_nodes_sharing_postgresql_a_key_made_on_one_works_and_stops_on_the_other() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let bytes: [u8; 32] = rand::random();
+    let bed = AuthBed::on_store(
+        dir,
+        &database.location(),
+        &credential_store::MasterKey::from_bytes(bytes),
+        "http://127.0.0.1:8765/callback",
+    )
+    .await;
+    let platform = Platform {
+        database_url: Some(database.url.clone()),
+        data_dir,
+        master_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
+        emulator: bed.x.base_url(),
+        api_key: Some(DEFAULT_KEY.into()),
+        admin_key: Some(ADMIN_KEY.into()),
+    };
+    platform.warm_up().await;
+    let node = |name: &'static str| {
+        let platform = &platform;
+        async move {
+            let port = free_port();
+            Node::start(name, platform, port, &format!("http://127.0.0.1:{port}")).await
+        }
+    };
+    let (a, b) = (node("A").await, node("B").await);
+    let (admin_a, admin_b) = (
+        a.client().with_key(ADMIN_KEY),
+        b.client().with_key(ADMIN_KEY),
+    );
+    let make_tenant = |name: &'static str| {
+        let admin = &admin_a;
+        async move {
+            let (_, tenant) = admin
+                .request("POST", "/api/v1/tenants", Some(json!({"name": name})))
+                .await;
+            let id = tenant["id"].as_str().unwrap().to_string();
+            let (_, key) = admin
+                .request(
+                    "POST",
+                    &format!("/api/v1/tenants/{id}/api-keys"),
+                    Some(json!({})),
+                )
+                .await;
+            (
+                id,
+                key["id"].as_str().unwrap().to_string(),
+                key["key"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let (acme, acme_key_id, acme_key) = make_tenant("Acme").await;
+    let (_, _, globex_key) = make_tenant("Globex").await;
+    let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+
+    // Made on A, used on B.
+    let (made, created) = b
+        .client()
+        .with_key(&acme_key)
+        .request(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({"method": "bearer", "fields": {"bearer_token": token}})),
+        )
+        .await;
+    let connection = created["id"].as_str().unwrap_or_default().to_string();
+    let (listed_on_a, listed) = a
+        .client()
+        .with_key(&acme_key)
+        .request("GET", "/api/v1/connections", None)
+        .await;
+    let (globex_on_a, _) = a
+        .client()
+        .with_key(&globex_key)
+        .request("GET", &format!("/api/v1/connections/{connection}"), None)
+        .await;
+    let (_, tenants_on_b) = admin_b.request("GET", "/api/v1/tenants", None).await;
+    // Revoked on B, refused on A at once.
+    let (revoked, _) = admin_b
+        .request(
+            "DELETE",
+            &format!("/api/v1/tenants/{acme}/api-keys/{acme_key_id}"),
+            None,
+        )
+        .await;
+    let (after_revoke_on_a, _) = a
+        .client()
+        .with_key(&acme_key)
+        .request("GET", "/api/v1/connections", None)
+        .await;
+
+    assert_eq!(made, 201, "{created}");
+    assert_eq!(listed_on_a, 200);
+    assert_eq!(listed["connections"][0]["id"], json!(connection));
+    assert_eq!(globex_on_a, 404);
+    assert_eq!(tenants_on_b["tenants"].as_array().unwrap().len(), 2);
+    assert_eq!(revoked, 204);
+    assert_eq!(
+        after_revoke_on_a, 401,
+        "a key revoked on one node still worked on the other"
+    );
+    for node in [&a, &b] {
+        let log = node.log();
+        for key in [&acme_key, &globex_key] {
+            assert!(!log.contains(key.as_str()), "a tenant's key was logged");
+        }
+        assert!(!log.contains(ADMIN_KEY), "the admin key was logged");
+    }
 }

@@ -41,6 +41,7 @@ async fn connected() -> (AuthBed, String, Platform) {
         master_key: base64::engine::general_purpose::STANDARD.encode(bytes),
         emulator: bed.x.base_url(),
         api_key: None,
+        admin_key: None,
     };
     (bed, id, platform)
 }

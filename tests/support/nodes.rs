@@ -23,6 +23,8 @@ pub struct Platform {
     /// The emulator's origin, for `api.x.com` and `x.com`.
     pub emulator: String,
     pub api_key: Option<String>,
+    /// `HOST_HARNESS_ADMIN_KEY`, the operator's key for tenants.
+    pub admin_key: Option<String>,
 }
 
 impl Platform {
@@ -51,6 +53,10 @@ impl Platform {
         match &self.api_key {
             Some(key) => command.env("HOST_HARNESS_API_KEY", key),
             None => command.env_remove("HOST_HARNESS_API_KEY"),
+        };
+        match &self.admin_key {
+            Some(key) => command.env("HOST_HARNESS_ADMIN_KEY", key),
+            None => command.env_remove("HOST_HARNESS_ADMIN_KEY"),
         };
         command.args(args);
         command
@@ -206,6 +212,14 @@ impl Node {
 }
 
 impl NodeClient {
+    /// The same client, sending `key` instead of the platform's.
+    pub fn with_key(&self, key: &str) -> NodeClient {
+        NodeClient {
+            api_key: Some(key.to_string()),
+            ..self.clone()
+        }
+    }
+
     /// An API request with the API key; the status and the JSON answer.
     pub async fn try_request(
         &self,
