@@ -670,8 +670,23 @@ impl ConnectionManager {
 
     /// Every connection of this connector, oldest first.
     pub async fn list(&self) -> Result<Vec<ConnectionRecord>, ConnectError> {
+        let ids = self.store.connection_ids().await?;
+        self.records_of(ids).await
+    }
+
+    /// One tenant's connections of this connector (`None`: the default
+    /// tenant's), oldest first.
+    pub async fn list_of(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<ConnectionRecord>, ConnectError> {
+        let ids = self.store.tenant_connection_ids(tenant).await?;
+        self.records_of(ids).await
+    }
+
+    async fn records_of(&self, ids: Vec<String>) -> Result<Vec<ConnectionRecord>, ConnectError> {
         let mut out = Vec::new();
-        for id in self.store.connection_ids().await? {
+        for id in ids {
             let record = match self.store.connection(&id).await {
                 Ok(record) => record,
                 // Deleted by another host since the ids were read.

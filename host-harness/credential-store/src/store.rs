@@ -595,6 +595,15 @@ impl Store {
         self.backend.connection_ids().await
     }
 
+    /// The ids of one tenant's connections (`None`: the default tenant's),
+    /// oldest first, found by the tenant's index.
+    pub async fn tenant_connection_ids(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.backend.tenant_connection_ids(tenant).await
+    }
+
     /// Records the connected account, what the host learnt of it, and the
     /// scopes granted.
     pub async fn set_account(

@@ -1163,6 +1163,23 @@ async fn tenants_keep_their_keys_by_hash_and_their_connections_apart(place: Plac
         Some(acme.id.clone())
     );
     assert_eq!(one.tenants().await.unwrap().len(), 2);
+    assert_eq!(
+        other.tenant_connection_ids(Some(&acme.id)).await.unwrap(),
+        vec![owned.id.clone()]
+    );
+    assert!(
+        other
+            .tenant_connection_ids(Some(&globex.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !one.tenant_connection_ids(None)
+            .await
+            .unwrap()
+            .contains(&owned.id)
+    );
     assert!(matches!(
         one.tenant("ten_nobody").await,
         Err(credential_store::StoreError::NoSuchTenant(_))

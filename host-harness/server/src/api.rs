@@ -208,7 +208,8 @@ async fn list(State(state): State<Shared>, Extension(caller): Extension<Caller>)
     if let Some(refused) = refusal(&caller, Scope::Read) {
         return refused;
     }
-    match state.manager.list().await {
+    let tenant = caller.tenant().cloned().flatten();
+    match state.manager.list_of(tenant.as_deref()).await {
         Ok(records) => Json(json!({
             "connections": records
                 .iter()

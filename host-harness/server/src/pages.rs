@@ -196,7 +196,7 @@ pub async fn connections(State(state): State<Shared>, headers: HeaderMap) -> Res
     }
     let (token, new) = security::csrf_token(&headers);
     let manifest = state.manager.manifest();
-    let page = match state.manager.list().await {
+    let page = match state.manager.list_of(None).await {
         Ok(mut records) => {
             records.retain(|r| r.tenant_id.is_none());
             Page::ok(

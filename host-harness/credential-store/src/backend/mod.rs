@@ -196,6 +196,8 @@ pub(crate) trait Backend: Send + Sync {
     async fn status(&self, id: &str) -> Result<Option<(String, Option<String>)>>;
     /// Oldest first.
     async fn connection_ids(&self) -> Result<Vec<String>>;
+    /// The ids of one tenant's connections (`None`: the default tenant's), oldest first.
+    async fn tenant_connection_ids(&self, tenant: Option<&str>) -> Result<Vec<String>>;
     /// False when there is no such connection.
     async fn update_connection(&self, id: &str, update: ConnectionUpdate, now: i64)
     -> Result<bool>;

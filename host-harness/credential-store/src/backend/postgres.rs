@@ -526,6 +526,18 @@ impl Backend for Postgres {
             .map(|r| (r.get(0), r.get(1))))
     }
 
+    async fn tenant_connection_ids(&self, tenant: Option<&str>) -> Result<Vec<String>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                "SELECT id FROM connections WHERE tenant_id IS NOT DISTINCT FROM $1::TEXT
+                 ORDER BY created_at, id",
+                &[&tenant],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     async fn connection_ids(&self) -> Result<Vec<String>> {
         let db = self.client().await?;
         let rows = db

@@ -675,6 +675,20 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn tenant_connection_ids(&self, tenant: Option<&str>) -> Result<Vec<String>> {
+        let tenant = tenant.map(str::to_owned);
+        self.run(move |db| {
+            let mut stmt = db.prepare_cached(
+                "SELECT id FROM connections WHERE tenant_id IS ?1 ORDER BY created_at, id",
+            )?;
+            let ids = stmt
+                .query_map(params![tenant], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
     async fn connection_ids(&self) -> Result<Vec<String>> {
         self.run(|db| {
             let mut stmt =
