@@ -112,13 +112,17 @@ fn refusal(caller: &Caller, scope: Scope) -> Option<Response> {
     }
 }
 
-/// The connection `id` when it is the caller's; another tenant's is
-/// answered exactly as one that does not exist.
-async fn own_connection(
+/// The connection `id` when it is the caller's and its key has `scope`;
+/// another tenant's is answered exactly as one that does not exist.
+async fn connection_for(
     state: &Shared,
     caller: &Caller,
+    scope: Scope,
     id: &str,
 ) -> Result<credential_store::ConnectionRecord, Response> {
+    if let Some(refused) = refusal(caller, scope) {
+        return Err(refused);
+    }
     match state.manager.store().connection(id).await {
         Ok(record) if caller.owns(&record.tenant_id) => Ok(record),
         Ok(_) => Err(connect_error(
@@ -128,13 +132,18 @@ async fn own_connection(
     }
 }
 
-/// The subscription `sid` when its connection is the caller's; another
-/// tenant's is answered exactly as one that does not exist.
-async fn own_subscription(
+/// The subscription `sid` when its connection is the caller's and its key
+/// has `scope`; another tenant's is answered exactly as one that does not
+/// exist.
+async fn subscription_for(
     state: &Shared,
     caller: &Caller,
+    scope: Scope,
     sid: &str,
 ) -> Result<credential_store::SubscriptionRecord, Response> {
+    if let Some(refused) = refusal(caller, scope) {
+        return Err(refused);
+    }
     let store = state.manager.store();
     let subscription = store.subscription(sid).await.map_err(store_error)?;
     match store.connection(&subscription.connection_id).await {
@@ -227,10 +236,7 @@ async fn show(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(refused) = refusal(&caller, Scope::Read) {
-        return refused;
-    }
-    match own_connection(&state, &caller, &id).await {
+    match connection_for(&state, &caller, Scope::Read, &id).await {
         Ok(record) => Json(public_summary(&record)).into_response(),
         Err(refused) => refused,
     }
@@ -241,10 +247,7 @@ async fn delete(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(refused) = refusal(&caller, Scope::Connections) {
-        return refused;
-    }
-    if let Err(refused) = own_connection(&state, &caller, &id).await {
+    if let Err(refused) = connection_for(&state, &caller, Scope::Connections, &id).await {
         return refused;
     }
     match state.manager.delete(&id).await {
@@ -264,10 +267,7 @@ async fn test(
     if !is_json(&headers) {
         return needs_json();
     }
-    if let Some(refused) = refusal(&caller, Scope::Actions) {
-        return refused;
-    }
-    if let Err(refused) = own_connection(&state, &caller, &id).await {
+    if let Err(refused) = connection_for(&state, &caller, Scope::Actions, &id).await {
         return refused;
     }
     match state.manager.test(&id).await {
@@ -391,10 +391,7 @@ async fn invoke(
     Path((id, action)): Path<(String, String)>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
-    if let Some(refused) = refusal(&caller, Scope::Actions) {
-        return refused;
-    }
-    if let Err(refused) = own_connection(&state, &caller, &id).await {
+    if let Err(refused) = connection_for(&state, &caller, Scope::Actions, &id).await {
         return refused;
     }
     let Json(input) = match body {
@@ -487,10 +484,7 @@ async fn create_subscription(
     Path(id): Path<String>,
     body: Result<Json<NewSubscriptionRequest>, JsonRejection>,
 ) -> Response {
-    if let Some(refused) = refusal(&caller, Scope::Subscriptions) {
-        return refused;
-    }
-    if let Err(refused) = own_connection(&state, &caller, &id).await {
+    if let Err(refused) = connection_for(&state, &caller, Scope::Subscriptions, &id).await {
         return refused;
     }
     let Json(new) = match body {
@@ -553,10 +547,7 @@ async fn list_subscriptions(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(refused) = refusal(&caller, Scope::Read) {
-        return refused;
-    }
-    if let Err(refused) = own_connection(&state, &caller, &id).await {
+    if let Err(refused) = connection_for(&state, &caller, Scope::Read, &id).await {
         return refused;
     }
     let store = state.manager.store();
@@ -578,10 +569,7 @@ async fn show_subscription(
     Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,
 ) -> Response {
-    if let Some(refused) = refusal(&caller, Scope::Read) {
-        return refused;
-    }
-    match own_subscription(&state, &caller, &sid).await {
+    match subscription_for(&state, &caller, Scope::Read, &sid).await {
         Ok(s) => Json(subscription_summary(&s)).into_response(),
         Err(refused) => refused,
     }
@@ -592,10 +580,7 @@ async fn delete_subscription(
     Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,
 ) -> Response {
-    if let Some(refused) = refusal(&caller, Scope::Subscriptions) {
-        return refused;
-    }
-    if let Err(refused) = own_subscription(&state, &caller, &sid).await {
+    if let Err(refused) = subscription_for(&state, &caller, Scope::Subscriptions, &sid).await {
         return refused;
     }
     match state.end_subscription(&sid).await {
@@ -633,10 +618,7 @@ async fn subscription_events(
     Path(sid): Path<String>,
     axum::extract::Query(query): axum::extract::Query<EventsQuery>,
 ) -> Response {
-    if let Some(refused) = refusal(&caller, Scope::Read) {
-        return refused;
-    }
-    if let Err(refused) = own_subscription(&state, &caller, &sid).await {
+    if let Err(refused) = subscription_for(&state, &caller, Scope::Read, &sid).await {
         return refused;
     }
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
@@ -657,10 +639,7 @@ async fn dead_letters(
     Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,
 ) -> Response {
-    if let Some(refused) = refusal(&caller, Scope::Read) {
-        return refused;
-    }
-    if let Err(refused) = own_subscription(&state, &caller, &sid).await {
+    if let Err(refused) = subscription_for(&state, &caller, Scope::Read, &sid).await {
         return refused;
     }
     let store = state.manager.store();
@@ -686,10 +665,7 @@ async fn retry_dead_letters(
     if !is_json(&headers) {
         return needs_json();
     }
-    if let Some(refused) = refusal(&caller, Scope::Subscriptions) {
-        return refused;
-    }
-    if let Err(refused) = own_subscription(&state, &caller, &sid).await {
+    if let Err(refused) = subscription_for(&state, &caller, Scope::Subscriptions, &sid).await {
         return refused;
     }
     let store = state.manager.store();

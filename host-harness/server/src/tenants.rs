@@ -75,6 +75,14 @@ fn key_json(k: &ApiKeyRecord) -> Value {
     })
 }
 
+/// A key just made: what is shown of any key, and the key itself, this
+/// once.
+fn new_key_json(key: &ApiKeyRecord, text: &secrecy::SecretString) -> Value {
+    let mut shown = key_json(key);
+    shown["key"] = json!(text.expose_secret());
+    shown
+}
+
 /// A tenant to create.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,11 +181,7 @@ pub(super) async fn create_key(
         }
     };
     match state.manager.store().create_api_key(&id, &scopes).await {
-        Ok((key, text)) => {
-            let mut shown = key_json(&key);
-            shown["key"] = json!(text.expose_secret());
-            answer(StatusCode::CREATED, shown)
-        }
+        Ok((key, text)) => answer(StatusCode::CREATED, new_key_json(&key, &text)),
         Err(e) => store_error(e),
     }
 }
@@ -246,11 +250,7 @@ pub(super) async fn rotate_key(
         .rotate_api_key(&id, &key_id, Duration::from_secs(overlap))
         .await
     {
-        Ok((key, text)) => {
-            let mut shown = key_json(&key);
-            shown["key"] = json!(text.expose_secret());
-            answer(StatusCode::CREATED, shown)
-        }
+        Ok((key, text)) => answer(StatusCode::CREATED, new_key_json(&key, &text)),
         Err(e) => store_error(e),
     }
 }
