@@ -8,14 +8,11 @@
 
 mod support;
 
-use host_harness::Routes;
-use host_harness::auth::http::HostHttp;
-use host_harness::outgoing::HttpTimeouts;
 use serde_json::{Value, json};
 use support::auth::AuthBed;
 use support::nodes::{Node, Platform, free_port};
 use support::postgres::TestDatabase;
-use support::web::ServeBed;
+use support::web::{ServeBed, api, raw};
 
 const DEFAULT_KEY: &str = "the-default-tenants-key";
 const ADMIN_KEY: &str = "the-operators-admin-key";
@@ -28,22 +25,7 @@ async fn call(
     key: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(bed.url(path))
-        .header("authorization", format!("Bearer {key}"));
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let response = HostHttp::new(Routes::default(), HttpTimeouts::default())
-        .send(request.body(bytes).unwrap())
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        serde_json::from_slice(response.body()).unwrap_or(Value::Null),
-    )
+    api(method, &bed.url(path), Some(key), body).await
 }
 
 /// A tenant made by the operator, with a key of every scope.
@@ -547,21 +529,14 @@ async fn page(
     cookie: Option<&str>,
     form: &str,
 ) -> (u16, http::HeaderMap, String) {
-    let mut request = http::Request::builder().method(method).uri(bed.url(path));
-    if let Some(cookie) = cookie {
-        request = request
-            .header("cookie", cookie)
-            .header("content-type", "application/x-www-form-urlencoded");
-    }
-    let response = HostHttp::new(Routes::default(), HttpTimeouts::default())
-        .send(request.body(form.as_bytes().to_vec()).unwrap())
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.headers().clone(),
-        String::from_utf8_lossy(response.body()).into_owned(),
-    )
+    let headers: Vec<(&str, &str)> = match cookie {
+        Some(cookie) => vec![
+            ("cookie", cookie),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        None => Vec::new(),
+    };
+    raw(bed, method, &bed.url(path), &headers, form).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,10 +11,10 @@ use fantoccini::{Client, Locator};
 use host_harness::auth::http::HostHttp;
 use host_harness::outgoing::HttpTimeouts;
 use host_harness::web::{self, WebConfig};
-use host_harness::{ConnectionManager, Origin, Routes};
+use host_harness::{ConnectionManager, Routes};
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::web::{Browser, ServeBed, click_button, fill, text_of, wait_for_text};
+use support::web::{Browser, ServeBed, api, click_button, fill, raw, text_of, wait_for_text};
 
 /// Signs in on the emulator's consent page as `account`.
 async fn consent_as(client: &Client, account: &str) {
@@ -520,25 +520,6 @@ async fn connect_with_bearer(bed: &ServeBed, name: &str, token: &str) -> String 
     created["id"].as_str().unwrap().to_string()
 }
 
-async fn api(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let mut request = http::Request::builder().method(method).uri(url);
-    if let Some(key) = key {
-        request = request.header("authorization", format!("Bearer {key}"));
-    }
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let response = HostHttp::new(Routes::default(), HttpTimeouts::default())
-        .send(request.body(bytes).unwrap())
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        serde_json::from_slice(response.body()).unwrap_or(Value::Null),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_workflow_engine_creates_a_connection_runs_actions_and_deletes_it_through_the_api() {
     let bed = ServeBed::start(None).await;
@@ -627,40 +608,6 @@ async fn forged_form_posts_and_unknown_sign_in_redirects_are_refused() {
         support::browser::get(&bed.url("/callback?code=stolen&state=made-up")).await;
     assert_eq!(status, 400);
     assert!(page.contains("not started here"), "{page}");
-}
-
-/// A request with the headers given, its URL's host sent to `bed` (as a
-/// name re-pointed at the machine would be, keeping its `Host`); status,
-/// headers and body.
-async fn raw(
-    bed: &ServeBed,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, http::HeaderMap, String) {
-    let mut request = http::Request::builder().method(method).uri(url);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let host = url
-        .split("://")
-        .nth(1)
-        .unwrap()
-        .split(['/', ':'])
-        .next()
-        .unwrap();
-    let mut routes = Routes::default();
-    routes.add(host, Origin::parse(&bed.origin).unwrap());
-    let response = HostHttp::new(routes, HttpTimeouts::default())
-        .send(request.body(body.as_bytes().to_vec()).unwrap())
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.headers().clone(),
-        String::from_utf8_lossy(response.body()).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

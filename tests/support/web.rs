@@ -6,9 +6,13 @@
 use super::auth::AuthBed;
 use credential_store::Store;
 use fantoccini::{Client, ClientBuilder, Locator};
+use host_harness::auth::http::HostHttp;
+use host_harness::outgoing::HttpTimeouts;
 use host_harness::web::{self, WebConfig};
+use host_harness::{Origin, Routes};
 use hyper_util::client::legacy::connect::HttpConnector;
 use secrecy::SecretString;
+use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -279,4 +283,57 @@ pub async fn wait_for_text(client: &Client, text: &str) {
     if let Err(e) = found {
         panic!("the page never said `{text}`: {e}");
     }
+}
+
+pub async fn api(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut request = http::Request::builder().method(method).uri(url);
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let response = HostHttp::new(Routes::default(), HttpTimeouts::default())
+        .send(request.body(bytes).unwrap())
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        serde_json::from_slice(response.body()).unwrap_or(Value::Null),
+    )
+}
+
+/// A request with the headers given, its URL's host sent to `bed` (as a
+/// name re-pointed at the machine would be, keeping its `Host`); status,
+/// headers and body.
+pub async fn raw(
+    bed: &ServeBed,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, http::HeaderMap, String) {
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap()
+        .split(['/', ':'])
+        .next()
+        .unwrap();
+    let mut routes = Routes::default();
+    routes.add(host, Origin::parse(&bed.origin).unwrap());
+    let response = HostHttp::new(routes, HttpTimeouts::default())
+        .send(request.body(body.as_bytes().to_vec()).unwrap())
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.headers().clone(),
+        String::from_utf8_lossy(response.body()).into_owned(),
+    )
 }
