@@ -14,19 +14,9 @@ use host_harness::web::{self, WebConfig};
 use host_harness::{ConnectionManager, Routes};
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::web::{Browser, ServeBed, api, click_button, fill, raw, text_of, wait_for_text};
-
-/// Signs in on the emulator's consent page as `account`.
-async fn consent_as(client: &Client, account: &str) {
-    let select = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("account"))
-        .await
-        .expect("the emulator's consent page");
-    select.select_by_value(account).await.unwrap();
-    click_button(client, "Authorize app").await;
-}
+use support::web::{
+    Browser, ServeBed, api, click_button, consent_as, fill, raw, text_of, wait_for_text,
+};
 
 /// Controls a person cannot name: no `<label for>`, not inside a label.
 async fn unlabelled_controls(client: &Client) -> Vec<Value> {

@@ -124,6 +124,7 @@ impl Bed {
                     ("scopes".into(), SCOPES.into()),
                 ]),
                 tenant: None,
+                end_user: None,
             })
             .await
             .unwrap();

@@ -219,6 +219,7 @@ impl Bed {
                     ("scopes".into(), SCOPES.into()),
                 ]),
                 tenant: None,
+                end_user: None,
             })
             .await
             .unwrap();

@@ -75,6 +75,7 @@ impl AuthBed {
                 ("scopes".into(), scopes.into()),
             ]),
             tenant: None,
+            end_user: None,
         }
     }
 

@@ -199,5 +199,6 @@ pub fn hostile_connection() -> credential_store::NewConnection {
         brand: Some("acme\u{1b}[2J".into()),
         fields: Default::default(),
         tenant_id: None,
+        end_user: None,
     }
 }

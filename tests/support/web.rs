@@ -45,7 +45,10 @@ impl ServeBed {
             admin_key: admin_key.map(|k| SecretString::from(k.to_string())),
             notice: None,
             triggers: None,
-            targets: host_harness::target_guard::TargetGuard::public_only(),
+            // The tests' receivers and products listen on loopback.
+            targets: host_harness::target_guard::TargetGuard::allowing(["127.0.0.0/8"
+                .parse()
+                .unwrap()]),
         };
         let AuthBed {
             x,
@@ -229,6 +232,19 @@ impl Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Answers the emulator's consent page as `account`: picks the account
+/// and authorizes the app.
+pub async fn consent_as(client: &Client, account: &str) {
+    let select = client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("account"))
+        .await
+        .expect("the emulator's consent page");
+    select.select_by_value(account).await.unwrap();
+    click_button(client, "Authorize app").await;
 }
 
 /// Fills the control `id`, once the page shows it.

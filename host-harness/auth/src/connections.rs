@@ -74,6 +74,8 @@ pub struct ConnectRequest {
     pub fields: BTreeMap<String, String>,
     /// The tenant the connection is made for: `None` for the default one.
     pub tenant: Option<String>,
+    /// The tenant's end user it is made for, when a connect session makes it.
+    pub end_user: Option<credential_store::EndUser>,
 }
 
 /// The outcome of testing a connection, in words a user can act on.
@@ -218,6 +220,14 @@ impl ConnectionManager {
         };
         label(name_field, &name)?;
         label("brand", &request.brand)?;
+        if let Some(user) = &request.end_user {
+            label("end_user", &Some(user.id.clone()))?;
+            label("organization", &user.organization)?;
+            for (key, value) in &user.tags {
+                label(&format!("tags.{key}"), &Some(key.clone()))?;
+                label(&format!("tags.{key}"), &Some(value.clone()))?;
+            }
+        }
         let new = NewConnection {
             connector: self.manifest().id.clone(),
             method: method.id.clone(),
@@ -228,6 +238,7 @@ impl ConnectionManager {
             brand: request.brand.clone().filter(|b| !b.trim().is_empty()),
             fields,
             tenant_id: request.tenant.clone(),
+            end_user: request.end_user.clone(),
         };
         let record = self.store.create_connection(&new).await?;
         // Every required field must have a value once app credentials are layered in.
@@ -684,6 +695,16 @@ impl ConnectionManager {
         self.records_of(ids).await
     }
 
+    /// A tenant's connections made for one of its end users, oldest first.
+    pub async fn list_of_end_user(
+        &self,
+        tenant: &str,
+        end_user: &str,
+    ) -> Result<Vec<ConnectionRecord>, ConnectError> {
+        let ids = self.store.end_user_connection_ids(tenant, end_user).await?;
+        self.records_of(ids).await
+    }
+
     async fn records_of(&self, ids: Vec<String>) -> Result<Vec<ConnectionRecord>, ConnectError> {
         let mut out = Vec::new();
         for id in ids {
@@ -913,6 +934,9 @@ pub fn public_summary(r: &ConnectionRecord) -> serde_json::Value {
         "granted_scopes": r.granted_scopes,
         "callback_url": r.callback_url,
         "fields": fields,
+        "end_user": r.end_user.as_ref().map(|u| u.id.clone()),
+        "organization": r.end_user.as_ref().and_then(|u| u.organization.clone()),
+        "tags": r.end_user.as_ref().map(|u| u.tags.clone()).unwrap_or_default(),
     })
 }
 

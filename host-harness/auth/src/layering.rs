@@ -180,6 +180,7 @@ mod tests {
                     brand: brand.map(str::to_string),
                     fields,
                     tenant_id: None,
+                    end_user: None,
                 })
                 .await
                 .unwrap()

@@ -32,9 +32,9 @@ mod store;
 pub use error::StoreError;
 pub use key::{KEY_LEN, KeyError, MasterKey};
 pub use records::{
-    ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ConnectionRecord, ConnectionStatus,
-    Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination, FieldValue, LeaseTerms,
-    NewConnection, NewSubscription, PendingSignIn, RequestCount, SubscriptionRecord, TenantRecord,
-    Tokens, WebhookRecord,
+    ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ConnectSessionRecord, ConnectionRecord,
+    ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination,
+    EndUser, FieldValue, LeaseTerms, NewConnection, NewSubscription, PendingSignIn, RequestCount,
+    SubscriptionRecord, TenantRecord, Tokens, WebhookRecord,
 };
 pub use store::{RefreshLease, Store, StoreLocation};

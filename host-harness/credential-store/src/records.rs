@@ -129,6 +129,21 @@ pub struct NewConnection {
     pub fields: BTreeMap<String, FieldValue>,
     /// Whose it is: `None` for the default tenant.
     pub tenant_id: Option<String>,
+    /// The tenant's end user it was made for, when a connect session made it.
+    pub end_user: Option<EndUser>,
+}
+
+/// The person in a tenant's product a connection belongs to, as the
+/// tenant names them: so a platform can find its users' connections
+/// without keeping a map of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndUser {
+    /// The tenant's id for the user.
+    pub id: String,
+    /// The tenant's id for the user's organisation, if it has them.
+    pub organization: Option<String>,
+    /// Labels the tenant chose, such as a plan or a workspace.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A stored connection, with its secrets decrypted.
@@ -155,6 +170,8 @@ pub struct ConnectionRecord {
     pub fields: BTreeMap<String, FieldValue>,
     /// Whose it is: `None` for the default tenant.
     pub tenant_id: Option<String>,
+    /// The tenant's end user it was made for, if any.
+    pub end_user: Option<EndUser>,
     /// Unix seconds.
     pub created_at: i64,
     pub updated_at: i64,
@@ -418,6 +435,10 @@ pub struct LeaseTerms {
 /// older than this are swept.
 pub(crate) const LONGEST_COUNT_WINDOW_SECS: i64 = 24 * 3600;
 
+/// How long a connect session is kept after it expires: its connection's
+/// sign-in may still come back and need its return URL.
+pub(crate) const CONNECT_SESSION_KEPT_SECS: i64 = 24 * 3600;
+
 /// Requests counted in a window so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestCount {
@@ -432,8 +453,38 @@ pub struct RequestCount {
 pub struct TenantRecord {
     pub id: String,
     pub name: String,
+    /// What the operator set for the tenant (allowed return URLs, say), a
+    /// JSON object whose meaning is the server's.
+    pub settings: serde_json::Map<String, serde_json::Value>,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// A short-lived, single-use link a tenant hands one of its end users: to
+/// connect an account, or to sign in with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectSessionRecord {
+    pub id: String,
+    pub tenant_id: String,
+    /// What the session is for (`connect`, `identity`): the server's word.
+    pub purpose: String,
+    /// What the session was made with (the end user, allowed methods, the
+    /// return URL), a JSON object whose meaning is the server's.
+    pub details: serde_json::Map<String, serde_json::Value>,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// When its end user used it; a used session cannot be used again.
+    pub used_at: Option<i64>,
+    /// The connection it made, once used.
+    pub connection_id: Option<String>,
+    pub created_at: i64,
+}
+
+impl ConnectSessionRecord {
+    /// Whether it can still be used at `now` (Unix seconds).
+    pub fn is_open(&self, now: i64) -> bool {
+        self.used_at.is_none() && self.expires_at > now
+    }
 }
 
 /// A tenant's API key, as it may be shown: never the key itself, which is

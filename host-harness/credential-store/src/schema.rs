@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 7;
+pub(crate) const LATEST: i64 = 8;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -213,6 +213,42 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
 ALTER TABLE connections ADD COLUMN tenant_id TEXT REFERENCES tenants(id);
 CREATE INDEX connections_by_tenant ON connections (tenant_id);
+",
+    },
+    Migration {
+        version: 8,
+        // End users: a tenant's connections carry the user (and their
+        // organisation and tags) they were made for; connect sessions are
+        // the single-use links that make them, or that sign a user in with
+        // their account; identity codes carry a signed-in user's verified
+        // identity (sealed) to the tenant's backend, once. A tenant's
+        // settings (allowed return URLs) are the server's JSON.
+        sql: "
+ALTER TABLE tenants ADD COLUMN settings TEXT;
+ALTER TABLE connections ADD COLUMN end_user_id TEXT;
+ALTER TABLE connections ADD COLUMN end_user TEXT;
+CREATE INDEX connections_by_end_user ON connections (tenant_id, end_user_id);
+CREATE TABLE connect_sessions (
+    token_hash    TEXT PRIMARY KEY,
+    id            TEXT NOT NULL UNIQUE,
+    tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    purpose       TEXT NOT NULL,
+    details       TEXT NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    used_at       INTEGER,
+    connection_id TEXT,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX connect_sessions_by_connection ON connect_sessions (connection_id);
+CREATE INDEX connect_sessions_by_expiry ON connect_sessions (expires_at);
+CREATE TABLE identity_codes (
+    code_hash  TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    identity   BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX identity_codes_by_expiry ON identity_codes (expires_at);
 ",
     },
 ];

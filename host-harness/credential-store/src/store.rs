@@ -4,17 +4,17 @@
 use crate::backend::postgres::{self, Postgres};
 use crate::backend::sqlite::Sqlite;
 use crate::backend::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnection, RawDelivery,
-    RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, Settlement,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
+    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, Settlement,
 };
 use crate::crypto::Cipher;
 use crate::error::StoreError;
 use crate::key::MasterKey;
 use crate::records::{
-    ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ConnectionRecord, ConnectionStatus,
-    Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination, FieldValue, LeaseTerms,
-    NewConnection, NewSubscription, PendingSignIn, RequestCount, SubscriptionRecord, TenantRecord,
-    Tokens, WebhookRecord,
+    ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ConnectSessionRecord, ConnectionRecord,
+    ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination,
+    EndUser, FieldValue, LeaseTerms, NewConnection, NewSubscription, PendingSignIn, RequestCount,
+    SubscriptionRecord, TenantRecord, Tokens, WebhookRecord,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -107,12 +107,59 @@ pub(crate) fn random_suffix() -> String {
 }
 
 /// What the store keeps of a key it is given: its SHA-256, in hex.
+/// A JSON object stored as text; anything else reads as empty.
+fn json_object(text: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
+    match text.map(serde_json::from_str::<serde_json::Value>) {
+        Some(Ok(serde_json::Value::Object(map))) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
 fn tenant_record(raw: RawTenant) -> TenantRecord {
     TenantRecord {
         id: raw.id,
         name: raw.name,
+        settings: json_object(raw.settings.as_deref()),
         created_at: raw.created_at,
     }
+}
+
+fn connect_session_record(raw: RawConnectSession) -> ConnectSessionRecord {
+    ConnectSessionRecord {
+        id: raw.id,
+        tenant_id: raw.tenant_id,
+        purpose: raw.purpose,
+        details: json_object(Some(&raw.details)),
+        expires_at: raw.expires_at,
+        used_at: raw.used_at,
+        connection_id: raw.connection_id,
+        created_at: raw.created_at,
+    }
+}
+
+fn end_user_json(user: &EndUser) -> String {
+    serde_json::json!({"id": user.id, "organization": user.organization, "tags": user.tags})
+        .to_string()
+}
+
+fn end_user_of(text: &str) -> Option<EndUser> {
+    let map = json_object(Some(text));
+    Some(EndUser {
+        id: map.get("id")?.as_str()?.to_string(),
+        organization: map
+            .get("organization")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        tags: map
+            .get("tags")
+            .and_then(|v| v.as_object())
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
 }
 
 fn api_key_record(raw: RawApiKey) -> ApiKeyRecord {
@@ -358,10 +405,147 @@ impl Store {
         let tenant = RawTenant {
             id: format!("ten_{}", random_suffix()),
             name: name.to_string(),
+            settings: None,
             created_at: now(),
         };
         self.backend.insert_tenant(tenant.clone()).await?;
         Ok(tenant_record(tenant))
+    }
+
+    /// Replaces the tenant's settings (a JSON object the server reads).
+    pub async fn set_tenant_settings(
+        &self,
+        id: &str,
+        settings: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::Value::Object(settings.clone()).to_string();
+        if self.backend.set_tenant_settings(id, &text).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NoSuchTenant(id.to_string()))
+        }
+    }
+
+    // ---- Connect sessions and identities ------------------------------------
+
+    /// A new connect session of `tenant_id` for `purpose`, open for
+    /// `lifetime`; its token (what the link carries) is returned this once
+    /// and kept only as a hash.
+    pub async fn create_connect_session(
+        &self,
+        tenant_id: &str,
+        purpose: &str,
+        details: &serde_json::Map<String, serde_json::Value>,
+        lifetime: Duration,
+    ) -> Result<(ConnectSessionRecord, SecretString), StoreError> {
+        let bytes: [u8; 32] = rand::random();
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let now = now();
+        let raw = RawConnectSession {
+            id: format!("cs_{}", random_suffix()),
+            tenant_id: tenant_id.to_string(),
+            purpose: purpose.to_string(),
+            details: serde_json::Value::Object(details.clone()).to_string(),
+            expires_at: now + lifetime.as_secs() as i64,
+            used_at: None,
+            connection_id: None,
+            created_at: now,
+        };
+        self.backend
+            .insert_connect_session(raw.clone(), &hash(&token))
+            .await?;
+        Ok((connect_session_record(raw), SecretString::from(token)))
+    }
+
+    /// The session a link's token names, used or not, expired or not (so
+    /// its page can say which); `None` when there is none.
+    pub async fn connect_session(
+        &self,
+        token: &str,
+    ) -> Result<Option<ConnectSessionRecord>, StoreError> {
+        Ok(self
+            .backend
+            .connect_session(&hash(token))
+            .await?
+            .map(connect_session_record))
+    }
+
+    /// The session that made connection `connection_id`, if one did.
+    pub async fn connect_session_of(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<ConnectSessionRecord>, StoreError> {
+        Ok(self
+            .backend
+            .connect_session_of(connection_id)
+            .await?
+            .map(connect_session_record))
+    }
+
+    /// Uses the session once, for the connection it made (if any): true
+    /// for the one caller, on any host, that used it while it was open.
+    pub async fn use_connect_session(
+        &self,
+        token: &str,
+        connection_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.backend
+            .use_connect_session(&hash(token), connection_id, now())
+            .await
+    }
+
+    /// Keeps a signed-in user's identity (JSON text, sealed) for the
+    /// tenant's backend to take once within `lifetime`; returns the code
+    /// that takes it, of which the store keeps only the hash.
+    pub async fn create_identity_code(
+        &self,
+        tenant_id: &str,
+        identity: &SecretString,
+        lifetime: Duration,
+    ) -> Result<SecretString, StoreError> {
+        let bytes: [u8; 32] = rand::random();
+        let code: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let code_hash = hash(&code);
+        let sealed = self.seal(identity, &format!("identity_codes/{code_hash}/identity"));
+        let now = now();
+        self.backend
+            .insert_identity_code(
+                &code_hash,
+                tenant_id,
+                sealed,
+                now + lifetime.as_secs() as i64,
+                now,
+            )
+            .await?;
+        Ok(SecretString::from(code))
+    }
+
+    /// Takes the identity `code` names for `tenant_id`: once, by one host;
+    /// `None` when there is none, it was taken, it expired, or it is
+    /// another tenant's.
+    pub async fn take_identity_code(
+        &self,
+        tenant_id: &str,
+        code: &str,
+    ) -> Result<Option<SecretString>, StoreError> {
+        let code_hash = hash(code);
+        let Some((sealed, expires_at)) = self
+            .backend
+            .take_identity_code(&code_hash, tenant_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if expires_at <= now() {
+            return Ok(None);
+        }
+        open_secret(
+            &self.cipher,
+            &sealed,
+            &format!("identity_codes/{code_hash}/identity"),
+            || "a signed-in identity".to_string(),
+        )
+        .map(Some)
     }
 
     /// The tenant `id`.
@@ -510,6 +694,8 @@ impl Store {
                 granted_scopes: None,
                 callback_url: None,
                 tenant_id: new.tenant_id.clone(),
+                end_user_id: new.end_user.as_ref().map(|u| u.id.clone()),
+                end_user: new.end_user.as_ref().map(end_user_json),
                 created_at: now,
                 updated_at: now,
                 fields,
@@ -556,6 +742,7 @@ impl Store {
             callback_url: raw.callback_url,
             fields,
             tenant_id: raw.tenant_id,
+            end_user: raw.end_user.as_deref().and_then(end_user_of),
             created_at: raw.created_at,
             updated_at: raw.updated_at,
         })
@@ -602,6 +789,18 @@ impl Store {
         tenant: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
         self.backend.tenant_connection_ids(tenant).await
+    }
+
+    /// The ids of a tenant's connections made for one of its end users,
+    /// oldest first.
+    pub async fn end_user_connection_ids(
+        &self,
+        tenant_id: &str,
+        end_user_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        self.backend
+            .end_user_connection_ids(tenant_id, end_user_id)
+            .await
     }
 
     /// Records the connected account, what the host learnt of it, and the

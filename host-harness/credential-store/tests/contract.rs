@@ -65,6 +65,8 @@ contract!(
     a_spent_rate_limit_holds_back_the_connections_polls_of_that_trigger,
     requests_are_counted_per_key_in_one_window_for_every_host,
     tenants_keep_their_keys_by_hash_and_their_connections_apart,
+    a_connect_session_is_used_once_whichever_host_uses_it,
+    an_identity_code_is_taken_once_by_its_tenant_only,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -86,6 +88,7 @@ fn new_connection() -> NewConnection {
             ("client_secret".to_string(), secret("very-secret-value")),
         ]),
         tenant_id: None,
+        end_user: None,
     }
 }
 
@@ -1184,6 +1187,153 @@ async fn tenants_keep_their_keys_by_hash_and_their_connections_apart(place: Plac
         one.tenant("ten_nobody").await,
         Err(credential_store::StoreError::NoSuchTenant(_))
     ));
+}
+
+async fn a_connect_session_is_used_once_whichever_host_uses_it(place: Place) {
+    let key = MasterKey::generate();
+    let (one, other) = (place.open(&key).await, place.open(&key).await);
+    let acme = one.create_tenant("Acme").await.unwrap();
+    let mut settings = serde_json::Map::new();
+    settings.insert(
+        "return_urls".into(),
+        serde_json::json!(["https://app.example/x"]),
+    );
+    one.set_tenant_settings(&acme.id, &settings).await.unwrap();
+    let details =
+        serde_json::Map::from_iter([("end_user".to_string(), serde_json::json!("user-42"))]);
+    let (session, token) = one
+        .create_connect_session(&acme.id, "connect", &details, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let user = credential_store::EndUser {
+        id: "user-42".into(),
+        organization: Some("org-7".into()),
+        tags: BTreeMap::from([("plan".to_string(), "pro".to_string())]),
+    };
+    let made = one
+        .create_connection(&NewConnection {
+            tenant_id: Some(acme.id.clone()),
+            end_user: Some(user.clone()),
+            ..new_connection()
+        })
+        .await
+        .unwrap();
+
+    // Both hosts see the session open; one of them uses it.
+    let seen = other
+        .connect_session(token.expose_secret())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, session);
+    assert!(seen.is_open(now()) && seen.details["end_user"] == "user-42");
+    let (a, b) = tokio::join!(
+        one.use_connect_session(token.expose_secret(), Some(&made.id)),
+        other.use_connect_session(token.expose_secret(), Some(&made.id)),
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()]
+            .iter()
+            .filter(|used| **used)
+            .count(),
+        1
+    );
+    let used = one
+        .connect_session(token.expose_secret())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(used.used_at.is_some() && !used.is_open(now()));
+    assert_eq!(
+        other
+            .connect_session_of(&made.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        session.id
+    );
+    assert!(one.connect_session("not-a-token").await.unwrap().is_none());
+
+    // The connection carries its end user, found by the tenant's index.
+    assert_eq!(
+        other.connection(&made.id).await.unwrap().end_user,
+        Some(user)
+    );
+    assert_eq!(
+        other
+            .end_user_connection_ids(&acme.id, "user-42")
+            .await
+            .unwrap(),
+        vec![made.id.clone()]
+    );
+    assert!(
+        other
+            .end_user_connection_ids(&acme.id, "user-9")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(other.tenant(&acme.id).await.unwrap().settings, settings);
+
+    // An expired session cannot be used.
+    let (_, short) = one
+        .create_connect_session(&acme.id, "connect", &details, Duration::from_secs(0))
+        .await
+        .unwrap();
+    assert!(
+        !other
+            .use_connect_session(short.expose_secret(), None)
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        one.create_connect_session("ten_nobody", "connect", &details, Duration::from_secs(60))
+            .await,
+        Err(credential_store::StoreError::NoSuchTenant(_))
+    ));
+}
+
+async fn an_identity_code_is_taken_once_by_its_tenant_only(place: Place) {
+    let key = MasterKey::generate();
+    let (one, other) = (place.open(&key).await, place.open(&key).await);
+    let acme = one.create_tenant("Acme").await.unwrap();
+    let globex = one.create_tenant("Globex").await.unwrap();
+    let identity =
+        SecretString::from(r#"{"username":"ada","email":"ada@example.com"}"#.to_string());
+    let code = one
+        .create_identity_code(&acme.id, &identity, Duration::from_secs(300))
+        .await
+        .unwrap();
+
+    assert!(
+        other
+            .take_identity_code(&globex.id, code.expose_secret())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let taken = other
+        .take_identity_code(&acme.id, code.expose_secret())
+        .await
+        .unwrap();
+    assert_eq!(taken.unwrap().expose_secret(), identity.expose_secret());
+    assert!(
+        one.take_identity_code(&acme.id, code.expose_secret())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let stale = one
+        .create_identity_code(&acme.id, &identity, Duration::from_secs(0))
+        .await
+        .unwrap();
+    assert!(
+        one.take_identity_code(&acme.id, stale.expose_secret())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]

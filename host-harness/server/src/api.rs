@@ -47,7 +47,11 @@ pub fn router(state: Shared) -> Router<Shared> {
             "/tenants",
             get(tenants::list_tenants).post(tenants::create_tenant),
         )
-        .route("/tenants/{id}", get(tenants::show_tenant))
+        .route(
+            "/tenants/{id}",
+            get(tenants::show_tenant).patch(tenants::update_tenant),
+        )
+        .route("/connect-sessions", post(super::connect::create_session))
         .route(
             "/tenants/{id}/api-keys",
             get(tenants::list_keys).post(tenants::create_key),
@@ -97,7 +101,7 @@ async fn require_key(State(state): State<Shared>, mut request: Request, next: Ne
 
 /// Refuses what the caller's key may not do. The admin key manages
 /// tenants only: it reaches no tenant's connections.
-fn refusal(caller: &Caller, scope: Scope) -> Option<Response> {
+pub(super) fn refusal(caller: &Caller, scope: Scope) -> Option<Response> {
     match caller {
         _ if caller.may(scope) => None,
         Caller::Admin => Some(error(
@@ -155,7 +159,7 @@ async fn subscription_for(
     }
 }
 
-fn error(status: StatusCode, body: Value) -> Response {
+pub(super) fn error(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
 
@@ -199,7 +203,7 @@ fn connect_error(e: ConnectError) -> Response {
     }
 }
 
-fn bad_json(rejection: JsonRejection) -> Response {
+pub(super) fn bad_json(rejection: JsonRejection) -> Response {
     error(
         rejection.status(),
         json!({"error": "invalid-input", "message": rejection.body_text()}),
@@ -213,16 +217,76 @@ async fn actions(State(state): State<Shared>, Extension(caller): Extension<Calle
     Json(json!({ "actions": state.manager.connector().descriptor().actions })).into_response()
 }
 
-async fn list(State(state): State<Shared>, Extension(caller): Extension<Caller>) -> Response {
+/// Which of the caller's connections to list: those of one end user, one
+/// organisation, or carrying tags (`tag=name:value`, repeated: all of them).
+#[derive(Debug, Default)]
+struct ListFilter {
+    end_user: Option<String>,
+    organization: Option<String>,
+    tags: Vec<(String, String)>,
+}
+
+impl ListFilter {
+    /// The filter, or the parameter at fault and why.
+    fn parse(query: &[(String, String)]) -> Result<ListFilter, (String, String)> {
+        let mut filter = ListFilter::default();
+        for (name, value) in query {
+            match name.as_str() {
+                "end_user" => filter.end_user = Some(value.clone()),
+                "organization" => filter.organization = Some(value.clone()),
+                "tag" => match value.split_once(':') {
+                    Some((k, v)) => filter.tags.push((k.to_string(), v.to_string())),
+                    None => return Err(("tag".into(), "is `name:value`".into())),
+                },
+                other => {
+                    return Err((
+                        other.to_string(),
+                        format!("`{other}` is not one of end_user, organization, tag"),
+                    ));
+                }
+            }
+        }
+        Ok(filter)
+    }
+
+    fn keeps(&self, record: &credential_store::ConnectionRecord) -> bool {
+        let user = record.end_user.as_ref();
+        self.end_user
+            .as_ref()
+            .is_none_or(|id| user.is_some_and(|u| &u.id == id))
+            && self
+                .organization
+                .as_ref()
+                .is_none_or(|org| user.is_some_and(|u| u.organization.as_ref() == Some(org)))
+            && self
+                .tags
+                .iter()
+                .all(|(k, v)| user.is_some_and(|u| u.tags.get(k) == Some(v)))
+    }
+}
+
+async fn list(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
+) -> Response {
     if let Some(refused) = refusal(&caller, Scope::Read) {
         return refused;
     }
+    let filter = match ListFilter::parse(&query) {
+        Ok(filter) => filter,
+        Err((field, message)) => return invalid(&field, message),
+    };
     let tenant = caller.tenant().cloned().flatten();
-    match state.manager.list_of(tenant.as_deref()).await {
+    let records = match (&tenant, &filter.end_user) {
+        (Some(tenant), Some(end_user)) => state.manager.list_of_end_user(tenant, end_user).await,
+        _ => state.manager.list_of(tenant.as_deref()).await,
+    };
+    match records {
         Ok(records) => Json(json!({
             "connections": records
                 .iter()
-                .filter(|r| caller.owns(&r.tenant_id))
+                .filter(|r| caller.owns(&r.tenant_id) && filter.keeps(r))
                 .map(public_summary)
                 .collect::<Vec<_>>()
         }))
@@ -341,6 +405,7 @@ async fn create(
             })
             .collect(),
         tenant: caller.tenant().cloned().flatten(),
+        end_user: None,
     };
     let manager = &state.manager;
     let record = match manager.create(&request).await {
@@ -442,7 +507,7 @@ fn invalid(field: &str, message: impl Into<String>) -> Response {
     )
 }
 
-fn store_error(e: StoreError) -> Response {
+pub(super) fn store_error(e: StoreError) -> Response {
     match e {
         StoreError::NoSuchSubscription(_) | StoreError::NoSuchConnection(_) => error(
             StatusCode::NOT_FOUND,

@@ -19,6 +19,7 @@
 //! request.
 
 mod api;
+mod connect;
 mod pages;
 mod schema_form;
 mod security;
@@ -235,6 +236,10 @@ fn routes(state: Shared) -> Router {
             get(pages::runner).post(pages::run_action),
         )
         .route(CALLBACK_PATH, get(pages::callback))
+        .route(
+            "/connect/{token}",
+            get(connect::connect_page).post(connect::connect_submit),
+        )
         .route(
             "/webhooks/{id}",
             get(webhooks::challenge).post(webhooks::delivery),

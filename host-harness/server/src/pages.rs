@@ -15,28 +15,38 @@ use maud::Markup;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A page, with the CSRF cookie when the browser has none yet.
-struct Page {
+pub(crate) struct Page {
     status: StatusCode,
     title: String,
     body: Markup,
+    /// Shown to a tenant's end user: none of the operator's links or notice.
+    end_user: bool,
 }
 
 impl Page {
-    fn ok(title: impl Into<String>, body: Markup) -> Page {
+    pub(crate) fn ok(title: impl Into<String>, body: Markup) -> Page {
         Page {
             status: StatusCode::OK,
             title: title.into(),
             body,
+            end_user: false,
         }
     }
 
-    fn with_status(mut self, status: StatusCode) -> Page {
+    /// The page as a tenant's end user sees it: nothing of the operator's.
+    pub(crate) fn for_end_user(mut self) -> Page {
+        self.end_user = true;
+        self
+    }
+
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Page {
         self.status = status;
         self
     }
 
-    fn render(self, state: &Shared, new_csrf: Option<String>) -> Response {
-        let html = views::page(&self.title, state.config.notice.as_deref(), self.body);
+    pub(crate) fn render(self, state: &Shared, new_csrf: Option<String>) -> Response {
+        let notice = state.config.notice.as_deref().filter(|_| !self.end_user);
+        let html = views::page(&self.title, notice, !self.end_user, self.body);
         let html = host_core::labels::printable_html(html.into_string());
         let mut response = (self.status, Html(html)).into_response();
         if let Some(token) = new_csrf {
@@ -82,13 +92,13 @@ async fn signed_in(state: &Shared, headers: &HeaderMap) -> Result<(), Box<Respon
 }
 
 /// A posted form's fields, in order, repeated names kept.
-fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
+pub(crate) fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
     form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
-fn first<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn first<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -254,10 +264,11 @@ async fn form_page(
         );
     };
     let defaults = app_defaults(state, &method.id).await;
+    let callback_url = state.config.callback_url();
     let body = views::connection_form(
         manifest,
         method,
-        &state.config.callback_url(),
+        &views::FormTarget::pages(manifest, &callback_url),
         token,
         &FormState {
             values,
@@ -471,14 +482,20 @@ pub async fn callback(
         state.manager.store().connection(&id).await,
         Ok(record) if record.tenant_id.is_some()
     );
+    if tenants && let Ok(Some(session)) = state.manager.store().connect_session_of(&id).await {
+        let outcome = finished.map(|_| ()).map_err(|e| e.to_string());
+        return super::connect::finished(&state, &session, &id, outcome);
+    }
     match finished {
         Ok(_) if tenants => Page::ok(
             "Connected",
             maud::html! { p { "Connected. You can close this window." } },
         )
+        .for_end_user()
         .render(&state, None),
         Ok(_) => Redirect::to(&format!("/connections/{id}?connected=1")).into_response(),
         Err(e) if tenants => Page::ok("Sign-in failed", views::error_box(&e.to_string()))
+            .for_end_user()
             .with_status(StatusCode::BAD_REQUEST)
             .render(&state, None),
         Err(e) => failed_sign_in(&state, &headers, &id, e).await,

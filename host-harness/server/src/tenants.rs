@@ -3,6 +3,7 @@
 //! and listed after by its prefix.
 
 use super::Shared;
+use super::connect::{TenantSettings, check_return_url};
 use super::tenancy::{Caller, Scope};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -55,7 +56,57 @@ fn not_admin(caller: &Caller) -> Option<Response> {
 }
 
 fn tenant_json(t: &TenantRecord) -> Value {
-    json!({"id": t.id, "name": t.name, "created_at": t.created_at})
+    let settings = TenantSettings::of(t);
+    json!({"id": t.id, "name": t.name, "return_urls": settings.return_urls, "created_at": t.created_at})
+}
+
+/// What the operator changes of a tenant; what is left out stays.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TenantChange {
+    /// Where the tenant's connect sessions may send end users back to.
+    #[serde(default)]
+    return_urls: Option<Vec<String>>,
+}
+
+pub(super) async fn update_tenant(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<TenantChange>, JsonRejection>,
+) -> Response {
+    if let Some(refused) = not_admin(&caller) {
+        return refused;
+    }
+    let Json(change) = match body {
+        Ok(body) => body,
+        Err(rejection) => return invalid("", rejection.body_text()),
+    };
+    let store = state.manager.store();
+    let tenant = match store.tenant(&id).await {
+        Ok(tenant) => tenant,
+        Err(e) => return store_error(e),
+    };
+    let mut settings = TenantSettings::of(&tenant);
+    if let Some(urls) = change.return_urls {
+        let mut checked = Vec::new();
+        for (i, raw) in urls.iter().enumerate() {
+            match check_return_url(&state.config.targets, raw.trim()) {
+                Ok(url) => checked.push(url),
+                Err(reason) => {
+                    return invalid(&format!("return_urls[{i}]"), format!("`{raw}` {reason}"));
+                }
+            }
+        }
+        settings.return_urls = checked;
+    }
+    if let Err(e) = store.set_tenant_settings(&id, &settings.to_map()).await {
+        return store_error(e);
+    }
+    match store.tenant(&id).await {
+        Ok(tenant) => Json(tenant_json(&tenant)).into_response(),
+        Err(e) => store_error(e),
+    }
 }
 
 /// What may be shown of a key: never the key.

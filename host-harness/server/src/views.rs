@@ -30,8 +30,9 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;border-bottom:1p
 .inline{display:inline}.methods a[aria-current]{font-weight:700;text-decoration:none;color:#111}
 ";
 
-/// A whole page.
-pub fn page(title: &str, notice: Option<&str>, body: Markup) -> Markup {
+/// A whole page. `nav`: the operator's links to the connections, which an
+/// end user of a tenant is not shown.
+pub fn page(title: &str, notice: Option<&str>, nav: bool, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -43,10 +44,12 @@ pub fn page(title: &str, notice: Option<&str>, body: Markup) -> Markup {
             }
             body {
                 a.skip href="#main" { "Skip to content" }
-                header {
-                    nav aria-label="Main" {
-                        a href="/connections" { "Connections" }
-                        a href="/connections/new" { "New connection" }
+                @if nav {
+                    header {
+                        nav aria-label="Main" {
+                            a href="/connections" { "Connections" }
+                            a href="/connections/new" { "New connection" }
+                        }
                     }
                 }
                 @if let Some(notice) = notice {
@@ -100,11 +103,40 @@ pub struct FormState<'a> {
     pub error: Option<&'a str>,
 }
 
+/// Where a connection form posts, and what it offers.
+pub struct FormTarget<'a> {
+    /// The form's `action`.
+    pub action: &'a str,
+    /// The methods offered, and the link that switches to one (followed
+    /// by the method's id).
+    pub methods: Vec<&'a AuthMethod>,
+    pub switch_link: &'a str,
+    /// The callback URL to register, for the person who owns the app; an
+    /// end user connecting through a tenant's app is not shown it.
+    pub callback_url: Option<&'a str>,
+    /// Leave out the fields that app credentials fill, rather than offer
+    /// to override them: an end user connects through the tenant's app.
+    pub hide_app_fields: bool,
+}
+
+impl<'a> FormTarget<'a> {
+    /// The pages' own form: every method, posted to `/connections`.
+    pub fn pages(manifest: &'a Manifest, callback_url: &'a str) -> FormTarget<'a> {
+        FormTarget {
+            action: "/connections",
+            methods: manifest.auth_methods.iter().collect(),
+            switch_link: "/connections/new?method=",
+            callback_url: Some(callback_url),
+            hide_app_fields: false,
+        }
+    }
+}
+
 /// The connection form for `method`, with a switch to the other methods.
 pub fn connection_form(
     manifest: &Manifest,
     method: &AuthMethod,
-    callback_url: &str,
+    target: &FormTarget<'_>,
     token: &str,
     state: &FormState<'_>,
 ) -> Markup {
@@ -113,36 +145,45 @@ pub fn connection_form(
         host_core::manifest::AuthKind::Oauth2AuthorizationCode
             | host_core::manifest::AuthKind::Oauth1
     );
+    // An end user sees only what is theirs to fill: not the app's fields,
+    // nor those the manifest fixes.
+    let hidden = |field: &Field| {
+        target.hide_app_fields
+            && (state.app_defaults.contains(&field.name) || field.fixed.is_some())
+    };
     html! {
         @if let Some(error) = state.error { (error_box(error)) }
-        nav.methods aria-label="Auth method" {
-            p { "Auth method:" }
-            ul {
-                @for m in &manifest.auth_methods {
-                    li {
-                        @if m.id == method.id {
-                            a href={"/connections/new?method=" (m.id)} aria-current="page" { (m.label) }
-                        } @else {
-                            a href={"/connections/new?method=" (m.id)} { (m.label) }
+        @if target.methods.len() > 1 {
+            nav.methods aria-label="Auth method" {
+                p { "Auth method:" }
+                ul {
+                    @for m in &target.methods {
+                        li {
+                            @if m.id == method.id {
+                                a href={(target.switch_link) (m.id)} aria-current="page" { (m.label) }
+                            } @else {
+                                a href={(target.switch_link) (m.id)} { (m.label) }
+                            }
                         }
                     }
                 }
             }
         }
-        @if let Some(help) = &method.help { p.help { (help) } }
-        @if oauth {
+        // The method's help is for whoever sets up the app.
+        @if let (Some(help), false) = (&method.help, target.hide_app_fields) { p.help { (help) } }
+        @if let (true, Some(callback_url)) = (oauth, target.callback_url) {
             p.notice #callback {
                 "Callback URL to register in the app's settings in the developer portal, exactly: "
                 code { (callback_url) }
             }
         }
-        form method="post" action="/connections" {
+        form method="post" action=(target.action) {
             (csrf(token))
             input type="hidden" name="method" value=(method.id);
-            @for field in &manifest.connection_fields {
+            @for field in manifest.connection_fields.iter().filter(|f| !hidden(f)) {
                 (field_control(field, state.values.get(&field.name), false))
             }
-            @for field in &method.fields {
+            @for field in method.fields.iter().filter(|f| !hidden(f)) {
                 (field_control(field, state.values.get(&field.name), state.app_defaults.contains(&field.name)))
             }
             button type="submit" { @if oauth { "Connect" } @else { "Connect and test" } }

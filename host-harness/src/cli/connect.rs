@@ -75,6 +75,7 @@ pub async fn run(host: &HostArgs, args: ConnectArgs) -> Result<ExitCode> {
             fields: values,
             // The command line acts for the default tenant.
             tenant: None,
+            end_user: None,
         })
         .await?;
     let kind = manager

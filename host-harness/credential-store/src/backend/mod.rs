@@ -53,6 +53,10 @@ pub(crate) struct RawConnection {
     pub callback_url: Option<String>,
     /// `None`: the default tenant's.
     pub tenant_id: Option<String>,
+    /// The end user's id, indexed; the whole end user is `end_user`.
+    pub end_user_id: Option<String>,
+    /// A JSON object: `id`, `organization`, `tags`.
+    pub end_user: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub fields: Vec<RawField>,
@@ -62,6 +66,21 @@ pub(crate) struct RawConnection {
 pub(crate) struct RawTenant {
     pub id: String,
     pub name: String,
+    /// A JSON object, when set.
+    pub settings: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawConnectSession {
+    pub id: String,
+    pub tenant_id: String,
+    pub purpose: String,
+    /// A JSON object.
+    pub details: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub connection_id: Option<String>,
     pub created_at: i64,
 }
 
@@ -311,6 +330,47 @@ pub(crate) trait Backend: Send + Sync {
     async fn insert_tenant(&self, tenant: RawTenant) -> Result<()>;
     async fn tenant(&self, id: &str) -> Result<Option<RawTenant>>;
     async fn tenants(&self) -> Result<Vec<RawTenant>>;
+    /// Replaces a tenant's settings; false when there is no such tenant.
+    async fn set_tenant_settings(&self, id: &str, settings: &str) -> Result<bool>;
+    /// Ids of one tenant's connections made for `end_user_id`, oldest first.
+    async fn end_user_connection_ids(
+        &self,
+        tenant_id: &str,
+        end_user_id: &str,
+    ) -> Result<Vec<String>>;
+    /// Stores a connect session by the hash of its token.
+    async fn insert_connect_session(
+        &self,
+        session: RawConnectSession,
+        token_hash: &str,
+    ) -> Result<()>;
+    async fn connect_session(&self, token_hash: &str) -> Result<Option<RawConnectSession>>;
+    /// The session that made connection `connection_id`.
+    async fn connect_session_of(&self, connection_id: &str) -> Result<Option<RawConnectSession>>;
+    /// Marks the session used at `now` (with the connection it made), if it
+    /// is unused and not expired at `now`; true when this call used it.
+    async fn use_connect_session(
+        &self,
+        token_hash: &str,
+        connection_id: Option<&str>,
+        now: i64,
+    ) -> Result<bool>;
+    /// Keeps a sealed identity for a tenant under the hash of its code.
+    async fn insert_identity_code(
+        &self,
+        code_hash: &str,
+        tenant_id: &str,
+        identity: Vec<u8>,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<()>;
+    /// Removes and returns the tenant's sealed identity under `code_hash`
+    /// and when it expires, if there is one.
+    async fn take_identity_code(
+        &self,
+        code_hash: &str,
+        tenant_id: &str,
+    ) -> Result<Option<(Vec<u8>, i64)>>;
     /// Stores a key of an existing tenant, by the hash of its text.
     async fn insert_api_key(&self, key: RawApiKey, key_hash: &str) -> Result<()>;
     /// The key whose text hashes to `key_hash`, whatever its state.

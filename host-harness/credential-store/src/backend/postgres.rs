@@ -14,9 +14,9 @@
 //! the transaction past the lease's `hold`; a waiter gives up after `wait`.
 
 use super::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnection, RawDelivery,
-    RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, RawWebhook, Result,
-    Settlement,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
+    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, RawWebhook,
+    Result, Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -441,8 +441,9 @@ impl Backend for Postgres {
         let tx = db.transaction().await?;
         tx.execute(
             "INSERT INTO connections (id, connector, method, auth_kind, name, brand, status, status_reason,
-                 account_id, account_name, granted_scopes, callback_url, created_at, updated_at, tenant_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 account_id, account_name, granted_scopes, callback_url, created_at, updated_at, tenant_id,
+                 end_user_id, end_user)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             &[
                 &c.id,
                 &c.connector,
@@ -459,6 +460,8 @@ impl Backend for Postgres {
                 &c.created_at,
                 &c.updated_at,
                 &c.tenant_id,
+                &c.end_user_id,
+                &c.end_user,
             ],
         )
         .await?;
@@ -478,7 +481,8 @@ impl Backend for Postgres {
         let (row, fields) = (
             db.prepare_cached(
                 "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
-                        account_name, granted_scopes, callback_url, created_at, updated_at, account_facts, tenant_id
+                        account_name, granted_scopes, callback_url, created_at, updated_at, account_facts, tenant_id,
+                        end_user_id, end_user
                  FROM connections WHERE id = $1",
             )
             .await?,
@@ -511,6 +515,8 @@ impl Backend for Postgres {
             created_at: r.get(11),
             updated_at: r.get(12),
             tenant_id: r.get(14),
+            end_user_id: r.get(15),
+            end_user: r.get(16),
             fields: fields.iter().map(field_row).collect(),
         }))
     }
@@ -789,6 +795,13 @@ impl Backend for Postgres {
             &[&(now - crate::records::LONGEST_COUNT_WINDOW_SECS)],
         )
         .await?;
+        db.execute(
+            "DELETE FROM connect_sessions WHERE expires_at <= $1",
+            &[&(now - crate::records::CONNECT_SESSION_KEPT_SECS)],
+        )
+        .await?;
+        db.execute("DELETE FROM identity_codes WHERE expires_at <= $1", &[&now])
+            .await?;
         Ok(sign_ins + sessions)
     }
 
@@ -1107,8 +1120,8 @@ impl Backend for Postgres {
     async fn insert_tenant(&self, t: RawTenant) -> Result<()> {
         let db = self.client().await?;
         db.execute(
-            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)",
-            &[&t.id, &t.name, &t.created_at],
+            "INSERT INTO tenants (id, name, created_at, settings) VALUES ($1, $2, $3, $4)",
+            &[&t.id, &t.name, &t.created_at, &t.settings],
         )
         .await?;
         Ok(())
@@ -1118,7 +1131,7 @@ impl Backend for Postgres {
         let db = self.client().await?;
         let row = db
             .query_opt(
-                "SELECT id, name, created_at FROM tenants WHERE id = $1",
+                "SELECT id, name, created_at, settings FROM tenants WHERE id = $1",
                 &[&id],
             )
             .await?;
@@ -1129,11 +1142,143 @@ impl Backend for Postgres {
         let db = self.client().await?;
         let rows = db
             .query(
-                "SELECT id, name, created_at FROM tenants ORDER BY created_at, id",
+                "SELECT id, name, created_at, settings FROM tenants ORDER BY created_at, id",
                 &[],
             )
             .await?;
         Ok(rows.iter().map(tenant_row).collect())
+    }
+
+    async fn set_tenant_settings(&self, id: &str, settings: &str) -> Result<bool> {
+        let db = self.client().await?;
+        let changed = db
+            .execute(
+                "UPDATE tenants SET settings = $2 WHERE id = $1",
+                &[&id, &settings],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn end_user_connection_ids(
+        &self,
+        tenant_id: &str,
+        end_user_id: &str,
+    ) -> Result<Vec<String>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                "SELECT id FROM connections WHERE tenant_id = $1 AND end_user_id = $2 ORDER BY created_at, id",
+                &[&tenant_id, &end_user_id],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn insert_connect_session(&self, c: RawConnectSession, token_hash: &str) -> Result<()> {
+        let db = self.client().await?;
+        let inserted = db
+            .execute(
+                &format!(
+                    "INSERT INTO connect_sessions (token_hash, {CONNECT_SESSION_COLUMNS})
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ),
+                &[
+                    &token_hash,
+                    &c.id,
+                    &c.tenant_id,
+                    &c.purpose,
+                    &c.details,
+                    &c.expires_at,
+                    &c.used_at,
+                    &c.connection_id,
+                    &c.created_at,
+                ],
+            )
+            .await;
+        match inserted {
+            Err(e) if is(&e, &SqlState::FOREIGN_KEY_VIOLATION) => {
+                Err(StoreError::NoSuchTenant(c.tenant_id))
+            }
+            other => Ok(other.map(|_| ())?),
+        }
+    }
+
+    async fn connect_session(&self, token_hash: &str) -> Result<Option<RawConnectSession>> {
+        let db = self.client().await?;
+        let row = db
+            .query_opt(
+                &format!(
+                    "SELECT {CONNECT_SESSION_COLUMNS} FROM connect_sessions WHERE token_hash = $1"
+                ),
+                &[&token_hash],
+            )
+            .await?;
+        Ok(row.as_ref().map(connect_session_row))
+    }
+
+    async fn connect_session_of(&self, connection_id: &str) -> Result<Option<RawConnectSession>> {
+        let db = self.client().await?;
+        let row = db
+            .query_opt(
+                &format!(
+                    "SELECT {CONNECT_SESSION_COLUMNS} FROM connect_sessions WHERE connection_id = $1"
+                ),
+                &[&connection_id],
+            )
+            .await?;
+        Ok(row.as_ref().map(connect_session_row))
+    }
+
+    async fn use_connect_session(
+        &self,
+        token_hash: &str,
+        connection_id: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let db = self.client().await?;
+        let changed = db
+            .execute(
+                "UPDATE connect_sessions SET used_at = $3, connection_id = $2
+                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $3",
+                &[&token_hash, &connection_id, &now],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn insert_identity_code(
+        &self,
+        code_hash: &str,
+        tenant_id: &str,
+        identity: Vec<u8>,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<()> {
+        let db = self.client().await?;
+        db.execute(
+            "INSERT INTO identity_codes (code_hash, tenant_id, identity, expires_at, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[&code_hash, &tenant_id, &identity, &expires_at, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn take_identity_code(
+        &self,
+        code_hash: &str,
+        tenant_id: &str,
+    ) -> Result<Option<(Vec<u8>, i64)>> {
+        let db = self.client().await?;
+        let row = db
+            .query_opt(
+                "DELETE FROM identity_codes WHERE code_hash = $1 AND tenant_id = $2
+                 RETURNING identity, expires_at",
+                &[&code_hash, &tenant_id],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
     }
 
     async fn insert_api_key(&self, k: RawApiKey, key_hash: &str) -> Result<()> {
@@ -1457,6 +1602,23 @@ fn tenant_row(r: &tokio_postgres::Row) -> RawTenant {
         id: r.get(0),
         name: r.get(1),
         created_at: r.get(2),
+        settings: r.get(3),
+    }
+}
+
+const CONNECT_SESSION_COLUMNS: &str =
+    "id, tenant_id, purpose, details, expires_at, used_at, connection_id, created_at";
+
+fn connect_session_row(r: &tokio_postgres::Row) -> RawConnectSession {
+    RawConnectSession {
+        id: r.get(0),
+        tenant_id: r.get(1),
+        purpose: r.get(2),
+        details: r.get(3),
+        expires_at: r.get(4),
+        used_at: r.get(5),
+        connection_id: r.get(6),
+        created_at: r.get(7),
     }
 }
 

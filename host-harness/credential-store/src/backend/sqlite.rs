@@ -14,9 +14,9 @@
 //! wait (up to [`BUSY_TIMEOUT`]); reads go on.
 
 use super::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnection, RawDelivery,
-    RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, RawWebhook, Result,
-    Settlement,
+    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
+    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, RawWebhook,
+    Result, Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -578,8 +578,9 @@ impl Backend for Sqlite {
             let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO connections (id, connector, method, auth_kind, name, brand, status, status_reason,
-                     account_id, account_name, granted_scopes, callback_url, created_at, updated_at, tenant_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                     account_id, account_name, granted_scopes, callback_url, created_at, updated_at, tenant_id,
+                     end_user_id, end_user)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 params![
                     c.id,
                     c.connector,
@@ -595,7 +596,9 @@ impl Backend for Sqlite {
                     c.callback_url,
                     c.created_at,
                     c.updated_at,
-                    c.tenant_id
+                    c.tenant_id,
+                    c.end_user_id,
+                    c.end_user
                 ],
             )?;
             for field in &c.fields {
@@ -617,7 +620,8 @@ impl Backend for Sqlite {
             let connection = tx
                 .prepare_cached(
                     "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
-                            account_name, granted_scopes, callback_url, created_at, updated_at, account_facts, tenant_id
+                            account_name, granted_scopes, callback_url, created_at, updated_at, account_facts, tenant_id,
+                            end_user_id, end_user
                      FROM connections WHERE id = ?1",
                 )?
                 .query_row(params![id], |r| {
@@ -638,6 +642,8 @@ impl Backend for Sqlite {
                         created_at: r.get(11)?,
                         updated_at: r.get(12)?,
                         tenant_id: r.get(14)?,
+                        end_user_id: r.get(15)?,
+                        end_user: r.get(16)?,
                         fields: Vec::new(),
                     })
                 })
@@ -896,6 +902,14 @@ impl Backend for Sqlite {
             tx.execute(
                 "DELETE FROM request_counts WHERE window_start < ?1",
                 params![now - crate::records::LONGEST_COUNT_WINDOW_SECS],
+            )?;
+            tx.execute(
+                "DELETE FROM connect_sessions WHERE expires_at <= ?1",
+                params![now - crate::records::CONNECT_SESSION_KEPT_SECS],
+            )?;
+            tx.execute(
+                "DELETE FROM identity_codes WHERE expires_at <= ?1",
+                params![now],
             )?;
             tx.commit()?;
             Ok((sign_ins + sessions) as u64)
@@ -1232,8 +1246,8 @@ impl Backend for Sqlite {
     async fn insert_tenant(&self, t: RawTenant) -> Result<()> {
         self.run(move |db| {
             db.execute(
-                "INSERT INTO tenants (id, name, created_at) VALUES (?1, ?2, ?3)",
-                params![t.id, t.name, t.created_at],
+                "INSERT INTO tenants (id, name, created_at, settings) VALUES (?1, ?2, ?3, ?4)",
+                params![t.id, t.name, t.created_at, t.settings],
             )?;
             Ok(())
         })
@@ -1244,7 +1258,7 @@ impl Backend for Sqlite {
         let id = id.to_owned();
         self.run(move |db| {
             Ok(db
-                .prepare_cached("SELECT id, name, created_at FROM tenants WHERE id = ?1")?
+                .prepare_cached("SELECT id, name, created_at, settings FROM tenants WHERE id = ?1")?
                 .query_row(params![id], tenant_row)
                 .optional()?)
         })
@@ -1254,12 +1268,151 @@ impl Backend for Sqlite {
     async fn tenants(&self) -> Result<Vec<RawTenant>> {
         self.run(|db| {
             let mut stmt = db.prepare_cached(
-                "SELECT id, name, created_at FROM tenants ORDER BY created_at, id",
+                "SELECT id, name, created_at, settings FROM tenants ORDER BY created_at, id",
             )?;
             let rows = stmt
                 .query_map([], tenant_row)?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn set_tenant_settings(&self, id: &str, settings: &str) -> Result<bool> {
+        let (id, settings) = (id.to_owned(), settings.to_owned());
+        self.run(move |db| {
+            Ok(db.execute(
+                "UPDATE tenants SET settings = ?2 WHERE id = ?1",
+                params![id, settings],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn end_user_connection_ids(
+        &self,
+        tenant_id: &str,
+        end_user_id: &str,
+    ) -> Result<Vec<String>> {
+        let (tenant_id, end_user_id) = (tenant_id.to_owned(), end_user_id.to_owned());
+        self.run(move |db| {
+            let mut stmt = db.prepare_cached(
+                "SELECT id FROM connections WHERE tenant_id = ?1 AND end_user_id = ?2 ORDER BY created_at, id",
+            )?;
+            let ids = stmt
+                .query_map(params![tenant_id, end_user_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    async fn insert_connect_session(&self, c: RawConnectSession, token_hash: &str) -> Result<()> {
+        let token_hash = token_hash.to_owned();
+        self.run(move |db| {
+            let inserted = db.execute(
+                &format!(
+                    "INSERT INTO connect_sessions (token_hash, {CONNECT_SESSION_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ),
+                params![
+                    token_hash,
+                    c.id,
+                    c.tenant_id,
+                    c.purpose,
+                    c.details,
+                    c.expires_at,
+                    c.used_at,
+                    c.connection_id,
+                    c.created_at
+                ],
+            );
+            match inserted {
+                Err(e) if constraint(&e) => Err(StoreError::NoSuchTenant(c.tenant_id)),
+                other => Ok(other.map(|_| ())?),
+            }
+        })
+        .await
+    }
+
+    async fn connect_session(&self, token_hash: &str) -> Result<Option<RawConnectSession>> {
+        let token_hash = token_hash.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .prepare_cached(&format!(
+                    "SELECT {CONNECT_SESSION_COLUMNS} FROM connect_sessions WHERE token_hash = ?1"
+                ))?
+                .query_row(params![token_hash], connect_session_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn connect_session_of(&self, connection_id: &str) -> Result<Option<RawConnectSession>> {
+        let connection_id = connection_id.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .prepare_cached(&format!(
+                    "SELECT {CONNECT_SESSION_COLUMNS} FROM connect_sessions WHERE connection_id = ?1"
+                ))?
+                .query_row(params![connection_id], connect_session_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn use_connect_session(
+        &self,
+        token_hash: &str,
+        connection_id: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let (token_hash, connection_id) = (token_hash.to_owned(), connection_id.map(str::to_owned));
+        self.run(move |db| {
+            Ok(db.execute(
+                "UPDATE connect_sessions SET used_at = ?3, connection_id = ?2
+                 WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?3",
+                params![token_hash, connection_id, now],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn insert_identity_code(
+        &self,
+        code_hash: &str,
+        tenant_id: &str,
+        identity: Vec<u8>,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<()> {
+        let (code_hash, tenant_id) = (code_hash.to_owned(), tenant_id.to_owned());
+        self.run(move |db| {
+            db.execute(
+                "INSERT INTO identity_codes (code_hash, tenant_id, identity, expires_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![code_hash, tenant_id, identity, expires_at, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_identity_code(
+        &self,
+        code_hash: &str,
+        tenant_id: &str,
+    ) -> Result<Option<(Vec<u8>, i64)>> {
+        let (code_hash, tenant_id) = (code_hash.to_owned(), tenant_id.to_owned());
+        self.run(move |db| {
+            Ok(db
+                .query_row(
+                    "DELETE FROM identity_codes WHERE code_hash = ?1 AND tenant_id = ?2
+                     RETURNING identity, expires_at",
+                    params![code_hash, tenant_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
         })
         .await
     }
@@ -1617,6 +1770,23 @@ fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTenant> {
         id: r.get(0)?,
         name: r.get(1)?,
         created_at: r.get(2)?,
+        settings: r.get(3)?,
+    })
+}
+
+const CONNECT_SESSION_COLUMNS: &str =
+    "id, tenant_id, purpose, details, expires_at, used_at, connection_id, created_at";
+
+fn connect_session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawConnectSession> {
+    Ok(RawConnectSession {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        purpose: r.get(2)?,
+        details: r.get(3)?,
+        expires_at: r.get(4)?,
+        used_at: r.get(5)?,
+        connection_id: r.get(6)?,
+        created_at: r.get(7)?,
     })
 }
 
