@@ -83,6 +83,17 @@ impl Meter {
         Value::Object(map)
     }
 
+    /// The counts by unit name, every unit present, for a poll's usage.
+    pub fn counts(&self) -> Vec<(String, u64)> {
+        let counts = self.counts.borrow();
+        manifest()
+            .usage_units
+            .iter()
+            .zip(counts.iter())
+            .map(|(unit, n)| (unit.id.to_string(), *n))
+            .collect()
+    }
+
     fn add(&self, unit: Option<usize>, n: u64) {
         if let Some(unit) = unit
             && let Some(count) = self.counts.borrow_mut().get_mut(unit)

@@ -17,7 +17,7 @@ mod likes;
 mod posts;
 
 use crate::bindings::integration::connector::types::{
-    ConnectorError, PollResult, TriggerDescriptor, TriggerEvent,
+    ConnectorError, PollResult, TriggerDescriptor, TriggerEvent, UsageCount,
 };
 use crate::context::Context;
 use crate::error::{internal, invalid_input};
@@ -169,6 +169,13 @@ fn entry<T: Trigger>() -> Entry {
                     .map(encode)
                     .collect::<Result<_, _>>()?,
                 cursor: found.cursor,
+                usage: ctx
+                    .api
+                    .usage
+                    .counts()
+                    .into_iter()
+                    .map(|(unit, count)| UsageCount { unit, count })
+                    .collect(),
             })
         },
         sample: |ctx, configuration| {

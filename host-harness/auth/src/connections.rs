@@ -625,7 +625,8 @@ impl ConnectionManager {
             }
             ConnectionStatus::Connected => self.authorizer(&record, auth).await?,
         };
-        Ok(Connection::new(facts, authorizer))
+        let ledger = crate::ledger::StoreLedger::new(self.store.clone(), record.tenant_id.clone());
+        Ok(Connection::new(facts, authorizer).with_ledger(Arc::new(ledger)))
     }
 
     async fn authorizer(

@@ -8,6 +8,7 @@ pub mod callback;
 pub mod connections;
 pub mod http;
 mod layering;
+pub mod ledger;
 pub mod oauth1;
 pub mod oauth2;
 pub mod tokens;

@@ -96,17 +96,61 @@ impl Authorizer for BearerToken {
     }
 }
 
+/// What one run consumed at the API, by billing unit.
+pub type Usage = std::collections::BTreeMap<String, u64>;
+
+/// What a run of a connection was: an action or a trigger's poll, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation<'a> {
+    Action(&'a str),
+    Trigger(&'a str),
+}
+
+/// Where a connection's consumption goes once a run succeeds: the
+/// platform's ledger, which it bills from. Every run through the
+/// connection reaches it, whichever route started the run.
+pub trait UsageLedger: Send + Sync + 'static {
+    /// Adds what a run of `operation` on connection `connection_id`
+    /// consumed. A failure is the ledger's to report; the run stands.
+    fn record<'a>(
+        &'a self,
+        connection_id: &'a str,
+        operation: Operation<'a>,
+        usage: &'a Usage,
+    ) -> BoxFuture<'a, ()>;
+}
+
 /// A connection: what the component may know, and how the host authorizes
 /// its requests.
 #[derive(Clone)]
 pub struct Connection {
     pub facts: ConnectionFacts,
     authorizer: Arc<dyn Authorizer>,
+    ledger: Option<Arc<dyn UsageLedger>>,
 }
 
 impl Connection {
     pub fn new(facts: ConnectionFacts, authorizer: Arc<dyn Authorizer>) -> Connection {
-        Connection { facts, authorizer }
+        Connection {
+            facts,
+            authorizer,
+            ledger: None,
+        }
+    }
+
+    /// The same connection, its runs' usage added to `ledger`.
+    pub fn with_ledger(mut self, ledger: Arc<dyn UsageLedger>) -> Connection {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// Adds a successful run's usage to the connection's ledger, if it has one.
+    pub async fn record_usage(&self, operation: Operation<'_>, usage: &Usage) {
+        if let Some(ledger) = &self.ledger
+            && !usage.is_empty()
+        {
+            ledger.record(&self.facts.id, operation, usage).await;
+        }
     }
 
     /// A bearer-token connection.

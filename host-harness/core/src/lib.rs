@@ -45,7 +45,7 @@ pub mod target_guard;
 pub mod transport;
 
 pub use compile_cache::{Compilation, CompileCache};
-pub use credentials::{Connection, ConnectionFacts};
+pub use credentials::{Connection, ConnectionFacts, Operation, Usage, UsageLedger};
 pub use egress::{Origin, Routes};
 pub use error::{ActionError, HostError};
 pub use manifest::Manifest;

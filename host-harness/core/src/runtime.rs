@@ -7,7 +7,9 @@
 //! from one connection to another, under a deadline and a memory cap.
 
 use crate::compile_cache::{Compilation, CompileCache, Lookup};
-use crate::credentials::{Authorizer, BoxFuture, Connection, ConnectionFacts, CredentialError};
+use crate::credentials::{
+    Authorizer, BoxFuture, Connection, ConnectionFacts, CredentialError, Operation, Usage,
+};
 use crate::descriptor::{
     ActionDescriptor, ConnectorDescriptor, InputValidators, Schema, TriggerDescriptor,
 };
@@ -527,14 +529,18 @@ impl LoadedConnector {
             action,
             input: input.to_string(),
         };
-        match self.call(connection, call, options).await? {
+        let output: serde_json::Value = match self.call(connection, call, options).await? {
             Answer::Output(output) => serde_json::from_str(&output).map_err(|e| {
                 ActionError::internal(format!(
                     "the connector returned output that is not JSON: {e}"
                 ))
-            }),
+            })?,
             _ => unreachable!("an invoke answers with output"),
-        }
+        };
+        connection
+            .record_usage(Operation::Action(action), &usage_of(&output))
+            .await;
+        Ok(output)
     }
 
     /// Asks the API, through the component, what happened for `trigger`
@@ -566,10 +572,20 @@ impl LoadedConnector {
                 Answer::Polled(result) => Ok(Polled {
                     events: events_of(result.events)?,
                     cursor: result.cursor,
+                    usage: result
+                        .usage
+                        .into_iter()
+                        .map(|u| (u.unit, u.count))
+                        .collect(),
                 }),
                 _ => unreachable!("a poll answers with a poll result"),
             });
         record_outcome(&span, polled.as_ref().map(|p| p.events.len()));
+        if let Ok(polled) = &polled {
+            connection
+                .record_usage(Operation::Trigger(trigger), &polled.usage)
+                .await;
+        }
         polled
     }
 
@@ -1055,6 +1071,22 @@ pub struct TriggerEvent {
 pub struct Polled {
     pub events: Vec<TriggerEvent>,
     pub cursor: String,
+    /// What the poll consumed at the API, by billing unit.
+    pub usage: Usage,
+}
+
+/// An action output's `usage`: its whole-number counts by unit.
+fn usage_of(output: &serde_json::Value) -> Usage {
+    output
+        .get("usage")
+        .and_then(serde_json::Value::as_object)
+        .map(|units| {
+            units
+                .iter()
+                .filter_map(|(unit, n)| Some((unit.clone(), n.as_u64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn events_of(events: Vec<wit::TriggerEvent>) -> Result<Vec<TriggerEvent>, ActionError> {

@@ -35,6 +35,6 @@ pub use records::{
     ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ConnectSessionRecord, ConnectionRecord,
     ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination,
     EndUser, FieldValue, LeaseTerms, NewConnection, NewSubscription, PendingSignIn, RequestCount,
-    SubscriptionRecord, TenantRecord, Tokens, WebhookRecord,
+    SubscriptionRecord, TenantRecord, Tokens, UsageEntry, WebhookRecord,
 };
 pub use store::{RefreshLease, Store, StoreLocation};

@@ -516,3 +516,16 @@ impl ApiKeyRecord {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
     }
 }
+
+/// One row of the usage ledger: how much of one billing unit a tenant's
+/// connection consumed in one operation on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEntry {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub connection_id: String,
+    /// `action:ID` or `trigger:ID`.
+    pub operation: String,
+    pub unit: String,
+    pub amount: u64,
+}

@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 8;
+pub(crate) const LATEST: i64 = 9;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -249,6 +249,24 @@ CREATE TABLE identity_codes (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX identity_codes_by_expiry ON identity_codes (expires_at);
+",
+    },
+    Migration {
+        version: 9,
+        // The usage ledger: what each tenant's connections consumed at the
+        // API, by operation (`action:ID`, `trigger:ID`), UTC day and
+        // billing unit, added to as runs succeed. The default tenant is ''.
+        // Rows outlive their connection: what was consumed stays billed.
+        sql: "
+CREATE TABLE usage_ledger (
+    tenant_id     TEXT NOT NULL,
+    day           TEXT NOT NULL,
+    connection_id TEXT NOT NULL,
+    operation     TEXT NOT NULL,
+    unit          TEXT NOT NULL,
+    amount        INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, day, connection_id, operation, unit)
+);
 ",
     },
 ];

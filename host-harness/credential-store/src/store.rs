@@ -5,7 +5,8 @@ use crate::backend::postgres::{self, Postgres};
 use crate::backend::sqlite::Sqlite;
 use crate::backend::{
     Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
-    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, Settlement,
+    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawUsage, RawValue,
+    Settlement,
 };
 use crate::crypto::Cipher;
 use crate::error::StoreError;
@@ -14,7 +15,7 @@ use crate::records::{
     ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ConnectSessionRecord, ConnectionRecord,
     ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination,
     EndUser, FieldValue, LeaseTerms, NewConnection, NewSubscription, PendingSignIn, RequestCount,
-    SubscriptionRecord, TenantRecord, Tokens, WebhookRecord,
+    SubscriptionRecord, TenantRecord, Tokens, UsageEntry, WebhookRecord,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -424,6 +425,71 @@ impl Store {
         } else {
             Err(StoreError::NoSuchTenant(id.to_string()))
         }
+    }
+
+    // ---- The usage ledger ---------------------------------------------------
+
+    /// Adds what one run consumed to the ledger of `tenant` (`None`: the
+    /// default tenant), on `day` (`YYYY-MM-DD`, UTC), for the connection
+    /// and operation (`action:ID`, `trigger:ID`); all units at once.
+    pub async fn add_usage(
+        &self,
+        tenant: Option<&str>,
+        day: &str,
+        connection_id: &str,
+        operation: &str,
+        usage: &BTreeMap<String, u64>,
+    ) -> Result<(), StoreError> {
+        let amounts: Vec<(String, i64)> = usage
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(unit, n)| (unit.clone(), i64::try_from(*n).unwrap_or(i64::MAX)))
+            .collect();
+        if amounts.is_empty() {
+            return Ok(());
+        }
+        self.backend
+            .add_usage(RawUsage {
+                tenant_id: tenant.unwrap_or_default().to_string(),
+                day: day.to_string(),
+                connection_id: connection_id.to_string(),
+                operation: operation.to_string(),
+                amounts,
+            })
+            .await
+    }
+
+    /// The ledger of `tenant` from day `from` to day `to` (`YYYY-MM-DD`,
+    /// both included), by day, connection, operation and unit.
+    pub async fn usage(
+        &self,
+        tenant: Option<&str>,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<UsageEntry>, StoreError> {
+        let rows = self
+            .backend
+            .usage(tenant.unwrap_or_default(), from, to)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .flat_map(|row| {
+                let RawUsage {
+                    day,
+                    connection_id,
+                    operation,
+                    amounts,
+                    ..
+                } = row;
+                amounts.into_iter().map(move |(unit, amount)| UsageEntry {
+                    day: day.clone(),
+                    connection_id: connection_id.clone(),
+                    operation: operation.clone(),
+                    unit,
+                    amount: amount.max(0) as u64,
+                })
+            })
+            .collect())
     }
 
     // ---- Connect sessions and identities ------------------------------------

@@ -52,6 +52,8 @@ pub fn router(state: Shared) -> Router<Shared> {
             get(tenants::show_tenant).patch(tenants::update_tenant),
         )
         .route("/connect-sessions", post(super::connect::create_session))
+        .route("/usage", get(super::usage::usage))
+        .route("/tenants/{id}/usage", get(super::usage::tenant_usage))
         .route(
             "/tenants/{id}/api-keys",
             get(tenants::list_keys).post(tenants::create_key),

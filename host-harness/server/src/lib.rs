@@ -25,6 +25,7 @@ mod schema_form;
 mod security;
 mod tenancy;
 mod tenants;
+mod usage;
 mod views;
 mod webhooks;
 

@@ -30,7 +30,7 @@ fn invalid(field: &str, message: impl Into<String>) -> Response {
     )
 }
 
-fn store_error(e: StoreError) -> Response {
+pub(super) fn store_error(e: StoreError) -> Response {
     match e {
         StoreError::NoSuchTenant(_) | StoreError::NoSuchApiKey(_) => answer(
             StatusCode::NOT_FOUND,
@@ -44,7 +44,7 @@ fn store_error(e: StoreError) -> Response {
 }
 
 /// The refusal of everyone but the operator.
-fn not_admin(caller: &Caller) -> Option<Response> {
+pub(super) fn not_admin(caller: &Caller) -> Option<Response> {
     match caller {
         Caller::Admin => None,
         Caller::Tenant { .. } => Some(answer(

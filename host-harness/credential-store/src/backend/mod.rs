@@ -71,6 +71,17 @@ pub(crate) struct RawTenant {
     pub created_at: i64,
 }
 
+/// Ledger rows of one tenant, day, connection and operation.
+#[derive(Debug, Clone)]
+pub(crate) struct RawUsage {
+    pub tenant_id: String,
+    pub day: String,
+    pub connection_id: String,
+    pub operation: String,
+    /// By unit.
+    pub amounts: Vec<(String, i64)>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct RawConnectSession {
     pub id: String,
@@ -385,6 +396,12 @@ pub(crate) trait Backend: Send + Sync {
         revoked_at: Option<i64>,
         expires_at: Option<i64>,
     ) -> Result<bool>;
+    /// Adds `amounts` (by unit) to the ledger's rows of one tenant ('' for
+    /// the default), day, connection and operation, all at once.
+    async fn add_usage(&self, entry: RawUsage) -> Result<()>;
+    /// The ledger's rows of one tenant from day `from` to day `to`, both
+    /// included (days as `YYYY-MM-DD`, which order as text).
+    async fn usage(&self, tenant_id: &str, from: &str, to: &str) -> Result<Vec<RawUsage>>;
     /// Counts one request under `key` in the window that started at
     /// `window_start` (a new window restarts the count); the count, this
     /// request included.

@@ -15,8 +15,8 @@
 
 use super::{
     Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
-    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, RawWebhook,
-    Result, Settlement,
+    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawUsage, RawValue,
+    RawWebhook, Result, Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -1334,6 +1334,57 @@ impl Backend for Postgres {
             )
             .await?;
         Ok(changed > 0)
+    }
+
+    async fn add_usage(&self, entry: RawUsage) -> Result<()> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO usage_ledger (tenant_id, day, connection_id, operation, unit, amount)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (tenant_id, day, connection_id, operation, unit)
+                 DO UPDATE SET amount = usage_ledger.amount + excluded.amount",
+            )
+            .await?;
+        for (unit, amount) in &entry.amounts {
+            tx.execute(
+                &stmt,
+                &[
+                    &entry.tenant_id,
+                    &entry.day,
+                    &entry.connection_id,
+                    &entry.operation,
+                    unit,
+                    amount,
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn usage(&self, tenant_id: &str, from: &str, to: &str) -> Result<Vec<RawUsage>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                "SELECT day, connection_id, operation, unit, amount FROM usage_ledger
+                 WHERE tenant_id = $1 AND day >= $2 AND day <= $3
+                 ORDER BY day, connection_id, operation, unit",
+                &[&tenant_id, &from, &to],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| RawUsage {
+                tenant_id: tenant_id.to_string(),
+                day: r.get(0),
+                connection_id: r.get(1),
+                operation: r.get(2),
+                amounts: vec![(r.get(3), r.get(4))],
+            })
+            .collect())
     }
 
     async fn count_request(&self, key: &str, window_start: i64) -> Result<u64> {

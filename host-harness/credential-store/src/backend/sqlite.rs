@@ -15,8 +15,8 @@
 
 use super::{
     Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
-    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawValue, RawWebhook,
-    Result, Settlement,
+    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawUsage, RawValue,
+    RawWebhook, Result, Settlement,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -1474,6 +1474,55 @@ impl Backend for Sqlite {
                 params![tenant_id, key_id, revoked_at, expires_at],
             )?;
             Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn add_usage(&self, entry: RawUsage) -> Result<()> {
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for (unit, amount) in &entry.amounts {
+                tx.execute(
+                    "INSERT INTO usage_ledger (tenant_id, day, connection_id, operation, unit, amount)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (tenant_id, day, connection_id, operation, unit)
+                     DO UPDATE SET amount = usage_ledger.amount + excluded.amount",
+                    params![
+                        entry.tenant_id,
+                        entry.day,
+                        entry.connection_id,
+                        entry.operation,
+                        unit,
+                        amount
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn usage(&self, tenant_id: &str, from: &str, to: &str) -> Result<Vec<RawUsage>> {
+        let (tenant_id, from, to) = (tenant_id.to_owned(), from.to_owned(), to.to_owned());
+        self.run(move |db| {
+            let mut stmt = db.prepare_cached(
+                "SELECT day, connection_id, operation, unit, amount FROM usage_ledger
+                 WHERE tenant_id = ?1 AND day >= ?2 AND day <= ?3
+                 ORDER BY day, connection_id, operation, unit",
+            )?;
+            let rows = stmt
+                .query_map(params![tenant_id, from, to], |r| {
+                    Ok(RawUsage {
+                        tenant_id: tenant_id.clone(),
+                        day: r.get(0)?,
+                        connection_id: r.get(1)?,
+                        operation: r.get(2)?,
+                        amounts: vec![(r.get(3)?, r.get(4)?)],
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
         })
         .await
     }
