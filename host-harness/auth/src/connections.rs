@@ -497,16 +497,34 @@ impl ConnectionManager {
             };
             self.replace_tokens(id, &tokens).await?;
         }
+        // The sign-in announces how it ended (to the tenant's webhook) once
+        // the account is known, rather than at each status change on the way.
+        let before = record.status;
         self.store
-            .set_status(id, ConnectionStatus::Connected, None)
+            .set_status_unannounced(id, ConnectionStatus::Connected, None)
             .await?;
         if auth.method.kind != AuthKind::Oauth2ClientCredentials
             && let Err(e) = self.identify(id).await
         {
-            self.store
-                .set_status(id, ConnectionStatus::NeedsReconnect, Some(&e.to_string()))
-                .await?;
+            let reason = e.to_string();
+            if before == ConnectionStatus::Connected {
+                // It worked before this sign-in: it stops working now.
+                self.store
+                    .set_status(id, ConnectionStatus::NeedsReconnect, Some(&reason))
+                    .await?;
+            } else {
+                self.store
+                    .set_status_unannounced(id, ConnectionStatus::NeedsReconnect, Some(&reason))
+                    .await?;
+            }
             return Err(e);
+        }
+        match before {
+            ConnectionStatus::Pending => self.store.announce(id, "connection.created").await?,
+            ConnectionStatus::NeedsReconnect | ConnectionStatus::Revoked => {
+                self.store.announce(id, "connection.reconnected").await?
+            }
+            ConnectionStatus::Connected => {}
         }
         self.record(id).await
     }
@@ -1032,7 +1050,11 @@ impl Authorizer for ReconnectOnRefusal {
             let reason = "the API refused the connection's credentials (they were revoked or are wrong); reconnect";
             if let Err(e) = self
                 .store
-                .set_status(&self.id, ConnectionStatus::NeedsReconnect, Some(reason))
+                .needs_reconnect(
+                    &self.id,
+                    reason,
+                    credential_store::ReconnectCause::AccessRevoked,
+                )
                 .await
             {
                 tracing::error!(connection = %self.id, error = %e, "cannot record that the connection needs reconnecting");

@@ -12,7 +12,9 @@
 
 use super::http::HostHttp;
 use super::{AuthError, ResolvedAuth, oauth2};
-use credential_store::{ConnectionStatus, LeaseTerms, RefreshLease, Store, StoreError, Tokens};
+use credential_store::{
+    ConnectionStatus, LeaseTerms, ReconnectCause, RefreshLease, Store, StoreError, Tokens,
+};
 use host_core::credentials::{Authorizer, BoxFuture, CredentialError};
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
@@ -235,6 +237,7 @@ impl TokenManager {
                 id,
                 lease,
                 "the access token expired and there is no refresh token (the offline.access scope was not granted); reconnect".into(),
+                ReconnectCause::AccessRevoked,
             )
             .await);
         };
@@ -300,12 +303,18 @@ impl TokenManager {
     /// A token request failed: a refusal ends the connection, anything else
     /// may pass.
     async fn refused(&self, id: &str, lease: RefreshLease, error: AuthError) -> CredentialError {
-        let reason = match error.code() {
-            Some("invalid_grant") => format!(
-                "the refresh token was refused ({error}); the user revoked access or the token was already used: reconnect"
+        let (reason, cause) = match error.code() {
+            Some("invalid_grant") => (
+                format!(
+                    "the refresh token was refused ({error}); the user revoked access or the token was already used: reconnect"
+                ),
+                ReconnectCause::RefreshRefused,
             ),
-            Some("invalid_client" | "unauthorized_client") => format!(
-                "the Client ID or Client Secret was refused ({error}); they are wrong or the secret was rotated in the developer portal: update them and reconnect"
+            Some("invalid_client" | "unauthorized_client") => (
+                format!(
+                    "the Client ID or Client Secret was refused ({error}); they are wrong or the secret was rotated in the developer portal: update them and reconnect"
+                ),
+                ReconnectCause::SecretRotated,
             ),
             _ => {
                 return CredentialError::Unavailable(format!(
@@ -313,7 +322,7 @@ impl TokenManager {
                 ));
             }
         };
-        give_up(id, lease, reason).await
+        give_up(id, lease, reason, cause).await
     }
 }
 
@@ -335,12 +344,14 @@ async fn commit(mut lease: RefreshLease, tokens: &Tokens) -> Result<(), Credenti
 }
 
 /// Marks the connection as needing a reconnect, under the lease.
-async fn give_up(id: &str, mut lease: RefreshLease, reason: String) -> CredentialError {
+async fn give_up(
+    id: &str,
+    mut lease: RefreshLease,
+    reason: String,
+    cause: ReconnectCause,
+) -> CredentialError {
     tracing::warn!(connection = id, %reason, "the connection needs to be reconnected");
-    let recorded = match lease
-        .set_status(ConnectionStatus::NeedsReconnect, Some(&reason))
-        .await
-    {
+    let recorded = match lease.needs_reconnect(&reason, cause).await {
         Ok(()) => lease.commit().await,
         Err(e) => Err(e),
     };

@@ -32,9 +32,10 @@ mod store;
 pub use error::StoreError;
 pub use key::{KEY_LEN, KeyError, MasterKey};
 pub use records::{
-    ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ConnectSessionRecord, ConnectionRecord,
-    ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination,
-    EndUser, FieldValue, LeaseTerms, NewConnection, NewSubscription, PendingSignIn, RequestCount,
-    SubscriptionRecord, TenantRecord, Tokens, UsageEntry, WebhookRecord,
+    ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ClaimedPlatformEvent, ConnectSessionRecord,
+    ConnectionRecord, ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
+    Destination, EndUser, FieldValue, LeaseTerms, NewConnection, NewSubscription, PendingSignIn,
+    PlatformEventRecord, ReconnectCause, RequestCount, SubscriptionRecord, TenantRecord,
+    TenantWebhookRecord, Tokens, UsageEntry, WebhookRecord,
 };
 pub use store::{RefreshLease, Store, StoreLocation};

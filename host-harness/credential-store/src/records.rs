@@ -94,6 +94,28 @@ pub enum ConnectionStatus {
     Revoked,
 }
 
+/// Why a connection that worked needs a reconnect, as platform events say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconnectCause {
+    /// The provider refused the refresh token (the user revoked access, or
+    /// the token was used already).
+    RefreshRefused,
+    /// The provider refused the app's credentials: the secret was rotated.
+    SecretRotated,
+    /// The API refused credentials that cannot be renewed.
+    AccessRevoked,
+}
+
+impl ReconnectCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReconnectCause::RefreshRefused => "refresh_refused",
+            ReconnectCause::SecretRotated => "secret_rotated",
+            ReconnectCause::AccessRevoked => "access_revoked",
+        }
+    }
+}
+
 impl ConnectionStatus {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -528,4 +550,40 @@ pub struct UsageEntry {
     pub operation: String,
     pub unit: String,
     pub amount: u64,
+}
+
+/// A tenant's webhook for platform events: where they go. Its signing key
+/// is shown once, when it is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantWebhookRecord {
+    pub url: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Something that happened to a tenant's connection (created, needing a
+/// reconnect, revoked, deleted) or subscription (a dead letter), queued for
+/// the tenant's webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformEventRecord {
+    pub id: String,
+    /// `None`: the default tenant.
+    pub tenant_id: Option<String>,
+    /// Such as `connection.needs_reconnect`.
+    pub kind: String,
+    /// The JSON the webhook receives.
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub settled_at: Option<i64>,
+}
+
+/// A platform event a host took to send, with where and how to sign it.
+pub struct ClaimedPlatformEvent {
+    pub event: PlatformEventRecord,
+    pub url: String,
+    pub signing_secret: secrecy::SecretString,
 }

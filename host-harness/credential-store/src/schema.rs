@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 9;
+pub(crate) const LATEST: i64 = 10;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -267,6 +267,38 @@ CREATE TABLE usage_ledger (
     amount        INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, day, connection_id, operation, unit)
 );
+",
+    },
+    Migration {
+        version: 10,
+        // Platform events: a tenant's webhook (its signing key sealed), and
+        // the outbox of what happened to its connections (created, needing a
+        // reconnect, revoked, deleted; a subscription's dead letter),
+        // written in the same step as the change itself, so each is queued
+        // once whichever host made it. The default tenant is ''.
+        sql: "
+CREATE TABLE tenant_webhooks (
+    tenant_id      TEXT PRIMARY KEY,
+    url            TEXT NOT NULL,
+    signing_secret BLOB NOT NULL,
+    created_at     INTEGER NOT NULL
+);
+CREATE TABLE tenant_events (
+    id              TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    claimed_by      TEXT,
+    claimed_until   INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    settled_at      INTEGER
+);
+CREATE INDEX tenant_events_due ON tenant_events (status, next_attempt_at);
+CREATE INDEX tenant_events_by_tenant ON tenant_events (tenant_id, created_at);
 ",
     },
 ];

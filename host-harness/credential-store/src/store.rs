@@ -5,17 +5,18 @@ use crate::backend::postgres::{self, Postgres};
 use crate::backend::sqlite::Sqlite;
 use crate::backend::{
     Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
-    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawUsage, RawValue,
-    Settlement,
+    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTenantEvent, RawTokens,
+    RawUsage, RawValue, Settlement,
 };
 use crate::crypto::Cipher;
 use crate::error::StoreError;
 use crate::key::MasterKey;
 use crate::records::{
-    ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ConnectSessionRecord, ConnectionRecord,
-    ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus, Destination,
-    EndUser, FieldValue, LeaseTerms, NewConnection, NewSubscription, PendingSignIn, RequestCount,
-    SubscriptionRecord, TenantRecord, Tokens, UsageEntry, WebhookRecord,
+    ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ClaimedPlatformEvent, ConnectSessionRecord,
+    ConnectionRecord, ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
+    Destination, EndUser, FieldValue, LeaseTerms, NewConnection, NewSubscription, PendingSignIn,
+    PlatformEventRecord, ReconnectCause, RequestCount, SubscriptionRecord, TenantRecord,
+    TenantWebhookRecord, Tokens, UsageEntry, WebhookRecord,
 };
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -256,6 +257,20 @@ fn subscription_record(raw: RawSubscription) -> SubscriptionRecord {
     }
 }
 
+fn platform_event_record(raw: RawTenantEvent) -> PlatformEventRecord {
+    PlatformEventRecord {
+        id: raw.id,
+        tenant_id: Some(raw.tenant_id).filter(|t| !t.is_empty()),
+        kind: raw.kind,
+        payload: raw.payload,
+        status: DeliveryStatus::parse(&raw.status),
+        attempts: raw.attempts.clamp(0, u32::MAX as i64) as u32,
+        last_error: raw.last_error,
+        created_at: raw.created_at,
+        settled_at: raw.settled_at,
+    }
+}
+
 fn delivery_record(raw: RawDelivery) -> DeliveryRecord {
     DeliveryRecord {
         status: DeliveryStatus::parse(&raw.status),
@@ -425,6 +440,108 @@ impl Store {
         } else {
             Err(StoreError::NoSuchTenant(id.to_string()))
         }
+    }
+
+    // ---- Platform events ----------------------------------------------------
+
+    /// Sets the webhook that receives `tenant`'s platform events (`None`:
+    /// the default tenant's), replacing any; returns the new key that signs
+    /// them, shown this once. Events are queued from now on.
+    pub async fn set_tenant_webhook(
+        &self,
+        tenant: Option<&str>,
+        url: &str,
+    ) -> Result<SecretString, StoreError> {
+        let tenant = tenant.unwrap_or_default();
+        let bytes: [u8; 32] = rand::random();
+        let key = SecretString::from(format!(
+            "whsec_{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ));
+        let sealed = self.seal(&key, &format!("tenant_webhooks/{tenant}/signing_secret"));
+        self.backend
+            .set_tenant_webhook(tenant, url, sealed, now())
+            .await?;
+        Ok(key)
+    }
+
+    /// The tenant's webhook, if it has one.
+    pub async fn tenant_webhook(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Option<TenantWebhookRecord>, StoreError> {
+        Ok(self
+            .backend
+            .tenant_webhook(tenant.unwrap_or_default())
+            .await?
+            .map(|(url, _, created_at)| TenantWebhookRecord { url, created_at }))
+    }
+
+    /// Removes the tenant's webhook: no more events are queued, and those
+    /// queued wait; false when it had none.
+    pub async fn delete_tenant_webhook(&self, tenant: Option<&str>) -> Result<bool, StoreError> {
+        self.backend
+            .delete_tenant_webhook(tenant.unwrap_or_default())
+            .await
+    }
+
+    /// Takes up to `limit` due platform events for `host` to send, each
+    /// nobody else's for `claim`.
+    pub async fn claim_platform_events(
+        &self,
+        host: &str,
+        claim: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedPlatformEvent>, StoreError> {
+        let now = now();
+        let mut out = Vec::new();
+        for (raw, url, sealed) in self
+            .backend
+            .claim_tenant_events(host, now, now + claim.as_secs() as i64, limit as i64)
+            .await?
+        {
+            let place = format!("tenant_webhooks/{}/signing_secret", raw.tenant_id);
+            let signing_secret = open_secret(&self.cipher, &sealed, &place, || {
+                "a tenant webhook's signing key".to_string()
+            })?;
+            out.push(ClaimedPlatformEvent {
+                event: platform_event_record(raw),
+                url,
+                signing_secret,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records how an attempt at a platform event ended.
+    pub async fn settle_platform_event(
+        &self,
+        id: &str,
+        outcome: &DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        let settlement = match outcome.clone() {
+            DeliveryOutcome::Delivered => Settlement::Delivered,
+            DeliveryOutcome::Retry { at, error } => Settlement::Retry { at, error },
+            DeliveryOutcome::Dead { error } => Settlement::Dead { error },
+        };
+        self.backend
+            .settle_tenant_event(id, settlement, now())
+            .await
+    }
+
+    /// The tenant's platform events, newest first, at most `limit`.
+    pub async fn platform_events(
+        &self,
+        tenant: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<PlatformEventRecord>, StoreError> {
+        Ok(self
+            .backend
+            .tenant_events(tenant.unwrap_or_default(), limit as i64)
+            .await?
+            .into_iter()
+            .map(platform_event_record)
+            .collect())
     }
 
     // ---- The usage ledger ---------------------------------------------------
@@ -905,6 +1022,59 @@ impl Store {
             ConnectionUpdate::Status {
                 status: status.as_str(),
                 reason: reason.map(str::to_string),
+                cause: None,
+                quiet: false,
+            },
+        )
+        .await
+    }
+
+    /// Sets the status without the platform event the change would make:
+    /// for a sign-in in progress, which announces how it ended itself.
+    pub async fn set_status_unannounced(
+        &self,
+        id: &str,
+        status: ConnectionStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.update(
+            id,
+            ConnectionUpdate::Status {
+                status: status.as_str(),
+                reason: reason.map(str::to_string),
+                cause: None,
+                quiet: true,
+            },
+        )
+        .await
+    }
+
+    /// Queues platform event `kind` (such as `connection.created`) of the
+    /// connection, as it is now, for its tenant's webhook, if it has one.
+    pub async fn announce(&self, id: &str, kind: &str) -> Result<(), StoreError> {
+        if self.backend.announce(id, kind, now()).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NoSuchConnection(id.to_string()))
+        }
+    }
+
+    /// Marks a connection that worked as needing a reconnect, and why: its
+    /// tenant's platform event (`connection.needs_reconnect`) carries the
+    /// cause, once, whichever host noticed first.
+    pub async fn needs_reconnect(
+        &self,
+        id: &str,
+        reason: &str,
+        cause: ReconnectCause,
+    ) -> Result<(), StoreError> {
+        self.update(
+            id,
+            ConnectionUpdate::Status {
+                status: ConnectionStatus::NeedsReconnect.as_str(),
+                reason: Some(reason.to_string()),
+                cause: Some(cause.as_str()),
+                quiet: false,
             },
         )
         .await
@@ -913,7 +1083,7 @@ impl Store {
     /// Deletes a connection and everything kept for it: fields, tokens,
     /// pending sign-ins, subscriptions and their seen events.
     pub async fn delete_connection(&self, id: &str) -> Result<(), StoreError> {
-        if self.backend.delete_connection(id).await? {
+        if self.backend.delete_connection(id, now()).await? {
             Ok(())
         } else {
             Err(StoreError::NoSuchConnection(id.to_string()))
@@ -1495,7 +1665,32 @@ impl RefreshLease {
     ) -> Result<(), StoreError> {
         let id = self.id.clone();
         self.inner
-            .set_status(&id, status.as_str(), reason.map(str::to_string), now())
+            .set_status(
+                &id,
+                status.as_str(),
+                reason.map(str::to_string),
+                None,
+                now(),
+            )
+            .await
+    }
+
+    /// Marks the connection as needing a reconnect, and why (see
+    /// [`Store::needs_reconnect`]).
+    pub async fn needs_reconnect(
+        &mut self,
+        reason: &str,
+        cause: ReconnectCause,
+    ) -> Result<(), StoreError> {
+        let id = self.id.clone();
+        self.inner
+            .set_status(
+                &id,
+                ConnectionStatus::NeedsReconnect.as_str(),
+                Some(reason.to_string()),
+                Some(cause.as_str()),
+                now(),
+            )
             .await
     }
 

@@ -67,6 +67,7 @@ contract!(
     tenants_keep_their_keys_by_hash_and_their_connections_apart,
     a_connect_session_is_used_once_whichever_host_uses_it,
     an_identity_code_is_taken_once_by_its_tenant_only,
+    platform_events_are_queued_with_the_change_that_makes_them_once,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -1334,6 +1335,132 @@ async fn an_identity_code_is_taken_once_by_its_tenant_only(place: Place) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn platform_events_are_queued_with_the_change_that_makes_them_once(place: Place) {
+    use credential_store::{ConnectionStatus, ReconnectCause};
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let kinds = |events: Vec<credential_store::PlatformEventRecord>| {
+        let mut kinds: Vec<String> = events.into_iter().map(|e| e.kind).collect();
+        kinds.reverse();
+        kinds
+    };
+    // Before a webhook is set, nothing is queued.
+    let quiet = a.create_connection(&new_connection()).await.unwrap().id;
+    a.set_status(&quiet, ConnectionStatus::Connected, None)
+        .await
+        .unwrap();
+    assert!(a.platform_events(None, 10).await.unwrap().is_empty());
+
+    let signing = a
+        .set_tenant_webhook(None, "https://platform.example/hooks")
+        .await
+        .unwrap();
+    assert!(signing.expose_secret().starts_with("whsec_"));
+    let id = served_subscription(&a, None).await;
+    let connection = a.subscription(&id).await.unwrap().connection_id;
+    // A sign-in in progress changes the status unannounced, then announces.
+    a.set_status_unannounced(&connection, ConnectionStatus::Connected, None)
+        .await
+        .unwrap();
+    a.announce(&connection, "connection.created").await.unwrap();
+    // Two hosts notice the same broken connection: one event.
+    let (one, two) = tokio::join!(
+        a.needs_reconnect(&connection, "refused", ReconnectCause::RefreshRefused),
+        b.needs_reconnect(&connection, "refused", ReconnectCause::RefreshRefused),
+    );
+    one.unwrap();
+    two.unwrap();
+    // A dead letter, settled dead twice: one event.
+    a.finish_poll(&id, "host-a", &events(&["1"]), "1", 0, i64::MAX)
+        .await
+        .ok();
+    a.claim_poll("host-a", Duration::from_secs(30))
+        .await
+        .unwrap();
+    a.finish_poll(&id, "host-a", &events(&["1"]), "1", 0, i64::MAX)
+        .await
+        .unwrap();
+    let dead = DeliveryOutcome::Dead {
+        error: "status 500".into(),
+    };
+    a.settle_delivery(&id, "1", &dead).await.unwrap();
+    b.settle_delivery(&id, "1", &dead).await.unwrap();
+    a.delete_connection(&connection).await.unwrap();
+
+    assert_eq!(
+        kinds(b.platform_events(None, 10).await.unwrap()),
+        [
+            "connection.created",
+            "connection.needs_reconnect",
+            "subscription.dead_letter",
+            "connection.deleted"
+        ]
+    );
+    let events = b.platform_events(None, 10).await.unwrap();
+    let payload = |kind: &str| -> serde_json::Value {
+        serde_json::from_str(&events.iter().find(|e| e.kind == kind).unwrap().payload).unwrap()
+    };
+    assert_eq!(
+        payload("connection.needs_reconnect")["data"]["cause"],
+        "refresh_refused"
+    );
+    assert_eq!(
+        payload("subscription.dead_letter")["data"]["subscription"]["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        payload("subscription.dead_letter")["data"]["error"],
+        "status 500"
+    );
+    assert_eq!(
+        payload("connection.deleted")["data"]["connection"]["id"],
+        connection.as_str()
+    );
+
+    // Each is claimed by one host, with the webhook's key, and settles.
+    let claim = Duration::from_secs(30);
+    let (mine, theirs) = tokio::join!(
+        a.claim_platform_events("host-a", claim, 10),
+        b.claim_platform_events("host-b", claim, 10)
+    );
+    let (mine, theirs) = (mine.unwrap(), theirs.unwrap());
+    assert_eq!(mine.len() + theirs.len(), 4);
+    let claimed = mine.iter().chain(&theirs).next().unwrap();
+    assert_eq!(claimed.url, "https://platform.example/hooks");
+    assert_eq!(
+        claimed.signing_secret.expose_secret(),
+        signing.expose_secret()
+    );
+    for c in mine.iter().chain(&theirs) {
+        a.settle_platform_event(&c.event.id, &DeliveryOutcome::Delivered)
+            .await
+            .unwrap();
+    }
+    assert!(
+        a.claim_platform_events("host-a", claim, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        b.platform_events(None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.status == DeliveryStatus::Delivered)
+    );
+    // Another tenant's list is its own.
+    let acme = a.create_tenant("Acme").await.unwrap();
+    assert!(
+        a.platform_events(Some(&acme.id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(a.delete_tenant_webhook(None).await.unwrap());
+    assert!(a.tenant_webhook(None).await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -53,6 +53,13 @@ pub fn router(state: Shared) -> Router<Shared> {
         )
         .route("/connect-sessions", post(super::connect::create_session))
         .route("/usage", get(super::usage::usage))
+        .route(
+            "/webhook",
+            get(super::events::show_webhook)
+                .put(super::events::set_webhook)
+                .delete(super::events::delete_webhook),
+        )
+        .route("/events", get(super::events::list_events))
         .route("/tenants/{id}/usage", get(super::usage::tenant_usage))
         .route(
             "/tenants/{id}/api-keys",

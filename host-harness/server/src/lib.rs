@@ -20,6 +20,7 @@
 
 mod api;
 mod connect;
+mod events;
 mod pages;
 mod schema_form;
 mod security;
@@ -298,6 +299,19 @@ pub async fn serve(
                     }
                 }
             }
+        });
+    }
+    {
+        // Every server sends platform events, with or without triggers.
+        let events = state.clone();
+        let runner = state.config.triggers.clone().unwrap_or_default();
+        runners.spawn(async move {
+            host_triggers::platform_events::run_platform_events(
+                events.manager.store(),
+                &runner,
+                &events.config.targets,
+            )
+            .await
         });
     }
     if let Some(runner) = state.config.triggers.clone() {

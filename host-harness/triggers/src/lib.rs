@@ -10,6 +10,7 @@
 //! already exists and hands nothing on, so a workflow starts with what
 //! happens next.
 
+pub mod platform_events;
 pub mod push;
 pub mod runner;
 pub mod signature;

@@ -172,17 +172,8 @@ pub async fn run_deliveries(
     config: &RunnerConfig,
     targets: &TargetGuard,
 ) {
-    let http = HostHttp::new(
-        host_core::Routes::default(),
-        HttpTimeouts {
-            connect: config.delivery_timeout,
-            first_byte: config.delivery_timeout,
-            between_bytes: config.delivery_timeout,
-        },
-    )
-    .with_transport(Arc::new(Transport::for_user_urls(targets.clone())));
     let deliveries = Deliveries {
-        http,
+        http: delivery_client(targets, config.delivery_timeout),
         targets: targets.clone(),
     };
     let claim = config.delivery_timeout * 3;
@@ -266,20 +257,7 @@ async fn deliver(
     let store = manager.store();
     let result = send(manager, deliveries, claimed).await;
     let attempt = d.attempts + 1;
-    let outcome = match result {
-        Ok(()) => DeliveryOutcome::Delivered,
-        Err(error) if attempt >= config.attempts => DeliveryOutcome::Dead { error },
-        Err(error) => {
-            let backoff = config
-                .first_backoff
-                .saturating_mul(1 << (attempt - 1).min(20))
-                .min(config.max_backoff);
-            DeliveryOutcome::Retry {
-                at: now() + backoff.as_secs().max(1) as i64,
-                error,
-            }
-        }
-    };
+    let outcome = outcome_of(config, attempt, result);
     match &outcome {
         DeliveryOutcome::Delivered => {
             tracing::info!(subscription = %d.subscription_id, event = %d.event_id, "delivered")
@@ -298,6 +276,79 @@ async fn deliver(
         tracing::error!(error = %e, "cannot record a delivery's outcome");
     }
     !matches!(outcome, DeliveryOutcome::Retry { .. })
+}
+
+/// How attempt number `attempt` at a delivery ended: delivered, to be
+/// retried after a backoff that doubles each time, or, after the last
+/// attempt, dead.
+pub(crate) fn outcome_of(
+    config: &RunnerConfig,
+    attempt: u32,
+    result: Result<(), String>,
+) -> DeliveryOutcome {
+    match result {
+        Ok(()) => DeliveryOutcome::Delivered,
+        Err(error) if attempt >= config.attempts => DeliveryOutcome::Dead { error },
+        Err(error) => {
+            let backoff = config
+                .first_backoff
+                .saturating_mul(1 << (attempt - 1).min(20))
+                .min(config.max_backoff);
+            DeliveryOutcome::Retry {
+                at: now() + backoff.as_secs().max(1) as i64,
+                error,
+            }
+        }
+    }
+}
+
+/// The client deliveries leave through: its transport held to `targets`
+/// (each name resolved and checked as the connection is made), no
+/// redirect followed, `timeout` for every wait.
+pub(crate) fn delivery_client(targets: &TargetGuard, timeout: Duration) -> HostHttp {
+    HostHttp::new(
+        host_core::Routes::default(),
+        HttpTimeouts {
+            connect: timeout,
+            first_byte: timeout,
+            between_bytes: timeout,
+        },
+    )
+    .with_transport(Arc::new(Transport::for_user_urls(targets.clone())))
+}
+
+/// POSTs a signed JSON `body` to `url` with `headers`; an error says why
+/// the receiver did not take it.
+pub(crate) async fn post_signed(
+    http: &HostHttp,
+    url: &str,
+    headers: &[(&str, String)],
+    key: Option<&[u8]>,
+    body: Vec<u8>,
+) -> Result<(), String> {
+    let mut request =
+        http::Request::post(url).header(http::header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    if let Some(key) = key {
+        request = request.header(SIGNATURE_HEADER, sign(key, now(), &body));
+    }
+    let request = request
+        .body(body)
+        .map_err(|_| format!("`{url}` is not a URL"))?;
+    let response = http.send(request).await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else if status.is_redirection() {
+        Err(format!(
+            "the receiver answered {} (a redirect, which is not followed: give the final URL)",
+            status.as_u16()
+        ))
+    } else {
+        Err(format!("the receiver answered {}", status.as_u16()))
+    }
 }
 
 /// POSTs the event to its URL, signed; an error says why it did not take.
@@ -329,38 +380,21 @@ async fn send(
     })
     .to_string()
     .into_bytes();
-    let mut request = http::Request::post(&claimed.target_url)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header("x-host-harness-event-id", &d.event_id)
-        .header("x-host-harness-subscription", &d.subscription_id)
-        .header("x-host-harness-attempt", (d.attempts + 1).to_string());
-    if let Some(key) = store
+    let key = store
         .signing_secret(&d.subscription_id)
         .await
-        .map_err(|e| e.to_string())?
-    {
-        request = request.header(
-            SIGNATURE_HEADER,
-            sign(key.expose_secret().as_bytes(), now(), &body),
-        );
-    }
-    let request = request
-        .body(body)
-        .map_err(|_| format!("`{}` is not a URL", claimed.target_url))?;
-    let response = deliveries
-        .http
-        .send(request)
-        .await
         .map_err(|e| e.to_string())?;
-    let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else if status.is_redirection() {
-        Err(format!(
-            "the receiver answered {} (a redirect, which is not followed: give the final URL)",
-            status.as_u16()
-        ))
-    } else {
-        Err(format!("the receiver answered {}", status.as_u16()))
-    }
+    let headers = [
+        ("x-host-harness-event-id", d.event_id.clone()),
+        ("x-host-harness-subscription", d.subscription_id.clone()),
+        ("x-host-harness-attempt", (d.attempts + 1).to_string()),
+    ];
+    post_signed(
+        &deliveries.http,
+        &claimed.target_url,
+        &headers,
+        key.as_ref().map(|k| k.expose_secret().as_bytes()),
+        body,
+    )
+    .await
 }

@@ -71,6 +71,129 @@ pub(crate) struct RawTenant {
     pub created_at: i64,
 }
 
+/// A platform event, as the outbox keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct RawTenantEvent {
+    pub id: String,
+    /// '' for the default tenant.
+    pub tenant_id: String,
+    pub kind: String,
+    /// The JSON the tenant's webhook receives.
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub settled_at: Option<i64>,
+}
+
+/// What a platform event says of its connection, read in the step that
+/// changes it.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionSnapshot {
+    pub tenant_id: Option<String>,
+    pub name: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    /// JSON: `id`, `organization`, `tags`.
+    pub end_user: Option<String>,
+}
+
+/// The columns a [`ConnectionSnapshot`] is read from, in its order.
+pub(crate) const SNAPSHOT_COLUMNS: &str =
+    "tenant_id, name, status, status_reason, account_id, account_name, end_user";
+
+/// The platform event a change of a connection's status makes, if any: a
+/// first connect is `created`; a connection that worked and stops is
+/// `needs_reconnect` or `revoked`; one that never worked (a failed first
+/// sign-in) makes none.
+pub(crate) fn transition_event(old: &str, new: &str) -> Option<&'static str> {
+    match (old, new) {
+        (old, new) if old == new => None,
+        ("pending", "connected") => Some("connection.created"),
+        (_, "connected") => Some("connection.reconnected"),
+        ("pending", _) => None,
+        (_, "needs_reconnect") => Some("connection.needs_reconnect"),
+        (_, "revoked") => Some("connection.revoked"),
+        _ => None,
+    }
+}
+
+/// A platform event of connection `id` as its tenant's webhook receives
+/// it: `{"id", "type", "created_at", "data": {"connection": {…}, …extra}}`.
+pub(crate) fn platform_event(
+    kind: &str,
+    id: &str,
+    snapshot: &ConnectionSnapshot,
+    extra: serde_json::Map<String, serde_json::Value>,
+    now: i64,
+) -> RawTenantEvent {
+    let end_user: serde_json::Value = snapshot
+        .end_user
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    // Ids sort as the events were made (to the millisecond), so a tenant's
+    // events are listed and sent in the order they happened.
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let event_id = format!("evt_{millis:013}{}", crate::store::random_suffix());
+    let mut data = serde_json::Map::new();
+    data.insert(
+        "connection".into(),
+        serde_json::json!({
+            "id": id,
+            "name": snapshot.name,
+            "status": snapshot.status,
+            "reason": snapshot.status_reason,
+            "account_id": snapshot.account_id,
+            "account": snapshot.account_name,
+            "end_user": end_user.get("id"),
+            "organization": end_user.get("organization"),
+            "tags": end_user.get("tags"),
+        }),
+    );
+    data.extend(extra);
+    RawTenantEvent {
+        id: event_id.clone(),
+        tenant_id: snapshot.tenant_id.clone().unwrap_or_default(),
+        kind: kind.to_string(),
+        payload: serde_json::json!({
+            "id": event_id,
+            "type": kind,
+            "created_at": now,
+            "data": data,
+        })
+        .to_string(),
+        status: "pending".into(),
+        attempts: 0,
+        last_error: None,
+        created_at: now,
+        settled_at: None,
+    }
+}
+
+/// What a dead letter's platform event adds to its connection.
+pub(crate) fn dead_letter_extra(
+    subscription_id: &str,
+    trigger: &str,
+    event_id: &str,
+    error: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        "subscription".into(),
+        serde_json::json!({"id": subscription_id, "trigger": trigger}),
+    );
+    extra.insert("event_id".into(), event_id.into());
+    extra.insert("error".into(), error.into());
+    extra
+}
+
 /// Ledger rows of one tenant, day, connection and operation.
 #[derive(Debug, Clone)]
 pub(crate) struct RawUsage {
@@ -130,6 +253,11 @@ pub(crate) enum ConnectionUpdate {
     Status {
         status: &'static str,
         reason: Option<String>,
+        /// Why, in a word the platform's events carry (`refresh_refused`).
+        cause: Option<&'static str>,
+        /// Make no platform event of the change (a sign-in in progress
+        /// announces its outcome itself).
+        quiet: bool,
     },
 }
 
@@ -231,7 +359,8 @@ pub(crate) trait Backend: Send + Sync {
     /// False when there is no such connection.
     async fn update_connection(&self, id: &str, update: ConnectionUpdate, now: i64)
     -> Result<bool>;
-    async fn delete_connection(&self, id: &str) -> Result<bool>;
+    /// Deletes the connection, queuing `connection.deleted` for its tenant.
+    async fn delete_connection(&self, id: &str, now: i64) -> Result<bool>;
 
     async fn tokens(&self, id: &str) -> Result<Option<RawTokens>>;
     /// Writes the tokens if their version is still `expected` (`None`: no
@@ -396,6 +525,35 @@ pub(crate) trait Backend: Send + Sync {
         revoked_at: Option<i64>,
         expires_at: Option<i64>,
     ) -> Result<bool>;
+    /// Queues platform event `kind` of connection `id` for its tenant, as
+    /// the connection is now; false when there is no connection.
+    async fn announce(&self, id: &str, kind: &str, now: i64) -> Result<bool>;
+    /// Sets a tenant's webhook ('' for the default tenant), replacing any.
+    async fn set_tenant_webhook(
+        &self,
+        tenant_id: &str,
+        url: &str,
+        signing_secret: Vec<u8>,
+        now: i64,
+    ) -> Result<()>;
+    /// A tenant's webhook: its URL, sealed key and creation time.
+    async fn tenant_webhook(&self, tenant_id: &str) -> Result<Option<(String, Vec<u8>, i64)>>;
+    /// False when the tenant had none.
+    async fn delete_tenant_webhook(&self, tenant_id: &str) -> Result<bool>;
+    /// Takes up to `limit` due platform events of tenants with a webhook
+    /// that no live host holds; `host` holds them until `claimed_until`.
+    /// With each, its tenant's webhook URL and sealed key.
+    async fn claim_tenant_events(
+        &self,
+        host: &str,
+        now: i64,
+        claimed_until: i64,
+        limit: i64,
+    ) -> Result<Vec<(RawTenantEvent, String, Vec<u8>)>>;
+    /// Records how an attempt at a platform event ended.
+    async fn settle_tenant_event(&self, id: &str, settlement: Settlement, now: i64) -> Result<()>;
+    /// A tenant's platform events, newest first, at most `limit`.
+    async fn tenant_events(&self, tenant_id: &str, limit: i64) -> Result<Vec<RawTenantEvent>>;
     /// Adds `amounts` (by unit) to the ledger's rows of one tenant ('' for
     /// the default), day, connection and operation, all at once.
     async fn add_usage(&self, entry: RawUsage) -> Result<()>;
@@ -471,6 +629,7 @@ pub(crate) trait LeaseBackend: Send {
         id: &str,
         status: &'static str,
         reason: Option<String>,
+        cause: Option<&'static str>,
         now: i64,
     ) -> Result<()>;
     /// Makes every write durable and releases the lease.

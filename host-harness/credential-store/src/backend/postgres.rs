@@ -14,9 +14,10 @@
 //! the transaction past the lease's `hold`; a waiter gives up after `wait`.
 
 use super::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
-    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawUsage, RawValue,
-    RawWebhook, Result, Settlement,
+    Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey,
+    RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant,
+    RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Result, SNAPSHOT_COLUMNS,
+    Settlement, dead_letter_extra, platform_event, transition_event,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -262,6 +263,112 @@ fn is(e: &tokio_postgres::Error, state: &SqlState) -> bool {
 }
 
 const TOKEN_COLUMNS: &str = "access_token, access_expires_at, access_issued_at, refresh_token, token_secret, scope, version";
+
+/// What platform events say of connection `id`, if it exists, its row
+/// locked until the caller's transaction ends, so that of two hosts
+/// changing it at once the second sees the first's change.
+async fn snapshot(
+    db: &(impl tokio_postgres::GenericClient + Sync),
+    id: &str,
+) -> Result<Option<ConnectionSnapshot>> {
+    let row = db
+        .query_opt(
+            &format!("SELECT {SNAPSHOT_COLUMNS} FROM connections WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|r| ConnectionSnapshot {
+        tenant_id: r.get(0),
+        name: r.get(1),
+        status: r.get(2),
+        status_reason: r.get(3),
+        account_id: r.get(4),
+        account_name: r.get(5),
+        end_user: r.get(6),
+    }))
+}
+
+/// Queues a platform event of connection `id` when its tenant has a
+/// webhook, inside the caller's transaction, beside the change.
+async fn queue_platform_event(
+    db: &(impl tokio_postgres::GenericClient + Sync),
+    kind: &str,
+    id: &str,
+    snapshot: &ConnectionSnapshot,
+    extra: serde_json::Map<String, serde_json::Value>,
+    now: i64,
+) -> Result<()> {
+    let tenant = snapshot.tenant_id.clone().unwrap_or_default();
+    let listening = db
+        .query_opt(
+            "SELECT 1 FROM tenant_webhooks WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await?
+        .is_some();
+    if !listening {
+        return Ok(());
+    }
+    let e = platform_event(kind, id, snapshot, extra, now);
+    db.execute(
+        "INSERT INTO tenant_events (id, tenant_id, kind, payload, status, attempts, next_attempt_at,
+             claimed_by, claimed_until, last_error, created_at, settled_at)
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, NULL, 0, NULL, $5, NULL)",
+        &[&e.id, &e.tenant_id, &e.kind, &e.payload, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets the connection's status, queuing the platform event the change
+/// makes, in the caller's transaction; false when there is no connection.
+async fn transition(
+    db: &(impl tokio_postgres::GenericClient + Sync),
+    id: &str,
+    status: &str,
+    reason: Option<&str>,
+    cause: Option<&str>,
+    quiet: bool,
+    now: i64,
+) -> Result<bool> {
+    let Some(before) = snapshot(db, id).await? else {
+        return Ok(false);
+    };
+    db.execute(
+        "UPDATE connections SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1",
+        &[&id, &status, &reason, &now],
+    )
+    .await?;
+    if let Some(kind) = transition_event(&before.status, status).filter(|_| !quiet) {
+        let after = ConnectionSnapshot {
+            status: status.to_string(),
+            status_reason: reason.map(str::to_string),
+            ..before
+        };
+        let mut extra = serde_json::Map::new();
+        if let Some(cause) = cause {
+            extra.insert("cause".into(), cause.into());
+        }
+        queue_platform_event(db, kind, id, &after, extra, now).await?;
+    }
+    Ok(true)
+}
+
+const TENANT_EVENT_COLUMNS: &str = "e.id, e.tenant_id, e.kind, e.payload, e.status, e.attempts, e.last_error, e.created_at, e.settled_at";
+
+fn tenant_event_row(r: &Row) -> RawTenantEvent {
+    RawTenantEvent {
+        id: r.get(0),
+        tenant_id: r.get(1),
+        kind: r.get(2),
+        payload: r.get(3),
+        status: r.get(4),
+        attempts: r.get(5),
+        last_error: r.get(6),
+        created_at: r.get(7),
+        settled_at: r.get(8),
+    }
+}
 
 fn tokens_row(r: &Row) -> RawTokens {
     RawTokens {
@@ -579,23 +686,44 @@ impl Backend for Postgres {
                 )
                 .await?
             }
-            ConnectionUpdate::Status { status, reason } => {
-                db.execute(
-                    "UPDATE connections SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1",
-                    &[&id, &status, &reason, &now],
-                )
-                .await?
+            ConnectionUpdate::Status {
+                status,
+                reason,
+                cause,
+                quiet,
+            } => {
+                let mut db = db;
+                let tx = db.transaction().await?;
+                let found = transition(&*tx, id, status, reason.as_deref(), cause, quiet, now).await?;
+                tx.commit().await?;
+                return Ok(found);
             }
         };
         Ok(changed > 0)
     }
 
-    async fn delete_connection(&self, id: &str) -> Result<bool> {
-        let db = self.client().await?;
-        Ok(db
+    async fn delete_connection(&self, id: &str, now: i64) -> Result<bool> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        if let Some(before) = snapshot(&*tx, id).await?
+            && before.status != "pending"
+        {
+            queue_platform_event(
+                &*tx,
+                "connection.deleted",
+                id,
+                &before,
+                Default::default(),
+                now,
+            )
+            .await?;
+        }
+        let deleted = tx
             .execute("DELETE FROM connections WHERE id = $1", &[&id])
             .await?
-            > 0)
+            > 0;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn tokens(&self, id: &str) -> Result<Option<RawTokens>> {
@@ -1336,6 +1464,117 @@ impl Backend for Postgres {
         Ok(changed > 0)
     }
 
+    async fn announce(&self, id: &str, kind: &str, now: i64) -> Result<bool> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        let Some(now_as) = snapshot(&*tx, id).await? else {
+            return Ok(false);
+        };
+        queue_platform_event(&*tx, kind, id, &now_as, Default::default(), now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_tenant_webhook(
+        &self,
+        tenant_id: &str,
+        url: &str,
+        signing_secret: Vec<u8>,
+        now: i64,
+    ) -> Result<()> {
+        let db = self.client().await?;
+        db.execute(
+            "INSERT INTO tenant_webhooks (tenant_id, url, signing_secret, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant_id) DO UPDATE
+             SET url = excluded.url, signing_secret = excluded.signing_secret, created_at = excluded.created_at",
+            &[&tenant_id, &url, &signing_secret, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn tenant_webhook(&self, tenant_id: &str) -> Result<Option<(String, Vec<u8>, i64)>> {
+        let db = self.client().await?;
+        let row = db
+            .query_opt(
+                "SELECT url, signing_secret, created_at FROM tenant_webhooks WHERE tenant_id = $1",
+                &[&tenant_id],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    async fn delete_tenant_webhook(&self, tenant_id: &str) -> Result<bool> {
+        let db = self.client().await?;
+        Ok(db
+            .execute(
+                "DELETE FROM tenant_webhooks WHERE tenant_id = $1",
+                &[&tenant_id],
+            )
+            .await?
+            > 0)
+    }
+
+    async fn claim_tenant_events(
+        &self,
+        host: &str,
+        now: i64,
+        claimed_until: i64,
+        limit: i64,
+    ) -> Result<Vec<(RawTenantEvent, String, Vec<u8>)>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                &format!(
+                    "WITH due AS (
+                         SELECT e.id FROM tenant_events e
+                         JOIN tenant_webhooks w ON w.tenant_id = e.tenant_id
+                         WHERE e.status = 'pending' AND e.next_attempt_at <= $2 AND e.claimed_until <= $2
+                         ORDER BY e.created_at, e.id LIMIT $4
+                         FOR UPDATE OF e SKIP LOCKED)
+                     UPDATE tenant_events e SET claimed_by = $1, claimed_until = $3
+                     FROM due, tenant_webhooks w
+                     WHERE e.id = due.id AND w.tenant_id = e.tenant_id
+                     RETURNING {TENANT_EVENT_COLUMNS}, w.url, w.signing_secret"
+                ),
+                &[&host, &now, &claimed_until, &limit],
+            )
+            .await?;
+        let mut claimed: Vec<(RawTenantEvent, String, Vec<u8>)> = rows
+            .iter()
+            .map(|r| (tenant_event_row(r), r.get(9), r.get(10)))
+            .collect();
+        claimed.sort_by(|a, b| (a.0.created_at, &a.0.id).cmp(&(b.0.created_at, &b.0.id)));
+        Ok(claimed)
+    }
+
+    async fn settle_tenant_event(&self, id: &str, settlement: Settlement, now: i64) -> Result<()> {
+        let db = self.client().await?;
+        let (status, next, error, settled) = settlement.columns(now);
+        db.execute(
+            "UPDATE tenant_events SET status = $2, attempts = attempts + 1, next_attempt_at = $3,
+                 last_error = coalesce($4, last_error), settled_at = $5, claimed_by = NULL, claimed_until = 0
+             WHERE id = $1",
+            &[&id, &status, &next, &error, &settled],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn tenant_events(&self, tenant_id: &str, limit: i64) -> Result<Vec<RawTenantEvent>> {
+        let db = self.client().await?;
+        let rows = db
+            .query(
+                &format!(
+                    "SELECT {TENANT_EVENT_COLUMNS} FROM tenant_events e WHERE e.tenant_id = $1
+                     ORDER BY e.created_at DESC, e.id DESC LIMIT $2"
+                ),
+                &[&tenant_id, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(tenant_event_row).collect())
+    }
+
     async fn add_usage(&self, entry: RawUsage) -> Result<()> {
         let mut db = self.client().await?;
         let tx = db.transaction().await?;
@@ -1421,15 +1660,42 @@ impl Backend for Postgres {
         settlement: Settlement,
         now: i64,
     ) -> Result<()> {
-        let db = self.client().await?;
+        let mut db = self.client().await?;
         let (status, next, error, settled) = settlement.columns(now);
-        db.execute(
-            "UPDATE trigger_deliveries SET status = $3, attempts = attempts + 1, next_attempt_at = $4,
-                 last_error = coalesce($5, last_error), settled_at = $6, claimed_by = NULL, claimed_until = 0
-             WHERE subscription_id = $1 AND event_id = $2",
-            &[&subscription_id, &event_id, &status, &next, &error, &settled],
-        )
-        .await?;
+        let tx = db.transaction().await?;
+        let changed = tx
+            .execute(
+                "UPDATE trigger_deliveries SET status = $3, attempts = attempts + 1, next_attempt_at = $4,
+                     last_error = coalesce($5, last_error), settled_at = $6, claimed_by = NULL, claimed_until = 0
+                 WHERE subscription_id = $1 AND event_id = $2 AND status <> 'dead'",
+                &[&subscription_id, &event_id, &status, &next, &error, &settled],
+            )
+            .await?;
+        if changed > 0 && status == "dead" {
+            let found = tx
+                .query_opt(
+                    "SELECT connection_id, trigger_id FROM trigger_subscriptions WHERE id = $1",
+                    &[&subscription_id],
+                )
+                .await?;
+            if let Some(row) = found {
+                let (connection, trigger): (String, String) = (row.get(0), row.get(1));
+                if let Some(snapshot) = snapshot(&*tx, &connection).await? {
+                    let extra =
+                        dead_letter_extra(subscription_id, &trigger, event_id, error.as_deref());
+                    queue_platform_event(
+                        &*tx,
+                        "subscription.dead_letter",
+                        &connection,
+                        &snapshot,
+                        extra,
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1625,16 +1891,20 @@ impl LeaseBackend for PostgresLease {
         id: &str,
         status: &'static str,
         reason: Option<String>,
+        cause: Option<&'static str>,
         now: i64,
     ) -> Result<()> {
-        let changed = self
-            .client
-            .execute(
-                "UPDATE connections SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1",
-                &[&id, &status, &reason, &now],
-            )
-            .await?;
-        if changed == 0 {
+        if !transition(
+            &self.client,
+            id,
+            status,
+            reason.as_deref(),
+            cause,
+            false,
+            now,
+        )
+        .await?
+        {
             return Err(StoreError::NoSuchConnection(id.to_string()));
         }
         Ok(())

@@ -14,9 +14,10 @@
 //! wait (up to [`BUSY_TIMEOUT`]); reads go on.
 
 use super::{
-    Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
-    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTokens, RawUsage, RawValue,
-    RawWebhook, Result, Settlement,
+    Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey,
+    RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant,
+    RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Result, SNAPSHOT_COLUMNS,
+    Settlement, dead_letter_extra, platform_event, transition_event,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -410,17 +411,84 @@ fn subscription_exists(db: &Connection, id: &str) -> Result<bool> {
         .is_some())
 }
 
-fn set_status(
+/// What platform events say of connection `id`, if it exists.
+fn snapshot(db: &Connection, id: &str) -> Result<Option<ConnectionSnapshot>> {
+    Ok(db
+        .prepare_cached(&format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM connections WHERE id = ?1"
+        ))?
+        .query_row(params![id], |r| {
+            Ok(ConnectionSnapshot {
+                tenant_id: r.get(0)?,
+                name: r.get(1)?,
+                status: r.get(2)?,
+                status_reason: r.get(3)?,
+                account_id: r.get(4)?,
+                account_name: r.get(5)?,
+                end_user: r.get(6)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Queues a platform event of connection `id` when its tenant has a
+/// webhook. Runs inside the caller's transaction, beside the change.
+fn queue_platform_event(
+    db: &Connection,
+    kind: &str,
+    id: &str,
+    snapshot: &ConnectionSnapshot,
+    extra: serde_json::Map<String, serde_json::Value>,
+    now: i64,
+) -> Result<()> {
+    let tenant = snapshot.tenant_id.clone().unwrap_or_default();
+    let listening: bool = db
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tenant_webhooks WHERE tenant_id = ?1)")?
+        .query_row(params![tenant], |r| r.get(0))?;
+    if !listening {
+        return Ok(());
+    }
+    let e = platform_event(kind, id, snapshot, extra, now);
+    db.execute(
+        "INSERT INTO tenant_events (id, tenant_id, kind, payload, status, attempts, next_attempt_at,
+             claimed_by, claimed_until, last_error, created_at, settled_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, NULL, 0, NULL, ?5, NULL)",
+        params![e.id, e.tenant_id, e.kind, e.payload, now],
+    )?;
+    Ok(())
+}
+
+/// Sets the connection's status, queuing the platform event the change
+/// makes, in the caller's transaction; false when there is no connection.
+fn transition(
     db: &Connection,
     id: &str,
     status: &str,
     reason: Option<&str>,
+    cause: Option<&str>,
+    quiet: bool,
     now: i64,
 ) -> Result<bool> {
-    Ok(db.execute(
+    let Some(before) = snapshot(db, id)? else {
+        return Ok(false);
+    };
+    db.execute(
         "UPDATE connections SET status = ?2, status_reason = ?3, updated_at = ?4 WHERE id = ?1",
         params![id, status, reason, now],
-    )? > 0)
+    )?;
+    if let Some(kind) = transition_event(&before.status, status).filter(|_| !quiet) {
+        let after = ConnectionSnapshot {
+            status: status.to_string(),
+            status_reason: reason.map(str::to_string),
+            ..before
+        };
+        let mut extra = serde_json::Map::new();
+        if let Some(cause) = cause {
+            extra.insert("cause".into(), cause.into());
+        }
+        queue_platform_event(db, kind, id, &after, extra, now)?;
+    }
+    Ok(true)
 }
 
 const SUBSCRIPTION_COLUMNS: &str = "id, connection_id, trigger_id, configuration, delivery, cursor, cursor_version, destination, target_url, interval_secs, next_poll_at, created_at, updated_at";
@@ -729,8 +797,16 @@ impl Backend for Sqlite {
                     "UPDATE connections SET account_id = ?2, account_name = ?3, granted_scopes = ?4, updated_at = ?5, account_facts = ?6 WHERE id = ?1",
                     params![id, account_id, account_name, granted_scopes, now, account_facts],
                 )?,
-                ConnectionUpdate::Status { status, reason } => {
-                    return set_status(db, &id, status, reason.as_deref(), now);
+                ConnectionUpdate::Status {
+                    status,
+                    reason,
+                    cause,
+                    quiet,
+                } => {
+                    let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let found = transition(&tx, &id, status, reason.as_deref(), cause, quiet, now)?;
+                    tx.commit()?;
+                    return Ok(found);
                 }
             };
             Ok(changed > 0)
@@ -738,10 +814,25 @@ impl Backend for Sqlite {
         .await
     }
 
-    async fn delete_connection(&self, id: &str) -> Result<bool> {
+    async fn delete_connection(&self, id: &str, now: i64) -> Result<bool> {
         let id = id.to_owned();
         self.run(move |db| {
-            Ok(db.execute("DELETE FROM connections WHERE id = ?1", params![id])? > 0)
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if let Some(before) = snapshot(&tx, &id)?
+                && before.status != "pending"
+            {
+                queue_platform_event(
+                    &tx,
+                    "connection.deleted",
+                    &id,
+                    &before,
+                    Default::default(),
+                    now,
+                )?;
+            }
+            let deleted = tx.execute("DELETE FROM connections WHERE id = ?1", params![id])? > 0;
+            tx.commit()?;
+            Ok(deleted)
         })
         .await
     }
@@ -1478,6 +1569,128 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn announce(&self, id: &str, kind: &str, now: i64) -> Result<bool> {
+        let (id, kind) = (id.to_owned(), kind.to_owned());
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let Some(now_as) = snapshot(&tx, &id)? else {
+                return Ok(false);
+            };
+            queue_platform_event(&tx, &kind, &id, &now_as, Default::default(), now)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn set_tenant_webhook(
+        &self,
+        tenant_id: &str,
+        url: &str,
+        signing_secret: Vec<u8>,
+        now: i64,
+    ) -> Result<()> {
+        let (tenant_id, url) = (tenant_id.to_owned(), url.to_owned());
+        self.run(move |db| {
+            db.execute(
+                "INSERT INTO tenant_webhooks (tenant_id, url, signing_secret, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant_id) DO UPDATE
+                 SET url = excluded.url, signing_secret = excluded.signing_secret, created_at = excluded.created_at",
+                params![tenant_id, url, signing_secret, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn tenant_webhook(&self, tenant_id: &str) -> Result<Option<(String, Vec<u8>, i64)>> {
+        let tenant_id = tenant_id.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .prepare_cached(
+                    "SELECT url, signing_secret, created_at FROM tenant_webhooks WHERE tenant_id = ?1",
+                )?
+                .query_row(params![tenant_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn delete_tenant_webhook(&self, tenant_id: &str) -> Result<bool> {
+        let tenant_id = tenant_id.to_owned();
+        self.run(move |db| {
+            Ok(db.execute(
+                "DELETE FROM tenant_webhooks WHERE tenant_id = ?1",
+                params![tenant_id],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn claim_tenant_events(
+        &self,
+        host: &str,
+        now: i64,
+        claimed_until: i64,
+        limit: i64,
+    ) -> Result<Vec<(RawTenantEvent, String, Vec<u8>)>> {
+        let host = host.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let claimed: Vec<(RawTenantEvent, String, Vec<u8>)> = {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT {TENANT_EVENT_COLUMNS}, w.url, w.signing_secret
+                     FROM tenant_events e JOIN tenant_webhooks w ON w.tenant_id = e.tenant_id
+                     WHERE e.status = 'pending' AND e.next_attempt_at <= ?1 AND e.claimed_until <= ?1
+                     ORDER BY e.created_at, e.id LIMIT ?2"
+                ))?;
+                stmt.query_map(params![now, limit], |r| {
+                    Ok((tenant_event_row(r)?, r.get(9)?, r.get(10)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?
+            };
+            for (event, _, _) in &claimed {
+                tx.execute(
+                    "UPDATE tenant_events SET claimed_by = ?2, claimed_until = ?3 WHERE id = ?1",
+                    params![event.id, host, claimed_until],
+                )?;
+            }
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn settle_tenant_event(&self, id: &str, settlement: Settlement, now: i64) -> Result<()> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            let (status, next, error, settled) = settlement.columns(now);
+            db.execute(
+                "UPDATE tenant_events SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3,
+                     last_error = coalesce(?4, last_error), settled_at = ?5, claimed_by = NULL, claimed_until = 0
+                 WHERE id = ?1",
+                params![id, status, next, error, settled],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn tenant_events(&self, tenant_id: &str, limit: i64) -> Result<Vec<RawTenantEvent>> {
+        let tenant_id = tenant_id.to_owned();
+        self.run(move |db| {
+            let mut stmt = db.prepare_cached(&format!(
+                "SELECT {TENANT_EVENT_COLUMNS} FROM tenant_events e WHERE e.tenant_id = ?1
+                 ORDER BY e.created_at DESC, e.id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt
+                .query_map(params![tenant_id, limit], tenant_event_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
     async fn add_usage(&self, entry: RawUsage) -> Result<()> {
         self.run(move |db| {
             let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -1568,12 +1781,29 @@ impl Backend for Sqlite {
         let (sid, eid) = (subscription_id.to_owned(), event_id.to_owned());
         self.run(move |db| {
             let (status, next, error, settled) = settlement.columns(now);
-            db.execute(
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
                 "UPDATE trigger_deliveries SET status = ?3, attempts = attempts + 1, next_attempt_at = ?4,
                      last_error = coalesce(?5, last_error), settled_at = ?6, claimed_by = NULL, claimed_until = 0
-                 WHERE subscription_id = ?1 AND event_id = ?2",
+                 WHERE subscription_id = ?1 AND event_id = ?2 AND status <> 'dead'",
                 params![sid, eid, status, next, error, settled],
             )?;
+            if changed > 0 && status == "dead" {
+                let found: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT connection_id, trigger_id FROM trigger_subscriptions WHERE id = ?1",
+                        params![sid],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((connection, trigger)) = found
+                    && let Some(snapshot) = snapshot(&tx, &connection)?
+                {
+                    let extra = dead_letter_extra(&sid, &trigger, &eid, error.as_deref());
+                    queue_platform_event(&tx, "subscription.dead_letter", &connection, &snapshot, extra, now)?;
+                }
+            }
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -1794,11 +2024,12 @@ impl LeaseBackend for SqliteLease {
         id: &str,
         status: &'static str,
         reason: Option<String>,
+        cause: Option<&'static str>,
         now: i64,
     ) -> Result<()> {
         let id = id.to_owned();
         self.run(move |db| {
-            if set_status(db, &id, status, reason.as_deref(), now)? {
+            if transition(db, &id, status, reason.as_deref(), cause, false, now)? {
                 Ok(())
             } else {
                 Err(StoreError::NoSuchConnection(id))
@@ -1820,6 +2051,22 @@ fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTenant> {
         name: r.get(1)?,
         created_at: r.get(2)?,
         settings: r.get(3)?,
+    })
+}
+
+const TENANT_EVENT_COLUMNS: &str = "e.id, e.tenant_id, e.kind, e.payload, e.status, e.attempts, e.last_error, e.created_at, e.settled_at";
+
+fn tenant_event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTenantEvent> {
+    Ok(RawTenantEvent {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        kind: r.get(2)?,
+        payload: r.get(3)?,
+        status: r.get(4)?,
+        attempts: r.get(5)?,
+        last_error: r.get(6)?,
+        created_at: r.get(7)?,
+        settled_at: r.get(8)?,
     })
 }
 
