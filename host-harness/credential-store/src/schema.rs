@@ -285,6 +285,7 @@ CREATE TABLE tenant_webhooks (
 );
 CREATE TABLE tenant_events (
     id              TEXT PRIMARY KEY,
+    seq             INTEGER NOT NULL,
     tenant_id       TEXT NOT NULL,
     kind            TEXT NOT NULL,
     payload         TEXT NOT NULL,
@@ -298,7 +299,7 @@ CREATE TABLE tenant_events (
     settled_at      INTEGER
 );
 CREATE INDEX tenant_events_due ON tenant_events (status, next_attempt_at);
-CREATE INDEX tenant_events_by_tenant ON tenant_events (tenant_id, created_at);
+CREATE INDEX tenant_events_by_tenant ON tenant_events (tenant_id, seq);
 ",
     },
 ];

@@ -1578,7 +1578,10 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     rusqlite::Connection::open(place.path())
         .unwrap()
         .execute_batch(
-            "DROP TABLE api_keys; DROP TABLE tenants; DROP TABLE request_counts; DROP TABLE push_webhooks;
+            "DROP TABLE tenant_events; DROP TABLE tenant_webhooks; DROP TABLE usage_ledger;
+             DROP TABLE identity_codes; DROP TABLE connect_sessions; DROP INDEX connections_by_end_user;
+             ALTER TABLE connections DROP COLUMN end_user_id; ALTER TABLE connections DROP COLUMN end_user;
+             DROP TABLE api_keys; DROP TABLE tenants; DROP TABLE request_counts; DROP TABLE push_webhooks;
              DROP TABLE trigger_deliveries; DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
              DROP TABLE sessions; DROP TABLE sign_ins;
              ALTER TABLE tokens DROP COLUMN access_issued_at;
@@ -1616,5 +1619,5 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
         .unwrap();
     assert_eq!(store.connection(&id).await.unwrap().account_facts, facts);
     assert_eq!(store.connection(&id).await.unwrap().tenant_id, None);
-    place.assert_schema_version(7);
+    place.assert_schema_version(10);
 }

@@ -75,6 +75,8 @@ pub(crate) struct RawTenant {
 #[derive(Debug, Clone)]
 pub(crate) struct RawTenantEvent {
     pub id: String,
+    /// The order events were queued in (0 until the store numbers it).
+    pub seq: i64,
     /// '' for the default tenant.
     pub tenant_id: String,
     pub kind: String,
@@ -169,6 +171,7 @@ pub(crate) fn platform_event(
             "data": data,
         })
         .to_string(),
+        seq: 0,
         status: "pending".into(),
         attempts: 0,
         last_error: None,

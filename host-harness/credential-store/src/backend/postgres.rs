@@ -311,9 +311,10 @@ async fn queue_platform_event(
     }
     let e = platform_event(kind, id, snapshot, extra, now);
     db.execute(
-        "INSERT INTO tenant_events (id, tenant_id, kind, payload, status, attempts, next_attempt_at,
+        "INSERT INTO tenant_events (id, seq, tenant_id, kind, payload, status, attempts, next_attempt_at,
              claimed_by, claimed_until, last_error, created_at, settled_at)
-         VALUES ($1, $2, $3, $4, 'pending', 0, $5, NULL, 0, NULL, $5, NULL)",
+         VALUES ($1, (SELECT coalesce(max(seq), 0) + 1 FROM tenant_events), $2, $3, $4,
+                 'pending', 0, $5, NULL, 0, NULL, $5, NULL)",
         &[&e.id, &e.tenant_id, &e.kind, &e.payload, &now],
     )
     .await?;
@@ -354,7 +355,7 @@ async fn transition(
     Ok(true)
 }
 
-const TENANT_EVENT_COLUMNS: &str = "e.id, e.tenant_id, e.kind, e.payload, e.status, e.attempts, e.last_error, e.created_at, e.settled_at";
+const TENANT_EVENT_COLUMNS: &str = "e.id, e.tenant_id, e.kind, e.payload, e.status, e.attempts, e.last_error, e.created_at, e.settled_at, e.seq";
 
 fn tenant_event_row(r: &Row) -> RawTenantEvent {
     RawTenantEvent {
@@ -367,6 +368,7 @@ fn tenant_event_row(r: &Row) -> RawTenantEvent {
         last_error: r.get(6),
         created_at: r.get(7),
         settled_at: r.get(8),
+        seq: r.get(9),
     }
 }
 
@@ -1530,7 +1532,7 @@ impl Backend for Postgres {
                          SELECT e.id FROM tenant_events e
                          JOIN tenant_webhooks w ON w.tenant_id = e.tenant_id
                          WHERE e.status = 'pending' AND e.next_attempt_at <= $2 AND e.claimed_until <= $2
-                         ORDER BY e.created_at, e.id LIMIT $4
+                         ORDER BY e.seq LIMIT $4
                          FOR UPDATE OF e SKIP LOCKED)
                      UPDATE tenant_events e SET claimed_by = $1, claimed_until = $3
                      FROM due, tenant_webhooks w
@@ -1542,9 +1544,9 @@ impl Backend for Postgres {
             .await?;
         let mut claimed: Vec<(RawTenantEvent, String, Vec<u8>)> = rows
             .iter()
-            .map(|r| (tenant_event_row(r), r.get(9), r.get(10)))
+            .map(|r| (tenant_event_row(r), r.get(10), r.get(11)))
             .collect();
-        claimed.sort_by(|a, b| (a.0.created_at, &a.0.id).cmp(&(b.0.created_at, &b.0.id)));
+        claimed.sort_by_key(|(event, _, _)| event.seq);
         Ok(claimed)
     }
 
@@ -1567,7 +1569,7 @@ impl Backend for Postgres {
             .query(
                 &format!(
                     "SELECT {TENANT_EVENT_COLUMNS} FROM tenant_events e WHERE e.tenant_id = $1
-                     ORDER BY e.created_at DESC, e.id DESC LIMIT $2"
+                     ORDER BY e.seq DESC LIMIT $2"
                 ),
                 &[&tenant_id, &limit],
             )

@@ -450,9 +450,10 @@ fn queue_platform_event(
     }
     let e = platform_event(kind, id, snapshot, extra, now);
     db.execute(
-        "INSERT INTO tenant_events (id, tenant_id, kind, payload, status, attempts, next_attempt_at,
+        "INSERT INTO tenant_events (id, seq, tenant_id, kind, payload, status, attempts, next_attempt_at,
              claimed_by, claimed_until, last_error, created_at, settled_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, NULL, 0, NULL, ?5, NULL)",
+         VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM tenant_events), ?2, ?3, ?4,
+                 'pending', 0, ?5, NULL, 0, NULL, ?5, NULL)",
         params![e.id, e.tenant_id, e.kind, e.payload, now],
     )?;
     Ok(())
@@ -1642,10 +1643,10 @@ impl Backend for Sqlite {
                     "SELECT {TENANT_EVENT_COLUMNS}, w.url, w.signing_secret
                      FROM tenant_events e JOIN tenant_webhooks w ON w.tenant_id = e.tenant_id
                      WHERE e.status = 'pending' AND e.next_attempt_at <= ?1 AND e.claimed_until <= ?1
-                     ORDER BY e.created_at, e.id LIMIT ?2"
+                     ORDER BY e.seq LIMIT ?2"
                 ))?;
                 stmt.query_map(params![now, limit], |r| {
-                    Ok((tenant_event_row(r)?, r.get(9)?, r.get(10)?))
+                    Ok((tenant_event_row(r)?, r.get(10)?, r.get(11)?))
                 })?
                 .collect::<rusqlite::Result<_>>()?
             };
@@ -1681,7 +1682,7 @@ impl Backend for Sqlite {
         self.run(move |db| {
             let mut stmt = db.prepare_cached(&format!(
                 "SELECT {TENANT_EVENT_COLUMNS} FROM tenant_events e WHERE e.tenant_id = ?1
-                 ORDER BY e.created_at DESC, e.id DESC LIMIT ?2"
+                 ORDER BY e.seq DESC LIMIT ?2"
             ))?;
             let rows = stmt
                 .query_map(params![tenant_id, limit], tenant_event_row)?
@@ -2054,7 +2055,7 @@ fn tenant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTenant> {
     })
 }
 
-const TENANT_EVENT_COLUMNS: &str = "e.id, e.tenant_id, e.kind, e.payload, e.status, e.attempts, e.last_error, e.created_at, e.settled_at";
+const TENANT_EVENT_COLUMNS: &str = "e.id, e.tenant_id, e.kind, e.payload, e.status, e.attempts, e.last_error, e.created_at, e.settled_at, e.seq";
 
 fn tenant_event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTenantEvent> {
     Ok(RawTenantEvent {
@@ -2067,6 +2068,7 @@ fn tenant_event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTenantEvent> {
         last_error: r.get(6)?,
         created_at: r.get(7)?,
         settled_at: r.get(8)?,
+        seq: r.get(9)?,
     })
 }
 
