@@ -6,6 +6,10 @@
 //! the new connection's id. The product then finds the connection by its
 //! end user and tags. A used link, an expired one, or a made-up one gets a
 //! page that says so, and makes nothing.
+//!
+//! The same product lets its users log in with X: a sign-in session asks
+//! X for identity only, and the product's backend exchanges the one-time
+//! code it gets back for the verified identity, once.
 
 mod support;
 
@@ -296,4 +300,159 @@ async fn a_used_expired_or_unknown_link_is_refused_with_a_page_and_makes_nothing
     .await;
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["field"], "return_urls[0]");
+}
+
+/// The product's backend exchanges a sign-in's code with `key`.
+async fn exchange(bed: &ServeBed, key: &str, code: &str) -> (u16, Value) {
+    api(
+        "POST",
+        &bed.url("/api/v1/sign-in-sessions/exchange"),
+        Some(key),
+        Some(json!({"code": code})),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_signs_in_with_x_and_the_product_exchanges_the_code_once() {
+    // Arrange: Acme enables sign-in with its app; Globex has not.
+    let bed = ServeBed::start_with_keys(Some(DEFAULT_KEY), Some(ADMIN_KEY)).await;
+    let product = product().await;
+    let return_url = format!("{product}/x/connected");
+    let (acme, acme_key) = tenant_with_app(&bed, "Acme", std::slice::from_ref(&return_url)).await;
+    let (_, globex_key) = tenant_with_app(&bed, "Globex", std::slice::from_ref(&return_url)).await;
+    let (status, enabled) = api(
+        "PATCH",
+        &bed.url(&format!("/api/v1/tenants/{acme}")),
+        Some(ADMIN_KEY),
+        Some(json!({"sign_in": {"enabled": true}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{enabled}");
+    assert_eq!(enabled["sign_in"]["enabled"], true);
+    let ask = |key: String, body: Value| {
+        let url = bed.url("/api/v1/sign-in-sessions");
+        async move { api("POST", &url, Some(&key), Some(body)).await }
+    };
+    let (status, refused) = ask(globex_key.clone(), json!({"return_url": return_url})).await;
+    assert_eq!(
+        (status, refused["reason"].as_str()),
+        (403, Some("sign-in-disabled")),
+        "{refused}"
+    );
+    let (status, session) = ask(
+        acme_key.clone(),
+        json!({"return_url": return_url, "email": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{session}");
+    assert_eq!(
+        session["scopes"],
+        json!(["tweet.read", "users.read", "users.email"])
+    );
+    let link = session["sign_in_url"].as_str().unwrap().to_string();
+
+    // Act: the user signs in with X in the browser.
+    let browser = Browser::start().await;
+    let (landed_tx, landed_rx) = tokio::sync::oneshot::channel();
+    browser
+        .run("sign_in_with_x", move |b| async move {
+            b.goto(&link).await.unwrap();
+            click_button(&b, "Sign in with X (formerly Twitter)").await;
+            consent_as(&b, "ada").await;
+            assert_eq!(text_of(&b, "#back").await, "Welcome back");
+            landed_tx
+                .send(b.current_url().await.unwrap().to_string())
+                .unwrap();
+        })
+        .await;
+    let landed = landed_rx.await.unwrap();
+    let query = query_of(&landed);
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get("status").as_deref(), Some("signed_in"), "{landed}");
+    let code = get("code").expect("the product got a code");
+
+    // Assert: another tenant cannot use the code; Acme exchanges it once.
+    let (status, _) = exchange(&bed, &globex_key, &code).await;
+    assert_eq!(status, 404);
+    let (status, identity) = exchange(&bed, &acme_key, &code).await;
+    assert_eq!(status, 200, "{identity}");
+    assert_eq!(identity["username"], "ada");
+    assert_eq!(identity["id"], json!(bed.x.user_id("ada").unwrap()));
+    assert!(
+        identity["name"].is_string() && identity["profile_image_url"].is_string(),
+        "{identity}"
+    );
+    assert_eq!(identity["confirmed_email"], "ada@example.com");
+    assert!(identity.get("connection_id").is_none(), "{identity}");
+    let (status, again) = exchange(&bed, &acme_key, &code).await;
+    assert_eq!(status, 404, "{again}");
+    // No tokens are kept.
+    let (_, listed) = api(
+        "GET",
+        &bed.url("/api/v1/connections"),
+        Some(&acme_key),
+        None,
+    )
+    .await;
+    assert_eq!(listed["connections"], json!([]), "{listed}");
+    let (status, _, page) = support::browser::get(session["sign_in_url"].as_str().unwrap()).await;
+    assert_eq!(status, 410, "{page}");
+
+    // Act: a second sign-in that keeps its connection and asks no email.
+    let (_, kept) = ask(
+        acme_key.clone(),
+        json!({"return_url": return_url, "keep_connection": true}),
+    )
+    .await;
+    let link = kept["sign_in_url"].as_str().unwrap();
+    let (status, _, page) = support::browser::get(link).await;
+    assert_eq!(status, 200, "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let cookie = format!("hh_csrf={csrf}");
+    let (status, headers, _) = raw(
+        &bed,
+        "POST",
+        link,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+        ],
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let authorize = headers["location"].to_str().unwrap().to_string();
+    let callback = support::browser::consent(&authorize, "grace", true).await;
+    let (status, back, _) = support::browser::get(&callback).await;
+    assert_eq!(status, 303);
+    let query = query_of(&back.unwrap());
+    let code = query.iter().find(|(k, _)| k == "code").unwrap().1.clone();
+    let (status, identity) = exchange(&bed, &acme_key, &code).await;
+    assert_eq!(status, 200, "{identity}");
+    assert_eq!(identity["username"], "grace");
+    assert!(identity.get("confirmed_email").is_none(), "{identity}");
+    let connection = identity["connection_id"].as_str().unwrap();
+    let (status, shown) = api(
+        "GET",
+        &bed.url(&format!("/api/v1/connections/{connection}")),
+        Some(&acme_key),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, shown["status"].as_str()),
+        (200, Some("connected")),
+        "{shown}"
+    );
 }

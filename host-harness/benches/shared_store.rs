@@ -125,6 +125,7 @@ impl Bed {
                 ]),
                 tenant: None,
                 end_user: None,
+                quiet: false,
             })
             .await
             .unwrap();

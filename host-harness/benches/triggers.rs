@@ -220,6 +220,7 @@ impl Bed {
                 ]),
                 tenant: None,
                 end_user: None,
+                quiet: false,
             })
             .await
             .unwrap();

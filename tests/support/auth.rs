@@ -76,6 +76,7 @@ impl AuthBed {
             ]),
             tenant: None,
             end_user: None,
+            quiet: false,
         }
     }
 

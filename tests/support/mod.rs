@@ -200,5 +200,6 @@ pub fn hostile_connection() -> credential_store::NewConnection {
         fields: Default::default(),
         tenant_id: None,
         end_user: None,
+        quiet: false,
     }
 }

@@ -31,6 +31,10 @@ pub struct MeOutput {
     pub rate_limit: RateLimit,
 }
 
+/// The scope that lets X return an account's `confirmed_email`.
+const EMAIL_SCOPE: &str = "users.email";
+const CONFIRMED_EMAIL: &str = "confirmed_email";
+
 /// `GET /2/users/me`.
 pub struct Me;
 
@@ -51,13 +55,25 @@ pub fn me(ctx: &Context, fields: &UserFields) -> Result<MeOutput, ConnectorError
     let mut query = fields.query();
     // The account's subscription decides how long its posts may be; the
     // host records it at connect time (manifest `identity.facts`).
-    match query.iter_mut().find(|(name, _)| *name == "user.fields") {
-        Some((_, list)) if !list.split(',').any(|f| f == SUBSCRIPTION) => {
-            list.push(',');
-            list.push_str(SUBSCRIPTION);
+    let mut wanted = vec![SUBSCRIPTION];
+    // The confirmed email comes only to a connection granted users.email.
+    let email_granted = ctx
+        .facts
+        .granted_scopes
+        .as_ref()
+        .is_some_and(|granted| granted.iter().any(|s| s == EMAIL_SCOPE));
+    if email_granted {
+        wanted.push(CONFIRMED_EMAIL);
+    }
+    for field in wanted {
+        match query.iter_mut().find(|(name, _)| *name == "user.fields") {
+            Some((_, list)) if !list.split(',').any(|f| f == field) => {
+                list.push(',');
+                list.push_str(field);
+            }
+            Some(_) => {}
+            None => query.push(("user.fields", field.to_string())),
         }
-        Some(_) => {}
-        None => query.push(("user.fields", SUBSCRIPTION.to_string())),
     }
     let answer = ctx.api.get("/2/users/me", &query)?;
     Ok(MeOutput {

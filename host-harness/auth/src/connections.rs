@@ -76,6 +76,8 @@ pub struct ConnectRequest {
     pub tenant: Option<String>,
     /// The tenant's end user it is made for, when a connect session makes it.
     pub end_user: Option<credential_store::EndUser>,
+    /// Make no platform event: a connection kept only for a sign-in.
+    pub quiet: bool,
 }
 
 /// The outcome of testing a connection, in words a user can act on.
@@ -239,6 +241,7 @@ impl ConnectionManager {
             fields,
             tenant_id: request.tenant.clone(),
             end_user: request.end_user.clone(),
+            quiet: request.quiet,
         };
         let record = self.store.create_connection(&new).await?;
         // Every required field must have a value once app credentials are layered in.

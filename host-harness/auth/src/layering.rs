@@ -181,6 +181,7 @@ mod tests {
                     fields,
                     tenant_id: None,
                     end_user: None,
+                    quiet: false,
                 })
                 .await
                 .unwrap()

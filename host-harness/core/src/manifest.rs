@@ -103,6 +103,27 @@ pub struct Identity {
     /// the output. A fact the output lacks is not recorded.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub facts: std::collections::BTreeMap<String, String>,
+    /// How a person signs in with their account, for identity only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<SignIn>,
+}
+
+/// Signing a person in with their account: the OAuth 2.0 method and the
+/// least scopes the identity action needs, and what of its output is the
+/// verified identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignIn {
+    /// An auth method of kind `oauth2-authorization-code`.
+    pub method: String,
+    pub scopes: Vec<String>,
+    /// Added when a sign-in asks for the confirmed email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_scope: Option<String>,
+    /// Added when a sign-in keeps its connection (a refresh token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_scope: Option<String>,
+    /// The identity, by name: JSON Pointers into the identity action's output.
+    pub profile: std::collections::BTreeMap<String, String>,
 }
 
 /// Where the connector's API lives and what it may reach.
@@ -367,6 +388,18 @@ impl Manifest {
                 "identity.action `{}` is not an action of the manifest",
                 identity.action
             )));
+        }
+        if let Some(sign_in) = self.identity.as_ref().and_then(|i| i.sign_in.as_ref()) {
+            let usable = self.auth_method(&sign_in.method).is_some_and(|m| {
+                m.kind == AuthKind::Oauth2AuthorizationCode
+                    && m.fields.iter().any(|f| f.kind == FieldKind::Scopes)
+            });
+            if !usable {
+                return Err(ManifestError::Inconsistent(format!(
+                    "identity.sign_in.method `{}` is not an oauth2-authorization-code method with a scopes field",
+                    sign_in.method
+                )));
+            }
         }
         let base_host = self
             .api

@@ -153,6 +153,8 @@ pub struct NewConnection {
     pub tenant_id: Option<String>,
     /// The tenant's end user it was made for, when a connect session made it.
     pub end_user: Option<EndUser>,
+    /// Makes no platform event: a connection kept only for a sign-in.
+    pub quiet: bool,
 }
 
 /// The person in a tenant's product a connection belongs to, as the

@@ -222,11 +222,14 @@ CREATE INDEX connections_by_tenant ON connections (tenant_id);
         // the single-use links that make them, or that sign a user in with
         // their account; identity codes carry a signed-in user's verified
         // identity (sealed) to the tenant's backend, once. A tenant's
-        // settings (allowed return URLs) are the server's JSON.
+        // settings (allowed return URLs) are the server's JSON. A quiet
+        // connection (a sign-in's, kept only to learn who signed in) makes
+        // no platform event.
         sql: "
 ALTER TABLE tenants ADD COLUMN settings TEXT;
 ALTER TABLE connections ADD COLUMN end_user_id TEXT;
 ALTER TABLE connections ADD COLUMN end_user TEXT;
+ALTER TABLE connections ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX connections_by_end_user ON connections (tenant_id, end_user_id);
 CREATE TABLE connect_sessions (
     token_hash    TEXT PRIMARY KEY,

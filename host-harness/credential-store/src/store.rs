@@ -879,6 +879,7 @@ impl Store {
                 tenant_id: new.tenant_id.clone(),
                 end_user_id: new.end_user.as_ref().map(|u| u.id.clone()),
                 end_user: new.end_user.as_ref().map(end_user_json),
+                quiet: i64::from(new.quiet),
                 created_at: now,
                 updated_at: now,
                 fields,

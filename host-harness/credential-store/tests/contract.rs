@@ -90,6 +90,7 @@ fn new_connection() -> NewConnection {
         ]),
         tenant_id: None,
         end_user: None,
+        quiet: false,
     }
 }
 
@@ -1581,6 +1582,7 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
             "DROP TABLE tenant_events; DROP TABLE tenant_webhooks; DROP TABLE usage_ledger;
              DROP TABLE identity_codes; DROP TABLE connect_sessions; DROP INDEX connections_by_end_user;
              ALTER TABLE connections DROP COLUMN end_user_id; ALTER TABLE connections DROP COLUMN end_user;
+             ALTER TABLE connections DROP COLUMN quiet;
              DROP TABLE api_keys; DROP TABLE tenants; DROP TABLE request_counts; DROP TABLE push_webhooks;
              DROP TABLE trigger_deliveries; DROP TABLE trigger_events_seen; DROP TABLE trigger_subscriptions;
              DROP TABLE sessions; DROP TABLE sign_ins;

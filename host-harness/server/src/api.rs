@@ -52,6 +52,8 @@ pub fn router(state: Shared) -> Router<Shared> {
             get(tenants::show_tenant).patch(tenants::update_tenant),
         )
         .route("/connect-sessions", post(super::connect::create_session))
+        .route("/sign-in-sessions", post(super::sign_in::create_session))
+        .route("/sign-in-sessions/exchange", post(super::sign_in::exchange))
         .route("/usage", get(super::usage::usage))
         .route(
             "/webhook",
@@ -415,6 +417,7 @@ async fn create(
             .collect(),
         tenant: caller.tenant().cloned().flatten(),
         end_user: None,
+        quiet: false,
     };
     let manager = &state.manager;
     let record = match manager.create(&request).await {

@@ -52,6 +52,9 @@ pub(crate) struct TenantSettings {
     /// is the tenant's.
     #[serde(default)]
     pub return_urls: Vec<String>,
+    /// Whether the tenant's users may sign in with their account.
+    #[serde(default)]
+    pub sign_in: super::sign_in::SignInSettings,
 }
 
 impl TenantSettings {
@@ -67,7 +70,7 @@ impl TenantSettings {
     }
 
     /// Whether `url` is one of the allowed return URLs, its query aside.
-    fn allows(&self, url: &url::Url) -> bool {
+    pub(crate) fn allows(&self, url: &url::Url) -> bool {
         self.return_urls.iter().any(|allowed| {
             url::Url::parse(allowed).is_ok_and(|a| {
                 a.scheme() == url.scheme()
@@ -571,6 +574,7 @@ pub(super) async fn connect_submit(
             .collect(),
         tenant: Some(session.tenant_id.clone()),
         end_user: Some(end_user_of(&session)),
+        quiet: false,
     };
     let record = match state.manager.create(&request).await {
         Ok(record) => record,

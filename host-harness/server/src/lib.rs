@@ -24,6 +24,7 @@ mod events;
 mod pages;
 mod schema_form;
 mod security;
+mod sign_in;
 mod tenancy;
 mod tenants;
 mod usage;
@@ -241,6 +242,10 @@ fn routes(state: Shared) -> Router {
         .route(
             "/connect/{token}",
             get(connect::connect_page).post(connect::connect_submit),
+        )
+        .route(
+            "/sign-in/{token}",
+            get(sign_in::sign_in_page).post(sign_in::sign_in_submit),
         )
         .route(
             "/webhooks/{id}",

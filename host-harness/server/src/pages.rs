@@ -484,7 +484,11 @@ pub async fn callback(
     );
     if tenants && let Ok(Some(session)) = state.manager.store().connect_session_of(&id).await {
         let outcome = finished.map(|_| ()).map_err(|e| e.to_string());
-        return super::connect::finished(&state, &session, &id, outcome);
+        return if session.purpose == super::sign_in::PURPOSE {
+            super::sign_in::finished(&state, &session, &id, outcome).await
+        } else {
+            super::connect::finished(&state, &session, &id, outcome)
+        };
     }
     match finished {
         Ok(_) if tenants => Page::ok(

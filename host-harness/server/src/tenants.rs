@@ -57,7 +57,8 @@ pub(super) fn not_admin(caller: &Caller) -> Option<Response> {
 
 fn tenant_json(t: &TenantRecord) -> Value {
     let settings = TenantSettings::of(t);
-    json!({"id": t.id, "name": t.name, "return_urls": settings.return_urls, "created_at": t.created_at})
+    json!({"id": t.id, "name": t.name, "return_urls": settings.return_urls,
+           "sign_in": settings.sign_in, "created_at": t.created_at})
 }
 
 /// What the operator changes of a tenant; what is left out stays.
@@ -67,6 +68,9 @@ pub(super) struct TenantChange {
     /// Where the tenant's connect sessions may send end users back to.
     #[serde(default)]
     return_urls: Option<Vec<String>>,
+    /// Whether (and with which brands' apps) its users may sign in with X.
+    #[serde(default)]
+    sign_in: Option<super::sign_in::SignInSettings>,
 }
 
 pub(super) async fn update_tenant(
@@ -99,6 +103,17 @@ pub(super) async fn update_tenant(
             }
         }
         settings.return_urls = checked;
+    }
+    if let Some(sign_in) = change.sign_in {
+        for (i, brand) in sign_in.brands.iter().enumerate() {
+            if let Err(reason) = host_core::labels::check_label(brand) {
+                return invalid(
+                    &format!("sign_in.brands[{i}]"),
+                    format!("`{brand}` {reason}"),
+                );
+            }
+        }
+        settings.sign_in = sign_in;
     }
     if let Err(e) = store.set_tenant_settings(&id, &settings.to_map()).await {
         return store_error(e);

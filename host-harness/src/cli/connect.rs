@@ -76,6 +76,7 @@ pub async fn run(host: &HostArgs, args: ConnectArgs) -> Result<ExitCode> {
             // The command line acts for the default tenant.
             tenant: None,
             end_user: None,
+            quiet: false,
         })
         .await?;
     let kind = manager

@@ -18,6 +18,8 @@ pub struct Caller {
     /// The status that replaces the answer after the request is carried
     /// out, when a test injected [`Fault::LoseAnswer`].
     pub lose_answer: Option<u16>,
+    /// The scopes a user token was granted; none for an app-only one.
+    pub scopes: std::collections::BTreeSet<String>,
 }
 
 /// Checks the `Authorization` header for `endpoint`: a known, unexpired token
@@ -101,13 +103,13 @@ fn check(shared: &Shared, headers: &HeaderMap, endpoint: Endpoint) -> Result<Cal
             &supported,
         ));
     }
-    let (user_id, caller_key) = match &grant {
-        Grant::App => (None, "app".to_string()),
+    let (user_id, caller_key, granted) = match &grant {
+        Grant::App => (None, "app".to_string(), Default::default()),
         Grant::User { user_id, scopes } => {
             if endpoint.scopes().iter().any(|s| !scopes.contains(*s)) {
                 return Err(problem::missing_scope());
             }
-            (Some(*user_id), format!("user:{user_id}"))
+            (Some(*user_id), format!("user:{user_id}"), scopes.clone())
         }
     };
     match shared
@@ -119,6 +121,7 @@ fn check(shared: &Shared, headers: &HeaderMap, endpoint: Endpoint) -> Result<Cal
             client_id,
             rate,
             lose_answer: None,
+            scopes: granted,
         }),
         Err(rate) => {
             let mut response = problem::too_many_requests();

@@ -313,6 +313,11 @@ impl Selection {
         Value::Object(o)
     }
 
+    /// Whether the user field `field` was asked for.
+    pub fn wants_user_field(&self, field: &str) -> bool {
+        self.user.contains(field)
+    }
+
     /// A user with the selected fields.
     pub fn user(&self, world: &World, user: &User) -> Value {
         let mut o = Map::new();

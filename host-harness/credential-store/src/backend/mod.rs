@@ -57,6 +57,8 @@ pub(crate) struct RawConnection {
     pub end_user_id: Option<String>,
     /// A JSON object: `id`, `organization`, `tags`.
     pub end_user: Option<String>,
+    /// 1: makes no platform event.
+    pub quiet: i64,
     pub created_at: i64,
     pub updated_at: i64,
     pub fields: Vec<RawField>,
@@ -101,11 +103,13 @@ pub(crate) struct ConnectionSnapshot {
     pub account_name: Option<String>,
     /// JSON: `id`, `organization`, `tags`.
     pub end_user: Option<String>,
+    /// 1: the connection makes no platform event.
+    pub quiet: i64,
 }
 
 /// The columns a [`ConnectionSnapshot`] is read from, in its order.
 pub(crate) const SNAPSHOT_COLUMNS: &str =
-    "tenant_id, name, status, status_reason, account_id, account_name, end_user";
+    "tenant_id, name, status, status_reason, account_id, account_name, end_user, quiet";
 
 /// The platform event a change of a connection's status makes, if any: a
 /// first connect is `created`; a connection that worked and stops is

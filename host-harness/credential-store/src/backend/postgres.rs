@@ -285,6 +285,7 @@ async fn snapshot(
         account_id: r.get(4),
         account_name: r.get(5),
         end_user: r.get(6),
+        quiet: r.get(7),
     }))
 }
 
@@ -298,6 +299,9 @@ async fn queue_platform_event(
     extra: serde_json::Map<String, serde_json::Value>,
     now: i64,
 ) -> Result<()> {
+    if snapshot.quiet != 0 {
+        return Ok(());
+    }
     let tenant = snapshot.tenant_id.clone().unwrap_or_default();
     let listening = db
         .query_opt(
@@ -551,8 +555,8 @@ impl Backend for Postgres {
         tx.execute(
             "INSERT INTO connections (id, connector, method, auth_kind, name, brand, status, status_reason,
                  account_id, account_name, granted_scopes, callback_url, created_at, updated_at, tenant_id,
-                 end_user_id, end_user)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                 end_user_id, end_user, quiet)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
             &[
                 &c.id,
                 &c.connector,
@@ -571,6 +575,7 @@ impl Backend for Postgres {
                 &c.tenant_id,
                 &c.end_user_id,
                 &c.end_user,
+                &c.quiet,
             ],
         )
         .await?;
@@ -591,7 +596,7 @@ impl Backend for Postgres {
             db.prepare_cached(
                 "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
                         account_name, granted_scopes, callback_url, created_at, updated_at, account_facts, tenant_id,
-                        end_user_id, end_user
+                        end_user_id, end_user, quiet
                  FROM connections WHERE id = $1",
             )
             .await?,
@@ -626,6 +631,7 @@ impl Backend for Postgres {
             tenant_id: r.get(14),
             end_user_id: r.get(15),
             end_user: r.get(16),
+            quiet: r.get(17),
             fields: fields.iter().map(field_row).collect(),
         }))
     }

@@ -426,6 +426,7 @@ fn snapshot(db: &Connection, id: &str) -> Result<Option<ConnectionSnapshot>> {
                 account_id: r.get(4)?,
                 account_name: r.get(5)?,
                 end_user: r.get(6)?,
+                quiet: r.get(7)?,
             })
         })
         .optional()?)
@@ -441,6 +442,9 @@ fn queue_platform_event(
     extra: serde_json::Map<String, serde_json::Value>,
     now: i64,
 ) -> Result<()> {
+    if snapshot.quiet != 0 {
+        return Ok(());
+    }
     let tenant = snapshot.tenant_id.clone().unwrap_or_default();
     let listening: bool = db
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM tenant_webhooks WHERE tenant_id = ?1)")?
@@ -648,8 +652,8 @@ impl Backend for Sqlite {
             tx.execute(
                 "INSERT INTO connections (id, connector, method, auth_kind, name, brand, status, status_reason,
                      account_id, account_name, granted_scopes, callback_url, created_at, updated_at, tenant_id,
-                     end_user_id, end_user)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                     end_user_id, end_user, quiet)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                 params![
                     c.id,
                     c.connector,
@@ -667,7 +671,8 @@ impl Backend for Sqlite {
                     c.updated_at,
                     c.tenant_id,
                     c.end_user_id,
-                    c.end_user
+                    c.end_user,
+                    c.quiet
                 ],
             )?;
             for field in &c.fields {
@@ -690,7 +695,7 @@ impl Backend for Sqlite {
                 .prepare_cached(
                     "SELECT connector, method, auth_kind, name, brand, status, status_reason, account_id,
                             account_name, granted_scopes, callback_url, created_at, updated_at, account_facts, tenant_id,
-                            end_user_id, end_user
+                            end_user_id, end_user, quiet
                      FROM connections WHERE id = ?1",
                 )?
                 .query_row(params![id], |r| {
@@ -713,6 +718,7 @@ impl Backend for Sqlite {
                         tenant_id: r.get(14)?,
                         end_user_id: r.get(15)?,
                         end_user: r.get(16)?,
+                        quiet: r.get(17)?,
                         fields: Vec::new(),
                     })
                 })

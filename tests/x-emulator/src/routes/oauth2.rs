@@ -44,6 +44,7 @@ pub const SCOPES: &[&str] = &[
     "tweet.moderate.write",
     "tweet.read",
     "tweet.write",
+    "users.email",
     "users.read",
 ];
 
