@@ -12,37 +12,7 @@ use std::process::Command;
 use x_emulator::Emulator;
 
 fn venv() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdk-venv");
-    let python = venv.join("bin").join("python");
-    let ready = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import xdk"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ready {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 runs (the xdk conformance test needs Python 3)");
-        assert!(status.success(), "python3 -m venv failed");
-        let requirements =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/xdk/requirements.txt");
-        let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements)
-            .status()
-            .expect("pip runs");
-        assert!(status.success(), "installing xdk from PyPI failed");
-    }
-    python
+    support::python::venv("xdk-venv", "xdk", "xdk/requirements.txt")
 }
 
 #[tokio::test(flavor = "multi_thread")]

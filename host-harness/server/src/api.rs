@@ -85,6 +85,47 @@ pub fn router(state: Shared) -> Router<Shared> {
             post(retry_dead_letters),
         )
         .route_layer(middleware::from_fn_with_state(state, require_key))
+        // The document describes and holds nothing: no key needed.
+        .route("/openapi.json", get(super::openapi::document))
+        .layer(middleware::from_fn(json_errors))
+}
+
+/// Makes every refusal JSON, as the API promises: axum's own (a query or
+/// path it cannot parse, a method a route does not take) come as text.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let kind = match status {
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "invalid-input",
+        _ => "invalid-input",
+    };
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("refused").to_string()
+    } else {
+        text
+    };
+    let mut answer = error(status, json!({"error": kind, "message": message}));
+    for (name, value) in parts.headers.iter() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
 }
 
 /// Finds who the request acts for (the operator, or a tenant with its
@@ -221,7 +262,20 @@ pub(super) fn bad_json(rejection: JsonRejection) -> Response {
     )
 }
 
-async fn actions(State(state): State<Shared>, Extension(caller): Extension<Caller>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/actions",
+    tag = "connections",
+    summary = "The catalogue of actions",
+    responses(
+        (status = 200, description = "Every action with its schemas", body = crate::openapi::Actions),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn actions(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     if let Some(refused) = refusal(&caller, Scope::Read) {
         return refused;
     }
@@ -276,7 +330,22 @@ impl ListFilter {
     }
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/connections",
+    tag = "connections",
+    summary = "The caller's connections",
+    params(
+        ("end_user" = Option<String>, Query, description = "Only those of this end user"),
+        ("organization" = Option<String>, Query, description = "Only those of this organisation"),
+        ("tag" = Option<String>, Query, description = "Only those with this tag, as `name:value`"),
+    ),
+    responses(
+        (status = 200, description = "The connections", body = crate::openapi::ConnectionList),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn list(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
@@ -306,7 +375,20 @@ async fn list(
     }
 }
 
-async fn show(
+#[utoipa::path(
+    get,
+    path = "/connections/{id}",
+    tag = "connections",
+    summary = "One connection",
+    params(
+        ("id" = String, Path, description = "The connection's id"),
+    ),
+    responses(
+        (status = 200, description = "The connection", body = crate::openapi::Connection),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn show(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -317,7 +399,20 @@ async fn show(
     }
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/connections/{id}",
+    tag = "connections",
+    summary = "Deletes a connection and everything kept for it",
+    params(
+        ("id" = String, Path, description = "The connection's id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn delete(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -333,7 +428,20 @@ async fn delete(
 
 /// Tests a connection. Like every other request that acts, it must say it
 /// is JSON (its body may be empty), which a cross-site form cannot.
-async fn test(
+#[utoipa::path(
+    post,
+    path = "/connections/{id}/test",
+    tag = "connections",
+    summary = "Tests a connection (send `Content-Type: application/json`; the body may be empty)",
+    params(
+        ("id" = String, Path, description = "The connection's id"),
+    ),
+    responses(
+        (status = 200, description = "How the test went", body = crate::openapi::TestReport),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn test(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -368,9 +476,9 @@ fn needs_json() -> Response {
 }
 
 /// A connection to create: the form's values as the manifest names them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewConnection {
+pub(super) struct NewConnection {
     method: String,
     #[serde(default)]
     name: Option<String>,
@@ -381,9 +489,9 @@ struct NewConnection {
 }
 
 /// A field's value: text, or a list (scopes).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
-enum FieldInput {
+pub(super) enum FieldInput {
     Text(String),
     List(Vec<String>),
 }
@@ -391,7 +499,18 @@ enum FieldInput {
 /// Creates a connection. One that needs no browser sign-in is checked at
 /// once; an OAuth one answers with the URL to send its user to, and
 /// completes at this server's callback.
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/connections",
+    tag = "connections",
+    summary = "Creates a connection",
+    request_body = NewConnection,
+    responses(
+        (status = 201, description = "Connected, or waiting for its browser sign-in at `authorization_url`", body = crate::openapi::CreatedConnection),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn create(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     body: Result<Json<NewConnection>, JsonRejection>,
@@ -462,7 +581,23 @@ fn action_status(e: &ActionError) -> StatusCode {
 }
 
 /// Runs an action: the body is its input.
-async fn invoke(
+#[utoipa::path(
+    post,
+    path = "/connections/{id}/actions/{action}",
+    tag = "connections",
+    summary = "Runs an action; the body is its input",
+    params(
+        ("id" = String, Path, description = "The connection's id"),
+        ("action" = String, Path, description = "The action's id, such as `post.create`"),
+    ),
+    request_body = Object,
+    responses(
+        (status = 200, description = "The output", body = crate::openapi::ActionOutput),
+        (status = "5XX", description = "The API failed or did not answer: `upstream` or `timeout`", body = crate::openapi::ApiError),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn invoke(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path((id, action)): Path<(String, String)>,
@@ -492,9 +627,9 @@ async fn invoke(
 
 /// A subscription to create: a trigger of the connection, its
 /// configuration, and where its events go.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewSubscriptionRequest {
+pub(super) struct NewSubscriptionRequest {
     trigger: String,
     #[serde(default)]
     configuration: Option<Value>,
@@ -555,7 +690,21 @@ pub(super) fn subscription_summary(s: &credential_store::SubscriptionRecord) -> 
 
 /// Subscribes a workflow to a trigger of the connection; answers with the
 /// key that signs its deliveries, shown this once.
-async fn create_subscription(
+#[utoipa::path(
+    post,
+    path = "/connections/{id}/subscriptions",
+    tag = "subscriptions",
+    summary = "Subscribes to a trigger of the connection",
+    params(
+        ("id" = String, Path, description = "The connection's id"),
+    ),
+    request_body = NewSubscriptionRequest,
+    responses(
+        (status = 201, description = "The subscription and its signing key, shown once", body = crate::openapi::Subscription),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn create_subscription(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -619,7 +768,20 @@ async fn create_subscription(
     }
 }
 
-async fn list_subscriptions(
+#[utoipa::path(
+    get,
+    path = "/connections/{id}/subscriptions",
+    tag = "subscriptions",
+    summary = "The connection's subscriptions",
+    params(
+        ("id" = String, Path, description = "The connection's id"),
+    ),
+    responses(
+        (status = 200, description = "The subscriptions", body = crate::openapi::SubscriptionList),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn list_subscriptions(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -641,7 +803,20 @@ async fn list_subscriptions(
     }
 }
 
-async fn show_subscription(
+#[utoipa::path(
+    get,
+    path = "/subscriptions/{id}",
+    tag = "subscriptions",
+    summary = "One subscription",
+    params(
+        ("id" = String, Path, description = "The subscription's id"),
+    ),
+    responses(
+        (status = 200, description = "The subscription", body = crate::openapi::Subscription),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn show_subscription(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,
@@ -652,7 +827,20 @@ async fn show_subscription(
     }
 }
 
-async fn delete_subscription(
+#[utoipa::path(
+    delete,
+    path = "/subscriptions/{id}",
+    tag = "subscriptions",
+    summary = "Ends a subscription",
+    params(
+        ("id" = String, Path, description = "The subscription's id"),
+    ),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn delete_subscription(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,
@@ -668,7 +856,7 @@ async fn delete_subscription(
 
 /// Which events to fetch.
 #[derive(Debug, Deserialize)]
-struct EventsQuery {
+pub(super) struct EventsQuery {
     #[serde(default)]
     after: u64,
     #[serde(default)]
@@ -689,7 +877,22 @@ fn delivery_json(d: &credential_store::DeliveryRecord) -> Value {
 
 /// A subscription's events after `after`, oldest first; `next_after`
 /// continues from the last one.
-async fn subscription_events(
+#[utoipa::path(
+    get,
+    path = "/subscriptions/{id}/events",
+    tag = "subscriptions",
+    summary = "The subscription's events after a sequence",
+    params(
+        ("id" = String, Path, description = "The subscription's id"),
+        ("after" = Option<u64>, Query, description = "The last sequence already read"),
+        ("limit" = Option<u32>, Query, description = "At most this many (1 to 1000)"),
+    ),
+    responses(
+        (status = 200, description = "The events, oldest first", body = crate::openapi::EventPage),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn subscription_events(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,
@@ -711,7 +914,20 @@ async fn subscription_events(
 }
 
 /// A subscription's dead letters: events its receiver kept refusing.
-async fn dead_letters(
+#[utoipa::path(
+    get,
+    path = "/subscriptions/{id}/dead-letters",
+    tag = "subscriptions",
+    summary = "The subscription's dead letters",
+    params(
+        ("id" = String, Path, description = "The subscription's id"),
+    ),
+    responses(
+        (status = 200, description = "The dead letters", body = crate::openapi::DeadLetters),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn dead_letters(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,
@@ -733,7 +949,20 @@ async fn dead_letters(
 }
 
 /// Sends a subscription's dead letters again.
-async fn retry_dead_letters(
+#[utoipa::path(
+    post,
+    path = "/subscriptions/{id}/dead-letters/retry",
+    tag = "subscriptions",
+    summary = "Sends the dead letters again (send `Content-Type: application/json`)",
+    params(
+        ("id" = String, Path, description = "The subscription's id"),
+    ),
+    responses(
+        (status = 200, description = "How many were queued again", body = crate::openapi::Requeued),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn retry_dead_letters(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(sid): Path<String>,

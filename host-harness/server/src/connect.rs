@@ -107,7 +107,7 @@ pub(crate) fn check_return_url(
 }
 
 /// A connect session to create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewConnectSession {
     /// The tenant's id for its end user.
@@ -231,6 +231,17 @@ fn details_of(
 
 /// Creates a connect session for one of the tenant's end users; answers
 /// with the link to hand them.
+#[utoipa::path(
+    post,
+    path = "/connect-sessions",
+    tag = "end users",
+    summary = "A single-use link for an end user to connect an account (tenant key)",
+    request_body = NewConnectSession,
+    responses(
+        (status = 201, description = "The session and its `connect_url`", body = crate::openapi::ConnectSession),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn create_session(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,

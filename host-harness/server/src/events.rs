@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The webhook to set.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewWebhook {
     url: String,
@@ -40,6 +40,17 @@ fn no_webhook() -> Response {
 
 /// Sets the caller's webhook; answers with the key that signs its events,
 /// shown this once. Replacing a webhook replaces its key.
+#[utoipa::path(
+    put,
+    path = "/webhook",
+    tag = "events",
+    summary = "Sets the webhook platform events go to; its key is shown once",
+    request_body = NewWebhook,
+    responses(
+        (status = 200, description = "The webhook, with `signing_secret` this once", body = crate::openapi::Webhook),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn set_webhook(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -82,6 +93,16 @@ pub(super) async fn set_webhook(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhook",
+    tag = "events",
+    summary = "The webhook platform events go to",
+    responses(
+        (status = 200, description = "The webhook", body = crate::openapi::Webhook),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn show_webhook(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -104,6 +125,16 @@ pub(super) async fn show_webhook(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/webhook",
+    tag = "events",
+    summary = "Removes the webhook",
+    responses(
+        (status = 204, description = "Removed"),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn delete_webhook(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -144,6 +175,19 @@ fn event_json(e: &PlatformEventRecord) -> Value {
 }
 
 /// The caller's platform events, newest first, with how each delivery went.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    summary = "The latest platform events and how each delivery went",
+    params(
+        ("limit" = Option<u32>, Query, description = "At most this many (1 to 1000)"),
+    ),
+    responses(
+        (status = 200, description = "The events, newest first", body = crate::openapi::PlatformEvents),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn list_events(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,

@@ -21,6 +21,7 @@
 mod api;
 mod connect;
 mod events;
+mod openapi;
 mod pages;
 mod schema_form;
 mod security;

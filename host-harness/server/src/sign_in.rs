@@ -45,7 +45,7 @@ const MAX_LIFETIME_SECS: u64 = 3600;
 const CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 
 /// Whether, and for which brands, a tenant's users may sign in with X.
-#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignInSettings {
     #[serde(default)]
@@ -64,7 +64,7 @@ impl SignInSettings {
 }
 
 /// A sign-in session to create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewSignInSession {
     /// Where the user comes back with the code; one of the tenant's return
@@ -92,6 +92,17 @@ fn invalid(field: &str, message: impl Into<String>) -> Response {
 }
 
 /// Creates a sign-in session; answers with the link to send the user to.
+#[utoipa::path(
+    post,
+    path = "/sign-in-sessions",
+    tag = "end users",
+    summary = "A single-use link for a user to sign in with their account (tenant key)",
+    request_body = NewSignInSession,
+    responses(
+        (status = 201, description = "The session and its `sign_in_url`", body = crate::openapi::SignInSession),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn create_session(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -189,7 +200,7 @@ pub(super) async fn create_session(
 }
 
 /// A code to exchange.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Exchange {
     code: String,
@@ -197,6 +208,17 @@ pub(super) struct Exchange {
 
 /// Exchanges a sign-in's one-time code for the identity it verified: once,
 /// by the tenant whose session it was.
+#[utoipa::path(
+    post,
+    path = "/sign-in-sessions/exchange",
+    tag = "end users",
+    summary = "Exchanges a sign-in's one-time code for the identity, once (tenant key)",
+    request_body = Exchange,
+    responses(
+        (status = 200, description = "The verified identity", body = crate::openapi::Identity),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn exchange(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,

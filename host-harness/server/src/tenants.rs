@@ -62,7 +62,7 @@ fn tenant_json(t: &TenantRecord) -> Value {
 }
 
 /// What the operator changes of a tenant; what is left out stays.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TenantChange {
     /// Where the tenant's connect sessions may send end users back to.
@@ -73,6 +73,20 @@ pub(super) struct TenantChange {
     sign_in: Option<super::sign_in::SignInSettings>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/tenants/{id}",
+    tag = "tenants",
+    summary = "Changes a tenant's return URLs and sign-in (admin key)",
+    params(
+        ("id" = String, Path, description = "The tenant's id"),
+    ),
+    request_body = TenantChange,
+    responses(
+        (status = 200, description = "The tenant", body = crate::openapi::Tenant),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn update_tenant(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -150,12 +164,23 @@ fn new_key_json(key: &ApiKeyRecord, text: &secrecy::SecretString) -> Value {
 }
 
 /// A tenant to create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewTenant {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/tenants",
+    tag = "tenants",
+    summary = "Creates a tenant (admin key)",
+    request_body = NewTenant,
+    responses(
+        (status = 201, description = "The tenant", body = crate::openapi::Tenant),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn create_tenant(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -181,6 +206,16 @@ pub(super) async fn create_tenant(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/tenants",
+    tag = "tenants",
+    summary = "Every tenant (admin key)",
+    responses(
+        (status = 200, description = "The tenants", body = crate::openapi::TenantList),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn list_tenants(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -195,6 +230,19 @@ pub(super) async fn list_tenants(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/tenants/{id}",
+    tag = "tenants",
+    summary = "One tenant (admin key)",
+    params(
+        ("id" = String, Path, description = "The tenant's id"),
+    ),
+    responses(
+        (status = 200, description = "The tenant", body = crate::openapi::Tenant),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn show_tenant(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -210,13 +258,27 @@ pub(super) async fn show_tenant(
 }
 
 /// A key to make: its scopes (all of them when left out).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewKey {
     #[serde(default)]
     scopes: Option<Vec<String>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/tenants/{id}/api-keys",
+    tag = "tenants",
+    summary = "Makes a key for a tenant, shown once (admin key)",
+    params(
+        ("id" = String, Path, description = "The tenant's id"),
+    ),
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "The key, with `key` this once", body = crate::openapi::ApiKey),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn create_key(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -252,6 +314,19 @@ pub(super) async fn create_key(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/tenants/{id}/api-keys",
+    tag = "tenants",
+    summary = "A tenant's keys, by prefix (admin key)",
+    params(
+        ("id" = String, Path, description = "The tenant's id"),
+    ),
+    responses(
+        (status = 200, description = "The keys", body = crate::openapi::ApiKeyList),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn list_keys(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -268,6 +343,20 @@ pub(super) async fn list_keys(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/tenants/{id}/api-keys/{key}",
+    tag = "tenants",
+    summary = "Revokes a key at once (admin key)",
+    params(
+        ("id" = String, Path, description = "The tenant's id"),
+        ("key" = String, Path, description = "The key's id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn revoke_key(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -283,13 +372,28 @@ pub(super) async fn revoke_key(
 }
 
 /// How long the old key keeps working beside the new one.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Rotation {
     #[serde(default)]
     overlap_secs: Option<u64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/tenants/{id}/api-keys/{key}/rotate",
+    tag = "tenants",
+    summary = "Replaces a key; the old one works for the overlap (admin key)",
+    params(
+        ("id" = String, Path, description = "The tenant's id"),
+        ("key" = String, Path, description = "The key's id"),
+    ),
+    request_body = Rotation,
+    responses(
+        (status = 201, description = "The new key, with `key` this once", body = crate::openapi::ApiKey),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn rotate_key(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -331,7 +435,7 @@ pub(super) struct BrandQuery {
 
 /// App credential fields to set at a tenant's level (or a brand's in it);
 /// a blank value removes the field there.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AppCredentials {
     #[serde(default)]
@@ -397,6 +501,21 @@ fn shown_fields(
 
 /// Sets a tenant's own app (Client ID and Secret, API Key and Secret) for
 /// one auth method, for all its connections or a brand's.
+#[utoipa::path(
+    put,
+    path = "/tenants/{id}/app-credentials/{method}",
+    tag = "tenants",
+    summary = "Sets the tenant's own app for an auth method (admin key)",
+    params(
+        ("id" = String, Path, description = "The tenant's id"),
+        ("method" = String, Path, description = "The auth method's id, as the manifest names it"),
+    ),
+    request_body = AppCredentials,
+    responses(
+        (status = 200, description = "What is set there", body = crate::openapi::AppCredentialsShown),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn set_app_credentials(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -466,6 +585,21 @@ pub(super) async fn set_app_credentials(
 }
 
 /// What a tenant's level holds for one auth method (never a secret).
+#[utoipa::path(
+    get,
+    path = "/tenants/{id}/app-credentials/{method}",
+    tag = "tenants",
+    summary = "The tenant's app for an auth method (admin key)",
+    params(
+        ("id" = String, Path, description = "The tenant's id"),
+        ("method" = String, Path, description = "The auth method's id, as the manifest names it"),
+        ("brand" = Option<String>, Query, description = "A brand's app rather than the tenant's"),
+    ),
+    responses(
+        (status = 200, description = "What is set there", body = crate::openapi::AppCredentialsShown),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn show_app_credentials(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,

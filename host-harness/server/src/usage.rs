@@ -174,6 +174,21 @@ async fn answer(state: &Shared, tenant: Option<&str>, query: &[(String, String)]
 }
 
 /// The caller's own tenant's usage.
+#[utoipa::path(
+    get,
+    path = "/usage",
+    tag = "usage",
+    summary = "The caller's usage over UTC days",
+    params(
+        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD (default: 29 days before `to`)"),
+        ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD (default: today)"),
+        ("group_by" = Option<String>, Query, description = "Comma-separated: connection, operation, day"),
+    ),
+    responses(
+        (status = 200, description = "The totals and groups", body = crate::openapi::UsageReport),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn usage(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -187,6 +202,22 @@ pub(super) async fn usage(
 }
 
 /// A tenant's usage, for the operator who bills it.
+#[utoipa::path(
+    get,
+    path = "/tenants/{id}/usage",
+    tag = "usage",
+    summary = "A tenant's usage (admin key)",
+    params(
+        ("id" = String, Path, description = "The tenant's id"),
+        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD"),
+        ("to" = Option<String>, Query, description = "Last day, YYYY-MM-DD"),
+        ("group_by" = Option<String>, Query, description = "Comma-separated: connection, operation, day"),
+    ),
+    responses(
+        (status = 200, description = "The totals and groups", body = crate::openapi::UsageReport),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
 pub(super) async fn tenant_usage(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
