@@ -25,6 +25,8 @@ fn fuzz(python: &std::path::Path, origin: &str, key: &str, config: &str) -> (boo
     let config_file = dir.path().join("schemathesis.toml");
     std::fs::write(&config_file, config).unwrap();
     let output = Command::new(python)
+        // Its cache of findings goes with the temporary directory.
+        .current_dir(dir.path())
         .args(["-m", "schemathesis.cli", "--config-file"])
         .arg(&config_file)
         .arg("run")
