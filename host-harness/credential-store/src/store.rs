@@ -366,6 +366,21 @@ impl Store {
         }
     }
 
+    /// Whether this host can serve from the store now: it answers, and its
+    /// schema is the one this host knows (not migrated past it by a newer
+    /// host since it opened).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        let found = self.backend.schema_version().await?;
+        if found != crate::schema::LATEST {
+            return Err(StoreError::TooNew {
+                location: self.location.clone(),
+                found,
+                known: crate::schema::LATEST,
+            });
+        }
+        Ok(())
+    }
+
     // ---- App credentials -------------------------------------------------
 
     /// Sets app credential fields of `connector`'s auth `method` at `level`.

@@ -21,6 +21,7 @@
 mod api;
 mod connect;
 mod events;
+mod health;
 mod openapi;
 mod pages;
 mod schema_form;
@@ -104,6 +105,8 @@ pub(crate) struct AppState {
     reached_at: security::ReachedAt,
     /// The API's id of the webhook, once push is set up.
     webhook_id: std::sync::OnceLock<String>,
+    /// Set once the server is stopping: it is no longer ready.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -211,12 +214,18 @@ fn router_on(
         config,
         reached_at,
         webhook_id: std::sync::OnceLock::new(),
+        draining: std::sync::atomic::AtomicBool::new(false),
     });
     routes(state)
 }
 
 fn routes(state: Shared) -> Router {
-    Router::new()
+    // Health answers whatever name a load balancer uses for the node.
+    let health = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state.clone());
+    let app = Router::new()
         .nest("/api/v1", api::router(state.clone()))
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
@@ -261,7 +270,8 @@ fn routes(state: Shared) -> Router {
             state.clone(),
             security::guard,
         ))
-        .with_state(state)
+        .with_state(state);
+    health.merge(app)
 }
 
 /// Serves the pages and the API on `listener` until `shutdown` completes.
@@ -283,6 +293,7 @@ pub async fn serve(
         config,
         reached_at,
         webhook_id: std::sync::OnceLock::new(),
+        draining: std::sync::atomic::AtomicBool::new(false),
     });
     let mut runners = tokio::task::JoinSet::new();
     if let (Some(setup), Some(runner)) = (state.config.push.clone(), state.config.triggers.clone())
@@ -335,6 +346,13 @@ pub async fn serve(
             .await
         });
     }
+    let stopping = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    };
     axum::serve(listener, routes(state))
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -355,6 +355,9 @@ pub(crate) trait Backend: Send + Sync {
         changes: Vec<(String, Option<RawValue>)>,
     ) -> Result<()>;
 
+    /// The schema version the store holds now (another host may have
+    /// migrated it since this one opened it).
+    async fn schema_version(&self) -> Result<i64>;
     async fn insert_connection(&self, connection: RawConnection) -> Result<()>;
     async fn connection(&self, id: &str) -> Result<Option<RawConnection>>;
     /// The connection's status and its reason, without its fields.

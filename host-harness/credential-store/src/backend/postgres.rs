@@ -549,6 +549,17 @@ impl Backend for Postgres {
         Ok(())
     }
 
+    async fn schema_version(&self) -> Result<i64> {
+        let db = self.client().await?;
+        let row = db
+            .query_one("SELECT value FROM meta WHERE key = 'schema_version'", &[])
+            .await?;
+        String::from_utf8(row.get::<_, Vec<u8>>(0))
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| StoreError::Internal("the store's schema version is unreadable".into()))
+    }
+
     async fn insert_connection(&self, c: RawConnection) -> Result<()> {
         let mut db = self.client().await?;
         let tx = db.transaction().await?;

@@ -646,6 +646,20 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn schema_version(&self) -> Result<i64> {
+        self.run(|db| {
+            let text: String = db.query_row(
+                "SELECT CAST(value AS TEXT) FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )?;
+            text.trim().parse().map_err(|_| {
+                StoreError::Internal("the store's schema version is unreadable".into())
+            })
+        })
+        .await
+    }
+
     async fn insert_connection(&self, c: RawConnection) -> Result<()> {
         self.run(move |db| {
             let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
