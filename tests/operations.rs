@@ -89,3 +89,132 @@ async fn health_and_readiness_answer_a_load_balancer_and_follow_the_store() {
         (200, None, json!({"status": "ready"}))
     );
 }
+
+/// A TCP path to the machine's PostgreSQL that the test can cut: while it
+/// is down, every connection through it is dropped and new ones are shut
+/// at once, as a database that went away.
+struct DatabaseLink {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
+}
+
+impl DatabaseLink {
+    async fn start(target: &str) -> DatabaseLink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));
+        let (flag, tasks, target) = (up.clone(), open.clone(), target.to_string());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let target = target.clone();
+                tasks.lock().unwrap().spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        DatabaseLink { port, up, open }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.open.lock().unwrap().abort_all();
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn while_the_database_is_away_the_api_says_unavailable_and_work_resumes_when_it_returns() {
+    use support::auth::AuthBed;
+    use support::nodes::{Node, Platform, free_port};
+    use support::postgres::TestDatabase;
+    // Arrange: a node whose PostgreSQL is reached through a link we can cut.
+    let database = TestDatabase::create().await;
+    let link = DatabaseLink::start("127.0.0.1:5432").await;
+    let through_link = database
+        .url
+        .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", link.port));
+    assert_ne!(
+        through_link, database.url,
+        "the test database is not on 127.0.0.1:5432"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let bytes: [u8; 32] = rand::random();
+    let bed = AuthBed::on_store(
+        dir,
+        &database.location(),
+        &credential_store::MasterKey::from_bytes(bytes),
+        "http://127.0.0.1:8765/callback",
+    )
+    .await;
+    let platform = Platform {
+        database_url: Some(through_link),
+        data_dir,
+        master_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
+        emulator: bed.x.base_url(),
+        api_key: Some(DEFAULT_KEY.into()),
+        admin_key: None,
+    };
+    platform.warm_up().await;
+    let port = free_port();
+    let node = Node::start("A", &platform, port, &format!("http://127.0.0.1:{port}")).await;
+    let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+    let (status, created) = node
+        .request(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({"method": "bearer", "fields": {"bearer_token": token}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // Act: the database goes away.
+    link.cut();
+    let (listed, refused) = node.request("GET", "/api/v1/connections", None).await;
+    let (ran, run_refused) = node
+        .request(
+            "POST",
+            &format!("/api/v1/connections/{id}/actions/users.me"),
+            Some(json!({})),
+        )
+        .await;
+    let (_, headers, _) = node.get_page("/readyz", "").await;
+
+    // Assert: a typed, retryable 503, not a 500 that looks like a bug.
+    assert_eq!(listed, 503, "{refused}");
+    assert_eq!(refused["error"], "unavailable");
+    assert_eq!(ran, 503, "{run_refused}");
+    assert_eq!(run_refused["error"], "unavailable");
+    assert!(headers.get("retry-after").is_some());
+
+    // Act and assert: it comes back, and so does the node, by itself.
+    link.restore();
+    let mut last = (0, Value::Null);
+    for _ in 0..50 {
+        last = node
+            .request(
+                "POST",
+                &format!("/api/v1/connections/{id}/actions/users.me"),
+                Some(json!({})),
+            )
+            .await;
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(last.0, 200, "the node did not resume: {}", last.1);
+    assert_eq!(last.1["output"]["user"]["username"], "ada");
+    assert!(!node.log().contains(DEFAULT_KEY));
+}

@@ -54,6 +54,35 @@ pub enum StoreError {
     Postgres(String),
     #[error("the credential store failed: {0}")]
     Internal(String),
+    /// The store cannot be reached or is not taking work now (its database
+    /// is down, restarting, or out of connections): a later try may work.
+    #[error("the credential store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether a later try may work: the store is unreachable or busy,
+    /// rather than the request wrong or the data damaged.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// SQLSTATE classes and codes of a server that is not taking work now:
+/// connection exceptions (08), shutting down or starting (57P01-57P03),
+/// out of connections (53300).
+fn unavailable_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -61,7 +90,18 @@ impl From<tokio_postgres::Error> for StoreError {
         // The driver's message names the server's error and never a bound
         // value; a sealed value would be ciphertext anyway.
         match e.as_db_error() {
+            Some(db) if unavailable_state(db.code().code()) => {
+                StoreError::Unavailable(format!("{} ({})", db.message(), db.code().code()))
+            }
             Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
+            // No answer from the server at all: it cannot be reached, or
+            // the connection broke.
+            None if e.is_closed()
+                || std::error::Error::source(&e)
+                    .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
             None => StoreError::Postgres(e.to_string()),
         }
     }
@@ -71,7 +111,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> StoreError {
         match e {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
-            other => StoreError::Postgres(format!("no database connection: {other}")),
+            other => StoreError::Unavailable(format!("no database connection: {other}")),
         }
     }
 }

@@ -141,12 +141,9 @@ async fn require_key(State(state): State<Shared>, mut request: Request, next: Ne
             StatusCode::UNAUTHORIZED,
             json!({"error": "unauthorized", "message": e.to_string()}),
         ),
-        Err(e) => {
+        Err(tenancy::Refused::Store(e)) => {
             tracing::error!(error = %e, "cannot check an API key");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": "unavailable", "message": e.to_string()}),
-            )
+            unavailable(&e)
         }
     }
 }
@@ -248,6 +245,7 @@ fn connect_error(e: ConnectError) -> Response {
             StatusCode::BAD_GATEWAY,
             json!({"error": "sign-in-failed", "message": message}),
         ),
+        ConnectError::Store(e) if e.is_unavailable() => unavailable(&e),
         ConnectError::Store(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"error": "internal", "message": message}),
@@ -654,12 +652,31 @@ fn invalid(field: &str, message: impl Into<String>) -> Response {
     )
 }
 
+/// When a later try may work.
+pub(super) const RETRY_AFTER_SECS: &str = "5";
+
+/// The store is down or busy: `503`, `unavailable`, and when to try again,
+/// so a client tells it from a bug.
+pub(super) fn unavailable(e: &StoreError) -> Response {
+    tracing::warn!(error = %e, "the store is unavailable");
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"error": "unavailable", "message": e.to_string(), "retry_after_secs": 5}),
+    );
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    response
+}
+
 pub(super) fn store_error(e: StoreError) -> Response {
     match e {
         StoreError::NoSuchSubscription(_) | StoreError::NoSuchConnection(_) => error(
             StatusCode::NOT_FOUND,
             json!({"error": "not-found", "message": e.to_string()}),
         ),
+        e if e.is_unavailable() => unavailable(&e),
         e => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"error": "internal", "message": e.to_string()}),

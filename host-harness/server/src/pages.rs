@@ -142,6 +142,23 @@ fn failed(state: &Shared, id: &str, what: &str, e: ConnectError, status: StatusC
     if let ConnectError::Store(StoreError::NoSuchConnection(_)) = e {
         return not_found(state, id);
     }
+    if let ConnectError::Store(store) = &e
+        && store.is_unavailable()
+    {
+        let mut page = Page::ok(
+            "Try again shortly",
+            views::error_box(
+                "The server cannot reach its store right now. Try again in a few seconds.",
+            ),
+        )
+        .with_status(StatusCode::SERVICE_UNAVAILABLE)
+        .render(state, None);
+        page.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(super::api::RETRY_AFTER_SECS),
+        );
+        return page;
+    }
     Page::ok(format!("{what} failed"), views::error_box(&e.to_string()))
         .with_status(status)
         .render(state, None)

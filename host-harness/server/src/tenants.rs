@@ -36,6 +36,7 @@ pub(super) fn store_error(e: StoreError) -> Response {
             StatusCode::NOT_FOUND,
             json!({"error": "not-found", "message": e.to_string()}),
         ),
+        e if e.is_unavailable() => super::api::unavailable(&e),
         e => answer(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"error": "internal", "message": e.to_string()}),
