@@ -413,6 +413,8 @@ pub struct DeliveryRecord {
     /// The event, as JSON text.
     pub payload: String,
     pub status: DeliveryStatus,
+    /// Attempts made, counted as each is claimed: one a host took and
+    /// never settled (it died) counts too.
     pub attempts: u32,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
@@ -576,6 +578,7 @@ pub struct PlatformEventRecord {
     /// The JSON the webhook receives.
     pub payload: String,
     pub status: DeliveryStatus,
+    /// Attempts made, counted as each is claimed.
     pub attempts: u32,
     pub last_error: Option<String>,
     /// Unix seconds.

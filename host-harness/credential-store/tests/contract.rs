@@ -68,6 +68,7 @@ contract!(
     a_connect_session_is_used_once_whichever_host_uses_it,
     an_identity_code_is_taken_once_by_its_tenant_only,
     platform_events_are_queued_with_the_change_that_makes_them_once,
+    an_attempt_a_dead_host_never_settled_still_counts,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -835,7 +836,7 @@ async fn deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters(plac
 
     assert_eq!(retried.len(), 1);
     assert_eq!(retried[0].delivery.event_id, "2");
-    assert_eq!(retried[0].delivery.attempts, 1);
+    assert_eq!(retried[0].delivery.attempts, 2, "this attempt included");
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, 2);
     assert_eq!(dead[0].last_error.as_deref(), Some("status 503"));
@@ -1462,6 +1463,61 @@ async fn platform_events_are_queued_with_the_change_that_makes_them_once(place: 
     );
     assert!(a.delete_tenant_webhook(None).await.unwrap());
     assert!(a.tenant_webhook(None).await.unwrap().is_none());
+}
+
+async fn an_attempt_a_dead_host_never_settled_still_counts(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = served_subscription(&a, None).await;
+    a.claim_poll("host-a", Duration::from_secs(30))
+        .await
+        .unwrap();
+    a.finish_poll(&id, "host-a", &events(&["1", "2"]), "2", 0, i64::MAX)
+        .await
+        .unwrap();
+
+    // Host A takes both, sends the first and dies before recording it.
+    let first = a
+        .claim_deliveries("host-a", Duration::from_secs(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|c| c.delivery.attempts)
+            .collect::<Vec<_>>(),
+        [1, 1]
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Host B takes them over: its sends are the second attempts.
+    let again = b
+        .claim_deliveries("host-b", Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .map(|c| c.delivery.attempts)
+            .collect::<Vec<_>>(),
+        [2, 2]
+    );
+    // B's first send fails; the second, given back unsent, is not an attempt.
+    b.settle_delivery(
+        &id,
+        "1",
+        &DeliveryOutcome::Retry {
+            at: 0,
+            error: "status 500".into(),
+        },
+    )
+    .await
+    .unwrap();
+    b.release_deliveries("host-b", &id).await.unwrap();
+    let listed = a.deliveries(&id, 0, None, 10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|d| d.attempts).collect::<Vec<_>>(),
+        [2, 1]
+    );
 }
 
 #[tokio::test]

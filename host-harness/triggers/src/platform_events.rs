@@ -47,7 +47,8 @@ async fn send_one(
     claimed: &ClaimedPlatformEvent,
 ) {
     let event = &claimed.event;
-    let attempt = event.attempts + 1;
+    // The claim counted this attempt (a re-send after a host died too).
+    let attempt = event.attempts.max(1);
     // A URL allowed when it was set, and refused by the guard now, gets
     // nothing.
     let result = match targets.check_url(&claimed.url) {

@@ -256,7 +256,9 @@ async fn deliver(
     let d = &claimed.delivery;
     let store = manager.store();
     let result = send(manager, deliveries, claimed).await;
-    let attempt = d.attempts + 1;
+    // The claim counted this attempt, so a re-send after a host died
+    // counts too.
+    let attempt = d.attempts.max(1);
     let outcome = outcome_of(config, attempt, result);
     match &outcome {
         DeliveryOutcome::Delivered => {
@@ -387,7 +389,7 @@ async fn send(
     let headers = [
         ("x-host-harness-event-id", d.event_id.clone()),
         ("x-host-harness-subscription", d.subscription_id.clone()),
-        ("x-host-harness-attempt", (d.attempts + 1).to_string()),
+        ("x-host-harness-attempt", d.attempts.max(1).to_string()),
     ];
     post_signed(
         &deliveries.http,

@@ -1087,7 +1087,7 @@ impl Backend for Postgres {
         let rows = tx
             .query(
                 &format!(
-                    "UPDATE trigger_deliveries t SET claimed_by = $1, claimed_until = $3
+                    "UPDATE trigger_deliveries t SET claimed_by = $1, claimed_until = $3, attempts = t.attempts + 1
                      FROM trigger_subscriptions s
                      WHERE s.id = t.subscription_id
                        AND (t.subscription_id, t.event_id) IN (
@@ -1551,7 +1551,7 @@ impl Backend for Postgres {
                          WHERE e.status = 'pending' AND e.next_attempt_at <= $2 AND e.claimed_until <= $2
                          ORDER BY e.seq LIMIT $4
                          FOR UPDATE OF e SKIP LOCKED)
-                     UPDATE tenant_events e SET claimed_by = $1, claimed_until = $3
+                     UPDATE tenant_events e SET claimed_by = $1, claimed_until = $3, attempts = e.attempts + 1
                      FROM due, tenant_webhooks w
                      WHERE e.id = due.id AND w.tenant_id = e.tenant_id
                      RETURNING {TENANT_EVENT_COLUMNS}, w.url, w.signing_secret"
@@ -1571,7 +1571,7 @@ impl Backend for Postgres {
         let db = self.client().await?;
         let (status, next, error, settled) = settlement.columns(now);
         db.execute(
-            "UPDATE tenant_events SET status = $2, attempts = attempts + 1, next_attempt_at = $3,
+            "UPDATE tenant_events SET status = $2, next_attempt_at = $3,
                  last_error = coalesce($4, last_error), settled_at = $5, claimed_by = NULL, claimed_until = 0
              WHERE id = $1",
             &[&id, &status, &next, &error, &settled],
@@ -1664,7 +1664,7 @@ impl Backend for Postgres {
     async fn release_deliveries(&self, host: &str, subscription_id: &str) -> Result<()> {
         let db = self.client().await?;
         db.execute(
-            "UPDATE trigger_deliveries SET claimed_by = NULL, claimed_until = 0
+            "UPDATE trigger_deliveries SET claimed_by = NULL, claimed_until = 0, attempts = attempts - 1
              WHERE subscription_id = $2 AND claimed_by = $1 AND status = 'pending'",
             &[&host, &subscription_id],
         )
@@ -1684,7 +1684,7 @@ impl Backend for Postgres {
         let tx = db.transaction().await?;
         let changed = tx
             .execute(
-                "UPDATE trigger_deliveries SET status = $3, attempts = attempts + 1, next_attempt_at = $4,
+                "UPDATE trigger_deliveries SET status = $3, next_attempt_at = $4,
                      last_error = coalesce($5, last_error), settled_at = $6, claimed_by = NULL, claimed_until = 0
                  WHERE subscription_id = $1 AND event_id = $2 AND status <> 'dead'",
                 &[&subscription_id, &event_id, &status, &next, &error, &settled],

@@ -1164,7 +1164,7 @@ impl Backend for Sqlite {
             let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let claimed: Vec<RawDelivery> = tx
                 .prepare_cached(&format!(
-                    "UPDATE trigger_deliveries SET claimed_by = ?1, claimed_until = ?3
+                    "UPDATE trigger_deliveries SET claimed_by = ?1, claimed_until = ?3, attempts = attempts + 1
                      WHERE rowid IN (
                          SELECT d.rowid FROM trigger_deliveries d
                          JOIN trigger_subscriptions s ON s.id = d.subscription_id
@@ -1672,7 +1672,7 @@ impl Backend for Sqlite {
             };
             for (event, _, _) in &claimed {
                 tx.execute(
-                    "UPDATE tenant_events SET claimed_by = ?2, claimed_until = ?3 WHERE id = ?1",
+                    "UPDATE tenant_events SET claimed_by = ?2, claimed_until = ?3, attempts = attempts + 1 WHERE id = ?1",
                     params![event.id, host, claimed_until],
                 )?;
             }
@@ -1687,7 +1687,7 @@ impl Backend for Sqlite {
         self.run(move |db| {
             let (status, next, error, settled) = settlement.columns(now);
             db.execute(
-                "UPDATE tenant_events SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3,
+                "UPDATE tenant_events SET status = ?2, next_attempt_at = ?3,
                      last_error = coalesce(?4, last_error), settled_at = ?5, claimed_by = NULL, claimed_until = 0
                  WHERE id = ?1",
                 params![id, status, next, error, settled],
@@ -1783,7 +1783,7 @@ impl Backend for Sqlite {
         let (host, sid) = (host.to_owned(), subscription_id.to_owned());
         self.run(move |db| {
             db.execute(
-                "UPDATE trigger_deliveries SET claimed_by = NULL, claimed_until = 0
+                "UPDATE trigger_deliveries SET claimed_by = NULL, claimed_until = 0, attempts = attempts - 1
                  WHERE subscription_id = ?2 AND claimed_by = ?1 AND status = 'pending'",
                 params![host, sid],
             )?;
@@ -1804,7 +1804,7 @@ impl Backend for Sqlite {
             let (status, next, error, settled) = settlement.columns(now);
             let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let changed = tx.execute(
-                "UPDATE trigger_deliveries SET status = ?3, attempts = attempts + 1, next_attempt_at = ?4,
+                "UPDATE trigger_deliveries SET status = ?3, next_attempt_at = ?4,
                      last_error = coalesce(?5, last_error), settled_at = ?6, claimed_by = NULL, claimed_until = 0
                  WHERE subscription_id = ?1 AND event_id = ?2 AND status <> 'dead'",
                 params![sid, eid, status, next, error, settled],
