@@ -3,6 +3,10 @@
 //! without a key and whatever name the balancer uses for the node; a node
 //! whose store stops answering, or was migrated past what it knows, says
 //! it is not ready (503, `Retry-After`) and says so again once it is.
+//! While the database is away the API answers a retryable `unavailable`,
+//! and the node resumes by itself when it returns. Events past the
+//! retention window go, and an engine fetching events is told it missed
+//! some.
 
 mod support;
 
@@ -217,4 +221,57 @@ async fn while_the_database_is_away_the_api_says_unavailable_and_work_resumes_wh
     assert_eq!(last.0, 200, "the node did not resume: {}", last.1);
     assert_eq!(last.1["output"]["user"]["username"], "ada");
     assert!(!node.log().contains(DEFAULT_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_fetching_events_learns_when_older_ones_were_removed() {
+    use support::web::api;
+    let bed = ServeBed::start(Some(DEFAULT_KEY)).await;
+    let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+    let (_, created) = api(
+        "POST",
+        &bed.url("/api/v1/connections"),
+        Some(DEFAULT_KEY),
+        Some(json!({"method": "bearer", "fields": {"bearer_token": token}})),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap();
+    let (_, subscription) = api(
+        "POST",
+        &bed.url(&format!("/api/v1/connections/{id}/subscriptions")),
+        Some(DEFAULT_KEY),
+        Some(json!({"trigger": "mention.new"})),
+    )
+    .await;
+    let sid = subscription["id"].as_str().unwrap();
+    let events: Vec<(String, String)> = (1..=3)
+        .map(|i| (format!("e{i}"), json!({"n": i}).to_string()))
+        .collect();
+    bed.store.queue_events(sid, &events).await.unwrap();
+    let page = |after: u64| {
+        let url = bed.url(&format!("/api/v1/subscriptions/{sid}/events?after={after}"));
+        async move { api("GET", &url, Some(DEFAULT_KEY), None).await.1 }
+    };
+    let before = page(0).await;
+    assert_eq!(
+        (
+            before["missed"].as_bool(),
+            before["oldest_sequence"].as_u64()
+        ),
+        (Some(false), Some(1))
+    );
+
+    // The retention window passes for the first two.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    bed.store
+        .prune_events(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+
+    let after = page(0).await;
+    assert_eq!(after["missed"], true, "{after}");
+    assert_eq!(after["oldest_sequence"], 3);
+    assert_eq!(after["events"].as_array().unwrap().len(), 1);
+    let caught_up = page(2).await;
+    assert_eq!(caught_up["missed"], false, "{caught_up}");
 }

@@ -1498,6 +1498,26 @@ impl Store {
         self.backend.release_deliveries(host, subscription_id).await
     }
 
+    /// Removes events kept longer than `retention`: delivered ones, those
+    /// kept to be fetched, and settled platform events. Dead letters stay
+    /// until sent again, and each subscription keeps its newest event (its
+    /// sequence goes on from it). Returns how many went.
+    pub async fn prune_events(&self, retention: Duration) -> Result<u64, StoreError> {
+        self.backend
+            .prune_events(now() - retention.as_secs() as i64)
+            .await
+    }
+
+    /// The smallest sequence the subscription still keeps: events before
+    /// it were removed after the retention window.
+    pub async fn oldest_sequence(&self, subscription_id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .backend
+            .oldest_sequence(subscription_id)
+            .await?
+            .map(|s| s.max(0) as u64))
+    }
+
     /// Records how an attempt at a delivery ended.
     pub async fn settle_delivery(
         &self,

@@ -69,6 +69,7 @@ contract!(
     an_identity_code_is_taken_once_by_its_tenant_only,
     platform_events_are_queued_with_the_change_that_makes_them_once,
     an_attempt_a_dead_host_never_settled_still_counts,
+    events_past_the_retention_window_go_and_dead_letters_and_sequences_stay,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -1518,6 +1519,97 @@ async fn an_attempt_a_dead_host_never_settled_still_counts(place: Place) {
         listed.iter().map(|d| d.attempts).collect::<Vec<_>>(),
         [2, 1]
     );
+}
+
+async fn events_past_the_retention_window_go_and_dead_letters_and_sequences_stay(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let sent = served_subscription(&a, None).await;
+    let connection = a.subscription(&sent).await.unwrap().connection_id;
+    let fetched = a
+        .create_subscription(&NewSubscription {
+            connection_id: connection.clone(),
+            trigger: "mention.new".into(),
+            configuration: "{}".into(),
+            delivery: Delivery::Poll,
+            destination: Destination::Pull,
+            interval_secs: 30,
+            signing_secret: None,
+        })
+        .await
+        .unwrap()
+        .id;
+    a.queue_events(&sent, &events(&["1", "2", "3"]))
+        .await
+        .unwrap();
+    a.queue_events(&fetched, &events(&["a", "b"]))
+        .await
+        .unwrap();
+    a.claim_deliveries("host-a", Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    a.settle_delivery(&sent, "1", &DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    a.settle_delivery(
+        &sent,
+        "2",
+        &DeliveryOutcome::Dead {
+            error: "status 500".into(),
+        },
+    )
+    .await
+    .unwrap();
+    a.settle_delivery(&sent, "3", &DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    a.set_tenant_webhook(None, "https://platform.example/hooks")
+        .await
+        .unwrap();
+    a.announce(&connection, "connection.created").await.unwrap();
+    let claimed = a
+        .claim_platform_events("host-a", Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    a.settle_platform_event(&claimed[0].event.id, &DeliveryOutcome::Delivered)
+        .await
+        .unwrap();
+    a.announce(&connection, "connection.reconnected")
+        .await
+        .unwrap();
+
+    // Nothing is old enough within a week.
+    assert_eq!(
+        b.prune_events(Duration::from_secs(7 * 24 * 3600))
+            .await
+            .unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let removed = b.prune_events(Duration::ZERO).await.unwrap();
+
+    // Gone: the delivered "1", the fetchable "a", the delivered platform
+    // event. Kept: the dead letter, each subscription's newest, the pending.
+    assert_eq!(removed, 3);
+    let ids = |list: Vec<credential_store::DeliveryRecord>| {
+        list.into_iter().map(|d| d.event_id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(a.deliveries(&sent, 0, None, 10).await.unwrap()),
+        ["2", "3"]
+    );
+    assert_eq!(
+        ids(a.deliveries(&fetched, 0, None, 10).await.unwrap()),
+        ["b"]
+    );
+    assert_eq!(a.oldest_sequence(&sent).await.unwrap(), Some(2));
+    let platform = a.platform_events(None, 10).await.unwrap();
+    assert_eq!(platform.len(), 1);
+    assert_eq!(platform[0].kind, "connection.reconnected");
+    // The sequence goes on from the newest kept.
+    a.queue_events(&fetched, &events(&["c"])).await.unwrap();
+    let after = a.deliveries(&fetched, 0, None, 10).await.unwrap();
+    assert_eq!(after.last().map(|d| d.sequence), Some(3));
 }
 
 #[tokio::test]

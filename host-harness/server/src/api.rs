@@ -920,10 +920,18 @@ pub(super) async fn subscription_events(
     }
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let store = state.manager.store();
+    let oldest = match store.oldest_sequence(&sid).await {
+        Ok(oldest) => oldest,
+        Err(e) => return store_error(e),
+    };
     match store.deliveries(&sid, query.after, None, limit).await {
         Ok(list) => Json(json!({
             "next_after": list.last().map(|d| d.sequence).unwrap_or(query.after),
             "events": list.iter().map(delivery_json).collect::<Vec<_>>(),
+            // Events after `after` and before this were removed after the
+            // retention window: the engine missed them.
+            "oldest_sequence": oldest,
+            "missed": oldest.is_some_and(|o| o > query.after + 1),
         }))
         .into_response(),
         Err(e) => store_error(e),

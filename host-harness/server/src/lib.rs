@@ -319,9 +319,11 @@ pub async fn serve(
         });
     }
     {
-        // Every server sends platform events, with or without triggers.
+        // Every server sends platform events and removes what outlived the
+        // retention window, with or without triggers.
         let events = state.clone();
         let runner = state.config.triggers.clone().unwrap_or_default();
+        let pruning = (state.clone(), runner.clone());
         runners.spawn(async move {
             host_triggers::platform_events::run_platform_events(
                 events.manager.store(),
@@ -329,6 +331,9 @@ pub async fn serve(
                 &events.config.targets,
             )
             .await
+        });
+        runners.spawn(async move {
+            host_triggers::runner::run_retention(pruning.0.manager.store(), &pruning.1).await
         });
     }
     if let Some(runner) = state.config.triggers.clone() {

@@ -139,6 +139,10 @@ pub(crate) struct Event {
 pub(crate) struct EventPage {
     pub next_after: u64,
     pub events: Vec<Event>,
+    /// The smallest sequence still kept; older events were removed.
+    pub oldest_sequence: Option<u64>,
+    /// Events after `after` were removed before they were fetched.
+    pub missed: bool,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -52,6 +52,11 @@ pub struct ServeArgs {
     /// attempt waits twice as long, up to an hour.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     delivery_backoff_secs: u64,
+    /// Days a delivered event (or one kept to be fetched, or a settled
+    /// platform event) is kept before it is removed; dead letters stay
+    /// until sent again.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    event_retention_days: u64,
     /// Seconds a poll this server took stays its own; another server takes
     /// it over after that if this one died.
     #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(10..=86_400))]
@@ -147,6 +152,7 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
             attempts: args.delivery_attempts,
             first_backoff: std::time::Duration::from_secs(args.delivery_backoff_secs),
             poll_lease: std::time::Duration::from_secs(args.poll_lease_secs),
+            event_retention: std::time::Duration::from_secs(args.event_retention_days * 24 * 3600),
             ..RunnerConfig::default()
         }),
     };

@@ -41,6 +41,9 @@ pub struct RunnerConfig {
     pub delivery_timeout: Duration,
     /// How long the loops rest when there is nothing to do.
     pub idle: Duration,
+    /// How long delivered events (and events kept to be fetched, and
+    /// settled platform events) are kept before they are removed.
+    pub event_retention: Duration,
     /// Wakes this host's delivery loop when this host queues events, so
     /// that they go out at once; events another host queued are found at
     /// the loop's next look, at most `idle` later.
@@ -57,6 +60,7 @@ impl Default for RunnerConfig {
             max_backoff: Duration::from_secs(3600),
             delivery_timeout: Duration::from_secs(10),
             idle: Duration::from_millis(500),
+            event_retention: Duration::from_secs(7 * 24 * 3600),
             queued: Arc::new(Notify::new()),
         }
     }
@@ -212,6 +216,24 @@ pub async fn run_deliveries(
                 tokio::time::sleep(config.idle * 4).await;
             }
         }
+    }
+}
+
+/// How often a server removes what outlived the retention window.
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Removes, for ever, what was kept longer than the retention window:
+/// delivered events, events kept to be fetched and settled platform
+/// events (dead letters stay until sent again). Every server runs it; the
+/// deletes are the same whoever makes them.
+pub async fn run_retention(store: &credential_store::Store, config: &RunnerConfig) {
+    loop {
+        match store.prune_events(config.event_retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "events past the retention window removed"),
+            Err(e) => tracing::warn!(error = %e, "cannot remove old events now"),
+        }
+        tokio::time::sleep(PRUNE_EVERY).await;
     }
 }
 

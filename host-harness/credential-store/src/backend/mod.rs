@@ -604,6 +604,13 @@ pub(crate) trait Backend: Send + Sync {
         status: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RawDelivery>>;
+    /// Removes what was kept long enough, before `before`: delivered events
+    /// and events kept to be fetched (each subscription's newest always
+    /// stays, so sequences never restart), and settled platform events.
+    /// Dead letters stay. Returns how many rows went.
+    async fn prune_events(&self, before: i64) -> Result<u64>;
+    /// The smallest sequence a subscription still keeps, if any.
+    async fn oldest_sequence(&self, subscription_id: &str) -> Result<Option<i64>>;
     /// Sends a subscription's dead letters again; returns how many.
     async fn requeue_dead(&self, subscription_id: &str, now: i64) -> Result<u64>;
     async fn subscription(&self, id: &str) -> Result<Option<RawSubscription>>;

@@ -1739,6 +1739,41 @@ impl Backend for Postgres {
         Ok(rows.iter().map(delivery_row).collect())
     }
 
+    async fn prune_events(&self, before: i64) -> Result<u64> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        let events = tx
+            .execute(
+                "DELETE FROM trigger_deliveries
+                 WHERE ((status = 'delivered' AND settled_at < $1)
+                        OR (status = 'pending' AND created_at < $1 AND subscription_id IN
+                            (SELECT id FROM trigger_subscriptions WHERE destination = 'pull')))
+                   AND sequence < (SELECT max(d.sequence) FROM trigger_deliveries d
+                                   WHERE d.subscription_id = trigger_deliveries.subscription_id)",
+                &[&before],
+            )
+            .await?;
+        let platform = tx
+            .execute(
+                "DELETE FROM tenant_events WHERE status <> 'pending' AND settled_at < $1",
+                &[&before],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(events + platform)
+    }
+
+    async fn oldest_sequence(&self, subscription_id: &str) -> Result<Option<i64>> {
+        let db = self.client().await?;
+        let row = db
+            .query_one(
+                "SELECT min(sequence) FROM trigger_deliveries WHERE subscription_id = $1",
+                &[&subscription_id],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     async fn requeue_dead(&self, subscription_id: &str, now: i64) -> Result<u64> {
         let db = self.client().await?;
         Ok(db

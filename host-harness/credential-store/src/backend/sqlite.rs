@@ -1852,6 +1852,40 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn prune_events(&self, before: i64) -> Result<u64> {
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let events = tx.execute(
+                "DELETE FROM trigger_deliveries
+                 WHERE ((status = 'delivered' AND settled_at < ?1)
+                        OR (status = 'pending' AND created_at < ?1 AND subscription_id IN
+                            (SELECT id FROM trigger_subscriptions WHERE destination = 'pull')))
+                   AND sequence < (SELECT max(d.sequence) FROM trigger_deliveries d
+                                   WHERE d.subscription_id = trigger_deliveries.subscription_id)",
+                params![before],
+            )?;
+            let platform = tx.execute(
+                "DELETE FROM tenant_events WHERE status <> 'pending' AND settled_at < ?1",
+                params![before],
+            )?;
+            tx.commit()?;
+            Ok((events + platform) as u64)
+        })
+        .await
+    }
+
+    async fn oldest_sequence(&self, subscription_id: &str) -> Result<Option<i64>> {
+        let sid = subscription_id.to_owned();
+        self.run(move |db| {
+            Ok(db.query_row(
+                "SELECT min(sequence) FROM trigger_deliveries WHERE subscription_id = ?1",
+                params![sid],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
     async fn requeue_dead(&self, subscription_id: &str, now: i64) -> Result<u64> {
         let sid = subscription_id.to_owned();
         self.run(move |db| {
