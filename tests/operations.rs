@@ -275,3 +275,92 @@ async fn an_engine_fetching_events_learns_when_older_ones_were_removed() {
     let caught_up = page(2).await;
     assert_eq!(caught_up["missed"], false, "{caught_up}");
 }
+
+/// The value of the sample `name{labels}` in a metrics exposition.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_reads_metrics_of_actions_and_requests_without_ids_or_secrets() {
+    use support::web::api;
+    const ADMIN_KEY: &str = "the-operators-admin-key";
+    let bed = ServeBed::start_with_keys(Some(DEFAULT_KEY), Some(ADMIN_KEY)).await;
+    let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+    let (_, created) = api(
+        "POST",
+        &bed.url("/api/v1/connections"),
+        Some(DEFAULT_KEY),
+        Some(json!({"method": "bearer", "fields": {"bearer_token": token}})),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        let (status, _) = api(
+            "POST",
+            &bed.url(&format!("/api/v1/connections/{id}/actions/users.me")),
+            Some(DEFAULT_KEY),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (refused, _) = api(
+        "POST",
+        &bed.url(&format!("/api/v1/connections/{id}/actions/post.create")),
+        Some(DEFAULT_KEY),
+        Some(json!({"text": ""})),
+    )
+    .await;
+    assert_eq!(refused, 400);
+
+    // Only the operator reads them.
+    for key in [None, Some(DEFAULT_KEY)] {
+        let mut headers = vec![];
+        let bearer;
+        if let Some(key) = key {
+            bearer = format!("Bearer {key}");
+            headers.push(("authorization", bearer.as_str()));
+        }
+        let (status, _, _) = raw(&bed, "GET", &bed.url("/metrics"), &headers, "").await;
+        assert_eq!(status, 401);
+    }
+    let bearer = format!("Bearer {ADMIN_KEY}");
+    let (status, headers, text) = raw(
+        &bed,
+        "GET",
+        &bed.url("/metrics"),
+        &[("authorization", &bearer)],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+
+    let ran = sample(
+        &text,
+        r#"host_harness_actions_total{action="users.me",outcome="ok",tenant="default"}"#,
+    );
+    assert!(ran.is_some_and(|n| n >= 3.0), "{text}");
+    let invalid = sample(
+        &text,
+        r#"host_harness_actions_total{action="post.create",outcome="invalid-input",tenant="default"}"#,
+    );
+    assert!(invalid.is_some_and(|n| n >= 1.0), "{text}");
+    let requests = sample(
+        &text,
+        r#"host_harness_http_requests_total{method="POST",route="/api/v1/connections/{id}/actions/{action}",status="200"}"#,
+    );
+    assert!(requests.is_some_and(|n| n >= 3.0), "{text}");
+    assert!(text.contains("host_harness_action_duration_seconds_bucket{"));
+    assert!(!text.contains(&id), "a connection id became a label");
+    for secret in [DEFAULT_KEY, ADMIN_KEY, token.as_str()] {
+        assert!(!text.contains(secret), "a secret is in the metrics");
+    }
+}

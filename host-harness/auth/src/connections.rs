@@ -647,7 +647,9 @@ impl ConnectionManager {
             ConnectionStatus::Connected => self.authorizer(&record, auth).await?,
         };
         let ledger = crate::ledger::StoreLedger::new(self.store.clone(), record.tenant_id.clone());
-        Ok(Connection::new(facts, authorizer).with_ledger(Arc::new(ledger)))
+        Ok(Connection::new(facts, authorizer)
+            .with_ledger(Arc::new(ledger))
+            .with_tenant(record.tenant_id.clone()))
     }
 
     async fn authorizer(

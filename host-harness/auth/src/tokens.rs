@@ -254,8 +254,12 @@ impl TokenManager {
         {
             Ok(Ok(issued)) => issued,
             Ok(Err(e)) => return Err(self.refused(id, lease, e).await),
-            Err(_) => return Err(late()),
+            Err(_) => {
+                counted("timeout");
+                return Err(late());
+            }
         };
+        counted("renewed");
         let renewed = Tokens {
             access_token: Some(issued.access_token.clone()),
             access_expires_at: issued.expires_in.map(|s| now() + s as i64),
@@ -288,8 +292,12 @@ impl TokenManager {
         {
             Ok(Ok(issued)) => issued,
             Ok(Err(e)) => return Err(self.refused(id, lease, e).await),
-            Err(_) => return Err(late()),
+            Err(_) => {
+                counted("timeout");
+                return Err(late());
+            }
         };
+        counted("renewed");
         let tokens = Tokens {
             access_token: Some(issued.access_token.clone()),
             access_expires_at: issued.expires_in.map(|s| now() + s as i64),
@@ -303,6 +311,10 @@ impl TokenManager {
     /// A token request failed: a refusal ends the connection, anything else
     /// may pass.
     async fn refused(&self, id: &str, lease: RefreshLease, error: AuthError) -> CredentialError {
+        counted(match error.code() {
+            Some(_) => "refused",
+            None => "failed",
+        });
         let (reason, cause) = match error.code() {
             Some("invalid_grant") => (
                 format!(
@@ -341,6 +353,11 @@ fn late() -> CredentialError {
 async fn commit(mut lease: RefreshLease, tokens: &Tokens) -> Result<(), CredentialError> {
     lease.save_tokens(tokens).await.map_err(unavailable)?;
     lease.commit().await.map_err(unavailable)
+}
+
+/// Counts a token renewal's outcome in the metrics.
+fn counted(outcome: &str) {
+    host_metrics::outcome(&host_metrics::metrics().token_refreshes, outcome);
 }
 
 /// Marks the connection as needing a reconnect, under the lease.

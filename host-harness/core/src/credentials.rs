@@ -127,6 +127,9 @@ pub struct Connection {
     pub facts: ConnectionFacts,
     authorizer: Arc<dyn Authorizer>,
     ledger: Option<Arc<dyn UsageLedger>>,
+    /// Whose connection it is, for the metrics: a tenant's id, or none for
+    /// the default tenant.
+    tenant: Option<String>,
 }
 
 impl Connection {
@@ -135,7 +138,19 @@ impl Connection {
             facts,
             authorizer,
             ledger: None,
+            tenant: None,
         }
+    }
+
+    /// The same connection, counted in the metrics as `tenant`'s.
+    pub fn with_tenant(mut self, tenant: Option<String>) -> Connection {
+        self.tenant = tenant;
+        self
+    }
+
+    /// The tenant the metrics count its runs for.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
     }
 
     /// The same connection, its runs' usage added to `ledger`.

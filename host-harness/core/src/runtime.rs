@@ -505,10 +505,9 @@ impl LoadedConnector {
             .instrument(span.clone())
             .await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
-        span.record(
-            "outcome",
-            result.as_ref().map_or_else(|e| e.kind(), |_| "ok"),
-        );
+        let outcome = result.as_ref().map_or_else(|e| e.kind(), |_| "ok");
+        span.record("outcome", outcome);
+        host_metrics::action(action, outcome, connection.tenant(), started.elapsed());
         let _entered = span.enter();
         match &result {
             Ok(_) => tracing::info!("action succeeded"),
@@ -876,8 +875,15 @@ impl LoadedConnector {
     /// Waits for a free instance-pool slot, when there is a pool.
     async fn slot(&self) -> Option<SemaphorePermit<'_>> {
         match &self.slots {
-            // The semaphore is never closed.
-            Some(slots) => slots.acquire().await.ok(),
+            Some(slots) => {
+                let waiting = Instant::now();
+                // The semaphore is never closed.
+                let slot = slots.acquire().await.ok();
+                host_metrics::metrics()
+                    .action_slot_wait_seconds
+                    .observe(waiting.elapsed().as_secs_f64());
+                slot
+            }
             None => None,
         }
     }

@@ -659,6 +659,7 @@ pub(super) const RETRY_AFTER_SECS: &str = "5";
 /// so a client tells it from a bug.
 pub(super) fn unavailable(e: &StoreError) -> Response {
     tracing::warn!(error = %e, "the store is unavailable");
+    host_metrics::metrics().store_unavailable.inc();
     let mut response = error(
         StatusCode::SERVICE_UNAVAILABLE,
         json!({"error": "unavailable", "message": e.to_string(), "retry_after_secs": 5}),

@@ -32,11 +32,16 @@ fn unavailable(reason: &str) -> Response {
 }
 
 pub(super) async fn readyz(State(state): State<Shared>) -> Response {
+    let ready = &host_metrics::metrics().ready;
+    ready.set(0);
     if state.draining.load(Ordering::Relaxed) {
         return unavailable("stopping");
     }
     match tokio::time::timeout(STORE_CHECK, state.manager.store().ready()).await {
-        Ok(Ok(())) => Json(json!({"status": "ready"})).into_response(),
+        Ok(Ok(())) => {
+            ready.set(1);
+            Json(json!({"status": "ready"})).into_response()
+        }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "not ready: the store");
             unavailable("store")

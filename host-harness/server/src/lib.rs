@@ -22,6 +22,7 @@ mod api;
 mod connect;
 mod events;
 mod health;
+mod metrics;
 mod openapi;
 mod pages;
 mod schema_form;
@@ -224,6 +225,7 @@ fn routes(state: Shared) -> Router {
     let health = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .with_state(state.clone());
     let app = Router::new()
         .nest("/api/v1", api::router(state.clone()))
@@ -271,7 +273,9 @@ fn routes(state: Shared) -> Router {
             security::guard,
         ))
         .with_state(state);
-    health.merge(app)
+    health
+        .merge(app)
+        .route_layer(axum::middleware::from_fn(metrics::count))
 }
 
 /// Serves the pages and the API on `listener` until `shutdown` completes.

@@ -70,6 +70,10 @@ async fn send_one(
         }
     };
     let outcome = outcome_of(config, attempt, result);
+    host_metrics::outcome(
+        &host_metrics::metrics().platform_events,
+        super::runner::outcome_name(&outcome),
+    );
     match &outcome {
         DeliveryOutcome::Delivered => {
             tracing::info!(event = %event.id, kind = %event.kind, "platform event delivered")

@@ -94,6 +94,13 @@ pub async fn run_polls(manager: &ConnectionManager, config: &RunnerConfig) {
 /// Polls one subscription this host took, and finishes or releases it.
 async fn poll(manager: &ConnectionManager, config: &RunnerConfig, s: &SubscriptionRecord) {
     let store = manager.store();
+    host_metrics::metrics()
+        .poll_lag_seconds
+        .observe(if s.next_poll_at > 0 {
+            (now() - s.next_poll_at).max(0) as f64
+        } else {
+            0.0
+        });
     let interval = i64::from(s.interval_secs.max(1));
     let polled = match manager.connection(&s.connection_id).await {
         Ok(connection) => {
@@ -111,6 +118,16 @@ async fn poll(manager: &ConnectionManager, config: &RunnerConfig, s: &Subscripti
             reason: e.to_string(),
         }),
     };
+    host_metrics::metrics()
+        .polls
+        .get_or_create(&host_metrics::PollLabels {
+            trigger: s.trigger.clone(),
+            outcome: polled
+                .as_ref()
+                .map_or_else(|e| e.kind(), |_| "ok")
+                .to_string(),
+        })
+        .inc();
     let finished = match polled {
         Ok(polled) => {
             // A first poll's events are what already existed: none is queued.
@@ -282,6 +299,7 @@ async fn deliver(
     // counts too.
     let attempt = d.attempts.max(1);
     let outcome = outcome_of(config, attempt, result);
+    host_metrics::outcome(&host_metrics::metrics().deliveries, outcome_name(&outcome));
     match &outcome {
         DeliveryOutcome::Delivered => {
             tracing::info!(subscription = %d.subscription_id, event = %d.event_id, "delivered")
@@ -323,6 +341,15 @@ pub(crate) fn outcome_of(
                 error,
             }
         }
+    }
+}
+
+/// An outcome's name in the metrics.
+pub(crate) fn outcome_name(outcome: &DeliveryOutcome) -> &'static str {
+    match outcome {
+        DeliveryOutcome::Delivered => "delivered",
+        DeliveryOutcome::Retry { .. } => "retry",
+        DeliveryOutcome::Dead { .. } => "dead",
     }
 }
 
