@@ -364,3 +364,83 @@ async fn the_operator_reads_metrics_of_actions_and_requests_without_ids_or_secre
         assert!(!text.contains(secret), "a secret is in the metrics");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopping_node_says_so_and_finishes_what_it_started() {
+    use std::time::Duration;
+    use support::auth::AuthBed;
+    use support::nodes::{Node, Platform, free_port};
+    use x_emulator::{Endpoint, Fault};
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let bytes: [u8; 32] = rand::random();
+    let location = credential_store::StoreLocation::Sqlite(data_dir.join("connections.db"));
+    let bed = AuthBed::on_store(
+        dir,
+        &location,
+        &credential_store::MasterKey::from_bytes(bytes),
+        "http://127.0.0.1:8765/callback",
+    )
+    .await;
+    let platform = Platform {
+        database_url: None,
+        data_dir,
+        master_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
+        emulator: bed.x.base_url(),
+        api_key: Some(DEFAULT_KEY.into()),
+        admin_key: None,
+    };
+    platform.warm_up().await;
+    let port = free_port();
+    let mut node = Node::start_with(
+        "A",
+        &platform,
+        port,
+        &format!("http://127.0.0.1:{port}"),
+        &[
+            "--shutdown-delay-secs",
+            "2",
+            "--shutdown-grace-secs",
+            "20",
+            "--poll-lease-secs",
+            "600",
+        ],
+    )
+    .await;
+    let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
+    let (_, created) = node
+        .request(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({"method": "bearer", "fields": {"bearer_token": token}})),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // Arrange: a slow action in flight, answered by X after 3 s.
+    bed.x
+        .inject(Endpoint::UsersMe, Fault::Delay(Duration::from_secs(3)));
+    let client = node.client();
+    let path = format!("/api/v1/connections/{id}/actions/users.me");
+    let slow = tokio::spawn(async move { client.request("POST", &path, Some(json!({}))).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Act: the orchestrator stops the node.
+    node.terminate();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Assert: not ready at once, the action in flight finishes, the node
+    // exits cleanly.
+    let (ready, _, _) = node.get_page("/readyz", "").await;
+    assert_eq!(ready, 503, "a stopping node still said it was ready");
+    let (status, output) = slow.await.unwrap();
+    assert_eq!(status, 200, "the action in flight was cut: {output}");
+    assert_eq!(output["output"]["user"]["username"], "ada");
+    let exit = node.exited(Duration::from_secs(25)).await;
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "exit {exit:?}: {}",
+        node.log()
+    );
+    assert!(node.log().contains("stopping: not ready"), "{}", node.log());
+}

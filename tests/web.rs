@@ -703,6 +703,7 @@ async fn serve_refuses_to_listen_beyond_loopback_without_an_api_key() {
         notice: None,
         triggers: None,
         targets: host_harness::target_guard::TargetGuard::public_only(),
+        shutdown: Default::default(),
     };
 
     let refused = web::serve(listener, manager, config, std::future::ready(())).await;

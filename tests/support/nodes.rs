@@ -205,6 +205,26 @@ impl Node {
         let _ = self.child.wait();
     }
 
+    /// Asks the node to stop, as an orchestrator does (SIGTERM).
+    pub fn terminate(&self) {
+        // SAFETY: kill(2) with the pid of a child this process started.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+    }
+
+    /// Waits up to `within` for the node to exit; its status, if it did.
+    pub async fn exited(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// A client of this node, to move into a task.
     pub fn client(&self) -> NodeClient {
         self.client.clone()

@@ -49,6 +49,7 @@ impl ServeBed {
             targets: host_harness::target_guard::TargetGuard::allowing(["127.0.0.0/8"
                 .parse()
                 .unwrap()]),
+            shutdown: Default::default(),
         };
         let AuthBed {
             x,

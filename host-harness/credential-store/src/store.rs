@@ -1498,6 +1498,13 @@ impl Store {
         self.backend.release_deliveries(host, subscription_id).await
     }
 
+    /// Gives back every poll lease and unsettled claim of `host` (one
+    /// that is stopping), so other hosts take them at once rather than
+    /// when they expire. Returns how many.
+    pub async fn release_host(&self, host: &str) -> Result<u64, StoreError> {
+        self.backend.release_host(host).await
+    }
+
     /// Removes events kept longer than `retention`: delivered ones, those
     /// kept to be fetched, and settled platform events. Dead letters stay
     /// until sent again, and each subscription keeps its newest event (its

@@ -70,6 +70,7 @@ contract!(
     platform_events_are_queued_with_the_change_that_makes_them_once,
     an_attempt_a_dead_host_never_settled_still_counts,
     events_past_the_retention_window_go_and_dead_letters_and_sequences_stay,
+    a_stopping_host_gives_back_its_leases_and_claims,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -1610,6 +1611,25 @@ async fn events_past_the_retention_window_go_and_dead_letters_and_sequences_stay
     a.queue_events(&fetched, &events(&["c"])).await.unwrap();
     let after = a.deliveries(&fetched, 0, None, 10).await.unwrap();
     assert_eq!(after.last().map(|d| d.sequence), Some(3));
+}
+
+async fn a_stopping_host_gives_back_its_leases_and_claims(place: Place) {
+    let key = MasterKey::generate();
+    let (a, b) = (place.open(&key).await, place.open(&key).await);
+    let id = served_subscription(&a, None).await;
+    a.queue_events(&id, &events(&["1"])).await.unwrap();
+    let long = Duration::from_secs(600);
+    assert!(a.claim_poll("host-a", long).await.unwrap().is_some());
+    assert_eq!(a.claim_deliveries("host-a", long, 10).await.unwrap().len(), 1);
+    // Held: another host gets neither.
+    assert!(b.claim_poll("host-b", long).await.unwrap().is_none());
+    assert!(b.claim_deliveries("host-b", long, 10).await.unwrap().is_empty());
+
+    assert_eq!(a.release_host("host-a").await.unwrap(), 2);
+
+    // Taken over at once, not in ten minutes.
+    assert!(b.claim_poll("host-b", long).await.unwrap().is_some());
+    assert_eq!(b.claim_deliveries("host-b", long, 10).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -73,6 +73,27 @@ pub struct WebConfig {
     /// Where URLs that users give this server (delivery targets) may
     /// lead: public addresses, and the private ranges the operator allows.
     pub targets: host_core::target_guard::TargetGuard,
+    /// How the server stops.
+    pub shutdown: ShutdownTerms,
+}
+
+/// How a server stops once told to: it says it is not ready and takes no
+/// new work, keeps answering for `delay` (so a load balancer sees it),
+/// then lets what is in flight finish for up to `grace`, and gives back
+/// what it held so other servers take it at once.
+#[derive(Debug, Clone, Copy)]
+pub struct ShutdownTerms {
+    pub delay: std::time::Duration,
+    pub grace: std::time::Duration,
+}
+
+impl Default for ShutdownTerms {
+    fn default() -> Self {
+        ShutdownTerms {
+            delay: std::time::Duration::from_secs(2),
+            grace: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 impl WebConfig {
@@ -299,13 +320,20 @@ pub async fn serve(
         webhook_id: std::sync::OnceLock::new(),
         draining: std::sync::atomic::AtomicBool::new(false),
     });
+    // What stops with the server: the loops check `stop` and return; the
+    // push registration and the retention sweep are simply ended.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let host_runner = host_triggers::runner::RunnerConfig {
+        stop: stop.clone(),
+        ..state.config.triggers.clone().unwrap_or_default()
+    };
     let mut runners = tokio::task::JoinSet::new();
-    if let (Some(setup), Some(runner)) = (state.config.push.clone(), state.config.triggers.clone())
-    {
-        let state = state.clone();
+    let mut background = tokio::task::JoinSet::new();
+    if let (Some(setup), true) = (state.config.push.clone(), state.config.triggers.is_some()) {
+        let (state, runner) = (state.clone(), host_runner.clone());
         // The API challenges the URL while it registers it: this runs once
         // the listener below answers, and tries again until it works.
-        runners.spawn(async move {
+        background.spawn(async move {
             let mut wait = std::time::Duration::from_secs(1);
             loop {
                 match host_triggers::push::start(&state.manager, &setup, &runner.host).await {
@@ -325,9 +353,7 @@ pub async fn serve(
     {
         // Every server sends platform events and removes what outlived the
         // retention window, with or without triggers.
-        let events = state.clone();
-        let runner = state.config.triggers.clone().unwrap_or_default();
-        let pruning = (state.clone(), runner.clone());
+        let (events, runner) = (state.clone(), host_runner.clone());
         runners.spawn(async move {
             host_triggers::platform_events::run_platform_events(
                 events.manager.store(),
@@ -336,13 +362,14 @@ pub async fn serve(
             )
             .await
         });
-        runners.spawn(async move {
-            host_triggers::runner::run_retention(pruning.0.manager.store(), &pruning.1).await
+        let (pruning, runner) = (state.clone(), host_runner.clone());
+        background.spawn(async move {
+            host_triggers::runner::run_retention(pruning.manager.store(), &runner).await
         });
     }
-    if let Some(runner) = state.config.triggers.clone() {
+    if state.config.triggers.is_some() {
         let (polls, deliveries) = (state.clone(), state.clone());
-        let for_polls = runner.clone();
+        let (for_polls, runner) = (host_runner.clone(), host_runner.clone());
         runners.spawn(
             async move { host_triggers::runner::run_polls(&polls.manager, &for_polls).await },
         );
@@ -355,16 +382,46 @@ pub async fn serve(
             .await
         });
     }
-    let stopping = state.clone();
+    let terms = state.config.shutdown;
+    let (drained, mut draining) = tokio::sync::watch::channel(false);
+    let stopping = (state.clone(), stop.clone());
     let shutdown = async move {
         shutdown.await;
+        tracing::info!(
+            delay_secs = terms.delay.as_secs(),
+            grace_secs = terms.grace.as_secs(),
+            "stopping: not ready, no new work; what is in flight finishes"
+        );
         stopping
+            .0
             .draining
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        stopping.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(terms.delay).await;
+        let _ = drained.send(true);
     };
-    axum::serve(listener, routes(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let server = axum::serve(listener, routes(state.clone())).with_graceful_shutdown(shutdown);
+    tokio::select! {
+        served = server => served?,
+        _ = async move {
+            let _ = draining.wait_for(|done| *done).await;
+            tokio::time::sleep(terms.grace).await;
+        } => tracing::warn!("the grace period ended with requests in flight; stopping anyway"),
+    }
+    background.abort_all();
+    let finished = tokio::time::timeout(terms.grace, async {
+        while runners.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!("polls or deliveries were still running when the grace period ended");
+    }
     runners.abort_all();
+    match state.manager.store().release_host(&host_runner.host).await {
+        Ok(released) => tracing::info!(released, "gave back this server's leases and claims"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot give back this server's leases and claims; they expire")
+        }
+    }
     Ok(())
 }

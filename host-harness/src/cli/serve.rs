@@ -57,6 +57,18 @@ pub struct ServeArgs {
     /// until sent again.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u64).range(1..=3650))]
     event_retention_days: u64,
+    /// Seconds a stopping server keeps answering, not ready, before it
+    /// stops taking connections: time for a load balancer to see it.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=300))]
+    shutdown_delay_secs: u64,
+    /// Seconds a stopping server lets requests, polls and deliveries in
+    /// flight finish before it ends them.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_grace_secs: u64,
+    /// Seconds a delivery this server took stays its own; another server
+    /// sends it after that if this one died.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(5..=3600))]
+    delivery_claim_secs: u64,
     /// Seconds a poll this server took stays its own; another server takes
     /// it over after that if this one died.
     #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(u64).range(10..=86_400))]
@@ -148,11 +160,16 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
         api_key,
         admin_key,
         notice: None,
+        shutdown: web::ShutdownTerms {
+            delay: std::time::Duration::from_secs(args.shutdown_delay_secs),
+            grace: std::time::Duration::from_secs(args.shutdown_grace_secs),
+        },
         triggers: Some(RunnerConfig {
             attempts: args.delivery_attempts,
             first_backoff: std::time::Duration::from_secs(args.delivery_backoff_secs),
             poll_lease: std::time::Duration::from_secs(args.poll_lease_secs),
             event_retention: std::time::Duration::from_secs(args.event_retention_days * 24 * 3600),
+            delivery_claim: std::time::Duration::from_secs(args.delivery_claim_secs),
             ..RunnerConfig::default()
         }),
     };
@@ -209,12 +226,33 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
         "OAuth callback URL to register in the developer portal: {}",
         config.callback_url()
     ));
-    web::serve(listener, manager, config, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .with_context(|| {
-        format!("--bind {bound} (the API keys are read from {API_KEY_VAR} and {ADMIN_KEY_VAR})")
-    })?;
+    web::serve(listener, manager, config, stop_signal())
+        .await
+        .with_context(|| {
+            format!("--bind {bound} (the API keys are read from {API_KEY_VAR} and {ADMIN_KEY_VAR})")
+        })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C (SIGINT) or, as an orchestrator sends it, SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -19,11 +19,12 @@ use host_auth::http::HostHttp;
 use host_core::target_guard::TargetGuard;
 use secrecy::ExposeSecret;
 
-/// Sends due platform events for ever, each only where `targets` allows.
+/// Sends due platform events until the server stops, each only where
+/// `targets` allows.
 pub async fn run_platform_events(store: &Store, config: &RunnerConfig, targets: &TargetGuard) {
     let http = delivery_client(targets, config.delivery_timeout);
-    let claim = config.delivery_timeout * 3;
-    loop {
+    let claim = config.delivery_claim.max(config.delivery_timeout * 2);
+    while !config.stopping() {
         match store.claim_platform_events(&config.host, claim, 32).await {
             Ok(claimed) if !claimed.is_empty() => {
                 for event in &claimed {

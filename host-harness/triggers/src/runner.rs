@@ -44,6 +44,12 @@ pub struct RunnerConfig {
     /// How long delivered events (and events kept to be fetched, and
     /// settled platform events) are kept before they are removed.
     pub event_retention: Duration,
+    /// Set when the server is stopping: the loops take no new work and
+    /// return once what they hold is done.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    /// How long a delivery this host took stays its own; another host
+    /// takes it over after that if this one died.
+    pub delivery_claim: Duration,
     /// Wakes this host's delivery loop when this host queues events, so
     /// that they go out at once; events another host queued are found at
     /// the loop's next look, at most `idle` later.
@@ -61,6 +67,8 @@ impl Default for RunnerConfig {
             delivery_timeout: Duration::from_secs(10),
             idle: Duration::from_millis(500),
             event_retention: Duration::from_secs(7 * 24 * 3600),
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            delivery_claim: Duration::from_secs(30),
             queued: Arc::new(Notify::new()),
         }
     }
@@ -73,9 +81,16 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Polls due subscriptions for ever.
+impl RunnerConfig {
+    /// Whether the server is stopping.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Polls due subscriptions until the server stops.
 pub async fn run_polls(manager: &ConnectionManager, config: &RunnerConfig) {
-    loop {
+    while !config.stopping() {
         match manager
             .store()
             .claim_poll(&config.host, config.poll_lease)
@@ -185,7 +200,7 @@ async fn poll(manager: &ConnectionManager, config: &RunnerConfig, s: &Subscripti
     }
 }
 
-/// Sends due deliveries for ever, each only where `targets` allows: a
+/// Sends due deliveries until the server stops, each only where `targets` allows: a
 /// target URL is checked again before each attempt, and its name's
 /// addresses as the connection is made; no redirect is followed.
 pub async fn run_deliveries(
@@ -197,8 +212,8 @@ pub async fn run_deliveries(
         http: delivery_client(targets, config.delivery_timeout),
         targets: targets.clone(),
     };
-    let claim = config.delivery_timeout * 3;
-    loop {
+    let claim = config.delivery_claim.max(config.delivery_timeout * 2);
+    while !config.stopping() {
         let claimed = manager
             .store()
             .claim_deliveries(&config.host, claim, 32)

@@ -604,6 +604,9 @@ pub(crate) trait Backend: Send + Sync {
         status: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RawDelivery>>;
+    /// Gives back every poll lease and unsettled claim `host` holds, so
+    /// other hosts take them at once; returns how many.
+    async fn release_host(&self, host: &str) -> Result<u64>;
     /// Removes what was kept long enough, before `before`: delivered events
     /// and events kept to be fetched (each subscription's newest always
     /// stays, so sequences never restart), and settled platform events.

@@ -1739,6 +1739,21 @@ impl Backend for Postgres {
         Ok(rows.iter().map(delivery_row).collect())
     }
 
+    async fn release_host(&self, host: &str) -> Result<u64> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        let mut released = 0;
+        for sql in [
+            "UPDATE trigger_subscriptions SET poller = NULL, poll_lease_until = 0 WHERE poller = $1",
+            "UPDATE trigger_deliveries SET claimed_by = NULL, claimed_until = 0 WHERE claimed_by = $1 AND status = 'pending'",
+            "UPDATE tenant_events SET claimed_by = NULL, claimed_until = 0 WHERE claimed_by = $1 AND status = 'pending'",
+        ] {
+            released += tx.execute(sql, &[&host]).await?;
+        }
+        tx.commit().await?;
+        Ok(released)
+    }
+
     async fn prune_events(&self, before: i64) -> Result<u64> {
         let mut db = self.client().await?;
         let tx = db.transaction().await?;

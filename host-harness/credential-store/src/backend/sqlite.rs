@@ -1852,6 +1852,24 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn release_host(&self, host: &str) -> Result<u64> {
+        let host = host.to_owned();
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut released = 0;
+            for sql in [
+                "UPDATE trigger_subscriptions SET poller = NULL, poll_lease_until = 0 WHERE poller = ?1",
+                "UPDATE trigger_deliveries SET claimed_by = NULL, claimed_until = 0 WHERE claimed_by = ?1 AND status = 'pending'",
+                "UPDATE tenant_events SET claimed_by = NULL, claimed_until = 0 WHERE claimed_by = ?1 AND status = 'pending'",
+            ] {
+                released += tx.execute(sql, params![host])?;
+            }
+            tx.commit()?;
+            Ok(released as u64)
+        })
+        .await
+    }
+
     async fn prune_events(&self, before: i64) -> Result<u64> {
         self.run(move |db| {
             let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
