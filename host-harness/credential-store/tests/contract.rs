@@ -1620,16 +1620,27 @@ async fn a_stopping_host_gives_back_its_leases_and_claims(place: Place) {
     a.queue_events(&id, &events(&["1"])).await.unwrap();
     let long = Duration::from_secs(600);
     assert!(a.claim_poll("host-a", long).await.unwrap().is_some());
-    assert_eq!(a.claim_deliveries("host-a", long, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        a.claim_deliveries("host-a", long, 10).await.unwrap().len(),
+        1
+    );
     // Held: another host gets neither.
     assert!(b.claim_poll("host-b", long).await.unwrap().is_none());
-    assert!(b.claim_deliveries("host-b", long, 10).await.unwrap().is_empty());
+    assert!(
+        b.claim_deliveries("host-b", long, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     assert_eq!(a.release_host("host-a").await.unwrap(), 2);
 
     // Taken over at once, not in ten minutes.
     assert!(b.claim_poll("host-b", long).await.unwrap().is_some());
-    assert_eq!(b.claim_deliveries("host-b", long, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        b.claim_deliveries("host-b", long, 10).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]

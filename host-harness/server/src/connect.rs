@@ -247,27 +247,22 @@ pub(super) async fn create_session(
     Extension(caller): Extension<Caller>,
     body: Result<Json<NewConnectSession>, JsonRejection>,
 ) -> Response {
-    if let Some(refused) = api::refusal(&caller, Scope::Connections) {
-        return refused;
-    }
-    let Some(Some(tenant_id)) = caller.tenant().cloned() else {
-        return api::error(
-            StatusCode::FORBIDDEN,
-            json!({"error": "forbidden", "reason": "no-tenant",
-                   "message": "connect sessions are a tenant's: use a tenant's API key (the default tenant connects through the pages)"}),
-        );
+    let tenant_id = match session_tenant(&caller, "connect sessions") {
+        Ok(tenant) => tenant,
+        Err(refused) => return *refused,
     };
     let Json(new) = match body {
         Ok(body) => body,
         Err(rejection) => return api::bad_json(rejection),
     };
-    let lifetime = new.expires_in_secs.unwrap_or(DEFAULT_LIFETIME_SECS);
-    if !(MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(&lifetime) {
-        return invalid(
-            "expires_in_secs",
-            format!("must be {MIN_LIFETIME_SECS} to {MAX_LIFETIME_SECS} seconds"),
-        );
-    }
+    let lifetime = match lifetime_of(
+        new.expires_in_secs,
+        DEFAULT_LIFETIME_SECS,
+        MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS,
+    ) {
+        Ok(lifetime) => lifetime,
+        Err(refused) => return *refused,
+    };
     let store = state.manager.store();
     let tenant = match store.tenant(&tenant_id).await {
         Ok(tenant) => tenant,
@@ -278,7 +273,7 @@ pub(super) async fn create_session(
         Err(refused) => return *refused,
     };
     match store
-        .create_connect_session(&tenant_id, PURPOSE, &details, Duration::from_secs(lifetime))
+        .create_connect_session(&tenant_id, PURPOSE, &details, lifetime)
         .await
     {
         Ok((session, token)) => {
@@ -292,6 +287,55 @@ pub(super) async fn create_session(
         }
         Err(e) => api::store_error(e),
     }
+}
+
+/// The tenant a session is made for: the caller's, whose key may manage
+/// connections. The default tenant has none (it connects through the
+/// pages).
+pub(crate) fn session_tenant(caller: &Caller, what: &str) -> Result<String, Box<Response>> {
+    if let Some(refused) = api::refusal(caller, Scope::Connections) {
+        return Err(Box::new(refused));
+    }
+    match caller.tenant() {
+        Some(Some(tenant)) => Ok(tenant.clone()),
+        _ => Err(Box::new(api::error(
+            StatusCode::FORBIDDEN,
+            json!({"error": "forbidden", "reason": "no-tenant",
+                   "message": format!("{what} are a tenant's: use a tenant's API key (the default tenant connects through the pages)")}),
+        ))),
+    }
+}
+
+/// How long a session stays open: `given` seconds, or `default`, within
+/// `bounds`.
+pub(crate) fn lifetime_of(
+    given: Option<u64>,
+    default: u64,
+    bounds: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, Box<Response>> {
+    let secs = given.unwrap_or(default);
+    if bounds.contains(&secs) {
+        Ok(Duration::from_secs(secs))
+    } else {
+        Err(Box::new(invalid(
+            "expires_in_secs",
+            format!("must be {} to {} seconds", bounds.start(), bounds.end()),
+        )))
+    }
+}
+
+/// A page that ends an end user's visit (a link not valid, used or
+/// expired, a step that failed), with nothing of the operator's on it.
+pub(crate) fn end_user_page(
+    state: &Shared,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
+    Page::ok(title, views::error_box(message))
+        .for_end_user()
+        .with_status(status)
+        .render(state, None)
 }
 
 /// What may be shown of a session: never its token.
@@ -357,10 +401,7 @@ fn offered<'a>(state: &'a Shared, session: &ConnectSessionRecord) -> Vec<&'a Aut
 /// A page that ends the end user's visit: the link is not valid, used, or
 /// expired.
 fn refused_link(state: &Shared, status: StatusCode, title: &str, message: &str) -> Response {
-    Page::ok(title, views::error_box(message))
-        .for_end_user()
-        .with_status(status)
-        .render(state, None)
+    end_user_page(state, status, title, message)
 }
 
 /// The open session a link's token names, or the page that says why not.

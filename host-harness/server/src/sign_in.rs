@@ -19,7 +19,6 @@ use super::connect::TenantSettings;
 use super::pages::{self, Page};
 use super::security::{self, CSRF_FIELD};
 use super::tenancy::{Caller, Scope};
-use super::views;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
@@ -108,15 +107,9 @@ pub(super) async fn create_session(
     Extension(caller): Extension<Caller>,
     body: Result<Json<NewSignInSession>, JsonRejection>,
 ) -> Response {
-    if let Some(refused) = api::refusal(&caller, Scope::Connections) {
-        return refused;
-    }
-    let Some(Some(tenant_id)) = caller.tenant().cloned() else {
-        return api::error(
-            StatusCode::FORBIDDEN,
-            json!({"error": "forbidden", "reason": "no-tenant",
-                   "message": "sign-in sessions are a tenant's: use a tenant's API key"}),
-        );
+    let tenant_id = match super::connect::session_tenant(&caller, "sign-in sessions") {
+        Ok(tenant) => tenant,
+        Err(refused) => return *refused,
     };
     let Json(new) = match body {
         Ok(body) => body,
@@ -134,13 +127,14 @@ pub(super) async fn create_session(
             json!({"error": "unsupported", "message": "this connector's manifest offers no sign-in (identity.sign_in)"}),
         );
     };
-    let lifetime = new.expires_in_secs.unwrap_or(DEFAULT_LIFETIME_SECS);
-    if !(MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS).contains(&lifetime) {
-        return invalid(
-            "expires_in_secs",
-            format!("must be {MIN_LIFETIME_SECS} to {MAX_LIFETIME_SECS} seconds"),
-        );
-    }
+    let lifetime = match super::connect::lifetime_of(
+        new.expires_in_secs,
+        DEFAULT_LIFETIME_SECS,
+        MIN_LIFETIME_SECS..=MAX_LIFETIME_SECS,
+    ) {
+        Ok(lifetime) => lifetime,
+        Err(refused) => return *refused,
+    };
     let store = state.manager.store();
     let tenant = match store.tenant(&tenant_id).await {
         Ok(tenant) => tenant,
@@ -178,7 +172,7 @@ pub(super) async fn create_session(
     details.insert("keep_connection".into(), json!(new.keep_connection));
     details.insert("scopes".into(), json!(scopes));
     match store
-        .create_connect_session(&tenant_id, PURPOSE, &details, Duration::from_secs(lifetime))
+        .create_connect_session(&tenant_id, PURPOSE, &details, lifetime)
         .await
     {
         Ok((session, token)) => (
@@ -256,10 +250,7 @@ pub(super) async fn exchange(
 }
 
 fn refused_link(state: &Shared, status: StatusCode, title: &str, message: &str) -> Response {
-    Page::ok(title, views::error_box(message))
-        .for_end_user()
-        .with_status(status)
-        .render(state, None)
+    super::connect::end_user_page(state, status, title, message)
 }
 
 /// The open sign-in session a link's token names, or the page that says
