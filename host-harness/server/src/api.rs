@@ -645,7 +645,8 @@ pub(super) struct NewSubscriptionRequest {
     delivery: Option<String>,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> Response {
+/// The refusal of an input, naming the field at fault.
+pub(super) fn invalid(field: &str, message: impl Into<String>) -> Response {
     error(
         StatusCode::BAD_REQUEST,
         json!({"error": "invalid-input", "field": field, "message": message.into()}),

@@ -10,7 +10,7 @@
 //! connection uses it, on whichever server sharing the store receives it.
 
 use super::Shared;
-use super::api;
+use super::api::{self, invalid};
 use super::pages::{self, Page};
 use super::security::{self, CSRF_FIELD};
 use super::tenancy::{Caller, Scope};
@@ -127,13 +127,6 @@ pub(super) struct NewConnectSession {
     brand: Option<String>,
     #[serde(default)]
     expires_in_secs: Option<u64>,
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> Response {
-    api::error(
-        StatusCode::BAD_REQUEST,
-        json!({"error": "invalid-input", "field": field, "message": message.into()}),
-    )
 }
 
 fn label(field: &str, value: &str) -> Result<(), Box<Response>> {

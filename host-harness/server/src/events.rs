@@ -5,7 +5,7 @@
 //! (`host-triggers`' `platform_events.rs`).
 
 use super::Shared;
-use super::api;
+use super::api::{self, invalid};
 use super::tenancy::{Caller, Scope};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -22,13 +22,6 @@ use serde_json::{Value, json};
 #[serde(deny_unknown_fields)]
 pub(super) struct NewWebhook {
     url: String,
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> Response {
-    api::error(
-        StatusCode::BAD_REQUEST,
-        json!({"error": "invalid-input", "field": field, "message": message.into()}),
-    )
 }
 
 fn no_webhook() -> Response {

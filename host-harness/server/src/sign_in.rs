@@ -14,7 +14,7 @@
 //! through the operator (`PATCH /api/v1/tenants/{id}` with `sign_in`).
 
 use super::Shared;
-use super::api;
+use super::api::{self, invalid};
 use super::connect::TenantSettings;
 use super::pages::{self, Page};
 use super::security::{self, CSRF_FIELD};
@@ -81,13 +81,6 @@ pub(super) struct NewSignInSession {
     keep_connection: bool,
     #[serde(default)]
     expires_in_secs: Option<u64>,
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> Response {
-    api::error(
-        StatusCode::BAD_REQUEST,
-        json!({"error": "invalid-input", "field": field, "message": message.into()}),
-    )
 }
 
 /// Creates a sign-in session; answers with the link to send the user to.

@@ -3,6 +3,7 @@
 //! and listed after by its prefix.
 
 use super::Shared;
+use super::api::invalid;
 use super::connect::{TenantSettings, check_return_url};
 use super::tenancy::{Caller, Scope};
 use axum::Json;
@@ -21,13 +22,6 @@ const MAX_OVERLAP_SECS: u64 = 30 * 24 * 3600;
 
 fn answer(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> Response {
-    answer(
-        StatusCode::BAD_REQUEST,
-        json!({"error": "invalid-input", "field": field, "message": message.into()}),
-    )
 }
 
 pub(super) fn store_error(e: StoreError) -> Response {

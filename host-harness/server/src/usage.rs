@@ -5,11 +5,10 @@
 //! any tenant's (`GET /api/v1/tenants/{id}/usage`).
 
 use super::Shared;
-use super::api;
+use super::api::{self, invalid};
 use super::tenancy::{Caller, Scope};
 use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use credential_store::UsageEntry;
@@ -60,13 +59,6 @@ struct Request {
     from: NaiveDate,
     to: NaiveDate,
     group_by: Vec<GroupBy>,
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> Response {
-    api::error(
-        StatusCode::BAD_REQUEST,
-        json!({"error": "invalid-input", "field": field, "message": message.into()}),
-    )
 }
 
 /// The parameter at fault, and why.
