@@ -101,12 +101,22 @@ pub struct NodeClient {
     api_key: Option<String>,
 }
 
+/// A port for a node to listen on. It is taken below the kernel's
+/// ephemeral range (32768 and up on Linux), where the listeners tests bind
+/// to port 0 and every outgoing connection get theirs, so that nothing
+/// else takes it between now and the node's start; at random, checked
+/// free, and never the same twice in one test process.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use rand::Rng;
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = rand::rng().random_range(20_000..32_000);
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl Node {
