@@ -18,7 +18,8 @@ pub struct Platform {
     /// `--database-url`, or none for the SQLite file in `data_dir`.
     pub database_url: Option<String>,
     pub data_dir: PathBuf,
-    /// `HOST_HARNESS_MASTER_KEY`.
+    /// The master key, base64: `HOST_HARNESS_MASTER_KEY`; or several,
+    /// comma-separated, the first active: `HOST_HARNESS_MASTER_KEYS`.
     pub master_key: String,
     /// The emulator's origin, for `api.x.com` and `x.com`.
     pub emulator: String,
@@ -36,7 +37,16 @@ impl Platform {
                 "HOST_HARNESS_CACHE_DIR",
                 Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled"),
             )
-            .env("HOST_HARNESS_MASTER_KEY", &self.master_key)
+            .env_remove("HOST_HARNESS_MASTER_KEY")
+            .env_remove("HOST_HARNESS_MASTER_KEYS")
+            .env(
+                if self.master_key.contains(',') {
+                    "HOST_HARNESS_MASTER_KEYS"
+                } else {
+                    "HOST_HARNESS_MASTER_KEY"
+                },
+                &self.master_key,
+            )
             .env_remove("HOST_HARNESS_LOG")
             .env_remove("HOST_HARNESS_DATABASE_URL")
             .arg("--data-dir")

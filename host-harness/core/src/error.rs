@@ -67,6 +67,11 @@ pub enum ActionError {
     /// variant, as no component reports it.
     #[error("limit exceeded ({limit}): {detail}")]
     LimitExceeded { limit: String, detail: String },
+    /// What the host needs to run the action (its credential store, a
+    /// token endpoint) cannot be reached now; the same request may work in
+    /// a few seconds. The host's own variant, as `limit-exceeded` is.
+    #[error("unavailable: {detail}")]
+    Unavailable { detail: String },
 }
 
 impl ActionError {
@@ -83,6 +88,7 @@ impl ActionError {
             ActionError::Timeout { .. } => "timeout",
             ActionError::Internal { .. } => "internal",
             ActionError::LimitExceeded { .. } => "limit-exceeded",
+            ActionError::Unavailable { .. } => "unavailable",
         }
     }
 

@@ -855,8 +855,13 @@ impl LoadedConnector {
                 });
             }
             if let Some(failure) = journal.credential_failure() {
-                return Err(ActionError::Unauthorized {
-                    reason: failure.to_string(),
+                return Err(match failure {
+                    CredentialError::Unavailable(_) => ActionError::Unavailable {
+                        detail: failure.to_string(),
+                    },
+                    _ => ActionError::Unauthorized {
+                        reason: failure.to_string(),
+                    },
                 });
             }
             if let Some(refusal) = journal.refused().into_iter().next() {

@@ -1,8 +1,11 @@
-//! The master key: from an environment variable, or from a key file that is
-//! created, readable by its owner only, the first time a store is created.
+//! Master keys: from an environment variable, or from a key file that is
+//! created, readable by its owner only, the first time a store is created;
+//! and the keyring of several, the first sealing and every one opening,
+//! that lets the key be rotated while hosts keep serving.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -64,30 +67,9 @@ impl MasterKey {
     /// Reads the key file at `path`, if it exists. A file others can read is
     /// refused.
     pub fn read_file(path: &Path) -> Result<Option<MasterKey>, KeyError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => Zeroizing::new(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => {
-                return Err(KeyError::Read {
-                    path: path.display().to_string(),
-                    error,
-                });
-            }
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if let Ok(meta) = std::fs::metadata(path) {
-                let mode = meta.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
-                    return Err(KeyError::Permissions {
-                        path: path.display().to_string(),
-                        mode,
-                    });
-                }
-            }
-        }
-        MasterKey::from_base64(&text, &path.display().to_string()).map(Some)
+        read_private(path)?
+            .map(|text| MasterKey::from_base64(&text, &path.display().to_string()))
+            .transpose()
     }
 
     /// Creates a key file with a fresh key, readable and writable by its
@@ -127,14 +109,170 @@ impl MasterKey {
         Ok(key)
     }
 
+    /// The same key, a second copy (as wiped on drop as the first).
+    pub(crate) fn duplicate(&self) -> MasterKey {
+        MasterKey::from_bytes(*self.0)
+    }
+
     pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
+
+    /// The key's id: the first 8 hex digits of a SHA-256 of a label and the
+    /// key. It names the key in each value it seals and in messages, so an
+    /// operator never has to name keys, and it says nothing of the key.
+    pub fn id(&self) -> KeyId {
+        let digest = Sha256::new()
+            .chain_update(b"host-harness master key id v1\0")
+            .chain_update(&self.0[..])
+            .finalize();
+        KeyId(digest[..KEY_ID_LEN].try_into().expect("a digest is longer than an id"))
+    }
+}
+
+/// Bytes of a key id.
+pub(crate) const KEY_ID_LEN: usize = 4;
+
+/// A master key's id ([`MasterKey::id`]), shown as 8 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(pub(crate) [u8; KEY_ID_LEN]);
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// The master keys a host holds: the first (the active key) seals every new
+/// secret; each of them opens what it sealed. Rotating is putting a new key
+/// first, keeping the old ones until `Store::rotate_keys` has re-sealed
+/// everything under the new one.
+#[derive(Debug)]
+pub struct Keyring {
+    keys: Vec<MasterKey>,
+}
+
+impl Keyring {
+    /// A keyring of one key, active.
+    pub fn single(key: MasterKey) -> Keyring {
+        Keyring { keys: vec![key] }
+    }
+
+    /// A keyring of `keys`, the first active. The same key given twice
+    /// counts once; none at all is refused.
+    pub fn new(keys: Vec<MasterKey>, source_name: &str) -> Result<Keyring, KeyError> {
+        let mut unique: Vec<MasterKey> = Vec::with_capacity(keys.len());
+        for key in keys {
+            if !unique.iter().any(|k| k.bytes() == key.bytes()) {
+                unique.push(key);
+            }
+        }
+        if unique.is_empty() {
+            return Err(KeyError::Malformed {
+                source_name: source_name.to_string(),
+            });
+        }
+        Ok(Keyring { keys: unique })
+    }
+
+    /// Parses a list of base64 keys separated by commas, spaces or new
+    /// lines (as `HOST_HARNESS_MASTER_KEYS` or a key file holds them), the
+    /// first active; `source_name` says where it came from, for the error.
+    pub fn from_text(text: &str, source_name: &str) -> Result<Keyring, KeyError> {
+        let keys = text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|part| !part.is_empty())
+            .map(|part| MasterKey::from_base64(part, source_name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Keyring::new(keys, source_name)
+    }
+
+    /// Reads a key file of one key or several (one per line, the first
+    /// active), if it exists. A file others can read is refused.
+    pub fn read_file(path: &Path) -> Result<Option<Keyring>, KeyError> {
+        let Some(text) = read_private(path)? else {
+            return Ok(None);
+        };
+        Keyring::from_text(&text, &path.display().to_string()).map(Some)
+    }
+
+    /// The key that seals.
+    pub fn active(&self) -> &MasterKey {
+        &self.keys[0]
+    }
+
+    /// Every key, the active one first.
+    pub fn keys(&self) -> &[MasterKey] {
+        &self.keys
+    }
+
+    /// The ids of every key, the active one first.
+    pub fn ids(&self) -> Vec<KeyId> {
+        self.keys.iter().map(MasterKey::id).collect()
+    }
+}
+
+impl From<MasterKey> for Keyring {
+    fn from(key: MasterKey) -> Keyring {
+        Keyring::single(key)
+    }
+}
+
+/// The text of a private file, if it exists; a file others can read is
+/// refused.
+fn read_private(path: &Path) -> Result<Option<Zeroizing<String>>, KeyError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => Zeroizing::new(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => {
+            return Err(KeyError::Read {
+                path: path.display().to_string(),
+                error,
+            });
+        }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(KeyError::Permissions {
+                    path: path.display().to_string(),
+                    mode,
+                });
+            }
+        }
+    }
+    Ok(Some(text))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyring_puts_its_first_key_first_and_counts_a_repeated_key_once() {
+        let (a, b) = (STANDARD.encode([1u8; 32]), STANDARD.encode([2u8; 32]));
+        let ring = Keyring::from_text(&format!("{b}, {a}\n{b}\n"), "x").unwrap();
+        assert_eq!(ring.keys().len(), 2);
+        assert_eq!(ring.active().bytes(), &[2u8; 32]);
+        let ids = ring.ids();
+        assert_ne!(ids[0], ids[1]);
+        assert_eq!(ids[0].to_string().len(), 8);
+        assert_eq!(ids[0], MasterKey::from_bytes([2u8; 32]).id());
+        assert!(Keyring::from_text(" , ", "x").is_err());
+        assert!(Keyring::from_text(&format!("{a},nope"), "x").is_err());
+    }
 
     #[cfg(unix)]
     #[test]

@@ -17,6 +17,11 @@
 //! apart from a tampered value, and a wrong key never leads to anything
 //! being written.
 //!
+//! Several master keys may be held at once ([`Keyring`]): the first seals,
+//! each opens what it sealed (every value names its key), and
+//! [`Store::rotate_keys`] re-seals every secret under the first while hosts
+//! keep serving, so an old key can be retired.
+//!
 //! Token renewal is coordinated in the store, not in a process: a
 //! [`RefreshLease`] admits one renewer of a connection at a time across
 //! every process and machine, and token writes are versioned.
@@ -26,11 +31,12 @@ mod crypto;
 mod error;
 mod key;
 mod records;
+mod rotation;
 mod schema;
 mod store;
 
 pub use error::StoreError;
-pub use key::{KEY_LEN, KeyError, MasterKey};
+pub use key::{KEY_LEN, KeyError, KeyId, Keyring, MasterKey};
 pub use records::{
     ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ClaimedPlatformEvent, ConnectSessionRecord,
     ConnectionRecord, ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
@@ -38,4 +44,5 @@ pub use records::{
     PlatformEventRecord, ReconnectCause, RequestCount, SubscriptionRecord, TenantRecord,
     TenantWebhookRecord, Tokens, UsageEntry, WebhookRecord,
 };
+pub use rotation::{KeyRotation, RotationReport};
 pub use store::{RefreshLease, Store, StoreLocation};

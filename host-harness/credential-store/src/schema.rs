@@ -29,6 +29,115 @@ impl Migration {
 /// The schema version this release writes.
 pub(crate) const LATEST: i64 = 10;
 
+/// A column that holds sealed secrets, for re-sealing them under a new key.
+/// A value's place (its associated data) is made of its table, its row's key
+/// and, for some tables, the column, as the store seals it.
+pub(crate) struct SealedColumn {
+    pub table: &'static str,
+    /// The primary key's columns, all text, in the order of the place.
+    pub key: &'static [&'static str],
+    pub column: &'static str,
+    pub place: PlaceShape,
+    /// A condition on the rows holding sealed values, if not every row does.
+    pub only: Option<&'static str>,
+}
+
+/// How a sealed value's place is made.
+pub(crate) enum PlaceShape {
+    /// `table/key.../column`.
+    KeyThenColumn,
+    /// `table/key...`: the key names the value already.
+    Key,
+    /// One fixed place.
+    Fixed(&'static str),
+}
+
+impl SealedColumn {
+    pub fn place(&self, key: &[String]) -> String {
+        match self.place {
+            PlaceShape::KeyThenColumn => format!("{}/{}/{}", self.table, key.join("/"), self.column),
+            PlaceShape::Key => format!("{}/{}", self.table, key.join("/")),
+            PlaceShape::Fixed(place) => place.to_string(),
+        }
+    }
+}
+
+/// Every column of the schema that holds sealed values; the key check
+/// last, so that it moves to a new key only after everything else has.
+pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "app_credentials",
+        key: &["connector", "method", "level", "field"],
+        column: "secret",
+        place: PlaceShape::Key,
+        only: None,
+    },
+    SealedColumn {
+        table: "connection_fields",
+        key: &["connection_id", "field"],
+        column: "secret",
+        place: PlaceShape::Key,
+        only: None,
+    },
+    SealedColumn {
+        table: "tokens",
+        key: &["connection_id"],
+        column: "access_token",
+        place: PlaceShape::KeyThenColumn,
+        only: None,
+    },
+    SealedColumn {
+        table: "tokens",
+        key: &["connection_id"],
+        column: "refresh_token",
+        place: PlaceShape::KeyThenColumn,
+        only: None,
+    },
+    SealedColumn {
+        table: "tokens",
+        key: &["connection_id"],
+        column: "token_secret",
+        place: PlaceShape::KeyThenColumn,
+        only: None,
+    },
+    SealedColumn {
+        table: "sign_ins",
+        key: &["key_hash"],
+        column: "payload",
+        place: PlaceShape::KeyThenColumn,
+        only: None,
+    },
+    SealedColumn {
+        table: "trigger_subscriptions",
+        key: &["id"],
+        column: "signing_secret",
+        place: PlaceShape::KeyThenColumn,
+        only: None,
+    },
+    SealedColumn {
+        table: "identity_codes",
+        key: &["code_hash"],
+        column: "identity",
+        place: PlaceShape::KeyThenColumn,
+        only: None,
+    },
+    SealedColumn {
+        table: "tenant_webhooks",
+        key: &["tenant_id"],
+        column: "signing_secret",
+        place: PlaceShape::KeyThenColumn,
+        only: None,
+    },
+    SealedColumn {
+        table: "meta",
+        key: &["key"],
+        column: "value",
+        place: PlaceShape::Fixed("meta/key_check"),
+        only: Some("key = 'key_check'"),
+    },
+];
+
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,

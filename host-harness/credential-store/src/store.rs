@@ -10,7 +10,7 @@ use crate::backend::{
 };
 use crate::crypto::Cipher;
 use crate::error::StoreError;
-use crate::key::MasterKey;
+use crate::key::{Keyring, MasterKey};
 use crate::records::{
     ApiKeyRecord, AppCredentialLevel, ClaimedDelivery, ClaimedPlatformEvent, ConnectSessionRecord,
     ConnectionRecord, ConnectionStatus, Delivery, DeliveryOutcome, DeliveryRecord, DeliveryStatus,
@@ -78,8 +78,8 @@ impl std::fmt::Display for StoreLocation {
 /// The credential store. Cheap to share behind an `Arc`; every method is
 /// safe to call from many tasks, processes and machines at once.
 pub struct Store {
-    backend: Box<dyn Backend>,
-    cipher: Arc<Cipher>,
+    pub(crate) backend: Box<dyn Backend>,
+    pub(crate) cipher: Arc<Cipher>,
     location: String,
 }
 
@@ -302,7 +302,18 @@ impl Store {
     /// `key`: a wrong key, a damaged or foreign file, or a store from a
     /// newer release is refused before anything is written.
     pub async fn open(location: &StoreLocation, key: &MasterKey) -> Result<Store, StoreError> {
-        let cipher = Arc::new(Cipher::new(key));
+        Store::open_with_keys(location, &Keyring::single(key.duplicate())).await
+    }
+
+    /// Opens the store with several master keys: new secrets are sealed
+    /// with the first, and a secret sealed with any of them opens. The
+    /// store is refused unless one of them opens its key check, so a set of
+    /// keys that opens nothing is refused before anything is written.
+    pub async fn open_with_keys(
+        location: &StoreLocation,
+        keys: &Keyring,
+    ) -> Result<Store, StoreError> {
+        let cipher = Arc::new(Cipher::new(keys));
         let opener = cipher.clone();
         let check = KeyCheck {
             new_value: cipher.seal(KEY_CHECK_TEXT, KEY_CHECK_PLACE),

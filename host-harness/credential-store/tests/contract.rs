@@ -7,8 +7,8 @@
 
 use credential_store::{
     AppCredentialLevel, ClaimedDelivery, ConnectionStatus, Delivery, DeliveryOutcome,
-    DeliveryStatus, Destination, FieldValue, LeaseTerms, MasterKey, NewConnection, NewSubscription,
-    PendingSignIn, Store, StoreError, StoreLocation, Tokens,
+    DeliveryStatus, Destination, FieldValue, KeyRotation, Keyring, LeaseTerms, MasterKey,
+    NewConnection, NewSubscription, PendingSignIn, Store, StoreError, StoreLocation, Tokens,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
@@ -71,6 +71,8 @@ contract!(
     an_attempt_a_dead_host_never_settled_still_counts,
     events_past_the_retention_window_go_and_dead_letters_and_sequences_stay,
     a_stopping_host_gives_back_its_leases_and_claims,
+    the_master_key_rotates_online_and_the_old_one_can_then_be_retired,
+    a_rotation_loses_no_token_a_host_writes_while_it_runs,
 );
 
 fn secret(s: &str) -> FieldValue {
@@ -1641,6 +1643,204 @@ async fn a_stopping_host_gives_back_its_leases_and_claims(place: Place) {
         b.claim_deliveries("host-b", long, 10).await.unwrap().len(),
         1
     );
+}
+
+/// A field's value, secret or not, as text.
+fn text_of(value: &FieldValue) -> &str {
+    match value {
+        FieldValue::Plain(v) => v,
+        FieldValue::Secret(s) => s.expose_secret(),
+    }
+}
+
+fn keyring(keys: &[[u8; 32]]) -> Keyring {
+    Keyring::new(keys.iter().map(|k| MasterKey::from_bytes(*k)).collect(), "test").unwrap()
+}
+
+async fn the_master_key_rotates_online_and_the_old_one_can_then_be_retired(place: Place) {
+    // A store sealed with key A, with a secret in every kind of place.
+    let (a, b) = ([0xa1; 32], [0xb2; 32]);
+    let old = place.open(&MasterKey::from_bytes(a)).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let id = old.create_connection(&new_connection()).await.unwrap().id;
+        let mut t = tokens(&format!("access-{n}"), &format!("refresh-{n}"));
+        t.token_secret = Some(SecretString::from(format!("token-secret-{n}")));
+        old.save_tokens(&id, &t, None).await.unwrap();
+        ids.push(id);
+    }
+    old.set_app_credentials(
+        "x",
+        "oauth2",
+        &AppCredentialLevel::Default,
+        &BTreeMap::from([("client_secret".to_string(), secret("app-secret"))]),
+    )
+    .await
+    .unwrap();
+    let subscription = served_subscription(&old, Some("whsec_subscription")).await;
+    old.set_tenant_webhook(None, "https://platform.example/events")
+        .await
+        .unwrap();
+    old.begin_sign_in(&PendingSignIn {
+        key: SecretString::from("state-1".to_string()),
+        connection_id: ids[0].clone(),
+        flow: "oauth2".into(),
+        payload: SecretString::from("pkce-verifier".to_string()),
+        expires_at: now() + 600,
+    })
+    .await
+    .unwrap();
+    let tenant = old.create_tenant("Acme").await.unwrap();
+    let code = old
+        .create_identity_code(
+            &tenant.id,
+            &SecretString::from("{\"id\":\"1\"}".to_string()),
+            Duration::from_secs(300),
+        )
+        .await
+        .unwrap();
+    drop(old);
+
+    // Act: hosts take B as their active key, keeping A to read with; one
+    // writes, then the rotation runs in small batches.
+    let both = Store::open_with_keys(&place.location, &keyring(&[b, a]))
+        .await
+        .unwrap();
+    let written_under_b = both.create_connection(&new_connection()).await.unwrap().id;
+    assert_eq!(
+        text_of(&both.connection(&ids[1]).await.unwrap().fields["client_secret"]),
+        "very-secret-value",
+        "a value sealed with the old key did not open"
+    );
+    let report = both
+        .rotate_keys(&KeyRotation {
+            batch_size: 2,
+            ..KeyRotation::default()
+        })
+        .await
+        .unwrap();
+
+    // Assert: everything but what B sealed already was re-sealed, and A
+    // seals nothing now.
+    let (id_a, id_b) = (MasterKey::from_bytes(a).id(), MasterKey::from_bytes(b).id());
+    assert_eq!(report.active, Some(id_b));
+    // 6 client secrets (the subscription's connection has one), 15 tokens,
+    // the app secret, the subscription's and the webhook's keys, the
+    // sign-in, the identity and the key check.
+    assert_eq!(report.resealed, 6 + 15 + 1 + 1 + 1 + 1 + 1 + 1, "{report:?}");
+    assert_eq!(report.already_active, 1, "{report:?}");
+    assert_eq!(report.sealed_by[&id_a], 0, "{report:?}");
+    assert_eq!(report.sealed_by[&id_b], report.resealed + 1, "{report:?}");
+    assert_eq!(report.retirable, vec![id_a]);
+    assert!(report.complete(), "{report:?}");
+    let again = both.rotate_keys(&KeyRotation::default()).await.unwrap();
+    assert_eq!((again.resealed, again.already_active), (0, report.sealed_by[&id_b]));
+    drop(both);
+
+    // B alone opens the store and every secret in it; A alone no longer
+    // opens it, and that refusal writes nothing.
+    let new = Store::open_with_keys(&place.location, &keyring(&[b])).await.unwrap();
+    let census = new.rotate_keys(&KeyRotation::default()).await.unwrap();
+    assert!(census.unreadable.is_empty(), "{census:?}");
+    assert_eq!(census.sealed_by[&id_b], report.sealed_by[&id_b]);
+    let (t, _) = new.tokens(&ids[4]).await.unwrap().unwrap();
+    assert_eq!(t.refresh_token.unwrap().expose_secret(), "refresh-4");
+    assert_eq!(t.token_secret.unwrap().expose_secret(), "token-secret-4");
+    assert_eq!(
+        new.signing_secret(&subscription).await.unwrap().unwrap().expose_secret(),
+        "whsec_subscription"
+    );
+    let app = new
+        .app_credentials("x", "oauth2", &AppCredentialLevel::Default)
+        .await
+        .unwrap();
+    assert_eq!(text_of(&app["client_secret"]), "app-secret");
+    let sign_in = new.take_sign_in("state-1").await.unwrap().unwrap();
+    assert_eq!(sign_in.payload.expose_secret(), "pkce-verifier");
+    let identity = new
+        .take_identity_code(&tenant.id, code.expose_secret())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(identity.expose_secret(), "{\"id\":\"1\"}");
+    assert!(new.connection(&written_under_b).await.is_ok());
+    drop(new);
+    let before = place.dump().await;
+    let err = Store::open(&place.location, &MasterKey::from_bytes(a))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::WrongKey { .. }), "{err}");
+    let err = Store::open_with_keys(&place.location, &keyring(&[[0xc3; 32], [0xd4; 32]]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::WrongKey { .. }), "{err}");
+    assert_eq!(place.dump().await, before, "a refused key changed the store");
+}
+
+async fn a_rotation_loses_no_token_a_host_writes_while_it_runs(place: Place) {
+    // Arrange: connections whose tokens a host keeps renewing, under the
+    // new key, while another host rotates one value at a time.
+    let (a, b) = ([0x11; 32], [0x22; 32]);
+    let old = place.open(&MasterKey::from_bytes(a)).await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let id = old.create_connection(&new_connection()).await.unwrap().id;
+        let version = old
+            .save_tokens(&id, &tokens(&format!("a{n}-0"), &format!("r{n}-0")), None)
+            .await
+            .unwrap();
+        ids.push((id, version));
+    }
+    drop(old);
+    let renewer = std::sync::Arc::new(
+        Store::open_with_keys(&place.location, &keyring(&[b, a]))
+            .await
+            .unwrap(),
+    );
+    let rotator = Store::open_with_keys(&place.location, &keyring(&[b, a]))
+        .await
+        .unwrap();
+
+    // Act.
+    let renewing = {
+        let renewer = renewer.clone();
+        let mut ids = ids.clone();
+        tokio::spawn(async move {
+            for round in 1..=20 {
+                for (n, (id, version)) in ids.iter_mut().enumerate() {
+                    // Versioned as a renewal writes: a re-sealing meanwhile
+                    // must not count as a change of the tokens.
+                    *version = renewer
+                        .save_tokens(
+                            id,
+                            &tokens(&format!("a{n}-{round}"), &format!("r{n}-{round}")),
+                            Some(*version),
+                        )
+                        .await
+                        .unwrap();
+                }
+            }
+        })
+    };
+    let report = rotator
+        .rotate_keys(&KeyRotation {
+            batch_size: 1,
+            pause: Duration::from_millis(2),
+        })
+        .await
+        .unwrap();
+    renewing.await.unwrap();
+
+    // Assert: the last tokens written are the ones kept, and open with the
+    // new key alone.
+    assert!(report.unreadable.is_empty(), "{report:?}");
+    drop((renewer, rotator));
+    let new = Store::open_with_keys(&place.location, &keyring(&[b])).await.unwrap();
+    for (n, (id, _)) in ids.iter().enumerate() {
+        let (t, _) = new.tokens(id).await.unwrap().unwrap();
+        assert_eq!(t.access_token.unwrap().expose_secret(), format!("a{n}-20"));
+        assert_eq!(t.refresh_token.unwrap().expose_secret(), format!("r{n}-20"));
+    }
 }
 
 #[tokio::test]

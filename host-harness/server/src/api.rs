@@ -574,6 +574,7 @@ fn action_status(e: &ActionError) -> StatusCode {
         ActionError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         ActionError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         ActionError::LimitExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        ActionError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -619,8 +620,22 @@ pub(super) async fn invoke(
         .await
     {
         Ok(output) => Json(json!({ "output": output })).into_response(),
-        Err(e) => (action_status(&e), Json(e)).into_response(),
+        Err(e) => action_error(e),
     }
+}
+
+/// An action's typed error as the response, with `Retry-After` when a
+/// later try may work.
+fn action_error(e: ActionError) -> Response {
+    let status = action_status(&e);
+    let mut response = (status, Json(e)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
+    }
+    response
 }
 
 /// A subscription to create: a trigger of the connection, its

@@ -10,11 +10,12 @@ mod fields;
 mod progress;
 mod run;
 mod serve;
+mod store;
 mod watch;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use credential_store::{KeyError, MasterKey, Store, StoreLocation};
+use credential_store::{KeyError, Keyring, MasterKey, Store, StoreError, StoreLocation};
 use host_harness::outgoing::HttpTimeouts;
 use host_harness::transport::Transport;
 use host_harness::{
@@ -28,9 +29,16 @@ use std::sync::Arc;
 pub const EXIT_ACTION_ERROR: u8 = 1;
 /// The host could not start, load the connector or open the store.
 pub const EXIT_HOST_ERROR: u8 = 3;
+/// The credential store (or a service the action needs) cannot be reached
+/// now; the same command may work later. 75 is sysexits' EX_TEMPFAIL, which
+/// schedulers and mail systems already read as "retry".
+pub const EXIT_UNAVAILABLE: u8 = 75;
 
 /// The environment variable that may hold the store's master key (base64 of 32 bytes).
 const MASTER_KEY_VAR: &str = "HOST_HARNESS_MASTER_KEY";
+/// The environment variable that may hold several master keys, the first
+/// sealing new secrets and every one opening what it sealed.
+const MASTER_KEYS_VAR: &str = "HOST_HARNESS_MASTER_KEYS";
 
 /// Runs connector actions on a wasmtime host, and manages the connections
 /// they run on.
@@ -131,17 +139,19 @@ impl HostArgs {
         }
     }
 
-    /// Opens the credential store. Its key comes from `HOST_HARNESS_MASTER_KEY`,
-    /// or from the key file in the data directory, created (0600) with a new
-    /// store only: a new key is never made for a store that exists, even one
-    /// that cannot be read.
+    /// Opens the credential store. Its keys come from
+    /// `HOST_HARNESS_MASTER_KEYS` (several, the first active),
+    /// `HOST_HARNESS_MASTER_KEY` (one), or the key file in the data
+    /// directory (one key per line, the first active), created (0600) with
+    /// a new store only: a new key is never made for a store that exists,
+    /// even one that cannot be read.
     async fn open_store(&self) -> Result<Arc<Store>> {
         let location = self.store_location()?;
         let key_file = self.data_dir()?.join("master.key");
-        let key = match std::env::var(MASTER_KEY_VAR) {
-            Ok(text) => MasterKey::from_base64(&text, MASTER_KEY_VAR)?,
-            Err(_) => match MasterKey::read_file(&key_file)? {
-                Some(key) => key,
+        let keys = match keyring_from_env()? {
+            Some(keys) => keys,
+            None => match Keyring::read_file(&key_file)? {
+                Some(keys) => keys,
                 None if Store::exists(&location)
                     .await
                     .with_context(|| format!("cannot reach the credential store {location}"))? =>
@@ -151,10 +161,10 @@ impl HostArgs {
                         key_file.display()
                     )
                 }
-                None => create_key_file(&key_file)?,
+                None => Keyring::single(create_key_file(&key_file)?),
             },
         };
-        Ok(Arc::new(Store::open(&location, &key).await?))
+        Ok(Arc::new(Store::open_with_keys(&location, &keys).await?))
     }
 
     /// The connector, with the routes applied to its traffic.
@@ -264,6 +274,10 @@ enum Command {
     /// fields are blank.
     #[command(subcommand)]
     AppCredentials(app_credentials::AppCredentialsCommand),
+    /// Look after the credential store: which master keys seal its secrets,
+    /// and re-sealing them all under a new key.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 /// Whether stderr carries JSON log lines (`--log-format json`).
@@ -329,6 +343,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Connections(command) => connections::run(&cli.host, command).await,
         Command::AppCredentials(command) => app_credentials::run(&cli.host, command).await,
         Command::Serve(args) => serve::run(&cli.host, args).await,
+        Command::Store(command) => store::run(&cli.host, command).await,
     };
     match outcome {
         Ok(code) => code,
@@ -338,9 +353,48 @@ pub async fn run(cli: Cli) -> ExitCode {
             } else {
                 eprintln!("error: {e:#}");
             }
-            ExitCode::from(EXIT_HOST_ERROR)
+            if store_unavailable(&e) {
+                ExitCode::from(EXIT_UNAVAILABLE)
+            } else {
+                ExitCode::from(EXIT_HOST_ERROR)
+            }
         }
     }
+}
+
+/// The master keys the environment gives, if any.
+fn keyring_from_env() -> Result<Option<Keyring>> {
+    let several = std::env::var(MASTER_KEYS_VAR).ok();
+    let one = std::env::var(MASTER_KEY_VAR).ok();
+    Ok(match (several, one) {
+        (Some(_), Some(_)) => bail!(
+            "both {MASTER_KEYS_VAR} and {MASTER_KEY_VAR} are set; set one (list every key in {MASTER_KEYS_VAR}, the active one first)"
+        ),
+        (Some(text), None) => Some(Keyring::from_text(&text, MASTER_KEYS_VAR)?),
+        (None, Some(text)) => Some(Keyring::single(MasterKey::from_base64(
+            &text,
+            MASTER_KEY_VAR,
+        )?)),
+        (None, None) => None,
+    })
+}
+
+/// The exit status of a failed action: the store or a service out of reach
+/// for now is said apart from a refusal.
+pub fn action_exit(error: &host_harness::ActionError) -> ExitCode {
+    match error {
+        host_harness::ActionError::Unavailable { .. } => ExitCode::from(EXIT_UNAVAILABLE),
+        _ => ExitCode::from(EXIT_ACTION_ERROR),
+    }
+}
+
+/// Whether a command failed because the store could not be reached.
+fn store_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_unavailable)
+    })
 }
 
 /// A new key file; if another host created it first, that one.

@@ -1,6 +1,6 @@
 //! `host-harness run ACTION --input JSON|@FILE|-`
 
-use super::{EXIT_ACTION_ERROR, HostArgs, bundled};
+use super::{HostArgs, bundled};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use host_harness::manifest::AuthKind;
@@ -105,7 +105,7 @@ pub async fn run(host: &HostArgs, args: RunArgs) -> Result<ExitCode> {
         }
         Err(error) => {
             super::print_error(&error)?;
-            Ok(ExitCode::from(EXIT_ACTION_ERROR))
+            Ok(super::action_exit(&error))
         }
     }
 }

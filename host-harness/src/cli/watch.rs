@@ -53,7 +53,7 @@ pub async fn run(host: &HostArgs, args: WatchArgs) -> Result<ExitCode> {
             }
             Err(e) => {
                 super::print_error(&e)?;
-                Ok(ExitCode::from(EXIT_ACTION_ERROR))
+                Ok(super::action_exit(&e))
             }
         };
     }
@@ -69,7 +69,7 @@ pub async fn run(host: &HostArgs, args: WatchArgs) -> Result<ExitCode> {
         Ok(s) => s,
         Err(TriggerError::Action(e)) => {
             super::print_error(&e)?;
-            return Ok(ExitCode::from(EXIT_ACTION_ERROR));
+            return Ok(super::action_exit(&e));
         }
         Err(e) => return Err(e.into()),
     };
@@ -112,7 +112,7 @@ pub async fn run(host: &HostArgs, args: WatchArgs) -> Result<ExitCode> {
                 // Rate limits and passing failures: wait, then try again.
                 super::print_error(&e)?;
                 if args.once {
-                    return Ok(ExitCode::from(EXIT_ACTION_ERROR));
+                    return Ok(super::action_exit(&e));
                 }
                 until_reset(&e).unwrap_or(Duration::from_secs(args.interval))
             }

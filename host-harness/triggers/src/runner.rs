@@ -129,6 +129,11 @@ async fn poll(manager: &ConnectionManager, config: &RunnerConfig, s: &Subscripti
                 )
                 .await
         }
+        Err(host_auth::connections::ConnectError::Store(e)) if e.is_unavailable() => {
+            Err(ActionError::Unavailable {
+                detail: e.to_string(),
+            })
+        }
         Err(e) => Err(ActionError::Unauthorized {
             reason: e.to_string(),
         }),

@@ -7,6 +7,7 @@ pub(crate) mod sqlite;
 
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
+use crate::schema::SealedColumn;
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
@@ -636,6 +637,77 @@ pub(crate) trait Backend: Send + Sync {
     async fn unseen_events(&self, id: &str, keys: Vec<String>) -> Result<Vec<String>>;
     /// Forgets keys seen before `before`; returns how many.
     async fn forget_events(&self, id: &str, before: i64) -> Result<u64>;
+
+    /// Up to `limit` sealed values of `column`, in the order of their row's
+    /// key, after the row `after` (from the first row without it).
+    async fn sealed_values(
+        &self,
+        column: &'static SealedColumn,
+        after: Option<Vec<String>>,
+        limit: usize,
+    ) -> Result<Vec<SealedValue>>;
+    /// Replaces each value that is still the one read, in one transaction;
+    /// returns how many were replaced (a value rewritten meanwhile, by a
+    /// token renewal say, is left as it is).
+    async fn reseal(&self, column: &'static SealedColumn, changes: Vec<Reseal>) -> Result<u64>;
+}
+
+/// A sealed value and its row's key.
+#[derive(Debug, Clone)]
+pub(crate) struct SealedValue {
+    pub key: Vec<String>,
+    pub value: Vec<u8>,
+}
+
+/// A sealed value to replace, if it is still `old`.
+#[derive(Debug, Clone)]
+pub(crate) struct Reseal {
+    pub key: Vec<String>,
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
+}
+
+/// The query that pages through a sealed column, with `$n`-style (`?n`
+/// in SQLite) placeholders: the row key after which to start, then the
+/// limit.
+pub(crate) fn sealed_values_sql(column: &SealedColumn, after: bool, placeholder: char) -> String {
+    let keys = column.key.join(", ");
+    let mut conditions = vec![format!("{} IS NOT NULL", column.column)];
+    conditions.extend(column.only.map(str::to_string));
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("{placeholder}{n}")
+    };
+    if after {
+        let marks: Vec<String> = column.key.iter().map(|_| next()).collect();
+        conditions.push(format!("({keys}) > ({})", marks.join(", ")));
+    }
+    format!(
+        "SELECT {keys}, {} FROM {} WHERE {} ORDER BY {keys} LIMIT {}",
+        column.column,
+        column.table,
+        conditions.join(" AND "),
+        next()
+    )
+}
+
+/// The update that replaces one sealed value if it is still the one read:
+/// the new value, then the row key, then the old value.
+pub(crate) fn reseal_sql(column: &SealedColumn, placeholder: char) -> String {
+    let matches: Vec<String> = column
+        .key
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{k} = {placeholder}{}", i + 2))
+        .collect();
+    format!(
+        "UPDATE {} SET {col} = {placeholder}1 WHERE {} AND {col} = {placeholder}{}",
+        column.table,
+        matches.join(" AND "),
+        column.key.len() + 2,
+        col = column.column,
+    )
 }
 
 /// A held refresh lease: reads and writes under it, then commit.

@@ -17,11 +17,12 @@ use super::{
     Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey,
     RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant,
     RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Result, SNAPSHOT_COLUMNS,
-    Settlement, dead_letter_extra, platform_event, transition_event,
+    Reseal, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
+    sealed_values_sql, transition_event,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
-use crate::schema::{LATEST, MIGRATIONS};
+use crate::schema::{LATEST, MIGRATIONS, SealedColumn};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -88,6 +89,18 @@ fn parse(url: &str) -> Result<Config> {
     Ok(config)
 }
 
+/// A failure to reach the server: unavailable (a later try may work) when
+/// the server did not answer or is not taking work, a failure to open
+/// otherwise (a refused password, a missing database).
+fn unreachable_error(config: &Config, error: StoreError) -> StoreError {
+    match error {
+        StoreError::Unavailable(why) => {
+            StoreError::Unavailable(format!("{}: {why}", describe(config)))
+        }
+        error => open_error(config, error),
+    }
+}
+
 fn open_error(config: &Config, error: impl std::fmt::Display) -> StoreError {
     StoreError::Open {
         location: describe(config),
@@ -106,7 +119,7 @@ impl Postgres {
         let (client, connection) = config
             .connect(NoTls)
             .await
-            .map_err(|e| open_error(&config, e))?;
+            .map_err(|e| unreachable_error(&config, e.into()))?;
         let task = tokio::spawn(connection);
         let found = client
             .query_one(
@@ -116,7 +129,7 @@ impl Postgres {
                 &[],
             )
             .await
-            .map_err(|e| open_error(&config, StoreError::from(e)))?
+            .map_err(|e| unreachable_error(&config, e.into()))?
             .get::<_, bool>(0);
         drop(client);
         let _ = task.await;
@@ -143,7 +156,7 @@ impl Postgres {
             let mut client = pool
                 .get()
                 .await
-                .map_err(|e| open_error(&config, StoreError::from(e)))?;
+                .map_err(|e| unreachable_error(&config, e.into()))?;
             inspect(&client, &check, &location).await?;
             migrate(&mut client, &check, &location).await?;
         }
@@ -1776,6 +1789,44 @@ impl Backend for Postgres {
             .await?;
         tx.commit().await?;
         Ok(events + platform)
+    }
+
+    async fn sealed_values(
+        &self,
+        column: &'static SealedColumn,
+        after: Option<Vec<String>>,
+        limit: usize,
+    ) -> Result<Vec<SealedValue>> {
+        let db = self.client().await?;
+        let sql = sealed_values_sql(column, after.is_some(), '$');
+        let after = after.unwrap_or_default();
+        let limit = limit as i64;
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            after.iter().map(|k| k as _).collect();
+        params.push(&limit);
+        let rows = db.query(&sql, &params).await?;
+        Ok(rows
+            .iter()
+            .map(|r| SealedValue {
+                key: (0..column.key.len()).map(|i| r.get(i)).collect(),
+                value: r.get(column.key.len()),
+            })
+            .collect())
+    }
+
+    async fn reseal(&self, column: &'static SealedColumn, changes: Vec<Reseal>) -> Result<u64> {
+        let mut db = self.client().await?;
+        let tx = db.transaction().await?;
+        let statement = tx.prepare(&reseal_sql(column, '$')).await?;
+        let mut replaced = 0;
+        for change in &changes {
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&change.new];
+            params.extend(change.key.iter().map(|k| k as &(dyn tokio_postgres::types::ToSql + Sync)));
+            params.push(&change.old);
+            replaced += tx.execute(&statement, &params).await?;
+        }
+        tx.commit().await?;
+        Ok(replaced)
     }
 
     async fn oldest_sequence(&self, subscription_id: &str) -> Result<Option<i64>> {

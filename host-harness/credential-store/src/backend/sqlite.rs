@@ -17,11 +17,12 @@ use super::{
     Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey,
     RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant,
     RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Result, SNAPSHOT_COLUMNS,
-    Settlement, dead_letter_extra, platform_event, transition_event,
+    Reseal, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
+    sealed_values_sql, transition_event,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
-use crate::schema::{LATEST, MIGRATIONS};
+use crate::schema::{LATEST, MIGRATIONS, SealedColumn};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -1888,6 +1889,54 @@ impl Backend for Sqlite {
             )?;
             tx.commit()?;
             Ok((events + platform) as u64)
+        })
+        .await
+    }
+
+    async fn sealed_values(
+        &self,
+        column: &'static SealedColumn,
+        after: Option<Vec<String>>,
+        limit: usize,
+    ) -> Result<Vec<SealedValue>> {
+        self.run(move |db| {
+            let sql = sealed_values_sql(column, after.is_some(), '?');
+            let mut values: Vec<rusqlite::types::Value> = after
+                .unwrap_or_default()
+                .into_iter()
+                .map(rusqlite::types::Value::Text)
+                .collect();
+            values.push(rusqlite::types::Value::Integer(limit as i64));
+            let mut statement = db.prepare(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(values), |r| {
+                let key = (0..column.key.len())
+                    .map(|i| r.get::<_, String>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(SealedValue {
+                    key,
+                    value: r.get(column.key.len())?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn reseal(&self, column: &'static SealedColumn, changes: Vec<Reseal>) -> Result<u64> {
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut replaced = 0;
+            {
+                let mut statement = tx.prepare(&reseal_sql(column, '?'))?;
+                for change in changes {
+                    let mut values = vec![rusqlite::types::Value::Blob(change.new)];
+                    values.extend(change.key.into_iter().map(rusqlite::types::Value::Text));
+                    values.push(rusqlite::types::Value::Blob(change.old));
+                    replaced += statement.execute(rusqlite::params_from_iter(values))? as u64;
+                }
+            }
+            tx.commit()?;
+            Ok(replaced)
         })
         .await
     }
