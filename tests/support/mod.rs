@@ -9,6 +9,7 @@ pub mod browser;
 pub mod nodes;
 pub mod openapi;
 pub mod postgres;
+pub mod proxy;
 pub mod python;
 pub mod web;
 

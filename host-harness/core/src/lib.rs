@@ -40,6 +40,7 @@ pub mod error;
 pub mod labels;
 pub mod manifest;
 pub mod outgoing;
+pub mod proxy;
 mod runtime;
 pub mod target_guard;
 pub mod transport;

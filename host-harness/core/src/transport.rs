@@ -17,6 +17,7 @@
 //! `Host` kept. The egress hook decides beforehand which requests may go at
 //! all and which carry credentials.
 
+use crate::proxy::ProxyPolicy;
 use crate::target_guard::{TargetError, TargetGuard};
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
@@ -67,7 +68,7 @@ pub enum TransportError {
     NoCertificate { path: String },
 }
 
-type Https = hyper_rustls::HttpsConnector<HttpConnector<RouteResolver>>;
+type Https = hyper_rustls::HttpsConnector<ProxyConnector>;
 type Connector = Watched;
 
 /// The pooled client, and the routes its resolver follows.
@@ -83,6 +84,8 @@ pub struct Transport {
     /// follows no route and connects only to addresses the guard allows,
     /// checked as they are resolved.
     guard: Option<Arc<TargetGuard>>,
+    /// The forward proxy requests go through, if any.
+    proxy: Option<Arc<ProxyPolicy>>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -139,7 +142,20 @@ impl Transport {
             reuse: true,
             max_connections_per_origin: MAX_CONNECTIONS_PER_ORIGIN,
             guard: None,
+            proxy: crate::proxy::process_proxy(),
         }
+    }
+
+    /// The same transport through `proxy` (or with none), whatever the
+    /// environment says.
+    pub fn with_proxy(mut self, proxy: Option<ProxyPolicy>) -> Transport {
+        self.proxy = proxy.map(Arc::new);
+        self
+    }
+
+    /// The proxy this transport's requests go through, if any.
+    pub fn proxy(&self) -> Option<&ProxyPolicy> {
+        self.proxy.as_deref()
     }
 
     /// The same transport, opening a new connection for every request and
@@ -183,6 +199,19 @@ impl Transport {
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         http.set_nodelay(true);
+        // The proxy itself is reached as the system resolves it, never held
+        // to the guard: it is the operator's, not a user's.
+        let mut to_proxy = HttpConnector::new();
+        to_proxy.enforce_http(false);
+        to_proxy.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        to_proxy.set_nodelay(true);
+        let http = ProxyConnector {
+            direct: http,
+            to_proxy,
+            proxy: self.proxy.clone(),
+            routes: self.routes.clone(),
+            guard: self.guard.clone(),
+        };
         let connector = Watched {
             inner: hyper_rustls::HttpsConnectorBuilder::new()
                 .with_tls_config(tls)
@@ -234,6 +263,18 @@ impl Transport {
         // Like a proxy, a route keeps the Host the request named.
         if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
             parts.headers.insert(http::header::HOST, host);
+        }
+        // A plain-text request a proxy forwards carries the proxy's
+        // credentials itself; a tunnel's CONNECT carries them otherwise.
+        if parts.uri.scheme() == Some(&Scheme::HTTP)
+            && let Some(auth) = self
+                .proxy
+                .as_ref()
+                .and_then(|p| p.intercept(&parts.uri))
+                .as_ref()
+                .and_then(crate::proxy::authorization)
+        {
+            parts.headers.insert(http::header::PROXY_AUTHORIZATION, auth);
         }
         let connect = options
             .connect_timeout
@@ -665,5 +706,217 @@ impl tower_service::Service<Name> for RouteResolver {
                 .collect();
             Ok(found.into_iter())
         })
+    }
+}
+
+/// Opens the TCP connection a request goes over: straight to its
+/// destination (through the routes and the guard), or through the proxy,
+/// tunnelled with `CONNECT` for `https` and to the proxy itself for a
+/// plain-text request it forwards.
+#[derive(Clone)]
+struct ProxyConnector {
+    direct: HttpConnector<RouteResolver>,
+    to_proxy: HttpConnector,
+    proxy: Option<Arc<ProxyPolicy>>,
+    routes: Arc<RwLock<HashMap<String, String>>>,
+    guard: Option<Arc<TargetGuard>>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The longest `CONNECT` answer head read from a proxy.
+const MAX_CONNECT_ANSWER: usize = 8 * 1024;
+
+impl tower_service::Service<Uri> for ProxyConnector {
+    type Response = ProxiedIo;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<ProxiedIo, BoxError>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        // NO_PROXY is held to the name the request names and, for a routed
+        // name, to the host the route sends it to.
+        let routed = uri.host().and_then(|host| {
+            let route = self
+                .routes
+                .read()
+                .unwrap()
+                .get(&host.to_ascii_lowercase())
+                .cloned()?;
+            let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{route}{port}/", uri.scheme_str().unwrap_or("https"))
+                .parse::<Uri>()
+                .ok()
+        });
+        let intercept = self.proxy.as_ref().and_then(|p| {
+            let intercept = p.intercept(&uri)?;
+            match &routed {
+                Some(routed) => p.intercept(routed).map(|_| intercept),
+                None => Some(intercept),
+            }
+        });
+        let Some(intercept) = intercept else {
+            let connecting = self.direct.call(uri);
+            return Box::pin(async move {
+                Ok(ProxiedIo {
+                    io: connecting.await?,
+                    forwarded: false,
+                })
+            });
+        };
+        let mut to_proxy = self.to_proxy.clone();
+        let routes = self.routes.clone();
+        let guard = self.guard.clone();
+        Box::pin(async move {
+            let host = uri
+                .host()
+                .ok_or("the request names no host")?
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            let https = uri.scheme() == Some(&Scheme::HTTPS);
+            let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+            // The destination the proxy is asked for: a user's URL by the
+            // address the guard allowed (so the proxy cannot be sent to one
+            // it refuses), a routed API host by its route.
+            let target = match &guard {
+                Some(guard) => {
+                    let allowed = guard.resolve(&host, port).await?;
+                    let address = allowed.first().ok_or("the name has no address")?;
+                    address.to_string()
+                }
+                None => {
+                    let routed = routes
+                        .read()
+                        .unwrap()
+                        .get(&host.to_ascii_lowercase())
+                        .cloned();
+                    match routed {
+                        Some(route) if route.contains(':') => format!("[{route}]:{port}"),
+                        Some(route) => format!("{route}:{port}"),
+                        None if host.contains(':') => format!("[{host}]:{port}"),
+                        None => format!("{host}:{port}"),
+                    }
+                }
+            };
+            let mut io = to_proxy.call(intercept.uri().clone()).await?;
+            if !https {
+                return Ok(ProxiedIo {
+                    io,
+                    forwarded: true,
+                });
+            }
+            tunnel(
+                io.inner_mut(),
+                &target,
+                crate::proxy::authorization(&intercept),
+            )
+            .await?;
+            Ok(ProxiedIo {
+                io,
+                forwarded: false,
+            })
+        })
+    }
+}
+
+/// Asks the proxy on `stream` for a tunnel to `target` (`host:port`).
+async fn tunnel(
+    stream: &mut tokio::net::TcpStream,
+    target: &str,
+    auth: Option<HeaderValue>,
+) -> Result<(), BoxError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n").into_bytes();
+    if let Some(auth) = auth {
+        head.extend_from_slice(b"Proxy-Authorization: ");
+        head.extend_from_slice(auth.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    stream.write_all(&head).await?;
+    // Byte by byte up to the blank line: whatever follows is the tunnel's.
+    let mut answer = Vec::with_capacity(256);
+    while !answer.ends_with(b"\r\n\r\n") {
+        if answer.len() >= MAX_CONNECT_ANSWER {
+            return Err("the proxy's answer to CONNECT is too long".into());
+        }
+        let byte = stream.read_u8().await.map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                format!("the proxy closed the connection before answering CONNECT: {e}"),
+            )
+        })?;
+        answer.push(byte);
+    }
+    let status_line = String::from_utf8_lossy(&answer);
+    let status_line = status_line.lines().next().unwrap_or_default();
+    let status = status_line.split_whitespace().nth(1).unwrap_or_default();
+    if status.len() == 3 && status.starts_with('2') {
+        Ok(())
+    } else {
+        // The request fails as refused; the operator learns why here.
+        tracing::warn!(target, answer = status_line.trim(), "the proxy refused a tunnel");
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            format!("the proxy refused a tunnel to {target}: {}", status_line.trim()),
+        )
+        .into())
+    }
+}
+
+/// A connection to a destination or through a proxy; one that goes to the
+/// proxy for it to forward tells the client to send absolute URLs.
+struct ProxiedIo {
+    io: hyper_util::rt::TokioIo<tokio::net::TcpStream>,
+    forwarded: bool,
+}
+
+impl hyper::rt::Read for ProxiedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for ProxiedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
+
+impl hyper_util::client::legacy::connect::Connection for ProxiedIo {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        self.io.connected().proxy(self.forwarded)
     }
 }

@@ -100,6 +100,28 @@ struct HostArgs {
     /// corporate proxy's.
     #[arg(long, global = true, env = "HOST_HARNESS_CA_CERT", value_name = "FILE")]
     ca_cert: Option<PathBuf>,
+    /// Send every outgoing request (the component's and the host's own)
+    /// through this forward proxy, `http://[USER:PASSWORD@]HOST:PORT`,
+    /// instead of the one `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` names.
+    /// `https` goes through a CONNECT tunnel, TLS end to end.
+    #[arg(
+        long,
+        global = true,
+        env = "HOST_HARNESS_PROXY",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    proxy: Option<String>,
+    /// With `--proxy`: the hosts reached without it, as `NO_PROXY` lists
+    /// them (names, which cover their subdomains; addresses; CIDR ranges).
+    #[arg(
+        long,
+        global = true,
+        env = "HOST_HARNESS_NO_PROXY",
+        value_name = "HOSTS",
+        requires = "proxy"
+    )]
+    no_proxy: Option<String>,
 }
 
 impl HostArgs {
@@ -334,6 +356,16 @@ pub fn init_tracing(cli: &Cli) {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
+    if let Some(url) = &cli.host.proxy {
+        match host_harness::proxy::ProxyPolicy::new(url, cli.host.no_proxy.as_deref().unwrap_or(""))
+        {
+            Ok(policy) => host_harness::proxy::set_process_proxy(Some(policy)),
+            Err(e) => {
+                eprintln!("error: --proxy: {e}");
+                return ExitCode::from(EXIT_HOST_ERROR);
+            }
+        }
+    }
     let outcome = match cli.command {
         Command::Actions(args) => actions::run(&cli.host, args).await,
         Command::Run(args) => run::run(&cli.host, args).await,

@@ -226,6 +226,12 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
         "OAuth callback URL to register in the developer portal: {}",
         config.callback_url()
     ));
+    if let Some(proxy) = host_harness::proxy::process_proxy() {
+        super::notice(&format!(
+            "Outgoing requests go through the proxy {} (except those NO_PROXY names).",
+            proxy.describe()
+        ));
+    }
     web::serve(listener, manager, config, stop_signal())
         .await
         .with_context(|| {
