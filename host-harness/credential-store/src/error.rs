@@ -89,6 +89,11 @@ impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> StoreError {
         // The driver's message names the server's error and never a bound
         // value; a sealed value would be ciphertext anyway.
+        if let Some(tls) = tls_failure(&e) {
+            // A certificate refused or a handshake that failed: the
+            // settings or the server are wrong, and a retry will not help.
+            return StoreError::Postgres(format!("{e}: {tls}"));
+        }
         match e.as_db_error() {
             Some(db) if unavailable_state(db.code().code()) => {
                 StoreError::Unavailable(format!("{} ({})", db.message(), db.code().code()))
@@ -105,6 +110,25 @@ impl From<tokio_postgres::Error> for StoreError {
             None => StoreError::Postgres(e.to_string()),
         }
     }
+}
+
+/// What rustls said, when a connection failed in its TLS handshake.
+fn tls_failure(e: &tokio_postgres::Error) -> Option<String> {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(inner) = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(inner.to_string());
+        }
+        source = cause.source();
+    }
+    None
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {

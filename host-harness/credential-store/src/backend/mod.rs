@@ -3,6 +3,7 @@
 //! backends cannot differ in how secrets are kept.
 
 pub(crate) mod postgres;
+mod postgres_tls;
 pub(crate) mod sqlite;
 
 use crate::error::StoreError;

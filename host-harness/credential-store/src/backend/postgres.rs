@@ -26,7 +26,9 @@ use crate::schema::{LATEST, MIGRATIONS, SealedColumn};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Config, NoTls, Row};
+use super::postgres_tls::{connector, split_url};
+use tokio_postgres::{Config, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Database connections a host keeps open at most.
 const POOL_SIZE: usize = 16;
@@ -36,11 +38,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Postgres {
     pool: Pool,
     config: Config,
+    /// TLS as the URL's `sslmode` asks, for connections outside the pool.
+    tls: MakeRustlsConnect,
 }
 
 /// The URL as it may be shown: user, hosts, ports and database, never the
 /// password or the options.
 pub(crate) fn location_of(url: &str) -> String {
+    let url = split_url(url).map(|(url, _)| url).unwrap_or_default();
     match url.parse::<Config>() {
         Ok(config) => describe(&config),
         Err(_) => "(a PostgreSQL URL that does not parse)".into(),
@@ -75,18 +80,24 @@ fn describe(config: &Config) -> String {
     )
 }
 
-fn parse(url: &str) -> Result<Config> {
-    let mut config: Config = url.parse().map_err(|e| StoreError::Open {
+/// The driver's configuration of a URL, and its TLS connector as the URL's
+/// `sslmode` and `sslrootcert` ask.
+fn parse(url: &str) -> Result<(Config, MakeRustlsConnect)> {
+    let invalid = |reason: String| StoreError::Open {
         location: location_of(url),
-        reason: format!("the database URL is not valid: {e}"),
-    })?;
+        reason: format!("the database URL is not valid: {reason}"),
+    };
+    let (url, tls) = split_url(url).map_err(invalid)?;
+    let mut config: Config = url.parse().map_err(|e| invalid(format!("{e}")))?;
+    config.ssl_mode(tls.driver_mode());
     if config.get_application_name().is_none() {
         config.application_name("host-harness");
     }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    Ok(config)
+    let connector = connector(&tls, &describe(&config))?;
+    Ok((config, connector))
 }
 
 /// A failure to reach the server: unavailable (a later try may work) when
@@ -115,9 +126,9 @@ impl Postgres {
     /// Whether the database at `url` holds a store (a `meta` table in its
     /// current schema). An unreachable database is an error, not a no.
     pub(crate) async fn exists(url: &str) -> Result<bool> {
-        let config = parse(url)?;
+        let (config, tls) = parse(url)?;
         let (client, connection) = config
-            .connect(NoTls)
+            .connect(tls)
             .await
             .map_err(|e| unreachable_error(&config, e.into()))?;
         let task = tokio::spawn(connection);
@@ -139,10 +150,10 @@ impl Postgres {
     /// Connects, checks the store's key read-only, then creates or migrates
     /// the schema under a lock only one host holds at a time.
     pub(crate) async fn open(url: &str, check: KeyCheck) -> Result<Postgres> {
-        let config = parse(url)?;
+        let (config, tls) = parse(url)?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -160,7 +171,7 @@ impl Postgres {
             inspect(&client, &check, &location).await?;
             migrate(&mut client, &check, &location).await?;
         }
-        Ok(Postgres { pool, config })
+        Ok(Postgres { pool, config, tls })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
@@ -842,7 +853,7 @@ impl Backend for Postgres {
     }
 
     async fn refresh_lease(&self, id: &str, terms: LeaseTerms) -> Result<Box<dyn LeaseBackend>> {
-        let (client, connection) = self.config.connect(NoTls).await?;
+        let (client, connection) = self.config.connect(self.tls.clone()).await?;
         let task = tokio::spawn(connection);
         let millis = |d: Duration| d.as_millis().clamp(1, i32::MAX as u128);
         client
