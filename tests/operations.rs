@@ -359,6 +359,14 @@ async fn the_operator_reads_metrics_of_actions_and_requests_without_ids_or_secre
     );
     assert!(requests.is_some_and(|n| n >= 3.0), "{text}");
     assert!(text.contains("host_harness_action_duration_seconds_bucket{"));
+    // Nothing waits to be delivered on this server: the backlog gauge,
+    // read from the store by the delivery runner, says 0.
+    assert_eq!(
+        sample(&text, "host_harness_oldest_pending_delivery_age_seconds"),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE host_harness_refresh_lease_wait_seconds histogram"));
     assert!(!text.contains(&id), "a connection id became a label");
     for secret in [DEFAULT_KEY, ADMIN_KEY, token.as_str()] {
         assert!(!text.contains(secret), "a secret is in the metrics");

@@ -199,11 +199,15 @@ impl TokenManager {
         {
             return access(&tokens).ok_or_else(no_tokens);
         }
+        let waiting = std::time::Instant::now();
         let mut lease = self
             .store
             .refresh_lease(id, LEASE)
             .await
             .map_err(unavailable)?;
+        host_metrics::metrics()
+            .refresh_lease_wait_seconds
+            .observe(waiting.elapsed().as_secs_f64());
         // Another host may have renewed while this one waited for the lease.
         let current = lease.tokens().await.map_err(unavailable)?.map(|(t, _)| t);
         if let Some(tokens) = &current

@@ -1528,6 +1528,13 @@ impl Store {
 
     /// The smallest sequence the subscription still keeps: events before
     /// it were removed after the retention window.
+    /// When the oldest event waiting to be sent to an endpoint was queued
+    /// (Unix seconds), in the whole store; `None` when none waits. Events
+    /// kept to be fetched do not count.
+    pub async fn oldest_pending_delivery(&self) -> Result<Option<i64>, StoreError> {
+        self.backend.oldest_pending_delivery().await
+    }
+
     pub async fn oldest_sequence(&self, subscription_id: &str) -> Result<Option<u64>, StoreError> {
         Ok(self
             .backend

@@ -796,6 +796,7 @@ async fn deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters(plac
         .await
         .unwrap();
     let claim = Duration::from_secs(30);
+    let waiting_since = b.oldest_pending_delivery().await.unwrap();
 
     let (mine, theirs) = tokio::join!(
         a.claim_deliveries("host-a", claim, 10),
@@ -835,9 +836,17 @@ async fn deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters(plac
         .deliveries(&id, 0, Some(DeliveryStatus::Dead), 10)
         .await
         .unwrap();
+    let none_waiting = b.oldest_pending_delivery().await.unwrap();
     let nothing_due = a.claim_deliveries("host-a", claim, 10).await.unwrap();
     let requeued = a.requeue_dead(&id).await.unwrap();
 
+    // What an operator's backlog gauge reads: queued just now, then none
+    // once the last one is settled (a dead letter waits for nobody).
+    assert!(
+        waiting_since.is_some_and(|t| (now() - t).abs() <= 5),
+        "{waiting_since:?}"
+    );
+    assert_eq!(none_waiting, None);
     assert_eq!(retried.len(), 1);
     assert_eq!(retried[0].delivery.event_id, "2");
     assert_eq!(retried[0].delivery.attempts, 2, "this attempt included");

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub http_request_seconds: Histogram,
     pub store_unavailable: Counter,
     pub ready: Gauge,
+    pub refresh_lease_wait_seconds: Histogram,
+    pub oldest_pending_delivery_seconds: Gauge,
 }
 
 fn latency() -> Histogram {
@@ -89,6 +91,8 @@ impl Metrics {
             http_request_seconds: latency(),
             store_unavailable: Counter::default(),
             ready: Gauge::default(),
+            refresh_lease_wait_seconds: latency(),
+            oldest_pending_delivery_seconds: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -150,6 +154,16 @@ impl Metrics {
             "ready",
             "1 when the last readiness check passed",
             metrics.ready.clone(),
+        );
+        registry.register(
+            "refresh_lease_wait_seconds",
+            "How long a token renewal waited for the connection's refresh lease (held by another task or host)",
+            metrics.refresh_lease_wait_seconds.clone(),
+        );
+        registry.register(
+            "oldest_pending_delivery_age_seconds",
+            "Age of the oldest trigger event waiting to be delivered to an endpoint, in the whole store (0 when none waits)",
+            metrics.oldest_pending_delivery_seconds.clone(),
         );
         Metrics {
             registry,

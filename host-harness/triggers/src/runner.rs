@@ -218,7 +218,17 @@ pub async fn run_deliveries(
         targets: targets.clone(),
     };
     let claim = config.delivery_claim.max(config.delivery_timeout * 2);
+    let mut backlog_seen: Option<std::time::Instant> = None;
     while !config.stopping() {
+        if backlog_seen.is_none_or(|at| at.elapsed() >= BACKLOG_EVERY) {
+            backlog_seen = Some(std::time::Instant::now());
+            if let Ok(oldest) = manager.store().oldest_pending_delivery().await {
+                let age = oldest.map_or(0, |created| (now() - created).max(0));
+                host_metrics::metrics()
+                    .oldest_pending_delivery_seconds
+                    .set(age);
+            }
+        }
         let claimed = manager
             .store()
             .claim_deliveries(&config.host, claim, 32)
@@ -255,6 +265,9 @@ pub async fn run_deliveries(
         }
     }
 }
+
+/// How often a server looks at the age of the oldest waiting delivery.
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 
 /// How often a server removes what outlived the retention window.
 const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);

@@ -616,6 +616,8 @@ pub(crate) trait Backend: Send + Sync {
     async fn prune_events(&self, before: i64) -> Result<u64>;
     /// The smallest sequence a subscription still keeps, if any.
     async fn oldest_sequence(&self, subscription_id: &str) -> Result<Option<i64>>;
+    /// `created_at` of the oldest pending delivery to an endpoint.
+    async fn oldest_pending_delivery(&self) -> Result<Option<i64>>;
     /// Sends a subscription's dead letters again; returns how many.
     async fn requeue_dead(&self, subscription_id: &str, now: i64) -> Result<u64>;
     async fn subscription(&self, id: &str) -> Result<Option<RawSubscription>>;
@@ -652,6 +654,11 @@ pub(crate) trait Backend: Send + Sync {
     /// token renewal say, is left as it is).
     async fn reseal(&self, column: &'static SealedColumn, changes: Vec<Reseal>) -> Result<u64>;
 }
+
+/// The oldest pending delivery to an endpoint (not one kept to be fetched).
+pub(crate) const OLDEST_PENDING_SQL: &str = "SELECT min(d.created_at) FROM trigger_deliveries d
+     JOIN trigger_subscriptions s ON s.id = d.subscription_id
+     WHERE d.status = 'pending' AND s.destination <> 'pull'";
 
 /// A sealed value and its row's key.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ use super::{
     Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey,
     RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant,
     RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Result, SNAPSHOT_COLUMNS,
-    Reseal, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
+    OLDEST_PENDING_SQL, Reseal, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
     sealed_values_sql, transition_event,
 };
 use crate::error::StoreError;
@@ -1838,6 +1838,11 @@ impl Backend for Postgres {
         }
         tx.commit().await?;
         Ok(replaced)
+    }
+
+    async fn oldest_pending_delivery(&self) -> Result<Option<i64>> {
+        let db = self.client().await?;
+        Ok(db.query_one(OLDEST_PENDING_SQL, &[]).await?.get(0))
     }
 
     async fn oldest_sequence(&self, subscription_id: &str) -> Result<Option<i64>> {

@@ -17,7 +17,7 @@ use super::{
     Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey,
     RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant,
     RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Result, SNAPSHOT_COLUMNS,
-    Reseal, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
+    OLDEST_PENDING_SQL, Reseal, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
     sealed_values_sql, transition_event,
 };
 use crate::error::StoreError;
@@ -1939,6 +1939,11 @@ impl Backend for Sqlite {
             Ok(replaced)
         })
         .await
+    }
+
+    async fn oldest_pending_delivery(&self) -> Result<Option<i64>> {
+        self.run(|db| Ok(db.query_row(OLDEST_PENDING_SQL, [], |r| r.get(0))?))
+            .await
     }
 
     async fn oldest_sequence(&self, subscription_id: &str) -> Result<Option<i64>> {
