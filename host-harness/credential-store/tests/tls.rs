@@ -49,12 +49,16 @@ fn as_postgres(bin: &Path, program: &str, args: &[&str]) {
     );
 }
 
+/// A port for the server, below the kernel's ephemeral range (32768 and
+/// up), where outgoing connections and listeners on port 0 take theirs,
+/// so nothing else takes it before the server starts; checked free.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let port = 20_000 + rand::random::<u16>() % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl TlsServer {
