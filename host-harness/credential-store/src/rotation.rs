@@ -3,10 +3,10 @@
 //! that renews a token meanwhile loses nothing. Interrupted, it is run
 //! again: what is sealed with the active key already is passed over.
 
-use crate::backend::Reseal;
+use crate::backend::{Reseal, SealedValue};
 use crate::error::StoreError;
 use crate::key::KeyId;
-use crate::schema::SEALED_COLUMNS;
+use crate::schema::{SEALED_COLUMNS, SealedColumn};
 use crate::store::Store;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -76,15 +76,8 @@ impl Store {
             ..RotationReport::default()
         };
         for column in SEALED_COLUMNS {
-            let mut after = None;
-            loop {
-                let batch = self
-                    .backend
-                    .sealed_values(column, after.clone(), batch_size)
-                    .await?;
-                let Some(last) = batch.last() else { break };
-                after = Some(last.key.clone());
-                let full = batch.len() == batch_size;
+            let mut pages = Pages::new(self, column, batch_size);
+            while let Some(batch) = pages.next().await? {
                 let mut changes = Vec::new();
                 for value in batch {
                     if self.cipher.sealed_with_active(&value.value) {
@@ -109,10 +102,7 @@ impl Store {
                     report.resealed += replaced;
                     report.rewritten_meanwhile += attempted - replaced;
                 }
-                if !full {
-                    break;
-                }
-                if !terms.pause.is_zero() {
+                if !pages.done && !terms.pause.is_zero() {
                     tokio::time::sleep(terms.pause).await;
                 }
             }
@@ -138,24 +128,14 @@ impl Store {
             report.sealed_by.insert(*id, 0);
         }
         for column in SEALED_COLUMNS {
-            let mut after = None;
-            loop {
-                let batch = self
-                    .backend
-                    .sealed_values(column, after.clone(), batch_size)
-                    .await?;
-                let Some(last) = batch.last() else { break };
-                after = Some(last.key.clone());
-                let full = batch.len() == batch_size;
+            let mut pages = Pages::new(self, column, batch_size);
+            while let Some(batch) = pages.next().await? {
                 for value in batch {
                     let place = column.place(&value.key);
                     match self.cipher.open_with_id(&value.value, &place) {
                         Ok((_, id)) => *report.sealed_by.entry(id).or_default() += 1,
                         Err(_) => report.unreadable.push(place),
                     }
-                }
-                if !full {
-                    break;
                 }
             }
         }
@@ -166,5 +146,47 @@ impl Store {
             .copied()
             .collect();
         Ok(())
+    }
+}
+
+/// The sealed values of one column, a batch at a time, in the order of
+/// their row's key.
+struct Pages<'a> {
+    store: &'a Store,
+    column: &'static SealedColumn,
+    after: Option<Vec<String>>,
+    size: usize,
+    /// Whether the last batch was the column's last.
+    done: bool,
+}
+
+impl<'a> Pages<'a> {
+    fn new(store: &'a Store, column: &'static SealedColumn, size: usize) -> Pages<'a> {
+        Pages {
+            store,
+            column,
+            after: None,
+            size,
+            done: false,
+        }
+    }
+
+    async fn next(&mut self) -> Result<Option<Vec<SealedValue>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let batch = self
+            .store
+            .backend
+            .sealed_values(self.column, self.after.clone(), self.size)
+            .await?;
+        self.done = batch.len() < self.size;
+        match batch.last() {
+            Some(last) => {
+                self.after = Some(last.key.clone());
+                Ok(Some(batch))
+            }
+            None => Ok(None),
+        }
     }
 }
