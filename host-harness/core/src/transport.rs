@@ -446,21 +446,25 @@ impl tower_service::Service<Uri> for Watched {
             if let Some(phase) = phase {
                 phase.lock().unwrap().connected_at = Some(std::time::Instant::now());
             }
-            Ok(Bounded {
+            Ok(With {
                 io: connected?,
-                _permit: permit,
+                attached: permit,
             })
         })
     }
 }
 
-/// A connection holding its origin's slot until it is closed.
-struct Bounded<T> {
+/// A connection with something attached that lives as long as it does;
+/// reads and writes are the connection's own.
+struct With<T, A> {
     io: T,
-    _permit: OwnedSemaphorePermit,
+    attached: A,
 }
 
-impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Bounded<T> {
+/// A connection holding its origin's slot until it is closed.
+type Bounded<T> = With<T, OwnedSemaphorePermit>;
+
+impl<T: hyper::rt::Read + Unpin, A: Unpin> hyper::rt::Read for With<T, A> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -470,7 +474,7 @@ impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Bounded<T> {
     }
 }
 
-impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Bounded<T> {
+impl<T: hyper::rt::Write + Unpin, A: Unpin> hyper::rt::Write for With<T, A> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -761,9 +765,9 @@ impl tower_service::Service<Uri> for ProxyConnector {
         let Some(intercept) = intercept else {
             let connecting = self.direct.call(uri);
             return Box::pin(async move {
-                Ok(ProxiedIo {
+                Ok(With {
                     io: connecting.await?,
-                    forwarded: false,
+                    attached: Forwarded(false),
                 })
             });
         };
@@ -804,9 +808,9 @@ impl tower_service::Service<Uri> for ProxyConnector {
             };
             let mut io = to_proxy.call(intercept.uri().clone()).await?;
             if !https {
-                return Ok(ProxiedIo {
+                return Ok(With {
                     io,
-                    forwarded: true,
+                    attached: Forwarded(true),
                 });
             }
             tunnel(
@@ -815,9 +819,9 @@ impl tower_service::Service<Uri> for ProxyConnector {
                 crate::proxy::authorization(&intercept),
             )
             .await?;
-            Ok(ProxiedIo {
+            Ok(With {
                 io,
-                forwarded: false,
+                attached: Forwarded(false),
             })
         })
     }
@@ -868,55 +872,15 @@ async fn tunnel(
     }
 }
 
-/// A connection to a destination or through a proxy; one that goes to the
-/// proxy for it to forward tells the client to send absolute URLs.
-struct ProxiedIo {
-    io: hyper_util::rt::TokioIo<tokio::net::TcpStream>,
-    forwarded: bool,
-}
+/// Whether a connection goes to the proxy for it to forward the request,
+/// which tells the client to send absolute URLs.
+struct Forwarded(bool);
 
-impl hyper::rt::Read for ProxiedIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl hyper::rt::Write for ProxiedIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-}
+/// A connection to a destination, or through a proxy.
+type ProxiedIo = With<hyper_util::rt::TokioIo<tokio::net::TcpStream>, Forwarded>;
 
 impl hyper_util::client::legacy::connect::Connection for ProxiedIo {
     fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
-        self.io.connected().proxy(self.forwarded)
+        self.io.connected().proxy(self.attached.0)
     }
 }
