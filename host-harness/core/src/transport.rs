@@ -741,38 +741,38 @@ impl tower_service::Service<Uri> for ProxyConnector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        // NO_PROXY is held to the name the request names and, for a routed
-        // name, to the host the route sends it to.
-        let routed = uri.host().and_then(|host| {
-            let route = self
-                .routes
-                .read()
-                .unwrap()
-                .get(&host.to_ascii_lowercase())
-                .cloned()?;
-            let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
-            format!("{}://{route}{port}/", uri.scheme_str().unwrap_or("https"))
-                .parse::<Uri>()
-                .ok()
-        });
-        let intercept = self.proxy.as_ref().and_then(|p| {
-            let intercept = p.intercept(&uri)?;
-            match &routed {
-                Some(routed) => p.intercept(routed).map(|_| intercept),
-                None => Some(intercept),
-            }
-        });
-        let Some(intercept) = intercept else {
-            let connecting = self.direct.call(uri);
-            return Box::pin(async move {
+        let direct = |connector: &mut HttpConnector<RouteResolver>, uri: Uri| -> Self::Future {
+            let connecting = connector.call(uri);
+            Box::pin(async move {
                 Ok(With {
                     io: connecting.await?,
                     attached: Forwarded(false),
                 })
-            });
+            })
+        };
+        let Some(proxy) = self.proxy.clone() else {
+            return direct(&mut self.direct, uri);
+        };
+        // The host a routed name is sent to, looked up once: NO_PROXY is
+        // held to it as well as to the name, and a tunnel goes to it.
+        let route = uri.host().and_then(|host| {
+            self.routes
+                .read()
+                .unwrap()
+                .get(&host.to_ascii_lowercase())
+                .cloned()
+        });
+        let route_bypasses = route.as_ref().is_some_and(|route| {
+            let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{route}{port}/", uri.scheme_str().unwrap_or("https"))
+                .parse::<Uri>()
+                .is_ok_and(|routed| proxy.intercept(&routed).is_none())
+        });
+        let intercept = proxy.intercept(&uri).filter(|_| !route_bypasses);
+        let Some(intercept) = intercept else {
+            return direct(&mut self.direct, uri);
         };
         let mut to_proxy = self.to_proxy.clone();
-        let routes = self.routes.clone();
         let guard = self.guard.clone();
         Box::pin(async move {
             let host = uri
@@ -792,19 +792,12 @@ impl tower_service::Service<Uri> for ProxyConnector {
                     let address = allowed.first().ok_or("the name has no address")?;
                     address.to_string()
                 }
-                None => {
-                    let routed = routes
-                        .read()
-                        .unwrap()
-                        .get(&host.to_ascii_lowercase())
-                        .cloned();
-                    match routed {
-                        Some(route) if route.contains(':') => format!("[{route}]:{port}"),
-                        Some(route) => format!("{route}:{port}"),
-                        None if host.contains(':') => format!("[{host}]:{port}"),
-                        None => format!("{host}:{port}"),
-                    }
-                }
+                None => match route {
+                    Some(route) if route.contains(':') => format!("[{route}]:{port}"),
+                    Some(route) => format!("{route}:{port}"),
+                    None if host.contains(':') => format!("[{host}]:{port}"),
+                    None => format!("{host}:{port}"),
+                },
             };
             let mut io = to_proxy.call(intercept.uri().clone()).await?;
             if !https {
