@@ -13,10 +13,7 @@ use credential_store::{MasterKey, Store, StoreLocation};
 use host_harness::outgoing::HttpTimeouts;
 use host_harness::proxy::ProxyPolicy;
 use host_harness::transport::Transport;
-use host_harness::{
-    ActionError, ConnectRequest, ConnectionManager, HostConfig, LoadedConnector, Manifest, Origin,
-    Routes,
-};
+use host_harness::{ActionError, ConnectRequest, ConnectionManager, HostConfig, Manifest};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,18 +23,6 @@ use x_emulator::Emulator;
 
 /// `Basic base64("ops:pr0xy-pass")`.
 const PROXY_AUTH: &str = "Basic b3BzOnByMHh5LXBhc3M=";
-
-/// The X connector on `transport`, its API hosts routed to the emulator.
-async fn connector_on(x: &Emulator, transport: Transport) -> (LoadedConnector, Routes) {
-    let manifest = Manifest::from_json(support::X_MANIFEST).unwrap();
-    let routes = Routes::all_hosts_of(&manifest, &Origin::parse(&x.base_url()).unwrap());
-    let mut connector = support::x_connector().await.with_config(HostConfig {
-        transport: Arc::new(transport),
-        ..HostConfig::default()
-    });
-    connector.set_routes(routes.clone());
-    (connector, routes)
-}
 
 /// A transport trusting the emulator's CA, through `proxy`.
 fn through(x: &Emulator, proxy: &ForwardProxy, no_proxy: &str) -> Transport {
@@ -63,7 +48,7 @@ async fn actions_and_the_hosts_token_requests_go_through_the_proxy_with_tls_end_
         .await
         .unwrap(),
     );
-    let (connector, routes) = connector_on(&x, through(&x, &proxy, "")).await;
+    let (connector, routes) = support::x_connector_on(&x, through(&x, &proxy, "")).await;
     let manager = ConnectionManager::new(store, connector, routes, HttpTimeouts::default());
 
     // Act.
@@ -119,7 +104,7 @@ async fn actions_and_the_hosts_token_requests_go_through_the_proxy_with_tls_end_
 async fn hosts_no_proxy_names_are_reached_directly() {
     let x = Emulator::start_tls().await.unwrap();
     let proxy = ForwardProxy::start(None).await;
-    let (connector, _) = connector_on(&x, through(&x, &proxy, "example.org, 127.0.0.1")).await;
+    let (connector, _) = support::x_connector_on(&x, through(&x, &proxy, "example.org, 127.0.0.1")).await;
     let ada = oauth_connection(&x, "ada", DEFAULT_SCOPES);
 
     let me = connector.invoke(&ada, "users.me", "{}").await;
@@ -132,7 +117,7 @@ async fn hosts_no_proxy_names_are_reached_directly() {
 async fn a_proxy_that_refuses_the_tunnel_fails_the_action_before_x_and_shows_no_password() {
     let x = Emulator::start_tls().await.unwrap();
     let proxy = ForwardProxy::start(Some("Basic something-else")).await;
-    let (connector, _) = connector_on(&x, through(&x, &proxy, "")).await;
+    let (connector, _) = support::x_connector_on(&x, through(&x, &proxy, "")).await;
     let ada = oauth_connection(&x, "ada", DEFAULT_SCOPES);
 
     let refused = connector.invoke(&ada, "users.me", "{}").await.unwrap_err();

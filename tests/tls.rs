@@ -9,33 +9,18 @@ mod support;
 use credential_store::{MasterKey, Store, StoreLocation};
 use host_harness::outgoing::HttpTimeouts;
 use host_harness::transport::Transport;
-use host_harness::{
-    ActionError, ConnectRequest, ConnectionManager, HostConfig, LoadedConnector, Manifest, Origin,
-    Routes,
-};
+use host_harness::{ActionError, ConnectRequest, ConnectionManager};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use support::{DEFAULT_SCOPES, oauth_connection};
 use x_emulator::Emulator;
 
-/// The X connector on `transport`, its API hosts routed to the emulator.
-async fn connector_on(x: &Emulator, transport: Transport) -> (LoadedConnector, Routes) {
-    let manifest = Manifest::from_json(support::X_MANIFEST).unwrap();
-    let routes = Routes::all_hosts_of(&manifest, &Origin::parse(&x.base_url()).unwrap());
-    let mut connector = support::x_connector().await.with_config(HostConfig {
-        transport: Arc::new(transport),
-        ..HostConfig::default()
-    });
-    connector.set_routes(routes.clone());
-    (connector, routes)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_action_reaches_x_over_tls_as_api_x_com_and_reuses_its_connection() {
     let x = Emulator::start_tls().await.unwrap();
     let trusting = Transport::with_ca_pem(x.ca_pem().unwrap().as_bytes()).unwrap();
-    let (connector, _) = connector_on(&x, trusting).await;
+    let (connector, _) = support::x_connector_on(&x, trusting).await;
     let ada = oauth_connection(&x, "ada", DEFAULT_SCOPES);
     x.add_numbered_posts("ada", 12);
 
@@ -65,7 +50,7 @@ async fn an_action_reaches_x_over_tls_as_api_x_com_and_reuses_its_connection() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_the_ca_the_action_fails_naming_certificate_trust() {
     let x = Emulator::start_tls().await.unwrap();
-    let (connector, _) = connector_on(&x, Transport::platform()).await;
+    let (connector, _) = support::x_connector_on(&x, Transport::platform()).await;
     let ada = oauth_connection(&x, "ada", DEFAULT_SCOPES);
 
     let refused = connector.invoke(&ada, "users.me", "{}").await.unwrap_err();
@@ -105,7 +90,7 @@ async fn the_hosts_token_requests_trust_what_the_actions_trust() {
                     .await
                     .unwrap(),
             );
-            let (connector, routes) = connector_on(x, transport).await;
+            let (connector, routes) = support::x_connector_on(x, transport).await;
             (
                 ConnectionManager::new(store, connector, routes, HttpTimeouts::default()),
                 dir,

@@ -51,6 +51,23 @@ pub async fn x_connector() -> LoadedConnector {
         .clone()
 }
 
+/// The X connector on `transport` (a test CA, a proxy), its API hosts
+/// routed to the emulator.
+pub async fn x_connector_on(
+    x: &Emulator,
+    transport: host_harness::transport::Transport,
+) -> (LoadedConnector, host_harness::Routes) {
+    let manifest = Manifest::from_json(X_MANIFEST).unwrap();
+    let routes =
+        host_harness::Routes::all_hosts_of(&manifest, &Origin::parse(&x.base_url()).unwrap());
+    let mut connector = x_connector().await.with_config(HostConfig {
+        transport: std::sync::Arc::new(transport),
+        ..HostConfig::default()
+    });
+    connector.set_routes(routes.clone());
+    (connector, routes)
+}
+
 /// An emulator and the connector routed to it.
 pub struct XBed {
     pub x: Emulator,
