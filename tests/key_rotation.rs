@@ -20,7 +20,9 @@ const DEFAULT_KEY: &str = "the-default-tenants-key";
 
 /// The id `host-harness` gives a key (8 hex digits), as reports name it.
 fn id_of(key: &[u8; 32]) -> String {
-    credential_store::MasterKey::from_bytes(*key).id().to_string()
+    credential_store::MasterKey::from_bytes(*key)
+        .id()
+        .to_string()
 }
 
 /// Runs a `host-harness` command of the platform; its exit code and stdout
@@ -87,13 +89,7 @@ async fn the_master_key_is_rotated_while_nodes_serve_and_the_old_key_is_then_ret
     let new_and_old = platform(&[&b, &a]);
     new_and_old.warm_up().await;
     let port = free_port();
-    let mut node = Node::start(
-        "A",
-        &new_and_old,
-        port,
-        &format!("http://127.0.0.1:{port}"),
-    )
-    .await;
+    let mut node = Node::start("A", &new_and_old, port, &format!("http://127.0.0.1:{port}")).await;
 
     // Act: the node serves actions, renewing an expired token under the
     // new key, while the rotation re-seals one secret at a time.
@@ -121,7 +117,15 @@ async fn the_master_key_is_rotated_while_nodes_serve_and_the_old_key_is_then_ret
     };
     let (code, report, output) = host_harness(
         &new_and_old,
-        &["store", "rotate-key", "--batch-size", "1", "--pause-ms", "20", "--json"],
+        &[
+            "store",
+            "rotate-key",
+            "--batch-size",
+            "1",
+            "--pause-ms",
+            "20",
+            "--json",
+        ],
     )
     .await;
     let answers = serving.await.unwrap();
@@ -139,19 +143,16 @@ async fn the_master_key_is_rotated_while_nodes_serve_and_the_old_key_is_then_ret
     // check: re-sealed, or sealed with B already by a renewal.
     assert_eq!(report["sealed_by"][id_of(&b)], 6 + 12 + 1, "{output}");
     assert!(report["resealed"].as_u64().unwrap() > 0, "{output}");
-    assert!(bed.token_requests("refresh_token") >= 1, "no token was renewed meanwhile");
+    assert!(
+        bed.token_requests("refresh_token") >= 1,
+        "no token was renewed meanwhile"
+    );
 
     // Act: A is retired; the node restarts with B alone.
     node.terminate();
     node.exited(Duration::from_secs(40)).await;
     let new_only = platform(&[&b]);
-    let mut node = Node::start(
-        "A",
-        &new_only,
-        port,
-        &format!("http://127.0.0.1:{port}"),
-    )
-    .await;
+    let mut node = Node::start("A", &new_only, port, &format!("http://127.0.0.1:{port}")).await;
 
     // Assert: every connection still works, refreshing included.
     expire_access_token(&database, &b, &ids[2]).await;
@@ -178,12 +179,23 @@ async fn the_master_key_is_rotated_while_nodes_serve_and_the_old_key_is_then_ret
     let (code, _, output) = host_harness(&platform(&[&a]), &["connections", "list"]).await;
     assert_eq!(code, 3, "{output}");
     assert!(output.contains("master key does not open"), "{output}");
-    assert_eq!(database.dump().await, before, "a refused key changed the store");
+    assert_eq!(
+        database.dump().await,
+        before,
+        "a refused key changed the store"
+    );
 
     // Act: the next rotation, to C, is interrupted part way.
     let next = platform(&[&c, &b]);
     let mut rotating = next
-        .command(&["store", "rotate-key", "--batch-size", "1", "--pause-ms", "400"])
+        .command(&[
+            "store",
+            "rotate-key",
+            "--batch-size",
+            "1",
+            "--pause-ms",
+            "400",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -194,7 +206,10 @@ async fn the_master_key_is_rotated_while_nodes_serve_and_the_old_key_is_then_ret
         if census["sealed_by"][id_of(&c)].as_u64().unwrap_or(0) > 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the rotation never began: {output}");
+        assert!(
+            Instant::now() < deadline,
+            "the rotation never began: {output}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     rotating.kill().unwrap();
@@ -204,7 +219,10 @@ async fn the_master_key_is_rotated_while_nodes_serve_and_the_old_key_is_then_ret
     let (code, census, output) = host_harness(&next, &["store", "keys", "--json"]).await;
     assert_eq!(code, 1, "{output}");
     assert_eq!(census["complete"], false, "{output}");
-    assert!(census["sealed_by"][id_of(&b)].as_u64().unwrap() > 0, "{output}");
+    assert!(
+        census["sealed_by"][id_of(&b)].as_u64().unwrap() > 0,
+        "{output}"
+    );
     assert_eq!(census["retirable"], json!([]), "{output}");
     let (code, report, output) = host_harness(&next, &["store", "rotate-key", "--json"]).await;
     assert_eq!(code, 0, "{output}");

@@ -247,7 +247,7 @@ async fn an_engine_fetching_events_learns_when_older_ones_were_removed() {
     let events: Vec<(String, String)> = (1..=3)
         .map(|i| (format!("e{i}"), json!({"n": i}).to_string()))
         .collect();
-    bed.store.queue_events(sid, &events).await.unwrap();
+    bed.store.queue_events(sid, &events, None).await.unwrap();
     let page = |after: u64| {
         let url = bed.url(&format!("/api/v1/subscriptions/{sid}/events?after={after}"));
         async move { api("GET", &url, Some(DEFAULT_KEY), None).await.1 }

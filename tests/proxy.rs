@@ -63,7 +63,10 @@ async fn actions_and_the_hosts_token_requests_go_through_the_proxy_with_tls_end_
         })
         .await
         .unwrap();
-    manager.activate(&record.id).await.expect("the app token came through the proxy");
+    manager
+        .activate(&record.id)
+        .await
+        .expect("the app token came through the proxy");
     let connection = manager.connection(&record.id).await.unwrap();
     let found = manager
         .connector()
@@ -86,11 +89,20 @@ async fn actions_and_the_hosts_token_requests_go_through_the_proxy_with_tls_end_
         let seen = String::from_utf8_lossy(&tunnel.client_bytes);
         assert!(!seen.contains("search"), "the proxy read the request");
         assert!(!seen.contains("Bearer"), "the proxy read a token");
-        assert!(!seen.contains(&app.api_secret), "the proxy read the app secret");
+        assert!(
+            !seen.contains(&app.api_secret),
+            "the proxy read the app secret"
+        );
     }
     let paths: Vec<String> = x.traffic().iter().map(|e| e.path.clone()).collect();
-    assert!(paths.iter().any(|p| p.ends_with("/oauth2/token")), "{paths:?}");
-    assert!(paths.iter().any(|p| p.contains("/tweets/search/recent")), "{paths:?}");
+    assert!(
+        paths.iter().any(|p| p.ends_with("/oauth2/token")),
+        "{paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p.contains("/tweets/search/recent")),
+        "{paths:?}"
+    );
     assert!(
         x.tls_connections()
             .iter()
@@ -104,7 +116,8 @@ async fn actions_and_the_hosts_token_requests_go_through_the_proxy_with_tls_end_
 async fn hosts_no_proxy_names_are_reached_directly() {
     let x = Emulator::start_tls().await.unwrap();
     let proxy = ForwardProxy::start(None).await;
-    let (connector, _) = support::x_connector_on(&x, through(&x, &proxy, "example.org, 127.0.0.1")).await;
+    let (connector, _) =
+        support::x_connector_on(&x, through(&x, &proxy, "example.org, 127.0.0.1")).await;
     let ada = oauth_connection(&x, "ada", DEFAULT_SCOPES);
 
     let me = connector.invoke(&ada, "users.me", "{}").await;
@@ -127,7 +140,10 @@ async fn a_proxy_that_refuses_the_tunnel_fails_the_action_before_x_and_shows_no_
     assert!(x.traffic().is_empty(), "the request went past the proxy");
     assert!(proxy.requests().iter().all(|r| r.starts_with("CONNECT ")));
     assert!(
-        matches!(refused, ActionError::Timeout { .. } | ActionError::Upstream { .. }),
+        matches!(
+            refused,
+            ActionError::Timeout { .. } | ActionError::Upstream { .. }
+        ),
         "{refused:?}"
     );
 }
@@ -179,7 +195,10 @@ async fn the_command_line_takes_https_proxy_from_the_environment_and_never_print
             "HOST_HARNESS_CACHE_DIR",
             std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled"),
         )
-        .env("HTTPS_PROXY", proxy.origin.replace("http://", "http://ops:pr0xy-pass@"))
+        .env(
+            "HTTPS_PROXY",
+            proxy.origin.replace("http://", "http://ops:pr0xy-pass@"),
+        )
         .env_remove("NO_PROXY")
         .env_remove("no_proxy")
         .env("X_TOKEN", token)
@@ -204,5 +223,8 @@ async fn the_command_line_takes_https_proxy_from_the_environment_and_never_print
     assert_eq!(tunnels.len(), 1, "{tunnels:?}");
     assert_eq!(tunnels[0].authorization.as_deref(), Some(PROXY_AUTH));
     assert!(!stderr.contains("pr0xy-pass"), "the password was logged");
-    assert!(!stderr.contains("b3BzOnByMHh5LXBhc3M"), "the credentials were logged");
+    assert!(
+        !stderr.contains("b3BzOnByMHh5LXBhc3M"),
+        "the credentials were logged"
+    );
 }

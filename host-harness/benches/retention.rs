@@ -15,8 +15,8 @@
 mod support;
 
 use credential_store::{
-    Delivery, DeliveryOutcome, Destination, FieldValue, MasterKey, NewConnection,
-    NewSubscription, Store, StoreLocation,
+    Delivery, DeliveryOutcome, Destination, FieldValue, MasterKey, NewConnection, NewSubscription,
+    Store, StoreLocation,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,6 +112,7 @@ impl Bed {
                 &self.subscription,
                 "bench",
                 &batch,
+                None,
                 &self.next_event.to_string(),
                 polled.cursor_version,
                 0,

@@ -165,6 +165,19 @@ impl Node {
         public_origin: &str,
         extra: &[&str],
     ) -> Node {
+        Node::start_in(name, platform, port, public_origin, extra, &[]).await
+    }
+
+    /// A node with `extra` arguments and `env` set in its environment
+    /// (what an operator configures by variables only, such as OTLP).
+    pub async fn start_in(
+        name: &'static str,
+        platform: &Platform,
+        port: u16,
+        public_origin: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Node {
         let bind = format!("127.0.0.1:{port}");
         let mut args = vec![
             "serve",
@@ -177,6 +190,7 @@ impl Node {
         args.extend_from_slice(extra);
         let mut child = platform
             .command(&args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -267,10 +281,24 @@ impl NodeClient {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<(u16, serde_json::Value), String> {
+        self.try_request_with_headers(method, path, body, &[]).await
+    }
+
+    /// The same, with more headers (a caller's `traceparent`, say).
+    pub async fn try_request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, serde_json::Value), String> {
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.origin))
             .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(key) = &self.api_key {
             request = request.header("x-api-key", key);
         }
@@ -301,6 +329,20 @@ impl NodeClient {
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
         self.try_request(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("node {} did not answer {method} {path}: {e}", self.name))
+    }
+
+    /// An API request with more headers, expecting an answer.
+    #[allow(dead_code)]
+    pub async fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        self.try_request_with_headers(method, path, body, headers)
             .await
             .unwrap_or_else(|e| panic!("node {} did not answer {method} {path}: {e}", self.name))
     }

@@ -15,6 +15,7 @@ use http::{HeaderValue, Request};
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// The longest a request may take at each stage; a component can ask for
@@ -175,9 +176,25 @@ impl WasiHttpHooks for OutgoingHooks {
         let journal = self.journal.clone();
         let limits = self.limits;
         let transport = self.transport.clone();
-        Box::new(send(
-            transport, policy, authorizer, options, limits, journal, request,
-        ))
+        // A child of the action's span: the request is sent on a task of its
+        // own, which would otherwise lose it. Its path carries ids but no
+        // secret; the query (search terms, say) is left out.
+        let span = tracing::info_span!(
+            "http.request",
+            otel.name = %request.method(),
+            otel.kind = "client",
+            http.request.method = %request.method(),
+            server.address = request.uri().host().unwrap_or(""),
+            url.path = request.uri().path(),
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        Box::new(
+            send(
+                transport, policy, authorizer, options, limits, journal, request,
+            )
+            .instrument(span),
+        )
     }
 }
 
@@ -309,6 +326,11 @@ impl Target {
         // The pool drives its connections itself: nothing is left to await.
         let io = async { Ok(()) };
         tracing::debug!(status = response.status().as_u16(), "answer");
+        let span = tracing::Span::current();
+        span.record("http.response.status_code", response.status().as_u16());
+        if response.status().is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
         let max = self.limits.max_response_bytes;
         let declared = response
             .headers()

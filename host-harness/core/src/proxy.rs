@@ -157,8 +157,7 @@ mod tests {
 
     #[test]
     fn no_proxy_names_cover_their_subdomains_and_ranges() {
-        let policy =
-            ProxyPolicy::new("http://proxy:3128", "internal.example, 10.0.0.0/8").unwrap();
+        let policy = ProxyPolicy::new("http://proxy:3128", "internal.example, 10.0.0.0/8").unwrap();
         let through = |url: &str| policy.intercept(&url.parse().unwrap()).is_some();
         assert!(through("https://api.x.com/2/tweets"));
         assert!(!through("https://hooks.internal.example/x"));

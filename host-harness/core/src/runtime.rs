@@ -493,6 +493,7 @@ impl LoadedConnector {
     ) -> Result<serde_json::Value, ActionError> {
         let span = tracing::info_span!(
             "action",
+            otel.name = %format_args!("action {action}"),
             connector = %self.manifest.id,
             action,
             connection = %connection.facts.id,
@@ -741,6 +742,7 @@ impl LoadedConnector {
     ) -> tracing::Span {
         tracing::info_span!(
             "trigger",
+            otel.name = %format_args!("trigger {trigger}"),
             connector = %self.manifest.id,
             trigger,
             kind,

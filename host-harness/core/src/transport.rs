@@ -274,7 +274,9 @@ impl Transport {
                 .as_ref()
                 .and_then(crate::proxy::authorization)
         {
-            parts.headers.insert(http::header::PROXY_AUTHORIZATION, auth);
+            parts
+                .headers
+                .insert(http::header::PROXY_AUTHORIZATION, auth);
         }
         let connect = options
             .connect_timeout
@@ -856,10 +858,17 @@ async fn tunnel(
         Ok(())
     } else {
         // The request fails as refused; the operator learns why here.
-        tracing::warn!(target, answer = status_line.trim(), "the proxy refused a tunnel");
+        tracing::warn!(
+            target,
+            answer = status_line.trim(),
+            "the proxy refused a tunnel"
+        );
         Err(std::io::Error::new(
             std::io::ErrorKind::ConnectionRefused,
-            format!("the proxy refused a tunnel to {target}: {}", status_line.trim()),
+            format!(
+                "the proxy refused a tunnel to {target}: {}",
+                status_line.trim()
+            ),
         )
         .into())
     }

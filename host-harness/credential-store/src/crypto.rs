@@ -75,12 +75,11 @@ impl Cipher {
 
     /// Opens a value and says which key opened it.
     pub fn open_with_id(&self, sealed: &[u8], place: &str) -> Result<(Vec<u8>, KeyId), OpenError> {
-        if let Some(id) = named_key(sealed) {
-            if let Some((_, cipher)) = self.keys.iter().find(|(k, _)| *k == id) {
-                if let Ok(plain) = decrypt(cipher, &sealed[HEADER_LEN..], place) {
-                    return Ok((plain, id));
-                }
-            }
+        if let Some(id) = named_key(sealed)
+            && let Some((_, cipher)) = self.keys.iter().find(|(k, _)| *k == id)
+            && let Ok(plain) = decrypt(cipher, &sealed[HEADER_LEN..], place)
+        {
+            return Ok((plain, id));
         }
         // A value from before keys had ids, or (one time in 2^48) a legacy
         // nonce that happens to begin like a header.
@@ -179,8 +178,14 @@ mod tests {
         assert!(after.sealed_with_active(&sealed_new));
         let (plain, id) = after.open_with_id(&sealed_old, "p").unwrap();
         assert_eq!((plain.as_slice(), id), (&b"secret"[..], before.active()));
-        assert_eq!(after.open_with_id(&sealed_new, "p").unwrap().1, after.active());
-        assert!(before.open(&sealed_new, "p").is_err(), "the old key opened the new key's value");
+        assert_eq!(
+            after.open_with_id(&sealed_new, "p").unwrap().1,
+            after.active()
+        );
+        assert!(
+            before.open(&sealed_new, "p").is_err(),
+            "the old key opened the new key's value"
+        );
     }
 
     #[test]
@@ -190,8 +195,14 @@ mod tests {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let mut legacy = nonce.to_vec();
         legacy.extend(
-            raw.encrypt(&nonce, Payload { msg: b"old", aad: b"p" })
-                .unwrap(),
+            raw.encrypt(
+                &nonce,
+                Payload {
+                    msg: b"old",
+                    aad: b"p",
+                },
+            )
+            .unwrap(),
         );
         let cipher = cipher_of(vec![MasterKey::generate(), key]);
         assert_eq!(cipher.open(&legacy, "p").unwrap(), b"old");

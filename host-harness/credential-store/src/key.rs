@@ -126,7 +126,11 @@ impl MasterKey {
             .chain_update(b"host-harness master key id v1\0")
             .chain_update(&self.0[..])
             .finalize();
-        KeyId(digest[..KEY_ID_LEN].try_into().expect("a digest is longer than an id"))
+        KeyId(
+            digest[..KEY_ID_LEN]
+                .try_into()
+                .expect("a digest is longer than an id"),
+        )
     }
 }
 

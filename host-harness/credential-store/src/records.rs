@@ -422,6 +422,9 @@ pub struct DeliveryRecord {
     pub created_at: i64,
     /// Unix seconds when it was delivered or given up.
     pub settled_at: Option<i64>,
+    /// The trace the event was found in (a W3C `traceparent`), when the
+    /// poll or push that found it was traced: its delivery continues it.
+    pub trace_context: Option<String>,
 }
 
 /// A delivery a host has claimed, with where it goes.

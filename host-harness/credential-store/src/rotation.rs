@@ -122,7 +122,11 @@ impl Store {
         Ok(report)
     }
 
-    async fn census(&self, report: &mut RotationReport, batch_size: usize) -> Result<(), StoreError> {
+    async fn census(
+        &self,
+        report: &mut RotationReport,
+        batch_size: usize,
+    ) -> Result<(), StoreError> {
         let ids = self.cipher.ids();
         for id in &ids {
             report.sealed_by.insert(*id, 0);

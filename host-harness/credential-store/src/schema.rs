@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 10;
+pub(crate) const LATEST: i64 = 11;
 
 /// A column that holds sealed secrets, for re-sealing them under a new key.
 /// A value's place (its associated data) is made of its table, its row's key
@@ -55,7 +55,9 @@ pub(crate) enum PlaceShape {
 impl SealedColumn {
     pub fn place(&self, key: &[String]) -> String {
         match self.place {
-            PlaceShape::KeyThenColumn => format!("{}/{}/{}", self.table, key.join("/"), self.column),
+            PlaceShape::KeyThenColumn => {
+                format!("{}/{}/{}", self.table, key.join("/"), self.column)
+            }
             PlaceShape::Key => format!("{}/{}", self.table, key.join("/")),
             PlaceShape::Fixed(place) => place.to_string(),
         }
@@ -136,7 +138,6 @@ pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
         only: Some("key = 'key_check'"),
     },
 ];
-
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -413,6 +414,12 @@ CREATE TABLE tenant_events (
 CREATE INDEX tenant_events_due ON tenant_events (status, next_attempt_at);
 CREATE INDEX tenant_events_by_tenant ON tenant_events (tenant_id, seq);
 ",
+    },
+    Migration {
+        version: 11,
+        // The trace an event was found in (a W3C `traceparent`), so that its
+        // delivery, by whichever host, continues that trace.
+        sql: "ALTER TABLE trigger_deliveries ADD COLUMN trace_context TEXT;",
     },
 ];
 

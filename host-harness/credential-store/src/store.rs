@@ -282,6 +282,7 @@ fn delivery_record(raw: RawDelivery) -> DeliveryRecord {
         last_error: raw.last_error,
         created_at: raw.created_at,
         settled_at: raw.settled_at,
+        trace_context: raw.trace_context,
     }
 }
 
@@ -1316,12 +1317,15 @@ impl Store {
     /// first) join the subscription's outbox, each once; the cursor moves if
     /// it is still at `expected`; the next poll is at `next_poll_at`.
     /// Returns how many events were new. Refused as a conflict when the
-    /// lease was lost or the cursor moved: nothing is written then.
+    /// lease was lost or the cursor moved: nothing is written then. `trace`
+    /// is the poll's trace context, kept with its events for their delivery.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_poll(
         &self,
         id: &str,
         host: &str,
         events: &[(String, String)],
+        trace: Option<&str>,
         cursor: &str,
         expected: u64,
         next_poll_at: i64,
@@ -1331,6 +1335,7 @@ impl Store {
                 id,
                 host,
                 events.to_vec(),
+                trace.map(str::to_owned),
                 cursor.to_string(),
                 expected as i64,
                 next_poll_at,
@@ -1392,14 +1397,21 @@ impl Store {
 
     /// Queues the events the API pushed for a subscription, each once
     /// whoever queues it and however often the API sends it; returns how
-    /// many were new.
+    /// many were new. `trace` is the trace context of the request that
+    /// brought them, kept for their delivery.
     pub async fn queue_events(
         &self,
         subscription_id: &str,
         events: &[(String, String)],
+        trace: Option<&str>,
     ) -> Result<u64, StoreError> {
         self.backend
-            .queue_events(subscription_id, events.to_vec(), now())
+            .queue_events(
+                subscription_id,
+                events.to_vec(),
+                trace.map(str::to_owned),
+                now(),
+            )
             .await
     }
 

@@ -741,14 +741,34 @@ async fn a_server_subscription_is_polled_by_one_host_at_a_time_and_its_events_qu
         "host-a"
     };
 
-    let refused = a.finish_poll(&id, other, &events(&["9"]), "9", 0, 0).await;
+    let refused = a
+        .finish_poll(&id, other, &events(&["9"]), None, "9", 0, 0)
+        .await;
     let new = a
-        .finish_poll(&id, owner, &events(&["101", "102", "101"]), "102", 0, 0)
+        .finish_poll(
+            &id,
+            owner,
+            &events(&["101", "102", "101"]),
+            None,
+            "102",
+            0,
+            0,
+        )
         .await;
     let again = b.claim_poll(other, lease).await.unwrap().unwrap();
-    let stale = b.finish_poll(&id, other, &events(&["9"]), "9", 0, 0).await;
+    let stale = b
+        .finish_poll(&id, other, &events(&["9"]), None, "9", 0, 0)
+        .await;
     let repeated = b
-        .finish_poll(&id, other, &events(&["102", "103"]), "103", 1, i64::MAX)
+        .finish_poll(
+            &id,
+            other,
+            &events(&["102", "103"]),
+            None,
+            "103",
+            1,
+            i64::MAX,
+        )
         .await;
     let none_due = a.claim_poll(owner, lease).await.unwrap();
 
@@ -784,6 +804,9 @@ async fn a_server_subscription_is_polled_by_one_host_at_a_time_and_its_events_qu
     );
 }
 
+/// A W3C trace context, as a traced poll keeps it with its events.
+const POLL_TRACE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 async fn deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters(place: Place) {
     let key = MasterKey::generate();
     let (a, b) = (place.open(&key).await, place.open(&key).await);
@@ -792,9 +815,17 @@ async fn deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters(plac
         .await
         .unwrap()
         .unwrap();
-    a.finish_poll(&id, "host-a", &events(&["1", "2"]), "2", 0, i64::MAX)
-        .await
-        .unwrap();
+    a.finish_poll(
+        &id,
+        "host-a",
+        &events(&["1", "2"]),
+        Some(POLL_TRACE),
+        "2",
+        0,
+        i64::MAX,
+    )
+    .await
+    .unwrap();
     let claim = Duration::from_secs(30);
     let waiting_since = b.oldest_pending_delivery().await.unwrap();
 
@@ -808,6 +839,11 @@ async fn deliveries_are_claimed_by_one_host_retried_and_end_as_dead_letters(plac
     assert!(
         all.iter()
             .all(|c| c.target_url == "https://engine.example/hooks/x")
+    );
+    assert!(
+        all.iter()
+            .all(|c| c.delivery.trace_context.as_deref() == Some(POLL_TRACE)),
+        "a delivery continues the trace of the poll that found it"
     );
     a.settle_delivery(&id, "1", &DeliveryOutcome::Delivered)
         .await
@@ -871,9 +907,17 @@ async fn a_subscriptions_events_are_claimed_in_order_whichever_host_sends_them(p
         .await
         .unwrap()
         .unwrap();
-    a.finish_poll(&id, "host-a", &events(&["1", "2", "3"]), "3", 0, i64::MAX)
-        .await
-        .unwrap();
+    a.finish_poll(
+        &id,
+        "host-a",
+        &events(&["1", "2", "3"]),
+        None,
+        "3",
+        0,
+        i64::MAX,
+    )
+    .await
+    .unwrap();
     let claim = Duration::from_secs(30);
     let ids = |claimed: Vec<ClaimedDelivery>| -> Vec<String> {
         claimed.into_iter().map(|c| c.delivery.event_id).collect()
@@ -926,12 +970,15 @@ async fn a_pushed_subscription_is_not_polled_and_its_pushed_events_queue_once(pl
         .unwrap();
     let (seven_eight, eight_seven_nine) = (events(&["7", "8"]), events(&["8", "7", "9"]));
     let (first, again) = tokio::join!(
-        a.queue_events(&id, &seven_eight),
-        b.queue_events(&id, &eight_seven_nine)
+        a.queue_events(&id, &seven_eight, None),
+        b.queue_events(&id, &eight_seven_nine, None)
     );
     let pushed = b.push_subscriptions().await.unwrap();
     let push_id = b.push_id(&id).await.unwrap();
-    let unknown = a.queue_events("sub_none", &events(&["1"])).await;
+    let traced = a
+        .queue_events(&id, &events(&["10"]), Some(POLL_TRACE))
+        .await;
+    let unknown = a.queue_events("sub_none", &events(&["1"]), None).await;
     b.set_push(&id, None).await.unwrap();
     let polled_again = b
         .claim_poll("host-b", Duration::from_secs(30))
@@ -940,14 +987,16 @@ async fn a_pushed_subscription_is_not_polled_and_its_pushed_events_queue_once(pl
 
     assert!(polled.is_none(), "a pushed subscription was polled");
     assert_eq!(first.unwrap() + again.unwrap(), 3, "7, 8 and 9, each once");
-    let queued: Vec<String> = a
-        .deliveries(&id, 0, None, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.event_id)
-        .collect();
-    assert_eq!(queued.len(), 3);
+    assert_eq!(traced.unwrap(), 1);
+    let queued = a.deliveries(&id, 0, None, 10).await.unwrap();
+    let traces: Vec<Option<&str>> = queued.iter().map(|d| d.trace_context.as_deref()).collect();
+    assert_eq!(
+        traces,
+        [None, None, None, Some(POLL_TRACE)],
+        "the push's trace is kept with its events"
+    );
+    let queued: Vec<String> = queued.into_iter().map(|d| d.event_id).collect();
+    assert_eq!(queued.len(), 4);
     assert!(queued.contains(&"9".to_string()));
     assert_eq!(pushed.len(), 1);
     assert_eq!(pushed[0].delivery, Delivery::Push);
@@ -1388,13 +1437,13 @@ async fn platform_events_are_queued_with_the_change_that_makes_them_once(place: 
     one.unwrap();
     two.unwrap();
     // A dead letter, settled dead twice: one event.
-    a.finish_poll(&id, "host-a", &events(&["1"]), "1", 0, i64::MAX)
+    a.finish_poll(&id, "host-a", &events(&["1"]), None, "1", 0, i64::MAX)
         .await
         .ok();
     a.claim_poll("host-a", Duration::from_secs(30))
         .await
         .unwrap();
-    a.finish_poll(&id, "host-a", &events(&["1"]), "1", 0, i64::MAX)
+    a.finish_poll(&id, "host-a", &events(&["1"]), None, "1", 0, i64::MAX)
         .await
         .unwrap();
     let dead = DeliveryOutcome::Dead {
@@ -1485,7 +1534,7 @@ async fn an_attempt_a_dead_host_never_settled_still_counts(place: Place) {
     a.claim_poll("host-a", Duration::from_secs(30))
         .await
         .unwrap();
-    a.finish_poll(&id, "host-a", &events(&["1", "2"]), "2", 0, i64::MAX)
+    a.finish_poll(&id, "host-a", &events(&["1", "2"]), None, "2", 0, i64::MAX)
         .await
         .unwrap();
 
@@ -1551,10 +1600,10 @@ async fn events_past_the_retention_window_go_and_dead_letters_and_sequences_stay
         .await
         .unwrap()
         .id;
-    a.queue_events(&sent, &events(&["1", "2", "3"]))
+    a.queue_events(&sent, &events(&["1", "2", "3"]), None)
         .await
         .unwrap();
-    a.queue_events(&fetched, &events(&["a", "b"]))
+    a.queue_events(&fetched, &events(&["a", "b"]), None)
         .await
         .unwrap();
     a.claim_deliveries("host-a", Duration::from_secs(30), 10)
@@ -1619,7 +1668,9 @@ async fn events_past_the_retention_window_go_and_dead_letters_and_sequences_stay
     assert_eq!(platform.len(), 1);
     assert_eq!(platform[0].kind, "connection.reconnected");
     // The sequence goes on from the newest kept.
-    a.queue_events(&fetched, &events(&["c"])).await.unwrap();
+    a.queue_events(&fetched, &events(&["c"]), None)
+        .await
+        .unwrap();
     let after = a.deliveries(&fetched, 0, None, 10).await.unwrap();
     assert_eq!(after.last().map(|d| d.sequence), Some(3));
 }
@@ -1628,7 +1679,7 @@ async fn a_stopping_host_gives_back_its_leases_and_claims(place: Place) {
     let key = MasterKey::generate();
     let (a, b) = (place.open(&key).await, place.open(&key).await);
     let id = served_subscription(&a, None).await;
-    a.queue_events(&id, &events(&["1"])).await.unwrap();
+    a.queue_events(&id, &events(&["1"]), None).await.unwrap();
     let long = Duration::from_secs(600);
     assert!(a.claim_poll("host-a", long).await.unwrap().is_some());
     assert_eq!(
@@ -1663,7 +1714,11 @@ fn text_of(value: &FieldValue) -> &str {
 }
 
 fn keyring(keys: &[[u8; 32]]) -> Keyring {
-    Keyring::new(keys.iter().map(|k| MasterKey::from_bytes(*k)).collect(), "test").unwrap()
+    Keyring::new(
+        keys.iter().map(|k| MasterKey::from_bytes(*k)).collect(),
+        "test",
+    )
+    .unwrap()
 }
 
 async fn the_master_key_rotates_online_and_the_old_one_can_then_be_retired(place: Place) {
@@ -1736,19 +1791,28 @@ async fn the_master_key_rotates_online_and_the_old_one_can_then_be_retired(place
     // 6 client secrets (the subscription's connection has one), 15 tokens,
     // the app secret, the subscription's and the webhook's keys, the
     // sign-in, the identity and the key check.
-    assert_eq!(report.resealed, 6 + 15 + 1 + 1 + 1 + 1 + 1 + 1, "{report:?}");
+    assert_eq!(
+        report.resealed,
+        6 + 15 + 1 + 1 + 1 + 1 + 1 + 1,
+        "{report:?}"
+    );
     assert_eq!(report.already_active, 1, "{report:?}");
     assert_eq!(report.sealed_by[&id_a], 0, "{report:?}");
     assert_eq!(report.sealed_by[&id_b], report.resealed + 1, "{report:?}");
     assert_eq!(report.retirable, vec![id_a]);
     assert!(report.complete(), "{report:?}");
     let again = both.rotate_keys(&KeyRotation::default()).await.unwrap();
-    assert_eq!((again.resealed, again.already_active), (0, report.sealed_by[&id_b]));
+    assert_eq!(
+        (again.resealed, again.already_active),
+        (0, report.sealed_by[&id_b])
+    );
     drop(both);
 
     // B alone opens the store and every secret in it; A alone no longer
     // opens it, and that refusal writes nothing.
-    let new = Store::open_with_keys(&place.location, &keyring(&[b])).await.unwrap();
+    let new = Store::open_with_keys(&place.location, &keyring(&[b]))
+        .await
+        .unwrap();
     let census = new.rotate_keys(&KeyRotation::default()).await.unwrap();
     assert!(census.unreadable.is_empty(), "{census:?}");
     assert_eq!(census.sealed_by[&id_b], report.sealed_by[&id_b]);
@@ -1756,7 +1820,11 @@ async fn the_master_key_rotates_online_and_the_old_one_can_then_be_retired(place
     assert_eq!(t.refresh_token.unwrap().expose_secret(), "refresh-4");
     assert_eq!(t.token_secret.unwrap().expose_secret(), "token-secret-4");
     assert_eq!(
-        new.signing_secret(&subscription).await.unwrap().unwrap().expose_secret(),
+        new.signing_secret(&subscription)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
         "whsec_subscription"
     );
     let app = new
@@ -1783,7 +1851,11 @@ async fn the_master_key_rotates_online_and_the_old_one_can_then_be_retired(place
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::WrongKey { .. }), "{err}");
-    assert_eq!(place.dump().await, before, "a refused key changed the store");
+    assert_eq!(
+        place.dump().await,
+        before,
+        "a refused key changed the store"
+    );
 }
 
 async fn a_rotation_loses_no_token_a_host_writes_while_it_runs(place: Place) {
@@ -1844,7 +1916,9 @@ async fn a_rotation_loses_no_token_a_host_writes_while_it_runs(place: Place) {
     // new key alone.
     assert!(report.unreadable.is_empty(), "{report:?}");
     drop((renewer, rotator));
-    let new = Store::open_with_keys(&place.location, &keyring(&[b])).await.unwrap();
+    let new = Store::open_with_keys(&place.location, &keyring(&[b]))
+        .await
+        .unwrap();
     for (n, (id, _)) in ids.iter().enumerate() {
         let (t, _) = new.tokens(id).await.unwrap().unwrap();
         assert_eq!(t.access_token.unwrap().expose_secret(), format!("a{n}-20"));
@@ -1877,7 +1951,10 @@ async fn an_unreachable_database_is_an_unavailable_store_not_a_missing_one() {
 
     // A later try may work: said as such, naming where, so the command
     // line can exit for a retry.
-    assert!(exists.as_ref().is_err_and(StoreError::is_unavailable), "{exists:?}");
+    assert!(
+        exists.as_ref().is_err_and(StoreError::is_unavailable),
+        "{exists:?}"
+    );
     let err = opened.unwrap_err();
     assert!(err.is_unavailable(), "{err}");
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
@@ -2011,5 +2088,5 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
         .unwrap();
     assert_eq!(store.connection(&id).await.unwrap().account_facts, facts);
     assert_eq!(store.connection(&id).await.unwrap().tenant_id, None);
-    place.assert_schema_version(10);
+    place.assert_schema_version(11);
 }

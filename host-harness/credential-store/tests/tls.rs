@@ -80,15 +80,27 @@ impl TlsServer {
         as_postgres(
             &bin,
             "initdb",
-            &["-D", data.to_str().unwrap(), "-U", "postgres", "-A", "trust", "--no-sync"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+            ],
         );
 
         // A CA, and a certificate it issued for `localhost` and a name
         // nobody connects by; not for 127.0.0.1.
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name.push(DnType::CommonName, "database test CA");
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        ca.distinguished_name
+            .push(DnType::CommonName, "database test CA");
+        ca.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let ca_key = KeyPair::generate().unwrap();
         let ca_cert = ca.self_signed(&ca_key).unwrap();
         let leaf = CertificateParams::new(vec![
@@ -128,7 +140,16 @@ impl TlsServer {
         as_postgres(
             &bin,
             "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "-t", "60", "start"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
         );
         TlsServer {
             dir,
@@ -183,7 +204,10 @@ async fn the_store_reaches_a_tls_only_database_as_sslmode_says_and_refuses_what_
     // Act and assert: verify-full by the name the certificate carries,
     // trusting the database's CA: the store is created and works.
     let store = Store::open(
-        &server.url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}")),
+        &server.url(
+            "localhost",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
         &key,
     )
     .await
@@ -200,7 +224,10 @@ async fn the_store_reaches_a_tls_only_database_as_sslmode_says_and_refuses_what_
     // By an address the certificate does not name: verify-full refuses,
     // verify-ca (the chain only) accepts.
     let by_address = Store::open(
-        &server.url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}")),
+        &server.url(
+            "127.0.0.1",
+            &format!("sslmode=verify-full&sslrootcert={ca}"),
+        ),
         &key,
     )
     .await
@@ -237,10 +264,16 @@ async fn the_store_reaches_a_tls_only_database_as_sslmode_says_and_refuses_what_
         .unwrap_err();
     assert!(unknown.to_string().contains("sslmode=strict"), "{unknown}");
     let missing = Store::open(
-        &server.url("localhost", "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"),
+        &server.url(
+            "localhost",
+            "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        ),
         &key,
     )
     .await
     .unwrap_err();
-    assert!(missing.to_string().contains("/nonexistent/ca.pem"), "{missing}");
+    assert!(
+        missing.to_string().contains("/nonexistent/ca.pem"),
+        "{missing}"
+    );
 }

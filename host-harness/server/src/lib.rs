@@ -30,6 +30,7 @@ mod security;
 mod sign_in;
 mod tenancy;
 mod tenants;
+mod traces;
 mod usage;
 mod views;
 mod webhooks;
@@ -293,7 +294,9 @@ fn routes(state: Shared) -> Router {
             state.clone(),
             security::guard,
         ))
-        .with_state(state);
+        .with_state(state)
+        // A load balancer's probes would bury the work in traces.
+        .route_layer(axum::middleware::from_fn(traces::span));
     health
         .merge(app)
         .route_layer(axum::middleware::from_fn(metrics::count))

@@ -327,8 +327,17 @@ pub fn print_error(error: &host_harness::ActionError) -> Result<()> {
     Ok(())
 }
 
-pub fn init_tracing(cli: &Cli) {
+/// Where spans are exported, when they are, for `serve` to say on start.
+pub static TRACES_EXPORTED_TO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets up the log on stderr and, when the environment configures an OTLP
+/// endpoint, the export of spans; the export is returned to be shut down
+/// (its last spans sent) before the process exits. Called within the
+/// runtime, which the export reaches its collector on.
+pub fn init_tracing(cli: &Cli) -> Result<Option<host_harness::telemetry::TraceExport>> {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
     // At the most verbose, everything traces but the code generator, whose
     // millions of lines per compiled component would bury the host's own.
     let default = match cli.verbose {
@@ -342,17 +351,32 @@ pub fn init_tracing(cli: &Cli) {
     // Notices show at every verbosity.
     let filter = EnvFilter::try_from_env("HOST_HARNESS_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("{default},notice=info")));
-    let builder = tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Text => builder.init(),
+    let log = match cli.log_format {
+        LogFormat::Text => log.boxed(),
         LogFormat::Json => {
             JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
-            builder.json().init()
+            log.json().boxed()
         }
+    };
+    let export = host_harness::telemetry::TraceExport::from_env()?;
+    // Spans are exported at info, whatever the log shows: the host's own
+    // spans are all at info, and its libraries' (HTTP/2 frames, the
+    // compiler) are below.
+    let spans = export.as_ref().map(|e| {
+        e.layer()
+            .with_filter(Targets::new().with_default(LevelFilter::INFO))
+    });
+    tracing_subscriber::registry()
+        .with(spans)
+        .with(log.with_filter(filter))
+        .init();
+    if let Some(export) = &export {
+        let _ = TRACES_EXPORTED_TO.set(export.endpoint());
     }
+    Ok(export)
 }
 
 pub async fn run(cli: Cli) -> ExitCode {

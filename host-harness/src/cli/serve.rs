@@ -232,6 +232,9 @@ pub async fn run(host: &HostArgs, args: ServeArgs) -> Result<ExitCode> {
             proxy.describe()
         ));
     }
+    if let Some(endpoint) = super::TRACES_EXPORTED_TO.get() {
+        super::notice(&format!("Spans are exported over OTLP to {endpoint}."));
+    }
     web::serve(listener, manager, config, stop_signal())
         .await
         .with_context(|| {

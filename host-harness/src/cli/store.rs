@@ -89,10 +89,7 @@ fn as_json(report: &RotationReport) -> serde_json::Value {
 }
 
 fn print_report(report: &RotationReport) {
-    let active = report
-        .active
-        .map(|id| id.to_string())
-        .unwrap_or_default();
+    let active = report.active.map(|id| id.to_string()).unwrap_or_default();
     if report.resealed > 0 || report.already_active > 0 {
         println!(
             "Re-sealed {} secrets under key {active}; {} were sealed with it already.",

@@ -243,7 +243,12 @@ pub async fn receive(
             .map(|e| (e.id, e.data.to_string()))
             .collect();
         if !events.is_empty() {
-            let new = store.queue_events(&subscription.id, &events).await?;
+            // Their deliveries continue the trace of the request that
+            // brought them.
+            let trace = host_telemetry::propagation::traceparent(&tracing::Span::current());
+            let new = store
+                .queue_events(&subscription.id, &events, trace.as_deref())
+                .await?;
             tracing::info!(subscription = %subscription.id, new, "pushed events queued");
             queued += new;
         }

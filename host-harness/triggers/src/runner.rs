@@ -23,6 +23,7 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 /// How a server runs subscriptions.
 #[derive(Debug, Clone)]
@@ -96,7 +97,15 @@ pub async fn run_polls(manager: &ConnectionManager, config: &RunnerConfig) {
             .claim_poll(&config.host, config.poll_lease)
             .await
         {
-            Ok(Some(subscription)) => poll(manager, config, &subscription).await,
+            Ok(Some(subscription)) => {
+                let span = tracing::info_span!(
+                    "poll",
+                    otel.name = %format_args!("poll {}", subscription.trigger),
+                    subscription = %subscription.id,
+                    trigger = %subscription.trigger,
+                );
+                poll(manager, config, &subscription).instrument(span).await
+            }
             Ok(None) => tokio::time::sleep(config.idle).await,
             Err(e) => {
                 tracing::error!(error = %e, "cannot take a poll from the store");
@@ -160,11 +169,15 @@ async fn poll(manager: &ConnectionManager, config: &RunnerConfig, s: &Subscripti
                     .map(|e| (e.id.clone(), e.data.to_string()))
                     .collect()
             };
+            // The events' deliveries continue this poll's trace, on
+            // whichever host sends them.
+            let trace = host_telemetry::propagation::traceparent(&tracing::Span::current());
             store
                 .finish_poll(
                     &s.id,
                     &config.host,
                     &events,
+                    trace.as_deref(),
                     &polled.cursor,
                     s.cursor_version,
                     now() + interval,
@@ -327,12 +340,26 @@ async fn deliver(
 ) -> bool {
     let d = &claimed.delivery;
     let store = manager.store();
-    let result = send(manager, deliveries, claimed).await;
+    let span = tracing::info_span!(
+        "delivery",
+        otel.kind = "client",
+        subscription = %d.subscription_id,
+        event = %d.event_id,
+        attempt = d.attempts.max(1),
+        outcome = tracing::field::Empty,
+    );
+    if let Some(trace) = &d.trace_context {
+        host_telemetry::propagation::continue_from_traceparent(&span, trace);
+    }
+    let result = send(manager, deliveries, claimed)
+        .instrument(span.clone())
+        .await;
     // The claim counted this attempt, so a re-send after a host died
     // counts too.
     let attempt = d.attempts.max(1);
     let outcome = outcome_of(config, attempt, result);
     host_metrics::outcome(&host_metrics::metrics().deliveries, outcome_name(&outcome));
+    span.record("outcome", outcome_name(&outcome));
     match &outcome {
         DeliveryOutcome::Delivered => {
             tracing::info!(subscription = %d.subscription_id, event = %d.event_id, "delivered")
@@ -468,11 +495,15 @@ async fn send(
         .signing_secret(&d.subscription_id)
         .await
         .map_err(|e| e.to_string())?;
-    let headers = [
+    let mut headers = vec![
         ("x-host-harness-event-id", d.event_id.clone()),
         ("x-host-harness-subscription", d.subscription_id.clone()),
         ("x-host-harness-attempt", d.attempts.max(1).to_string()),
     ];
+    // The receiver may continue the trace: the delivery is its parent.
+    if let Some(trace) = host_telemetry::propagation::traceparent(&tracing::Span::current()) {
+        headers.push((host_telemetry::propagation::TRACEPARENT, trace));
+    }
     post_signed(
         &deliveries.http,
         &claimed.target_url,

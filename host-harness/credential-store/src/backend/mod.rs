@@ -316,6 +316,7 @@ pub(crate) struct RawDelivery {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub settled_at: Option<i64>,
+    pub trace_context: Option<String>,
 }
 
 /// How a delivery attempt ended, as stored.
@@ -432,6 +433,7 @@ pub(crate) trait Backend: Send + Sync {
         id: &str,
         host: &str,
         events: Vec<(String, String)>,
+        trace: Option<String>,
         cursor: String,
         expected: i64,
         next_poll_at: i64,
@@ -448,6 +450,7 @@ pub(crate) trait Backend: Send + Sync {
         &self,
         subscription_id: &str,
         events: Vec<(String, String)>,
+        trace: Option<String>,
         now: i64,
     ) -> Result<u64>;
     /// Marks a subscription pushed under the API's `push_id`, or polled

@@ -13,11 +13,12 @@
 //! (a frozen process) is disconnected by the server once it has sat idle in
 //! the transaction past the lease's `hold`; a waiter gives up after `wait`.
 
+use super::postgres_tls::{connector, split_url};
 use super::{
-    Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey,
-    RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant,
-    RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Result, SNAPSHOT_COLUMNS,
-    OLDEST_PENDING_SQL, Reseal, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
+    Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, OLDEST_PENDING_SQL,
+    RawApiKey, RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription,
+    RawTenant, RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Reseal, Result,
+    SNAPSHOT_COLUMNS, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
     sealed_values_sql, transition_event,
 };
 use crate::error::StoreError;
@@ -26,7 +27,6 @@ use crate::schema::{LATEST, MIGRATIONS, SealedColumn};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use super::postgres_tls::{connector, split_url};
 use tokio_postgres::{Config, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -414,7 +414,7 @@ fn tokens_row(r: &Row) -> RawTokens {
 
 const SUBSCRIPTION_COLUMNS: &str = "id, connection_id, trigger_id, configuration, delivery, cursor, cursor_version, destination, target_url, interval_secs, next_poll_at, created_at, updated_at";
 
-const DELIVERY_COLUMNS: &str = "subscription_id, event_id, sequence, payload, status, attempts, last_error, created_at, settled_at";
+const DELIVERY_COLUMNS: &str = "subscription_id, event_id, sequence, payload, status, attempts, last_error, created_at, settled_at, trace_context";
 
 fn delivery_row(r: &Row) -> RawDelivery {
     RawDelivery {
@@ -427,6 +427,7 @@ fn delivery_row(r: &Row) -> RawDelivery {
         last_error: r.get(6),
         created_at: r.get(7),
         settled_at: r.get(8),
+        trace_context: r.get(9),
     }
 }
 
@@ -436,6 +437,7 @@ async fn queue(
     tx: &deadpool_postgres::Transaction<'_>,
     subscription_id: &str,
     events: Vec<(String, String)>,
+    trace: Option<&str>,
     now: i64,
 ) -> Result<u64> {
     let mut sequence: i64 = tx
@@ -450,10 +452,10 @@ async fn queue(
         let inserted = tx
             .execute(
                 "INSERT INTO trigger_deliveries (subscription_id, event_id, sequence, payload, status,
-                     attempts, next_attempt_at, claimed_until, created_at)
-                 VALUES ($1, $2, $3, $4, 'pending', 0, $5, 0, $5)
+                     attempts, next_attempt_at, claimed_until, created_at, trace_context)
+                 VALUES ($1, $2, $3, $4, 'pending', 0, $5, 0, $5, $6)
                  ON CONFLICT DO NOTHING",
-                &[&subscription_id, &event_id, &(sequence + 1), &payload, &now],
+                &[&subscription_id, &event_id, &(sequence + 1), &payload, &now, &trace],
             )
             .await?;
         if inserted > 0 {
@@ -1053,6 +1055,7 @@ impl Backend for Postgres {
         id: &str,
         host: &str,
         events: Vec<(String, String)>,
+        trace: Option<String>,
         cursor: String,
         expected: i64,
         next_poll_at: i64,
@@ -1074,7 +1077,7 @@ impl Backend for Postgres {
                 "the poll of subscription `{id}`"
             )));
         }
-        let new = queue(&tx, id, events, now).await?;
+        let new = queue(&tx, id, events, trace.as_deref(), now).await?;
         tx.commit().await?;
         Ok(new)
     }
@@ -1138,7 +1141,7 @@ impl Backend for Postgres {
         tx.commit().await?;
         let mut out: Vec<(RawDelivery, String)> = rows
             .iter()
-            .map(|r| (delivery_row(r), r.get::<_, String>(9)))
+            .map(|r| (delivery_row(r), r.get::<_, String>(10)))
             .collect();
         out.sort_by(|a, b| {
             (a.0.subscription_id.as_str(), a.0.sequence)
@@ -1163,6 +1166,7 @@ impl Backend for Postgres {
         &self,
         subscription_id: &str,
         events: Vec<(String, String)>,
+        trace: Option<String>,
         now: i64,
     ) -> Result<u64> {
         let mut db = self.client().await?;
@@ -1178,7 +1182,7 @@ impl Backend for Postgres {
         {
             return Err(StoreError::NoSuchSubscription(subscription_id.to_string()));
         }
-        let new = queue(&tx, subscription_id, events, now).await?;
+        let new = queue(&tx, subscription_id, events, trace.as_deref(), now).await?;
         tx.commit().await?;
         Ok(new)
     }
@@ -1832,7 +1836,12 @@ impl Backend for Postgres {
         let mut replaced = 0;
         for change in &changes {
             let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&change.new];
-            params.extend(change.key.iter().map(|k| k as &(dyn tokio_postgres::types::ToSql + Sync)));
+            params.extend(
+                change
+                    .key
+                    .iter()
+                    .map(|k| k as &(dyn tokio_postgres::types::ToSql + Sync)),
+            );
             params.push(&change.old);
             replaced += tx.execute(&statement, &params).await?;
         }

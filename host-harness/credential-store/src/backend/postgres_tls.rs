@@ -13,8 +13,8 @@
 //! trusts the platform's roots.
 
 use crate::error::StoreError;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
@@ -130,9 +130,7 @@ pub(crate) fn connector(
                 .build()
                 .map_err(|e| open_error(format!("the CAs to trust cannot be used: {e}")))?;
             if settings.mode == TlsMode::VerifyFull {
-                builder
-                    .with_webpki_verifier(chain)
-                    .with_no_client_auth()
+                builder.with_webpki_verifier(chain).with_no_client_auth()
             } else {
                 builder
                     .dangerous()
@@ -283,9 +281,16 @@ mod tests {
         assert_eq!(tls.mode, TlsMode::VerifyFull);
         assert_eq!(tls.root_cert, Some(PathBuf::from("/etc/ca.pem")));
         let (url, tls) = split_url("postgres://u@db/app").unwrap();
-        assert_eq!((url.as_str(), tls.mode), ("postgres://u@db/app", TlsMode::Prefer));
+        assert_eq!(
+            (url.as_str(), tls.mode),
+            ("postgres://u@db/app", TlsMode::Prefer)
+        );
         let (_, tls) = split_url("postgres://u@db/app?sslmode=require&sslrootcert=ca.pem").unwrap();
-        assert_eq!(tls.mode, TlsMode::VerifyCa, "a root certificate makes require check the chain");
+        assert_eq!(
+            tls.mode,
+            TlsMode::VerifyCa,
+            "a root certificate makes require check the chain"
+        );
         let (_, tls) = split_url("postgres://u@db/app?sslrootcert=system").unwrap();
         assert_eq!((tls.mode, tls.root_cert), (TlsMode::VerifyFull, None));
         let e = split_url("postgres://u@db/app?sslmode=strict").unwrap_err();

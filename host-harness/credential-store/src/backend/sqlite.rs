@@ -14,10 +14,10 @@
 //! wait (up to [`BUSY_TIMEOUT`]); reads go on.
 
 use super::{
-    Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey,
-    RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant,
-    RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Result, SNAPSHOT_COLUMNS,
-    OLDEST_PENDING_SQL, Reseal, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
+    Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, OLDEST_PENDING_SQL,
+    RawApiKey, RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription,
+    RawTenant, RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Reseal, Result,
+    SNAPSHOT_COLUMNS, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
     sealed_values_sql, transition_event,
 };
 use crate::error::StoreError;
@@ -499,7 +499,7 @@ fn transition(
 
 const SUBSCRIPTION_COLUMNS: &str = "id, connection_id, trigger_id, configuration, delivery, cursor, cursor_version, destination, target_url, interval_secs, next_poll_at, created_at, updated_at";
 
-const DELIVERY_COLUMNS: &str = "subscription_id, event_id, sequence, payload, status, attempts, last_error, created_at, settled_at";
+const DELIVERY_COLUMNS: &str = "subscription_id, event_id, sequence, payload, status, attempts, last_error, created_at, settled_at, trace_context";
 
 fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDelivery> {
     Ok(RawDelivery {
@@ -512,6 +512,7 @@ fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDelivery> {
         last_error: r.get(6)?,
         created_at: r.get(7)?,
         settled_at: r.get(8)?,
+        trace_context: r.get(9)?,
     })
 }
 
@@ -521,6 +522,7 @@ fn queue(
     tx: &rusqlite::Transaction<'_>,
     subscription_id: &str,
     events: Vec<(String, String)>,
+    trace: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<u64> {
     let mut sequence: i64 = tx.query_row(
@@ -531,8 +533,8 @@ fn queue(
     let mut new = 0;
     let mut insert = tx.prepare_cached(
         "INSERT INTO trigger_deliveries (subscription_id, event_id, sequence, payload, status,
-             attempts, next_attempt_at, claimed_until, created_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, ?5)
+             attempts, next_attempt_at, claimed_until, created_at, trace_context)
+         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, ?5, ?6)
          ON CONFLICT DO NOTHING",
     )?;
     for (event_id, payload) in events {
@@ -541,7 +543,8 @@ fn queue(
             event_id,
             sequence + 1,
             payload,
-            now
+            now,
+            trace
         ])? > 0
         {
             sequence += 1;
@@ -1113,6 +1116,7 @@ impl Backend for Sqlite {
         id: &str,
         host: &str,
         events: Vec<(String, String)>,
+        trace: Option<String>,
         cursor: String,
         expected: i64,
         next_poll_at: i64,
@@ -1133,7 +1137,7 @@ impl Backend for Sqlite {
                     "the poll of subscription `{id}`"
                 )));
             }
-            let new = queue(&tx, &id, events, now)?;
+            let new = queue(&tx, &id, events, trace.as_deref(), now)?;
             tx.commit()?;
             Ok(new)
         })
@@ -1217,6 +1221,7 @@ impl Backend for Sqlite {
         &self,
         subscription_id: &str,
         events: Vec<(String, String)>,
+        trace: Option<String>,
         now: i64,
     ) -> Result<u64> {
         let id = subscription_id.to_owned();
@@ -1230,7 +1235,7 @@ impl Backend for Sqlite {
             if !exists {
                 return Err(StoreError::NoSuchSubscription(id.clone()));
             }
-            let new = queue(&tx, &id, events, now)?;
+            let new = queue(&tx, &id, events, trace.as_deref(), now)?;
             tx.commit()?;
             Ok(new)
         })
