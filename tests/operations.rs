@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use support::web::{ServeBed, raw};
 
 const DEFAULT_KEY: &str = "the-default-tenants-key";
+const ADMIN_KEY: &str = "the-operators-admin-key";
 
 /// GET `path` as a load balancer does: no key, and the node's address
 /// (not a name the server knows) as `Host`, written on the wire as is.
@@ -63,6 +64,13 @@ async fn health_and_readiness_answer_a_load_balancer_and_follow_the_store() {
 
     // Another host migrated the store past this one: not ready.
     let db = rusqlite::Connection::open(bed.store_file()).unwrap();
+    let known: i64 = db
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     db.execute(
         "UPDATE meta SET value = '999' WHERE key = 'schema_version'",
         [],
@@ -84,8 +92,8 @@ async fn health_and_readiness_answer_a_load_balancer_and_follow_the_store() {
     db.execute_batch("ALTER TABLE meta_away RENAME TO meta")
         .unwrap();
     db.execute(
-        "UPDATE meta SET value = '10' WHERE key = 'schema_version'",
-        [],
+        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+        [&known],
     )
     .unwrap();
     assert_eq!(
@@ -167,7 +175,7 @@ async fn while_the_database_is_away_the_api_says_unavailable_and_work_resumes_wh
         master_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
         emulator: bed.x.base_url(),
         api_key: Some(DEFAULT_KEY.into()),
-        admin_key: None,
+        admin_key: Some(ADMIN_KEY.into()),
     };
     platform.warm_up().await;
     let port = free_port();
@@ -194,13 +202,25 @@ async fn while_the_database_is_away_the_api_says_unavailable_and_work_resumes_wh
         )
         .await;
     let (_, headers, _) = node.get_page("/readyz", "").await;
+    let metrics = node.metrics(ADMIN_KEY).await;
 
-    // Assert: a typed, retryable 503, not a 500 that looks like a bug.
+    // Assert: a typed, retryable 503, not a 500 that looks like a bug;
+    // and the operator sees the database failing, and how fast it was.
     assert_eq!(listed, 503, "{refused}");
     assert_eq!(refused["error"], "unavailable");
     assert_eq!(ran, 503, "{run_refused}");
     assert_eq!(run_refused["error"], "unavailable");
     assert!(headers.get("retry-after").is_some());
+    let failed = sample(
+        &metrics,
+        r#"host_harness_store_errors_total{backend="postgres",kind="unavailable"}"#,
+    );
+    assert!(failed.is_some_and(|n| n >= 1.0), "{metrics}");
+    let timed = sample(
+        &metrics,
+        r#"host_harness_store_operation_duration_seconds_count{backend="postgres"}"#,
+    );
+    assert!(timed.is_some_and(|n| n >= 1.0), "{metrics}");
 
     // Act and assert: it comes back, and so does the node, by itself.
     link.restore();
@@ -285,7 +305,6 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_operator_reads_metrics_of_actions_and_requests_without_ids_or_secrets() {
     use support::web::api;
-    const ADMIN_KEY: &str = "the-operators-admin-key";
     let bed = ServeBed::start_with_keys(Some(DEFAULT_KEY), Some(ADMIN_KEY)).await;
     let token = bed.x.issue_user_token("ada", &["tweet.read", "users.read"]);
     let (_, created) = api(
@@ -367,6 +386,12 @@ async fn the_operator_reads_metrics_of_actions_and_requests_without_ids_or_secre
         "{text}"
     );
     assert!(text.contains("# TYPE host_harness_refresh_lease_wait_seconds histogram"));
+    // Each action read the store: its operations are timed.
+    let store_operations = sample(
+        &text,
+        r#"host_harness_store_operation_duration_seconds_count{backend="sqlite"}"#,
+    );
+    assert!(store_operations.is_some_and(|n| n >= 3.0), "{text}");
     assert!(!text.contains(&id), "a connection id became a label");
     for secret in [DEFAULT_KEY, ADMIN_KEY, token.as_str()] {
         assert!(!text.contains(secret), "a secret is in the metrics");

@@ -384,6 +384,21 @@ impl NodeClient {
         )
     }
 
+    /// The node's metrics, read with the operator's key.
+    #[allow(dead_code)]
+    pub async fn metrics(&self, admin_key: &str) -> String {
+        let request = http::Request::get(format!("{}/metrics", self.origin))
+            .header("authorization", format!("Bearer {admin_key}"))
+            .body(Vec::new())
+            .unwrap();
+        let response = HostHttp::new(Routes::default(), HttpTimeouts::default())
+            .send(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "the metrics were refused");
+        String::from_utf8_lossy(response.body()).into_owned()
+    }
+
     /// A form POST with the given cookies: status and headers.
     pub async fn post_form(
         &self,

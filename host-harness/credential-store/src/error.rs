@@ -87,28 +87,36 @@ fn unavailable_state(code: &str) -> bool {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> StoreError {
-        // The driver's message names the server's error and never a bound
-        // value; a sealed value would be ciphertext anyway.
-        if let Some(tls) = tls_failure(&e) {
-            // A certificate refused or a handshake that failed: the
-            // settings or the server are wrong, and a retry will not help.
-            return StoreError::Postgres(format!("{e}: {tls}"));
+        let error = postgres_error(e);
+        host_metrics::store_error("postgres", error.is_unavailable());
+        error
+    }
+}
+
+/// What a driver error means for the caller: unavailable (a retry may
+/// work) or a database error.
+fn postgres_error(e: tokio_postgres::Error) -> StoreError {
+    // The driver's message names the server's error and never a bound
+    // value; a sealed value would be ciphertext anyway.
+    if let Some(tls) = tls_failure(&e) {
+        // A certificate refused or a handshake that failed: the
+        // settings or the server are wrong, and a retry will not help.
+        return StoreError::Postgres(format!("{e}: {tls}"));
+    }
+    match e.as_db_error() {
+        Some(db) if unavailable_state(db.code().code()) => {
+            StoreError::Unavailable(format!("{} ({})", db.message(), db.code().code()))
         }
-        match e.as_db_error() {
-            Some(db) if unavailable_state(db.code().code()) => {
-                StoreError::Unavailable(format!("{} ({})", db.message(), db.code().code()))
-            }
-            Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
-            // No answer from the server at all: it cannot be reached, or
-            // the connection broke.
-            None if e.is_closed()
-                || std::error::Error::source(&e)
-                    .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()) =>
-            {
-                StoreError::Unavailable(e.to_string())
-            }
-            None => StoreError::Postgres(e.to_string()),
+        Some(db) => StoreError::Postgres(format!("{} ({})", db.message(), db.code().code())),
+        // No answer from the server at all: it cannot be reached, or
+        // the connection broke.
+        None if e.is_closed()
+            || std::error::Error::source(&e)
+                .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()) =>
+        {
+            StoreError::Unavailable(e.to_string())
         }
+        None => StoreError::Postgres(e.to_string()),
     }
 }
 
@@ -135,7 +143,10 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> StoreError {
         match e {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
-            other => StoreError::Unavailable(format!("no database connection: {other}")),
+            other => {
+                host_metrics::store_error("postgres", true);
+                StoreError::Unavailable(format!("no database connection: {other}"))
+            }
         }
     }
 }

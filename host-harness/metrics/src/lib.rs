@@ -51,6 +51,21 @@ pub struct RequestLabels {
     pub status: String,
 }
 
+/// The store's backend: `sqlite` or `postgres`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabels {
+    pub backend: String,
+}
+
+/// A failure of the store's database.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreErrorLabels {
+    pub backend: String,
+    /// `unavailable` (unreachable, busy, shutting down) or `database`
+    /// (anything else the database refused).
+    pub kind: String,
+}
+
 /// Every metric the host keeps.
 pub struct Metrics {
     registry: Registry,
@@ -65,6 +80,8 @@ pub struct Metrics {
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_request_seconds: Histogram,
     pub store_unavailable: Counter,
+    pub store_operation_seconds: Family<StoreLabels, Histogram>,
+    pub store_errors: Family<StoreErrorLabels, Counter>,
     pub ready: Gauge,
     pub refresh_lease_wait_seconds: Histogram,
     pub oldest_pending_delivery_seconds: Gauge,
@@ -90,6 +107,8 @@ impl Metrics {
             http_requests: Family::default(),
             http_request_seconds: latency(),
             store_unavailable: Counter::default(),
+            store_operation_seconds: Family::new_with_constructor(latency),
+            store_errors: Family::default(),
             ready: Gauge::default(),
             refresh_lease_wait_seconds: latency(),
             oldest_pending_delivery_seconds: Gauge::default(),
@@ -151,6 +170,16 @@ impl Metrics {
             metrics.store_unavailable.clone(),
         );
         registry.register(
+            "store_operation_duration_seconds",
+            "How long store operations took, by backend (a connection's wait in the pool included)",
+            metrics.store_operation_seconds.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Store operations the database failed, by backend and kind (unavailable or database)",
+            metrics.store_errors.clone(),
+        );
+        registry.register(
             "ready",
             "1 when the last readiness check passed",
             metrics.ready.clone(),
@@ -208,6 +237,32 @@ pub fn outcome(family: &Family<OutcomeLabels, Counter>, outcome: &str) {
     family
         .get_or_create(&OutcomeLabels {
             outcome: outcome.to_string(),
+        })
+        .inc();
+}
+
+/// Times one store operation.
+pub fn store_operation(backend: &str, took: Duration) {
+    metrics()
+        .store_operation_seconds
+        .get_or_create(&StoreLabels {
+            backend: backend.to_string(),
+        })
+        .observe(took.as_secs_f64());
+}
+
+/// Counts one failure of the store's database.
+pub fn store_error(backend: &str, unavailable: bool) {
+    metrics()
+        .store_errors
+        .get_or_create(&StoreErrorLabels {
+            backend: backend.to_string(),
+            kind: if unavailable {
+                "unavailable"
+            } else {
+                "database"
+            }
+            .to_string(),
         })
         .inc();
 }

@@ -174,8 +174,40 @@ impl Postgres {
         Ok(Postgres { pool, config, tls })
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object> {
-        Ok(self.pool.get().await?)
+    /// A connection from the pool, timed from the wait for it until it
+    /// goes back: one store operation.
+    async fn client(&self) -> Result<Timed> {
+        let started = std::time::Instant::now();
+        Ok(Timed {
+            client: self.pool.get().await?,
+            started,
+        })
+    }
+}
+
+/// A pooled connection that records how long its operation took.
+struct Timed {
+    client: deadpool_postgres::Object,
+    started: std::time::Instant,
+}
+
+impl std::ops::Deref for Timed {
+    type Target = deadpool_postgres::Object;
+
+    fn deref(&self) -> &Self::Target {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Timed {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.client
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        host_metrics::store_operation("postgres", self.started.elapsed());
     }
 }
 
@@ -838,7 +870,7 @@ impl Backend for Postgres {
         };
         match written {
             Some(row) => Ok(row.get(0)),
-            None if !connection_exists(&db, id).await? => {
+            None if !connection_exists(&*db, id).await? => {
                 Err(StoreError::NoSuchConnection(id.to_string()))
             }
             None => Err(StoreError::Conflict(format!(

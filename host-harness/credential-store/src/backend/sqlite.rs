@@ -72,13 +72,19 @@ impl Sqlite {
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
             let mut db = inner.checkout()?;
             let result = f(&mut db);
             inner.checkin(db);
             result
         })
-        .await?
+        .await?;
+        host_metrics::store_operation("sqlite", started.elapsed());
+        if let Err(e @ (StoreError::Sqlite(_) | StoreError::Unavailable(_))) = &result {
+            host_metrics::store_error("sqlite", e.is_unavailable());
+        }
+        result
     }
 }
 
