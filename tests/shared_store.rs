@@ -377,6 +377,12 @@ async fn killing_the_node_that_holds_the_lease_mid_refresh_leaves_the_connection
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let refreshing = |node: &Node| node.log().contains("refreshing the access token");
+    // The node's log reaches this process through a pipe, a moment after
+    // its request reaches X.
+    while !refreshing(&nodes.a) && !refreshing(&nodes.b) {
+        assert!(Instant::now() < deadline, "no node logged its refresh");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let (holder, survivor) = match (refreshing(&nodes.a), refreshing(&nodes.b)) {
         (true, false) => (&mut nodes.a, &nodes.b),
         (false, true) => (&mut nodes.b, &nodes.a),
