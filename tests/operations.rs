@@ -378,6 +378,20 @@ async fn the_operator_reads_metrics_of_actions_and_requests_without_ids_or_secre
     );
     assert!(requests.is_some_and(|n| n >= 3.0), "{text}");
     assert!(text.contains("host_harness_action_duration_seconds_bucket{"));
+    // What the actions sent X, by the host they named (not the emulator's
+    // address their route took them to): one request per users.me (the
+    // connection's test included); the refused input sent nothing.
+    let sent = sample(
+        &text,
+        r#"host_harness_outgoing_requests_total{host="api.x.com",status="200"}"#,
+    );
+    assert_eq!(sent, ran, "{text}");
+    let timed = sample(
+        &text,
+        r#"host_harness_outgoing_request_duration_seconds_count{host="api.x.com"}"#,
+    );
+    assert_eq!(timed, ran, "{text}");
+    assert!(!text.contains("127.0.0.1"), "a routed address became a label");
     // Nothing waits to be delivered on this server: the backlog gauge,
     // read from the store by the delivery runner, says 0.
     assert_eq!(

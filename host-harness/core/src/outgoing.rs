@@ -14,7 +14,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -227,6 +227,7 @@ async fn send(
         Decision::Refuse(reason) => {
             tracing::warn!(host = %authority, %reason, "refused a request to a host outside the manifest's egress list");
             journal.inner.lock().unwrap().refused.push(reason);
+            host_metrics::metrics().outgoing_refused.inc();
             return Err(HttpError::HttpRequestDenied);
         }
         Decision::Allow { credentials, route } => (credentials, route),
@@ -318,11 +319,19 @@ impl Target {
         }
         tracing::debug!(method = %parts.method, host = %self.authority, path = parts.uri.path(), "request");
         let request = Request::from_parts(parts, body);
-        let response = self
+        let started = Instant::now();
+        let answer = self
             .transport
             .send(request, self.route.as_ref(), &self.options)
-            .await
-            .inspect_err(|e| tracing::debug!(error = ?e, "the request failed"))?;
+            .await;
+        // The host is one the manifest lists: a bounded label.
+        host_metrics::outgoing_request(
+            self.authority.host(),
+            answer.as_ref().ok().map(|r| r.status().as_u16()),
+            started.elapsed(),
+        );
+        let response =
+            answer.inspect_err(|e| tracing::debug!(error = ?e, "the request failed"))?;
         // The pool drives its connections itself: nothing is left to await.
         let io = async { Ok(()) };
         tracing::debug!(status = response.status().as_u16(), "answer");

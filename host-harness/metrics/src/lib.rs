@@ -51,6 +51,21 @@ pub struct RequestLabels {
     pub status: String,
 }
 
+/// A request an action sent to an API host the manifest lists.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutgoingLabels {
+    /// The API host as the component named it (`api.x.com`), never where a
+    /// route sent it.
+    pub host: String,
+    /// The answer's status code, or `failed` when none came.
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutgoingHostLabels {
+    pub host: String,
+}
+
 /// The store's backend: `sqlite` or `postgres`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StoreLabels {
@@ -79,6 +94,9 @@ pub struct Metrics {
     pub platform_events: Family<OutcomeLabels, Counter>,
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_request_seconds: Histogram,
+    pub outgoing_requests: Family<OutgoingLabels, Counter>,
+    pub outgoing_request_seconds: Family<OutgoingHostLabels, Histogram>,
+    pub outgoing_refused: Counter,
     pub store_unavailable: Counter,
     pub store_operation_seconds: Family<StoreLabels, Histogram>,
     pub store_errors: Family<StoreErrorLabels, Counter>,
@@ -106,6 +124,9 @@ impl Metrics {
             platform_events: Family::default(),
             http_requests: Family::default(),
             http_request_seconds: latency(),
+            outgoing_requests: Family::default(),
+            outgoing_request_seconds: Family::new_with_constructor(latency),
+            outgoing_refused: Counter::default(),
             store_unavailable: Counter::default(),
             store_operation_seconds: Family::new_with_constructor(latency),
             store_errors: Family::default(),
@@ -163,6 +184,21 @@ impl Metrics {
             "http_request_duration_seconds",
             "How long the server took to answer",
             metrics.http_request_seconds.clone(),
+        );
+        registry.register(
+            "outgoing_requests",
+            "Requests actions and triggers sent to the manifest's API hosts, by host and status (`failed` when no answer came)",
+            metrics.outgoing_requests.clone(),
+        );
+        registry.register(
+            "outgoing_request_duration_seconds",
+            "How long the API hosts took to answer a request's head, by host",
+            metrics.outgoing_request_seconds.clone(),
+        );
+        registry.register(
+            "outgoing_refused",
+            "Requests refused before leaving because their host is outside the manifest's egress list",
+            metrics.outgoing_refused.clone(),
         );
         registry.register(
             "store_unavailable",
@@ -247,6 +283,23 @@ pub fn store_operation(backend: &str, took: Duration) {
         .store_operation_seconds
         .get_or_create(&StoreLabels {
             backend: backend.to_string(),
+        })
+        .observe(took.as_secs_f64());
+}
+
+/// Counts one request to an API host and times its answer's head;
+/// `status` is `None` when no answer came.
+pub fn outgoing_request(host: &str, status: Option<u16>, took: Duration) {
+    let m = metrics();
+    m.outgoing_requests
+        .get_or_create(&OutgoingLabels {
+            host: host.to_string(),
+            status: status.map_or_else(|| "failed".to_string(), |s| s.to_string()),
+        })
+        .inc();
+    m.outgoing_request_seconds
+        .get_or_create(&OutgoingHostLabels {
+            host: host.to_string(),
         })
         .observe(took.as_secs_f64());
 }
