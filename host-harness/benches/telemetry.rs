@@ -179,16 +179,19 @@ fn side(args: &[String]) {
 fn install_subscriber(name: &str) -> Option<host_harness::telemetry::TraceExport> {
     use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
-    let log = || {
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .with_writer(std::io::sink)
-            .with_filter(EnvFilter::new("info"))
-    };
+    // The log at info, formatted and thrown away.
+    macro_rules! log {
+        () => {
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::io::sink)
+                .with_filter(EnvFilter::new("info"))
+        };
+    }
     match name {
         "none" => None,
         "log" => {
-            tracing_subscriber::registry().with(log()).init();
+            tracing_subscriber::registry().with(log!()).init();
             None
         }
         "otlp" => {
@@ -201,7 +204,7 @@ fn install_subscriber(name: &str) -> Option<host_harness::telemetry::TraceExport
                 .with_filter(Targets::new().with_default(LevelFilter::INFO));
             tracing_subscriber::registry()
                 .with(spans)
-                .with(log())
+                .with(log!())
                 .init();
             Some(export)
         }
