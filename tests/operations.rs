@@ -391,7 +391,10 @@ async fn the_operator_reads_metrics_of_actions_and_requests_without_ids_or_secre
         r#"host_harness_outgoing_request_duration_seconds_count{host="api.x.com"}"#,
     );
     assert_eq!(timed, ran, "{text}");
-    assert!(!text.contains("127.0.0.1"), "a routed address became a label");
+    assert!(
+        !text.contains("127.0.0.1"),
+        "a routed address became a label"
+    );
     // Nothing waits to be delivered on this server: the backlog gauge,
     // read from the store by the delivery runner, says 0.
     assert_eq!(

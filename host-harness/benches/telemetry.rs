@@ -30,7 +30,9 @@ mod support;
 
 use axum::extract::State;
 use host_harness::manifest::AuthKind;
-use host_harness::{CompileCache, Connection, ConnectionFacts, HostConfig, Manifest, Origin, Runtime};
+use host_harness::{
+    CompileCache, Connection, ConnectionFacts, HostConfig, Manifest, Origin, Runtime,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use std::io::{BufRead, BufReader, Write};

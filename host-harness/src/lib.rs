@@ -14,6 +14,7 @@ pub use host_core::*;
 pub use host_auth as auth;
 pub use host_auth::connections;
 pub use host_auth::{ConnectError, ConnectRequest, ConnectionManager, TestReport};
+pub use host_mcp as mcp;
 pub use host_server as web;
 pub use host_telemetry as telemetry;
 pub use host_triggers as triggers;

@@ -9,6 +9,10 @@ use std::process::Command;
 /// under `tests/`) installed; `module` is what must import for it to count
 /// as ready.
 pub fn venv(name: &str, module: &str, requirements: &str) -> PathBuf {
+    // Tests of one binary run at once: one of them makes the environment
+    // while the others wait for it.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let python = venv.join("bin").join("python");
     let ready = python.exists()

@@ -223,6 +223,31 @@ pub struct ActionMeta {
     /// platform can say so before a workflow runs into it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restrictions: Vec<Restriction>,
+    /// What running it does to the account, for clients that must ask
+    /// before an action changes or removes something (an AI agent's host);
+    /// unsaid, a client assumes it may do anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect>,
+    /// Whether running it again with the same input changes nothing more
+    /// (a like, a follow, a delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotent: Option<bool>,
+    /// Whether it answers without calling the API (a check of a post's
+    /// text, say): it reaches nothing outside the host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
+}
+
+/// What an action does to the account it acts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// It reads; nothing changes.
+    Read,
+    /// It adds or changes something (a post, a like, a message).
+    Write,
+    /// It removes or undoes something (a delete, an unlike).
+    Remove,
 }
 
 /// A level of access the API sells to apps (a plan).

@@ -330,8 +330,7 @@ impl Target {
             answer.as_ref().ok().map(|r| r.status().as_u16()),
             started.elapsed(),
         );
-        let response =
-            answer.inspect_err(|e| tracing::debug!(error = ?e, "the request failed"))?;
+        let response = answer.inspect_err(|e| tracing::debug!(error = ?e, "the request failed"))?;
         // The pool drives its connections itself: nothing is left to await.
         let io = async { Ok(()) };
         tracing::debug!(status = response.status().as_u16(), "answer");

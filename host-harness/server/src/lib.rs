@@ -22,6 +22,7 @@ mod api;
 mod connect;
 mod events;
 mod health;
+mod mcp;
 mod metrics;
 mod openapi;
 mod pages;
@@ -122,7 +123,7 @@ pub enum ServeError {
 /// configuration: sign-ins in flight and page sessions are in the store,
 /// where every host serving the same connections finds them.
 pub(crate) struct AppState {
-    manager: ConnectionManager,
+    manager: Arc<ConnectionManager>,
     config: WebConfig,
     /// The names requests may address the server by.
     reached_at: security::ReachedAt,
@@ -233,7 +234,7 @@ fn router_on(
 ) -> Router {
     let reached_at = security::ReachedAt::new(&config.public_origin, listening);
     let state: Shared = Arc::new(AppState {
-        manager,
+        manager: Arc::new(manager),
         config,
         reached_at,
         webhook_id: std::sync::OnceLock::new(),
@@ -251,6 +252,7 @@ fn routes(state: Shared) -> Router {
         .with_state(state.clone());
     let app = Router::new()
         .nest("/api/v1", api::router(state.clone()))
+        .merge(mcp::router(state.clone()))
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
         .route(
@@ -317,7 +319,7 @@ pub async fn serve(
     }
     let reached_at = security::ReachedAt::new(&config.public_origin, Some(addr));
     let state: Shared = Arc::new(AppState {
-        manager,
+        manager: Arc::new(manager),
         config,
         reached_at,
         webhook_id: std::sync::OnceLock::new(),

@@ -7,6 +7,7 @@ mod connect;
 mod connections;
 mod demo;
 mod fields;
+mod mcp;
 mod progress;
 mod run;
 mod serve;
@@ -291,6 +292,9 @@ enum Command {
     /// Serve the connection form, the connections and an action runner as
     /// web pages, and a JSON API for workflow engines.
     Serve(serve::ServeArgs),
+    /// Serve the connector's actions as MCP tools on stdin and stdout, for
+    /// an AI agent's desktop client, on one stored connection.
+    Mcp(mcp::McpArgs),
     /// Set app credentials (Client ID and Secret, API Key and Secret) once,
     /// for everyone or for a brand; connections use them when their own
     /// fields are blank.
@@ -399,6 +403,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Connections(command) => connections::run(&cli.host, command).await,
         Command::AppCredentials(command) => app_credentials::run(&cli.host, command).await,
         Command::Serve(args) => serve::run(&cli.host, args).await,
+        Command::Mcp(args) => mcp::run(&cli.host, args).await,
         Command::Store(command) => store::run(&cli.host, command).await,
     };
     match outcome {

@@ -1,0 +1,241 @@
+//! The MCP server: lists the tools a grant allows and runs a call as an
+//! action on the grant's connection.
+
+use crate::{Grant, results, tools};
+use credential_store::StoreError;
+use host_auth::{ConnectError, ConnectionManager};
+use host_core::{Progress, ProgressSink, RunOptions};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, Extensions, Implementation, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ServerCapabilities,
+    ServerConfig, Tool,
+};
+use rmcp::service::{Peer, RequestContext, RoleServer};
+use rmcp::{ErrorData, ServerHandler};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// What every session of one host shares.
+struct Shared {
+    manager: Arc<ConnectionManager>,
+    tools: Vec<Tool>,
+    info: ServerConfig,
+}
+
+/// An MCP server over one connector's connections. Cheap to clone: the
+/// Streamable HTTP transport makes one per session, or per request when
+/// there is none.
+#[derive(Clone)]
+pub struct McpServer {
+    shared: Arc<Shared>,
+    /// The grant of every request, when the server serves one client (stdio).
+    fixed: Option<Grant>,
+    /// The directory actions may read files from.
+    files: Option<std::path::PathBuf>,
+}
+
+impl McpServer {
+    /// A server whose requests each carry their [`Grant`] in the HTTP
+    /// request's extensions, put there by whoever authenticated it.
+    pub fn new(manager: Arc<ConnectionManager>) -> McpServer {
+        let tools = tools(manager.connector());
+        let manifest = manager.manifest();
+        let info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new(
+                    format!("host-harness-{}", manifest.id),
+                    env!("CARGO_PKG_VERSION"),
+                )
+                .with_title(manifest.display_name.clone()),
+            )
+            .with_instructions(format!(
+                "Tools acting on one {} connection: {} Each tool's result is the action's output; a refusal says what to change (the field, the missing scopes, when to retry).",
+                manifest.display_name, manifest.description
+            ));
+        McpServer {
+            shared: Arc::new(Shared {
+                manager,
+                tools,
+                info,
+            }),
+            fixed: None,
+            files: None,
+        }
+    }
+
+    /// The same server, answering every request with `grant` (for a
+    /// transport with one client, which the operator chose the grant for).
+    pub fn with_grant(mut self, grant: Grant) -> McpServer {
+        self.fixed = Some(grant);
+        self
+    }
+
+    /// The same server, letting actions read the files in `dir` (as
+    /// `media.upload`'s `file`); only for a client on the same machine.
+    pub fn with_files(mut self, dir: std::path::PathBuf) -> McpServer {
+        self.files = Some(dir);
+        self
+    }
+
+    /// Every tool the connector offers, whatever a grant allows.
+    pub fn tools(&self) -> &[Tool] {
+        &self.shared.tools
+    }
+
+    fn grant(&self, extensions: &Extensions) -> Result<Grant, ErrorData> {
+        if let Some(grant) = &self.fixed {
+            return Ok(grant.clone());
+        }
+        extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Grant>())
+            .cloned()
+            .ok_or_else(|| ErrorData::invalid_request("the request carries no grant", None))
+    }
+
+    /// Runs `tool` on the grant's connection: the path an API call takes.
+    async fn run(
+        &self,
+        grant: &Grant,
+        tool: &Tool,
+        arguments: Value,
+        progress: Option<ProgressSink>,
+    ) -> rmcp::model::CallToolResult {
+        let manager = &self.shared.manager;
+        // The connection, if it is still the grant's tenant's: another
+        // tenant's is answered as one that does not exist.
+        match manager.store().connection(&grant.connection).await {
+            Ok(record) if record.tenant_id == grant.tenant => {}
+            Ok(_) => {
+                return results::connection_error(&ConnectError::Store(
+                    StoreError::NoSuchConnection(grant.connection.clone()),
+                ));
+            }
+            Err(e) => return results::connection_error(&e.into()),
+        }
+        let connection = match manager.connection(&grant.connection).await {
+            Ok(connection) => connection,
+            Err(e) => return results::connection_error(&e),
+        };
+        let options = RunOptions {
+            files: self.files.clone(),
+            progress,
+        };
+        match manager
+            .connector()
+            .invoke_with(&connection, &tool.name, &arguments.to_string(), &options)
+            .await
+        {
+            Ok(output) => results::output(output),
+            Err(e) => results::action_error(&e),
+        }
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        self.shared.info.clone()
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let grant = self.grant(&context.extensions)?;
+        let tools = self
+            .shared
+            .tools
+            .iter()
+            .filter(|tool| grant.allows(tool))
+            .cloned()
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.shared.tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let grant = self.grant(&context.extensions)?;
+        // A tool outside the grant is, to this client, no tool at all.
+        let Some(tool) = self
+            .shared
+            .tools
+            .iter()
+            .find(|t| t.name == request.name)
+            .filter(|t| grant.allows(t))
+        else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {}", request.name),
+                None,
+            ));
+        };
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let (progress, forwarding) = match context.meta.get_progress_token() {
+            Some(token) => {
+                let (sink, forwarding) = forward_progress(context.peer.clone(), token);
+                (Some(sink), Some(forwarding))
+            }
+            None => (None, None),
+        };
+        // A cancelled call ends at once: the action's instance is dropped
+        // mid-run, as when its deadline passes.
+        let result = tokio::select! {
+            result = self.run(&grant, tool, arguments, progress) => result,
+            () = context.ct.cancelled() => {
+                tracing::info!(tool = %tool.name, "the client cancelled a tool call");
+                return Err(ErrorData::invalid_request("the client cancelled the call", None));
+            }
+        };
+        // Every progress notification leaves before the result.
+        if let Some(forwarding) = forwarding {
+            let _ = forwarding.await;
+        }
+        Ok(result.into())
+    }
+}
+
+/// A progress sink that sends the action's reports to the client as
+/// `notifications/progress` for `token`, and the task sending them, which
+/// ends once the sink is dropped and everything reported has been sent.
+///
+/// MCP's progress only grows, while an action's stages each count from
+/// zero (bytes uploaded, then percent processed): each stage continues
+/// from where the one before ended.
+fn forward_progress(
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+) -> (ProgressSink, tokio::task::JoinHandle<()>) {
+    let (sender, mut reports) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    let forwarding = tokio::spawn(async move {
+        let mut stage = String::new();
+        let (mut base, mut last) = (0.0, 0.0);
+        while let Some(report) = reports.recv().await {
+            if report.stage != stage {
+                stage = report.stage.clone();
+                base = last;
+            }
+            let progress = base + report.done as f64;
+            last = progress;
+            let mut notification =
+                ProgressNotificationParam::new(token.clone(), progress).with_message(report.stage);
+            if let Some(total) = report.total {
+                notification = notification.with_total(base + total as f64);
+            }
+            if peer.notify_progress(notification).await.is_err() {
+                // The client is gone; the action's own end follows.
+                break;
+            }
+        }
+    });
+    let sink: ProgressSink = Arc::new(move |report: &Progress| {
+        let _ = sender.send(report.clone());
+    });
+    (sink, forwarding)
+}

@@ -1,0 +1,144 @@
+//! `/mcp`: the connector's actions as MCP tools over Streamable HTTP.
+//!
+//! A request is authenticated as an API request is (a tenant's key with
+//! the `actions` scope), names the connection its tools act on
+//! (`?connection=ID`, or the `MCP-Connection` header for clients that set
+//! headers but not URLs) and may narrow the tools (`?tools=read-only`, or
+//! tool names separated by commas). That becomes the request's
+//! [`Grant`]; another tenant's connection is answered as one that does not
+//! exist.
+//!
+//! The server keeps no session: each request carries all it needs, so a
+//! client's requests may go to any node sharing the store, and a node that
+//! restarts loses nothing a client holds.
+
+use super::Shared;
+use super::api::{error, refusal, unavailable};
+use super::tenancy::{self, Scope};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use credential_store::StoreError;
+use host_mcp::rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use host_mcp::rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService,
+};
+use host_mcp::{Grant, McpServer, ToolSet};
+use serde_json::json;
+use std::sync::Arc;
+
+/// The header naming the connection, for clients configured by headers.
+const CONNECTION_HEADER: &str = "mcp-connection";
+
+/// The MCP endpoint, behind the grant check.
+pub(super) fn router(state: Shared) -> Router<Shared> {
+    let server = McpServer::new(state.manager.clone());
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        // The server's own guard checks the Host and Origin of every
+        // request against the names it is reached at.
+        .disable_allowed_hosts();
+    let per_request = server.clone();
+    let service = StreamableHttpService::new(
+        move || Ok(per_request.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let checks = Checks { state, server };
+    Router::new()
+        .route_service("/mcp", service)
+        .route_layer(axum::middleware::from_fn_with_state(checks, grant))
+}
+
+/// What the grant check reads: the server's state and the tools.
+#[derive(Clone)]
+struct Checks {
+    state: Shared,
+    server: McpServer,
+}
+
+/// Turns the request's key, connection and tool set into its grant.
+async fn grant(State(checks): State<Checks>, mut request: Request, next: Next) -> Response {
+    let state = &checks.state;
+    let caller =
+        match tenancy::identify(request.headers(), &state.keys(), state.manager.store()).await {
+            Ok(caller) => caller,
+            Err(e @ tenancy::Refused::NoKey) => return unauthorized(&e.to_string()),
+            Err(tenancy::Refused::Store(e)) => return unavailable(&e),
+        };
+    if let Some(refused) = refusal(&caller, Scope::Actions) {
+        return refused;
+    }
+    let query: Vec<(String, String)> = request
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let connection = param("connection").or_else(|| {
+        request
+            .headers()
+            .get(CONNECTION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
+    let Some(connection) = connection.filter(|c| !c.is_empty()) else {
+        return invalid(
+            "connection",
+            "name the connection the tools act on: /mcp?connection=ID, or the MCP-Connection header",
+        );
+    };
+    let record = match state.manager.store().connection(&connection).await {
+        Ok(record) if caller.owns(&record.tenant_id) => record,
+        Ok(_) | Err(StoreError::NoSuchConnection(_)) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                json!({"error": "not-found", "message": format!("there is no connection `{connection}`")}),
+            );
+        }
+        Err(e) if e.is_unavailable() => return unavailable(&e),
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "internal", "message": e.to_string()}),
+            );
+        }
+    };
+    let mut grant = Grant::connection(record.tenant_id, record.id);
+    if let Some(tools) = param("tools") {
+        match ToolSet::parse(&tools, checks.server.tools()) {
+            Ok(set) => grant = grant.narrowed(set),
+            Err(e) => return invalid("tools", &e.to_string()),
+        }
+    }
+    request.extensions_mut().insert(grant);
+    next.run(request).await
+}
+
+fn invalid(field: &str, message: &str) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        json!({"error": "invalid-input", "field": field, "message": message}),
+    )
+}
+
+/// A 401 that says how to authenticate (RFC 6750).
+fn unauthorized(message: &str) -> Response {
+    let mut response = error(
+        StatusCode::UNAUTHORIZED,
+        json!({"error": "unauthorized", "message": message}),
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"mcp\""),
+    );
+    response
+}

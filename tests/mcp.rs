@@ -1,0 +1,411 @@
+//! An AI agent reaches the connector's actions as MCP tools, through the
+//! official MCP Python SDK's client (installed from PyPI by the test):
+//! over Streamable HTTP at `serve`'s `/mcp`, at the newest protocol version
+//! and through the initialize handshake of the versions before it, and
+//! over stdio with `host-harness mcp`, as a desktop client starts it. The
+//! tools are the catalogue's, the calls run as API calls run, a refusal
+//! comes back as the action's typed error, and one tenant's key reaches
+//! no other tenant's connection.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+use support::auth::AuthBed;
+use support::nodes::{Node, Platform, free_port};
+
+const DEFAULT_KEY: &str = "mcp-default-tenant-key-0123456789";
+const ADMIN_KEY: &str = "mcp-operator-admin-key-0123456789";
+
+/// A `serve` node on a SQLite store, with `ada` connected through OAuth
+/// 2.0 with scopes to read and post but not to send direct messages.
+struct Bed {
+    bed: AuthBed,
+    platform: Platform,
+    node: Node,
+    connection: String,
+}
+
+impl Bed {
+    async fn start() -> Bed {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_path_buf();
+        let bytes: [u8; 32] = rand::random();
+        let location = credential_store::StoreLocation::Sqlite(data_dir.join("connections.db"));
+        let bed = AuthBed::on_store(
+            dir,
+            &location,
+            &credential_store::MasterKey::from_bytes(bytes),
+            "http://127.0.0.1:8765/callback",
+        )
+        .await;
+        let platform = Platform {
+            database_url: None,
+            data_dir,
+            master_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
+            emulator: bed.x.base_url(),
+            api_key: Some(DEFAULT_KEY.into()),
+            admin_key: Some(ADMIN_KEY.into()),
+        };
+        platform.warm_up().await;
+        let port = free_port();
+        let node = Node::start("A", &platform, port, &format!("http://127.0.0.1:{port}")).await;
+        // Signed in through X's consent page: the host knows what was
+        // granted, and that direct messages were not.
+        let connection = bed
+            .connect_oauth2(
+                &bed.oauth2_form("tweet.read tweet.write users.read offline.access"),
+                "ada",
+            )
+            .await;
+        Bed {
+            bed,
+            platform,
+            node,
+            connection,
+        }
+    }
+
+    /// The plan for the Python client over HTTP with `key`, at `path`.
+    fn over_http(&self, key: &str, path: &str, mode: &str, calls: Value) -> Value {
+        json!({
+            "transport": "http",
+            "url": format!("{}{path}", self.node.client().origin),
+            "headers": {"Authorization": format!("Bearer {key}")},
+            "mode": mode,
+            "calls": calls,
+        })
+    }
+}
+
+/// What the official Python client saw, following `plan`.
+async fn python_client(plan: Value) -> Value {
+    tokio::task::spawn_blocking(move || {
+        let python = support::python::venv("mcp-python", "mcp", "mcp/requirements.txt");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/python_client.py");
+        let output = Command::new(python)
+            .arg(script)
+            .arg(plan.to_string())
+            .output()
+            .expect("the Python client runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "the Python client failed: {stderr}"
+        );
+        serde_json::from_slice::<Value>(&output.stdout)
+            .unwrap_or_else(|e| panic!("the Python client printed no report ({e}): {stderr}"))
+    })
+    .await
+    .unwrap()
+}
+
+/// The call of `name` in a report.
+fn call<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no call of {name} in {report}"))
+}
+
+/// The tool `name` in a report's listing.
+fn tool<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no tool {name} listed"))
+}
+
+/// The ids of the manifest's actions, in its order.
+fn action_ids() -> Vec<String> {
+    let manifest: Value = serde_json::from_str(support::X_MANIFEST).unwrap();
+    manifest["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_lists_every_action_as_a_tool_and_runs_them_over_streamable_http() {
+    let bed = Bed::start().await;
+    let path = format!("/mcp?connection={}", bed.connection);
+
+    let report = python_client(bed.over_http(
+        DEFAULT_KEY,
+        &path,
+        "auto",
+        json!([
+            {"name": "post.validate", "arguments": {"text": "Hello from an agent 👋"}},
+            {"name": "post.create", "arguments": {"text": "Posted by an agent over MCP"}},
+            {"name": "timeline.user", "arguments": {"limit": 5}},
+            {"name": "dm.send", "arguments": {"user_id": "2244994945", "text": "hi"}},
+            {"name": "users.lookup", "arguments": {"usernames": ["not a username!"]}},
+        ]),
+    ))
+    .await;
+
+    assert!(report.get("failure").is_none(), "{report}");
+    assert_eq!(
+        report["protocol_version"], "2026-07-28",
+        "the newest version"
+    );
+    // Every action is a tool, in the catalogue's order, with its schemas.
+    let names: Vec<&str> = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, action_ids());
+    for listed in report["tools"].as_array().unwrap() {
+        for schema in ["inputSchema", "outputSchema"] {
+            assert_eq!(listed[schema]["type"], "object", "{}", listed["name"]);
+            assert!(
+                jsonschema::meta::is_valid(&listed[schema]),
+                "{} publishes an invalid {schema}",
+                listed["name"]
+            );
+        }
+        assert!(listed["title"].is_string() && listed["description"].is_string());
+    }
+    // The hints come from the manifest.
+    let hints = |name: &str| tool(&report, name)["annotations"].clone();
+    assert_eq!(hints("users.me")["readOnlyHint"], true);
+    assert_eq!(hints("users.me")["openWorldHint"], true);
+    assert_eq!(hints("post.validate")["openWorldHint"], false);
+    assert_eq!(hints("post.create")["readOnlyHint"], false);
+    assert_eq!(hints("post.create")["destructiveHint"], false);
+    assert_eq!(hints("post.create")["idempotentHint"], false);
+    assert_eq!(hints("post.delete")["destructiveHint"], true);
+    assert_eq!(hints("post.unlike")["destructiveHint"], true);
+    assert_eq!(hints("post.like")["idempotentHint"], true);
+    assert_eq!(tool(&report, "dm.send")["_meta"]["scopes"][0], "dm.write");
+
+    // A check that sends nothing, exact as the action is.
+    let validated = &call(&report, "post.validate")["result"];
+    assert_eq!(validated["isError"], false, "{validated}");
+    assert_eq!(validated["structuredContent"]["valid"], true, "{validated}");
+    let text = validated["content"][0]["text"].as_str().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(text).unwrap(),
+        validated["structuredContent"],
+        "the text is the same JSON"
+    );
+    // A post, made on X through the host's credentials, metered.
+    let created = &call(&report, "post.create")["result"];
+    assert_eq!(created["isError"], false, "{created}");
+    let id = created["structuredContent"]["post"]["id"].as_str().unwrap();
+    let posts = bed.bed.x.posts_of("ada");
+    assert!(
+        posts
+            .iter()
+            .any(|p| p.id == id && p.text == "Posted by an agent over MCP")
+    );
+    assert!(
+        created["_meta"]["usage"].is_object(),
+        "usage in the result's _meta: {created}"
+    );
+    // Paging with a limit.
+    let timeline = &call(&report, "timeline.user")["result"];
+    assert_eq!(timeline["isError"], false, "{timeline}");
+    let listed = timeline["structuredContent"]["posts"].as_array().unwrap();
+    assert!(!listed.is_empty() && listed.len() <= 5, "{timeline}");
+    // X's refusal, typed: what is missing.
+    let refused = &call(&report, "dm.send")["result"];
+    assert_eq!(refused["isError"], true, "{refused}");
+    assert_eq!(
+        refused["structuredContent"]["error"], "forbidden",
+        "{refused}"
+    );
+    assert!(
+        refused["structuredContent"]["missing_scopes"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s == "dm.write")),
+        "{refused}"
+    );
+    // The input check names the field before anything is sent.
+    let invalid = &call(&report, "users.lookup")["result"];
+    assert_eq!(invalid["isError"], true, "{invalid}");
+    assert_eq!(invalid["structuredContent"]["error"], "invalid-input");
+    assert!(
+        invalid["structuredContent"]["field"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("usernames")),
+        "{invalid}"
+    );
+    let log = bed.node.log();
+    for secret in [DEFAULT_KEY, ADMIN_KEY] {
+        assert!(!log.contains(secret), "a key reached the log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_of_an_earlier_protocol_version_runs_the_same_tools_after_the_handshake() {
+    let bed = Bed::start().await;
+    let path = format!("/mcp?connection={}", bed.connection);
+
+    let report = python_client(bed.over_http(
+        DEFAULT_KEY,
+        &path,
+        "legacy",
+        json!([{"name": "users.me", "arguments": {}}]),
+    ))
+    .await;
+
+    assert!(report.get("failure").is_none(), "{report}");
+    assert_eq!(report["protocol_version"], "2025-11-25");
+    assert_eq!(
+        report["tools"].as_array().unwrap().len(),
+        action_ids().len()
+    );
+    let me = &call(&report, "users.me")["result"];
+    assert_eq!(me["isError"], false, "{me}");
+    assert_eq!(me["structuredContent"]["user"]["username"], "ada");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_desktop_client_starts_host_harness_mcp_on_a_stored_connection() {
+    let bed = Bed::start().await;
+    let command = bed.platform.command(&[
+        "mcp",
+        "--connection",
+        &bed.connection,
+        "--tools",
+        "read-only",
+    ]);
+    let program = command.get_program().to_string_lossy().into_owned();
+    let args: Vec<String> = command
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let env: serde_json::Map<String, Value> = command
+        .get_envs()
+        .filter_map(|(k, v)| {
+            Some((
+                k.to_string_lossy().into_owned(),
+                json!(v?.to_string_lossy()),
+            ))
+        })
+        .collect();
+
+    let report = python_client(json!({
+        "transport": "stdio",
+        "command": program,
+        "args": args,
+        "env": env,
+        "calls": [
+            {"name": "users.me", "arguments": {}},
+            {"name": "post.create", "arguments": {"text": "not allowed here"}},
+        ],
+    }))
+    .await;
+
+    assert!(report.get("failure").is_none(), "{report}");
+    let names: Vec<&str> = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"users.me") && names.contains(&"timeline.user"));
+    assert!(
+        !names
+            .iter()
+            .any(|n| ["post.create", "post.delete", "dm.send"].contains(n)),
+        "read-only lists no tool that changes anything: {names:?}"
+    );
+    let me = &call(&report, "users.me")["result"];
+    assert_eq!(me["structuredContent"]["user"]["username"], "ada", "{me}");
+    // A tool outside the grant is no tool at all, and nothing is posted.
+    let refused = call(&report, "post.create");
+    assert!(refused.get("result").is_none(), "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("post.create")
+    );
+    assert!(
+        !bed.bed
+            .x
+            .posts_of("ada")
+            .iter()
+            .any(|p| p.text == "not allowed here")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_tenants_key_reaches_no_other_tenants_connection_and_refusals_say_why() {
+    let bed = Bed::start().await;
+    let admin = bed.node.client().with_key(ADMIN_KEY);
+    let (status, tenant) = admin
+        .request("POST", "/api/v1/tenants", Some(json!({"name": "Globex"})))
+        .await;
+    assert_eq!(status, 201, "{tenant}");
+    let (status, key) = admin
+        .request(
+            "POST",
+            &format!(
+                "/api/v1/tenants/{}/api-keys",
+                tenant["id"].as_str().unwrap()
+            ),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 201, "{key}");
+    let globex_key = key["key"].as_str().unwrap();
+    let path = format!("/mcp?connection={}", bed.connection);
+
+    let report = python_client(bed.over_http(
+        globex_key,
+        &path,
+        "auto",
+        json!([{"name": "users.me", "arguments": {}}]),
+    ))
+    .await;
+    let client = bed.node.client();
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "1"}}});
+    let mcp_headers = [("accept", "application/json, text/event-stream")];
+    let (other_tenant, answer) = client
+        .with_key(globex_key)
+        .request_with_headers("POST", &path, Some(initialize.clone()), &mcp_headers)
+        .await;
+    let (no_connection, missing) = client
+        .request_with_headers("POST", "/mcp", Some(initialize.clone()), &mcp_headers)
+        .await;
+    let (bad_tools, unknown) = client
+        .request_with_headers(
+            "POST",
+            &format!("{path}&tools=users.me,post.nope"),
+            Some(initialize.clone()),
+            &mcp_headers,
+        )
+        .await;
+    let unauthenticated = bed
+        .node
+        .client()
+        .raw_post(&path, &initialize.to_string(), &mcp_headers)
+        .await;
+
+    assert!(report.get("failure").is_some(), "{report}");
+    assert!(
+        report.get("tools").is_none(),
+        "Globex listed Acme's tools: {report}"
+    );
+    assert_eq!(other_tenant, 404, "as if it did not exist: {answer}");
+    assert_eq!(no_connection, 400);
+    assert_eq!(missing["field"], "connection", "{missing}");
+    assert_eq!(bad_tools, 400);
+    assert_eq!(unknown["field"], "tools");
+    assert!(unknown["message"].as_str().unwrap().contains("post.nope"));
+    assert_eq!(unauthenticated, 401);
+}
