@@ -55,7 +55,7 @@ impl Bed {
         // granted, and that direct messages were not.
         let connection = bed
             .connect_oauth2(
-                &bed.oauth2_form("tweet.read tweet.write users.read offline.access"),
+                &bed.oauth2_form("tweet.read tweet.write users.read media.write offline.access"),
                 "ada",
             )
             .await;
@@ -79,26 +79,58 @@ impl Bed {
     }
 }
 
-/// What the official Python client saw, following `plan`.
-async fn python_client(plan: Value) -> Value {
+/// An official MCP SDK's client.
+#[derive(Clone, Copy, Debug)]
+enum Sdk {
+    /// `mcp` from PyPI.
+    Python,
+    /// `@modelcontextprotocol/sdk` from npm, on Node.js.
+    TypeScript,
+}
+
+/// What `sdk`'s client saw, following `plan`.
+async fn client(sdk: Sdk, plan: Value) -> Value {
     tokio::task::spawn_blocking(move || {
-        let python = support::python::venv("mcp-python", "mcp", "mcp/requirements.txt");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/python_client.py");
-        let output = Command::new(python)
-            .arg(script)
+        let mut command = match sdk {
+            Sdk::Python => {
+                let python = support::python::venv("mcp-python", "mcp", "mcp/requirements.txt");
+                let mut command = Command::new(python);
+                command.arg(
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/python_client.py"),
+                );
+                command
+            }
+            Sdk::TypeScript => {
+                let script = support::npm::script_with_packages(
+                    "mcp-typescript",
+                    "mcp/package.json",
+                    "@modelcontextprotocol/sdk",
+                    "mcp/ts_client.mjs",
+                );
+                let mut command = Command::new("node");
+                command.arg(script);
+                command
+            }
+        };
+        let output = command
             .arg(plan.to_string())
             .output()
-            .expect("the Python client runs");
+            .expect("the client runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             output.status.success(),
-            "the Python client failed: {stderr}"
+            "the {sdk:?} client failed: {stderr}"
         );
         serde_json::from_slice::<Value>(&output.stdout)
-            .unwrap_or_else(|e| panic!("the Python client printed no report ({e}): {stderr}"))
+            .unwrap_or_else(|e| panic!("the {sdk:?} client printed no report ({e}): {stderr}"))
     })
     .await
     .unwrap()
+}
+
+/// What the official Python client saw, following `plan`.
+async fn python_client(plan: Value) -> Value {
+    client(Sdk::Python, plan).await
 }
 
 /// The call of `name` in a report.
@@ -109,6 +141,17 @@ fn call<'a>(report: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no call of {name} in {report}"))
+}
+
+/// The typed error a refused call's result carries: its text, which is
+/// JSON, and the same in `_meta.error`.
+fn refusal_of(result: &Value) -> Value {
+    assert_eq!(result["isError"], true, "{result}");
+    let text = result["content"][0]["text"].as_str().unwrap();
+    let error: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(result["_meta"]["error"], error, "{result}");
+    assert!(result.get("structuredContent").is_none(), "{result}");
+    error
 }
 
 /// The tool `name` in a report's listing.
@@ -132,30 +175,25 @@ fn action_ids() -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_agent_lists_every_action_as_a_tool_and_runs_them_over_streamable_http() {
-    let bed = Bed::start().await;
-    let path = format!("/mcp?connection={}", bed.connection);
+/// The calls every client makes of the catalogue: a check that sends
+/// nothing, a post, a page with a limit, a refusal for a missing scope and
+/// one for a bad input.
+fn catalogue_calls() -> Value {
+    json!([
+        {"name": "post.validate", "arguments": {"text": "Hello from an agent 👋"}},
+        {"name": "post.create", "arguments": {"text": "Posted by an agent over MCP"}},
+        {"name": "timeline.user", "arguments": {"limit": 5}},
+        {"name": "dm.send", "arguments": {"user_id": "2244994945", "text": "hi"}},
+        {"name": "users.lookup", "arguments": {"usernames": ["not a username!"]}},
+    ])
+}
 
-    let report = python_client(bed.over_http(
-        DEFAULT_KEY,
-        &path,
-        "auto",
-        json!([
-            {"name": "post.validate", "arguments": {"text": "Hello from an agent 👋"}},
-            {"name": "post.create", "arguments": {"text": "Posted by an agent over MCP"}},
-            {"name": "timeline.user", "arguments": {"limit": 5}},
-            {"name": "dm.send", "arguments": {"user_id": "2244994945", "text": "hi"}},
-            {"name": "users.lookup", "arguments": {"usernames": ["not a username!"]}},
-        ]),
-    ))
-    .await;
-
+/// What every client must have seen of [`catalogue_calls`]: every action
+/// a tool with its schemas and hints, and each call's result as the
+/// action's output or typed error.
+fn assert_catalogue_and_calls(bed: &Bed, report: &Value) {
+    let report = report.clone();
     assert!(report.get("failure").is_none(), "{report}");
-    assert_eq!(
-        report["protocol_version"], "2026-07-28",
-        "the newest version"
-    );
     // Every action is a tool, in the catalogue's order, with its schemas.
     let names: Vec<&str> = report["tools"]
         .as_array()
@@ -217,33 +255,188 @@ async fn an_agent_lists_every_action_as_a_tool_and_runs_them_over_streamable_htt
     assert_eq!(timeline["isError"], false, "{timeline}");
     let listed = timeline["structuredContent"]["posts"].as_array().unwrap();
     assert!(!listed.is_empty() && listed.len() <= 5, "{timeline}");
-    // X's refusal, typed: what is missing.
-    let refused = &call(&report, "dm.send")["result"];
-    assert_eq!(refused["isError"], true, "{refused}");
-    assert_eq!(
-        refused["structuredContent"]["error"], "forbidden",
-        "{refused}"
-    );
+    // The scope the connection lacks, typed, before anything is sent.
+    let refused = refusal_of(&call(&report, "dm.send")["result"]);
+    assert_eq!(refused["error"], "forbidden", "{refused}");
+    assert_eq!(refused["reason"], "missing-scopes", "{refused}");
+    assert_eq!(refused["missing_scopes"], json!(["dm.write"]), "{refused}");
+    // The input check names the field.
+    let invalid = refusal_of(&call(&report, "users.lookup")["result"]);
+    assert_eq!(invalid["error"], "invalid-input", "{invalid}");
     assert!(
-        refused["structuredContent"]["missing_scopes"]
-            .as_array()
-            .is_some_and(|s| s.iter().any(|s| s == "dm.write")),
-        "{refused}"
-    );
-    // The input check names the field before anything is sent.
-    let invalid = &call(&report, "users.lookup")["result"];
-    assert_eq!(invalid["isError"], true, "{invalid}");
-    assert_eq!(invalid["structuredContent"]["error"], "invalid-input");
-    assert!(
-        invalid["structuredContent"]["field"]
+        invalid["field"]
             .as_str()
             .is_some_and(|f| f.starts_with("usernames")),
         "{invalid}"
     );
+    assert!(invalid["message"].is_string());
     let log = bed.node.log();
     for secret in [DEFAULT_KEY, ADMIN_KEY] {
         assert!(!log.contains(secret), "a key reached the log");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_lists_every_action_as_a_tool_and_runs_them_over_streamable_http() {
+    let bed = Bed::start().await;
+    let path = format!("/mcp?connection={}", bed.connection);
+
+    let report = python_client(bed.over_http(DEFAULT_KEY, &path, "auto", catalogue_calls())).await;
+
+    assert_eq!(
+        report["protocol_version"], "2026-07-28",
+        "the newest version: {report}"
+    );
+    assert_catalogue_and_calls(&bed, &report);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_typescript_sdk_client_runs_the_same_tools_over_streamable_http() {
+    let bed = Bed::start().await;
+    let path = format!("/mcp?connection={}", bed.connection);
+
+    let report = client(
+        Sdk::TypeScript,
+        bed.over_http(DEFAULT_KEY, &path, "auto", catalogue_calls()),
+    )
+    .await;
+
+    assert_eq!(
+        report["protocol_version"], "2025-11-25",
+        "its newest version: {report}"
+    );
+    assert_catalogue_and_calls(&bed, &report);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_and_a_thread_report_progress_and_a_cancelled_thread_stops_posting() {
+    let bed = Bed::start().await;
+    let path = format!("/mcp?connection={}", bed.connection);
+    let thread = |texts: &[&str]| json!({"posts": texts.iter().map(|t| json!({"text": t})).collect::<Vec<_>>()});
+    // The cancelled thread's first post hangs at X for 3 s.
+    let report = python_client(bed.over_http(
+        DEFAULT_KEY,
+        &path,
+        "auto",
+        json!([
+            {"name": "media.upload", "arguments": {"base64": support::tiny_png_base64()}, "progress": true},
+            {"name": "post.thread", "arguments": thread(&["Progress, one.", "Progress, two.", "Progress, three."]), "progress": true},
+        ]),
+    ))
+    .await;
+    bed.bed.x.inject(
+        x_emulator::Endpoint::CreatePost,
+        x_emulator::Fault::Delay(std::time::Duration::from_secs(3)),
+    );
+    let cancelled = python_client(bed.over_http(
+        DEFAULT_KEY,
+        &path,
+        "auto",
+        json!([
+            {"name": "post.thread", "arguments": thread(&["Cancelled, one.", "Cancelled, two.", "Cancelled, three."]), "cancel_after": 1.0},
+        ]),
+    ))
+    .await;
+    // Past the hung post's end, and time for two more.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+
+    assert!(report.get("failure").is_none(), "{report}");
+    let upload = call(&report, "media.upload");
+    assert_eq!(upload["result"]["isError"], false, "{upload}");
+    let thread_call = call(&report, "post.thread");
+    assert_eq!(thread_call["result"]["structuredContent"]["complete"], true);
+    for seen in [upload, thread_call] {
+        let progress: Vec<f64> = seen["progress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["progress"].as_f64().unwrap())
+            .collect();
+        assert!(!progress.is_empty(), "no progress for {}", seen["name"]);
+        assert!(
+            progress.windows(2).all(|w| w[0] < w[1]),
+            "progress only grows: {progress:?}"
+        );
+    }
+    let posted: Vec<_> = thread_call["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["progress"].as_f64().unwrap(), p["total"].as_f64()))
+        .collect();
+    assert_eq!(
+        posted,
+        [(1.0, Some(3.0)), (2.0, Some(3.0)), (3.0, Some(3.0))]
+    );
+
+    assert!(cancelled.get("failure").is_none(), "{cancelled}");
+    assert_eq!(call(&cancelled, "post.thread")["cancelled"], true);
+    let texts: Vec<String> = bed
+        .bed
+        .x
+        .posts_of("ada")
+        .into_iter()
+        .map(|p| p.text)
+        .collect();
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t == "Cancelled, two." || t == "Cancelled, three."),
+        "the cancelled thread went on: {texts:?}"
+    );
+    assert!(bed.node.log().contains("the client cancelled a tool call"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_started_on_one_node_goes_on_through_another() {
+    let bed = Bed::start().await;
+    let port = free_port();
+    let other = Node::start(
+        "B",
+        &bed.platform,
+        port,
+        &format!("http://127.0.0.1:{port}"),
+    )
+    .await;
+    let path = format!("/mcp?connection={}", bed.connection);
+    let headers = [
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    let rpc = |id: u64, method: &str, params: Value| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+
+    // The handshake on A, the call on B: no session ties them to a node.
+    let (shaken, hello) = bed
+        .node
+        .client()
+        .request_with_headers(
+            "POST",
+            &path,
+            Some(rpc(1, "initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "probe", "version": "1"}}))),
+            &headers,
+        )
+        .await;
+    let (called, answer) = other
+        .client()
+        .request_with_headers(
+            "POST",
+            &path,
+            Some(rpc(
+                2,
+                "tools/call",
+                json!({"name": "users.me", "arguments": {}}),
+            )),
+            &headers,
+        )
+        .await;
+
+    assert_eq!(shaken, 200, "{hello}");
+    assert_eq!(hello["result"]["protocolVersion"], "2025-11-25");
+    assert_eq!(called, 200, "{answer}");
+    assert_eq!(
+        answer["result"]["structuredContent"]["user"]["username"], "ada",
+        "{answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -295,7 +488,7 @@ async fn a_desktop_client_starts_host_harness_mcp_on_a_stored_connection() {
         })
         .collect();
 
-    let report = python_client(json!({
+    let plan = json!({
         "transport": "stdio",
         "command": program,
         "args": args,
@@ -304,9 +497,17 @@ async fn a_desktop_client_starts_host_harness_mcp_on_a_stored_connection() {
             {"name": "users.me", "arguments": {}},
             {"name": "post.create", "arguments": {"text": "not allowed here"}},
         ],
-    }))
-    .await;
+    });
 
+    for sdk in [Sdk::Python, Sdk::TypeScript] {
+        let report = client(sdk, plan.clone()).await;
+        assert_read_only_session(&bed, &report);
+    }
+}
+
+/// What a client of `--tools read-only` must have seen: the reads and no
+/// tool that changes anything, and `post.create` refused as unknown.
+fn assert_read_only_session(bed: &Bed, report: &Value) {
     assert!(report.get("failure").is_none(), "{report}");
     let names: Vec<&str> = report["tools"]
         .as_array()

@@ -71,6 +71,16 @@ pub struct Context {
     post_limit: OnceCell<u32>,
 }
 
+/// Tells the host how far the action has got (`done` of `total` units of
+/// `stage`), for a progress bar or an agent's progress notifications.
+pub fn report_progress(stage: &str, done: u64, total: Option<u64>) {
+    host::report_progress(&host::Progress {
+        stage: stage.to_string(),
+        done,
+        total,
+    });
+}
+
 impl Context {
     /// The most a post of the connected account may weigh, when known
     /// without asking X: from the subscription the host recorded at

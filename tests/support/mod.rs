@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod browser;
 pub mod nodes;
+pub mod npm;
 pub mod openapi;
 pub mod postgres;
 pub mod proxy;

@@ -10,7 +10,7 @@
 use super::Action;
 use crate::api::{Answer, RateLimit, XApi};
 use crate::bindings::integration::connector::host;
-use crate::context::Context;
+use crate::context::{Context, report_progress};
 use crate::error::{ConnectorError, internal, invalid_input};
 use crate::http::{BodySink, BodySource};
 use crate::input::Validate;
@@ -310,17 +310,9 @@ impl Progress<'_> {
     fn bytes(&self, done: u64) {
         if done == self.total || done.abs_diff(self.last.get()) >= 1024 * 1024 {
             self.last.set(done);
-            report("uploading", done, Some(self.total));
+            report_progress("uploading", done, Some(self.total));
         }
     }
-}
-
-fn report(stage: &str, done: u64, total: Option<u64>) {
-    host::report_progress(&host::Progress {
-        stage: stage.to_string(),
-        done,
-        total,
-    });
 }
 
 /// `POST /2/media/upload/initialize`, `…/append`, `…/finalize`,
@@ -355,7 +347,7 @@ impl Action for Upload {
             total: size,
             last: &last,
         };
-        report("uploading", 0, Some(size));
+        report_progress("uploading", 0, Some(size));
         let mut retries = 0;
         let mut index = 0u32;
         let mut offset = 0u64;
@@ -577,7 +569,7 @@ fn wait_for_processing(
             .get("progress_percent")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        report("processing", percent, Some(100));
+        report_progress("processing", percent, Some(100));
         let after = Duration::from_secs(
             info.get("check_after_secs")
                 .and_then(Value::as_u64)

@@ -11,7 +11,7 @@ use super::Action;
 use super::model::{Post, post_page};
 use super::posts::{Create, CreateInput, PollInput, check_length};
 use crate::api::RateLimit;
-use crate::context::Context;
+use crate::context::{Context, report_progress};
 use crate::error::{ConnectorError, invalid_input};
 use crate::input::{Id, Validate};
 use crate::text::same_published_text;
@@ -219,6 +219,7 @@ impl Action for Thread {
             Vec::new()
         };
         let resumed = published.len() as u32;
+        let total = Some(planned.len() as u64);
         let mut rate_limit = RateLimit::default();
         let mut failure = None;
         for (i, mut post) in planned.into_iter().enumerate().skip(published.len()) {
@@ -233,6 +234,7 @@ impl Action for Thread {
                 Ok(created) => {
                     rate_limit = created.rate_limit;
                     published.push(created.post);
+                    report_progress("posting", published.len() as u64, total);
                 }
                 // Nothing is published: the action simply failed.
                 Err(e) if published.is_empty() => return Err(e),

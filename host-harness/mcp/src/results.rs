@@ -2,10 +2,14 @@
 //! (and, for clients that read only text, the same JSON as text), the
 //! typed error as a result marked `isError` carrying the same JSON, and the
 //! usage in `_meta`.
+//!
+//! An error's JSON is its text and `_meta.error`, not structured content:
+//! structured content must fit the tool's output schema, and clients check
+//! that it does even on an error (the TypeScript SDK does).
 
 use host_auth::ConnectError;
 use host_core::ActionError;
-use rmcp::model::{CallToolResult, MetaObject};
+use rmcp::model::{CallToolResult, ContentBlock, MetaObject};
 use serde_json::{Value, json};
 
 /// The result of an action that ran.
@@ -24,7 +28,7 @@ pub fn output(output: Value) -> CallToolResult {
 /// content is that JSON too.
 pub fn action_error(error: &ActionError) -> CallToolResult {
     let value = serde_json::to_value(error).unwrap_or_else(|_| json!({"error": error.kind()}));
-    CallToolResult::structured_error(with_message(value, error.to_string()))
+    refusal(with_message(value, error.to_string()))
 }
 
 /// The result when the connection itself cannot be used: gone, or the
@@ -37,7 +41,14 @@ pub fn connection_error(error: &ConnectError) -> CallToolResult {
         ConnectError::Auth(_) | ConnectError::Identity(_) => "unauthorized",
         _ => "internal",
     };
-    CallToolResult::structured_error(json!({"error": kind, "message": error.to_string()}))
+    refusal(json!({"error": kind, "message": error.to_string()}))
+}
+
+/// A result marked `isError` whose text is `error`'s JSON, also in
+/// `_meta.error`.
+fn refusal(error: Value) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(error.to_string())])
+        .with_meta(Some(meta("error", error)))
 }
 
 /// `value` with a `message` for a reader, unless it has one.
