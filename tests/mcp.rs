@@ -562,11 +562,42 @@ async fn one_tenants_key_reaches_no_other_tenants_connection_and_refusals_say_wh
         .await;
     assert_eq!(status, 201, "{key}");
     let globex_key = key["key"].as_str().unwrap();
+    // Globex's own connection, of another account.
+    let token = bed
+        .bed
+        .x
+        .issue_user_token("grace", &["tweet.read", "users.read"]);
+    let (status, created) = bed
+        .node
+        .client()
+        .with_key(globex_key)
+        .request(
+            "POST",
+            "/api/v1/connections",
+            Some(json!({"method": "bearer", "fields": {"bearer_token": token}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let globex_path = format!("/mcp?connection={}", created["id"].as_str().unwrap());
     let path = format!("/mcp?connection={}", bed.connection);
 
+    let own = python_client(bed.over_http(
+        globex_key,
+        &globex_path,
+        "auto",
+        json!([{"name": "users.me", "arguments": {}}]),
+    ))
+    .await;
     let report = python_client(bed.over_http(
         globex_key,
         &path,
+        "auto",
+        json!([{"name": "users.me", "arguments": {}}]),
+    ))
+    .await;
+    let crossed = python_client(bed.over_http(
+        DEFAULT_KEY,
+        &globex_path,
         "auto",
         json!([{"name": "users.me", "arguments": {}}]),
     ))
@@ -597,11 +628,18 @@ async fn one_tenants_key_reaches_no_other_tenants_connection_and_refusals_say_wh
         .raw_post(&path, &initialize.to_string(), &mcp_headers)
         .await;
 
-    assert!(report.get("failure").is_some(), "{report}");
-    assert!(
-        report.get("tools").is_none(),
-        "Globex listed Acme's tools: {report}"
+    let me = &call(&own, "users.me")["result"];
+    assert_eq!(
+        me["structuredContent"]["user"]["username"], "grace",
+        "{own}"
     );
+    for refused in [&report, &crossed] {
+        assert!(refused.get("failure").is_some(), "{refused}");
+        assert!(
+            refused.get("tools").is_none(),
+            "a tenant listed another's tools: {refused}"
+        );
+    }
     assert_eq!(other_tenant, 404, "as if it did not exist: {answer}");
     assert_eq!(no_connection, 400);
     assert_eq!(missing["field"], "connection", "{missing}");
