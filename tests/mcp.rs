@@ -648,3 +648,82 @@ async fn one_tenants_key_reaches_no_other_tenants_connection_and_refusals_say_wh
     assert!(unknown["message"].as_str().unwrap().contains("post.nope"));
     assert_eq!(unauthenticated, 401);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_reads_the_connections_trigger_events_as_resources() {
+    let bed = Bed::start().await;
+    let (status, subscription) = bed
+        .node
+        .request(
+            "POST",
+            &format!("/api/v1/connections/{}/subscriptions", bed.connection),
+            Some(json!({"trigger": "mention.new", "configuration": {}, "interval_secs": 5})),
+        )
+        .await;
+    assert_eq!(status, 201, "{subscription}");
+    let sid = subscription["id"].as_str().unwrap().to_string();
+    // The first poll records what is there; a mention after it is an event.
+    let mentions = format!("/2/users/{}/mentions", bed.bed.x.user_id("ada").unwrap());
+    let polls = || bed.bed.x.arrivals(&mentions);
+    let before = polls();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while polls() == before {
+        assert!(std::time::Instant::now() < deadline, "no poll came");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let mention = bed.bed.x.post_as("grace", "@ada an event for the agent");
+    loop {
+        let (_, page) = bed
+            .node
+            .request(
+                "GET",
+                &format!("/api/v1/subscriptions/{sid}/events?after=0"),
+                None,
+            )
+            .await;
+        if page["events"].as_array().is_some_and(|e| !e.is_empty()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mention was not seen: {page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let path = format!("/mcp?connection={}", bed.connection);
+    let uri = format!("host-harness://subscriptions/{sid}/events");
+    let mut plan = bed.over_http(DEFAULT_KEY, &path, "auto", json!([]));
+    plan["resources"] = json!(true);
+    plan["read"] = json!([
+        format!("{uri}?after=1000"),
+        "host-harness://subscriptions/sub_someone_elses/events",
+    ]);
+
+    let report = python_client(plan).await;
+
+    assert!(report.get("failure").is_none(), "{report}");
+    let resources = report["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 1, "{report}");
+    assert_eq!(resources[0]["uri"], uri.as_str());
+    assert_eq!(resources[0]["mimeType"], "application/json");
+    let reads = report["reads"].as_array().unwrap();
+    let newest: Value =
+        serde_json::from_str(reads[0]["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(newest["trigger"], "mention.new");
+    let events = newest["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{newest}");
+    assert_eq!(
+        events[0]["data"]["post"]["id"],
+        mention.as_str(),
+        "{newest}"
+    );
+    let later: Value =
+        serde_json::from_str(reads[1]["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(later["events"], json!([]), "nothing after a later sequence");
+    assert!(
+        reads[2].get("error").is_some(),
+        "another's subscription: {}",
+        reads[2]
+    );
+}

@@ -5,8 +5,9 @@ Usage: python_client.py PLAN_JSON
 
 The plan names the transport ("http": url, headers; "stdio": command,
 args, env), the protocol mode ("auto" probes the newest version, "legacy"
-forces the initialize handshake) and the calls to make, each with its
-arguments, whether to ask for progress, and a time after which to cancel.
+forces the initialize handshake), the calls to make, each with its
+arguments, whether to ask for progress, and a time after which to cancel,
+and whether to list the resources and read each (and the URIs in "read").
 """
 
 import asyncio
@@ -49,6 +50,17 @@ async def run(plan):
             report["tools"] = [dump(tool) for tool in listed.tools]
             for call in plan.get("calls", []):
                 report["calls"].append(await make(client, call))
+            if plan.get("resources"):
+                listed = await client.list_resources()
+                report["resources"] = [dump(r) for r in listed.resources]
+                report["reads"] = []
+                uris = [str(r.uri) for r in listed.resources] + plan.get("read", [])
+                for uri in uris:
+                    try:
+                        read = await client.read_resource(uri)
+                        report["reads"].append({"uri": uri, "result": dump(read)})
+                    except Exception as error:  # noqa: BLE001
+                        report["reads"].append({"uri": uri, "error": failure(error)})
     except Exception as error:  # noqa: BLE001 - reported, judged by the test
         report["failure"] = failure(error)
     return report

@@ -14,6 +14,7 @@
 //! a client's requests may reach any node sharing the store.
 
 mod grant;
+mod resources;
 mod results;
 mod server;
 mod tools;

@@ -1,13 +1,14 @@
 //! The MCP server: lists the tools a grant allows and runs a call as an
 //! action on the grant's connection.
 
-use crate::{Grant, results, tools};
+use crate::{Grant, resources, results, tools};
 use credential_store::StoreError;
 use host_auth::{ConnectError, ConnectionManager};
 use host_core::{Progress, ProgressSink, RunOptions};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Extensions, Implementation, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ServerCapabilities,
+    CallToolRequestParams, CallToolResponse, Extensions, Implementation, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
     ServerConfig, Tool,
 };
 use rmcp::service::{Peer, RequestContext, RoleServer};
@@ -40,7 +41,12 @@ impl McpServer {
     pub fn new(manager: Arc<ConnectionManager>) -> McpServer {
         let tools = tools(manager.connector());
         let manifest = manager.manifest();
-        let info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let info = ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
             .with_server_info(
                 Implementation::new(
                     format!("host-harness-{}", manifest.id),
@@ -93,6 +99,36 @@ impl McpServer {
             .ok_or_else(|| ErrorData::invalid_request("the request carries no grant", None))
     }
 
+    /// Whether the grant's connection is still its tenant's: another
+    /// tenant's is answered as one that does not exist.
+    async fn owned(&self, grant: &Grant) -> Result<(), ConnectError> {
+        match self
+            .shared
+            .manager
+            .store()
+            .connection(&grant.connection)
+            .await
+        {
+            Ok(record) if record.tenant_id == grant.tenant => Ok(()),
+            Ok(_) => Err(ConnectError::Store(StoreError::NoSuchConnection(
+                grant.connection.clone(),
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The grant of a request that reads, once its connection is checked.
+    async fn reading(&self, extensions: &Extensions) -> Result<Grant, ErrorData> {
+        let grant = self.grant(extensions)?;
+        match self.owned(&grant).await {
+            Ok(()) => Ok(grant),
+            Err(ConnectError::Store(StoreError::NoSuchConnection(id))) => Err(
+                ErrorData::invalid_request(format!("there is no connection `{id}`"), None),
+            ),
+            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
+        }
+    }
+
     /// Runs `tool` on the grant's connection: the path an API call takes.
     async fn run(
         &self,
@@ -102,16 +138,8 @@ impl McpServer {
         progress: Option<ProgressSink>,
     ) -> rmcp::model::CallToolResult {
         let manager = &self.shared.manager;
-        // The connection, if it is still the grant's tenant's: another
-        // tenant's is answered as one that does not exist.
-        match manager.store().connection(&grant.connection).await {
-            Ok(record) if record.tenant_id == grant.tenant => {}
-            Ok(_) => {
-                return results::connection_error(&ConnectError::Store(
-                    StoreError::NoSuchConnection(grant.connection.clone()),
-                ));
-            }
-            Err(e) => return results::connection_error(&e.into()),
+        if let Err(e) = self.owned(grant).await {
+            return results::connection_error(&e);
         }
         let connection = match manager.connection(&grant.connection).await {
             Ok(connection) => connection,
@@ -151,6 +179,29 @@ impl ServerHandler for McpServer {
             .cloned()
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let grant = self.reading(&context.extensions).await?;
+        let manager = &self.shared.manager;
+        let listed =
+            resources::list(manager.store(), manager.manifest(), &grant.connection).await?;
+        Ok(ListResourcesResult::with_all_items(listed))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let grant = self.reading(&context.extensions).await?;
+        let contents =
+            resources::read(self.shared.manager.store(), &grant.connection, &request.uri).await?;
+        Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
