@@ -727,3 +727,71 @@ async fn an_agent_reads_the_connections_trigger_events_as_resources() {
         reads[2]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_limits_a_connections_tools_for_every_client_of_it() {
+    let bed = Bed::start().await;
+    let api = bed.node.client();
+    let limit_path = format!("/api/v1/connections/{}/mcp-tools", bed.connection);
+    let (unlimited, before) = api.request("GET", &limit_path, None).await;
+    let (set, limited) = api
+        .request("PUT", &limit_path, Some(json!({"tools": "read-only"})))
+        .await;
+    let (refused, unknown) = api
+        .request(
+            "PUT",
+            &limit_path,
+            Some(json!({"tools": "users.me,post.nope"})),
+        )
+        .await;
+    let path = format!("/mcp?connection={}", bed.connection);
+    let report = python_client(bed.over_http(
+        DEFAULT_KEY,
+        &path,
+        "auto",
+        json!([{"name": "post.create", "arguments": {"text": "beyond the limit"}}]),
+    ))
+    .await;
+    // A client asking for more than the limit gets only what both allow.
+    let narrower = python_client(bed.over_http(
+        DEFAULT_KEY,
+        &format!("{path}&tools=users.me,post.create"),
+        "auto",
+        json!([]),
+    ))
+    .await;
+    let (lifted, after) = api
+        .request("PUT", &limit_path, Some(json!({"tools": "all"})))
+        .await;
+    let unlimited_again = python_client(bed.over_http(DEFAULT_KEY, &path, "auto", json!([]))).await;
+
+    assert_eq!(unlimited, 200);
+    assert_eq!(before["tools"], Value::Null);
+    assert_eq!(set, 200);
+    assert_eq!(limited["tools"], "read-only");
+    assert_eq!(refused, 400);
+    assert_eq!(unknown["field"], "tools", "{unknown}");
+    let names = |report: &Value| -> Vec<String> {
+        report["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{report}"))
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let listed = names(&report);
+    assert!(listed.contains(&"users.me".to_string()));
+    assert!(!listed.contains(&"post.create".to_string()), "{listed:?}");
+    assert!(call(&report, "post.create").get("result").is_none());
+    assert!(
+        !bed.bed
+            .x
+            .posts_of("ada")
+            .iter()
+            .any(|p| p.text == "beyond the limit")
+    );
+    assert_eq!(names(&narrower), ["users.me"]);
+    assert_eq!(lifted, 200);
+    assert_eq!(after["tools"], Value::Null);
+    assert_eq!(names(&unlimited_again).len(), action_ids().len());
+}

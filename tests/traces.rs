@@ -393,3 +393,57 @@ async fn a_poll_and_the_delivery_of_what_it_found_are_one_trace_the_engine_conti
         Some("api.x.com")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agents_tool_call_continues_the_trace_context_in_its_meta() {
+    // Arrange: a node exporting to a collector.
+    let (collector, endpoint) = Collector::start().await;
+    let (_bed, connection, node) = traced_node(&endpoint).await;
+    let agent_trace = "0af7651916cd43dd8448eb211c80319c";
+    let agent_span = "b7ad6b7169203331";
+
+    // Act: an MCP tool call carrying its trace context in `_meta`, as the
+    // protocol has it (SEP-414), where stdio has no header to carry it.
+    let (status, body) = node
+        .request_with_headers(
+            "POST",
+            &format!("/mcp?connection={connection}"),
+            Some(
+                json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+                "name": "users.me", "arguments": {},
+                "_meta": {"traceparent": format!("00-{agent_trace}-{agent_span}-01")}}}),
+            ),
+            &[
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-protocol-version", "2025-11-25"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["isError"], false, "{body}");
+
+    // Assert: tool call → action → request to X, in the agent's trace.
+    let in_trace = |s: &Received| s.trace_id() == agent_trace;
+    let call = collector
+        .span("for the tool call", |s| {
+            in_trace(s) && s.span.name == "tools/call users.me"
+        })
+        .await;
+    assert_eq!(
+        call.parent_id(),
+        agent_span,
+        "the agent's span is the parent"
+    );
+    let action = collector
+        .span("for the action", |s| {
+            in_trace(s) && s.span.name == "action users.me"
+        })
+        .await;
+    assert_eq!(action.parent_id(), call.span_id());
+    let to_x = collector
+        .span("for the request to X", |s| {
+            in_trace(s) && s.span.kind == SpanKind::Client as i32
+        })
+        .await;
+    assert_eq!(to_x.parent_id(), action.span_id());
+}

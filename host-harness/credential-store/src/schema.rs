@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 11;
+pub(crate) const LATEST: i64 = 12;
 
 /// A column that holds sealed secrets, for re-sealing them under a new key.
 /// A value's place (its associated data) is made of its table, its row's key
@@ -420,6 +420,18 @@ CREATE INDEX tenant_events_by_tenant ON tenant_events (tenant_id, seq);
         // The trace an event was found in (a W3C `traceparent`), so that its
         // delivery, by whichever host, continues that trace.
         sql: "ALTER TABLE trigger_deliveries ADD COLUMN trace_context TEXT;",
+    },
+    Migration {
+        version: 12,
+        // The tools an MCP client of a connection may see and call, when
+        // its tenant limited them; gone with the connection.
+        sql: "
+CREATE TABLE mcp_tool_limits (
+    connection_id TEXT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+    tools         TEXT NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+",
     },
 ];
 

@@ -961,6 +961,22 @@ impl Store {
 
     /// The connection's status and why, read without its fields: what
     /// every action checks first.
+    /// The tools an MCP client of connection `id` may see and call (`read-only`,
+    /// or tool names separated by commas), when its tenant limited them.
+    pub async fn mcp_tools(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.backend.mcp_tools(id).await
+    }
+
+    /// Limits (or, with `None`, stops limiting) the tools of connection `id`
+    /// to `tools`, which the caller has checked.
+    pub async fn set_mcp_tools(&self, id: &str, tools: Option<&str>) -> Result<(), StoreError> {
+        if self.backend.set_mcp_tools(id, tools, now()).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NoSuchConnection(id.to_string()))
+        }
+    }
+
     pub async fn status(&self, id: &str) -> Result<(ConnectionStatus, Option<String>), StoreError> {
         let (status, reason) = self
             .backend

@@ -41,6 +41,7 @@ macro_rules! contract {
 
 contract!(
     connections_round_trip_and_no_secret_is_stored_in_the_clear,
+    a_connections_tool_limit_is_kept_replaced_and_lifted_by_any_host,
     a_wrong_key_is_refused_and_nothing_is_written,
     a_tampered_ciphertext_is_a_clear_error,
     a_ciphertext_moved_to_another_row_does_not_decrypt,
@@ -314,6 +315,31 @@ async fn app_credentials_are_kept_per_level_and_blank_removes(place: Place) {
     );
 }
 
+async fn a_connections_tool_limit_is_kept_replaced_and_lifted_by_any_host(place: Place) {
+    let key = MasterKey::generate();
+    let (one, other) = (place.open(&key).await, place.open(&key).await);
+    let id = one.create_connection(&new_connection()).await.unwrap().id;
+    let unlimited = one.mcp_tools(&id).await.unwrap();
+
+    one.set_mcp_tools(&id, Some("read-only")).await.unwrap();
+    let limited = other.mcp_tools(&id).await.unwrap();
+    other
+        .set_mcp_tools(&id, Some("users.me,post.create"))
+        .await
+        .unwrap();
+    let replaced = one.mcp_tools(&id).await.unwrap();
+    one.set_mcp_tools(&id, None).await.unwrap();
+    let lifted = other.mcp_tools(&id).await.unwrap();
+    let nowhere = one.set_mcp_tools("con_missing", Some("read-only")).await;
+
+    assert_eq!(unlimited, None);
+    assert_eq!(limited.as_deref(), Some("read-only"));
+    assert_eq!(replaced.as_deref(), Some("users.me,post.create"));
+    assert_eq!(lifted, None);
+    assert!(matches!(nowhere, Err(StoreError::NoSuchConnection(_))));
+    assert_eq!(one.mcp_tools("con_missing").await.unwrap(), None);
+}
+
 async fn deleting_a_connection_removes_everything_kept_for_it(place: Place) {
     let store = place.open(&MasterKey::generate()).await;
     let id = store.create_connection(&new_connection()).await.unwrap().id;
@@ -347,6 +373,7 @@ async fn deleting_a_connection_removes_everything_kept_for_it(place: Place) {
         .record_events(&subscription.id, &["1".into()])
         .await
         .unwrap();
+    store.set_mcp_tools(&id, Some("read-only")).await.unwrap();
 
     store.delete_connection(&id).await.unwrap();
 
@@ -2046,7 +2073,7 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     rusqlite::Connection::open(place.path())
         .unwrap()
         .execute_batch(
-            "DROP TABLE tenant_events; DROP TABLE tenant_webhooks; DROP TABLE usage_ledger;
+            "DROP TABLE mcp_tool_limits; DROP TABLE tenant_events; DROP TABLE tenant_webhooks; DROP TABLE usage_ledger;
              DROP TABLE identity_codes; DROP TABLE connect_sessions; DROP INDEX connections_by_end_user;
              ALTER TABLE connections DROP COLUMN end_user_id; ALTER TABLE connections DROP COLUMN end_user;
              ALTER TABLE connections DROP COLUMN quiet;
@@ -2088,5 +2115,5 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
         .unwrap();
     assert_eq!(store.connection(&id).await.unwrap().account_facts, facts);
     assert_eq!(store.connection(&id).await.unwrap().tenant_id, None);
-    place.assert_schema_version(11);
+    place.assert_schema_version(12);
 }

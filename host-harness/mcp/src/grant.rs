@@ -34,6 +34,28 @@ impl Grant {
         self
     }
 
+    /// The same grant, narrowed to the tools the connection's stored limit
+    /// names (`Store::mcp_tools`). A limit naming a tool the catalogue no
+    /// longer has allows what it still names, and one that names nothing
+    /// left allows nothing: a limit never widens.
+    pub fn limited_by(self, stored: Option<&str>, known: &[Tool]) -> Grant {
+        let Some(stored) = stored else {
+            return self;
+        };
+        let set = match ToolSet::parse(stored, known) {
+            Ok(set) => set,
+            Err(_) => ToolSet::Only(
+                stored
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| known.iter().any(|t| t.name == *name))
+                    .map(str::to_string)
+                    .collect(),
+            ),
+        };
+        self.narrowed(set)
+    }
+
     /// Whether the client may see and call `tool`.
     pub fn allows(&self, tool: &Tool) -> bool {
         self.tools.iter().all(|set| set.allows(tool))
@@ -98,6 +120,20 @@ impl ToolSet {
     }
 }
 
+/// The set as [`ToolSet::parse`] reads it: `all`, `read-only`, or the
+/// names in order, separated by commas.
+impl std::fmt::Display for ToolSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ToolSet::All => f.write_str("all"),
+            ToolSet::ReadOnly => f.write_str("read-only"),
+            ToolSet::Only(names) => {
+                f.write_str(&names.iter().cloned().collect::<Vec<_>>().join(","))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +179,13 @@ mod tests {
             Err(ToolSetError::UnknownTool("post.nope".into()))
         );
         assert_eq!(ToolSet::parse(" , ", &known), Err(ToolSetError::Empty));
+    }
+
+    #[test]
+    fn a_set_reads_back_as_it_writes() {
+        let known = [tool("users.me", Some(true)), tool("post.create", None)];
+        for text in ["all", "read-only", "post.create,users.me"] {
+            assert_eq!(ToolSet::parse(text, &known).unwrap().to_string(), text);
+        }
     }
 }

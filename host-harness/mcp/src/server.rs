@@ -15,6 +15,7 @@ use rmcp::service::{Peer, RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
 use serde_json::Value;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// What every session of one host shares.
 struct Shared {
@@ -235,10 +236,11 @@ impl ServerHandler for McpServer {
             }
             None => (None, None),
         };
+        let span = call_span(&tool.name, &context);
         // A cancelled call ends at once: the action's instance is dropped
         // mid-run, as when its deadline passes.
         let result = tokio::select! {
-            result = self.run(&grant, tool, arguments, progress) => result,
+            result = self.run(&grant, tool, arguments, progress).instrument(span) => result,
             () = context.ct.cancelled() => {
                 tracing::info!(tool = %tool.name, "the client cancelled a tool call");
                 return Err(ErrorData::invalid_request("the client cancelled the call", None));
@@ -250,6 +252,32 @@ impl ServerHandler for McpServer {
         }
         Ok(result.into())
     }
+}
+
+/// The span of a tool call, the child of the trace context the client
+/// sent: in the request's `_meta` (as MCP carries it, on any transport),
+/// or else in the HTTP request's `traceparent` header. The SDK runs the
+/// handler on a task of its own, outside the HTTP request's span.
+fn call_span(tool: &str, context: &RequestContext<RoleServer>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "tool call",
+        otel.name = %format_args!("tools/call {tool}"),
+        otel.kind = "server",
+        tool,
+    );
+    let header = || {
+        context
+            .extensions
+            .get::<http::request::Parts>()?
+            .headers
+            .get(host_telemetry::propagation::TRACEPARENT)?
+            .to_str()
+            .ok()
+    };
+    if let Some(traceparent) = context.meta.0.get_traceparent().or_else(header) {
+        host_telemetry::propagation::continue_from_traceparent(&span, traceparent);
+    }
+    span
 }
 
 /// A progress sink that sends the action's reports to the client as

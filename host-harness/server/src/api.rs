@@ -33,6 +33,10 @@ pub fn router(state: Shared) -> Router<Shared> {
         .route("/connections", get(list).post(create))
         .route("/connections/{id}", get(show).delete(delete))
         .route("/connections/{id}/test", post(test))
+        .route(
+            "/connections/{id}/mcp-tools",
+            get(super::mcp::show_tools).put(super::mcp::set_tools),
+        )
         .route("/connections/{id}/actions/{action}", post(invoke))
         .route(
             "/connections/{id}/subscriptions",
@@ -167,7 +171,7 @@ pub(super) fn refusal(caller: &Caller, scope: Scope) -> Option<Response> {
 
 /// The connection `id` when it is the caller's and its key has `scope`;
 /// another tenant's is answered exactly as one that does not exist.
-async fn connection_for(
+pub(super) async fn connection_for(
     state: &Shared,
     caller: &Caller,
     scope: Scope,

@@ -4,7 +4,8 @@
 //! the `actions` scope), names the connection its tools act on
 //! (`?connection=ID`, or the `MCP-Connection` header for clients that set
 //! headers but not URLs) and may narrow the tools (`?tools=read-only`, or
-//! tool names separated by commas). That becomes the request's
+//! tool names separated by commas) within the connection's stored limit
+//! (`PUT /api/v1/connections/{id}/mcp-tools`). That becomes the request's
 //! [`Grant`]; another tenant's connection is answered as one that does not
 //! exist.
 //!
@@ -19,7 +20,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use credential_store::StoreError;
 use host_mcp::rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use host_mcp::rmcp::transport::streamable_http_server::{
@@ -112,7 +113,18 @@ async fn grant(State(checks): State<Checks>, mut request: Request, next: Next) -
             );
         }
     };
-    let mut grant = Grant::connection(record.tenant_id, record.id);
+    let limit = match state.manager.store().mcp_tools(&record.id).await {
+        Ok(limit) => limit,
+        Err(e) if e.is_unavailable() => return unavailable(&e),
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "internal", "message": e.to_string()}),
+            );
+        }
+    };
+    let mut grant = Grant::connection(record.tenant_id, record.id)
+        .limited_by(limit.as_deref(), checks.server.tools());
     if let Some(tools) = param("tools") {
         match ToolSet::parse(&tools, checks.server.tools()) {
             Ok(set) => grant = grant.narrowed(set),
@@ -141,4 +153,85 @@ fn unauthorized(message: &str) -> Response {
         HeaderValue::from_static("Bearer realm=\"mcp\""),
     );
     response
+}
+
+/// The tools an MCP client of a connection may see and call.
+#[derive(Debug, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct McpTools {
+    /// `read-only` (the actions that change nothing), action ids separated
+    /// by commas, or `all` (or null) for every tool.
+    tools: Option<String>,
+}
+
+/// The limit on a connection's MCP tools; `tools` is null when there is
+/// none.
+#[utoipa::path(
+    get,
+    path = "/connections/{id}/mcp-tools",
+    tag = "connections",
+    summary = "Which tools an MCP client of the connection may use",
+    params(("id" = String, Path, description = "The connection's id")),
+    responses(
+        (status = 200, description = "The limit, or null for every tool", body = McpTools),
+        (status = "4XX", description = "Refused: the error says why", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn show_tools(
+    State(state): State<Shared>,
+    axum::extract::Extension(caller): axum::extract::Extension<tenancy::Caller>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    if let Err(refused) = super::api::connection_for(&state, &caller, Scope::Read, &id).await {
+        return refused;
+    }
+    match state.manager.store().mcp_tools(&id).await {
+        Ok(tools) => axum::Json(McpTools { tools }).into_response(),
+        Err(e) => super::api::store_error(e),
+    }
+}
+
+/// Limits the tools an MCP client of the connection sees and may call,
+/// whatever key or token it comes with; `all` or null lifts the limit.
+#[utoipa::path(
+    put,
+    path = "/connections/{id}/mcp-tools",
+    tag = "connections",
+    summary = "Limits the tools an MCP client of the connection may use",
+    params(("id" = String, Path, description = "The connection's id")),
+    request_body = McpTools,
+    responses(
+        (status = 200, description = "The limit now, or null for every tool", body = McpTools),
+        (status = "4XX", description = "Refused: the error says why (`field` names what to change)", body = crate::openapi::ApiError),
+    )
+)]
+pub(super) async fn set_tools(
+    State(state): State<Shared>,
+    axum::extract::Extension(caller): axum::extract::Extension<tenancy::Caller>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    body: Result<axum::Json<McpTools>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(refused) = super::api::connection_for(&state, &caller, Scope::Connections, &id).await
+    {
+        return refused;
+    }
+    let axum::Json(McpTools { tools }) = match body {
+        Ok(body) => body,
+        Err(rejection) => return super::api::bad_json(rejection),
+    };
+    let known = host_mcp::tools(state.manager.connector());
+    let limit = match tools.as_deref().map(|t| ToolSet::parse(t, &known)) {
+        None | Some(Ok(ToolSet::All)) => None,
+        Some(Ok(set)) => Some(set.to_string()),
+        Some(Err(e)) => return invalid("tools", &e.to_string()),
+    };
+    match state
+        .manager
+        .store()
+        .set_mcp_tools(&id, limit.as_deref())
+        .await
+    {
+        Ok(()) => axum::Json(McpTools { tools: limit }).into_response(),
+        Err(e) => super::api::store_error(e),
+    }
 }

@@ -8,7 +8,7 @@
 // builds them.
 #![allow(dead_code)]
 
-use super::{api, connect, events, sign_in, tenants, usage};
+use super::{api, connect, events, mcp, sign_in, tenants, usage};
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -283,6 +283,7 @@ impl Modify for BearerKey {
     modifiers(&BearerKey),
     paths(
         api::actions, api::list, api::create, api::show, api::delete, api::test, api::invoke,
+        mcp::show_tools, mcp::set_tools,
         api::list_subscriptions, api::create_subscription, api::show_subscription,
         api::delete_subscription, api::subscription_events, api::dead_letters,
         api::retry_dead_letters,

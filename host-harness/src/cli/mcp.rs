@@ -17,7 +17,8 @@ pub struct McpArgs {
     #[arg(long, short, value_name = "ID")]
     connection: String,
     /// Which tools the client sees and may call: `all`, `read-only` (the
-    /// actions that change nothing), or action ids separated by commas.
+    /// actions that change nothing), or action ids separated by commas;
+    /// within the connection's own limit, if its tenant set one.
     #[arg(long, default_value = "all")]
     tools: String,
     /// A directory the actions may read files from (read-only), for
@@ -43,7 +44,14 @@ pub async fn run(host: &HostArgs, args: McpArgs) -> Result<ExitCode> {
         );
         server = server.with_files(files.clone());
     }
-    let grant = Grant::connection(record.tenant_id, record.id).narrowed(tools);
+    let limit = manager
+        .store()
+        .mcp_tools(&record.id)
+        .await
+        .context("reading the connection's tool limit")?;
+    let grant = Grant::connection(record.tenant_id, record.id)
+        .limited_by(limit.as_deref(), server.tools())
+        .narrowed(tools);
     tracing::info!(connection = %args.connection, "serving MCP on stdio");
     let service = server
         .with_grant(grant)

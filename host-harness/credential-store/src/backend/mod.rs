@@ -365,6 +365,11 @@ pub(crate) trait Backend: Send + Sync {
     async fn connection(&self, id: &str) -> Result<Option<RawConnection>>;
     /// The connection's status and its reason, without its fields.
     async fn status(&self, id: &str) -> Result<Option<(String, Option<String>)>>;
+    /// The tools an MCP client of the connection may use, when limited.
+    async fn mcp_tools(&self, id: &str) -> Result<Option<String>>;
+    /// Sets or (with `None`) lifts the limit; false when there is no such
+    /// connection.
+    async fn set_mcp_tools(&self, id: &str, tools: Option<&str>, now: i64) -> Result<bool>;
     /// Oldest first.
     async fn connection_ids(&self) -> Result<Vec<String>>;
     /// The ids of one tenant's connections (`None`: the default tenant's), oldest first.

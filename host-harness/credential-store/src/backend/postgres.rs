@@ -716,6 +716,40 @@ impl Backend for Postgres {
             .map(|r| (r.get(0), r.get(1))))
     }
 
+    async fn mcp_tools(&self, id: &str) -> Result<Option<String>> {
+        let db = self.client().await?;
+        let stmt = db
+            .prepare_cached("SELECT tools FROM mcp_tool_limits WHERE connection_id = $1")
+            .await?;
+        Ok(db.query_opt(&stmt, &[&id]).await?.map(|r| r.get(0)))
+    }
+
+    async fn set_mcp_tools(&self, id: &str, tools: Option<&str>, now: i64) -> Result<bool> {
+        let db = self.client().await?;
+        // One statement each way, so that a connection deleted meanwhile
+        // leaves no limit behind (the foreign key refuses it).
+        let changed = match tools {
+            Some(tools) => {
+                db.execute(
+                    "INSERT INTO mcp_tool_limits (connection_id, tools, updated_at)
+                     SELECT id, $2, $3 FROM connections WHERE id = $1
+                     ON CONFLICT (connection_id) DO UPDATE SET tools = excluded.tools, updated_at = excluded.updated_at",
+                    &[&id, &tools, &now],
+                )
+                .await?
+            }
+            None => {
+                db.execute("DELETE FROM mcp_tool_limits WHERE connection_id = $1", &[&id])
+                    .await?;
+                let exists = db
+                    .query_opt("SELECT 1 FROM connections WHERE id = $1", &[&id])
+                    .await?;
+                u64::from(exists.is_some())
+            }
+        };
+        Ok(changed > 0)
+    }
+
     async fn tenant_connection_ids(&self, tenant: Option<&str>) -> Result<Vec<String>> {
         let db = self.client().await?;
         let rows = db

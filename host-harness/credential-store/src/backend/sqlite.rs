@@ -780,6 +780,43 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn mcp_tools(&self, id: &str) -> Result<Option<String>> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            Ok(db
+                .prepare_cached("SELECT tools FROM mcp_tool_limits WHERE connection_id = ?1")?
+                .query_row(params![id], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn set_mcp_tools(&self, id: &str, tools: Option<&str>, now: i64) -> Result<bool> {
+        let (id, tools) = (id.to_owned(), tools.map(str::to_owned));
+        self.run(move |db| {
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM connections WHERE id = ?1")?
+                .exists(params![id])?;
+            if exists {
+                match tools {
+                    Some(tools) => tx.execute(
+                        "INSERT INTO mcp_tool_limits (connection_id, tools, updated_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (connection_id) DO UPDATE SET tools = excluded.tools, updated_at = excluded.updated_at",
+                        params![id, tools, now],
+                    )?,
+                    None => tx.execute(
+                        "DELETE FROM mcp_tool_limits WHERE connection_id = ?1",
+                        params![id],
+                    )?,
+                };
+            }
+            tx.commit()?;
+            Ok(exists)
+        })
+        .await
+    }
+
     async fn tenant_connection_ids(&self, tenant: Option<&str>) -> Result<Vec<String>> {
         let tenant = tenant.map(str::to_owned);
         self.run(move |db| {

@@ -184,6 +184,7 @@ impl Place {
             ("tokens", "connection_id"),
             ("sign_ins", "connection_id"),
             ("trigger_subscriptions", "connection_id"),
+            ("mcp_tool_limits", "connection_id"),
         ];
         let mut total = 0;
         match &self.schema {
