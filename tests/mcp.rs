@@ -649,9 +649,9 @@ async fn one_tenants_key_reaches_no_other_tenants_connection_and_refusals_say_wh
     assert_eq!(unauthenticated, 401);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_agent_reads_the_connections_trigger_events_as_resources() {
-    let bed = Bed::start().await;
+/// A subscription to `ada`'s mentions, kept to be fetched, once its first
+/// poll has recorded what is there: a mention after it is an event.
+async fn subscribe_to_mentions(bed: &Bed) -> String {
     let (status, subscription) = bed
         .node
         .request(
@@ -661,8 +661,6 @@ async fn an_agent_reads_the_connections_trigger_events_as_resources() {
         )
         .await;
     assert_eq!(status, 201, "{subscription}");
-    let sid = subscription["id"].as_str().unwrap().to_string();
-    // The first poll records what is there; a mention after it is an event.
     let mentions = format!("/2/users/{}/mentions", bed.bed.x.user_id("ada").unwrap());
     let polls = || bed.bed.x.arrivals(&mentions);
     let before = polls();
@@ -672,6 +670,14 @@ async fn an_agent_reads_the_connections_trigger_events_as_resources() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    subscription["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_reads_the_connections_trigger_events_as_resources() {
+    let bed = Bed::start().await;
+    let sid = subscribe_to_mentions(&bed).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let mention = bed.bed.x.post_as("grace", "@ada an event for the agent");
     loop {
         let (_, page) = bed
@@ -794,4 +800,52 @@ async fn a_tenant_limits_a_connections_tools_for_every_client_of_it() {
     assert_eq!(lifted, 200);
     assert_eq!(after["tools"], Value::Null);
     assert_eq!(names(&unlimited_again).len(), action_ids().len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listening_agent_hears_of_new_events_whichever_node_found_them() {
+    let bed = Bed::start().await;
+    let port = free_port();
+    let other = Node::start(
+        "B",
+        &bed.platform,
+        port,
+        &format!("http://127.0.0.1:{port}"),
+    )
+    .await;
+    let sid = subscribe_to_mentions(&bed).await;
+    let uri = format!("host-harness://subscriptions/{sid}/events");
+    let ready = tempfile::tempdir().unwrap();
+    let ready_file = ready.path().join("listening");
+    let plan = json!({
+        "transport": "http",
+        "url": format!("{}/mcp?connection={}", other.client().origin, bed.connection),
+        "headers": {"Authorization": format!("Bearer {DEFAULT_KEY}")},
+        "listen": {"uris": [uri], "ready_file": ready_file, "events": 1, "timeout": 30},
+    });
+
+    // The agent listens on node B; a mention arrives once it listens.
+    let listening = tokio::spawn(python_client(plan));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !ready_file.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the client never listened"
+        );
+        assert!(
+            !listening.is_finished(),
+            "the client ended before listening"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    bed.bed.x.post_as("grace", "@ada are you listening?");
+    let report = listening.await.unwrap();
+
+    assert!(report.get("failure").is_none(), "{report}");
+    assert_eq!(report["listened"]["honored"], json!([uri]), "{report}");
+    assert_eq!(
+        report["listened"]["updated"],
+        json!([{"type": "ResourceUpdated", "uri": uri}]),
+        "{report}"
+    );
 }

@@ -7,7 +7,8 @@ The plan names the transport ("http": url, headers; "stdio": command,
 args, env), the protocol mode ("auto" probes the newest version, "legacy"
 forces the initialize handshake), the calls to make, each with its
 arguments, whether to ask for progress, and a time after which to cancel,
-and whether to list the resources and read each (and the URIs in "read").
+whether to list the resources and read each (and the URIs in "read"),
+and resource URIs to listen to for updates ("listen").
 """
 
 import asyncio
@@ -50,6 +51,8 @@ async def run(plan):
             report["tools"] = [dump(tool) for tool in listed.tools]
             for call in plan.get("calls", []):
                 report["calls"].append(await make(client, call))
+            if "listen" in plan:
+                report["listened"] = await listen(client, plan["listen"])
             if plan.get("resources"):
                 listed = await client.list_resources()
                 report["resources"] = [dump(r) for r in listed.resources]
@@ -64,6 +67,22 @@ async def run(plan):
     except Exception as error:  # noqa: BLE001 - reported, judged by the test
         report["failure"] = failure(error)
     return report
+
+
+async def listen(client, spec):
+    """Listens to resource updates; says so in `ready_file` once the
+    server acknowledged, and stops after `events` updates or `timeout`."""
+    updated = []
+    async with client.listen(resource_subscriptions=spec["uris"]) as subscription:
+        honored = list(subscription.honored.resource_subscriptions or [])
+        with open(spec["ready_file"], "w") as ready:
+            ready.write("listening")
+        with anyio.move_on_after(spec.get("timeout", 30)):
+            async for event in subscription:
+                updated.append({"type": type(event).__name__, "uri": getattr(event, "uri", None)})
+                if len(updated) >= spec.get("events", 1):
+                    break
+    return {"honored": honored, "updated": updated}
 
 
 async def make(client, call):

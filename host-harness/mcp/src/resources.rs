@@ -1,6 +1,7 @@
 //! The grant's connection's subscriptions, each a resource an agent reads
 //! the newest events of: `host-harness://subscriptions/{id}/events`, with
-//! `?after=SEQUENCE` to continue from an event already read.
+//! `?after=SEQUENCE` to continue from an event already read; and, for a
+//! client listening to one, whether new events have come.
 
 use credential_store::{DeliveryRecord, Store, StoreError, SubscriptionRecord};
 use host_core::manifest::Manifest;
@@ -49,19 +50,65 @@ pub async fn list(
         .collect())
 }
 
+/// The subscription `uri` names, if it is one of `connection`'s: another
+/// connection's does not exist, to this client.
+async fn subscription_at(
+    store: &Store,
+    connection: &str,
+    uri: &str,
+) -> Result<SubscriptionRecord, ErrorData> {
+    let not_found = || ErrorData::resource_not_found(format!("no resource {uri}"), None);
+    let path = uri.split_once('?').map_or(uri, |(path, _)| path);
+    let id = path
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix(SUFFIX))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .ok_or_else(not_found)?;
+    match store.subscription(id).await {
+        Ok(s) if s.connection_id == connection => Ok(s),
+        Ok(_) | Err(StoreError::NoSuchSubscription(_)) => Err(not_found()),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// The sequence of the newest event of the subscription `uri` names (0
+/// when it has none), if it is one of `connection`'s.
+pub async fn newest(
+    store: &Store,
+    connection: &str,
+    uri: &str,
+) -> Result<(String, u64), ErrorData> {
+    let subscription = subscription_at(store, connection, uri).await?;
+    let newest = newest_after(store, &subscription.id, 0).await?;
+    Ok((subscription.id, newest))
+}
+
+/// The newest event's sequence after `after`, or `after` when none came.
+pub async fn newest_after(store: &Store, id: &str, mut after: u64) -> Result<u64, ErrorData> {
+    loop {
+        let page = store
+            .deliveries(id, after, None, NEWEST_WINDOW)
+            .await
+            .map_err(store_error)?;
+        match page.last() {
+            Some(last) => after = last.sequence,
+            None => return Ok(after),
+        }
+        if page.len() < NEWEST_WINDOW as usize {
+            return Ok(after);
+        }
+    }
+}
+
 /// The events at `uri`, if it names a subscription of `connection`.
 pub async fn read(
     store: &Store,
     connection: &str,
     uri: &str,
 ) -> Result<ResourceContents, ErrorData> {
-    let not_found = || ErrorData::resource_not_found(format!("no resource {uri}"), None);
-    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let id = path
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.strip_suffix(SUFFIX))
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-        .ok_or_else(not_found)?;
+    let subscription = subscription_at(store, connection, uri).await?;
+    let id = subscription.id.as_str();
+    let query = uri.split_once('?').map_or("", |(_, query)| query);
     let after = match query
         .split('&')
         .find_map(|pair| pair.strip_prefix("after="))
@@ -73,12 +120,6 @@ pub async fn read(
             )
         })?),
         None => None,
-    };
-    let subscription = match store.subscription(id).await {
-        Ok(s) if s.connection_id == connection => s,
-        // Another connection's subscription does not exist, to this client.
-        Ok(_) | Err(StoreError::NoSuchSubscription(_)) => return Err(not_found()),
-        Err(e) => return Err(store_error(e)),
     };
     let events = match after {
         Some(after) => store

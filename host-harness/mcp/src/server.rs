@@ -8,14 +8,19 @@ use host_core::{Progress, ProgressSink, RunOptions};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Extensions, Implementation, ListResourcesResult,
     ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
-    ServerConfig, Tool,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    ResourceUpdatedNotification, ResourceUpdatedNotificationParam, ServerCapabilities,
+    ServerConfig, ServerNotification, SubscriptionFilter, Tool,
 };
-use rmcp::service::{Peer, RequestContext, RoleServer};
+use rmcp::service::{Peer, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData, ServerHandler};
 use serde_json::Value;
 use std::sync::Arc;
 use tracing::Instrument;
+
+/// How often a listening client's subscriptions are looked at for new
+/// events. The store is the only place every node sees them in.
+const LISTEN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What every session of one host shares.
 struct Shared {
@@ -46,6 +51,7 @@ impl McpServer {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .build(),
         )
             .with_server_info(
@@ -203,6 +209,57 @@ impl ServerHandler for McpServer {
         let contents =
             resources::read(self.shared.manager.store(), &grant.connection, &request.uri).await?;
         Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Updates of the events resources; `listen` refuses a URI that is
+        // not one of the connection's.
+        let uris = requested.resource_subscriptions.clone().unwrap_or_default();
+        Some(
+            SubscriptionFilter::builder()
+                .resource_subscriptions(uris)
+                .build(),
+        )
+    }
+
+    /// Tells the client each time a subscription it listens to has new
+    /// events, whichever node found them, until it stops listening.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let grant = self.reading(&context.request_context().extensions).await?;
+        let store = self.shared.manager.store();
+        let mut watched = Vec::new();
+        for uri in context.accepted().resource_subscriptions.iter().flatten() {
+            let (id, seen) = resources::newest(store, &grant.connection, uri).await?;
+            watched.push((uri.clone(), id, seen));
+        }
+        loop {
+            tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                () = tokio::time::sleep(LISTEN_EVERY) => {}
+            }
+            for (uri, id, seen) in &mut watched {
+                let newest = resources::newest_after(store, id, *seen).await?;
+                if newest == *seen {
+                    continue;
+                }
+                *seen = newest;
+                let updated = ResourceUpdatedNotification::new(
+                    ResourceUpdatedNotificationParam::new(uri.clone()),
+                );
+                if context
+                    .sink()
+                    .send(ServerNotification::ResourceUpdatedNotification(updated))
+                    .await
+                    .is_err()
+                {
+                    // The client went away.
+                    return Ok(());
+                }
+            }
+        }
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
