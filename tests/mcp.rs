@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
 use support::auth::AuthBed;
-use support::nodes::{Node, Platform, free_port};
+use support::nodes::{Node, Platform, free_port, sqlite_platform};
 
 const DEFAULT_KEY: &str = "mcp-default-tenant-key-0123456789";
 const ADMIN_KEY: &str = "mcp-operator-admin-key-0123456789";
@@ -29,26 +29,7 @@ struct Bed {
 
 impl Bed {
     async fn start() -> Bed {
-        let dir = tempfile::tempdir().unwrap();
-        let data_dir = dir.path().to_path_buf();
-        let bytes: [u8; 32] = rand::random();
-        let location = credential_store::StoreLocation::Sqlite(data_dir.join("connections.db"));
-        let bed = AuthBed::on_store(
-            dir,
-            &location,
-            &credential_store::MasterKey::from_bytes(bytes),
-            "http://127.0.0.1:8765/callback",
-        )
-        .await;
-        let platform = Platform {
-            database_url: None,
-            data_dir,
-            master_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
-            emulator: bed.x.base_url(),
-            api_key: Some(DEFAULT_KEY.into()),
-            admin_key: Some(ADMIN_KEY.into()),
-        };
-        platform.warm_up().await;
+        let (bed, platform) = sqlite_platform(Some(DEFAULT_KEY), Some(ADMIN_KEY)).await;
         let port = free_port();
         let node = Node::start("A", &platform, port, &format!("http://127.0.0.1:{port}")).await;
         // Signed in through X's consent page: the host knows what was
@@ -131,6 +112,17 @@ async fn client(sdk: Sdk, plan: Value) -> Value {
 /// What the official Python client saw, following `plan`.
 async fn python_client(plan: Value) -> Value {
     client(Sdk::Python, plan).await
+}
+
+/// What the Python client saw calling `users.me` with `key` at `path`.
+async fn users_me_with(bed: &Bed, key: &str, path: &str) -> Value {
+    python_client(bed.over_http(
+        key,
+        path,
+        "auto",
+        json!([{"name": "users.me", "arguments": {}}]),
+    ))
+    .await
 }
 
 /// The call of `name` in a report.
@@ -581,27 +573,9 @@ async fn one_tenants_key_reaches_no_other_tenants_connection_and_refusals_say_wh
     let globex_path = format!("/mcp?connection={}", created["id"].as_str().unwrap());
     let path = format!("/mcp?connection={}", bed.connection);
 
-    let own = python_client(bed.over_http(
-        globex_key,
-        &globex_path,
-        "auto",
-        json!([{"name": "users.me", "arguments": {}}]),
-    ))
-    .await;
-    let report = python_client(bed.over_http(
-        globex_key,
-        &path,
-        "auto",
-        json!([{"name": "users.me", "arguments": {}}]),
-    ))
-    .await;
-    let crossed = python_client(bed.over_http(
-        DEFAULT_KEY,
-        &globex_path,
-        "auto",
-        json!([{"name": "users.me", "arguments": {}}]),
-    ))
-    .await;
+    let own = users_me_with(&bed, globex_key, &globex_path).await;
+    let report = users_me_with(&bed, globex_key, &path).await;
+    let crossed = users_me_with(&bed, DEFAULT_KEY, &globex_path).await;
     let client = bed.node.client();
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},

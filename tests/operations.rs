@@ -418,29 +418,9 @@ async fn the_operator_reads_metrics_of_actions_and_requests_without_ids_or_secre
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopping_node_says_so_and_finishes_what_it_started() {
     use std::time::Duration;
-    use support::auth::AuthBed;
-    use support::nodes::{Node, Platform, free_port};
+    use support::nodes::{Node, free_port, sqlite_platform};
     use x_emulator::{Endpoint, Fault};
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_path_buf();
-    let bytes: [u8; 32] = rand::random();
-    let location = credential_store::StoreLocation::Sqlite(data_dir.join("connections.db"));
-    let bed = AuthBed::on_store(
-        dir,
-        &location,
-        &credential_store::MasterKey::from_bytes(bytes),
-        "http://127.0.0.1:8765/callback",
-    )
-    .await;
-    let platform = Platform {
-        database_url: None,
-        data_dir,
-        master_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
-        emulator: bed.x.base_url(),
-        api_key: Some(DEFAULT_KEY.into()),
-        admin_key: None,
-    };
-    platform.warm_up().await;
+    let (bed, platform) = sqlite_platform(Some(DEFAULT_KEY), None).await;
     let port = free_port();
     let mut node = Node::start_with(
         "A",

@@ -10,7 +10,6 @@ mod support;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use credential_store::{MasterKey, StoreLocation};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -20,7 +19,7 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::auth::AuthBed;
-use support::nodes::{Node, Platform, free_port};
+use support::nodes::{Node, free_port, sqlite_platform};
 
 const API_KEY: &str = "engine-key-for-the-trace-tests";
 const SCOPES: &str = "tweet.read tweet.write users.read offline.access";
@@ -201,24 +200,8 @@ impl Engine {
 /// `ada` connected in a store a traced `serve` node opens, exporting to
 /// `collector`.
 async fn traced_node(collector: &str) -> (AuthBed, String, Node) {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_path_buf();
-    let bytes: [u8; 32] = rand::random();
-    let location = StoreLocation::Sqlite(data_dir.join("connections.db"));
-    let callback = "http://127.0.0.1:8765/callback";
-    let bed = AuthBed::on_store(dir, &location, &MasterKey::from_bytes(bytes), callback).await;
-    let connection = bed
-        .connect_oauth2_via(&bed.oauth2_form(SCOPES), "ada", callback)
-        .await;
-    let platform = Platform {
-        database_url: None,
-        data_dir,
-        master_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
-        emulator: bed.x.base_url(),
-        api_key: Some(API_KEY.into()),
-        admin_key: None,
-    };
-    platform.warm_up().await;
+    let (bed, platform) = sqlite_platform(Some(API_KEY), None).await;
+    let connection = bed.connect_oauth2(&bed.oauth2_form(SCOPES), "ada").await;
     let port = free_port();
     let node = Node::start_in(
         "traced",

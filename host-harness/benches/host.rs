@@ -24,13 +24,15 @@
 //! emulator runs in a child process (`--serve-emulator`), as does the
 //! native client of part 1 (`--native-get URL TOKEN`).
 
+mod support;
+
 use host_harness::manifest::AuthKind;
 use host_harness::{
     CompileCache, Connection, ConnectionFacts, HostConfig, InstancePool, LoadedConnector, Manifest,
     Origin, Runtime,
 };
 use http_body_util::{BodyExt, Empty};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,7 +42,7 @@ const PLAIN_MANIFEST: &str = include_str!("../../tests/fixtures/hostile-componen
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("--serve-emulator") => serve_emulator(),
+        Some("--serve-emulator") => support::serve_emulator(1_000_000),
         Some("--native-get") => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -51,19 +53,6 @@ fn main() {
         }
         _ => compare(),
     }
-}
-
-#[tokio::main]
-async fn serve_emulator() {
-    let x = x_emulator::Emulator::start().await.unwrap();
-    x.set_rate_limit(x_emulator::Endpoint::UsersMe, 1_000_000);
-    println!("{}", x.base_url());
-    println!(
-        "{}",
-        x.issue_user_token("ada", &["tweet.read", "users.read"])
-    );
-    std::io::stdout().flush().unwrap();
-    std::future::pending::<()>().await;
 }
 
 /// `GET /2/users/me` over a new connection, as the component's host does

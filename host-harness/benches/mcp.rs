@@ -25,7 +25,7 @@ mod support;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,22 +33,9 @@ use support::{HttpClient, env_number, free_port, http_client};
 
 fn main() {
     match std::env::args().nth(1).as_deref() {
-        Some("--serve-emulator") => serve_emulator(),
+        Some("--serve-emulator") => support::serve_emulator(1_000_000_000),
         _ => compare(),
     }
-}
-
-#[tokio::main]
-async fn serve_emulator() {
-    let x = x_emulator::Emulator::start().await.unwrap();
-    x.set_rate_limit(x_emulator::Endpoint::UsersMe, 1_000_000_000);
-    println!("{}", x.base_url());
-    println!(
-        "{}",
-        x.issue_user_token("ada", &["tweet.read", "users.read"])
-    );
-    std::io::stdout().flush().unwrap();
-    std::future::pending::<()>().await;
 }
 
 /// The host process with the bench's data directory and routes.

@@ -87,6 +87,37 @@ impl Platform {
     }
 }
 
+/// The emulator with the test app, and a platform whose processes share a
+/// SQLite store in a fresh data directory, its master key known to the
+/// test's own store handle too; the platform is warmed up.
+#[allow(dead_code)]
+pub async fn sqlite_platform(
+    api_key: Option<&str>,
+    admin_key: Option<&str>,
+) -> (super::auth::AuthBed, Platform) {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let bytes: [u8; 32] = rand::random();
+    let location = credential_store::StoreLocation::Sqlite(data_dir.join("connections.db"));
+    let bed = super::auth::AuthBed::on_store(
+        dir,
+        &location,
+        &credential_store::MasterKey::from_bytes(bytes),
+        super::auth::CALLBACK,
+    )
+    .await;
+    let platform = Platform {
+        database_url: None,
+        data_dir,
+        master_key: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes),
+        emulator: bed.x.base_url(),
+        api_key: api_key.map(str::to_string),
+        admin_key: admin_key.map(str::to_string),
+    };
+    platform.warm_up().await;
+    (bed, platform)
+}
+
 /// A running `host-harness serve`; its requests go through [`NodeClient`].
 pub struct Node {
     client: NodeClient,

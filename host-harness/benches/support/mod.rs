@@ -40,6 +40,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The child process of a bench that needs the emulator apart from what
+/// it measures (`--serve-emulator`): prints the emulator's URL and a user
+/// token of `ada` (reading scopes), a line each, then serves until killed.
+/// `users.me` allows `limit` requests a window.
+#[tokio::main]
+pub async fn serve_emulator(limit: u32) {
+    let x = x_emulator::Emulator::start().await.unwrap();
+    x.set_rate_limit(x_emulator::Endpoint::UsersMe, limit);
+    println!("{}", x.base_url());
+    println!(
+        "{}",
+        x.issue_user_token("ada", &["tweet.read", "users.read"])
+    );
+    std::io::stdout().flush().unwrap();
+    std::future::pending::<()>().await;
+}
+
 /// The X connector's manifest, as installed.
 pub const X_MANIFEST: &str = include_str!("../../../manifests/x.json");
 
