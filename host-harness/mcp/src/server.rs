@@ -106,6 +106,21 @@ impl McpServer {
             .ok_or_else(|| ErrorData::invalid_request("the request carries no grant", None))
     }
 
+    /// The request's grant, narrowed to the tool limit its connection has
+    /// in the store now: a limit a tenant sets reaches every client at its
+    /// next request, a desktop client's long-running process included.
+    async fn tool_grant(&self, extensions: &Extensions) -> Result<Grant, ErrorData> {
+        let grant = self.grant(extensions)?;
+        let limit = self
+            .shared
+            .manager
+            .store()
+            .mcp_tools(&grant.connection)
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        Ok(grant.limited_by(limit.as_deref(), &self.shared.tools))
+    }
+
     /// Whether the grant's connection is still its tenant's: another
     /// tenant's is answered as one that does not exist.
     async fn owned(&self, grant: &Grant) -> Result<(), ConnectError> {
@@ -177,7 +192,7 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let grant = self.grant(&context.extensions)?;
+        let grant = self.tool_grant(&context.extensions).await?;
         let tools = self
             .shared
             .tools
@@ -271,7 +286,7 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let grant = self.grant(&context.extensions)?;
+        let grant = self.tool_grant(&context.extensions).await?;
         // A tool outside the grant is, to this client, no tool at all.
         let Some(tool) = self
             .shared

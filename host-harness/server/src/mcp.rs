@@ -4,8 +4,9 @@
 //! the `actions` scope), names the connection its tools act on
 //! (`?connection=ID`, or the `MCP-Connection` header for clients that set
 //! headers but not URLs) and may narrow the tools (`?tools=read-only`, or
-//! tool names separated by commas) within the connection's stored limit
-//! (`PUT /api/v1/connections/{id}/mcp-tools`). That becomes the request's
+//! tool names separated by commas), which the MCP server narrows further to
+//! the connection's stored limit (`PUT /api/v1/connections/{id}/mcp-tools`).
+//! That becomes the request's
 //! [`Grant`]; another tenant's connection is answered as one that does not
 //! exist.
 //!
@@ -113,18 +114,7 @@ async fn grant(State(checks): State<Checks>, mut request: Request, next: Next) -
             );
         }
     };
-    let limit = match state.manager.store().mcp_tools(&record.id).await {
-        Ok(limit) => limit,
-        Err(e) if e.is_unavailable() => return unavailable(&e),
-        Err(e) => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"error": "internal", "message": e.to_string()}),
-            );
-        }
-    };
-    let mut grant = Grant::connection(record.tenant_id, record.id)
-        .limited_by(limit.as_deref(), checks.server.tools());
+    let mut grant = Grant::connection(record.tenant_id, record.id);
     if let Some(tools) = param("tools") {
         match ToolSet::parse(&tools, checks.server.tools()) {
             Ok(set) => grant = grant.narrowed(set),

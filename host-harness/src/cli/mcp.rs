@@ -44,14 +44,7 @@ pub async fn run(host: &HostArgs, args: McpArgs) -> Result<ExitCode> {
         );
         server = server.with_files(files.clone());
     }
-    let limit = manager
-        .store()
-        .mcp_tools(&record.id)
-        .await
-        .context("reading the connection's tool limit")?;
-    let grant = Grant::connection(record.tenant_id, record.id)
-        .limited_by(limit.as_deref(), server.tools())
-        .narrowed(tools);
+    let grant = Grant::connection(record.tenant_id, record.id).narrowed(tools);
     tracing::info!(connection = %args.connection, "serving MCP on stdio");
     let service = server
         .with_grant(grant)
