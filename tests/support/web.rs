@@ -244,8 +244,20 @@ pub async fn consent_as(client: &Client, account: &str) {
         .for_element(Locator::Id("account"))
         .await
         .expect("the emulator's consent page");
+    let consent_page = client.current_url().await.unwrap();
     select.select_by_value(account).await.unwrap();
     click_button(client, "Authorize app").await;
+    // The consent page has an `#account` of its own: what the test reads
+    // next must be on the page the sign-in returns to, once the browser
+    // has left the emulator.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while client.current_url().await.unwrap().origin() == consent_page.origin() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser stayed on the consent page"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Fills the control `id`, once the page shows it.
