@@ -134,6 +134,11 @@ impl ConnectionManager {
         &self.store
     }
 
+    /// The store, to share with what outlives a borrow of the manager.
+    pub fn shared_store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
     /// How many token requests the host has made.
     pub fn token_stats(&self) -> crate::tokens::TokenStats {
         self.tokens.stats()

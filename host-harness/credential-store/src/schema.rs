@@ -27,7 +27,7 @@ impl Migration {
 }
 
 /// The schema version this release writes.
-pub(crate) const LATEST: i64 = 12;
+pub(crate) const LATEST: i64 = 13;
 
 /// A column that holds sealed secrets, for re-sealing them under a new key.
 /// A value's place (its associated data) is made of its table, its row's key
@@ -431,6 +431,25 @@ CREATE TABLE mcp_tool_limits (
     tools         TEXT NOT NULL,
     updated_at    INTEGER NOT NULL
 );
+",
+    },
+    Migration {
+        version: 13,
+        // What the MCP server's authorization server hands out to be used
+        // once: authorization codes and refresh tokens, by the hash of
+        // their text, with what they grant (tenant, connection, tools,
+        // client) as JSON; gone with their connection.
+        sql: "
+CREATE TABLE oauth_grants (
+    token_hash    TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+    claims        TEXT NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX oauth_grants_by_expiry ON oauth_grants (expires_at);
+CREATE INDEX oauth_grants_by_connection ON oauth_grants (connection_id);
 ",
     },
 ];

@@ -5,8 +5,8 @@ use crate::backend::postgres::{self, Postgres};
 use crate::backend::sqlite::Sqlite;
 use crate::backend::{
     Backend, ConnectionUpdate, KeyCheck, LeaseBackend, RawApiKey, RawConnectSession, RawConnection,
-    RawDelivery, RawField, RawSignIn, RawSubscription, RawTenant, RawTenantEvent, RawTokens,
-    RawUsage, RawValue, Settlement,
+    RawDelivery, RawField, RawOAuthGrant, RawSignIn, RawSubscription, RawTenant, RawTenantEvent,
+    RawTokens, RawUsage, RawValue, Settlement,
 };
 use crate::crypto::Cipher;
 use crate::error::StoreError;
@@ -959,8 +959,6 @@ impl Store {
         })
     }
 
-    /// The connection's status and why, read without its fields: what
-    /// every action checks first.
     /// The tools an MCP client of connection `id` may see and call (`read-only`,
     /// or tool names separated by commas), when its tenant limited them.
     pub async fn mcp_tools(&self, id: &str) -> Result<Option<String>, StoreError> {
@@ -977,6 +975,83 @@ impl Store {
         }
     }
 
+    // ---- The MCP server's authorization ----------------------------------
+
+    /// Keeps a grant of connection `connection_id` to be used once within
+    /// `lifetime` (an authorization code, a refresh token), `claims` saying
+    /// what it gives; returns its text, of which the store keeps only the
+    /// hash. The grant goes with its connection.
+    pub async fn create_oauth_grant(
+        &self,
+        kind: &str,
+        connection_id: &str,
+        claims: &str,
+        lifetime: Duration,
+    ) -> Result<SecretString, StoreError> {
+        let bytes: [u8; 32] = rand::random();
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let now = now();
+        let inserted = self
+            .backend
+            .insert_oauth_grant(RawOAuthGrant {
+                token_hash: hash(&token),
+                kind: kind.to_string(),
+                connection_id: connection_id.to_string(),
+                claims: claims.to_string(),
+                expires_at: now + lifetime.as_secs() as i64,
+                created_at: now,
+            })
+            .await?;
+        if inserted {
+            Ok(SecretString::from(token))
+        } else {
+            Err(StoreError::NoSuchConnection(connection_id.to_string()))
+        }
+    }
+
+    /// Takes the grant of `kind` that `token` names: once, by one host;
+    /// `None` when there is none, it was taken, or it expired.
+    pub async fn take_oauth_grant(
+        &self,
+        kind: &str,
+        token: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .backend
+            .take_oauth_grant(&hash(token), kind)
+            .await?
+            .filter(|(_, expires_at)| *expires_at > now())
+            .map(|(claims, _)| claims))
+    }
+
+    /// Seals `text` into a bearer string (base64url) that only this store's
+    /// keys open, for what the host hands out and reads back without
+    /// keeping a row: MCP access tokens, registered clients' ids. What is
+    /// sealed for one `purpose` does not open for another.
+    pub fn seal_bearer(&self, purpose: &str, text: &str) -> String {
+        use base64::Engine;
+        let sealed = self
+            .cipher
+            .seal(text.as_bytes(), &format!("bearer/{purpose}"));
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed)
+    }
+
+    /// What [`Store::seal_bearer`] sealed for `purpose`; `None` for
+    /// anything else (altered, another purpose, a retired key).
+    pub fn open_bearer(&self, purpose: &str, bearer: &str) -> Option<String> {
+        use base64::Engine;
+        let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(bearer)
+            .ok()?;
+        let text = self
+            .cipher
+            .open(&sealed, &format!("bearer/{purpose}"))
+            .ok()?;
+        String::from_utf8(text).ok()
+    }
+
+    /// The connection's status and why, read without its fields: what
+    /// every action checks first.
     pub async fn status(&self, id: &str) -> Result<(ConnectionStatus, Option<String>), StoreError> {
         let (status, reason) = self
             .backend

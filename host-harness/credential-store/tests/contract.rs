@@ -42,6 +42,8 @@ macro_rules! contract {
 contract!(
     connections_round_trip_and_no_secret_is_stored_in_the_clear,
     a_connections_tool_limit_is_kept_replaced_and_lifted_by_any_host,
+    an_oauth_grant_is_taken_once_by_any_host_and_goes_with_its_connection,
+    a_sealed_bearer_opens_on_any_host_for_its_purpose_only,
     a_wrong_key_is_refused_and_nothing_is_written,
     a_tampered_ciphertext_is_a_clear_error,
     a_ciphertext_moved_to_another_row_does_not_decrypt,
@@ -340,6 +342,77 @@ async fn a_connections_tool_limit_is_kept_replaced_and_lifted_by_any_host(place:
     assert_eq!(one.mcp_tools("con_missing").await.unwrap(), None);
 }
 
+async fn an_oauth_grant_is_taken_once_by_any_host_and_goes_with_its_connection(place: Place) {
+    let key = MasterKey::generate();
+    let (one, other) = (place.open(&key).await, place.open(&key).await);
+    let id = one.create_connection(&new_connection()).await.unwrap().id;
+    let minute = Duration::from_secs(60);
+    let code = one
+        .create_oauth_grant("code", &id, r#"{"tools":"all"}"#, minute)
+        .await
+        .unwrap();
+    let refresh = one
+        .create_oauth_grant("refresh", &id, "{}", minute)
+        .await
+        .unwrap();
+    let expired = one
+        .create_oauth_grant("code", &id, "{}", Duration::ZERO)
+        .await
+        .unwrap();
+
+    let as_another_kind = other
+        .take_oauth_grant("refresh", code.expose_secret())
+        .await
+        .unwrap();
+    let taken = other
+        .take_oauth_grant("code", code.expose_secret())
+        .await
+        .unwrap();
+    let again = one
+        .take_oauth_grant("code", code.expose_secret())
+        .await
+        .unwrap();
+    let late = one
+        .take_oauth_grant("code", expired.expose_secret())
+        .await
+        .unwrap();
+    let nowhere = one
+        .create_oauth_grant("code", "con_missing", "{}", minute)
+        .await;
+    one.delete_connection(&id).await.unwrap();
+    let after_delete = other
+        .take_oauth_grant("refresh", refresh.expose_secret())
+        .await
+        .unwrap();
+
+    assert_eq!(as_another_kind, None);
+    assert_eq!(taken.as_deref(), Some(r#"{"tools":"all"}"#));
+    assert_eq!(again, None, "a grant is used once");
+    assert_eq!(late, None, "an expired grant is refused");
+    assert!(matches!(nowhere, Err(StoreError::NoSuchConnection(_))));
+    assert_eq!(after_delete, None, "a grant goes with its connection");
+}
+
+async fn a_sealed_bearer_opens_on_any_host_for_its_purpose_only(place: Place) {
+    let key = MasterKey::generate();
+    let (one, other) = (place.open(&key).await, place.open(&key).await);
+
+    let bearer = one.seal_bearer("mcp-access", r#"{"connection":"con_1"}"#);
+    let mut altered = bearer.clone().into_bytes();
+    let last = altered.len() - 1;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+
+    assert!(!bearer.contains("con_1"), "the text is sealed, not encoded");
+    assert_eq!(
+        other.open_bearer("mcp-access", &bearer).as_deref(),
+        Some(r#"{"connection":"con_1"}"#)
+    );
+    assert_eq!(other.open_bearer("mcp-client", &bearer), None);
+    assert_eq!(other.open_bearer("mcp-access", &altered), None);
+    assert_eq!(other.open_bearer("mcp-access", "not base64!"), None);
+}
+
 async fn deleting_a_connection_removes_everything_kept_for_it(place: Place) {
     let store = place.open(&MasterKey::generate()).await;
     let id = store.create_connection(&new_connection()).await.unwrap().id;
@@ -374,6 +447,10 @@ async fn deleting_a_connection_removes_everything_kept_for_it(place: Place) {
         .await
         .unwrap();
     store.set_mcp_tools(&id, Some("read-only")).await.unwrap();
+    store
+        .create_oauth_grant("refresh", &id, "{}", Duration::from_secs(60))
+        .await
+        .unwrap();
 
     store.delete_connection(&id).await.unwrap();
 
@@ -2073,7 +2150,7 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
     rusqlite::Connection::open(place.path())
         .unwrap()
         .execute_batch(
-            "DROP TABLE mcp_tool_limits; DROP TABLE tenant_events; DROP TABLE tenant_webhooks; DROP TABLE usage_ledger;
+            "DROP TABLE oauth_grants; DROP TABLE mcp_tool_limits; DROP TABLE tenant_events; DROP TABLE tenant_webhooks; DROP TABLE usage_ledger;
              DROP TABLE identity_codes; DROP TABLE connect_sessions; DROP INDEX connections_by_end_user;
              ALTER TABLE connections DROP COLUMN end_user_id; ALTER TABLE connections DROP COLUMN end_user;
              ALTER TABLE connections DROP COLUMN quiet;
@@ -2115,5 +2192,5 @@ async fn a_store_of_the_first_schema_is_migrated_and_keeps_its_data() {
         .unwrap();
     assert_eq!(store.connection(&id).await.unwrap().account_facts, facts);
     assert_eq!(store.connection(&id).await.unwrap().tenant_id, None);
-    place.assert_schema_version(12);
+    place.assert_schema_version(13);
 }

@@ -13,12 +13,14 @@
 //! The server keeps nothing between requests but what the store keeps, so
 //! a client's requests may reach any node sharing the store.
 
+pub mod authorization;
 mod grant;
 mod resources;
 mod results;
 mod server;
 mod tools;
 
+pub use authorization::Authorizer;
 pub use grant::{Grant, ToolSet, ToolSetError};
 pub use server::McpServer;
 pub use tools::tools;

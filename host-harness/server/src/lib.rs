@@ -23,6 +23,7 @@ mod connect;
 mod events;
 mod health;
 mod mcp;
+mod mcp_oauth;
 mod metrics;
 mod openapi;
 mod pages;
@@ -131,9 +132,27 @@ pub(crate) struct AppState {
     webhook_id: std::sync::OnceLock<String>,
     /// Set once the server is stopping: it is no longer ready.
     draining: std::sync::atomic::AtomicBool,
+    /// The MCP endpoint's authorization server.
+    authorizer: host_mcp::Authorizer,
 }
 
 impl AppState {
+    fn new(manager: ConnectionManager, config: WebConfig, reached_at: security::ReachedAt) -> Self {
+        let authorizer = host_mcp::Authorizer::new(
+            manager.shared_store(),
+            &config.public_origin,
+            mcp_oauth::MCP_PATH,
+        );
+        AppState {
+            manager: Arc::new(manager),
+            config,
+            reached_at,
+            webhook_id: std::sync::OnceLock::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
+            authorizer,
+        }
+    }
+
     /// The keys this server knows beside its tenants'.
     fn keys(&self) -> tenancy::ServerKeys {
         tenancy::ServerKeys {
@@ -233,13 +252,7 @@ fn router_on(
     listening: Option<SocketAddr>,
 ) -> Router {
     let reached_at = security::ReachedAt::new(&config.public_origin, listening);
-    let state: Shared = Arc::new(AppState {
-        manager: Arc::new(manager),
-        config,
-        reached_at,
-        webhook_id: std::sync::OnceLock::new(),
-        draining: std::sync::atomic::AtomicBool::new(false),
-    });
+    let state: Shared = Arc::new(AppState::new(manager, config, reached_at));
     routes(state)
 }
 
@@ -253,6 +266,7 @@ fn routes(state: Shared) -> Router {
     let app = Router::new()
         .nest("/api/v1", api::router(state.clone()))
         .merge(mcp::router(state.clone()))
+        .merge(mcp_oauth::router())
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
         .route(
@@ -318,13 +332,7 @@ pub async fn serve(
         return Err(ServeError::ExposedWithoutKey { addr });
     }
     let reached_at = security::ReachedAt::new(&config.public_origin, Some(addr));
-    let state: Shared = Arc::new(AppState {
-        manager: Arc::new(manager),
-        config,
-        reached_at,
-        webhook_id: std::sync::OnceLock::new(),
-        draining: std::sync::atomic::AtomicBool::new(false),
-    });
+    let state: Shared = Arc::new(AppState::new(manager, config, reached_at));
     // What stops with the server: the loops check `stop` and return; the
     // push registration and the retention sweep are simply ended.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -1,14 +1,15 @@
 //! `/mcp`: the connector's actions as MCP tools over Streamable HTTP.
 //!
-//! A request is authenticated as an API request is (a tenant's key with
-//! the `actions` scope), names the connection its tools act on
-//! (`?connection=ID`, or the `MCP-Connection` header for clients that set
-//! headers but not URLs) and may narrow the tools (`?tools=read-only`, or
-//! tool names separated by commas), which the MCP server narrows further to
-//! the connection's stored limit (`PUT /api/v1/connections/{id}/mcp-tools`).
-//! That becomes the request's
-//! [`Grant`]; another tenant's connection is answered as one that does not
-//! exist.
+//! A request comes with an access token of the server's own authorization
+//! server (see `mcp_oauth`), which names its connection and tools, or is
+//! authenticated as an API request is (a tenant's key with the `actions`
+//! scope) and names the connection its tools act on (`?connection=ID`, or
+//! the `MCP-Connection` header for clients that set headers but not URLs).
+//! Either may narrow the tools (`?tools=read-only`, or tool names separated
+//! by commas), which the MCP server narrows further to the connection's
+//! stored limit (`PUT /api/v1/connections/{id}/mcp-tools`). That becomes
+//! the request's [`Grant`]; another tenant's connection, or another
+//! connection than a token's, is answered as one that does not exist.
 //!
 //! The server keeps no session: each request carries all it needs, so a
 //! client's requests may go to any node sharing the store, and a node that
@@ -19,10 +20,11 @@ use super::api::{error, refusal, unavailable};
 use super::tenancy::{self, Scope};
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use credential_store::StoreError;
+use host_mcp::authorization::ACCESS_TOKEN_PREFIX;
 use host_mcp::rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use host_mcp::rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService,
@@ -62,18 +64,13 @@ struct Checks {
     server: McpServer,
 }
 
-/// Turns the request's key, connection and tool set into its grant.
+/// Turns the request's key or token, connection and tool set into its
+/// grant.
 async fn grant(State(checks): State<Checks>, mut request: Request, next: Next) -> Response {
     let state = &checks.state;
-    let caller =
-        match tenancy::identify(request.headers(), &state.keys(), state.manager.store()).await {
-            Ok(caller) => caller,
-            Err(e @ tenancy::Refused::NoKey) => return unauthorized(&e.to_string()),
-            Err(tenancy::Refused::Store(e)) => return unavailable(&e),
-        };
-    if let Some(refused) = refusal(&caller, Scope::Actions) {
-        return refused;
-    }
+    let token = tenancy::given_key(request.headers())
+        .filter(|given| given.starts_with(ACCESS_TOKEN_PREFIX))
+        .map(str::to_string);
     let query: Vec<(String, String)> = request
         .uri()
         .query()
@@ -85,36 +82,23 @@ async fn grant(State(checks): State<Checks>, mut request: Request, next: Next) -
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.clone())
     };
-    let connection = param("connection").or_else(|| {
-        request
-            .headers()
-            .get(CONNECTION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    });
-    let Some(connection) = connection.filter(|c| !c.is_empty()) else {
-        return invalid(
-            "connection",
-            "name the connection the tools act on: /mcp?connection=ID, or the MCP-Connection header",
-        );
+    let named = param("connection")
+        .or_else(|| {
+            request
+                .headers()
+                .get(CONNECTION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .filter(|c| !c.is_empty());
+    let granted = match token {
+        Some(token) => token_grant(&checks, &token, named.as_deref()).await,
+        None => key_grant(state, request.headers(), named).await,
     };
-    let record = match state.manager.store().connection(&connection).await {
-        Ok(record) if caller.owns(&record.tenant_id) => record,
-        Ok(_) | Err(StoreError::NoSuchConnection(_)) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                json!({"error": "not-found", "message": format!("there is no connection `{connection}`")}),
-            );
-        }
-        Err(e) if e.is_unavailable() => return unavailable(&e),
-        Err(e) => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"error": "internal", "message": e.to_string()}),
-            );
-        }
+    let mut grant = match granted {
+        Ok(grant) => grant,
+        Err(refused) => return *refused,
     };
-    let mut grant = Grant::connection(record.tenant_id, record.id);
     if let Some(tools) = param("tools") {
         match ToolSet::parse(&tools, checks.server.tools()) {
             Ok(set) => grant = grant.narrowed(set),
@@ -125,24 +109,98 @@ async fn grant(State(checks): State<Checks>, mut request: Request, next: Next) -
     next.run(request).await
 }
 
+/// The grant of one of the authorization server's access tokens: its
+/// connection, while it exists, and the tools the user granted. A request
+/// naming another connection is answered as for one that does not exist.
+async fn token_grant(
+    checks: &Checks,
+    token: &str,
+    named: Option<&str>,
+) -> Result<Grant, Box<Response>> {
+    let state = &checks.state;
+    let Some(claims) = state.authorizer.access(token) else {
+        return Err(Box::new(super::mcp_oauth::unauthorized(
+            state,
+            true,
+            "the access token is not valid here: expired, altered, or another server's; refresh it or authorize again",
+        )));
+    };
+    if named.is_some_and(|n| n != claims.connection) {
+        return Err(Box::new(no_such_connection(named.unwrap_or_default())));
+    }
+    match state.manager.store().connection(&claims.connection).await {
+        Ok(record) if record.tenant_id == claims.tenant => {
+            Ok(claims.to_grant(checks.server.tools()))
+        }
+        Ok(_) | Err(StoreError::NoSuchConnection(_)) => {
+            Err(Box::new(super::mcp_oauth::unauthorized(
+                state,
+                true,
+                "the connection this token was granted for no longer exists; authorize again",
+            )))
+        }
+        Err(e) if e.is_unavailable() => Err(Box::new(unavailable(&e))),
+        Err(e) => Err(Box::new(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": "internal", "message": e.to_string()}),
+        ))),
+    }
+}
+
+fn no_such_connection(connection: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        json!({"error": "not-found", "message": format!("there is no connection `{connection}`")}),
+    )
+}
+
+/// The grant of a tenant's key: the connection the request names, if it
+/// is the tenant's.
+async fn key_grant(
+    state: &Shared,
+    headers: &axum::http::HeaderMap,
+    named: Option<String>,
+) -> Result<Grant, Box<Response>> {
+    let caller = match tenancy::identify(headers, &state.keys(), state.manager.store()).await {
+        Ok(caller) => caller,
+        Err(e @ tenancy::Refused::NoKey) => {
+            return Err(Box::new(super::mcp_oauth::unauthorized(
+                state,
+                false,
+                &e.to_string(),
+            )));
+        }
+        Err(tenancy::Refused::Store(e)) => return Err(Box::new(unavailable(&e))),
+    };
+    if let Some(refused) = refusal(&caller, Scope::Actions) {
+        return Err(Box::new(refused));
+    }
+    let Some(connection) = named else {
+        return Err(Box::new(invalid(
+            "connection",
+            "name the connection the tools act on: /mcp?connection=ID, or the MCP-Connection header",
+        )));
+    };
+    match state.manager.store().connection(&connection).await {
+        Ok(record) if caller.owns(&record.tenant_id) => {
+            Ok(Grant::connection(record.tenant_id, record.id))
+        }
+        Ok(_) | Err(StoreError::NoSuchConnection(_)) => {
+            Err(Box::new(no_such_connection(&connection)))
+        }
+        Err(e) if e.is_unavailable() => Err(Box::new(unavailable(&e))),
+        Err(e) => Err(Box::new(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": "internal", "message": e.to_string()}),
+        ))),
+    }
+}
+
 fn invalid(field: &str, message: &str) -> Response {
     error(
         StatusCode::BAD_REQUEST,
         json!({"error": "invalid-input", "field": field, "message": message}),
     )
-}
-
-/// A 401 that says how to authenticate (RFC 6750).
-fn unauthorized(message: &str) -> Response {
-    let mut response = error(
-        StatusCode::UNAUTHORIZED,
-        json!({"error": "unauthorized", "message": message}),
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"mcp\""),
-    );
-    response
 }
 
 /// The tools an MCP client of a connection may see and call.

@@ -65,6 +65,16 @@ fn secure(state: &Shared) -> bool {
 
 /// With an API key, pages need a session opened with it.
 async fn signed_in(state: &Shared, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    session_for(state, headers, None).await
+}
+
+/// The same, sending a browser without a session to sign in and then on
+/// to `back_to` (a path on this server).
+pub(crate) async fn session_for(
+    state: &Shared,
+    headers: &HeaderMap,
+    back_to: Option<&str>,
+) -> Result<(), Box<Response>> {
     // Open only on a server with no key at all (a loopback demo); a
     // session opens with the default tenant's key alone.
     if state.config.api_key.is_none() && state.config.admin_key.is_none() {
@@ -87,8 +97,23 @@ async fn signed_in(state: &Shared, headers: &HeaderMap) -> Result<(), Box<Respon
     if open {
         Ok(())
     } else {
-        Err(Box::new(Redirect::to("/login").into_response()))
+        let login = match back_to {
+            Some(path) => format!(
+                "/login?{}",
+                form_urlencoded::Serializer::new(String::new())
+                    .append_pair("next", path)
+                    .finish()
+            ),
+            None => "/login".to_string(),
+        };
+        Err(Box::new(Redirect::to(&login).into_response()))
     }
+}
+
+/// `path` if it is a path on this server (never another site's URL), for
+/// where a sign-in goes on to.
+fn local_path(path: &str) -> Option<&str> {
+    (path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')).then_some(path)
 }
 
 /// A posted form's fields, in order, repeated names kept.
@@ -105,7 +130,7 @@ pub(crate) fn first<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a 
 }
 
 /// Checks the session and the CSRF token of a posted form.
-async fn posted(
+pub(crate) async fn posted(
     state: &Shared,
     headers: &HeaderMap,
     body: &Bytes,
@@ -179,8 +204,12 @@ pub async fn home() -> Redirect {
     Redirect::to("/connections")
 }
 
-pub async fn login_form(State(state): State<Shared>) -> Response {
-    Page::ok("Sign in", views::login(false)).render(&state, None)
+pub async fn login_form(
+    State(state): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let next = query.get("next").and_then(|n| local_path(n));
+    Page::ok("Sign in", views::login(false, next)).render(&state, None)
 }
 
 pub async fn login(State(state): State<Shared>, body: Bytes) -> Response {
@@ -191,8 +220,9 @@ pub async fn login(State(state): State<Shared>, body: Bytes) -> Response {
         .api_key
         .as_ref()
         .is_some_and(|key| security::same(given, secrecy::ExposeSecret::expose_secret(key)));
+    let next = first(&form, "next").and_then(local_path);
     if !ok {
-        return Page::ok("Sign in", views::login(true))
+        return Page::ok("Sign in", views::login(true, next))
             .with_status(StatusCode::UNAUTHORIZED)
             .render(&state, None);
     }
@@ -209,7 +239,7 @@ pub async fn login(State(state): State<Shared>, body: Bytes) -> Response {
                 .render(&state, None);
         }
     };
-    let mut response = Redirect::to("/connections").into_response();
+    let mut response = Redirect::to(next.unwrap_or("/connections")).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
         security::set_cookie(SESSION_COOKIE, &session, secure(&state)),
@@ -514,7 +544,9 @@ pub async fn callback(
         )
         .for_end_user()
         .render(&state, None),
-        Ok(_) => Redirect::to(&format!("/connections/{id}?connected=1")).into_response(),
+        Ok(_) => super::mcp_oauth::resume_after_connecting(&headers, &id).unwrap_or_else(|| {
+            Redirect::to(&format!("/connections/{id}?connected=1")).into_response()
+        }),
         Err(e) if tenants => Page::ok("Sign-in failed", views::error_box(&e.to_string()))
             .for_end_user()
             .with_status(StatusCode::BAD_REQUEST)

@@ -83,10 +83,12 @@ pub fn error_box(message: &str) -> Markup {
 }
 
 /// The login form, when the server has an API key.
-pub fn login(failed: bool) -> Markup {
+/// The sign-in form; `next` is the page to go on to once signed in.
+pub fn login(failed: bool, next: Option<&str>) -> Markup {
     html! {
         @if failed { (error_box("That is not the server's API key.")) }
         form method="post" action="/login" {
+            @if let Some(next) = next { input type="hidden" name="next" value=(next); }
             label for="api_key" { "API key" }
             input #api_key type="password" name="api_key" required autocomplete="current-password";
             button type="submit" { "Sign in" }
@@ -532,5 +534,78 @@ pub fn run_result(action: &str, outcome: &Result<serde_json::Value, ActionError>
             }
             pre #error-json { (serde_json::to_string_pretty(error).unwrap_or_default()) }
         },
+    }
+}
+
+/// What the MCP consent page shows and keeps.
+pub struct Consent<'a> {
+    /// The client's own name for itself, shown as its word.
+    pub client_name: &'a str,
+    /// Where the user is sent back to (the redirect URI's host).
+    pub returns_to: &'a str,
+    /// The default tenant's connected connections to choose from.
+    pub connections: &'a [ConnectionRecord],
+    /// The one to preselect (just connected).
+    pub chosen: Option<&'a str>,
+    /// The client asked for the tools that change nothing only.
+    pub read_only_only: bool,
+    /// The request's parameters, carried as hidden fields.
+    pub request: &'a [(&'static str, String)],
+    /// Where "connect another account" leads, the request kept.
+    pub connect_link: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// An MCP client asks to act on one of the user's connections: the user
+/// picks the connection and the tools, or connects another account first.
+pub fn mcp_consent(consent: &Consent, token: &str) -> Markup {
+    let first = consent
+        .chosen
+        .filter(|c| consent.connections.iter().any(|r| r.id == *c))
+        .or(consent.connections.first().map(|r| r.id.as_str()));
+    html! {
+        @if let Some(error) = consent.error { (error_box(error)) }
+        p #client {
+            strong { (consent.client_name) }
+            " (it calls itself so; it sends you back to " code #returns-to { (consent.returns_to) } ") asks to use tools on one of your connections. It receives this server's token for that connection, never the account's own."
+        }
+        @if consent.connections.is_empty() {
+            p #no-connections { "You have no connected account yet." }
+        }
+        form method="post" action="/oauth/authorize" {
+            (csrf(token))
+            @for (name, value) in consent.request {
+                input type="hidden" name=(name) value=(value);
+            }
+            @if !consent.connections.is_empty() {
+                fieldset {
+                    legend { "Connection" }
+                    @for r in consent.connections {
+                        div {
+                            input type="radio" name="connection" value=(r.id) id={"connection-" (r.id)} checked[first == Some(r.id.as_str())];
+                            " "
+                            label for={"connection-" (r.id)} {
+                                (r.name) " (" (r.account_name.as_deref().or(r.account_id.as_deref()).unwrap_or("account unknown")) ")"
+                            }
+                        }
+                    }
+                }
+                fieldset {
+                    legend { "Tools" }
+                    div {
+                        input type="radio" name="tools" value="all" id="tools-all" checked[!consent.read_only_only] disabled[consent.read_only_only];
+                        " " label for="tools-all" { "Every tool: read, post, delete" }
+                    }
+                    div {
+                        input type="radio" name="tools" value="read-only" id="tools-read-only" checked[consent.read_only_only];
+                        " " label for="tools-read-only" { "Only the tools that change nothing" }
+                    }
+                }
+                button type="submit" name="decision" value="allow" { "Allow" }
+                " "
+            }
+            button type="submit" name="decision" value="deny" { "Deny" }
+        }
+        p { a #connect-another href=(consent.connect_link) { "Connect another account" } ", then come back here." }
     }
 }

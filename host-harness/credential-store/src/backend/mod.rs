@@ -214,6 +214,19 @@ pub(crate) struct RawUsage {
     pub amounts: Vec<(String, i64)>,
 }
 
+/// A single-use grant of the MCP authorization server, as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct RawOAuthGrant {
+    /// SHA-256 of the code's or the refresh token's text.
+    pub token_hash: String,
+    pub kind: String,
+    pub connection_id: String,
+    /// A JSON object: what the grant gives.
+    pub claims: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct RawConnectSession {
     pub id: String,
@@ -370,6 +383,14 @@ pub(crate) trait Backend: Send + Sync {
     /// Sets or (with `None`) lifts the limit; false when there is no such
     /// connection.
     async fn set_mcp_tools(&self, id: &str, tools: Option<&str>, now: i64) -> Result<bool>;
+    /// Keeps a single-use grant (`kind`: a code, a refresh token) of
+    /// connection `connection_id` by its token's hash; false when there is
+    /// no such connection.
+    async fn insert_oauth_grant(&self, grant: RawOAuthGrant) -> Result<bool>;
+    /// Removes the grant and returns its claims and expiry: once, to one
+    /// host.
+    async fn take_oauth_grant(&self, token_hash: &str, kind: &str)
+    -> Result<Option<(String, i64)>>;
     /// Oldest first.
     async fn connection_ids(&self) -> Result<Vec<String>>;
     /// The ids of one tenant's connections (`None`: the default tenant's), oldest first.

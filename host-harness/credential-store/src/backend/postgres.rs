@@ -16,10 +16,10 @@
 use super::postgres_tls::{connector, split_url};
 use super::{
     Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, OLDEST_PENDING_SQL,
-    RawApiKey, RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription,
-    RawTenant, RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Reseal, Result,
-    SNAPSHOT_COLUMNS, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
-    sealed_values_sql, transition_event,
+    RawApiKey, RawConnectSession, RawConnection, RawDelivery, RawField, RawOAuthGrant, RawSignIn,
+    RawSubscription, RawTenant, RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Reseal,
+    Result, SNAPSHOT_COLUMNS, SealedValue, Settlement, dead_letter_extra, platform_event,
+    reseal_sql, sealed_values_sql, transition_event,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -716,6 +716,34 @@ impl Backend for Postgres {
             .map(|r| (r.get(0), r.get(1))))
     }
 
+    async fn insert_oauth_grant(&self, g: RawOAuthGrant) -> Result<bool> {
+        let db = self.client().await?;
+        Ok(db
+            .execute(
+                "INSERT INTO oauth_grants (token_hash, kind, connection_id, claims, expires_at, created_at)
+                 SELECT $1, $2, id, $4, $5, $6 FROM connections WHERE id = $3",
+                &[&g.token_hash, &g.kind, &g.connection_id, &g.claims, &g.expires_at, &g.created_at],
+            )
+            .await?
+            > 0)
+    }
+
+    async fn take_oauth_grant(
+        &self,
+        token_hash: &str,
+        kind: &str,
+    ) -> Result<Option<(String, i64)>> {
+        let db = self.client().await?;
+        Ok(db
+            .query_opt(
+                "DELETE FROM oauth_grants WHERE token_hash = $1 AND kind = $2
+                 RETURNING claims, expires_at",
+                &[&token_hash, &kind],
+            )
+            .await?
+            .map(|r| (r.get(0), r.get(1))))
+    }
+
     async fn mcp_tools(&self, id: &str) -> Result<Option<String>> {
         let db = self.client().await?;
         let stmt = db
@@ -1040,6 +1068,8 @@ impl Backend for Postgres {
         )
         .await?;
         db.execute("DELETE FROM identity_codes WHERE expires_at <= $1", &[&now])
+            .await?;
+        db.execute("DELETE FROM oauth_grants WHERE expires_at <= $1", &[&now])
             .await?;
         Ok(sign_ins + sessions)
     }

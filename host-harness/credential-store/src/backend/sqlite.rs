@@ -15,10 +15,10 @@
 
 use super::{
     Backend, ConnectionSnapshot, ConnectionUpdate, KeyCheck, LeaseBackend, OLDEST_PENDING_SQL,
-    RawApiKey, RawConnectSession, RawConnection, RawDelivery, RawField, RawSignIn, RawSubscription,
-    RawTenant, RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Reseal, Result,
-    SNAPSHOT_COLUMNS, SealedValue, Settlement, dead_letter_extra, platform_event, reseal_sql,
-    sealed_values_sql, transition_event,
+    RawApiKey, RawConnectSession, RawConnection, RawDelivery, RawField, RawOAuthGrant, RawSignIn,
+    RawSubscription, RawTenant, RawTenantEvent, RawTokens, RawUsage, RawValue, RawWebhook, Reseal,
+    Result, SNAPSHOT_COLUMNS, SealedValue, Settlement, dead_letter_extra, platform_event,
+    reseal_sql, sealed_values_sql, transition_event,
 };
 use crate::error::StoreError;
 use crate::records::LeaseTerms;
@@ -780,6 +780,36 @@ impl Backend for Sqlite {
         .await
     }
 
+    async fn insert_oauth_grant(&self, g: RawOAuthGrant) -> Result<bool> {
+        self.run(move |db| {
+            Ok(db.execute(
+                "INSERT INTO oauth_grants (token_hash, kind, connection_id, claims, expires_at, created_at)
+                 SELECT ?1, ?2, id, ?4, ?5, ?6 FROM connections WHERE id = ?3",
+                params![g.token_hash, g.kind, g.connection_id, g.claims, g.expires_at, g.created_at],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn take_oauth_grant(
+        &self,
+        token_hash: &str,
+        kind: &str,
+    ) -> Result<Option<(String, i64)>> {
+        let (token_hash, kind) = (token_hash.to_owned(), kind.to_owned());
+        self.run(move |db| {
+            Ok(db
+                .query_row(
+                    "DELETE FROM oauth_grants WHERE token_hash = ?1 AND kind = ?2
+                     RETURNING claims, expires_at",
+                    params![token_hash, kind],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
     async fn mcp_tools(&self, id: &str) -> Result<Option<String>> {
         let id = id.to_owned();
         self.run(move |db| {
@@ -1068,6 +1098,10 @@ impl Backend for Sqlite {
             )?;
             tx.execute(
                 "DELETE FROM identity_codes WHERE expires_at <= ?1",
+                params![now],
+            )?;
+            tx.execute(
+                "DELETE FROM oauth_grants WHERE expires_at <= ?1",
                 params![now],
             )?;
             tx.commit()?;

@@ -185,6 +185,7 @@ impl Place {
             ("sign_ins", "connection_id"),
             ("trigger_subscriptions", "connection_id"),
             ("mcp_tool_limits", "connection_id"),
+            ("oauth_grants", "connection_id"),
         ];
         let mut total = 0;
         match &self.schema {
