@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::io::BufRead;
 use std::process::{Command, Stdio};
-use support::web::{Browser, ServeBed, api, click_button, consent_as, fill, raw, wait_for_text};
+use support::web::{Browser, ServeBed, api, click_button, consent_as, fill, raw_at, wait_for_text};
 
 const KEY: &str = "mcp-oauth-default-tenant-key-0123456789";
 const VERIFIER: &str = "a-pkce-code-verifier-of-forty-three-or-more-characters-0123";
@@ -71,17 +71,17 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// A browser of the pages, signed in with the key, talking plain HTTP.
-struct Pages<'a> {
-    bed: &'a ServeBed,
+struct Pages {
+    origin: String,
     cookies: String,
 }
 
-impl<'a> Pages<'a> {
-    async fn signed_in(bed: &'a ServeBed) -> Pages<'a> {
-        let (status, headers, _) = raw(
-            bed,
+impl Pages {
+    async fn signed_in(origin: &str) -> Pages {
+        let (status, headers, _) = raw_at(
+            origin,
             "POST",
-            &bed.url("/login"),
+            &format!("{origin}/login"),
             &[("content-type", "application/x-www-form-urlencoded")],
             &form(&[("api_key", KEY)]),
         )
@@ -89,16 +89,16 @@ impl<'a> Pages<'a> {
         assert_eq!(status, 303);
         let session = set_cookie(&headers, "hh_session").expect("a page session");
         Pages {
-            bed,
+            origin: origin.to_string(),
             cookies: format!("hh_session={session}"),
         }
     }
 
     async fn get(&mut self, path: &str) -> (u16, http::HeaderMap, String) {
-        let answer = raw(
-            self.bed,
+        let answer = raw_at(
+            &self.origin,
             "GET",
-            &self.bed.url(path),
+            &format!("{}{path}", self.origin),
             &[("cookie", &self.cookies)],
             "",
         )
@@ -110,10 +110,10 @@ impl<'a> Pages<'a> {
     }
 
     async fn post(&self, path: &str, body: &str) -> (u16, http::HeaderMap, String) {
-        raw(
-            self.bed,
+        raw_at(
+            &self.origin,
             "POST",
-            &self.bed.url(path),
+            &format!("{}{path}", self.origin),
             &[
                 ("cookie", &self.cookies),
                 ("content-type", "application/x-www-form-urlencoded"),
@@ -139,11 +139,11 @@ fn hidden_fields(page: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn token_request(bed: &ServeBed, pairs: &[(&str, &str)]) -> (u16, Value) {
-    let (status, _, body) = raw(
-        bed,
+async fn token_request(origin: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
+    let (status, _, body) = raw_at(
+        origin,
         "POST",
-        &bed.url("/oauth/token"),
+        &format!("{origin}/oauth/token"),
         &[("content-type", "application/x-www-form-urlencoded")],
         &form(pairs),
     )
@@ -151,11 +151,11 @@ async fn token_request(bed: &ServeBed, pairs: &[(&str, &str)]) -> (u16, Value) {
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-async fn mcp_initialize(bed: &ServeBed, path: &str, token: &str) -> (u16, http::HeaderMap, String) {
-    raw(
-        bed,
+async fn mcp_initialize(origin: &str, path: &str, token: &str) -> (u16, http::HeaderMap, String) {
+    raw_at(
+        origin,
         "POST",
-        &bed.url(path),
+        &format!("{origin}{path}"),
         &[
             ("authorization", &format!("Bearer {token}")),
             ("content-type", "application/json"),
@@ -178,7 +178,8 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
     let redirect = "http://127.0.0.1:9/callback";
 
     // Act: what a client finds from the 401.
-    let (unauthorized, headers, _) = raw(&bed, "POST", &bed.url("/mcp"), &[], "{}").await;
+    let origin = bed.origin.as_str();
+    let (unauthorized, headers, _) = raw_at(origin, "POST", &bed.url("/mcp"), &[], "{}").await;
     let challenge_header = headers
         .get("www-authenticate")
         .and_then(|v| v.to_str().ok())
@@ -222,8 +223,8 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
     let register = |body: Value| {
         let bed = &bed;
         async move {
-            let (status, _, text) = raw(
-                bed,
+            let (status, _, text) = raw_at(
+                &bed.origin,
                 "POST",
                 &bed.url("/oauth/register"),
                 &[("content-type", "application/json")],
@@ -257,7 +258,7 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
     assert!(client.get("client_secret").is_none());
 
     // Act: the user, signed in, opens the consent page.
-    let mut pages = Pages::signed_in(&bed).await;
+    let mut pages = Pages::signed_in(origin).await;
     let authorize = |redirect_uri: &str, with_challenge: bool| {
         let mut pairs = vec![
             ("client_id", client_id.clone()),
@@ -322,8 +323,8 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
         ("client_id", client_id.as_str()),
         ("code_verifier", VERIFIER),
     ];
-    let (exchanged, tokens) = token_request(&bed, &exchange).await;
-    let (again, again_error) = token_request(&bed, &exchange).await;
+    let (exchanged, tokens) = token_request(origin, &exchange).await;
+    let (again, again_error) = token_request(origin, &exchange).await;
 
     assert_eq!(exchanged, 200, "{tokens}");
     assert_eq!(tokens["token_type"], "Bearer");
@@ -334,12 +335,12 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
 
     // Act: the token at the MCP endpoint, at the API, and for Grace's connection.
-    let (at_mcp, _, _) = mcp_initialize(&bed, "/mcp", &access).await;
+    let (at_mcp, _, _) = mcp_initialize(origin, "/mcp", &access).await;
     let (other_connection, _, _) =
-        mcp_initialize(&bed, &format!("/mcp?connection={grace}"), &access).await;
+        mcp_initialize(origin, &format!("/mcp?connection={grace}"), &access).await;
     let (at_api, _) = api("GET", &bed.url("/api/v1/connections"), Some(&access), None).await;
     let altered = format!("{}x", &access[..access.len() - 1]);
-    let (altered_status, altered_headers, _) = mcp_initialize(&bed, "/mcp", &altered).await;
+    let (altered_status, altered_headers, _) = mcp_initialize(origin, "/mcp", &altered).await;
 
     assert_eq!(at_mcp, 200);
     assert_eq!(
@@ -370,7 +371,7 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
     let (_, headers, _) = pages.post("/oauth/authorize", &form(&answer)).await;
     let second_code = param(headers["location"].to_str().unwrap(), "code").unwrap();
     let (wrong_verifier, wrong_verifier_error) = token_request(
-        &bed,
+        origin,
         &[
             ("grant_type", "authorization_code"),
             ("code", &second_code),
@@ -384,10 +385,10 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
     )
     .await;
     let refresh_with = |token: String| {
-        let (bed, client_id) = (&bed, client_id.clone());
+        let client_id = client_id.clone();
         async move {
             token_request(
-                bed,
+                origin,
                 &[
                     ("grant_type", "refresh_token"),
                     ("refresh_token", &token),
@@ -430,7 +431,7 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
     )
     .await;
     let new_access = new_tokens["access_token"].as_str().unwrap();
-    let (after_delete, _, _) = mcp_initialize(&bed, "/mcp", new_access).await;
+    let (after_delete, _, _) = mcp_initialize(origin, "/mcp", new_access).await;
     let (refresh_after_delete, refresh_error) =
         refresh_with(new_tokens["refresh_token"].as_str().unwrap().to_string()).await;
 
@@ -595,4 +596,142 @@ async fn the_typescript_sdk_authorizes_in_the_browser_connecting_an_account_and_
     assert_eq!(report["replayed_refresh"]["status"], 400);
     assert_eq!(report["replayed_refresh"]["body"]["error"], "invalid_grant");
     assert_eq!(report["authorizations"], 1, "the user was asked once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_known_by_its_metadata_document_url_is_granted_a_connection() {
+    // Arrange: two metadata documents on an https site the server trusts
+    // (its CA in HOST_HARNESS_CA_CERT), one of them naming another client.
+    let redirect = "http://127.0.0.1:9/callback";
+    let site = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let app = {
+        let (agent, impostor) = (site.clone(), site.clone());
+        axum::Router::new()
+            .route(
+                "/agent.json",
+                axum::routing::get(move || async move {
+                    axum::Json(json!({
+                        "client_id": format!("{}/agent.json", agent.get().unwrap()),
+                        "client_name": "Document agent",
+                        "redirect_uris": [redirect],
+                        "token_endpoint_auth_method": "none",
+                    }))
+                }),
+            )
+            .route(
+                "/impostor.json",
+                axum::routing::get(move || async move {
+                    let _ = impostor.get();
+                    axum::Json(json!({
+                        "client_id": "https://agent.example/agent.json",
+                        "client_name": "Impostor",
+                        "redirect_uris": [redirect],
+                    }))
+                }),
+            )
+    };
+    let (port, ca_pem) = x_emulator::serve_site(app).await;
+    site.set(format!("https://127.0.0.1:{port}")).unwrap();
+    let agent_url = format!("https://127.0.0.1:{port}/agent.json");
+    let (bed, platform) = support::nodes::sqlite_platform(Some(KEY), None).await;
+    let ca_file = platform.data_dir.join("site-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let connection = bed
+        .connect_oauth2(
+            &bed.oauth2_form("tweet.read users.read offline.access"),
+            "ada",
+        )
+        .await;
+    let node_port = support::nodes::free_port();
+    let origin = format!("http://127.0.0.1:{node_port}");
+    let _node = support::nodes::Node::start_in(
+        "A",
+        &platform,
+        node_port,
+        &origin,
+        &["--allow-private-targets", "127.0.0.0/8"],
+        &[("HOST_HARNESS_CA_CERT", ca_file.to_str().unwrap())],
+    )
+    .await;
+    let authorize = |client_id: &str| {
+        format!(
+            "/oauth/authorize?{}",
+            form(&[
+                ("client_id", client_id),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("code_challenge", &challenge(VERIFIER)),
+                ("code_challenge_method", "S256"),
+                ("state", "s-2"),
+            ])
+        )
+    };
+
+    // Act: the server's metadata, then the user's consent for each client.
+    let (_, server) = api(
+        "GET",
+        &format!("{origin}/.well-known/oauth-authorization-server"),
+        None,
+        None,
+    )
+    .await;
+    let mut pages = Pages::signed_in(&origin).await;
+    let (impostor, impostor_headers, impostor_page) = pages
+        .get(&authorize(&format!(
+            "https://127.0.0.1:{port}/impostor.json"
+        )))
+        .await;
+    let (plain, _, plain_page) = pages
+        .get(&authorize(&format!("http://127.0.0.1:{port}/agent.json")))
+        .await;
+    let (shown, _, consent) = pages.get(&authorize(&agent_url)).await;
+    let mut fields = hidden_fields(&consent);
+    fields.extend([
+        ("connection".to_string(), connection.clone()),
+        ("tools".to_string(), "all".to_string()),
+        ("decision".to_string(), "allow".to_string()),
+    ]);
+    let answer: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (granted, granted_headers, _) = pages.post("/oauth/authorize", &form(&answer)).await;
+    let code = granted_headers
+        .get("location")
+        .and_then(|l| param(l.to_str().unwrap(), "code"))
+        .unwrap_or_default();
+    let (exchanged, tokens) = token_request(
+        &origin,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("client_id", &agent_url),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    let access = tokens["access_token"].as_str().unwrap_or_default();
+    let (at_mcp, _, _) = mcp_initialize(&origin, "/mcp", access).await;
+
+    // Assert: the document's client is shown and granted; the others are
+    // refused to the user, never redirected to.
+    assert_eq!(server["client_id_metadata_document_supported"], true);
+    assert_eq!(impostor, 400, "{impostor_page}");
+    assert!(impostor_headers.get("location").is_none());
+    assert!(
+        impostor_page.contains("another client_id than its own URL"),
+        "{impostor_page}"
+    );
+    assert_eq!(
+        plain, 400,
+        "a client id over plain http is not a document's"
+    );
+    assert!(plain_page.contains("client_id"), "{plain_page}");
+    assert_eq!(shown, 200, "{consent}");
+    assert!(consent.contains("Document agent"));
+    assert_eq!(granted, 303);
+    assert_eq!(exchanged, 200, "{tokens}");
+    assert_eq!(tokens["scope"], "mcp");
+    assert_eq!(at_mcp, 200);
 }

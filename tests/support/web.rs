@@ -343,6 +343,17 @@ pub async fn raw(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, http::HeaderMap, String) {
+    raw_at(&bed.origin, method, url, headers, body).await
+}
+
+/// The same, to the server at `origin`.
+pub async fn raw_at(
+    origin: &str,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, http::HeaderMap, String) {
     let mut request = http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -355,7 +366,7 @@ pub async fn raw(
         .next()
         .unwrap();
     let mut routes = Routes::default();
-    routes.add(host, Origin::parse(&bed.origin).unwrap());
+    routes.add(host, Origin::parse(origin).unwrap());
     let response = HostHttp::new(routes, HttpTimeouts::default())
         .send(request.body(body.as_bytes().to_vec()).unwrap())
         .await

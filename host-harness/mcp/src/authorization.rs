@@ -16,6 +16,7 @@
 use crate::grant::{Grant, ToolSet};
 use base64::Engine;
 use credential_store::{Store, StoreError};
+use host_auth::http::HostHttp;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -44,6 +45,8 @@ pub const CODE_LIFETIME: Duration = Duration::from_secs(120);
 const MAX_REDIRECT_URIS: usize = 10;
 const MAX_URI_LEN: usize = 2000;
 const MAX_NAME_LEN: usize = 200;
+/// A metadata document is small (the draft suggests 5 KB).
+const MAX_DOCUMENT_LEN: usize = 5 * 1024;
 
 /// What a client asks to be registered with (RFC 7591 §2); what this
 /// server does not use is accepted and ignored.
@@ -59,6 +62,24 @@ pub struct ClientRegistration {
     pub response_types: Option<Vec<String>>,
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
+}
+
+/// A client's metadata document (draft-ietf-oauth-client-id-metadata-document).
+#[derive(Debug, Deserialize)]
+struct ClientDocument {
+    client_id: String,
+    #[serde(default)]
+    client_name: Option<String>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    response_types: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    client_secret: Option<serde_json::Value>,
 }
 
 /// A registered client, as its id carries it.
@@ -154,6 +175,9 @@ pub struct Authorizer {
     issuer: String,
     /// The MCP endpoint's URL, the one resource tokens are for.
     resource: String,
+    /// Fetches clients' metadata documents, when they may be used: a
+    /// client that gives for `client_id` the https URL of its metadata.
+    documents: Option<HostHttp>,
 }
 
 impl Authorizer {
@@ -165,7 +189,22 @@ impl Authorizer {
             resource: format!("{issuer}{mcp_path}"),
             issuer,
             store,
+            documents: None,
         }
+    }
+
+    /// The same, also taking clients identified by the URL of their
+    /// metadata document (OAuth Client ID Metadata Documents), fetched
+    /// with `http`: a client that holds `https` to the addresses users'
+    /// URLs may reach, and follows no redirect.
+    pub fn with_metadata_documents(mut self, http: HostHttp) -> Authorizer {
+        self.documents = Some(http);
+        self
+    }
+
+    /// Whether clients may be identified by their metadata document's URL.
+    pub fn takes_metadata_documents(&self) -> bool {
+        self.documents.is_some()
     }
 
     pub fn issuer(&self) -> &str {
@@ -182,6 +221,17 @@ impl Authorizer {
         &self,
         request: ClientRegistration,
     ) -> Result<(String, RegisteredClient), OAuthError> {
+        let client = self.checked(request)?;
+        let text = serde_json::to_string(&client).expect("a client serializes");
+        let id = format!(
+            "{CLIENT_ID_PREFIX}{}",
+            self.store.seal_bearer("mcp-client", &text)
+        );
+        Ok((id, client))
+    }
+
+    /// A client's metadata, checked field by field.
+    fn checked(&self, request: ClientRegistration) -> Result<RegisteredClient, OAuthError> {
         if request.redirect_uris.is_empty() {
             return Err(OAuthError::new(
                 "invalid_redirect_uri",
@@ -228,40 +278,111 @@ impl Authorizer {
                 format!("client_name: at most {MAX_NAME_LEN} characters"),
             ));
         }
-        let client = RegisteredClient {
+        Ok(RegisteredClient {
             name,
             redirect_uris: request.redirect_uris,
             issued_at: now(),
-        };
-        let text = serde_json::to_string(&client).expect("a client serializes");
-        let id = format!(
-            "{CLIENT_ID_PREFIX}{}",
-            self.store.seal_bearer("mcp-client", &text)
-        );
-        Ok((id, client))
+        })
     }
 
-    /// The client `client_id` names, if this server registered it.
-    pub fn client(&self, client_id: &str) -> Option<RegisteredClient> {
-        let sealed = client_id.strip_prefix(CLIENT_ID_PREFIX)?;
-        let text = self.store.open_bearer("mcp-client", sealed)?;
-        serde_json::from_str(&text).ok()
+    /// The client `client_id` names: one this server registered, or one
+    /// whose metadata document is at that URL.
+    pub async fn client(&self, client_id: &str) -> Result<RegisteredClient, OAuthError> {
+        if client_id.starts_with("https://") {
+            return self.client_document(client_id).await;
+        }
+        client_id
+            .strip_prefix(CLIENT_ID_PREFIX)
+            .and_then(|sealed| self.store.open_bearer("mcp-client", sealed))
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .ok_or_else(|| {
+                OAuthError::new(
+                    "invalid_client",
+                    "client_id: this server did not register that client; the client must register again",
+                )
+            })
+    }
+
+    /// The client whose metadata document is at `url`, as
+    /// draft-ietf-oauth-client-id-metadata-document asks: an https URL with
+    /// a path, the document JSON naming that very URL as its `client_id`,
+    /// with redirect URIs, and no shared secret.
+    async fn client_document(&self, url: &str) -> Result<RegisteredClient, OAuthError> {
+        let refused = |why: String| OAuthError::new("invalid_client", format!("client_id: {why}"));
+        let Some(http) = &self.documents else {
+            return Err(refused(
+                "this server does not take client metadata documents; register at the registration endpoint".into(),
+            ));
+        };
+        let parsed = url::Url::parse(url).map_err(|_| refused("not a URL".into()))?;
+        if parsed.path() == "/"
+            || parsed.fragment().is_some()
+            || !parsed.username().is_empty()
+            || parsed.password().is_some()
+            || url.contains("/./")
+            || url.contains("/../")
+            || url.len() > MAX_URI_LEN
+        {
+            return Err(refused(
+                "a metadata document's URL is https with a path, and no fragment, credentials or dot segments".into(),
+            ));
+        }
+        let request = http::Request::get(url)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|_| refused("not a URL".into()))?;
+        let response = http
+            .send(request)
+            .await
+            .map_err(|e| refused(format!("its metadata document cannot be fetched: {e}")))?;
+        if !response.status().is_success() {
+            return Err(refused(format!(
+                "its metadata document answered {} (redirects are not followed)",
+                response.status().as_u16()
+            )));
+        }
+        if response.body().len() > MAX_DOCUMENT_LEN {
+            return Err(refused(format!(
+                "its metadata document is over {MAX_DOCUMENT_LEN} bytes"
+            )));
+        }
+        let document: ClientDocument = serde_json::from_slice(response.body())
+            .map_err(|e| refused(format!("its metadata document is not client metadata: {e}")))?;
+        if document.client_id != url {
+            return Err(refused(
+                "its metadata document names another client_id than its own URL".into(),
+            ));
+        }
+        if document
+            .token_endpoint_auth_method
+            .as_deref()
+            .is_some_and(|m| m != "none" && m != "private_key_jwt")
+            || document.client_secret.is_some()
+        {
+            return Err(refused(
+                "a metadata document's client has no shared secret (token_endpoint_auth_method none)".into(),
+            ));
+        }
+        let registration = ClientRegistration {
+            redirect_uris: document.redirect_uris,
+            client_name: document.client_name,
+            grant_types: document.grant_types,
+            response_types: document.response_types,
+            token_endpoint_auth_method: None,
+        };
+        let checked = self.checked(registration)?;
+        Ok(checked)
     }
 
     /// The client and redirect URI of an authorization request, checked
     /// before the user is sent anywhere: an unknown client or a redirect
     /// URI it did not register is shown to the user, never redirected to.
-    pub fn check_client(
+    pub async fn check_client(
         &self,
         client_id: &str,
         redirect_uri: &str,
     ) -> Result<RegisteredClient, OAuthError> {
-        let client = self.client(client_id).ok_or_else(|| {
-            OAuthError::new(
-                "invalid_client",
-                "client_id: this server did not register that client; the client must register again",
-            )
-        })?;
+        let client = self.client(client_id).await?;
         if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
             return Err(OAuthError::new(
                 "invalid_request",

@@ -142,7 +142,8 @@ impl AppState {
             manager.shared_store(),
             &config.public_origin,
             mcp_oauth::MCP_PATH,
-        );
+        )
+        .with_metadata_documents(mcp_oauth::document_client(&config.targets));
         AppState {
             manager: Arc::new(manager),
             config,

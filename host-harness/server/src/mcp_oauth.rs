@@ -60,6 +60,26 @@ pub(super) fn router() -> Router<Shared> {
         .route("/oauth/revoke", post(revoke))
 }
 
+/// The client that fetches MCP clients' metadata documents: URLs the
+/// clients choose, so held to the addresses users' URLs may reach (as
+/// delivery targets are), no redirect followed, a short wait.
+pub(super) fn document_client(
+    targets: &host_core::target_guard::TargetGuard,
+) -> host_auth::http::HostHttp {
+    let wait = std::time::Duration::from_secs(5);
+    host_auth::http::HostHttp::new(
+        host_core::Routes::default(),
+        host_core::outgoing::HttpTimeouts {
+            connect: wait,
+            first_byte: wait,
+            between_bytes: wait,
+        },
+    )
+    .with_transport(std::sync::Arc::new(
+        host_core::transport::Transport::for_user_urls(targets.clone()),
+    ))
+}
+
 /// The 401 of `/mcp`: how to get a token (RFC 6750 §3, RFC 9728 §5.1),
 /// with `error="invalid_token"` when the one sent is not good.
 pub(super) fn unauthorized(state: &Shared, invalid: bool, message: &str) -> Response {
@@ -111,7 +131,7 @@ async fn server_metadata(State(state): State<Shared>) -> Response {
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": false,
+        "client_id_metadata_document_supported": state.authorizer.takes_metadata_documents(),
     }))
 }
 
@@ -349,7 +369,10 @@ async fn consent(
     error: Option<&str>,
 ) -> Response {
     let authorizer = &state.authorizer;
-    let client = match authorizer.check_client(&request.client_id, &request.redirect_uri) {
+    let client = match authorizer
+        .check_client(&request.client_id, &request.redirect_uri)
+        .await
+    {
         Ok(client) => client,
         Err(e) => return refused_page(state, &e),
     };
@@ -415,7 +438,10 @@ async fn decide(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     };
     let request = request_from(&form);
     let authorizer = &state.authorizer;
-    if let Err(e) = authorizer.check_client(&request.client_id, &request.redirect_uri) {
+    if let Err(e) = authorizer
+        .check_client(&request.client_id, &request.redirect_uri)
+        .await
+    {
         return refused_page(&state, &e);
     }
     let cap = match authorizer.check_request(&request) {
@@ -486,6 +512,7 @@ async fn connect_another(
     if let Err(e) = state
         .authorizer
         .check_client(&request.client_id, &request.redirect_uri)
+        .await
     {
         return refused_page(&state, &e);
     }

@@ -51,7 +51,7 @@ pub use clock::Clock;
 pub use faults::Fault;
 pub use media::Processing as MediaProcessing;
 pub use rate_limit::Endpoint;
-pub use tls::TlsConnection;
+pub use tls::{TlsConnection, serve_site};
 pub use traffic::Exchange;
 pub use webhook_client::SIGNATURE_HEADER;
 pub use world::PostSnapshot;

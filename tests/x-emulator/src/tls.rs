@@ -72,6 +72,21 @@ pub fn test_ca() -> TestCa {
     }
 }
 
+/// Serves `app` over HTTPS on a loopback port, with a certificate for
+/// `localhost` and `127.0.0.1` from a CA of its own, until the task is
+/// dropped: a site beside the emulator that a client reaches (a client's
+/// metadata document, say). Returns the port and the CA's PEM, which the
+/// client must trust.
+pub async fn serve_site(app: Router) -> (u16, String) {
+    let ca = test_ca();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let port = listener.local_addr().expect("a bound port").port();
+    tokio::spawn(serve(listener, app, ca.config, Arc::default()));
+    (port, ca.ca_pem)
+}
+
 /// Serves `app` over TLS on `listener` until the task is dropped,
 /// recording each connection's server name and protocol.
 pub async fn serve(
