@@ -112,10 +112,11 @@ async fn each_of_xs_edit_rules_is_named() {
         rule_of(edit(busy, "v6").await),
         ("rule".into(), "edit-limit-reached".into())
     );
-    // X's hour has passed by X's clock: X refuses, and the refusal is named.
+    // X's 30 minutes have passed by X's clock: X refuses, and the refusal
+    // is named.
     bed.x
         .clock()
-        .advance(std::time::Duration::from_secs(61 * 60));
+        .advance(std::time::Duration::from_secs(31 * 60));
     assert_eq!(
         rule_of(edit(late, "Too late.").await),
         ("rule".into(), "edit-window-passed".into())

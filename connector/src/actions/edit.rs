@@ -1,7 +1,7 @@
 //! `post.edit`: a new version of a post, under X's rules for edits.
 //!
-//! X lets an author edit a post up to five times within an hour of
-//! publishing it, never a post with a poll, and only with a subscription
+//! X lets an author edit a post up to five times within 30 minutes of
+//! publishing it (docs.x.com, "Edit Posts"), never a post with a poll, and only with a subscription
 //! that includes editing. The action reads the post's `edit_controls`
 //! first, so that a refusal names the rule from X's own data rather than
 //! from the wording of a 403; X's refusal is still mapped when the look
@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 #[serde(deny_unknown_fields)]
 pub struct EditInput {
     /// The post to edit: one of the connected account's, published less
-    /// than an hour ago and edited fewer than five times.
+    /// less than 30 minutes ago and edited fewer than five times.
     pub post_id: Id,
     /// The post's new text, counted as for `post.create`.
     #[schemars(length(min = 1))]
@@ -134,7 +134,7 @@ fn check_editable(ctx: &Context, post: &Value) -> Result<(), ConnectorError> {
                 Refusal::Rule,
                 "edit-window-passed",
                 format!(
-                    "X allows edits for an hour after a post is published; this one could be edited until {}",
+                    "X allows edits for 30 minutes after a post is published; this one could be edited until {}",
                     until.as_str()
                 ),
             );

@@ -366,6 +366,19 @@ impl Selection {
             if self.expands("referenced_tweets.id") {
                 post_ids.extend(post.references.iter().map(|(_, id)| *id));
             }
+            if self.expands("referenced_tweets.id.author_id") {
+                user_ids.extend(
+                    post.references
+                        .iter()
+                        .filter_map(|(_, id)| world.post(*id))
+                        .map(|referenced| referenced.author_id),
+                );
+            }
+            // The earlier versions of an edited post (docs.x.com, "Edit
+            // Posts": `expansions=edit_history_tweet_ids`).
+            if self.expands("edit_history_tweet_ids") {
+                post_ids.extend(post.edit_history.iter().filter(|id| **id != post.id));
+            }
         }
         let mut seen = BTreeSet::new();
         user_ids.retain(|id| seen.insert(*id));

@@ -1,6 +1,9 @@
 //! X's search query language, the part the emulator understands: keywords,
 //! "quoted phrases", `from:`, `to:`, `is:retweet` / `is:reply` / `is:quote`,
-//! `lang:`, negation with `-`, implicit AND, `OR`, and parentheses.
+//! `lang:`, `conversation_id:` (how clients read a whole thread),
+//! `in_reply_to_tweet_id:`, `retweets_of_tweet_id:`, `quotes_of_tweet_id:`,
+//! `has:media` / `has:links` / `has:mentions` / `has:hashtags`, negation
+//! with `-`, implicit AND, `OR`, and parentheses.
 
 use crate::world::{Post, Reference, World};
 
@@ -13,9 +16,23 @@ pub enum Query {
     To(String),
     Is(Reference),
     Lang(String),
+    /// Posts of the conversation the post of this id started.
+    Conversation(u64),
+    /// Posts referring to the post of this id in this way.
+    Refers(Reference, u64),
+    Has(Feature),
     Not(Box<Query>),
     All(Vec<Query>),
     Any(Vec<Query>),
+}
+
+/// What a post may have, for `has:`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Feature {
+    Media,
+    Links,
+    Mentions,
+    Hashtags,
 }
 
 /// Parses `text`, or explains what X would refuse in it.
@@ -52,6 +69,12 @@ impl Query {
                 }),
             Query::Is(kind) => post.references.iter().any(|(k, _)| k == kind),
             Query::Lang(lang) => post.lang.eq_ignore_ascii_case(lang),
+            Query::Conversation(id) => post.conversation_id == *id,
+            Query::Refers(kind, id) => post.references.iter().any(|(k, r)| k == kind && r == id),
+            Query::Has(Feature::Media) => !post.extras.media.is_empty(),
+            Query::Has(Feature::Links) => words(&post.text).any(|w| w.starts_with("http")),
+            Query::Has(Feature::Mentions) => words(&post.text).any(|w| w.starts_with('@')),
+            Query::Has(Feature::Hashtags) => words(&post.text).any(|w| w.starts_with('#')),
             Query::Not(q) => !q.matches(world, post),
             Query::All(qs) => qs.iter().all(|q| q.matches(world, post)),
             Query::Any(qs) => qs.iter().any(|q| q.matches(world, post)),
@@ -221,10 +244,32 @@ fn operator(word: &str) -> Result<Query, String> {
             "quote" => Ok(Query::Is(Reference::Quoted)),
             other => Err(format!("Reference to invalid field 'is:{other}'")),
         },
+        "conversation_id" => post_id(name, value).map(Query::Conversation),
+        "in_reply_to_tweet_id" => {
+            post_id(name, value).map(|id| Query::Refers(Reference::RepliedTo, id))
+        }
+        "retweets_of_tweet_id" => {
+            post_id(name, value).map(|id| Query::Refers(Reference::Retweeted, id))
+        }
+        "quotes_of_tweet_id" => post_id(name, value).map(|id| Query::Refers(Reference::Quoted, id)),
+        "has" => match value {
+            "media" => Ok(Query::Has(Feature::Media)),
+            "links" => Ok(Query::Has(Feature::Links)),
+            "mentions" => Ok(Query::Has(Feature::Mentions)),
+            "hashtags" => Ok(Query::Has(Feature::Hashtags)),
+            other => Err(format!("Reference to invalid field 'has:{other}'")),
+        },
         // A URL or a time is a keyword, not an operator.
         "http" | "https" => Ok(Query::Keyword(word.to_string())),
         other => Err(format!("Reference to invalid operator '{other}'")),
     }
+}
+
+/// A post id an operator takes: digits only, as X requires.
+fn post_id(operator: &str, value: &str) -> Result<u64, String> {
+    value.parse().map_err(|_| {
+        format!("Invalid value '{value}' for operator '{operator}': a Post ID is digits")
+    })
 }
 
 #[cfg(test)]
@@ -242,6 +287,20 @@ mod tests {
         );
         assert!(matches!(parse("ship OR engine").unwrap(), Query::Any(_)));
         assert!(matches!(parse("(a OR b) \"c d\"").unwrap(), Query::All(_)));
+        assert_eq!(
+            parse("conversation_id:1234 -from:ada").unwrap(),
+            Query::All(vec![
+                Query::Conversation(1234),
+                Query::Not(Box::new(Query::From("ada".into())))
+            ])
+        );
+        assert_eq!(
+            parse("quotes_of_tweet_id:77 has:media").unwrap(),
+            Query::All(vec![
+                Query::Refers(Reference::Quoted, 77),
+                Query::Has(Feature::Media)
+            ])
+        );
     }
 
     #[test]
@@ -252,6 +311,12 @@ mod tests {
                 .contains("invalid operator 'bogus'")
         );
         assert!(parse("is:bogus").is_err());
+        assert!(parse("has:bogus").is_err());
+        assert!(
+            parse("conversation_id:abc")
+                .unwrap_err()
+                .contains("conversation_id")
+        );
         assert!(parse("-is:retweet").is_err());
         assert!(parse("\"open").is_err());
         assert!(parse("(a").is_err());

@@ -9,8 +9,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// How long an OAuth 2.0 user access token lives at X.
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::hours(2);
 
-/// How long after its first version a post can be edited, as X sets it.
-pub const EDIT_WINDOW: Duration = Duration::hours(1);
+/// How long after its first version a post can be edited, as X sets it:
+/// 30 minutes (docs.x.com, "Edit Posts": "Posts on X can be edited within
+/// 30 minutes of posting, up to 5 times").
+pub const EDIT_WINDOW: Duration = Duration::minutes(30);
 
 /// How many times a post can be edited, as X sets it.
 pub const MAX_EDITS: usize = 5;

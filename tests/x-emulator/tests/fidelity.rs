@@ -8,7 +8,11 @@
 //! - following a protected account makes a follow request: X answers
 //!   `following: false, pending_follow: true`, and the follow happens only
 //!   when the account approves it (the X API reference of
-//!   `POST /2/users/{id}/following`).
+//!   `POST /2/users/{id}/following`);
+//! - a client reads a whole thread by searching `conversation_id:` with
+//!   the first post's id (docs.x.com, "Conversation ID"), and sees a
+//!   post's earlier versions with `expansions=edit_history_tweet_ids`
+//!   (docs.x.com, "Edit Posts").
 //!
 //! Every exchange is checked against X's OpenAPI specification.
 
@@ -152,4 +156,113 @@ async fn following(x: &Emulator, token: &str, user_id: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_thread_is_read_by_searching_its_conversation_id() {
+    // Arrange: grace starts a conversation, ada replies, grace answers
+    // ada; a post elsewhere says the same words.
+    let x = Emulator::start().await.unwrap();
+    let root = x.post_as("grace", "Who wrote the first compiler?");
+    let ada = x.issue_user_token("ada", &["tweet.read", "tweet.write", "users.read"]);
+    let grace = x.issue_user_token("grace", &["tweet.read", "tweet.write", "users.read"]);
+    let reply = |token: &str, to: &str, text: &str| {
+        let (x, token, to, text) = (&x, token.to_string(), to.to_string(), text.to_string());
+        async move {
+            let (status, created) = call(
+                x,
+                "POST",
+                "/2/tweets",
+                &token,
+                Some(json!({"text": text, "reply": {"in_reply_to_tweet_id": to}})),
+            )
+            .await;
+            assert_eq!(status, 201, "{created}");
+            created["data"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let first = reply(&ada, &root, "You did, in 1952.").await;
+    let second = reply(&grace, &first, "The A-0, yes.").await;
+    x.post_as("alan", "Who wrote the first compiler? Not me.");
+
+    // Act: the conversation, then a refused operator value.
+    let (status, thread) = call(
+        &x,
+        "GET",
+        &format!(
+            "/2/tweets/search/recent?query=conversation_id:{root}&tweet.fields=conversation_id,in_reply_to_user_id"
+        ),
+        &ada,
+        None,
+    )
+    .await;
+    let (refused, problem) = call(
+        &x,
+        "GET",
+        "/2/tweets/search/recent?query=conversation_id:first",
+        &ada,
+        None,
+    )
+    .await;
+
+    // Assert: the thread's posts, each of the conversation, and nothing
+    // else.
+    assert_eq!(status, 200, "{thread}");
+    let posts = thread["data"].as_array().unwrap();
+    let mut ids: Vec<&str> = posts.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut expected = vec![root.as_str(), first.as_str(), second.as_str()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(posts.iter().all(|p| p["conversation_id"] == root.as_str()));
+    assert_eq!(refused, 400, "{problem}");
+}
+
+#[tokio::test]
+async fn an_edited_post_brings_its_earlier_versions_with_the_edit_history_expansion() {
+    // Arrange: ada, a subscriber, posts and edits it twice.
+    let x = Emulator::start().await.unwrap();
+    x.set_subscription("ada", "Premium");
+    let ada = x.issue_user_token("ada", &["tweet.read", "tweet.write", "users.read"]);
+    let mut versions = vec![x.post_as("ada", "Teh first version")];
+    for text in ["The first version", "The first version, fixed"] {
+        let (status, edited) = call(
+            &x,
+            "POST",
+            "/2/tweets",
+            &ada,
+            Some(json!({"text": text, "edit_options": {"previous_post_id": versions.last().unwrap()}})),
+        )
+        .await;
+        assert_eq!(status, 201, "{edited}");
+        versions.push(edited["data"]["id"].as_str().unwrap().to_string());
+    }
+    let latest = versions.last().unwrap().clone();
+
+    // Act: the latest version, with and without the expansion.
+    let (status, expanded) = call(
+        &x,
+        "GET",
+        &format!("/2/tweets/{latest}?expansions=edit_history_tweet_ids"),
+        &ada,
+        None,
+    )
+    .await;
+    let (_, plain) = call(&x, "GET", &format!("/2/tweets/{latest}"), &ada, None).await;
+
+    // Assert: the history names every version, and the earlier ones come
+    // in `includes.tweets` with their own text.
+    assert_eq!(status, 200, "{expanded}");
+    assert_eq!(expanded["data"]["edit_history_tweet_ids"], json!(versions));
+    let earlier = expanded["includes"]["tweets"].as_array().unwrap();
+    let text_of = |id: &str| {
+        earlier
+            .iter()
+            .find(|p| p["id"] == id)
+            .map(|p| p["text"].as_str().unwrap().to_string())
+    };
+    assert_eq!(earlier.len(), 2, "{expanded}");
+    assert_eq!(text_of(&versions[0]).as_deref(), Some("Teh first version"));
+    assert_eq!(text_of(&versions[1]).as_deref(), Some("The first version"));
+    assert!(plain.get("includes").is_none(), "{plain}");
 }
