@@ -1,6 +1,7 @@
 //! How long `count_with_limit(text, 25_000)` takes on texts of each kind
 //! (tests/support/texts.rs) at 280, 1,000, 5,000 and 25,000 UTF-16 units:
-//! the median of many runs, in microseconds, natively.
+//! the median of many runs, in microseconds, natively; then, at 25,000,
+//! the default reading of emoji (X's library's) against the Unicode one.
 //!
 //! `cargo bench -p x-text --bench count`
 
@@ -9,7 +10,7 @@ mod texts;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use x_text::count_with_limit;
+use x_text::{count_with_limit, count_with_unicode_emoji};
 
 const LENGTHS: [usize; 4] = [280, 1_000, 5_000, 25_000];
 
@@ -48,5 +49,29 @@ fn main() {
             print!(" {:>9.1}", last.as_secs_f64() * 1e6);
         }
         println!(" {:>11.1}", last.as_secs_f64() * 1e9 / 25_000.0);
+    }
+    // X's library's emoji (twemoji-parser's expression, the default)
+    // against emoji by current Unicode (the option), side by side at
+    // 25,000 units.
+    println!();
+    println!(
+        "{:<24} {:>12} {:>12} {:>7}",
+        "at 25,000 (µs, median)", "x's library", "unicode", "ratio"
+    );
+    for kind in texts::KINDS {
+        let text = (kind.make)(25_000);
+        let library = median(|| {
+            black_box(count_with_limit(black_box(&text), 25_000));
+        });
+        let unicode = median(|| {
+            black_box(count_with_unicode_emoji(black_box(&text), 25_000));
+        });
+        println!(
+            "{:<24} {:>12.1} {:>12.1} {:>6.2}×",
+            kind.name,
+            library.as_secs_f64() * 1e6,
+            unicode.as_secs_f64() * 1e6,
+            library.as_secs_f64() / unicode.as_secs_f64()
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! Emoji sequences, each of which weighs as one character of the default
-//! weight (2) under configuration v3, however many code points it has.
+//! Emoji sequences by current Unicode: the reading
+//! [`crate::count_with_unicode_emoji`] offers beside X's own (the default,
+//! in `twemoji.rs`).
 //!
 //! twitter-text 3.1.0 finds them with twemoji-parser 11's regex, a list of
 //! the sequences of Emoji 12 (2019), which knows nothing of the emoji added
@@ -58,8 +59,10 @@ pub struct EmojiEntity {
     pub end: usize,
 }
 
-/// The emoji sequences in `text`, each of which weighs 2 in a post, in
-/// order, with UTF-16 indices. The text is taken as it is.
+/// The emoji sequences in `text` by current Unicode, in order, with UTF-16
+/// indices: what [`crate::count_with_unicode_emoji`] weighs 2 each. The
+/// text is taken as it is. X's own library reads emoji differently (see
+/// [`crate::extract_emoji`]), so this is an option, never the default.
 ///
 /// The sequences are those of UTS #51 with today's Unicode properties
 /// (twitter-text's own table dates from 2019): RGI flags, keycaps (with or
@@ -69,7 +72,7 @@ pub struct EmojiEntity {
 /// sequence. Any ZWJ sequence of emoji counts as one, RGI or not: where
 /// twitter-text would count a sequence that is not in Unicode's list
 /// (`👨‍🍕`) as its parts, this counts it as one emoji.
-pub fn extract_emoji(text: &str) -> Vec<EmojiEntity> {
+pub fn extract_emoji_unicode(text: &str) -> Vec<EmojiEntity> {
     let t: Vec<u16> = text.encode_utf16().collect();
     find_emoji(&t)
         .into_iter()
@@ -81,7 +84,7 @@ pub fn extract_emoji(text: &str) -> Vec<EmojiEntity> {
         .collect()
 }
 
-/// [`extract_emoji`] on UTF-16 text, as UTF-16 ranges.
+/// [`extract_emoji_unicode`] on UTF-16 text, as UTF-16 ranges.
 pub(crate) fn find_emoji(t: &[u16]) -> Vec<std::ops::Range<usize>> {
     // The code points, each with its UTF-16 offset, and the end.
     let mut chars = Vec::with_capacity(t.len());
@@ -218,7 +221,10 @@ mod tests {
     use super::*;
 
     fn emoji(text: &str) -> Vec<String> {
-        extract_emoji(text).into_iter().map(|e| e.emoji).collect()
+        extract_emoji_unicode(text)
+            .into_iter()
+            .map(|e| e.emoji)
+            .collect()
     }
 
     #[test]

@@ -12,8 +12,11 @@
 //! X's clients compute this with twitter-text (its figures in the
 //! conformance data come from the JavaScript library), so this follows
 //! the JavaScript library's behaviour to the code unit, bugs included,
-//! except for emoji, where it follows current Unicode (see
-//! [`extract_emoji`]). Where twitter-text's Java library differs, the
+//! emoji too: they are found with the regular expression of the
+//! twemoji-parser version twitter-text 3.1.0 ships (see
+//! [`extract_emoji`]), so a text called valid here is one X's library
+//! accepts. Reading emoji by current Unicode instead is an explicit
+//! option ([`count_with_unicode_emoji`]). Where twitter-text's Java library differs, the
 //! source says so and follows JavaScript. The JavaScript URL regex
 //! backtracks, which makes it quadratic in long runs without spaces; here
 //! the same matches are computed without backtracking (see
@@ -24,9 +27,10 @@ mod classes;
 mod emoji;
 mod punycode;
 mod tld;
+mod twemoji;
 mod url;
 
-pub use emoji::{EmojiEntity, extract_emoji};
+pub use emoji::{EmojiEntity, extract_emoji_unicode};
 pub use url::{UrlEntity, extract_urls};
 
 use unicode_normalization::UnicodeNormalization;
@@ -82,6 +86,23 @@ pub struct Counted {
     pub display_range: [i32; 2],
 }
 
+/// The emoji in `text` as twitter-text 3.1.0 finds them (twemoji-parser
+/// 11.0.2's expression), each of which weighs 2 in a post, in order, with
+/// UTF-16 indices. The text is taken as it is. Sequences added to Unicode
+/// since Emoji 11 count as their parts, and a lone U+FE0F is an emoji of
+/// its own, as in X's library.
+pub fn extract_emoji(text: &str) -> Vec<EmojiEntity> {
+    let t: Vec<u16> = text.encode_utf16().collect();
+    twemoji::find_emoji(&t)
+        .into_iter()
+        .map(|span| EmojiEntity {
+            emoji: String::from_utf16_lossy(&t[span.clone()]),
+            start: span.start,
+            end: span.end,
+        })
+        .collect()
+}
+
 /// Counts `text` as X does for a standard account (limit 280).
 pub fn count(text: &str) -> Counted {
     count_with_limit(text, config::MAX_WEIGHTED_LENGTH)
@@ -91,6 +112,24 @@ pub fn count(text: &str) -> Counted {
 /// standard account, [`config::PREMIUM_MAX_WEIGHTED_LENGTH`] for
 /// Premium). A limit of 0 makes every text invalid.
 pub fn count_with_limit(text: &str, max_weighted_length: u32) -> Counted {
+    count_reading(text, max_weighted_length, twemoji::find_emoji)
+}
+
+/// Counts `text` as [`count_with_limit`] does, but with emoji read by
+/// current Unicode ([`extract_emoji_unicode`]): newer sequences weigh 2
+/// each where X's library weighs their parts, so this calls valid some
+/// texts X's library refuses. An option for a platform that prefers it,
+/// never what the connector checks posts with.
+pub fn count_with_unicode_emoji(text: &str, max_weighted_length: u32) -> Counted {
+    count_reading(text, max_weighted_length, emoji::find_emoji)
+}
+
+/// The count, with `find_emoji` finding the emoji of the NFC text.
+fn count_reading(
+    text: &str,
+    max_weighted_length: u32,
+    find_emoji: fn(&[u16]) -> Vec<std::ops::Range<usize>>,
+) -> Counted {
     use config::*;
     let original_length = text.encode_utf16().count();
     // NFC changes nothing in a text without a character from U+0300 on
@@ -118,7 +157,7 @@ pub fn count_with_limit(text: &str, max_weighted_length: u32) -> Counted {
     }
     let mut emoji_at = vec![0u32; if EMOJI_PARSING_ENABLED { n } else { 0 }];
     if EMOJI_PARSING_ENABLED {
-        for span in emoji::find_emoji(&t) {
+        for span in find_emoji(&t) {
             emoji_at[span.start] = span.len() as u32;
         }
     }
