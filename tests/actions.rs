@@ -677,6 +677,117 @@ async fn mentions_and_direct_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_posts_quotes_and_the_reposts_of_my_posts_are_read_newest_first() {
+    // Arrange: ada posts twice; grace and alan quote the first, grace
+    // reposts both, and alan posts something unrelated.
+    let bed = XBed::start().await;
+    let scopes = ["tweet.read", "tweet.write", "users.read", "timeline.read"];
+    let ada = oauth_connection(&bed.x, "ada", &scopes);
+    let grace = oauth_connection(&bed.x, "grace", &scopes);
+    let alan = oauth_connection(&bed.x, "alan", &scopes);
+    let without_timeline = oauth_connection(&bed.x, "ada", &["tweet.read", "users.read"]);
+    let ok = |conn: &host_harness::Connection, action: &'static str, input: serde_json::Value| {
+        let (bed, conn) = (&bed, conn.clone());
+        async move {
+            bed.run_as(&conn, action, input)
+                .await
+                .unwrap_or_else(|e| panic!("{action}: {e:?}"))
+        }
+    };
+    let id_of = |output: &serde_json::Value| output["post"]["id"].as_str().unwrap().to_string();
+    let first = id_of(
+        &ok(
+            &ada,
+            "post.create",
+            json!({"text": "On the analytical engine."}),
+        )
+        .await,
+    );
+    let second = id_of(&ok(&ada, "post.create", json!({"text": "Notes, part two."})).await);
+    ok(
+        &grace,
+        "post.create",
+        json!({"text": "Read this.", "quote_post_id": first}),
+    )
+    .await;
+    ok(
+        &alan,
+        "post.create",
+        json!({"text": "Machines that think?", "quote_post_id": first}),
+    )
+    .await;
+    ok(&alan, "post.create", json!({"text": "Unrelated."})).await;
+    ok(&grace, "post.repost", json!({"post_id": first})).await;
+    ok(&grace, "post.repost", json!({"post_id": second})).await;
+
+    // Act
+    let quotes = ok(
+        &ada,
+        "post.quotes",
+        json!({"post_id": first, "fields": {"expansions": ["author_id"]}}),
+    )
+    .await;
+    let none = ok(&ada, "post.quotes", json!({"post_id": second})).await;
+    let joined = json!({"expansions": ["referenced_tweets.id"]});
+    let reposts = ok(
+        &ada,
+        "timeline.reposts_of_me",
+        json!({"max_results": 1, "fields": joined}),
+    )
+    .await;
+    let older = ok(
+        &ada,
+        "timeline.reposts_of_me",
+        json!({"max_results": 1, "pagination_token": reposts["next_token"], "fields": joined}),
+    )
+    .await;
+    let too_few = bed
+        .run_as(
+            &ada,
+            "post.quotes",
+            json!({"post_id": first, "max_results": 5}),
+        )
+        .await
+        .unwrap_err();
+    let unscoped = bed
+        .run_as(&without_timeline, "timeline.reposts_of_me", json!({}))
+        .await
+        .unwrap_err();
+
+    // Assert: the quotes newest first with their authors, nothing else.
+    let texts: Vec<&str> = quotes["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["Machines that think?", "Read this."], "{quotes}");
+    assert_eq!(quotes["posts"][0]["author"]["username"], "alan");
+    assert!(none["posts"].as_array().unwrap().is_empty(), "{none}");
+    // The reposts, a page at a time, newest first: grace's of each post.
+    let reposted = |page: &serde_json::Value| {
+        page["posts"][0]["referenced_posts"][0]["post"]["id"]
+            .as_str()
+            .map(str::to_string)
+    };
+    assert_eq!(
+        reposted(&reposts).as_deref(),
+        Some(second.as_str()),
+        "{reposts}"
+    );
+    assert_eq!(reposted(&older).as_deref(), Some(first.as_str()), "{older}");
+    assert!(
+        matches!(&too_few, host_harness::ActionError::InvalidInput { field, .. } if field == "max_results"),
+        "{too_few:?}"
+    );
+    assert!(
+        matches!(&unscoped, host_harness::ActionError::Forbidden { missing_scopes, .. } if missing_scopes == &["timeline.read".to_string()]),
+        "{unscoped:?}"
+    );
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn list_actions_collect_pages_up_to_a_limit_and_resume() {
     let bed = XBed::start().await;
     bed.x.add_numbered_posts("ada", 230);
@@ -1087,8 +1198,16 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
         .unwrap();
     let sample = |action: &str| -> Option<serde_json::Value> {
         Some(match action {
-            "users.me" | "user.followers" | "user.following" | "timeline.user"
-            | "timeline.home" | "timeline.mentions" | "dm.events" => json!({}),
+            "users.me"
+            | "user.followers"
+            | "user.following"
+            | "timeline.user"
+            | "timeline.home"
+            | "timeline.mentions"
+            | "timeline.reposts_of_me"
+            | "dm.events" => {
+                json!({})
+            }
             "users.lookup" => json!({"usernames": ["grace", "nobody_here"]}),
             "post.validate" => json!({"text": "Counting 🧮 https://example.com"}),
             "post.create" => json!({"text": "Checking the catalogue."}),
@@ -1096,8 +1215,9 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
             "post.edit" => json!({"post_id": editable["post"]["id"], "text": "A post, edited."}),
             "post.delete" => json!({"id": doomed["post"]["id"]}),
             "post.lookup" => json!({"ids": [post_id, "1"]}),
-            "post.liking_users" | "post.reposted_by" | "post.like" | "post.unlike"
-            | "post.repost" | "post.unrepost" | "post.bookmark" | "post.unbookmark" => {
+            "post.quotes" | "post.liking_users" | "post.reposted_by" | "post.like"
+            | "post.unlike" | "post.repost" | "post.unrepost" | "post.bookmark"
+            | "post.unbookmark" => {
                 json!({"post_id": post_id})
             }
             "user.follow" | "user.unfollow" => json!({"user_id": grace_id}),

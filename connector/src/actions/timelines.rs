@@ -1,4 +1,5 @@
-//! `timeline.user`, `timeline.home` and `timeline.mentions`.
+//! `timeline.user`, `timeline.home`, `timeline.mentions`, `post.quotes`
+//! and `timeline.reposts_of_me`: pages of posts, newest first.
 
 use super::Action;
 use super::fields::PostFields;
@@ -14,6 +15,11 @@ use serde::Deserialize;
 const USER_BOUNDS: Bounds = Bounds { min: 5, max: 100 };
 /// Bounds of `max_results` for the home timeline, as X sets them.
 const HOME_BOUNDS: Bounds = Bounds { min: 1, max: 100 };
+/// Bounds of `max_results` for a post's quotes, as X sets them.
+const QUOTE_BOUNDS: Bounds = Bounds { min: 10, max: 100 };
+/// Bounds of `max_results` for reposts of the account's posts, as X sets
+/// them (the home timeline's).
+const REPOSTS_OF_ME_BOUNDS: Bounds = HOME_BOUNDS;
 
 /// Kinds of posts a timeline can leave out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -131,6 +137,55 @@ pub struct HomeInput {
     pub pagination_token: Option<String>,
     /// Collect this many posts (1 to 1000), page after page, instead of one
     /// page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: PostFields,
+}
+
+/// The post whose quotes to list, which of them, and which page.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotesInput {
+    /// The post quoted.
+    pub post_id: Id,
+    /// Leave out replies, reposts, or both.
+    #[serde(default)]
+    pub exclude: Vec<Exclude>,
+    /// Posts per page, 10 to 100; X's default is 10.
+    #[serde(default)]
+    #[schemars(range(min = 10, max = 100))]
+    pub max_results: Option<u32>,
+    /// The `next_token` of a previous page, to get the page after it.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub pagination_token: Option<String>,
+    /// Collect this many posts (10 to 1000), page after page, instead of
+    /// one page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 10, max = 1000))]
+    pub limit: Option<u32>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: PostFields,
+}
+
+/// Which page of the reposts of the account's posts.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepostsOfMeInput {
+    /// Reposts per page, 1 to 100; X's default is 100.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_results: Option<u32>,
+    /// The `next_token` of a previous page, to get the page after it.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub pagination_token: Option<String>,
+    /// Collect this many reposts (1 to 1000), page after page, instead of
+    /// one page; `next_token` then resumes after the last one.
     #[serde(default)]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<u32>,
@@ -260,6 +315,56 @@ impl HomeInput {
     }
 }
 
+impl QuotesInput {
+    fn request(&self) -> Request<'_> {
+        Request {
+            path: format!("/2/tweets/{}/quote_tweets", self.post_id.as_str()),
+            exclude: &self.exclude,
+            since_id: None,
+            until_id: None,
+            start_time: None,
+            end_time: None,
+            fields: &self.fields,
+        }
+    }
+}
+
+impl RepostsOfMeInput {
+    fn request(&self) -> Request<'_> {
+        Request {
+            path: "/2/users/reposts_of_me".to_string(),
+            exclude: &[],
+            since_id: None,
+            until_id: None,
+            start_time: None,
+            end_time: None,
+            fields: &self.fields,
+        }
+    }
+}
+
+impl Validate for QuotesInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        self.request().check(
+            QUOTE_BOUNDS,
+            self.limit,
+            self.max_results,
+            self.pagination_token.as_deref(),
+        )
+    }
+}
+
+impl Validate for RepostsOfMeInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        self.request().check(
+            REPOSTS_OF_ME_BOUNDS,
+            self.limit,
+            self.max_results,
+            self.pagination_token.as_deref(),
+        )
+    }
+}
+
 impl Validate for UserInput {
     fn validate(&self) -> Result<(), ConnectorError> {
         self.request(String::new()).check(
@@ -364,6 +469,46 @@ impl Action for Mentions {
     }
 }
 
+/// `GET /2/tweets/:id/quote_tweets`: the posts that quote a post.
+pub struct Quotes;
+
+impl Action for Quotes {
+    const ID: &'static str = "post.quotes";
+    const READS: bool = true;
+    type Input = QuotesInput;
+    type Output = PostPage;
+
+    fn run(ctx: &Context, input: QuotesInput) -> Result<PostPage, ConnectorError> {
+        input.request().run(
+            ctx,
+            QUOTE_BOUNDS,
+            input.max_results,
+            input.pagination_token.clone(),
+            input.limit,
+        )
+    }
+}
+
+/// `GET /2/users/reposts_of_me`: reposts of the connected account's posts.
+pub struct RepostsOfMe;
+
+impl Action for RepostsOfMe {
+    const ID: &'static str = "timeline.reposts_of_me";
+    const READS: bool = true;
+    type Input = RepostsOfMeInput;
+    type Output = PostPage;
+
+    fn run(ctx: &Context, input: RepostsOfMeInput) -> Result<PostPage, ConnectorError> {
+        input.request().run(
+            ctx,
+            REPOSTS_OF_ME_BOUNDS,
+            input.max_results,
+            input.pagination_token.clone(),
+            input.limit,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +526,10 @@ mod tests {
 
     #[test]
     fn max_results_follows_each_endpoints_bounds() {
+        assert!(parse::<QuotesInput>(r#"{"post_id": "1", "max_results": 9}"#).is_err());
+        assert!(parse::<QuotesInput>(r#"{"post_id": "1", "max_results": 10}"#).is_ok());
+        assert!(parse::<RepostsOfMeInput>(r#"{"max_results": 1}"#).is_ok());
+        assert!(parse::<RepostsOfMeInput>(r#"{"limit": 1001}"#).is_err());
         assert!(parse::<UserInput>(r#"{"max_results": 4}"#).is_err());
         assert!(parse::<UserInput>(r#"{"max_results": 5}"#).is_ok());
         assert!(parse::<HomeInput>(r#"{"max_results": 1}"#).is_ok());

@@ -51,6 +51,10 @@ pub enum Endpoint {
     RepostedBy,
     /// `GET /2/users/:id/mentions`
     Mentions,
+    /// `GET /2/tweets/:id/quote_tweets`
+    QuotePosts,
+    /// `GET /2/users/reposts_of_me`
+    RepostsOfMe,
     /// `POST /2/dm_conversations/with/:id/messages`
     DmSend,
     /// `GET /2/dm_events`
@@ -102,6 +106,8 @@ impl Endpoint {
             Endpoint::RepostedBy => (75, 75),
             Endpoint::UsersLookup => (900, 300),
             Endpoint::Mentions => (300, 450),
+            Endpoint::QuotePosts => (75, 75),
+            Endpoint::RepostsOfMe => (75, 0),
             Endpoint::DmSend => (200, 0),
             Endpoint::DmEvents => (300, 0),
             Endpoint::PostsLookup => (900, 450),
@@ -139,6 +145,7 @@ impl Endpoint {
             Endpoint::LikingUsers => &["like.read", "tweet.read", "users.read"],
             Endpoint::DmSend => &["dm.write", "tweet.read", "users.read"],
             Endpoint::DmEvents => &["dm.read", "tweet.read", "users.read"],
+            Endpoint::RepostsOfMe => &["timeline.read", "tweet.read"],
             Endpoint::CreateActivitySubscription => &["dm.read", "tweet.read"],
             // Only app-only tokens and OAuth 1.0a user context reach these.
             Endpoint::CreateWebhook

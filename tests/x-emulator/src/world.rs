@@ -370,9 +370,7 @@ impl World {
             None,
             None,
         );
-        let rt_text = format!("RT @ada: {}", world.posts[&engine].text);
-        let rt = world.add_post(grace, &rt_text, now - Duration::hours(20), None, None);
-        world.posts.get_mut(&rt).unwrap().references = vec![(Reference::Retweeted, engine)];
+        world.add_repost(grace, engine, now - Duration::hours(20));
         world.add_post(alan, "We can only see a short distance ahead, but we can see plenty there that needs to be done.", now - Duration::hours(12), None, None);
         world.add_post(
             alan,
@@ -837,6 +835,29 @@ impl World {
     }
 
     /// Deletes a post of `caller`'s.
+    /// `user`'s repost of `original`, as X makes one: a post of its own,
+    /// `RT @author: text`, that refers to the original; its id.
+    pub fn add_repost(&mut self, user: u64, original: u64, at: DateTime<Utc>) -> Option<u64> {
+        let source = self.posts.get(&original)?;
+        let author = self.user(source.author_id)?.username.clone();
+        let text = format!("RT @{author}: {}", source.text);
+        let id = self.add_post(user, &text, at, None, None);
+        if let Some(repost) = self.posts.get_mut(&id) {
+            repost.references = vec![(Reference::Retweeted, original)];
+        }
+        Some(id)
+    }
+
+    /// Removes `user`'s reposts of `original`.
+    pub fn remove_repost(&mut self, user: u64, original: u64) {
+        self.posts.retain(|_, p| {
+            !(p.author_id == user
+                && p.references
+                    .iter()
+                    .any(|(kind, target)| *kind == Reference::Retweeted && *target == original))
+        });
+    }
+
     pub fn delete_post(&mut self, caller: u64, id: u64) -> Result<(), DeleteRefusal> {
         match self.posts.get(&id) {
             None => Err(DeleteRefusal::NotFound),

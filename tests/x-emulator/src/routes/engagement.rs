@@ -99,9 +99,17 @@ fn apply(shared: &Shared, kind: &Kind, user: u64, target: u64, on: bool) -> Resu
         ));
     }
     if on {
-        world.engagements.insert((kind.name, user, target));
+        let new = world.engagements.insert((kind.name, user, target));
+        // A repost is a post of its own on X, in the reposter's timeline
+        // and in `GET /2/users/reposts_of_me`.
+        if new && kind.name == "repost" {
+            world.add_repost(user, target, shared.clock.now());
+        }
     } else {
         world.engagements.remove(&(kind.name, user, target));
+        if kind.name == "repost" {
+            world.remove_repost(user, target);
+        }
     }
     Ok(false)
 }

@@ -37,6 +37,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(timelines::home),
         )
         .route("/2/users/{id}/mentions", get(timelines::mentions))
+        .route("/2/tweets/{id}/quote_tweets", get(timelines::quotes))
+        .route("/2/users/reposts_of_me", get(timelines::reposts_of_me))
         .route(
             "/2/dm_conversations/with/{participant_id}/messages",
             post(dm::send),

@@ -1,4 +1,6 @@
-//! `GET /2/users/:id/tweets` and `GET /2/users/:id/timelines/reverse_chronological`.
+//! `GET /2/users/:id/tweets`, `GET /2/users/:id/timelines/reverse_chronological`,
+//! `GET /2/users/:id/mentions`, `GET /2/tweets/:id/quote_tweets` and
+//! `GET /2/users/reposts_of_me`.
 
 use super::{answer, page};
 use crate::Shared;
@@ -192,6 +194,95 @@ pub async fn mentions(
     let posts: Vec<&Post> = world
         .posts_newest_first()
         .filter(|p| p.text.to_ascii_lowercase().contains(&handle) && window.admits(p))
+        .filter(|p| p.listed_for(caller.user_id) && world.can_see(caller.user_id, p.author_id))
+        .collect();
+    Ok(answer(
+        &caller,
+        StatusCode::OK,
+        page(&world, &selection, &posts, max_results, token),
+    ))
+}
+
+/// `GET /2/tweets/:id/quote_tweets`: the posts that quote a post, newest
+/// first.
+pub async fn quotes(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::QuotePosts).await?;
+    let post_id = parse_id("id", &id)?;
+    let allowed: Vec<&str> = ["max_results", "pagination_token", "exclude"]
+        .iter()
+        .chain(POST_QUERY_PARAMS)
+        .copied()
+        .collect();
+    let params = Params::parse(query.as_deref(), &allowed)?;
+    let selection = Selection::for_posts(&params)?;
+    let max_results = params.int("max_results", 10, 100, 10)? as usize;
+    let token = params.token("pagination_token")?;
+    let window = Window::read(&params)?;
+    let world = shared.world.lock().unwrap();
+    if world.post(post_id).is_none() {
+        return Ok(answer(
+            &caller,
+            StatusCode::OK,
+            json!({ "errors": [problem::not_found_error("tweet", "id", &id)] }),
+        ));
+    }
+    let posts: Vec<&Post> = world
+        .posts_newest_first()
+        .filter(|p| {
+            p.references
+                .iter()
+                .any(|(kind, target)| *kind == Reference::Quoted && *target == post_id)
+                && window.admits(p)
+        })
+        .filter(|p| p.listed_for(caller.user_id) && world.can_see(caller.user_id, p.author_id))
+        .collect();
+    Ok(answer(
+        &caller,
+        StatusCode::OK,
+        page(&world, &selection, &posts, max_results, token),
+    ))
+}
+
+/// `GET /2/users/reposts_of_me`: reposts of the authenticated user's
+/// posts, newest first.
+pub async fn reposts_of_me(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::RepostsOfMe).await?;
+    let Some(me) = caller.user_id else {
+        return Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Unsupported Authentication",
+            "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+        ));
+    };
+    let allowed: Vec<&str> = ["max_results", "pagination_token"]
+        .iter()
+        .chain(POST_QUERY_PARAMS)
+        .copied()
+        .collect();
+    let params = Params::parse(query.as_deref(), &allowed)?;
+    let selection = Selection::for_posts(&params)?;
+    let max_results = params.int("max_results", 1, 100, 100)? as usize;
+    let token = params.token("pagination_token")?;
+    let world = shared.world.lock().unwrap();
+    let posts: Vec<&Post> = world
+        .posts_newest_first()
+        .filter(|p| {
+            p.references.iter().any(|(kind, target)| {
+                *kind == Reference::Retweeted
+                    && world
+                        .post(*target)
+                        .is_some_and(|original| original.author_id == me)
+            })
+        })
         .filter(|p| p.listed_for(caller.user_id) && world.can_see(caller.user_id, p.author_id))
         .collect();
     Ok(answer(
