@@ -270,10 +270,9 @@ async fn every_action_runs_from_its_generated_form() {
             "post.edit" => json!({"post_id": editable_id, "text": "Edited from the runner."}),
             "post.delete" => json!({"id": doomed_id}),
             "post.lookup" => json!({"ids": [post_id, "1"]}),
-            "post.liking_users" | "post.reposted_by" | "post.like" | "post.unlike"
-            | "post.repost" | "post.unrepost" | "post.bookmark" | "post.unbookmark" => {
-                json!({"post_id": post_id})
-            }
+            "post.quotes" | "post.liking_users" | "post.reposted_by" | "post.like"
+            | "post.unlike" | "post.repost" | "post.unrepost" | "post.bookmark"
+            | "post.unbookmark" => json!({"post_id": post_id}),
             "user.follow" | "user.unfollow" => json!({"user_id": grace}),
             "media.upload" => json!({"base64": support::tiny_png_base64()}),
             "search.recent" => json!({"query": "engine OR loom"}),

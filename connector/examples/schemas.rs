@@ -7,6 +7,9 @@
 //! Most schemas repeat the same definitions (`$defs`: X's field names, an
 //! id, the usage units), so each definition is printed once and each
 //! schema lists the ones it holds: the text is a third of what it would be.
+//! The texts, one after another, are then compressed (LZ4's block format,
+//! about a quarter of their size), and each schema and definition is named
+//! by its span in them.
 
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -14,6 +17,19 @@ use std::fmt::Write as _;
 /// Definitions by name, in the order first met.
 #[derive(Default)]
 struct Defs(Vec<(String, String)>);
+
+/// Every text, one after another: what the component carries compressed.
+#[derive(Default)]
+struct Texts(String);
+
+impl Texts {
+    /// Adds `text`; its span.
+    fn add(&mut self, text: &str) -> (usize, usize) {
+        let start = self.0.len();
+        self.0.push_str(text);
+        (start, self.0.len())
+    }
+}
 
 impl Defs {
     /// `schema` without its `$defs`, as text, and the indices of those
@@ -40,11 +56,13 @@ impl Defs {
 
 fn main() {
     let mut defs = Defs::default();
+    let mut texts = Texts::default();
     let mut tables = String::new();
     // `{:?}` of a string is a Rust string literal with every escape needed.
-    let row = |defs: &mut Defs, id: &str, first: Value, second: Value| {
+    let mut row = |defs: &mut Defs, id: &str, first: Value, second: Value| {
         let (first, first_defs) = defs.split(first, id);
         let (second, second_defs) = defs.split(second, id);
+        let (first, second) = (texts.add(&first), texts.add(&second));
         format!(
             "    ({id:?}, Schema({first:?}, &{first_defs:?}), Schema({second:?}, &{second_defs:?})),\n"
         )
@@ -75,11 +93,21 @@ fn main() {
     tables.push_str("];\n");
     let mut out = String::new();
     out.push_str("/// The definitions the schemas share, by name.\n");
-    out.push_str("pub static DEFS: &[(&str, &str)] = &[\n");
+    out.push_str("pub static DEFS: &[(&str, Span)] = &[\n");
     for (name, text) in &defs.0 {
-        writeln!(out, "    ({name:?}, {text:?}),").unwrap();
+        let span = texts.add(text);
+        writeln!(out, "    ({name:?}, {span:?}),").unwrap();
     }
     out.push_str("];\n");
     out.push_str(&tables);
+    let packed = lz4_flex::block::compress(texts.0.as_bytes());
+    writeln!(
+        out,
+        "/// Every text above, LZ4-compressed ({} bytes of {}).\npub static PACKED: &[u8] = &{packed:?};\n/// Their length uncompressed.\npub const UNPACKED_LEN: usize = {};",
+        packed.len(),
+        texts.0.len(),
+        texts.0.len()
+    )
+    .unwrap();
     print!("{out}");
 }
