@@ -788,6 +788,64 @@ async fn a_posts_quotes_and_the_reposts_of_my_posts_are_read_newest_first() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_accounts_bookmarks_are_read_as_it_left_them() {
+    // Arrange: ada bookmarks three posts and takes one back.
+    let bed = XBed::start().await;
+    let scopes = [
+        "tweet.read",
+        "users.read",
+        "bookmark.read",
+        "bookmark.write",
+    ];
+    let ada = oauth_connection(&bed.x, "ada", &scopes);
+    let unscoped = oauth_connection(&bed.x, "ada", &["tweet.read", "users.read"]);
+    let posts: Vec<String> = ["grace", "alan", "ada"]
+        .iter()
+        .map(|who| bed.x.post_as(who, &format!("A post by {who}.")))
+        .collect();
+    for post in &posts {
+        bed.run_as(&ada, "post.bookmark", json!({"post_id": post}))
+            .await
+            .unwrap();
+    }
+    bed.run_as(&ada, "post.unbookmark", json!({"post_id": posts[1]}))
+        .await
+        .unwrap();
+
+    // Act
+    let first = bed
+        .run_as(&ada, "timeline.bookmarks", json!({"max_results": 1}))
+        .await
+        .unwrap();
+    let all = bed
+        .run_as(&ada, "timeline.bookmarks", json!({"limit": 5}))
+        .await
+        .unwrap();
+    let refused = bed
+        .run_as(&unscoped, "timeline.bookmarks", json!({}))
+        .await
+        .unwrap_err();
+
+    // Assert: the two left, newest first, a page at a time.
+    let ids = |page: &serde_json::Value| -> Vec<String> {
+        page["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&first), [posts[2].clone()], "{first}");
+    assert!(first["next_token"].is_string(), "{first}");
+    assert_eq!(ids(&all), [posts[2].clone(), posts[0].clone()], "{all}");
+    assert!(
+        matches!(&refused, host_harness::ActionError::Forbidden { missing_scopes, .. } if missing_scopes == &["bookmark.read".to_string()]),
+        "{refused:?}"
+    );
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn list_actions_collect_pages_up_to_a_limit_and_resume() {
     let bed = XBed::start().await;
     bed.x.add_numbered_posts("ada", 230);
@@ -1205,6 +1263,7 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
             | "timeline.home"
             | "timeline.mentions"
             | "timeline.reposts_of_me"
+            | "timeline.bookmarks"
             | "dm.events" => {
                 json!({})
             }

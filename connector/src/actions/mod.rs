@@ -152,6 +152,7 @@ pub fn catalogue() -> Vec<Entry> {
         entry::<timelines::Home>(),
         entry::<timelines::Mentions>(),
         entry::<timelines::RepostsOfMe>(),
+        entry::<timelines::Bookmarks>(),
         entry::<search::Recent>(),
         entry::<dm::Send>(),
         entry::<dm::Events>(),

@@ -1,5 +1,6 @@
-//! `timeline.user`, `timeline.home`, `timeline.mentions`, `post.quotes`
-//! and `timeline.reposts_of_me`: pages of posts, newest first.
+//! `timeline.user`, `timeline.home`, `timeline.mentions`, `post.quotes`,
+//! `timeline.reposts_of_me` and `timeline.bookmarks`: pages of posts,
+//! newest first.
 
 use super::Action;
 use super::fields::PostFields;
@@ -17,9 +18,9 @@ const USER_BOUNDS: Bounds = Bounds { min: 5, max: 100 };
 const HOME_BOUNDS: Bounds = Bounds { min: 1, max: 100 };
 /// Bounds of `max_results` for a post's quotes, as X sets them.
 const QUOTE_BOUNDS: Bounds = Bounds { min: 10, max: 100 };
-/// Bounds of `max_results` for reposts of the account's posts, as X sets
-/// them (the home timeline's).
-const REPOSTS_OF_ME_BOUNDS: Bounds = HOME_BOUNDS;
+/// Bounds of `max_results` for reposts of the account's posts and for its
+/// bookmarks, as X sets them (the home timeline's).
+const ACCOUNT_POSTS_BOUNDS: Bounds = HOME_BOUNDS;
 
 /// Kinds of posts a timeline can leave out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -172,11 +173,11 @@ pub struct QuotesInput {
     pub fields: PostFields,
 }
 
-/// Which page of the reposts of the account's posts.
+/// Which page of the reposts of the account's posts, or of its bookmarks.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RepostsOfMeInput {
-    /// Reposts per page, 1 to 100; X's default is 100.
+pub struct AccountPostsInput {
+    /// Posts per page, 1 to 100; X's default is 100.
     #[serde(default)]
     #[schemars(range(min = 1, max = 100))]
     pub max_results: Option<u32>,
@@ -184,7 +185,7 @@ pub struct RepostsOfMeInput {
     #[serde(default)]
     #[schemars(length(min = 1, max = 256))]
     pub pagination_token: Option<String>,
-    /// Collect this many reposts (1 to 1000), page after page, instead of
+    /// Collect this many posts (1 to 1000), page after page, instead of
     /// one page; `next_token` then resumes after the last one.
     #[serde(default)]
     #[schemars(range(min = 1, max = 1000))]
@@ -329,10 +330,14 @@ impl QuotesInput {
     }
 }
 
-impl RepostsOfMeInput {
+impl AccountPostsInput {
     fn request(&self) -> Request<'_> {
+        self.request_at("/2/users/reposts_of_me".to_string())
+    }
+
+    fn request_at(&self, path: String) -> Request<'_> {
         Request {
-            path: "/2/users/reposts_of_me".to_string(),
+            path,
             exclude: &[],
             since_id: None,
             until_id: None,
@@ -354,10 +359,10 @@ impl Validate for QuotesInput {
     }
 }
 
-impl Validate for RepostsOfMeInput {
+impl Validate for AccountPostsInput {
     fn validate(&self) -> Result<(), ConnectorError> {
         self.request().check(
-            REPOSTS_OF_ME_BOUNDS,
+            ACCOUNT_POSTS_BOUNDS,
             self.limit,
             self.max_results,
             self.pagination_token.as_deref(),
@@ -495,17 +500,41 @@ pub struct RepostsOfMe;
 impl Action for RepostsOfMe {
     const ID: &'static str = "timeline.reposts_of_me";
     const READS: bool = true;
-    type Input = RepostsOfMeInput;
+    type Input = AccountPostsInput;
     type Output = PostPage;
 
-    fn run(ctx: &Context, input: RepostsOfMeInput) -> Result<PostPage, ConnectorError> {
+    fn run(ctx: &Context, input: AccountPostsInput) -> Result<PostPage, ConnectorError> {
         input.request().run(
             ctx,
-            REPOSTS_OF_ME_BOUNDS,
+            ACCOUNT_POSTS_BOUNDS,
             input.max_results,
             input.pagination_token.clone(),
             input.limit,
         )
+    }
+}
+
+/// `GET /2/users/:id/bookmarks`: the posts the connected account
+/// bookmarked.
+pub struct Bookmarks;
+
+impl Action for Bookmarks {
+    const ID: &'static str = "timeline.bookmarks";
+    const READS: bool = true;
+    type Input = AccountPostsInput;
+    type Output = PostPage;
+
+    fn run(ctx: &Context, input: AccountPostsInput) -> Result<PostPage, ConnectorError> {
+        let user_id = ctx.account_id()?.to_string();
+        input
+            .request_at(format!("/2/users/{user_id}/bookmarks"))
+            .run(
+                ctx,
+                ACCOUNT_POSTS_BOUNDS,
+                input.max_results,
+                input.pagination_token.clone(),
+                input.limit,
+            )
     }
 }
 
@@ -528,8 +557,8 @@ mod tests {
     fn max_results_follows_each_endpoints_bounds() {
         assert!(parse::<QuotesInput>(r#"{"post_id": "1", "max_results": 9}"#).is_err());
         assert!(parse::<QuotesInput>(r#"{"post_id": "1", "max_results": 10}"#).is_ok());
-        assert!(parse::<RepostsOfMeInput>(r#"{"max_results": 1}"#).is_ok());
-        assert!(parse::<RepostsOfMeInput>(r#"{"limit": 1001}"#).is_err());
+        assert!(parse::<AccountPostsInput>(r#"{"max_results": 1}"#).is_ok());
+        assert!(parse::<AccountPostsInput>(r#"{"limit": 1001}"#).is_err());
         assert!(parse::<UserInput>(r#"{"max_results": 4}"#).is_err());
         assert!(parse::<UserInput>(r#"{"max_results": 5}"#).is_ok());
         assert!(parse::<HomeInput>(r#"{"max_results": 1}"#).is_ok());

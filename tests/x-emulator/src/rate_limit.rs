@@ -55,6 +55,8 @@ pub enum Endpoint {
     QuotePosts,
     /// `GET /2/users/reposts_of_me`
     RepostsOfMe,
+    /// `GET /2/users/:id/bookmarks`
+    BookmarksList,
     /// `POST /2/dm_conversations/with/:id/messages`
     DmSend,
     /// `GET /2/dm_events`
@@ -108,6 +110,7 @@ impl Endpoint {
             Endpoint::Mentions => (300, 450),
             Endpoint::QuotePosts => (75, 75),
             Endpoint::RepostsOfMe => (75, 0),
+            Endpoint::BookmarksList => (180, 0),
             Endpoint::DmSend => (200, 0),
             Endpoint::DmEvents => (300, 0),
             Endpoint::PostsLookup => (900, 450),
@@ -146,6 +149,7 @@ impl Endpoint {
             Endpoint::DmSend => &["dm.write", "tweet.read", "users.read"],
             Endpoint::DmEvents => &["dm.read", "tweet.read", "users.read"],
             Endpoint::RepostsOfMe => &["timeline.read", "tweet.read"],
+            Endpoint::BookmarksList => &["bookmark.read", "tweet.read", "users.read"],
             Endpoint::CreateActivitySubscription => &["dm.read", "tweet.read"],
             // Only app-only tokens and OAuth 1.0a user context reach these.
             Endpoint::CreateWebhook

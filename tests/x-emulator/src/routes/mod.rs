@@ -60,7 +60,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/2/users/{id}/retweets/{target}",
             delete(engagement::unrepost),
         )
-        .route("/2/users/{id}/bookmarks", post(engagement::bookmark))
+        .route(
+            "/2/users/{id}/bookmarks",
+            post(engagement::bookmark).get(timelines::bookmarks),
+        )
         .route(
             "/2/users/{id}/bookmarks/{target}",
             delete(engagement::unbookmark),

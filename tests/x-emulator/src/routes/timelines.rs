@@ -1,6 +1,6 @@
 //! `GET /2/users/:id/tweets`, `GET /2/users/:id/timelines/reverse_chronological`,
-//! `GET /2/users/:id/mentions`, `GET /2/tweets/:id/quote_tweets` and
-//! `GET /2/users/reposts_of_me`.
+//! `GET /2/users/:id/mentions`, `GET /2/tweets/:id/quote_tweets`,
+//! `GET /2/users/reposts_of_me` and `GET /2/users/:id/bookmarks`.
 
 use super::{answer, page};
 use crate::Shared;
@@ -284,6 +284,45 @@ pub async fn reposts_of_me(
             })
         })
         .filter(|p| p.listed_for(caller.user_id) && world.can_see(caller.user_id, p.author_id))
+        .collect();
+    Ok(answer(
+        &caller,
+        StatusCode::OK,
+        page(&world, &selection, &posts, max_results, token),
+    ))
+}
+
+/// `GET /2/users/:id/bookmarks`: the authenticated user's bookmarks, the
+/// newest post first.
+pub async fn bookmarks(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::BookmarksList).await?;
+    let user_id = parse_id("id", &id)?;
+    if caller.user_id != Some(user_id) {
+        return Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You can only request the bookmarks of the authenticated user.",
+        ));
+    }
+    let allowed: Vec<&str> = ["max_results", "pagination_token"]
+        .iter()
+        .chain(POST_QUERY_PARAMS)
+        .copied()
+        .collect();
+    let params = Params::parse(query.as_deref(), &allowed)?;
+    let selection = Selection::for_posts(&params)?;
+    let max_results = params.int("max_results", 1, 100, 100)? as usize;
+    let token = params.token("pagination_token")?;
+    let world = shared.world.lock().unwrap();
+    let posts: Vec<&Post> = world
+        .posts_newest_first()
+        .filter(|p| world.engagements.contains(&("bookmark", user_id, p.id)))
+        .filter(|p| world.can_see(caller.user_id, p.author_id))
         .collect();
     Ok(answer(
         &caller,
