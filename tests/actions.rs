@@ -846,6 +846,72 @@ async fn the_accounts_bookmarks_are_read_as_it_left_them() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn muting_a_user_lists_them_until_they_are_unmuted() {
+    // Arrange: ada, allowed to mute and to read her muted list.
+    let bed = XBed::start().await;
+    let scopes = ["tweet.read", "users.read", "mute.read", "mute.write"];
+    let ada = oauth_connection(&bed.x, "ada", &scopes);
+    let read_only = oauth_connection(&bed.x, "ada", &["tweet.read", "users.read", "mute.read"]);
+    let grace = bed.x.user_id("grace").unwrap();
+    let alan = bed.x.user_id("alan").unwrap();
+
+    // Act: mute two, one twice, then unmute one.
+    let muted = bed
+        .run_as(&ada, "user.mute", json!({"user_id": grace}))
+        .await
+        .unwrap();
+    let again = bed
+        .run_as(&ada, "user.mute", json!({"user_id": grace}))
+        .await
+        .unwrap();
+    bed.run_as(&ada, "user.mute", json!({"user_id": alan}))
+        .await
+        .unwrap();
+    let both = bed.run_as(&ada, "user.muting", json!({})).await.unwrap();
+    let unmuted = bed
+        .run_as(&ada, "user.unmute", json!({"user_id": alan}))
+        .await
+        .unwrap();
+    let left = bed.run_as(&ada, "user.muting", json!({})).await.unwrap();
+    let refused = bed
+        .run_as(&read_only, "user.mute", json!({"user_id": alan}))
+        .await
+        .unwrap_err();
+    let nobody = bed
+        .run_as(&ada, "user.mute", json!({"user_id": "1"}))
+        .await
+        .unwrap_err();
+
+    // Assert
+    let names = |page: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = page["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        (muted["active"].clone(), again["active"].clone()),
+        (json!(true), json!(true))
+    );
+    assert_eq!(names(&both), ["alan", "grace"], "{both}");
+    assert_eq!(unmuted["active"], false);
+    assert_eq!(names(&left), ["grace"], "{left}");
+    assert!(
+        matches!(&refused, host_harness::ActionError::Forbidden { missing_scopes, .. } if missing_scopes == &["mute.write".to_string()]),
+        "{refused:?}"
+    );
+    assert!(
+        matches!(nobody, host_harness::ActionError::NotFound { .. }),
+        "{nobody:?}"
+    );
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn list_actions_collect_pages_up_to_a_limit_and_resume() {
     let bed = XBed::start().await;
     bed.x.add_numbered_posts("ada", 230);
@@ -1264,6 +1330,7 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
             | "timeline.mentions"
             | "timeline.reposts_of_me"
             | "timeline.bookmarks"
+            | "user.muting"
             | "dm.events" => {
                 json!({})
             }
@@ -1279,7 +1346,9 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
             | "post.unbookmark" => {
                 json!({"post_id": post_id})
             }
-            "user.follow" | "user.unfollow" => json!({"user_id": grace_id}),
+            "user.follow" | "user.unfollow" | "user.mute" | "user.unmute" => {
+                json!({"user_id": grace_id})
+            }
             "media.upload" => json!({"base64": support::tiny_png_base64()}),
             "search.recent" => json!({"query": "engine OR loom"}),
             "dm.send" => json!({"user_id": grace_id, "text": "Checking the catalogue."}),

@@ -145,6 +145,9 @@ fn actions_lists_ids_titles_and_schemas() {
         "timeline.mentions",
         "timeline.reposts_of_me",
         "timeline.bookmarks",
+        "user.mute",
+        "user.unmute",
+        "user.muting",
         "post.quotes",
         "search.recent",
         "dm.send",
@@ -180,7 +183,7 @@ fn actions_lists_ids_titles_and_schemas() {
     );
     let listing: Value = serde_json::from_str(&stdout(&json)).unwrap();
     let actions = &listing["actions"];
-    assert_eq!(actions.as_array().unwrap().len(), 30);
+    assert_eq!(actions.as_array().unwrap().len(), 33);
     assert_eq!(actions[5]["input_schema"]["required"][0], "text");
     assert_eq!(
         listing["restrictions"]["post.like"][0]["rule"],

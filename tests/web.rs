@@ -273,7 +273,9 @@ async fn every_action_runs_from_its_generated_form() {
             "post.quotes" | "post.liking_users" | "post.reposted_by" | "post.like"
             | "post.unlike" | "post.repost" | "post.unrepost" | "post.bookmark"
             | "post.unbookmark" => json!({"post_id": post_id}),
-            "user.follow" | "user.unfollow" => json!({"user_id": grace}),
+            "user.follow" | "user.unfollow" | "user.mute" | "user.unmute" => {
+                json!({"user_id": grace})
+            }
             "media.upload" => json!({"base64": support::tiny_png_base64()}),
             "search.recent" => json!({"query": "engine OR loom"}),
             "dm.send" => json!({"user_id": grace, "text": "From the runner."}),

@@ -1,5 +1,5 @@
 //! Acting on a post or a user for the connected account, and undoing it:
-//! like, repost, bookmark, follow. Each is `POST /2/users/:me/<list>` with
+//! like, repost, bookmark, follow, mute. Each is `POST /2/users/:me/<list>` with
 //! the target in the body, and `DELETE /2/users/:me/<list>/:target`.
 
 use super::Action;
@@ -36,8 +36,9 @@ impl Validate for UserTarget {}
 pub struct Outcome {
     /// The post or user acted on.
     pub target_id: String,
-    /// Whether the account now likes, reposts, bookmarks or follows the
-    /// target (X's `liked`, `retweeted`, `bookmarked`, `following`).
+    /// Whether the account now likes, reposts, bookmarks, follows or mutes
+    /// the target (X's `liked`, `retweeted`, `bookmarked`, `following`,
+    /// `muting`).
     pub active: bool,
     /// For a follow of a protected account: the request awaits approval.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,5 +179,25 @@ engagement!(
     "following",
     "target_user_id",
     "following",
+    false
+);
+engagement!(
+    Mute,
+    "user.mute",
+    UserTarget,
+    user_id,
+    "muting",
+    "target_user_id",
+    "muting",
+    true
+);
+engagement!(
+    Unmute,
+    "user.unmute",
+    UserTarget,
+    user_id,
+    "muting",
+    "target_user_id",
+    "muting",
     false
 );

@@ -274,6 +274,63 @@ impl Validate for AccountListInput {
     }
 }
 
+/// Which page of the accounts the connected account mutes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MutedInput {
+    /// Users per page, 1 to 1000; X's default is 100.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_results: Option<u32>,
+    /// The `next_token` of a previous page.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 256))]
+    pub pagination_token: Option<String>,
+    /// Collect this many users (1 to 1000), page after page, instead of one
+    /// page; `next_token` then resumes after the last one.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<u32>,
+    /// Which fields and related objects X returns.
+    #[serde(default)]
+    pub fields: UserFields,
+}
+
+impl Validate for MutedInput {
+    fn validate(&self) -> Result<(), ConnectorError> {
+        check_limit(self.limit, ACCOUNT_LIST_BOUNDS)?;
+        check_page(
+            self.max_results,
+            ACCOUNT_LIST_BOUNDS,
+            "pagination_token",
+            self.pagination_token.as_deref(),
+        )
+    }
+}
+
+/// `GET /2/users/:id/muting`: the accounts the connected account mutes.
+pub struct Muting;
+
+impl Action for Muting {
+    const ID: &'static str = "user.muting";
+    const READS: bool = true;
+    type Input = MutedInput;
+    type Output = UserPage;
+
+    fn run(ctx: &Context, input: MutedInput) -> Result<UserPage, ConnectorError> {
+        let me = ctx.account_id()?.to_string();
+        user_pages(
+            ctx,
+            &format!("/2/users/{me}/muting"),
+            ACCOUNT_LIST_BOUNDS,
+            &input.fields,
+            input.max_results,
+            input.pagination_token,
+            input.limit,
+        )
+    }
+}
+
 /// Which page of a post's users.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

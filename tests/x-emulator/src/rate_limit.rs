@@ -57,6 +57,10 @@ pub enum Endpoint {
     RepostsOfMe,
     /// `GET /2/users/:id/bookmarks`
     BookmarksList,
+    /// `POST /2/users/:id/muting`, `DELETE /2/users/:id/muting/:target`
+    Mutes,
+    /// `GET /2/users/:id/muting`
+    MuteList,
     /// `POST /2/dm_conversations/with/:id/messages`
     DmSend,
     /// `GET /2/dm_events`
@@ -111,6 +115,8 @@ impl Endpoint {
             Endpoint::QuotePosts => (75, 75),
             Endpoint::RepostsOfMe => (75, 0),
             Endpoint::BookmarksList => (180, 0),
+            Endpoint::Mutes => (50, 0),
+            Endpoint::MuteList => (15, 0),
             Endpoint::DmSend => (200, 0),
             Endpoint::DmEvents => (300, 0),
             Endpoint::PostsLookup => (900, 450),
@@ -150,6 +156,8 @@ impl Endpoint {
             Endpoint::DmEvents => &["dm.read", "tweet.read", "users.read"],
             Endpoint::RepostsOfMe => &["timeline.read", "tweet.read"],
             Endpoint::BookmarksList => &["bookmark.read", "tweet.read", "users.read"],
+            Endpoint::Mutes => &["mute.write", "tweet.read", "users.read"],
+            Endpoint::MuteList => &["mute.read", "tweet.read", "users.read"],
             Endpoint::CreateActivitySubscription => &["dm.read", "tweet.read"],
             // Only app-only tokens and OAuth 1.0a user context reach these.
             Endpoint::CreateWebhook

@@ -42,6 +42,12 @@ const BOOKMARK: Kind = Kind {
     member: "tweet_id",
     answer: "bookmarked",
 };
+const MUTE: Kind = Kind {
+    endpoint: Endpoint::Mutes,
+    name: "mute",
+    member: "target_user_id",
+    answer: "muting",
+};
 const FOLLOW: Kind = Kind {
     endpoint: Endpoint::Follows,
     name: "follow",
@@ -91,7 +97,11 @@ fn apply(shared: &Shared, kind: &Kind, user: u64, target: u64, on: bool) -> Resu
         crate::activity::follow(shared, &mut world, user, target, on);
         return Ok(false);
     }
-    if on && world.post(target).is_none() {
+    if kind.name == "mute" {
+        if on && world.user(target).is_none() {
+            return Err(problem::not_found("user", kind.member, &target.to_string()));
+        }
+    } else if on && world.post(target).is_none() {
         return Err(problem::not_found(
             "tweet",
             kind.member,
@@ -227,4 +237,21 @@ pub async fn unfollow(
     Path((id, t)): Path<(String, String)>,
 ) -> Result<Response, Response> {
     remove(s, h, id, t, FOLLOW).await
+}
+
+pub async fn mute(
+    State(s): State<Arc<Shared>>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    b: Bytes,
+) -> Result<Response, Response> {
+    create(s, h, id, b, MUTE).await
+}
+
+pub async fn unmute(
+    State(s): State<Arc<Shared>>,
+    h: HeaderMap,
+    Path((id, t)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    remove(s, h, id, t, MUTE).await
 }

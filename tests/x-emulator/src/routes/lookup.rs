@@ -295,3 +295,32 @@ pub async fn posts_by_ids(
     }
     Ok(answer(&caller, StatusCode::OK, body))
 }
+
+/// `GET /2/users/:id/muting`: the accounts the authenticated user mutes.
+pub async fn muting(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::MuteList).await?;
+    let user_id = parse_id("id", &id)?;
+    if caller.user_id != Some(user_id) {
+        return Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You can only request the muted accounts of the authenticated user.",
+        ));
+    }
+    let params = Params::parse(query.as_deref(), &list_params())?;
+    let selection = Selection::for_users(&params)?;
+    let world = shared.world.lock().unwrap();
+    let muted: Vec<&User> = world
+        .engagements
+        .iter()
+        .filter(|(kind, user, _)| *kind == "mute" && *user == user_id)
+        .filter_map(|(_, _, target)| world.user(*target))
+        .collect();
+    let body = user_page(&world, &selection, &muted, &params)?;
+    Ok(answer(&caller, StatusCode::OK, body))
+}

@@ -38,6 +38,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/2/users/{id}/mentions", get(timelines::mentions))
         .route("/2/tweets/{id}/quote_tweets", get(timelines::quotes))
+        .route(
+            "/2/users/{id}/muting",
+            get(lookup::muting).post(engagement::mute),
+        )
+        .route(
+            "/2/users/{source_user_id}/muting/{target_user_id}",
+            delete(engagement::unmute),
+        )
         .route("/2/users/reposts_of_me", get(timelines::reposts_of_me))
         .route(
             "/2/dm_conversations/with/{participant_id}/messages",
