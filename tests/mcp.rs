@@ -514,10 +514,10 @@ fn assert_read_only_session(bed: &Bed, report: &Value) {
             .any(|n| ["post.create", "post.delete", "dm.send"].contains(n)),
         "read-only lists no tool that changes anything: {names:?}"
     );
-    let me = &call(&report, "users.me")["result"];
+    let me = &call(report, "users.me")["result"];
     assert_eq!(me["structuredContent"]["user"]["username"], "ada", "{me}");
     // A tool outside the grant is no tool at all, and nothing is posted.
-    let refused = call(&report, "post.create");
+    let refused = call(report, "post.create");
     assert!(refused.get("result").is_none(), "{refused}");
     assert!(
         refused["error"]["message"]

@@ -108,9 +108,14 @@ fn first_units(node: &Node, starts: &mut [u64]) -> bool {
             true
         }
         Node::Seq(nodes) => nodes.iter().any(|n| first_units(n, starts)),
-        Node::Alt(choices) => choices
-            .iter()
-            .fold(true, |solid, choice| first_units(choice, starts) && solid),
+        Node::Alt(choices) => {
+            // Every choice marks its first units, solid or not.
+            let mut solid = true;
+            for choice in choices {
+                solid &= first_units(choice, starts);
+            }
+            solid
+        }
         Node::Optional(inner) => {
             first_units(inner, starts);
             false
