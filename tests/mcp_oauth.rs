@@ -109,6 +109,23 @@ impl Pages {
         answer
     }
 
+    /// Answers the consent form of `consent` (a page's HTML) by allowing
+    /// `connection` with `tools`; the status and the headers.
+    async fn allow(&self, consent: &str, connection: &str, tools: &str) -> (u16, http::HeaderMap) {
+        let mut fields = hidden_fields(consent);
+        fields.extend([
+            ("connection".to_string(), connection.to_string()),
+            ("tools".to_string(), tools.to_string()),
+            ("decision".to_string(), "allow".to_string()),
+        ]);
+        let answer: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (status, headers, _) = self.post("/oauth/authorize", &form(&answer)).await;
+        (status, headers)
+    }
+
     async fn post(&self, path: &str, body: &str) -> (u16, http::HeaderMap, String) {
         raw_at(
             &self.origin,
@@ -296,17 +313,7 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
     assert!(consent.contains(&format!("id=\"connection-{grace}\"")));
 
     // Act: the user grants Ada's connection, read-only.
-    let mut fields = hidden_fields(&consent);
-    fields.extend([
-        ("connection".to_string(), ada.clone()),
-        ("tools".to_string(), "read-only".to_string()),
-        ("decision".to_string(), "allow".to_string()),
-    ]);
-    let answer: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (granted, granted_headers, _) = pages.post("/oauth/authorize", &form(&answer)).await;
+    let (granted, granted_headers) = pages.allow(&consent, &ada, "read-only").await;
     let back = granted_headers["location"].to_str().unwrap().to_string();
     let code = param(&back, "code").unwrap_or_default();
 
@@ -358,17 +365,7 @@ async fn a_client_registers_is_granted_one_connection_and_its_tokens_are_used_on
 
     // Act: a wrong verifier, a refresh, and the old refresh token again.
     let (_, _, second) = pages.get(&authorize(redirect, true)).await;
-    let mut fields = hidden_fields(&second);
-    fields.extend([
-        ("connection".to_string(), grace.clone()),
-        ("tools".to_string(), "all".to_string()),
-        ("decision".to_string(), "allow".to_string()),
-    ]);
-    let answer: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (_, headers, _) = pages.post("/oauth/authorize", &form(&answer)).await;
+    let (_, headers) = pages.allow(&second, &grace, "all").await;
     let second_code = param(headers["location"].to_str().unwrap(), "code").unwrap();
     let (wrong_verifier, wrong_verifier_error) = token_request(
         origin,
@@ -685,17 +682,7 @@ async fn a_client_known_by_its_metadata_document_url_is_granted_a_connection() {
         .get(&authorize(&format!("http://127.0.0.1:{port}/agent.json")))
         .await;
     let (shown, _, consent) = pages.get(&authorize(&agent_url)).await;
-    let mut fields = hidden_fields(&consent);
-    fields.extend([
-        ("connection".to_string(), connection.clone()),
-        ("tools".to_string(), "all".to_string()),
-        ("decision".to_string(), "allow".to_string()),
-    ]);
-    let answer: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (granted, granted_headers, _) = pages.post("/oauth/authorize", &form(&answer)).await;
+    let (granted, granted_headers) = pages.allow(&consent, &connection, "all").await;
     let code = granted_headers
         .get("location")
         .and_then(|l| param(l.to_str().unwrap(), "code"))

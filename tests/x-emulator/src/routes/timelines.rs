@@ -77,15 +77,6 @@ impl Window {
     }
 }
 
-fn params(query: Option<&str>) -> Result<Params, Response> {
-    let allowed: Vec<&str> = TIMELINE_PARAMS
-        .iter()
-        .chain(POST_QUERY_PARAMS)
-        .copied()
-        .collect();
-    Params::parse(query, &allowed)
-}
-
 pub async fn user_posts(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -94,11 +85,8 @@ pub async fn user_posts(
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::UserPosts).await?;
     let user_id = parse_id("id", &id)?;
-    let params = params(query.as_deref())?;
-    let selection = Selection::for_posts(&params)?;
-    let max_results = params.int("max_results", 5, 100, 10)? as usize;
-    let token = params.token("pagination_token")?;
-    let window = Window::read(&params)?;
+    let list = ListQuery::read(query.as_deref(), TIMELINE_PARAMS, (5, 100, 10))?;
+    let window = Window::read(&list.params)?;
     let world = shared.world.lock().unwrap();
     if world.user(user_id).is_none() {
         return Ok(answer(
@@ -119,11 +107,7 @@ pub async fn user_posts(
         .filter(|p| p.author_id == user_id && window.admits(p))
         .filter(|p| p.listed_for(caller.user_id))
         .collect();
-    Ok(answer(
-        &caller,
-        StatusCode::OK,
-        page(&world, &selection, &posts, max_results, token),
-    ))
+    Ok(answer(&caller, StatusCode::OK, list.page(&world, &posts)))
 }
 
 pub async fn home(
@@ -141,11 +125,8 @@ pub async fn home(
             "You can only request the reverse chronological timeline of the authenticated user.",
         ));
     }
-    let params = params(query.as_deref())?;
-    let selection = Selection::for_posts(&params)?;
-    let max_results = params.int("max_results", 1, 100, 100)? as usize;
-    let token = params.token("pagination_token")?;
-    let window = Window::read(&params)?;
+    let list = ListQuery::read(query.as_deref(), TIMELINE_PARAMS, (1, 100, 100))?;
+    let window = Window::read(&list.params)?;
     let world = shared.world.lock().unwrap();
     let posts: Vec<&Post> = world
         .posts_newest_first()
@@ -155,11 +136,7 @@ pub async fn home(
                 && window.admits(p)
         })
         .collect();
-    Ok(answer(
-        &caller,
-        StatusCode::OK,
-        page(&world, &selection, &posts, max_results, token),
-    ))
+    Ok(answer(&caller, StatusCode::OK, list.page(&world, &posts)))
 }
 
 /// `GET /2/users/:id/mentions`: posts that mention the user's handle.
@@ -171,17 +148,13 @@ pub async fn mentions(
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::Mentions).await?;
     let user_id = parse_id("id", &id)?;
-    let allowed: Vec<&str> = TIMELINE_PARAMS
+    let own: Vec<&str> = TIMELINE_PARAMS
         .iter()
         .filter(|p| **p != "exclude")
-        .chain(POST_QUERY_PARAMS)
         .copied()
         .collect();
-    let params = Params::parse(query.as_deref(), &allowed)?;
-    let selection = Selection::for_posts(&params)?;
-    let max_results = params.int("max_results", 5, 100, 10)? as usize;
-    let token = params.token("pagination_token")?;
-    let window = Window::read(&params)?;
+    let list = ListQuery::read(query.as_deref(), &own, (5, 100, 10))?;
+    let window = Window::read(&list.params)?;
     let world = shared.world.lock().unwrap();
     let Some(user) = world.user(user_id) else {
         return Ok(answer(
@@ -196,11 +169,36 @@ pub async fn mentions(
         .filter(|p| p.text.to_ascii_lowercase().contains(&handle) && window.admits(p))
         .filter(|p| p.listed_for(caller.user_id) && world.can_see(caller.user_id, p.author_id))
         .collect();
-    Ok(answer(
-        &caller,
-        StatusCode::OK,
-        page(&world, &selection, &posts, max_results, token),
-    ))
+    Ok(answer(&caller, StatusCode::OK, list.page(&world, &posts)))
+}
+
+/// What a list of posts is asked for with: its query (its own parameters
+/// `own` and the fields), the fields selected, `max_results` within
+/// `bounds` (min, max, default) and the page's token.
+struct ListQuery {
+    params: Params,
+    selection: Selection,
+    max_results: usize,
+    token: Option<u64>,
+}
+
+impl ListQuery {
+    fn read(query: Option<&str>, own: &[&str], bounds: (u32, u32, u32)) -> Result<Self, Response> {
+        let allowed: Vec<&str> = own.iter().chain(POST_QUERY_PARAMS).copied().collect();
+        let params = Params::parse(query, &allowed)?;
+        let (min, max, default) = bounds;
+        Ok(ListQuery {
+            selection: Selection::for_posts(&params)?,
+            max_results: params.int("max_results", min, max, default)? as usize,
+            token: params.token("pagination_token")?,
+            params,
+        })
+    }
+
+    /// The page of `posts` asked for.
+    fn page(&self, world: &crate::world::World, posts: &[&Post]) -> serde_json::Value {
+        page(world, &self.selection, posts, self.max_results, self.token)
+    }
 }
 
 /// `GET /2/tweets/:id/quote_tweets`: the posts that quote a post, newest
@@ -213,16 +211,12 @@ pub async fn quotes(
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::QuotePosts).await?;
     let post_id = parse_id("id", &id)?;
-    let allowed: Vec<&str> = ["max_results", "pagination_token", "exclude"]
-        .iter()
-        .chain(POST_QUERY_PARAMS)
-        .copied()
-        .collect();
-    let params = Params::parse(query.as_deref(), &allowed)?;
-    let selection = Selection::for_posts(&params)?;
-    let max_results = params.int("max_results", 10, 100, 10)? as usize;
-    let token = params.token("pagination_token")?;
-    let window = Window::read(&params)?;
+    let list = ListQuery::read(
+        query.as_deref(),
+        &["max_results", "pagination_token", "exclude"],
+        (10, 100, 10),
+    )?;
+    let window = Window::read(&list.params)?;
     let world = shared.world.lock().unwrap();
     if world.post(post_id).is_none() {
         return Ok(answer(
@@ -241,11 +235,7 @@ pub async fn quotes(
         })
         .filter(|p| p.listed_for(caller.user_id) && world.can_see(caller.user_id, p.author_id))
         .collect();
-    Ok(answer(
-        &caller,
-        StatusCode::OK,
-        page(&world, &selection, &posts, max_results, token),
-    ))
+    Ok(answer(&caller, StatusCode::OK, list.page(&world, &posts)))
 }
 
 /// `GET /2/users/reposts_of_me`: reposts of the authenticated user's
@@ -263,15 +253,11 @@ pub async fn reposts_of_me(
             "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
         ));
     };
-    let allowed: Vec<&str> = ["max_results", "pagination_token"]
-        .iter()
-        .chain(POST_QUERY_PARAMS)
-        .copied()
-        .collect();
-    let params = Params::parse(query.as_deref(), &allowed)?;
-    let selection = Selection::for_posts(&params)?;
-    let max_results = params.int("max_results", 1, 100, 100)? as usize;
-    let token = params.token("pagination_token")?;
+    let list = ListQuery::read(
+        query.as_deref(),
+        &["max_results", "pagination_token"],
+        (1, 100, 100),
+    )?;
     let world = shared.world.lock().unwrap();
     let posts: Vec<&Post> = world
         .posts_newest_first()
@@ -285,11 +271,7 @@ pub async fn reposts_of_me(
         })
         .filter(|p| p.listed_for(caller.user_id) && world.can_see(caller.user_id, p.author_id))
         .collect();
-    Ok(answer(
-        &caller,
-        StatusCode::OK,
-        page(&world, &selection, &posts, max_results, token),
-    ))
+    Ok(answer(&caller, StatusCode::OK, list.page(&world, &posts)))
 }
 
 /// `GET /2/users/:id/bookmarks`: the authenticated user's bookmarks, the
@@ -309,24 +291,16 @@ pub async fn bookmarks(
             "You can only request the bookmarks of the authenticated user.",
         ));
     }
-    let allowed: Vec<&str> = ["max_results", "pagination_token"]
-        .iter()
-        .chain(POST_QUERY_PARAMS)
-        .copied()
-        .collect();
-    let params = Params::parse(query.as_deref(), &allowed)?;
-    let selection = Selection::for_posts(&params)?;
-    let max_results = params.int("max_results", 1, 100, 100)? as usize;
-    let token = params.token("pagination_token")?;
+    let list = ListQuery::read(
+        query.as_deref(),
+        &["max_results", "pagination_token"],
+        (1, 100, 100),
+    )?;
     let world = shared.world.lock().unwrap();
     let posts: Vec<&Post> = world
         .posts_newest_first()
         .filter(|p| world.engagements.contains(&("bookmark", user_id, p.id)))
         .filter(|p| world.can_see(caller.user_id, p.author_id))
         .collect();
-    Ok(answer(
-        &caller,
-        StatusCode::OK,
-        page(&world, &selection, &posts, max_results, token),
-    ))
+    Ok(answer(&caller, StatusCode::OK, list.page(&world, &posts)))
 }
