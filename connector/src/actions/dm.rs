@@ -2,7 +2,7 @@
 //! recent messages across its conversations.
 
 use super::Action;
-use super::paging::{Bounds, Page, check_limit, check_page, one_or_many};
+use super::paging::{Bounds, Page, check_paging, one_or_many};
 use crate::api::RateLimit;
 use crate::context::Context;
 use crate::error::{ConnectorError, internal, invalid_input};
@@ -108,11 +108,10 @@ const EVENT_BOUNDS: Bounds = Bounds { min: 1, max: 100 };
 
 impl Validate for EventsInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_limit(self.limit, EVENT_BOUNDS)?;
-        check_page(
-            self.max_results,
+        check_paging(
             EVENT_BOUNDS,
-            "pagination_token",
+            self.limit,
+            self.max_results,
             self.pagination_token.as_deref(),
         )
     }

@@ -5,7 +5,7 @@
 use super::Action;
 use super::fields::{PostFields, UserFields};
 use super::model::{Includes, Post, Refused, User, looked_up_posts, lookup_errors, partial_errors};
-use super::paging::{Bounds, Page, check_limit, check_page, one_or_many};
+use super::paging::{Bounds, Page, check_paging, one_or_many};
 use crate::api::{Answer, RateLimit};
 use crate::context::Context;
 use crate::error::{ConnectorError, internal, invalid_input};
@@ -264,11 +264,10 @@ const POST_USERS_BOUNDS: Bounds = Bounds { min: 1, max: 100 };
 
 impl Validate for AccountListInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_limit(self.limit, ACCOUNT_LIST_BOUNDS)?;
-        check_page(
-            self.max_results,
+        check_paging(
             ACCOUNT_LIST_BOUNDS,
-            "pagination_token",
+            self.limit,
+            self.max_results,
             self.pagination_token.as_deref(),
         )
     }
@@ -298,11 +297,10 @@ pub struct MutedInput {
 
 impl Validate for MutedInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_limit(self.limit, ACCOUNT_LIST_BOUNDS)?;
-        check_page(
-            self.max_results,
+        check_paging(
             ACCOUNT_LIST_BOUNDS,
-            "pagination_token",
+            self.limit,
+            self.max_results,
             self.pagination_token.as_deref(),
         )
     }
@@ -357,11 +355,10 @@ pub struct PostUsersInput {
 
 impl Validate for PostUsersInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        check_limit(self.limit, POST_USERS_BOUNDS)?;
-        check_page(
-            self.max_results,
+        check_paging(
             POST_USERS_BOUNDS,
-            "pagination_token",
+            self.limit,
+            self.max_results,
             self.pagination_token.as_deref(),
         )
     }

@@ -34,6 +34,19 @@ pub fn check_page(
     check_length(token_field, token, TOKEN_MAX)
 }
 
+/// Checks a list's `limit`, `max_results` and `pagination_token` against
+/// the endpoint's bounds: what every input paged by `pagination_token`
+/// checks.
+pub fn check_paging(
+    bounds: Bounds,
+    limit: Option<u32>,
+    max_results: Option<u32>,
+    token: Option<&str>,
+) -> Result<(), ConnectorError> {
+    check_limit(limit, bounds)?;
+    check_page(max_results, bounds, "pagination_token", token)
+}
+
 /// Checks a caller's `limit` against the endpoint's bounds.
 pub fn check_limit(limit: Option<u32>, bounds: Bounds) -> Result<(), ConnectorError> {
     match limit {

@@ -5,7 +5,7 @@
 use super::Action;
 use super::fields::PostFields;
 use super::model::{PostPage, post_page};
-use super::paging::{Bounds, check_limit, check_page, one_or_many};
+use super::paging::{Bounds, check_paging, one_or_many};
 use crate::context::Context;
 use crate::error::ConnectorError;
 use crate::input::{Id, Timestamp, Validate, check_id_order, check_order};
@@ -216,8 +216,7 @@ impl Request<'_> {
         max_results: Option<u32>,
         token: Option<&str>,
     ) -> Result<(), ConnectorError> {
-        check_limit(limit, bounds)?;
-        check_page(max_results, bounds, "pagination_token", token)?;
+        check_paging(bounds, limit, max_results, token)?;
         check_id_order(self.since_id, self.until_id)?;
         check_order(self.start_time, self.end_time)
     }
