@@ -874,3 +874,25 @@ async fn run(
         .invoke(&connection, action, &input)
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn a_sign_in_goes_on_only_to_a_path_of_this_server() {
+        assert_eq!(
+            local_path("/oauth/authorize?client_id=x"),
+            Some("/oauth/authorize?client_id=x")
+        );
+        for elsewhere in [
+            "https://attacker.example/",
+            "//attacker.example/path",
+            "/\\attacker.example",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(local_path(elsewhere), None, "{elsewhere}");
+        }
+    }
+}
