@@ -912,6 +912,71 @@ async fn muting_a_user_lists_them_until_they_are_unmuted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_author_of_a_conversation_hides_a_reply_and_shows_it_again() {
+    // Arrange: grace starts a conversation, ada replies to it.
+    let bed = XBed::start().await;
+    let scopes = [
+        "tweet.read",
+        "tweet.write",
+        "users.read",
+        "tweet.moderate.write",
+    ];
+    let grace = oauth_connection(&bed.x, "grace", &scopes);
+    let ada = oauth_connection(&bed.x, "ada", &scopes);
+    let unscoped = oauth_connection(&bed.x, "grace", &["tweet.read", "users.read"]);
+    let root = bed.x.post_as("grace", "What did you build today?");
+    let reply = bed
+        .run_as(
+            &ada,
+            "post.create",
+            json!({"text": "A loom that counts.", "reply_to_post_id": root}),
+        )
+        .await
+        .unwrap()["post"]["id"]
+        .clone();
+
+    // Act
+    let hidden = bed
+        .run_as(&grace, "post.hide_reply", json!({"post_id": reply}))
+        .await
+        .unwrap();
+    let shown = bed
+        .run_as(
+            &grace,
+            "post.hide_reply",
+            json!({"post_id": reply, "hidden": false}),
+        )
+        .await
+        .unwrap();
+    let not_hers = bed
+        .run_as(&ada, "post.hide_reply", json!({"post_id": reply}))
+        .await
+        .unwrap_err();
+    let refused = bed
+        .run_as(&unscoped, "post.hide_reply", json!({"post_id": reply}))
+        .await
+        .unwrap_err();
+
+    // Assert: hidden, then shown; nobody else's conversation, nor without
+    // the moderation scope.
+    assert_eq!(
+        (hidden["target_id"].clone(), hidden["active"].clone()),
+        (reply.clone(), json!(true))
+    );
+    assert_eq!(shown["active"], false);
+    assert!(bed.x.hidden_replies().is_empty());
+    assert!(
+        matches!(&not_hers, host_harness::ActionError::Forbidden { .. }),
+        "{not_hers:?}"
+    );
+    assert!(
+        matches!(&refused, host_harness::ActionError::Forbidden { missing_scopes, .. } if missing_scopes == &["tweet.moderate.write".to_string()]),
+        "{refused:?}"
+    );
+    bed.assert_traffic_conforms();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn list_actions_collect_pages_up_to_a_limit_and_resume() {
     let bed = XBed::start().await;
     bed.x.add_numbered_posts("ada", 230);
@@ -1312,6 +1377,15 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
         .await
         .unwrap();
     let post_id = target["post"]["id"].clone();
+    let reply = bed
+        .run_as(
+            &ada,
+            "post.create",
+            json!({"text": "A reply to hide.", "reply_to_post_id": post_id}),
+        )
+        .await
+        .unwrap();
+    let reply_id = reply["post"]["id"].clone();
     let doomed = bed
         .run_as(&ada, "post.create", json!({"text": "A post to delete."}))
         .await
@@ -1346,6 +1420,7 @@ async fn every_action_in_the_catalogue_gives_output_that_fits_its_schema() {
             | "post.unbookmark" => {
                 json!({"post_id": post_id})
             }
+            "post.hide_reply" => json!({"post_id": reply_id}),
             "user.follow" | "user.unfollow" | "user.mute" | "user.unmute" => {
                 json!({"user_id": grace_id})
             }

@@ -148,6 +148,7 @@ fn actions_lists_ids_titles_and_schemas() {
         "user.mute",
         "user.unmute",
         "user.muting",
+        "post.hide_reply",
         "post.quotes",
         "search.recent",
         "dm.send",
@@ -183,7 +184,7 @@ fn actions_lists_ids_titles_and_schemas() {
     );
     let listing: Value = serde_json::from_str(&stdout(&json)).unwrap();
     let actions = &listing["actions"];
-    assert_eq!(actions.as_array().unwrap().len(), 33);
+    assert_eq!(actions.as_array().unwrap().len(), 34);
     assert_eq!(actions[5]["input_schema"]["required"][0], "text");
     assert_eq!(
         listing["restrictions"]["post.like"][0]["rule"],

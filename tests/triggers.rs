@@ -337,7 +337,7 @@ async fn a_builder_sees_a_real_sample_and_the_triggers_are_listed_beside_the_act
         ]
     );
     assert_eq!(listing["triggers"][3]["pushable"], true);
-    assert_eq!(listing["actions"].as_array().unwrap().len(), 33);
+    assert_eq!(listing["actions"].as_array().unwrap().len(), 34);
     let said = String::from_utf8_lossy(&text_listing.stdout);
     assert!(
         said.contains("6 triggers") && said.contains("delivery: poll, push"),

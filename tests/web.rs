@@ -255,6 +255,14 @@ async fn every_action_runs_from_its_generated_form() {
     let (_, target) = api("POST", &run, None, Some(json!({"text": "To act on."}))).await;
     let (_, doomed) = api("POST", &run, None, Some(json!({"text": "To delete."}))).await;
     let (_, editable) = api("POST", &run, None, Some(json!({"text": "To edit."}))).await;
+    let (_, reply) = api(
+        "POST",
+        &run,
+        None,
+        Some(json!({"text": "To hide.", "reply_to_post_id": target["output"]["post"]["id"]})),
+    )
+    .await;
+    let reply_id = reply["output"]["post"]["id"].clone();
     let (post_id, doomed_id, editable_id) = (
         target["output"]["post"]["id"].clone(),
         doomed["output"]["post"]["id"].clone(),
@@ -273,6 +281,7 @@ async fn every_action_runs_from_its_generated_form() {
             "post.quotes" | "post.liking_users" | "post.reposted_by" | "post.like"
             | "post.unlike" | "post.repost" | "post.unrepost" | "post.bookmark"
             | "post.unbookmark" => json!({"post_id": post_id}),
+            "post.hide_reply" => json!({"post_id": reply_id}),
             "user.follow" | "user.unfollow" | "user.mute" | "user.unmute" => {
                 json!({"user_id": grace})
             }

@@ -123,6 +123,17 @@ impl XApi {
         )
     }
 
+    /// `PUT path` with a JSON body.
+    pub fn put_json(&self, path: &str, body: &Value) -> Result<Answer, ConnectorError> {
+        let mut bytes = serde_json::to_vec(body).map_err(|e| internal(e.to_string()))?;
+        self.send_metered(
+            Verb::Put,
+            path.to_string(),
+            Some(("application/json", &mut bytes)),
+            Some(body),
+        )
+    }
+
     /// `POST path` with a body of `content_type` that writes itself.
     pub fn post_body(
         &self,

@@ -24,6 +24,7 @@ const READ_CHUNK: u64 = 64 * 1024;
 pub enum Verb {
     Get,
     Post,
+    Put,
     Delete,
 }
 
@@ -33,6 +34,7 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Put => "PUT",
             Verb::Delete => "DELETE",
         }
     }
@@ -140,6 +142,7 @@ pub fn send(request: Request<'_>) -> Result<Response, ConnectorError> {
     let method = match request.verb {
         Verb::Get => Method::Get,
         Verb::Post => Method::Post,
+        Verb::Put => Method::Put,
         Verb::Delete => Method::Delete,
     };
     let scheme = if request.https {

@@ -37,8 +37,8 @@ pub struct Outcome {
     /// The post or user acted on.
     pub target_id: String,
     /// Whether the account now likes, reposts, bookmarks, follows or mutes
-    /// the target (X's `liked`, `retweeted`, `bookmarked`, `following`,
-    /// `muting`).
+    /// the target, or hides the reply (X's `liked`, `retweeted`,
+    /// `bookmarked`, `following`, `muting`, `hidden`).
     pub active: bool,
     /// For a follow of a protected account: the request awaits approval.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,3 +201,49 @@ engagement!(
     "muting",
     false
 );
+
+/// The reply to hide or show again.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HideReplyInput {
+    /// A reply in a conversation the connected account started.
+    pub post_id: Id,
+    /// Hide it (the default), or show it again with `false`.
+    #[serde(default = "hide")]
+    pub hidden: bool,
+}
+
+fn hide() -> bool {
+    true
+}
+
+impl Validate for HideReplyInput {}
+
+/// `PUT /2/tweets/:id/hidden`: hides a reply to one of the account's
+/// conversations, or shows it again.
+pub struct HideReply;
+
+impl Action for HideReply {
+    const ID: &'static str = "post.hide_reply";
+    type Input = HideReplyInput;
+    type Output = Outcome;
+
+    fn run(ctx: &Context, input: HideReplyInput) -> Result<Outcome, ConnectorError> {
+        let answer = ctx.api.put_json(
+            &format!("/2/tweets/{}/hidden", input.post_id.as_str()),
+            &json!({ "hidden": input.hidden }),
+        )?;
+        let hidden = answer
+            .body
+            .get("data")
+            .and_then(|d| d.get("hidden"))
+            .and_then(Value::as_bool)
+            .ok_or_else(|| internal("X's answer to hiding a reply has no `hidden`"))?;
+        Ok(Outcome {
+            target_id: input.post_id.as_str().to_string(),
+            active: hidden,
+            pending: None,
+            rate_limit: answer.rate_limit,
+        })
+    }
+}

@@ -151,6 +151,7 @@ pub fn catalogue() -> Vec<Entry> {
         entry::<engagement::Mute>(),
         entry::<engagement::Unmute>(),
         entry::<lookup::Muting>(),
+        entry::<engagement::HideReply>(),
         entry::<timelines::User>(),
         entry::<timelines::Home>(),
         entry::<timelines::Mentions>(),

@@ -329,6 +329,12 @@ impl Emulator {
 
     /// `username` publishes `text`, as if from X's own apps; the post's id.
     /// What triggers see happen: a mention when the text names `@ada`.
+    /// The replies hidden by their conversation's author, by id.
+    pub fn hidden_replies(&self) -> Vec<String> {
+        let world = self.shared.world.lock().unwrap();
+        world.hidden_replies.iter().map(u64::to_string).collect()
+    }
+
     pub fn post_as(&self, username: &str, text: &str) -> String {
         let now = self.shared.clock.now();
         let mut world = self.shared.world.lock().unwrap();

@@ -61,6 +61,8 @@ pub enum Endpoint {
     Mutes,
     /// `GET /2/users/:id/muting`
     MuteList,
+    /// `PUT /2/tweets/:id/hidden`
+    HideReplies,
     /// `POST /2/dm_conversations/with/:id/messages`
     DmSend,
     /// `GET /2/dm_events`
@@ -117,6 +119,7 @@ impl Endpoint {
             Endpoint::BookmarksList => (180, 0),
             Endpoint::Mutes => (50, 0),
             Endpoint::MuteList => (15, 0),
+            Endpoint::HideReplies => (50, 0),
             Endpoint::DmSend => (200, 0),
             Endpoint::DmEvents => (300, 0),
             Endpoint::PostsLookup => (900, 450),
@@ -158,6 +161,7 @@ impl Endpoint {
             Endpoint::BookmarksList => &["bookmark.read", "tweet.read", "users.read"],
             Endpoint::Mutes => &["mute.write", "tweet.read", "users.read"],
             Endpoint::MuteList => &["mute.read", "tweet.read", "users.read"],
+            Endpoint::HideReplies => &["tweet.moderate.write", "tweet.read", "users.read"],
             Endpoint::CreateActivitySubscription => &["dm.read", "tweet.read"],
             // Only app-only tokens and OAuth 1.0a user context reach these.
             Endpoint::CreateWebhook

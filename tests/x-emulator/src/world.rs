@@ -278,6 +278,8 @@ pub struct World {
     /// Follow requests a protected account has not approved yet:
     /// (follower, followed).
     pub follow_requests: BTreeSet<(u64, u64)>,
+    /// Replies their conversation's author hid.
+    pub hidden_replies: BTreeSet<u64>,
     tokens: HashMap<String, Token>,
     sequence: u64,
     pub apps: Vec<App>,

@@ -38,6 +38,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/2/users/{id}/mentions", get(timelines::mentions))
         .route("/2/tweets/{id}/quote_tweets", get(timelines::quotes))
+        .route("/2/tweets/{tweet_id}/hidden", put(posts::hide_reply))
         .route(
             "/2/users/{id}/muting",
             get(lookup::muting).post(engagement::mute),

@@ -410,3 +410,46 @@ fn attached_poll(poll: Option<&Value>, now: DateTime<Utc>) -> Result<Option<Poll
         )),
     }
 }
+
+/// `PUT /2/tweets/:id/hidden`: the author of a conversation hides one of
+/// its replies, or shows it again.
+pub async fn hide_reply(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let caller = authorize(&shared, &headers, Endpoint::HideReplies).await?;
+    let user = caller
+        .user_id
+        .ok_or_else(problem::unsupported_authentication)?;
+    let post_id = parse_id("tweet_id", &id)?;
+    let request: Value = serde_json::from_slice(&body)
+        .map_err(|e| problem::invalid_body(&format!("Request body is not valid JSON: {e}")))?;
+    let hidden = request
+        .get("hidden")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| problem::invalid_body("$.hidden: is missing but it is required"))?;
+    let mut world = shared.world.lock().unwrap();
+    let Some(reply) = world.post(post_id) else {
+        return Err(problem::not_found("tweet", "tweet_id", &id));
+    };
+    let conversation_author = world.post(reply.conversation_id).map(|root| root.author_id);
+    if reply.conversation_id == reply.id || conversation_author != Some(user) {
+        return Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "You can only hide or unhide replies to conversations you authored.",
+        ));
+    }
+    if hidden {
+        world.hidden_replies.insert(post_id);
+    } else {
+        world.hidden_replies.remove(&post_id);
+    }
+    Ok(answer(
+        &caller,
+        StatusCode::OK,
+        json!({ "data": { "hidden": hidden } }),
+    ))
+}
