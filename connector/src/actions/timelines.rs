@@ -195,8 +195,34 @@ pub struct AccountPostsInput {
     pub fields: PostFields,
 }
 
-/// What every timeline request carries besides the page: the filters and
-/// the fields.
+/// The page asked for: the endpoint's bounds of `max_results`, the
+/// caller's `max_results`, token and `limit`.
+#[derive(Clone, Copy)]
+struct Paging<'a> {
+    bounds: Bounds,
+    max_results: Option<u32>,
+    token: Option<&'a str>,
+    limit: Option<u32>,
+}
+
+impl<'a> Paging<'a> {
+    fn new(
+        bounds: Bounds,
+        max_results: Option<u32>,
+        token: &'a Option<String>,
+        limit: Option<u32>,
+    ) -> Self {
+        Paging {
+            bounds,
+            max_results,
+            token: token.as_deref(),
+            limit,
+        }
+    }
+}
+
+/// What every timeline request carries: the filters, the fields and the
+/// page.
 struct Request<'a> {
     path: String,
     exclude: &'a [Exclude],
@@ -205,18 +231,28 @@ struct Request<'a> {
     start_time: Option<&'a Timestamp>,
     end_time: Option<&'a Timestamp>,
     fields: &'a PostFields,
+    page: Paging<'a>,
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
+    /// A request of `path` with no filter but the fields.
+    fn unfiltered(path: String, fields: &'a PostFields, page: Paging<'a>) -> Self {
+        Request {
+            path,
+            exclude: &[],
+            since_id: None,
+            until_id: None,
+            start_time: None,
+            end_time: None,
+            fields,
+            page,
+        }
+    }
+
     /// Checks the page and what the filters cannot say in a schema.
-    fn check(
-        &self,
-        bounds: Bounds,
-        limit: Option<u32>,
-        max_results: Option<u32>,
-        token: Option<&str>,
-    ) -> Result<(), ConnectorError> {
-        check_paging(bounds, limit, max_results, token)?;
+    fn check(&self) -> Result<(), ConnectorError> {
+        let page = self.page;
+        check_paging(page.bounds, page.limit, page.max_results, page.token)?;
         check_id_order(self.since_id, self.until_id)?;
         check_order(self.start_time, self.end_time)
     }
@@ -258,18 +294,18 @@ impl Request<'_> {
     }
 
     /// One page, or `limit` posts over several pages.
-    fn run(
-        &self,
-        ctx: &Context,
-        bounds: Bounds,
-        max_results: Option<u32>,
-        token: Option<String>,
-        limit: Option<u32>,
-    ) -> Result<PostPage, ConnectorError> {
+    fn run(&self, ctx: &Context) -> Result<PostPage, ConnectorError> {
         let fetch = |n: Option<u32>, token: Option<String>| {
             post_page(ctx.api.get(&self.path, &self.query(n, token))?)
         };
-        one_or_many(limit, bounds, max_results, token, fetch)
+        let page = self.page;
+        one_or_many(
+            page.limit,
+            page.bounds,
+            page.max_results,
+            page.token.map(str::to_string),
+            fetch,
+        )
     }
 }
 
@@ -283,6 +319,12 @@ impl UserInput {
             start_time: self.start_time.as_ref(),
             end_time: self.end_time.as_ref(),
             fields: &self.fields,
+            page: Paging::new(
+                USER_BOUNDS,
+                self.max_results,
+                &self.pagination_token,
+                self.limit,
+            ),
         }
     }
 }
@@ -297,6 +339,12 @@ impl MentionsInput {
             start_time: self.start_time.as_ref(),
             end_time: self.end_time.as_ref(),
             fields: &self.fields,
+            page: Paging::new(
+                USER_BOUNDS,
+                self.max_results,
+                &self.pagination_token,
+                self.limit,
+            ),
         }
     }
 }
@@ -311,20 +359,31 @@ impl HomeInput {
             start_time: self.start_time.as_ref(),
             end_time: self.end_time.as_ref(),
             fields: &self.fields,
+            page: Paging::new(
+                HOME_BOUNDS,
+                self.max_results,
+                &self.pagination_token,
+                self.limit,
+            ),
         }
     }
 }
 
 impl QuotesInput {
     fn request(&self) -> Request<'_> {
+        let page = Paging::new(
+            QUOTE_BOUNDS,
+            self.max_results,
+            &self.pagination_token,
+            self.limit,
+        );
         Request {
-            path: format!("/2/tweets/{}/quote_tweets", self.post_id.as_str()),
             exclude: &self.exclude,
-            since_id: None,
-            until_id: None,
-            start_time: None,
-            end_time: None,
-            fields: &self.fields,
+            ..Request::unfiltered(
+                format!("/2/tweets/{}/quote_tweets", self.post_id.as_str()),
+                &self.fields,
+                page,
+            )
         }
     }
 }
@@ -335,70 +394,43 @@ impl AccountPostsInput {
     }
 
     fn request_at(&self, path: String) -> Request<'_> {
-        Request {
-            path,
-            exclude: &[],
-            since_id: None,
-            until_id: None,
-            start_time: None,
-            end_time: None,
-            fields: &self.fields,
-        }
+        let page = Paging::new(
+            ACCOUNT_POSTS_BOUNDS,
+            self.max_results,
+            &self.pagination_token,
+            self.limit,
+        );
+        Request::unfiltered(path, &self.fields, page)
     }
 }
 
 impl Validate for QuotesInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        self.request().check(
-            QUOTE_BOUNDS,
-            self.limit,
-            self.max_results,
-            self.pagination_token.as_deref(),
-        )
+        self.request().check()
     }
 }
 
 impl Validate for AccountPostsInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        self.request().check(
-            ACCOUNT_POSTS_BOUNDS,
-            self.limit,
-            self.max_results,
-            self.pagination_token.as_deref(),
-        )
+        self.request().check()
     }
 }
 
 impl Validate for UserInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        self.request(String::new()).check(
-            USER_BOUNDS,
-            self.limit,
-            self.max_results,
-            self.pagination_token.as_deref(),
-        )
+        self.request(String::new()).check()
     }
 }
 
 impl Validate for MentionsInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        self.request(String::new()).check(
-            USER_BOUNDS,
-            self.limit,
-            self.max_results,
-            self.pagination_token.as_deref(),
-        )
+        self.request(String::new()).check()
     }
 }
 
 impl Validate for HomeInput {
     fn validate(&self) -> Result<(), ConnectorError> {
-        self.request(String::new()).check(
-            HOME_BOUNDS,
-            self.limit,
-            self.max_results,
-            self.pagination_token.as_deref(),
-        )
+        self.request(String::new()).check()
     }
 }
 
@@ -421,13 +453,7 @@ impl Action for User {
 
     fn run(ctx: &Context, input: UserInput) -> Result<PostPage, ConnectorError> {
         let user_id = user_or_me(ctx, &input.user_id)?;
-        input.request(user_id).run(
-            ctx,
-            USER_BOUNDS,
-            input.max_results,
-            input.pagination_token.clone(),
-            input.limit,
-        )
+        input.request(user_id).run(ctx)
     }
 }
 
@@ -442,13 +468,7 @@ impl Action for Home {
 
     fn run(ctx: &Context, input: HomeInput) -> Result<PostPage, ConnectorError> {
         let user_id = ctx.account_id()?.to_string();
-        input.request(user_id).run(
-            ctx,
-            HOME_BOUNDS,
-            input.max_results,
-            input.pagination_token.clone(),
-            input.limit,
-        )
+        input.request(user_id).run(ctx)
     }
 }
 
@@ -463,13 +483,7 @@ impl Action for Mentions {
 
     fn run(ctx: &Context, input: MentionsInput) -> Result<PostPage, ConnectorError> {
         let user_id = user_or_me(ctx, &input.user_id)?;
-        input.request(user_id).run(
-            ctx,
-            USER_BOUNDS,
-            input.max_results,
-            input.pagination_token.clone(),
-            input.limit,
-        )
+        input.request(user_id).run(ctx)
     }
 }
 
@@ -483,13 +497,7 @@ impl Action for Quotes {
     type Output = PostPage;
 
     fn run(ctx: &Context, input: QuotesInput) -> Result<PostPage, ConnectorError> {
-        input.request().run(
-            ctx,
-            QUOTE_BOUNDS,
-            input.max_results,
-            input.pagination_token.clone(),
-            input.limit,
-        )
+        input.request().run(ctx)
     }
 }
 
@@ -503,13 +511,7 @@ impl Action for RepostsOfMe {
     type Output = PostPage;
 
     fn run(ctx: &Context, input: AccountPostsInput) -> Result<PostPage, ConnectorError> {
-        input.request().run(
-            ctx,
-            ACCOUNT_POSTS_BOUNDS,
-            input.max_results,
-            input.pagination_token.clone(),
-            input.limit,
-        )
+        input.request().run(ctx)
     }
 }
 
@@ -527,13 +529,7 @@ impl Action for Bookmarks {
         let user_id = ctx.account_id()?.to_string();
         input
             .request_at(format!("/2/users/{user_id}/bookmarks"))
-            .run(
-                ctx,
-                ACCOUNT_POSTS_BOUNDS,
-                input.max_results,
-                input.pagination_token.clone(),
-                input.limit,
-            )
+            .run(ctx)
     }
 }
 

@@ -305,13 +305,11 @@ pub async fn muting(
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::MuteList).await?;
     let user_id = parse_id("id", &id)?;
-    if caller.user_id != Some(user_id) {
-        return Err(problem::generic(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "You can only request the muted accounts of the authenticated user.",
-        ));
-    }
+    super::only_the_caller(
+        &caller,
+        user_id,
+        "You can only request the muted accounts of the authenticated user.",
+    )?;
     let params = Params::parse(query.as_deref(), &list_params())?;
     let selection = Selection::for_users(&params)?;
     let world = shared.world.lock().unwrap();

@@ -25,6 +25,20 @@ use axum::routing::{delete, get, post, put};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
+/// X's refusal of a request for another account's own list (its home
+/// timeline, bookmarks, muted accounts): `refusal` is X's wording.
+fn only_the_caller(caller: &Caller, user_id: u64, refusal: &str) -> Result<(), Response> {
+    if caller.user_id == Some(user_id) {
+        Ok(())
+    } else {
+        Err(problem::generic(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            refusal,
+        ))
+    }
+}
+
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/2/users/me", get(users::me))

@@ -118,13 +118,11 @@ pub async fn home(
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::HomeTimeline).await?;
     let user_id = parse_id("id", &id)?;
-    if caller.user_id != Some(user_id) {
-        return Err(problem::generic(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "You can only request the reverse chronological timeline of the authenticated user.",
-        ));
-    }
+    super::only_the_caller(
+        &caller,
+        user_id,
+        "You can only request the reverse chronological timeline of the authenticated user.",
+    )?;
     let list = ListQuery::read(query.as_deref(), TIMELINE_PARAMS, (1, 100, 100))?;
     let window = Window::read(&list.params)?;
     let world = shared.world.lock().unwrap();
@@ -284,13 +282,11 @@ pub async fn bookmarks(
 ) -> Result<Response, Response> {
     let caller = authorize(&shared, &headers, Endpoint::BookmarksList).await?;
     let user_id = parse_id("id", &id)?;
-    if caller.user_id != Some(user_id) {
-        return Err(problem::generic(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "You can only request the bookmarks of the authenticated user.",
-        ));
-    }
+    super::only_the_caller(
+        &caller,
+        user_id,
+        "You can only request the bookmarks of the authenticated user.",
+    )?;
     let list = ListQuery::read(
         query.as_deref(),
         &["max_results", "pagination_token"],
